@@ -1,0 +1,104 @@
+#include "cursor.h"
+
+#include <stdbool.h>
+
+#include "sc_error.h"
+
+static const double pow10_table[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+double sc_pow10(int n)
+{
+	if (n >= 0 && n <= 22)
+		return pow10_table[n];
+	double v = 1.0;
+	if (n > 0)
+		while (n--)
+			v *= 10.0;
+	else
+		while (n++)
+			v /= 10.0;
+	return v;
+}
+
+int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	if (len == 0)
+		return SC_ERR_SYNTAX;
+	if (len > 19)
+		return SC_ERR_RANGE;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			return SC_ERR_SYNTAX;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return SC_ERR_RANGE;
+	*out = v;
+	return SC_OK;
+}
+
+int sc_parse_decimal(const char *s, size_t len, double *out, int *frac)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (len > 0 && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	uint64_t mant = 0;
+	int digits = 0, after = -1;
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.' && after < 0) {
+			after = 0;
+			continue;
+		}
+		unsigned d = (unsigned)c - '0';
+		if (d > 9)
+			return SC_ERR_SYNTAX;
+		if (++digits > 18)
+			return SC_ERR_RANGE;
+		mant = mant * 10 + d;
+		if (after >= 0)
+			after++;
+	}
+	if (digits == 0 || after == 0)
+		return SC_ERR_SYNTAX;
+	if (after < 0)
+		after = 0;
+	/* mant < 10^18 is not always exact as a double, but one rounding in the
+	 * conversion plus one in the exact-divisor division is the best a
+	 * double can hold for such a value. */
+	double v = (double)mant / pow10_table[after];
+	*out = neg ? -v : v;
+	if (frac)
+		*frac = after;
+	return SC_OK;
+}
+
+int sc_parse_hex16(const char *s, size_t len, uint16_t *out)
+{
+	if (len == 0 || len > 4)
+		return len == 0 ? SC_ERR_SYNTAX : SC_ERR_RANGE;
+	unsigned v = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10u;
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10u;
+		else
+			return SC_ERR_SYNTAX;
+		v = v << 4 | d;
+	}
+	*out = (uint16_t)v;
+	return SC_OK;
+}

@@ -1,0 +1,26 @@
+/* Bounded number readers for untrusted text: every function reads exactly
+ * the len bytes it is given (no NUL terminator needed, none read past) and
+ * fails rather than guessing. The core's replacement for atoi/strtod/sscanf. */
+#ifndef SC_CURSOR_H
+#define SC_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Unsigned decimal integer of 1..19 digits, no sign, no spaces, <= max.
+ * Returns SC_OK, SC_ERR_SYNTAX or SC_ERR_RANGE. */
+int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
+
+/* Decimal number [-]digits[.digits] with at most 18 digits in all.
+ * *frac receives the number of digits after the point (may be NULL).
+ * The value is the digits as an integer divided by an exact power of ten,
+ * so "001234.567" is the double nearest 1234.567. */
+int sc_parse_decimal(const char *s, size_t len, double *out, int *frac);
+
+/* Hexadecimal of 1..4 digits, upper or lower case. */
+int sc_parse_hex16(const char *s, size_t len, uint16_t *out);
+
+/* Exact powers of ten 10^0 .. 10^22 as doubles. */
+double sc_pow10(int n);
+
+#endif

@@ -1,0 +1,638 @@
+/* P1 object decoder: turns a framed telegram into struct sc_p1_telegram.
+ *
+ * Every line after the identification is an object
+ *   A-B:C.D.E[*F](value)(value)...
+ * (DSMR 5.0.2 §6.4, IEC 62056-61 OBIS). Known objects are checked for their
+ * shape and unit and stored; unknown ones are kept as raw lines. A known
+ * object with a wrong shape fails the telegram: its CRC says the meter sent
+ * it that way, so the telegram is not what the spec describes. */
+#include "p1.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "civil.h"
+#include "cursor.h"
+#include "sc_error.h"
+
+#define MAX_GROUPS 96
+
+/* OBIS A-B:C.D.E packed; A and B are small (medium 0/1, channel 0-4). */
+#define OBIS(a, b, c, d, e) \
+	((uint32_t)(a) << 28 | (uint32_t)(b) << 24 | (uint32_t)(c) << 16 | (uint32_t)(d) << 8 | \
+	 (uint32_t)(e))
+
+struct line {
+	const char *raw;    /* start of the telegram */
+	size_t off;         /* offset of the line in raw */
+	size_t len;         /* without CR LF */
+	uint32_t key;
+	int ngroups;
+	struct sc_span g[MAX_GROUPS]; /* group contents, without parentheses */
+};
+
+struct ctx {
+	const char *raw;
+	struct sc_p1_telegram *tg;
+	size_t *err_off;
+	char *detail;
+	size_t detail_len;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int fail(struct ctx *c, size_t off, int rc, const char *fmt, ...)
+{
+	*c->err_off = off;
+	if (c->detail_len > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->detail, c->detail_len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* Reads one OBIS field of 1-3 digits ending at stop; advances *i. */
+static bool obis_field(const char *s, size_t len, size_t *i, char stop, unsigned *out)
+{
+	unsigned v = 0;
+	size_t start = *i;
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9' && *i - start < 3)
+		v = v * 10 + (unsigned)(s[(*i)++] - '0');
+	if (*i == start || v > 255)
+		return false;
+	if (stop) {
+		if (*i >= len || s[*i] != stop)
+			return false;
+		(*i)++;
+	}
+	*out = v;
+	return true;
+}
+
+/* Splits a line into its OBIS key and value groups. Returns false when the
+ * line is not an object; *why says what is wrong. */
+static bool split_line(struct line *ln, size_t *bad, const char **why)
+{
+	const char *s = ln->raw + ln->off;
+	size_t len = ln->len, i = 0;
+	unsigned a, b, c, d, e, f;
+
+	if (!obis_field(s, len, &i, '-', &a) || !obis_field(s, len, &i, ':', &b) ||
+	    !obis_field(s, len, &i, '.', &c) || !obis_field(s, len, &i, '.', &d) ||
+	    !obis_field(s, len, &i, 0, &e)) {
+		*bad = i;
+		*why = "not an OBIS object";
+		return false;
+	}
+	if (i < len && s[i] == '*') { /* value group F, e.g. *255: not used by DSMR */
+		i++;
+		if (!obis_field(s, len, &i, 0, &f)) {
+			*bad = i;
+			*why = "bad OBIS value group F";
+			return false;
+		}
+	}
+	ln->key = (a < 16 && b < 16) ? OBIS(a, b, c, d, e) : 0xFFFFFFFFu;
+	ln->ngroups = 0;
+	if (i >= len || s[i] != '(') {
+		*bad = i;
+		*why = "object without a value";
+		return false;
+	}
+	while (i < len) {
+		if (s[i] != '(') {
+			*bad = i;
+			*why = "text after the last value";
+			return false;
+		}
+		const char *close = memchr(s + i + 1, ')', len - i - 1);
+		if (!close) {
+			*bad = i;
+			*why = "value not closed by ')'";
+			return false;
+		}
+		size_t gl = (size_t)(close - (s + i + 1));
+		if (memchr(s + i + 1, '(', gl)) {
+			*bad = i;
+			*why = "'(' inside a value";
+			return false;
+		}
+		if (ln->ngroups < MAX_GROUPS) {
+			ln->g[ln->ngroups].off = (uint16_t)(ln->off + i + 1);
+			ln->g[ln->ngroups].len = (uint16_t)gl;
+		}
+		ln->ngroups++;
+		i += gl + 2;
+	}
+	return true;
+}
+
+/* Length of the OBIS code at the start of a split line (up to its '('). */
+static int obis_len(const struct line *ln)
+{
+	const char *s = ln->raw + ln->off;
+	const char *paren = memchr(s, '(', ln->len);
+	return paren ? (int)(paren - s) : (int)ln->len;
+}
+
+/* Units as sent, with the power of ten that converts them to the base unit. */
+static const struct {
+	const char *name;
+	enum sc_unit unit;
+	int exp;
+} units[] = {
+	{"kWh", SC_UNIT_WH, 3}, {"Wh", SC_UNIT_WH, 0},     {"kW", SC_UNIT_W, 3},
+	{"W", SC_UNIT_W, 0},     {"kvarh", SC_UNIT_VARH, 3}, {"varh", SC_UNIT_VARH, 0},
+	{"kvar", SC_UNIT_VAR, 3}, {"var", SC_UNIT_VAR, 0},  {"kVA", SC_UNIT_VA, 3},
+	{"VA", SC_UNIT_VA, 0},   {"V", SC_UNIT_V, 0},       {"A", SC_UNIT_A, 0},
+	{"m3", SC_UNIT_M3, 0},   {"GJ", SC_UNIT_GJ, 0},     {"s", SC_UNIT_S, 0},
+	{"Hz", SC_UNIT_HZ, 0},
+};
+
+static const char *unit_name(enum sc_unit u)
+{
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (units[i].unit == u && units[i].exp == 0)
+			return units[i].name;
+	return u == SC_UNIT_NONE ? "none" : "other";
+}
+
+/* Reads "number[*unit]" and checks the unit kind. want = SC_UNIT_NONE means
+ * a plain count; unit_optional accepts a missing unit (M-Bus placeholders). */
+static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit want,
+		   bool unit_optional, struct sc_p1_val *out)
+{
+	const char *s = c->raw + ln->g[gi].off;
+	size_t len = ln->g[gi].len;
+	const char *star = memchr(s, '*', len);
+	size_t nlen = star ? (size_t)(star - s) : len;
+	double v;
+	int rc = sc_parse_decimal(s, nlen, &v, NULL);
+	if (rc != SC_OK)
+		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'",
+			    obis_len(ln), c->raw + ln->off, (int)nlen, s);
+	enum sc_unit unit = SC_UNIT_NONE;
+	int exp = 0;
+	if (star) {
+		const char *u = star + 1;
+		size_t ulen = len - nlen - 1;
+		unit = SC_UNIT_OTHER;
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+			if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0) {
+				unit = units[i].unit;
+				exp = units[i].exp;
+				break;
+			}
+		}
+	}
+	/* want == SC_UNIT_OTHER accepts any unit (M-Bus devices differ). */
+	if (want != SC_UNIT_OTHER && unit != want && !(unit == SC_UNIT_NONE && unit_optional)) {
+		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX,
+			    "%.*s: unit '%.*s' where %s was expected", obis_len(ln),
+			    c->raw + ln->off, star ? (int)(len - nlen - 1) : 4,
+			    star ? star + 1 : "none", unit_name(want));
+	}
+	out->v = exp ? v * sc_pow10(exp) : v;
+	out->unit = unit == SC_UNIT_NONE ? want : unit;
+	out->set = true;
+	return SC_OK;
+}
+
+static int get_int(struct ctx *c, const struct line *ln, int gi, uint64_t max, int *out)
+{
+	uint64_t v;
+	const char *s = c->raw + ln->g[gi].off;
+	if (sc_parse_uint(s, ln->g[gi].len, max, &v) != SC_OK)
+		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "bad integer '%.*s'",
+			    (int)ln->g[gi].len, s);
+	*out = (int)v;
+	return SC_OK;
+}
+
+int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
+{
+	struct sc_civil cv;
+	uint64_t f[6];
+
+	memset(t, 0, sizeof *t);
+	if (len != 13 || (s[12] != 'S' && s[12] != 'W'))
+		return SC_ERR_SYNTAX;
+	for (int i = 0; i < 6; i++)
+		if (sc_parse_uint(s + 2 * i, 2, 99, &f[i]) != SC_OK)
+			return SC_ERR_SYNTAX;
+	t->dst = s[12];
+	cv.year = 2000 + (int)f[0];
+	cv.month = (int)f[1];
+	cv.day = (int)f[2];
+	cv.hour = (int)f[3];
+	cv.minute = (int)f[4];
+	cv.second = (int)f[5];
+	/* Fillers seen in the field: impossible dates (632525252525W), and
+	 * 1 January of 2000 or "70" (000101000001W, 700101010000W). */
+	if (!sc_civil_valid(&cv) || (cv.month == 1 && cv.day == 1 && (f[0] == 0 || f[0] == 70))) {
+		t->placeholder = true;
+		return SC_OK;
+	}
+	/* DSMR 5.0.2 §6.4.3: local time, S = summer (UTC+2), W = winter (UTC+1). */
+	t->epoch = sc_civil_to_epoch(&cv) - (t->dst == 'S' ? 7200 : 3600);
+	t->set = true;
+	return SC_OK;
+}
+
+static int get_time(struct ctx *c, const struct line *ln, int gi, struct sc_p1_time *t)
+{
+	const char *s = c->raw + ln->g[gi].off;
+	if (sc_p1_parse_time(s, ln->g[gi].len, t) != SC_OK)
+		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "bad timestamp '%.*s'",
+			    (int)ln->g[gi].len, s);
+	return SC_OK;
+}
+
+static int want_groups(struct ctx *c, const struct line *ln, int n)
+{
+	if (ln->ngroups == n)
+		return SC_OK;
+	return fail(c, ln->off, SC_ERR_SYNTAX, "%.*s: %d values where %d expected",
+		    obis_len(ln), c->raw + ln->off, ln->ngroups, n);
+}
+
+static int one_val(struct ctx *c, const struct line *ln, enum sc_unit want, struct sc_p1_val *v)
+{
+	int rc = want_groups(c, ln, 1);
+	return rc ? rc : get_val(c, ln, 0, want, false, v);
+}
+
+static struct sc_span group_span(const struct line *ln, int gi)
+{
+	return ln->g[gi];
+}
+
+static int one_span(struct ctx *c, const struct line *ln, struct sc_span *s)
+{
+	int rc = want_groups(c, ln, 1);
+	if (rc == SC_OK)
+		*s = group_span(ln, 0);
+	return rc;
+}
+
+static bool group_is_obis(const char *raw, struct sc_span s)
+{
+	return s.len >= 9 && memchr(raw + s.off, ':', s.len) != NULL;
+}
+
+/* 1-0:99.97.0(count)(0-0:96.7.19)(TST)(duration*s)... ; "()" = empty log. */
+static int failure_log(struct ctx *c, const struct line *ln)
+{
+	struct sc_p1_telegram *tg = c->tg;
+	if (ln->ngroups == 1 && ln->g[0].len == 0) {
+		tg->failure_log_count = 0;
+		return SC_OK;
+	}
+	int count = 0, rc;
+	if ((rc = get_int(c, ln, 0, 9999, &count)))
+		return rc;
+	int first = 1;
+	if (ln->ngroups > 1 && group_is_obis(c->raw, ln->g[1]))
+		first = 2;
+	int pairs = (ln->ngroups - first) / 2;
+	if ((ln->ngroups - first) % 2 != 0 || pairs != count)
+		return fail(c, ln->off, SC_ERR_SYNTAX,
+			    "1-0:99.97.0: count %d but %d (time, duration) values", count,
+			    (ln->ngroups - first) / 2);
+	tg->failure_log_count = count;
+	for (int k = 0; k < pairs; k++) {
+		struct sc_p1_val dur;
+		struct sc_p1_time end;
+		if ((rc = get_time(c, ln, first + 2 * k, &end)) ||
+		    (rc = get_val(c, ln, first + 2 * k + 1, SC_UNIT_S, false, &dur)))
+			return rc;
+		if (k < SC_P1_MAX_FAILLOG) {
+			tg->failure_log[k].end = end;
+			tg->failure_log[k].duration_s = dur.v;
+		} else {
+			tg->dropped++;
+		}
+	}
+	return SC_OK;
+}
+
+/* e-MUCS 0-0:98.1.0(count)(1-0:1.6.0)(1-0:1.6.0)(month)(peak time)(kW)...
+ * Other meters (e.g. Hungarian Sagemcom) use the same code for a billing
+ * history of a different shape: that is kept as an unknown raw line. */
+static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
+{
+	struct sc_p1_telegram *tg = c->tg;
+	uint64_t count;
+	if (ln->ngroups < 1 || sc_parse_uint(c->raw + ln->g[0].off, ln->g[0].len, 99, &count)) {
+		*keep_raw = true;
+		return SC_OK;
+	}
+	int first = 1;
+	while (first < ln->ngroups && first < 3 && group_is_obis(c->raw, ln->g[first]))
+		first++;
+	if ((ln->ngroups - first) % 3 != 0 || (uint64_t)((ln->ngroups - first) / 3) != count)
+		return fail(c, ln->off, SC_ERR_SYNTAX,
+			    "0-0:98.1.0: count %d but %d (month, time, demand) values", (int)count,
+			    (ln->ngroups - first) / 3);
+	tg->demand_hist_count = (int)count;
+	for (int k = 0; k < (int)count; k++) {
+		struct sc_p1_demand dm;
+		struct sc_p1_val v;
+		int rc;
+		if ((rc = get_time(c, ln, first + 3 * k, &dm.month)) ||
+		    (rc = get_time(c, ln, first + 3 * k + 1, &dm.when)) ||
+		    (rc = get_val(c, ln, first + 3 * k + 2, SC_UNIT_W, false, &v)))
+			return rc;
+		dm.w = v.v;
+		if (k < SC_P1_MAX_DEMAND_HIST)
+			tg->demand_hist[k] = dm;
+		else
+			tg->dropped++;
+	}
+	return SC_OK;
+}
+
+/* Objects on M-Bus channels 1-4 (0-n:24.x, 0-n:96.1.x). Returns 1 when the
+ * key is not an M-Bus object. */
+static int mbus_object(struct ctx *c, const struct line *ln, unsigned ch, uint32_t key)
+{
+	struct sc_p1_mbus *m = &c->tg->mbus[ch - 1];
+	int rc;
+	switch (key) {
+	case OBIS(0, 0, 24, 1, 0): case OBIS(0, 0, 96, 1, 0): case OBIS(0, 0, 96, 1, 1):
+	case OBIS(0, 0, 24, 4, 0): case OBIS(0, 0, 24, 2, 1): case OBIS(0, 0, 24, 2, 3):
+		m->channel = (int)ch;
+		break;
+	default:
+		return 1;
+	}
+	switch (key) {
+	case OBIS(0, 0, 24, 1, 0):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_int(c, ln, 0, 255, &m->device_type);
+	case OBIS(0, 0, 96, 1, 0):
+	case OBIS(0, 0, 96, 1, 1):
+		return one_span(c, ln, &m->id);
+	case OBIS(0, 0, 24, 4, 0):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_int(c, ln, 0, 255, &m->valve);
+	case OBIS(0, 0, 24, 2, 1):
+	case OBIS(0, 0, 24, 2, 3):
+		if ((rc = want_groups(c, ln, 2)) || (rc = get_time(c, ln, 0, &m->reading_time)))
+			return rc;
+		/* The unit depends on the device (m3 gas/water, GJ heat); a channel
+		 * with no device sends a bare (00000000). */
+		if ((rc = get_val(c, ln, 1, SC_UNIT_OTHER, true, &m->reading)) == SC_OK) {
+			m->corrected = key == OBIS(0, 0, 24, 2, 1);
+			return SC_OK;
+		}
+		return rc;
+	default:
+		return 1;
+	}
+}
+
+static int phase_of(unsigned c)
+{
+	/* IEC 62056-61: C groups 21-40 are L1, 41-60 L2, 61-80 L3 (and 31/51/71,
+	 * 32/52/72 inside them). */
+	return c < 41 ? 0 : c < 61 ? 1 : 2;
+}
+
+static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
+{
+	struct sc_p1_telegram *tg = c->tg;
+	uint32_t key = ln->key;
+	unsigned a = key >> 28, b = key >> 24 & 0xF, cc = key >> 16 & 0xFF;
+	unsigned d = key >> 8 & 0xFF, e = key & 0xFF;
+	int rc;
+
+	*keep_raw = false;
+	if (a == 0 && b >= 1 && b <= SC_P1_MAX_MBUS && (cc == 24 || (cc == 96 && d == 1))) {
+		rc = mbus_object(c, ln, b, OBIS(0, 0, cc, d, e));
+		if (rc == 1)
+			*keep_raw = true;
+		return rc == 1 ? SC_OK : rc;
+	}
+	switch (key) {
+	case OBIS(1, 3, 0, 2, 8): {
+		int v = 0;
+		if ((rc = want_groups(c, ln, 1)) || (rc = get_int(c, ln, 0, 999, &v)))
+			return rc;
+		while (v >= 100) /* "502" style versions compare as 50 */
+			v /= 10;
+		tg->version = v;
+		return SC_OK;
+	}
+	case OBIS(0, 0, 96, 1, 4):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_int(c, ln, 0, 999999, &tg->emucs_version);
+	case OBIS(0, 0, 1, 0, 0):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_time(c, ln, 0, &tg->time);
+	case OBIS(0, 0, 96, 1, 1):
+		return one_span(c, ln, &tg->equipment_id);
+	case OBIS(0, 0, 96, 1, 0): /* some non-NL meters identify themselves here */
+		if (tg->equipment_id.len == 0)
+			return one_span(c, ln, &tg->equipment_id);
+		*keep_raw = true;
+		return SC_OK;
+	case OBIS(1, 0, 1, 8, 0):
+		return one_val(c, ln, SC_UNIT_WH, &tg->import_total);
+	case OBIS(1, 0, 2, 8, 0):
+		return one_val(c, ln, SC_UNIT_WH, &tg->export_total);
+	case OBIS(1, 0, 1, 8, 1): case OBIS(1, 0, 1, 8, 2):
+	case OBIS(1, 0, 1, 8, 3): case OBIS(1, 0, 1, 8, 4):
+		return one_val(c, ln, SC_UNIT_WH, &tg->import_tariff[e - 1]);
+	case OBIS(1, 0, 2, 8, 1): case OBIS(1, 0, 2, 8, 2):
+	case OBIS(1, 0, 2, 8, 3): case OBIS(1, 0, 2, 8, 4):
+		return one_val(c, ln, SC_UNIT_WH, &tg->export_tariff[e - 1]);
+	case OBIS(0, 0, 96, 14, 0):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_int(c, ln, 0, 9999, &tg->tariff);
+	case OBIS(1, 0, 1, 7, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->power_import);
+	case OBIS(1, 0, 2, 7, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->power_export);
+	case OBIS(1, 0, 3, 7, 0):
+		return one_val(c, ln, SC_UNIT_VAR, &tg->reactive_import);
+	case OBIS(1, 0, 4, 7, 0):
+		return one_val(c, ln, SC_UNIT_VAR, &tg->reactive_export);
+	case OBIS(1, 0, 5, 8, 0): case OBIS(1, 0, 6, 8, 0):
+	case OBIS(1, 0, 7, 8, 0): case OBIS(1, 0, 8, 8, 0):
+		return one_val(c, ln, SC_UNIT_VARH, &tg->reactive_energy_quadrant[cc - 5]);
+	case OBIS(0, 0, 96, 7, 21):
+		return one_val(c, ln, SC_UNIT_NONE, &tg->power_failures);
+	case OBIS(0, 0, 96, 7, 9):
+		return one_val(c, ln, SC_UNIT_NONE, &tg->long_power_failures);
+	case OBIS(1, 0, 99, 97, 0):
+		return failure_log(c, ln);
+	case OBIS(1, 0, 32, 32, 0): case OBIS(1, 0, 52, 32, 0): case OBIS(1, 0, 72, 32, 0):
+		return one_val(c, ln, SC_UNIT_NONE, &tg->sags[phase_of(cc)]);
+	case OBIS(1, 0, 32, 36, 0): case OBIS(1, 0, 52, 36, 0): case OBIS(1, 0, 72, 36, 0):
+		return one_val(c, ln, SC_UNIT_NONE, &tg->swells[phase_of(cc)]);
+	case OBIS(0, 0, 96, 13, 0):
+		return one_span(c, ln, &tg->message);
+	case OBIS(0, 0, 96, 13, 1):
+		return one_span(c, ln, &tg->message_code);
+	case OBIS(1, 0, 32, 7, 0): case OBIS(1, 0, 52, 7, 0): case OBIS(1, 0, 72, 7, 0):
+		return one_val(c, ln, SC_UNIT_V, &tg->voltage[phase_of(cc)]);
+	case OBIS(1, 0, 31, 7, 0): case OBIS(1, 0, 51, 7, 0): case OBIS(1, 0, 71, 7, 0):
+		return one_val(c, ln, SC_UNIT_A, &tg->current[phase_of(cc)]);
+	case OBIS(1, 0, 21, 7, 0): case OBIS(1, 0, 41, 7, 0): case OBIS(1, 0, 61, 7, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->phase_import[phase_of(cc)]);
+	case OBIS(1, 0, 22, 7, 0): case OBIS(1, 0, 42, 7, 0): case OBIS(1, 0, 62, 7, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->phase_export[phase_of(cc)]);
+	case OBIS(1, 0, 23, 7, 0): case OBIS(1, 0, 43, 7, 0): case OBIS(1, 0, 63, 7, 0):
+		return one_val(c, ln, SC_UNIT_VAR, &tg->phase_reactive_import[phase_of(cc)]);
+	case OBIS(1, 0, 24, 7, 0): case OBIS(1, 0, 44, 7, 0): case OBIS(1, 0, 64, 7, 0):
+		return one_val(c, ln, SC_UNIT_VAR, &tg->phase_reactive_export[phase_of(cc)]);
+	case OBIS(1, 0, 1, 4, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->demand_avg);
+	case OBIS(1, 0, 1, 6, 0):
+		if ((rc = want_groups(c, ln, 2)) || (rc = get_time(c, ln, 0, &tg->demand_max_time)))
+			return rc;
+		return get_val(c, ln, 1, SC_UNIT_W, false, &tg->demand_max);
+	case OBIS(0, 0, 98, 1, 0):
+		return demand_history(c, ln, keep_raw);
+	case OBIS(0, 0, 96, 3, 10):
+		if ((rc = want_groups(c, ln, 1)))
+			return rc;
+		return get_int(c, ln, 0, 9, &tg->breaker_state);
+	case OBIS(0, 0, 17, 0, 0):
+		return one_val(c, ln, SC_UNIT_W, &tg->limiter);
+	case OBIS(1, 0, 31, 4, 0): case OBIS(1, 0, 51, 4, 0): case OBIS(1, 0, 71, 4, 0):
+		return one_val(c, ln, SC_UNIT_A, &tg->fuse[phase_of(cc)]);
+	default:
+		*keep_raw = true;
+		return SC_OK;
+	}
+}
+
+static void keep_unknown(struct sc_p1_telegram *tg, size_t off, size_t len)
+{
+	if (tg->unknown_count < SC_P1_MAX_UNKNOWN) {
+		tg->unknown[tg->unknown_count].off = (uint16_t)off;
+		tg->unknown[tg->unknown_count].len = (uint16_t)len;
+		tg->unknown_count++;
+	} else {
+		tg->dropped++;
+	}
+}
+
+static void init_telegram(struct sc_p1_telegram *tg)
+{
+	memset(tg, 0, sizeof *tg);
+	tg->failure_log_count = -1;
+	tg->demand_hist_count = -1;
+	tg->breaker_state = -1;
+	for (int i = 0; i < SC_P1_MAX_MBUS; i++) {
+		tg->mbus[i].device_type = -1;
+		tg->mbus[i].valve = -1;
+	}
+}
+
+int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
+		 size_t *err_off, char *detail, size_t detail_len)
+{
+	struct ctx c = {raw, tg, err_off, detail, detail_len};
+	struct line ln;
+	size_t dummy;
+
+	if (!err_off)
+		c.err_off = &dummy;
+	init_telegram(tg);
+	if (len < 2 || raw[0] != '/' || len > SC_P1_BUF_SIZE)
+		return fail(&c, 0, SC_ERR_SYNTAX, "telegram does not start with '/'");
+
+	/* The '!' ends the data; what follows is the CRC (0-4 hex digits). */
+	size_t bang = len;
+	while (bang > 0 && raw[bang - 1] != '!')
+		bang--;
+	if (bang == 0)
+		return fail(&c, len, SC_ERR_SYNTAX, "telegram has no '!'");
+	bang--;
+	tg->has_crc = bang + 1 < len;
+
+	const char *nl = memchr(raw, '\n', bang);
+	size_t hdr_end = nl ? (size_t)(nl - raw) : bang;
+	size_t hl = hdr_end;
+	if (hl > 1 && raw[hl - 1] == '\r')
+		hl--;
+	if (hl < 4)
+		return fail(&c, 0, SC_ERR_SYNTAX, "identification line too short");
+	for (size_t i = 1; i < hl; i++)
+		if ((unsigned char)raw[i] < 0x20 || (unsigned char)raw[i] > 0x7e)
+			return fail(&c, i, SC_ERR_SYNTAX,
+				    "byte 0x%02X in the identification line",
+				    (unsigned char)raw[i]);
+	tg->header.off = 1;
+	tg->header.len = (uint16_t)(hl - 1);
+	memcpy(tg->maker, raw + 1, 3);
+	tg->maker[3] = '\0';
+
+	ln.raw = raw;
+	size_t pos = nl ? hdr_end + 1 : bang;
+	while (pos < bang) {
+		const char *eol = memchr(raw + pos, '\n', bang - pos);
+		size_t end = eol ? (size_t)(eol - raw) : bang;
+		size_t next = eol ? end + 1 : bang;
+		if (end > pos && raw[end - 1] == '\r')
+			end--;
+		ln.off = pos;
+		ln.len = end - pos;
+		pos = next;
+		if (ln.len == 0)
+			continue;
+		for (size_t i = 0; i < ln.len; i++) {
+			unsigned char ch = (unsigned char)raw[ln.off + i];
+			if (ch < 0x20 || ch > 0x7e)
+				return fail(&c, ln.off + i, SC_ERR_SYNTAX,
+					    "byte 0x%02X inside an object line", ch);
+		}
+		if (raw[ln.off] == '(') {
+			/* DSMR 2.2/3.0 continue the gas value on its own line. */
+			keep_unknown(tg, ln.off, ln.len);
+			continue;
+		}
+		size_t bad;
+		const char *why;
+		if (!split_line(&ln, &bad, &why))
+			return fail(&c, ln.off + bad, SC_ERR_SYNTAX, "%s: '%.*s'", why,
+				    (int)(ln.len > 60 ? 60 : ln.len), raw + ln.off);
+		if (ln.ngroups > MAX_GROUPS) {
+			tg->dropped++;
+			ln.ngroups = MAX_GROUPS;
+		}
+		bool keep_raw;
+		int rc = object(&c, &ln, &keep_raw);
+		if (rc != SC_OK)
+			return rc;
+		tg->objects++;
+		if (keep_raw)
+			keep_unknown(tg, ln.off, ln.len);
+	}
+
+	/* The device supports DSMR 4.2 and later (manual §7). A 2.2/3.0 meter
+	 * sends neither a version object nor a CRC; 4.0 sends (40). */
+	if (!(flags & SC_P1_ANY_VERSION)) {
+		if (tg->version == 0 && tg->emucs_version == 0 && !tg->has_crc)
+			return fail(&c, 0, SC_ERR_UNSUPPORTED,
+				    "DSMR 2.2/3.0 telegram (no version, no CRC): the device "
+				    "needs DSMR 4.2 or later");
+		if (tg->version != 0 && tg->version < 42)
+			return fail(&c, 0, SC_ERR_UNSUPPORTED,
+				    "P1 version %d.%d: the device needs DSMR 4.2 or later",
+				    tg->version / 10, tg->version % 10);
+	}
+	return SC_OK;
+}

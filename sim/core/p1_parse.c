@@ -1,0 +1,289 @@
+/* P1 framer: finds telegrams in a byte stream, checks their CRC and hands
+ * them to the decoder (p1_decode.c).
+ *
+ * DSMR 5.0.2 §6.2: a telegram is '/' identification CR LF ... '!' CRC CR LF.
+ * The framer resynchronises on '/': bytes outside a telegram are garbage, a
+ * '/' before the '!' means the previous telegram was cut short. After '!' it
+ * reads up to four hex digits; fewer (unpadded CRCs seen in the field) end at
+ * CR, LF, '/' or the end of input. */
+#include "p1.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "crc16.h"
+#include "cursor.h"
+#include "sc_error.h"
+
+/* Room kept after the '!' for the CRC digits. */
+#define BODY_CAP (SC_P1_BUF_SIZE - 4)
+
+enum {
+	ST_HUNT = 0, /* looking for '/' */
+	ST_BODY,     /* inside a telegram, looking for '!' */
+	ST_CRC,      /* after '!', reading CRC digits */
+	ST_SKIP,     /* discarding the rest of a rejected telegram up to '/' */
+};
+
+const char *sc_p1_event_name(enum sc_p1_event ev)
+{
+	switch (ev) {
+	case SC_P1_NEED_MORE: return "need-more";
+	case SC_P1_TELEGRAM: return "telegram";
+	case SC_P1_CRC_MISMATCH: return "crc";
+	case SC_P1_FRAMING: return "framing";
+	case SC_P1_OVERFLOW: return "overflow";
+	case SC_P1_UNSUPPORTED: return "unsupported";
+	case SC_P1_SYNTAX: return "syntax";
+	case SC_P1_GARBAGE: return "garbage";
+	}
+	return "unknown";
+}
+
+void sc_p1_reset(struct sc_p1_parser *p)
+{
+	unsigned flags = p->flags;
+	uint64_t pos = p->pos;
+	p->state = ST_HUNT;
+	p->start = 0;
+	p->garbage = 0;
+	p->len = 0;
+	p->crc_digits = 0;
+	p->crc_sent = 0;
+	p->flags = flags;
+	p->pos = pos;
+}
+
+static bool is_space(unsigned char c)
+{
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+static void event(struct sc_p1_result *res, enum sc_p1_event ev, uint64_t offset,
+		  uint64_t length)
+{
+	res->event = ev;
+	res->offset = offset;
+	res->length = length;
+	res->error_offset = offset;
+	res->raw = NULL;
+	res->raw_len = 0;
+	res->crc_present = false;
+	res->crc_sent = 0;
+	res->crc_calc = 0;
+	res->detail[0] = '\0';
+}
+
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* A whole telegram sits in p->buf: check the CRC, decode, and report. */
+static void complete(struct sc_p1_parser *p, uint64_t end, struct sc_p1_result *res)
+{
+	size_t body = p->len - (size_t)p->crc_digits; /* '/' .. '!' inclusive */
+
+	event(res, SC_P1_TELEGRAM, p->start, end - p->start);
+	res->raw = p->buf;
+	res->raw_len = p->len;
+	res->crc_present = p->crc_digits > 0;
+	res->crc_sent = p->crc_sent;
+
+	if (p->crc_digits > 0) {
+		res->crc_calc = sc_crc16(p->buf, body);
+		if (res->crc_calc != p->crc_sent) {
+			res->event = SC_P1_CRC_MISMATCH;
+			res->error_offset = p->start + body;
+			snprintf(res->detail, sizeof res->detail,
+				 "CRC %04X in telegram, %04X computed over %zu bytes",
+				 p->crc_sent, res->crc_calc, body);
+			goto done;
+		}
+	}
+
+	size_t err_off = 0;
+	int rc = sc_p1_decode(p->buf, p->len, p->flags, &res->tg, &err_off, res->detail,
+			      sizeof res->detail);
+	if (rc == SC_ERR_UNSUPPORTED) {
+		res->event = SC_P1_UNSUPPORTED;
+	} else if (rc != SC_OK) {
+		res->event = SC_P1_SYNTAX;
+		res->error_offset = p->start + err_off;
+	} else if (p->crc_digits == 0 && !(p->flags & SC_P1_NO_CRC) &&
+		   (res->tg.version >= 40 || res->tg.emucs_version > 0 ||
+		    !(p->flags & SC_P1_ANY_VERSION))) {
+		/* DSMR 4.0 and later always carry a CRC; only a meter declared
+		 * to have none (or an old one when old ones are accepted) may
+		 * omit it. */
+		res->event = SC_P1_FRAMING;
+		res->error_offset = p->start + body;
+		snprintf(res->detail, sizeof res->detail,
+			 "no CRC after '!' (a meter without CRC needs the no-CRC option)");
+	}
+done:
+	p->state = ST_HUNT;
+	p->len = 0;
+	p->crc_digits = 0;
+	p->crc_sent = 0;
+}
+
+size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct sc_p1_result *res)
+{
+	const unsigned char *d = data;
+	size_t i = 0;
+
+	res->event = SC_P1_NEED_MORE;
+	while (i < len) {
+		switch (p->state) {
+		case ST_HUNT: {
+			const unsigned char *slash = memchr(d + i, '/', len - i);
+			size_t end = slash ? (size_t)(slash - d) : len;
+			for (size_t k = i; k < end; k++) {
+				if (is_space(d[k]))
+					continue;
+				if (p->garbage == 0)
+					p->start = p->pos + k;
+				p->garbage = p->pos + k + 1 - p->start;
+			}
+			if (!slash) {
+				i = len;
+				break;
+			}
+			if (p->garbage > 0) {
+				event(res, SC_P1_GARBAGE, p->start, p->garbage);
+				snprintf(res->detail, sizeof res->detail,
+					 "%llu bytes outside any telegram skipped",
+					 (unsigned long long)p->garbage);
+				p->garbage = 0;
+				i = end;
+				goto out;
+			}
+			p->start = p->pos + end;
+			p->buf[0] = '/';
+			p->len = 1;
+			p->state = ST_BODY;
+			i = end + 1;
+			break;
+		}
+		case ST_BODY: {
+			const unsigned char *bang = memchr(d + i, '!', len - i);
+			size_t stop = bang ? (size_t)(bang - d) + 1 : len;
+			const unsigned char *slash = memchr(d + i, '/', stop - i);
+			if (slash) {
+				size_t cut = (size_t)(slash - d);
+				size_t room = BODY_CAP - p->len;
+				size_t n = cut - i < room ? cut - i : room;
+				memcpy(p->buf + p->len, d + i, n);
+				p->len += n;
+				event(res, SC_P1_FRAMING, p->start, p->pos + cut - p->start);
+				res->raw = p->buf;
+				res->raw_len = p->len;
+				res->error_offset = p->pos + cut;
+				snprintf(res->detail, sizeof res->detail,
+					 "telegram cut short: a new '/' came before its '!'");
+				p->state = ST_HUNT;
+				p->len = 0;
+				i = cut;
+				goto out;
+			}
+			if (stop - i > BODY_CAP - p->len) {
+				/* Reported at the first byte that does not fit, so the
+				 * event is the same however the input is chunked; the
+				 * rest of the telegram is skipped up to the next '/'. */
+				i += BODY_CAP - p->len + 1;
+				event(res, SC_P1_OVERFLOW, p->start, p->pos + i - p->start);
+				res->error_offset = p->start + BODY_CAP;
+				snprintf(res->detail, sizeof res->detail,
+					 "telegram longer than %d bytes", BODY_CAP);
+				p->state = ST_SKIP;
+				p->len = 0;
+				goto out;
+			}
+			memcpy(p->buf + p->len, d + i, stop - i);
+			p->len += stop - i;
+			i = stop;
+			if (bang) {
+				p->state = ST_CRC;
+				p->crc_digits = 0;
+				p->crc_sent = 0;
+			}
+			break;
+		}
+		case ST_CRC: {
+			unsigned char c = d[i];
+			if (is_hex(c)) {
+				uint16_t v;
+				sc_parse_hex16((const char *)&c, 1, &v);
+				p->crc_sent = (uint16_t)(p->crc_sent << 4 | v);
+				p->buf[p->len++] = (char)c;
+				p->crc_digits++;
+				i++;
+				if (p->crc_digits == 4) {
+					complete(p, p->pos + i, res);
+					goto out;
+				}
+				break;
+			}
+			if (c == '\r' || c == '\n' || c == '/') {
+				complete(p, p->pos + i, res);
+				goto out;
+			}
+			event(res, SC_P1_FRAMING, p->start, p->pos + i + 1 - p->start);
+			res->raw = p->buf;
+			res->raw_len = p->len;
+			res->error_offset = p->pos + i;
+			snprintf(res->detail, sizeof res->detail,
+				 "byte 0x%02X where a CRC digit or end of line was expected", c);
+			p->state = ST_SKIP;
+			p->len = 0;
+			i++;
+			goto out;
+		}
+		default: { /* ST_SKIP */
+			const unsigned char *slash = memchr(d + i, '/', len - i);
+			if (!slash) {
+				i = len;
+				break;
+			}
+			i = (size_t)(slash - d);
+			p->state = ST_HUNT;
+			break;
+		}
+		}
+	}
+out:
+	p->pos += i;
+	return i;
+}
+
+enum sc_p1_event sc_p1_finish(struct sc_p1_parser *p, struct sc_p1_result *res)
+{
+	res->event = SC_P1_NEED_MORE;
+	switch (p->state) {
+	case ST_BODY:
+		event(res, SC_P1_FRAMING, p->start, p->pos - p->start);
+		res->raw = p->buf;
+		res->raw_len = p->len;
+		res->error_offset = p->pos;
+		snprintf(res->detail, sizeof res->detail,
+			 "telegram cut short: input ended before its '!'");
+		break;
+	case ST_CRC:
+		/* The input may end right after an unpadded CRC or a bare '!'. */
+		complete(p, p->pos, res);
+		break;
+	case ST_HUNT:
+		if (p->garbage > 0) {
+			event(res, SC_P1_GARBAGE, p->start, p->garbage);
+			snprintf(res->detail, sizeof res->detail,
+				 "%llu bytes outside any telegram skipped",
+				 (unsigned long long)p->garbage);
+		}
+		break;
+	default:
+		break;
+	}
+	sc_p1_reset(p);
+	return res->event;
+}

@@ -1,0 +1,88 @@
+#include "payload.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "sc_error.h"
+
+static cJSON *num_or_null(const struct sc_opt *v)
+{
+	return v->set ? cJSON_CreateNumber(v->v) : cJSON_CreateNull();
+}
+
+cJSON *sc_payload_power_instant(const struct sc_reading *r)
+{
+	static const char *const phase_keys[SC_PHASES] = {"l1", "l2", "l3"};
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	bool ok = cJSON_AddItemToObject(o, "ts", r->ts_set ? cJSON_CreateNumber((double)r->ts)
+							    : cJSON_CreateNull());
+	for (int q = 0; ok && q < SC_RQ_COUNT; q++)
+		ok = cJSON_AddItemToObject(o, sc_rq_name((enum sc_rq)q), num_or_null(&r->q[q]));
+	for (int ph = 0; ok && ph < SC_PHASES; ph++) {
+		cJSON *p = cJSON_CreateObject();
+		ok = p && cJSON_AddItemToObject(o, phase_keys[ph], p);
+		for (int q = 0; ok && q < SC_PQ_COUNT; q++)
+			ok = cJSON_AddItemToObject(p, sc_pq_name((enum sc_pq)q),
+						   num_or_null(&r->ph[ph][q]));
+	}
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+int sc_payload_power_instant_text(const struct sc_reading *r, char *buf, size_t cap)
+{
+	if (cap > (size_t)INT32_MAX)
+		cap = (size_t)INT32_MAX;
+	cJSON *o = sc_payload_power_instant(r);
+	if (!o)
+		return SC_ERR_NOMEM;
+	/* cJSON asks for 5 bytes of slack when printing into a caller buffer. */
+	bool ok = cap > 5 && cJSON_PrintPreallocated(o, buf, (int)cap - 5, false);
+	cJSON_Delete(o);
+	if (!ok)
+		return SC_ERR_RANGE;
+	return (int)strlen(buf);
+}
+
+static int take(const cJSON *obj, const char *key, struct sc_opt *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!v || cJSON_IsNull(v))
+		return SC_OK;
+	if (!cJSON_IsNumber(v))
+		return SC_ERR_INVAL;
+	out->v = v->valuedouble;
+	out->set = true;
+	return SC_OK;
+}
+
+int sc_payload_parse_power_instant(const cJSON *obj, struct sc_reading *r)
+{
+	static const char *const phase_keys[SC_PHASES] = {"l1", "l2", "l3"};
+	struct sc_opt ts = {0, false};
+
+	memset(r, 0, sizeof *r);
+	if (!cJSON_IsObject(obj) || take(obj, "ts", &ts))
+		return SC_ERR_INVAL;
+	r->ts = (int64_t)ts.v;
+	r->ts_set = ts.set;
+	for (int q = 0; q < SC_RQ_COUNT; q++)
+		if (take(obj, sc_rq_name((enum sc_rq)q), &r->q[q]))
+			return SC_ERR_INVAL;
+	for (int ph = 0; ph < SC_PHASES; ph++) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, phase_keys[ph]);
+		if (!p || cJSON_IsNull(p))
+			continue;
+		if (!cJSON_IsObject(p))
+			return SC_ERR_INVAL;
+		for (int q = 0; q < SC_PQ_COUNT; q++)
+			if (take(p, sc_pq_name((enum sc_pq)q), &r->ph[ph][q]))
+				return SC_ERR_INVAL;
+	}
+	return SC_OK;
+}

@@ -1,0 +1,618 @@
+/* P1 framer and object decoder: framing, CRC, resynchronisation, limits,
+ * every object format, and malformed input. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "p1_test_util.h"
+#include "sc_error.h"
+
+#define HDR "ISK5\\2M550T-1012"
+#define BODY                                             \
+	"1-3:0.2.8(50)\r\n"                              \
+	"0-0:1.0.0(190324150519W)\r\n"                   \
+	"0-0:96.1.1(4530303434303037313331363530363138)\r\n" \
+	"1-0:1.8.1(003432.827*kWh)\r\n"                  \
+	"1-0:1.8.2(003224.632*kWh)\r\n"                  \
+	"1-0:2.8.1(000001.000*kWh)\r\n"                  \
+	"1-0:2.8.2(000000.500*kWh)\r\n"                  \
+	"0-0:96.14.0(0001)\r\n"                          \
+	"1-0:1.7.0(00.378*kW)\r\n"                       \
+	"1-0:2.7.0(00.000*kW)\r\n"                       \
+	"1-0:32.7.0(237.1*V)\r\n"                        \
+	"1-0:31.7.0(002*A)\r\n"                          \
+	"1-0:21.7.0(00.378*kW)\r\n"                      \
+	"1-0:22.7.0(00.000*kW)\r\n"
+
+static struct recording *rec, *rec2;
+
+static void setup(void)
+{
+	rec = rec_new();
+	rec2 = rec_new();
+}
+
+static void teardown(void)
+{
+	free(rec);
+	free(rec2);
+}
+
+TestSuite(p1_parse, .init = setup, .fini = teardown);
+
+/* Parse one telegram with the given body and return its single event. */
+static struct rec_event *one(const char *body, unsigned flags)
+{
+	char *t = tg_make(HDR, body);
+	feed_all(t, strlen(t), 0, flags, rec);
+	free(t);
+	cr_assert_eq(rec->n, 1, "expected one event, got %d", rec->n);
+	return &rec->ev[0];
+}
+
+static struct rec_event *good(const char *body)
+{
+	struct rec_event *e = one(body, 0);
+	cr_assert_eq(e->ev, SC_P1_TELEGRAM, "event %s: %s", sc_p1_event_name(e->ev), e->detail);
+	return e;
+}
+
+static void syntax(const char *body, const char *why)
+{
+	struct rec_event *e = one(body, 0);
+	cr_assert_eq(e->ev, SC_P1_SYNTAX, "%s: got %s", why, sc_p1_event_name(e->ev));
+	cr_assert_gt(strlen(e->detail), 0);
+}
+
+Test(p1_parse, one_telegram_whole)
+{
+	char *t = tg_make(HDR, BODY);
+	feed_all(t, strlen(t), 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	struct rec_event *e = &rec->ev[0];
+	cr_assert_eq(e->ev, SC_P1_TELEGRAM);
+	cr_assert_eq(e->offset, 0);
+	cr_assert_eq(e->length, strlen(t) - 2); /* CR LF after the CRC is not part of it */
+	cr_assert_str_eq(e->tg.maker, "ISK");
+	cr_assert_eq(e->tg.version, 50);
+	cr_assert(e->tg.has_crc);
+	free(t);
+}
+
+Test(p1_parse, byte_by_byte_and_every_split_give_the_same_events)
+{
+	char *t1 = tg_make(HDR, BODY);
+	char *t2 = tg_make("KFM5KAIFA-METER", "1-3:0.2.8(42)\r\n1-0:1.7.0(01.000*kW)\r\n");
+	char stream[4096];
+	int n = snprintf(stream, sizeof stream, "xx%s\r\n%sjunk!\r\n%s", t1, t2, t1);
+	feed_all(stream, (size_t)n, 0, 0, rec);
+	cr_assert_eq(rec->n, 5, "events: %d", rec->n);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[2].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[3].ev, SC_P1_GARBAGE, "\"junk!\" between telegrams");
+	cr_assert_eq(rec->ev[4].ev, SC_P1_TELEGRAM);
+	feed_all(stream, (size_t)n, 1, 0, rec2);
+	cr_assert(same_events(rec, rec2), "byte by byte differs");
+	for (size_t cut = 0; cut <= (size_t)n; cut++) {
+		feed_split(stream, (size_t)n, cut, 0, rec2);
+		cr_assert(same_events(rec, rec2), "split at %zu differs", cut);
+	}
+	for (size_t chunk = 2; chunk < 64; chunk += 7) {
+		feed_all(stream, (size_t)n, chunk, 0, rec2);
+		cr_assert(same_events(rec, rec2), "chunk %zu differs", chunk);
+	}
+	free(t1);
+	free(t2);
+}
+
+Test(p1_parse, garbage_before_and_between_is_reported_with_offset)
+{
+	char *t = tg_make(HDR, BODY);
+	char stream[4096];
+	size_t tl = strlen(t);
+	memcpy(stream, "\x01\x02NOISE", 7);
+	memcpy(stream + 7, t, tl);
+	memcpy(stream + 7 + tl, "\r\n  zz", 6);
+	memcpy(stream + 13 + tl, t, tl);
+	feed_all(stream, 13 + 2 * tl, 0, 0, rec);
+	cr_assert_eq(rec->n, 4);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].length, 7);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].offset, 7);
+	cr_assert_eq(rec->ev[2].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[2].offset, 7 + tl + 4, "garbage offset %llu",
+		     (unsigned long long)rec->ev[2].offset);
+	cr_assert_eq(rec->ev[2].length, 2);
+	cr_assert_eq(rec->ev[3].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[3].offset, 13 + tl);
+	free(t);
+}
+
+Test(p1_parse, whitespace_between_telegrams_is_not_garbage)
+{
+	char *t = tg_make(HDR, BODY);
+	char stream[4096];
+	int n = snprintf(stream, sizeof stream, "\r\n \t%s\r\n\r\n%s\r\n", t, t);
+	feed_all(stream, (size_t)n, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	free(t);
+}
+
+Test(p1_parse, next_header_glued_after_crc)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t) - 2; /* without CR LF */
+	char stream[4096];
+	memcpy(stream, t, tl);
+	memcpy(stream + tl, t, tl + 2);
+	feed_all(stream, 2 * tl + 2, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].offset, tl);
+	free(t);
+}
+
+Test(p1_parse, crc_mismatch_is_reported_and_parsing_continues)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	char stream[4096];
+	memcpy(stream, t, tl);
+	stream[tl - 3] = stream[tl - 3] == '0' ? '1' : '0'; /* corrupt a CRC digit */
+	memcpy(stream + tl, t, tl);
+	feed_all(stream, 2 * tl, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_CRC_MISMATCH);
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].error_offset, tl - 6, "CRC error at the '!' + 1");
+	cr_assert(strstr(rec->ev[0].detail, "computed"));
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	free(t);
+}
+
+Test(p1_parse, corrupted_body_byte_fails_crc)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	for (size_t i = 1; i < tl - 7; i += 13) {
+		char *c = malloc(tl + 1);
+		memcpy(c, t, tl + 1);
+		c[i] = (char)(c[i] ^ 0x01);
+		if (c[i] == '/' || c[i] == '!')
+			c[i] = (char)(c[i] ^ 0x02);
+		feed_all(c, tl, 0, 0, rec);
+		cr_assert_eq(rec->n, 1, "flip at %zu", i);
+		cr_assert_eq(rec->ev[0].ev, SC_P1_CRC_MISMATCH, "flip at %zu: %s", i,
+			     sc_p1_event_name(rec->ev[0].ev));
+		free(c);
+	}
+	free(t);
+}
+
+Test(p1_parse, lower_case_and_unpadded_crc_accepted)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "/XMX5TEST\r\n\r\n1-3:0.2.8(50)\r\n!");
+	uint16_t crc = sc_crc16(buf, (size_t)n);
+	snprintf(buf + n, sizeof buf - (size_t)n, "%04x\r\n", crc);
+	feed_all(buf, strlen(buf), 0, 0, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM, "lower case");
+
+	/* Find a telegram whose CRC is below 0x1000 to write it unpadded. */
+	for (int k = 0; k < 100000; k++) {
+		n = snprintf(buf, sizeof buf, "/XMX5TEST\r\n\r\n1-3:0.2.8(50)\r\n0-0:96.13.0(%d)\r\n!", k);
+		crc = sc_crc16(buf, (size_t)n);
+		if (crc < 0x1000)
+			break;
+	}
+	cr_assert_lt(crc, 0x1000);
+	snprintf(buf + n, sizeof buf - (size_t)n, "%X\r\n", crc);
+	feed_all(buf, strlen(buf), 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM, "unpadded: %s", rec->ev[0].detail);
+	/* Unpadded CRC at the very end of input, without CR LF. */
+	buf[strlen(buf) - 2] = '\0';
+	feed_all(buf, strlen(buf), 0, 0, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+}
+
+Test(p1_parse, missing_crc_needs_the_no_crc_option)
+{
+	const char *t = "/XMX5TEST\r\n\r\n1-3:0.2.8(50)\r\n1-0:1.7.0(01.000*kW)\r\n!\r\n";
+	feed_all(t, strlen(t), 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_FRAMING);
+	cr_assert(strstr(rec->ev[0].detail, "no CRC"));
+	feed_all(t, strlen(t), 0, SC_P1_NO_CRC, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+	cr_assert_not(rec->ev[0].tg.has_crc);
+	cr_assert_eq(rec->ev[0].reading.q[SC_RQ_P_PLUS].v, 1000.0);
+}
+
+Test(p1_parse, bad_character_in_crc_line)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	t[tl - 4] = 'G';
+	char stream[4096];
+	memcpy(stream, t, tl);
+	char *t2 = tg_make(HDR, BODY);
+	memcpy(stream + tl, t2, tl);
+	feed_all(stream, 2 * tl, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_FRAMING);
+	cr_assert_eq(rec->ev[0].error_offset, tl - 4);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM, "the rest of the bad line is not garbage");
+	free(t);
+	free(t2);
+}
+
+Test(p1_parse, truncated_by_next_header)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	char stream[4096];
+	size_t cut = tl / 2;
+	memcpy(stream, t, cut);
+	memcpy(stream + cut, t, tl);
+	feed_all(stream, cut + tl, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_FRAMING);
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].length, cut);
+	cr_assert_eq(rec->ev[0].error_offset, cut);
+	cr_assert(strstr(rec->ev[0].detail, "cut short"));
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].offset, cut);
+	free(t);
+}
+
+Test(p1_parse, truncated_at_end_of_input)
+{
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	feed_all(t, tl - 20, 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_FRAMING);
+	cr_assert_eq(rec->ev[0].error_offset, tl - 20);
+	cr_assert(strstr(rec->ev[0].detail, "ended"));
+	free(t);
+}
+
+Test(p1_parse, oversize_telegram_overflows_then_recovers)
+{
+	size_t big = SC_P1_BUF_SIZE + 100;
+	char *body = malloc(big + 64);
+	strcpy(body, "0-0:96.13.0(");
+	size_t n = strlen(body);
+	memset(body + n, 'A', big);
+	strcpy(body + n + big, ")\r\n");
+	char *t = tg_make(HDR, body);
+	char *t2 = tg_make(HDR, BODY);
+	size_t tl = strlen(t), t2l = strlen(t2);
+	char *stream = malloc(tl + t2l);
+	memcpy(stream, t, tl);
+	memcpy(stream + tl, t2, t2l);
+	feed_all(stream, tl + t2l, 0, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_OVERFLOW);
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].length, SC_P1_BUF_SIZE - 4 + 1);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[1].offset, tl);
+	feed_all(stream, tl + t2l, 1, 0, rec2);
+	cr_assert(same_events(rec, rec2));
+	free(body);
+	free(t);
+	free(t2);
+	free(stream);
+}
+
+Test(p1_parse, largest_telegram_that_fits)
+{
+	/* A 6000-character text message: far over any single-line limit a
+	 * fixed-size line reader would have, still within the buffer. */
+	char *body = malloc(7000);
+	strcpy(body, "1-3:0.2.8(50)\r\n0-0:96.13.0(");
+	size_t n = strlen(body);
+	memset(body + n, '4', 6000);
+	strcpy(body + n + 6000, ")\r\n");
+	struct rec_event *e = good(body);
+	cr_assert_eq(e->tg.message.len, 6000);
+	free(body);
+}
+
+Test(p1_parse, sixty_four_kilobytes_without_slash)
+{
+	size_t n = 65536;
+	char *junk = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		junk[i] = (char)("abc!\0\x7f\xff"[i % 7]);
+	feed_all(junk, n, 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].length, n);
+	feed_all(junk, n, 977, 0, rec2);
+	cr_assert(same_events(rec, rec2));
+	free(junk);
+}
+
+Test(p1_parse, nul_bytes)
+{
+	/* NUL between telegrams is garbage; inside one it breaks the CRC, and
+	 * with a CRC computed over it the object is rejected. */
+	char *t = tg_make(HDR, BODY);
+	size_t tl = strlen(t);
+	char stream[4096];
+	memset(stream, 0, 5);
+	memcpy(stream + 5, t, tl);
+	feed_all(stream, 5 + tl, 1, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+
+	char body[256] = "1-3:0.2.8(50)\r\n1-0:1.7.0(00.3";
+	size_t bl = strlen(body);
+	memcpy(body + bl, "\0" "78*kW)\r\n", 9);
+	char buf[512];
+	int hn = snprintf(buf, sizeof buf, "/%s\r\n\r\n", HDR);
+	memcpy(buf + hn, body, bl + 9);
+	size_t len = (size_t)hn + bl + 8;
+	buf[len++] = '!';
+	snprintf(buf + len, sizeof buf - len, "%04X\r\n", sc_crc16(buf, len));
+	feed_all(buf, len + 6, 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_SYNTAX);
+	cr_assert_eq(rec->ev[0].error_offset, (uint64_t)hn + bl);
+	free(t);
+}
+
+Test(p1_parse, zeroed_parser_is_valid_and_reset_keeps_flags)
+{
+	struct sc_p1_parser *p = calloc(1, sizeof *p);
+	struct sc_p1_result *res = malloc(sizeof *res);
+	char *t = tg_make(HDR, BODY);
+	size_t used = sc_p1_feed(p, t, strlen(t), res);
+	cr_assert_eq(res->event, SC_P1_TELEGRAM);
+	cr_assert_lt(used, strlen(t));
+	p->flags = SC_P1_NO_CRC;
+	sc_p1_feed(p, t, 10, res);
+	sc_p1_reset(p);
+	cr_assert_eq(p->flags, SC_P1_NO_CRC);
+	used = sc_p1_feed(p, t, strlen(t), res);
+	cr_assert_eq(res->event, SC_P1_TELEGRAM);
+	free(t);
+	free(p);
+	free(res);
+}
+
+/* ---- objects ---- */
+
+Test(p1_parse, timestamps_summer_winter_and_placeholders)
+{
+	struct sc_p1_time t;
+	cr_assert_eq(sc_p1_parse_time("190324150519W", 13, &t), SC_OK);
+	cr_assert(t.set);
+	cr_assert_eq(t.epoch, 1553436319); /* 14:05:19 UTC */
+	cr_assert_eq(sc_p1_parse_time("200512135409S", 13, &t), SC_OK);
+	cr_assert_eq(t.epoch, 1589284449); /* 11:54:09 UTC */
+	cr_assert_eq(t.dst, 'S');
+	const char *fillers[] = {"000101000001W", "632525252525W", "700101010000W", "000000000000S"};
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(sc_p1_parse_time(fillers[i], 13, &t), SC_OK, "%s", fillers[i]);
+		cr_assert(t.placeholder, "%s", fillers[i]);
+		cr_assert_not(t.set);
+	}
+	const char *bad[] = {"190324150519X", "19032415051W", "1903241505190W", "19O324150519W",
+			     "190324150519w"};
+	for (size_t i = 0; i < 5; i++)
+		cr_assert_eq(sc_p1_parse_time(bad[i], strlen(bad[i]), &t), SC_ERR_SYNTAX, "%s",
+			     bad[i]);
+}
+
+Test(p1_parse, values_and_units_are_normalised)
+{
+	struct rec_event *e = good("1-3:0.2.8(50)\r\n"
+				   "1-0:1.8.0(006545766*Wh)\r\n"
+				   "1-0:1.7.0(000000286*W)\r\n"
+				   "1-0:3.7.0(01.500*kvar)\r\n"
+				   "1-0:5.8.0(000000.668*kvarh)\r\n"
+				   "1-0:31.7.0(000.52*A)\r\n"
+				   "0-0:17.0.0(999.9*kW)\r\n");
+	cr_assert_eq(e->tg.import_total.v, 6545766.0);
+	cr_assert_eq(e->tg.import_total.unit, SC_UNIT_WH);
+	cr_assert_eq(e->tg.power_import.v, 286.0);
+	cr_assert_eq(e->tg.reactive_import.v, 1500.0);
+	cr_assert_eq(e->tg.reactive_energy_quadrant[0].v, 668.0);
+	cr_assert_eq(e->tg.current[0].v, 0.52);
+	cr_assert_float_eq(e->tg.limiter.v, 999900.0, 1e-6);
+}
+
+Test(p1_parse, obis_value_group_f_suffix)
+{
+	struct rec_event *e = good("1-3:0.2.8*255(50)\r\n1-0:1.7.0*255(01.193*kW)\r\n");
+	cr_assert_eq(e->tg.version, 50);
+	cr_assert_eq(e->tg.power_import.v, 1193.0);
+}
+
+Test(p1_parse, failure_log)
+{
+	struct rec_event *e = good("1-3:0.2.8(50)\r\n1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)"
+				   "(0000000240*s)(101208151004W)(0000000301*s)\r\n");
+	cr_assert_eq(e->tg.failure_log_count, 2);
+	cr_assert_eq(e->tg.failure_log[1].duration_s, 301.0);
+	cr_assert(e->tg.failure_log[0].end.set);
+	e = good("1-3:0.2.8(50)\r\n1-0:99.97.0()\r\n");
+	cr_assert_eq(e->tg.failure_log_count, 0);
+	e = good("1-3:0.2.8(50)\r\n1-0:99.97.0(0)(0-0:96.7.19)\r\n");
+	cr_assert_eq(e->tg.failure_log_count, 0);
+	syntax("1-3:0.2.8(50)\r\n1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)\r\n",
+	       "count says 2, one entry");
+	syntax("1-3:0.2.8(50)\r\n1-0:99.97.0(1)(0-0:96.7.19)(101208152415W)(0000000240*kW)\r\n",
+	       "duration unit");
+}
+
+Test(p1_parse, mbus_selected_by_device_type)
+{
+	struct rec_event *e = good("1-3:0.2.8(50)\r\n"
+				   "0-1:24.1.0(007)\r\n0-1:96.1.0(3853414731323334353637383930)\r\n"
+				   "0-1:24.2.1(200512134558S)(00872.234*m3)\r\n"
+				   "0-3:24.1.0(003)\r\n0-3:96.1.0(4730303339303031393336393930363139)\r\n"
+				   "0-3:24.2.1(200426223001S)(00246.138*m3)\r\n"
+				   "0-3:24.4.0(1)\r\n");
+	cr_assert_eq(e->tg.mbus[0].device_type, 7);
+	cr_assert_eq(e->tg.mbus[2].channel, 3);
+	cr_assert_eq(e->tg.mbus[2].valve, 1);
+	cr_assert_eq(e->tg.mbus[1].channel, 0);
+	cr_assert(e->reading.gas_m3.set);
+	cr_assert_eq(e->reading.gas_m3.v, 246.138);
+	e = good("1-3:0.2.8(50)\r\n0-1:24.1.0(003)\r\n0-1:24.2.1(700101010000W)(00000000)\r\n");
+	cr_assert(e->tg.mbus[0].reading_time.placeholder);
+	cr_assert_not(e->reading.gas_m3.set, "placeholder reading is not a gas value");
+	e = good("0-0:96.1.4(50217)\r\n0-1:24.1.0(003)\r\n0-1:24.2.3(200512134558S)(00112.384*m3)\r\n");
+	cr_assert_not(e->tg.mbus[0].corrected);
+	cr_assert_eq(e->reading.gas_m3.v, 112.384);
+}
+
+Test(p1_parse, hex_strings_and_messages_kept_as_sent)
+{
+	struct rec_event *e = good("1-3:0.2.8(50)\r\n0-0:96.1.1(4B384547303034303436333935353037)\r\n"
+				   "0-0:96.13.0(48656C6C6F)\r\n0-0:96.13.1()\r\n");
+	cr_assert_eq(e->tg.equipment_id.len, 32);
+	cr_assert_str_eq(e->reading.meter_id, "4B384547303034303436333935353037");
+	cr_assert_eq(strncmp(e->raw + e->tg.message.off, "48656C6C6F", 10), 0);
+	cr_assert_eq(e->tg.message_code.len, 0);
+}
+
+Test(p1_parse, emucs_objects)
+{
+	struct rec_event *e = good(
+		"0-0:96.1.4(50217)\r\n"
+		"1-0:1.4.0(02.351*kW)\r\n"
+		"1-0:1.6.0(200509134558S)(02.589*kW)\r\n"
+		"0-0:98.1.0(2)(1-0:1.6.0)(1-0:1.6.0)(200501000000S)(200423192538S)(03.695*kW)"
+		"(200401000000S)(632525252525W)(00.000*kW)\r\n"
+		"0-0:96.3.10(1)\r\n0-0:17.0.0(999.9*kW)\r\n1-0:31.4.0(999*A)\r\n");
+	cr_assert_eq(e->tg.emucs_version, 50217);
+	cr_assert_eq(e->tg.demand_avg.v, 2351.0);
+	cr_assert_eq(e->tg.demand_max.v, 2589.0);
+	cr_assert_eq(e->tg.demand_hist_count, 2);
+	cr_assert_eq(e->tg.demand_hist[0].w, 3695.0);
+	cr_assert(e->tg.demand_hist[1].when.placeholder);
+	cr_assert_eq(e->tg.breaker_state, 1);
+	cr_assert_eq(e->tg.fuse[0].v, 999.0);
+	cr_assert_eq(e->reading.flavour, SC_FLAVOUR_EMUCS);
+	syntax("0-0:96.1.4(50217)\r\n0-0:98.1.0(3)(1-0:1.6.0)(1-0:1.6.0)(200501000000S)"
+	       "(200423192538S)(03.695*kW)\r\n", "history count mismatch");
+}
+
+Test(p1_parse, unknown_objects_are_kept_raw)
+{
+	struct rec_event *e = good("1-3:0.2.8(50)\r\n1-0:14.7.0(50.00*Hz)\r\n"
+				   "0-0:42.0.0(53414733303832323030303032313630)\r\n"
+				   "0-1:24.3.0(161107190000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n"
+				   "1-0:1.7.0(00.100*kW)\r\n");
+	cr_assert_eq(e->tg.unknown_count, 3);
+	cr_assert_eq(strncmp(e->raw + e->tg.unknown[0].off, "1-0:14.7.0(50.00*Hz)", 20), 0);
+	cr_assert_eq(e->tg.unknown[0].len, 20);
+	cr_assert_eq(e->tg.objects, 5);
+}
+
+Test(p1_parse, malformed_objects_are_syntax_errors)
+{
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193*V)\r\n", "wrong unit");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193)\r\n", "missing unit");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01,193*kW)\r\n", "comma");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(*kW)\r\n", "no digits");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193*kW\r\n", "unclosed");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193*kW)x\r\n", "text after value");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193*kW)(1)\r\n", "two values");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0\r\n", "no value");
+	syntax("1-3:0.2.8(50)\r\nhello world\r\n", "not OBIS");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7(01.193*kW)\r\n", "short OBIS");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0((01.193*kW)\r\n", "nested paren");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(0000000000000000001.0*kW)\r\n", "too many digits");
+	syntax("1-3:0.2.8(50)\r\n0-0:1.0.0(190324150519X)\r\n", "bad timestamp");
+	syntax("1-3:0.2.8(5x)\r\n", "bad version");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.193*kW)\x7f\r\n", "DEL byte");
+	syntax("1-3:0.2.8(50)\r\n1-0:1.7.0(01.1\xc3\xa9*kW)\r\n", "UTF-8 byte");
+	syntax("1-3:0.2.8(50)\r\n1-0:999.7.0(1)\r\n", "OBIS field over 255");
+}
+
+Test(p1_parse, short_identification_is_rejected)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, "/AB\r\n\r\n1-3:0.2.8(50)\r\n!");
+	snprintf(buf + n, sizeof buf - (size_t)n, "%04X\r\n", sc_crc16(buf, (size_t)n));
+	feed_all(buf, strlen(buf), 0, 0, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_SYNTAX);
+}
+
+Test(p1_parse, versions)
+{
+	struct rec_event *e = one("1-3:0.2.8(40)\r\n", 0);
+	cr_assert_eq(e->ev, SC_P1_UNSUPPORTED);
+	cr_assert(strstr(e->detail, "4.2"));
+	e = one("1-3:0.2.8(40)\r\n", SC_P1_ANY_VERSION);
+	cr_assert_eq(e->ev, SC_P1_TELEGRAM);
+	e = good("1-3:0.2.8(502)\r\n");
+	cr_assert_eq(e->tg.version, 50);
+	e = good("1-3:0.2.8(42)\r\n");
+	cr_assert_eq(e->reading.flavour, SC_FLAVOUR_DSMR42);
+	/* No version object but a CRC: a 5.0-style meter (e.g. Hungarian). */
+	e = good("1-0:1.7.0(00.100*kW)\r\n");
+	cr_assert_eq(e->reading.flavour, SC_FLAVOUR_DSMR50);
+}
+
+Test(p1_parse, dsmr22_without_crc_is_unsupported)
+{
+	const char *t = "/ISk5\\2MT382-1004\r\n\r\n0-0:96.1.1(00000000000000)\r\n"
+			"1-0:1.7.0(0001.01*kW)\r\n"
+			"0-1:24.3.0(161107190000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n(00001.001)\r\n!\r\n";
+	feed_all(t, strlen(t), 0, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_UNSUPPORTED);
+	cr_assert(strstr(rec->ev[0].detail, "DSMR 2.2"));
+	feed_all(t, strlen(t), 0, SC_P1_NO_CRC, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_UNSUPPORTED, "no-CRC alone does not accept old meters");
+	feed_all(t, strlen(t), 0, SC_P1_ANY_VERSION, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[0].tg.unknown_count, 2);
+}
+
+Test(p1_parse, lf_only_line_endings)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof buf, "/KFM5KAIFA\n\n1-3:0.2.8(42)\n1-0:1.7.0(00.500*kW)\n!");
+	snprintf(buf + n, sizeof buf - (size_t)n, "%04X\n", sc_crc16(buf, (size_t)n));
+	feed_all(buf, strlen(buf), 0, 0, rec);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[0].tg.power_import.v, 500.0);
+}
+
+Test(p1_parse, decode_rejects_bad_frames_directly)
+{
+	struct sc_p1_telegram *tg = malloc(sizeof *tg);
+	char detail[160];
+	size_t off;
+	cr_assert_eq(sc_p1_decode("x", 1, 0, tg, &off, detail, sizeof detail), SC_ERR_SYNTAX);
+	cr_assert_eq(sc_p1_decode("/ISK5abc\r\n1-3:0.2.8(50)\r\n", 25, 0, tg, &off, detail,
+				  sizeof detail), SC_ERR_SYNTAX);
+	cr_assert(strstr(detail, "'!'"));
+	cr_assert_eq(sc_p1_decode("/ISK5abc\r\n1-3:0.2.8(50)\r\n!", 26, 0, tg, NULL, detail, 0),
+		     SC_OK);
+	free(tg);
+}
+
+Test(p1_parse, event_names)
+{
+	cr_assert_str_eq(sc_p1_event_name(SC_P1_CRC_MISMATCH), "crc");
+	cr_assert_str_eq(sc_p1_event_name(SC_P1_UNSUPPORTED), "unsupported");
+	cr_assert_str_eq(sc_strerror(SC_ERR_OVERFLOW), "telegram too large");
+}
