@@ -1,0 +1,491 @@
+/* sc-telegram: generate, parse and check meter telegrams.
+ *
+ *   sc-telegram gen --protocol dsmr50 --count 10 --seed 7
+ *   sc-telegram parse capture.p1            one power_instant JSON per line
+ *   sc-telegram check capture.p1            summary only
+ *
+ * A thin program around the core: every rule lives in sim/core. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "meter.h"
+#include "p1.h"
+#include "p1_gen.h"
+#include "payload.h"
+#include "regmap.h"
+#include "sc_error.h"
+
+#define EXIT_USAGE 2
+
+static const char *prog = "sc-telegram";
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s COMMAND [OPTIONS] ...\n"
+		"Generate, parse and check smart-meter telegrams (P1: DSMR 4.2/5.0, e-MUCS).\n"
+		"\n"
+		"Commands:\n"
+		"  gen     write synthetic telegrams to stdout\n"
+		"  parse   print one power_instant JSON object per good telegram\n"
+		"  check   validate captures, print a summary\n"
+		"\n"
+		"Run '%s COMMAND --help' for the options of a command.\n",
+		prog, prog);
+}
+
+static void usage_gen(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s gen [OPTIONS]\n"
+		"Write telegrams of a synthetic meter to stdout, byte-exact with valid CRCs.\n"
+		"\n"
+		"  --protocol P     dsmr42 | dsmr50 | emucs (default dsmr50)\n"
+		"  --phases N       1 or 3 (default 3)\n"
+		"  --profile NAME   household | pv | ev | pv-ev (default household)\n"
+		"  --count N        telegrams to write (default 10; 0 = no limit)\n"
+		"  --start EPOCH    UTC time of the first telegram (default: now)\n"
+		"  --interval S     seconds between telegrams (default: the protocol's\n"
+		"                   cadence, 10 for dsmr42, 1 otherwise)\n"
+		"  --seed N         seed of the meter model (default 1)\n"
+		"  --fault KIND     bad-crc | truncated | garbage | oversize\n"
+		"  --fault-every N  apply the fault to every Nth telegram (default 1)\n"
+		"  -h, --help       this text\n",
+		prog);
+}
+
+static void usage_parse(FILE *f, const char *cmd)
+{
+	fprintf(f,
+		"Usage: %s %s [OPTIONS] [FILE|-]...\n"
+		"%s\n"
+		"\n"
+		"  --protocol P       p1 (default; TIC support follows)\n"
+		"  --no-crc           the meter sends no CRC: accept telegrams without one\n"
+		"  --any-version      accept meters older than DSMR 4.2 (the device rejects them)\n"
+		"%s"
+		"  -h, --help         this text\n"
+		"\n"
+		"Errors go to stderr as FILE:OFFSET: KIND: detail, then a summary line\n"
+		"'telegrams: N ok: M failed: K'. Exit status: 0 when the input could be\n"
+		"read, %s2 on usage or I/O errors.\n",
+		prog, cmd,
+		strcmp(cmd, "parse") == 0
+			? "Parse telegrams and print one power_instant JSON object per good one."
+			: "Validate captures and print a summary per file.",
+		strcmp(cmd, "parse") == 0
+			? "  --format F         json (default) | registers (the Modbus image)\n"
+			  "  --word-order O     cdab (default, as the device) | abcd\n"
+			  "  --energy-kwh       serve energy in kWh as firmware before 5.1 did\n"
+			  "  --strict           exit 1 when any telegram failed\n"
+			: "",
+		strcmp(cmd, "parse") == 0 ? "1 with --strict when a telegram failed, "
+					  : "1 when a telegram failed, ");
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max) {
+		fprintf(stderr, "%s: %s: invalid number '%s'\n", prog, opt, s);
+		return SC_ERR_USAGE;
+	}
+	*out = v;
+	return SC_OK;
+}
+
+static int parse_i64(const char *opt, const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end) {
+		fprintf(stderr, "%s: %s: invalid number '%s'\n", prog, opt, s);
+		return SC_ERR_USAGE;
+	}
+	*out = v;
+	return SC_OK;
+}
+
+/* ---- gen ---- */
+
+static int cmd_gen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"protocol", required_argument, NULL, 'p'}, {"phases", required_argument, NULL, 'P'},
+		{"profile", required_argument, NULL, 'r'},  {"count", required_argument, NULL, 'c'},
+		{"start", required_argument, NULL, 's'},    {"interval", required_argument, NULL, 'i'},
+		{"seed", required_argument, NULL, 'S'},     {"fault", required_argument, NULL, 'f'},
+		{"fault-every", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sc_meter_config cfg = {SC_PROFILE_HOUSEHOLD, 3, 1, (int64_t)time(NULL), 0, 0};
+	struct sc_p1_gen_opts go = {SC_FLAVOUR_DSMR50, SC_P1_FAULT_NONE, 1};
+	uint64_t count = 10, interval = 0, every = 1, v;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			go.flavour = sc_flavour_from_name(optarg);
+			if (go.flavour != SC_FLAVOUR_DSMR42 && go.flavour != SC_FLAVOUR_DSMR50 &&
+			    go.flavour != SC_FLAVOUR_EMUCS) {
+				fprintf(stderr, "%s gen: --protocol: '%s' is not dsmr42, dsmr50 or emucs\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'P':
+			if (parse_u64("--phases", optarg, 3, &v) || (v != 1 && v != 3)) {
+				fprintf(stderr, "%s gen: --phases must be 1 or 3\n", prog);
+				return EXIT_USAGE;
+			}
+			cfg.phases = (int)v;
+			break;
+		case 'r': {
+			int p = sc_profile_from_name(optarg);
+			if (p < 0) {
+				fprintf(stderr, "%s gen: --profile: unknown profile '%s' (household, pv, ev, pv-ev)\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			cfg.profile = (enum sc_profile)p;
+			break;
+		}
+		case 'c':
+			if (parse_u64("--count", optarg, UINT64_MAX, &count))
+				return EXIT_USAGE;
+			break;
+		case 's':
+			if (parse_i64("--start", optarg, &cfg.start))
+				return EXIT_USAGE;
+			break;
+		case 'i':
+			if (parse_u64("--interval", optarg, 86400, &interval) || interval == 0) {
+				fprintf(stderr, "%s gen: --interval must be 1..86400 seconds\n", prog);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			if (parse_u64("--seed", optarg, UINT64_MAX, &cfg.seed))
+				return EXIT_USAGE;
+			break;
+		case 'f': {
+			int f = sc_p1_fault_from_name(optarg);
+			if (f < 0) {
+				fprintf(stderr, "%s gen: --fault: unknown fault '%s' (bad-crc, truncated, garbage, oversize)\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			go.fault = (enum sc_p1_fault)f;
+			break;
+		}
+		case 'e':
+			if (parse_u64("--fault-every", optarg, UINT64_MAX, &every) || every == 0) {
+				fprintf(stderr, "%s gen: --fault-every must be at least 1\n", prog);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage_gen(stdout);
+			return 0;
+		default:
+			usage_gen(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s gen: unexpected argument '%s'\n", prog, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (interval == 0)
+		interval = go.flavour == SC_FLAVOUR_DSMR42 ? 10 : 1;
+
+	static struct sc_meter m;
+	static char buf[SC_P1_GEN_MAX];
+	sc_meter_init(&m, &cfg);
+	for (uint64_t i = 0; count == 0 || i < count; i++) {
+		struct sc_p1_gen_opts o = go;
+		if (go.fault != SC_P1_FAULT_NONE && i % every != every - 1)
+			o.fault = SC_P1_FAULT_NONE;
+		o.fault_seed = cfg.seed ^ (i * 0x9E3779B97F4A7C15ull);
+		sc_meter_advance(&m, cfg.start + (int64_t)(i * interval));
+		int n = sc_p1_gen(&m, &o, buf, sizeof buf, NULL);
+		if (n < 0) {
+			fprintf(stderr, "%s gen: %s\n", prog, sc_strerror(n));
+			return 1;
+		}
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) != 0) {
+			if (errno == EPIPE)
+				return 0;
+			fprintf(stderr, "%s gen: write error: %s\n", prog, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* ---- parse / check ---- */
+
+enum out_format { OUT_JSON, OUT_REGISTERS, OUT_NONE };
+
+struct parse_run {
+	enum out_format format;
+	struct sc_regmap_opts regopts;
+	unsigned flags;
+	bool quiet_errors;     /* check: only count */
+	uint64_t telegrams, ok, failed, garbage;
+	uint64_t by_event[SC_P1_GARBAGE + 1];
+	uint64_t first_error_offset;
+	const char *first_error_kind;
+};
+
+static void print_registers(const struct sc_reading *r, const struct sc_regmap_opts *o,
+			    uint64_t n)
+{
+	struct sc_regmap m;
+	size_t count;
+	const struct sc_regdef *defs = sc_regmap_defs(&count);
+
+	sc_regmap_build(&m, r, o);
+	printf("# telegram %" PRIu64 " ts %" PRId64 "\n", n, r->ts_set ? r->ts : (int64_t)0);
+	for (size_t i = 0; i < count; i++) {
+		const uint16_t *w = &m.w[defs[i].addr - SC_REGMAP_BASE];
+		double v;
+		bool set = sc_regmap_value(&defs[i], r, o, &v);
+		const char *unit = defs[i].unit;
+		if (o->energy_kwh && strcmp(unit, "Wh") == 0)
+			unit = "kWh";
+		printf("0x%04X %04X %04X %.9g%s%s %s%s\n", defs[i].addr, w[0], w[1],
+		       (double)sc_words_to_float(w, o->order), *unit ? " " : "", unit,
+		       defs[i].name, set ? "" : " (absent)");
+	}
+	printf("\n");
+}
+
+static void handle(struct parse_run *run, const char *name, const struct sc_p1_result *res)
+{
+	if (res->event == SC_P1_NEED_MORE)
+		return;
+	run->by_event[res->event]++;
+	if (res->event == SC_P1_GARBAGE) {
+		run->garbage++;
+		if (!run->quiet_errors)
+			fprintf(stderr, "%s:%" PRIu64 ": garbage: %s\n", name, res->offset, res->detail);
+		return;
+	}
+	run->telegrams++;
+	if (res->event != SC_P1_TELEGRAM) {
+		run->failed++;
+		if (run->first_error_kind == NULL) {
+			run->first_error_kind = sc_p1_event_name(res->event);
+			run->first_error_offset = res->error_offset;
+		}
+		if (!run->quiet_errors)
+			fprintf(stderr, "%s:%" PRIu64 ": %s: %s (telegram at offset %" PRIu64 ")\n",
+				name, res->error_offset, sc_p1_event_name(res->event), res->detail,
+				res->offset);
+		return;
+	}
+	run->ok++;
+	if (run->format == OUT_NONE)
+		return;
+	struct sc_reading r;
+	sc_p1_to_reading(&res->tg, res->raw, &r);
+	if (run->format == OUT_REGISTERS) {
+		print_registers(&r, &run->regopts, run->ok);
+		return;
+	}
+	char json[4096];
+	int n = sc_payload_power_instant_text(&r, json, sizeof json);
+	if (n > 0)
+		puts(json);
+}
+
+/* Parses one input; returns SC_OK or SC_ERR_IO (already reported). */
+static int parse_stream(struct parse_run *run, const char *path)
+{
+	static struct sc_p1_parser p;
+	static struct sc_p1_result res;
+	static char buf[65536];
+	bool is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "<stdin>" : path;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return SC_ERR_IO;
+	}
+	memset(&p, 0, sizeof p);
+	p.flags = run->flags;
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		const char *d = buf;
+		while (n > 0) {
+			size_t used = sc_p1_feed(&p, d, n, &res);
+			d += used;
+			n -= used;
+			handle(run, name, &res);
+		}
+	}
+	int rc = SC_OK;
+	if (ferror(f)) {
+		fprintf(stderr, "%s: %s: read error: %s\n", prog, name, strerror(errno));
+		rc = SC_ERR_IO;
+	}
+	while (sc_p1_finish(&p, &res) != SC_P1_NEED_MORE)
+		handle(run, name, &res);
+	if (!is_stdin)
+		fclose(f);
+	fflush(stdout);
+	return rc;
+}
+
+static void print_check_summary(const char *name, const struct parse_run *r)
+{
+	printf("%s: telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64, name, r->telegrams,
+	       r->ok, r->failed);
+	for (int e = SC_P1_CRC_MISMATCH; e <= SC_P1_GARBAGE; e++)
+		if (r->by_event[e])
+			printf(" %s: %" PRIu64, sc_p1_event_name((enum sc_p1_event)e), r->by_event[e]);
+	if (r->first_error_kind)
+		printf(" first-error: %s at offset %" PRIu64, r->first_error_kind,
+		       r->first_error_offset);
+	printf("\n");
+}
+
+static int cmd_parse(int argc, char **argv, bool check)
+{
+	static const struct option opts[] = {
+		{"protocol", required_argument, NULL, 'p'}, {"no-crc", no_argument, NULL, 'n'},
+		{"any-version", no_argument, NULL, 'a'},    {"format", required_argument, NULL, 'f'},
+		{"word-order", required_argument, NULL, 'w'}, {"energy-kwh", no_argument, NULL, 'k'},
+		{"strict", no_argument, NULL, 's'},         {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = check ? "check" : "parse";
+	struct parse_run run;
+	bool strict = check;
+	int c;
+
+	memset(&run, 0, sizeof run);
+	run.format = check ? OUT_NONE : OUT_JSON;
+	run.quiet_errors = check;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (strcmp(optarg, "p1") != 0) {
+				fprintf(stderr, "%s %s: --protocol: '%s' is not supported (p1)\n", prog,
+					cmd, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			run.flags |= SC_P1_NO_CRC;
+			break;
+		case 'a':
+			run.flags |= SC_P1_ANY_VERSION;
+			break;
+		case 'f':
+			if (check)
+				goto bad;
+			if (strcmp(optarg, "json") == 0)
+				run.format = OUT_JSON;
+			else if (strcmp(optarg, "registers") == 0)
+				run.format = OUT_REGISTERS;
+			else {
+				fprintf(stderr, "%s parse: --format: '%s' is not json or registers\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			if (check)
+				goto bad;
+			if (strcmp(optarg, "cdab") == 0)
+				run.regopts.order = SC_WORDS_CDAB;
+			else if (strcmp(optarg, "abcd") == 0)
+				run.regopts.order = SC_WORDS_ABCD;
+			else {
+				fprintf(stderr, "%s parse: --word-order: '%s' is not cdab or abcd\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k':
+			if (check)
+				goto bad;
+			run.regopts.energy_kwh = true;
+			break;
+		case 's':
+			if (check)
+				goto bad;
+			strict = true;
+			break;
+		case 'h':
+			usage_parse(stdout, cmd);
+			return 0;
+		default:
+		bad:
+			usage_parse(stderr, cmd);
+			return EXIT_USAGE;
+		}
+	}
+
+	static char *stdin_only[] = {"-"};
+	char **files = optind < argc ? argv + optind : stdin_only;
+	int nfiles = optind < argc ? argc - optind : 1;
+	struct parse_run total = run;
+	bool io_error = false;
+	for (int i = 0; i < nfiles; i++) {
+		struct parse_run one = run;
+		if (parse_stream(&one, files[i]) != SC_OK)
+			io_error = true;
+		if (check)
+			print_check_summary(strcmp(files[i], "-") == 0 ? "<stdin>" : files[i], &one);
+		total.telegrams += one.telegrams;
+		total.ok += one.ok;
+		total.failed += one.failed;
+		total.garbage += one.garbage;
+	}
+	if (!check)
+		fprintf(stderr, "telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64 "\n",
+			total.telegrams, total.ok, total.failed);
+	else if (nfiles > 1)
+		printf("total: telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64 "\n",
+		       total.telegrams, total.ok, total.failed);
+	if (io_error)
+		return EXIT_USAGE;
+	return strict && total.failed > 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "gen") == 0)
+		return cmd_gen(argc - 1, argv + 1);
+	if (strcmp(cmd, "parse") == 0)
+		return cmd_parse(argc - 1, argv + 1, false);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_parse(argc - 1, argv + 1, true);
+	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+	usage_main(stderr);
+	return EXIT_USAGE;
+}

@@ -42,7 +42,7 @@ int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return SC_OK;
 }
 
-int sc_parse_decimal(const char *s, size_t len, double *out, int *frac)
+int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, size_t *used)
 {
 	size_t i = 0;
 	bool neg = false;
@@ -60,7 +60,7 @@ int sc_parse_decimal(const char *s, size_t len, double *out, int *frac)
 		}
 		unsigned d = (unsigned)c - '0';
 		if (d > 9)
-			return SC_ERR_SYNTAX;
+			break;
 		if (++digits > 18)
 			return SC_ERR_RANGE;
 		mant = mant * 10 + d;
@@ -78,7 +78,17 @@ int sc_parse_decimal(const char *s, size_t len, double *out, int *frac)
 	*out = neg ? -v : v;
 	if (frac)
 		*frac = after;
+	*used = i;
 	return SC_OK;
+}
+
+int sc_parse_decimal(const char *s, size_t len, double *out, int *frac)
+{
+	size_t used;
+	int rc = sc_parse_decimal_prefix(s, len, out, frac, &used);
+	if (rc == SC_OK && used != len)
+		return SC_ERR_SYNTAX;
+	return rc;
 }
 
 int sc_parse_hex16(const char *s, size_t len, uint16_t *out)

@@ -17,6 +17,10 @@ int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
  * so "001234.567" is the double nearest 1234.567. */
 int sc_parse_decimal(const char *s, size_t len, double *out, int *frac);
 
+/* The same for a number followed by other text: parses the longest number
+ * at the start of s and tells in *used where it ended. */
+int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, size_t *used);
+
 /* Hexadecimal of 1..4 digits, upper or lower case. */
 int sc_parse_hex16(const char *s, size_t len, uint16_t *out);
 

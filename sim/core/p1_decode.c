@@ -55,47 +55,46 @@ static int fail(struct ctx *c, size_t off, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Reads one OBIS field of 1-3 digits ending at stop; advances *i. */
-static bool obis_field(const char *s, size_t len, size_t *i, char stop, unsigned *out)
-{
-	unsigned v = 0;
-	size_t start = *i;
-	while (*i < len && s[*i] >= '0' && s[*i] <= '9' && *i - start < 3)
-		v = v * 10 + (unsigned)(s[(*i)++] - '0');
-	if (*i == start || v > 255)
-		return false;
-	if (stop) {
-		if (*i >= len || s[*i] != stop)
-			return false;
-		(*i)++;
-	}
-	*out = v;
-	return true;
-}
-
 /* Splits a line into its OBIS key and value groups. Returns false when the
  * line is not an object; *why says what is wrong. */
 static bool split_line(struct line *ln, size_t *bad, const char **why)
 {
+	static const char seps[5] = {'-', ':', '.', '.', '\0'};
 	const char *s = ln->raw + ln->off;
 	size_t len = ln->len, i = 0;
-	unsigned a, b, c, d, e, f;
+	unsigned f[5];
 
-	if (!obis_field(s, len, &i, '-', &a) || !obis_field(s, len, &i, ':', &b) ||
-	    !obis_field(s, len, &i, '.', &c) || !obis_field(s, len, &i, '.', &d) ||
-	    !obis_field(s, len, &i, 0, &e)) {
-		*bad = i;
-		*why = "not an OBIS object";
-		return false;
+	/* A-B:C.D.E, each field 1-3 digits up to 255. */
+	for (int k = 0; k < 5; k++) {
+		unsigned v = 0;
+		size_t start = i;
+		while (i < len && i - start < 3) {
+			unsigned d = (unsigned)(unsigned char)s[i] - '0';
+			if (d > 9)
+				break;
+			v = v * 10 + d;
+			i++;
+		}
+		if (i == start || v > 255 || (k < 4 && (i >= len || s[i] != seps[k]))) {
+			*bad = i;
+			*why = "not an OBIS object";
+			return false;
+		}
+		f[k] = v;
+		if (k < 4)
+			i++;
 	}
 	if (i < len && s[i] == '*') { /* value group F, e.g. *255: not used by DSMR */
-		i++;
-		if (!obis_field(s, len, &i, 0, &f)) {
+		size_t start = ++i;
+		while (i < len && i - start < 3 && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start) {
 			*bad = i;
 			*why = "bad OBIS value group F";
 			return false;
 		}
 	}
+	unsigned a = f[0], b = f[1], c = f[2], d = f[3], e = f[4];
 	ln->key = (a < 16 && b < 16) ? OBIS(a, b, c, d, e) : 0xFFFFFFFFu;
 	ln->ngroups = 0;
 	if (i >= len || s[i] != '(') {
@@ -109,18 +108,25 @@ static bool split_line(struct line *ln, size_t *bad, const char **why)
 			*why = "text after the last value";
 			return false;
 		}
-		const char *close = memchr(s + i + 1, ')', len - i - 1);
-		if (!close) {
-			*bad = i;
-			*why = "value not closed by ')'";
+		/* Values are short: a plain scan beats library calls. This is
+		 * also where every byte of a value is checked to be printable
+		 * ASCII (DSMR 5.0.2 §6.4); the OBIS code is checked above. */
+		size_t j = i + 1;
+		while (j < len && s[j] != ')' && s[j] != '(') {
+			unsigned char ch = (unsigned char)s[j];
+			if (ch < 0x20 || ch > 0x7e) {
+				*bad = j;
+				*why = "control or non-ASCII byte inside a value";
+				return false;
+			}
+			j++;
+		}
+		if (j >= len || s[j] == '(') {
+			*bad = j;
+			*why = j >= len ? "value not closed by ')'" : "'(' inside a value";
 			return false;
 		}
-		size_t gl = (size_t)(close - (s + i + 1));
-		if (memchr(s + i + 1, '(', gl)) {
-			*bad = i;
-			*why = "'(' inside a value";
-			return false;
-		}
+		size_t gl = j - i - 1;
 		if (ln->ngroups < MAX_GROUPS) {
 			ln->g[ln->ngroups].off = (uint16_t)(ln->off + i + 1);
 			ln->g[ln->ngroups].len = (uint16_t)gl;
@@ -153,6 +159,32 @@ static const struct {
 	{"Hz", SC_UNIT_HZ, 0},
 };
 
+static enum sc_unit lookup_unit(const char *u, size_t ulen, int *exp)
+{
+	/* The usual units first, without a library call. */
+	if (ulen == 3 && u[0] == 'k' && u[1] == 'W' && u[2] == 'h') {
+		*exp = 3;
+		return SC_UNIT_WH;
+	}
+	if (ulen == 2 && u[0] == 'k' && u[1] == 'W') {
+		*exp = 3;
+		return SC_UNIT_W;
+	}
+	if (ulen == 1 && (u[0] == 'V' || u[0] == 'A' || u[0] == 's' || u[0] == 'W')) {
+		*exp = 0;
+		return u[0] == 'V' ? SC_UNIT_V : u[0] == 'A' ? SC_UNIT_A : u[0] == 's' ? SC_UNIT_S
+										    : SC_UNIT_W;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0) {
+			*exp = units[i].exp;
+			return units[i].unit;
+		}
+	}
+	*exp = 0;
+	return SC_UNIT_OTHER;
+}
+
 static const char *unit_name(enum sc_unit u)
 {
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
@@ -168,27 +200,23 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 {
 	const char *s = c->raw + ln->g[gi].off;
 	size_t len = ln->g[gi].len;
-	const char *star = memchr(s, '*', len);
-	size_t nlen = star ? (size_t)(star - s) : len;
 	double v;
-	int rc = sc_parse_decimal(s, nlen, &v, NULL);
+	size_t nlen = 0;
+	int rc = sc_parse_decimal_prefix(s, len, &v, NULL, &nlen);
+	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
+	if (rc == SC_OK && nlen < len && !star)
+		rc = SC_ERR_SYNTAX;
+	if (rc != SC_OK) {
+		const char *st = memchr(s, '*', len);
+		nlen = st ? (size_t)(st - s) : len;
+	}
 	if (rc != SC_OK)
 		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'",
 			    obis_len(ln), c->raw + ln->off, (int)nlen, s);
 	enum sc_unit unit = SC_UNIT_NONE;
 	int exp = 0;
-	if (star) {
-		const char *u = star + 1;
-		size_t ulen = len - nlen - 1;
-		unit = SC_UNIT_OTHER;
-		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-			if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0) {
-				unit = units[i].unit;
-				exp = units[i].exp;
-				break;
-			}
-		}
-	}
+	if (star)
+		unit = lookup_unit(star + 1, len - nlen - 1, &exp);
 	/* want == SC_UNIT_OTHER accepts any unit (M-Bus devices differ). */
 	if (want != SC_UNIT_OTHER && unit != want && !(unit == SC_UNIT_NONE && unit_optional)) {
 		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX,
@@ -580,8 +608,9 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 	memcpy(tg->maker, raw + 1, 3);
 	tg->maker[3] = '\0';
 
+	size_t body = nl ? hdr_end + 1 : bang;
 	ln.raw = raw;
-	size_t pos = nl ? hdr_end + 1 : bang;
+	size_t pos = body;
 	while (pos < bang) {
 		const char *eol = memchr(raw + pos, '\n', bang - pos);
 		size_t end = eol ? (size_t)(eol - raw) : bang;
@@ -593,14 +622,14 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 		pos = next;
 		if (ln.len == 0)
 			continue;
-		for (size_t i = 0; i < ln.len; i++) {
-			unsigned char ch = (unsigned char)raw[ln.off + i];
-			if (ch < 0x20 || ch > 0x7e)
-				return fail(&c, ln.off + i, SC_ERR_SYNTAX,
-					    "byte 0x%02X inside an object line", ch);
-		}
 		if (raw[ln.off] == '(') {
 			/* DSMR 2.2/3.0 continue the gas value on its own line. */
+			for (size_t i = 0; i < ln.len; i++) {
+				unsigned char ch = (unsigned char)raw[ln.off + i];
+				if (ch < 0x20 || ch > 0x7e)
+					return fail(&c, ln.off + i, SC_ERR_SYNTAX,
+						    "byte 0x%02X inside a line", ch);
+			}
 			keep_unknown(tg, ln.off, ln.len);
 			continue;
 		}
