@@ -55,6 +55,7 @@ static void usage_gen(FILE *f)
 		"  --seed N         seed of the meter model (default 1)\n"
 		"  --fault KIND     bad-crc | truncated | garbage | oversize\n"
 		"  --fault-every N  apply the fault to every Nth telegram (default 1)\n"
+		"  --realtime       write each telegram at its time, as a meter does\n"
 		"  -h, --help       this text\n",
 		prog);
 }
@@ -123,12 +124,14 @@ static int cmd_gen(int argc, char **argv)
 		{"profile", required_argument, NULL, 'r'},  {"count", required_argument, NULL, 'c'},
 		{"start", required_argument, NULL, 's'},    {"interval", required_argument, NULL, 'i'},
 		{"seed", required_argument, NULL, 'S'},     {"fault", required_argument, NULL, 'f'},
-		{"fault-every", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		{"fault-every", required_argument, NULL, 'e'}, {"realtime", no_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sc_meter_config cfg = {SC_PROFILE_HOUSEHOLD, 3, 1, (int64_t)time(NULL), 0, 0};
 	struct sc_p1_gen_opts go = {SC_FLAVOUR_DSMR50, SC_P1_FAULT_NONE, 1};
 	uint64_t count = 10, interval = 0, every = 1, v;
+	bool realtime = false;
 	int c;
 
 	optind = 1;
@@ -194,6 +197,9 @@ static int cmd_gen(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'R':
+			realtime = true;
+			break;
 		case 'h':
 			usage_gen(stdout);
 			return 0;
@@ -211,8 +217,17 @@ static int cmd_gen(int argc, char **argv)
 
 	static struct sc_meter m;
 	static char buf[SC_P1_GEN_MAX];
+	struct timespec wall;
+	clock_gettime(CLOCK_MONOTONIC, &wall);
 	sc_meter_init(&m, &cfg);
 	for (uint64_t i = 0; count == 0 || i < count; i++) {
+		if (realtime && i > 0) {
+			/* Telegram i is due interval * i after the first. */
+			struct timespec due = wall;
+			due.tv_sec += (time_t)(i * interval);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+				;
+		}
 		struct sc_p1_gen_opts o = go;
 		if (go.fault != SC_P1_FAULT_NONE && i % every != every - 1)
 			o.fault = SC_P1_FAULT_NONE;
@@ -335,6 +350,8 @@ static int parse_stream(struct parse_run *run, const char *path)
 			n -= used;
 			handle(run, name, &res);
 		}
+		/* Before the next read may block: live input gives live output. */
+		fflush(stdout);
 	}
 	int rc = SC_OK;
 	if (ferror(f)) {

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configure and build into build/ (or the directory given as $1), installing
+# the Debian packages first. Extra arguments go to cmake's configure step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="${1:-build}"
+shift || true
+scripts/setup.sh
+cmake -S . -B "$dir" -G Ninja -DSC_WERROR=ON "$@" >/dev/null
+cmake --build "$dir"

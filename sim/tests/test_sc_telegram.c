@@ -1,0 +1,246 @@
+/* sc-telegram as a user meets it: the built program run through a shell,
+ * its stdout, stderr and exit status checked. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TOOL SC_BINARY_DIR "/sim/sc-telegram"
+#define CORPUS SC_CORPUS_DIR "/p1"
+
+struct run {
+	int status;
+	char *out;
+	char *err;
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	size_t got = fread(s, 1, (size_t)n, f);
+	s[got] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* Runs a shell command line with the tool's path in $T. */
+static struct run sh(const char *cmd)
+{
+	char out[] = "/tmp/sc-telegram-test-out-XXXXXX", err[] = "/tmp/sc-telegram-test-err-XXXXXX";
+	int fo = mkstemp(out), fe = mkstemp(err);
+	cr_assert(fo >= 0 && fe >= 0);
+	char line[4096];
+	snprintf(line, sizeof line, "T='%s'; C='%s'; (%s) >%s 2>%s", TOOL, CORPUS, cmd, out, err);
+	int st = system(line);
+	struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
+	unlink(out);
+	unlink(err);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static const char *last_line(const char *s)
+{
+	size_t n = strlen(s);
+	if (n && s[n - 1] == '\n')
+		n--;
+	while (n > 0 && s[n - 1] != '\n')
+		n--;
+	return s + n;
+}
+
+static bool have_corpus(void)
+{
+	struct stat st;
+	return stat(CORPUS "/dsmr50-iskra-am550-566-telegrams.p1", &st) == 0;
+}
+
+Test(sc_telegram, help_and_usage_errors)
+{
+	struct run r = sh("$T --help");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "Commands:"));
+	run_free(&r);
+	const char *cmds[] = {"gen", "parse", "check"};
+	for (int i = 0; i < 3; i++) {
+		char c[64];
+		snprintf(c, sizeof c, "$T %s --help", cmds[i]);
+		r = sh(c);
+		cr_assert_eq(r.status, 0, "%s --help", cmds[i]);
+		cr_assert(strstr(r.out, "Usage:"));
+		run_free(&r);
+	}
+	const char *bad[] = {"$T", "$T frobnicate", "$T gen --phases 2", "$T gen --protocol dsmr30",
+			     "$T gen --count abc", "$T gen --profile solar", "$T gen --fault melt",
+			     "$T gen --interval 0", "$T gen extra", "$T parse --format xml",
+			     "$T parse --word-order badc", "$T parse --bogus", "$T check --strict",
+			     "$T parse --protocol modbus", "$T gen --seed -1"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = sh(bad[i]);
+		cr_assert_eq(r.status, 2, "'%s' exit %d", bad[i], r.status);
+		cr_assert_gt(strlen(r.err), 0, "'%s' says nothing", bad[i]);
+		run_free(&r);
+	}
+}
+
+Test(sc_telegram, gen_parse_round_trip_every_protocol)
+{
+	const char *protos[] = {"dsmr42", "dsmr50", "emucs"};
+	for (int i = 0; i < 3; i++) {
+		for (int phases = 1; phases <= 3; phases += 2) {
+			char c[256];
+			snprintf(c, sizeof c,
+				 "$T gen --protocol %s --phases %d --profile pv-ev --count 25 "
+				 "--seed 9 --start 1751360400 | $T parse --strict",
+				 protos[i], phases);
+			struct run r = sh(c);
+			cr_assert_eq(r.status, 0, "%s: %s", protos[i], r.err);
+			cr_assert_eq(count_lines(r.out), 25);
+			cr_assert_str_eq(last_line(r.err), "telegrams: 25 ok: 25 failed: 0\n");
+			cr_assert(strstr(r.out, "{\"ts\":1751360400,"), "%s: first ts", protos[i]);
+			run_free(&r);
+		}
+	}
+}
+
+Test(sc_telegram, gen_is_deterministic_and_paced_by_protocol)
+{
+	struct run a = sh("$T gen --count 5 --seed 3 --start 1700000000 | md5sum");
+	struct run b = sh("$T gen --count 5 --seed 3 --start 1700000000 | md5sum");
+	struct run c = sh("$T gen --count 5 --seed 4 --start 1700000000 | md5sum");
+	cr_assert_str_eq(a.out, b.out);
+	cr_assert_str_neq(a.out, c.out);
+	run_free(&a);
+	run_free(&b);
+	run_free(&c);
+	/* DSMR 4.2 meters send every 10 s, DSMR 5 every second. */
+	struct run r = sh("$T gen --protocol dsmr42 --count 3 --start 1700000000 | $T parse");
+	cr_assert(strstr(r.out, "\"ts\":1700000020,"));
+	cr_assert(strstr(r.out, "\"U\":null"), "DSMR 4.2 has no voltages");
+	run_free(&r);
+	r = sh("$T gen --protocol dsmr50 --count 3 --start 1700000000 | $T parse");
+	cr_assert(strstr(r.out, "\"ts\":1700000002,"));
+	run_free(&r);
+}
+
+Test(sc_telegram, faults_are_reported_with_offsets_and_strict_fails)
+{
+	struct run r = sh("$T gen --count 6 --fault bad-crc --fault-every 3 --start 1700000000 "
+			  "| $T parse");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines(r.out), 4);
+	cr_assert_str_eq(last_line(r.err), "telegrams: 6 ok: 4 failed: 2\n");
+	cr_assert(strstr(r.err, "<stdin>:"));
+	cr_assert(strstr(r.err, ": crc: CRC "));
+	run_free(&r);
+	r = sh("$T gen --count 6 --fault bad-crc --fault-every 3 --start 1700000000 "
+	       "| $T parse --strict");
+	cr_assert_eq(r.status, 1);
+	run_free(&r);
+
+	r = sh("$T gen --count 4 --fault truncated --fault-every 2 --start 1700000000 | $T parse");
+	cr_assert(strstr(r.err, ": framing: "), "%s", r.err);
+	cr_assert_str_eq(last_line(r.err), "telegrams: 4 ok: 2 failed: 2\n");
+	run_free(&r);
+
+	r = sh("$T gen --count 3 --fault garbage --start 1700000000 | $T parse --strict");
+	cr_assert_eq(r.status, 0, "garbage is reported but no telegram is lost");
+	cr_assert(strstr(r.err, ": garbage: "));
+	cr_assert_str_eq(last_line(r.err), "telegrams: 3 ok: 3 failed: 0\n");
+	run_free(&r);
+
+	r = sh("$T gen --count 2 --fault oversize --start 1700000000 | $T parse");
+	cr_assert(strstr(r.err, ": overflow: "), "%s", r.err);
+	run_free(&r);
+}
+
+Test(sc_telegram, error_lines_name_file_and_offset)
+{
+	struct run r = sh("f=$(mktemp); $T gen --count 3 --start 1700000000 > $f; "
+			  "printf 'XYZ' >> $f; $T parse $f | wc -l; rm -f $f");
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_eq(r.out, "3\n");
+	cr_assert(strstr(r.err, ": garbage: 3 bytes"), "%s", r.err);
+	cr_assert_not(strstr(r.err, "<stdin>"));
+	run_free(&r);
+}
+
+Test(sc_telegram, missing_file_is_an_io_error)
+{
+	struct run r = sh("$T parse /nonexistent/capture.p1");
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "/nonexistent/capture.p1"));
+	run_free(&r);
+	r = sh("$T check /nonexistent/capture.p1");
+	cr_assert_eq(r.status, 2);
+	run_free(&r);
+}
+
+Test(sc_telegram, register_format)
+{
+	struct run r = sh("$T gen --count 1 --start 1700000000 --seed 2 | $T parse --format registers");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "# telegram 1 ts 1700000000"));
+	cr_assert(strstr(r.out, "0x8016 "), "total active power line");
+	cr_assert(strstr(r.out, " active_power\n"));
+	cr_assert(strstr(r.out, "0x802A 0000 0000 0 VA apparent_power_l1 (absent)"), "%s", r.out);
+	cr_assert_eq(count_lines(r.out), 49 + 2);
+	run_free(&r);
+	r = sh("$T gen --count 1 --start 1700000000 | $T parse --format registers --energy-kwh");
+	cr_assert(strstr(r.out, " kWh energy_import"));
+	run_free(&r);
+}
+
+Test(sc_telegram, corpus_parse_and_check)
+{
+	if (!have_corpus())
+		cr_skip_test("field corpus not found at %s", CORPUS);
+	struct run r = sh("$T parse $C/dsmr50-iskra-am550-566-telegrams.p1");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines(r.out), 566);
+	cr_assert_str_eq(r.err, "telegrams: 566 ok: 566 failed: 0\n");
+	const char *first = "{\"ts\":1553436319,\"P\":378,";
+	cr_assert(strncmp(r.out, first, strlen(first)) == 0, "%.60s", r.out);
+	run_free(&r);
+
+	r = sh("$T parse $C/dsmr22-iskra-no-crc.p1");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.err, "dsmr22-iskra-no-crc.p1:0: unsupported: DSMR 2.2"), "%s", r.err);
+	run_free(&r);
+	r = sh("$T parse --any-version $C/dsmr22-iskra-no-crc.p1");
+	cr_assert_eq(count_lines(r.out), 1);
+	run_free(&r);
+
+	r = sh("$T check $C/dsmr42-kaifa.p1 $C/dsmr50-warmtelink-unpadded-crc.p1");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "dsmr42-kaifa.p1: telegrams: 1 ok: 1 failed: 0\n"));
+	cr_assert(strstr(r.out, "total: telegrams: 2 ok: 2 failed: 0\n"));
+	run_free(&r);
+	r = sh("$T check $C/*.p1");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.out, "total: telegrams: 575 ok: 574 failed: 1\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "unsupported: 1 first-error: unsupported at offset 0"));
+	run_free(&r);
+}
