@@ -362,6 +362,11 @@ static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
 	int first = 1;
 	while (first < ln->ngroups && first < 3 && group_is_obis(c->raw, ln->g[first]))
 		first++;
+	/* Fluvius meters without history send (0)(1-0:1.6.0)(1-0:1.6.0)(). */
+	if (count == 0 && ln->ngroups == first + 1 && ln->g[first].len == 0) {
+		tg->demand_hist_count = 0;
+		return SC_OK;
+	}
 	if ((ln->ngroups - first) % 3 != 0 || (uint64_t)((ln->ngroups - first) / 3) != count)
 		return fail(c, ln->off, SC_ERR_SYNTAX,
 			    "0-0:98.1.0: count %d but %d (month, time, demand) values", (int)count,

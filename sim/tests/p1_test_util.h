@@ -151,4 +151,21 @@ static inline bool same_events(const struct recording *a, const struct recording
 	return true;
 }
 
+/* Feed whole, then byte by byte and split at every position (every 97th
+ * for inputs over 16 KiB): every way must give the same events. The
+ * whole-buffer recording is left in rec. */
+static inline void feed_checked(const char *data, size_t len, unsigned flags, struct recording *rec)
+{
+	struct recording *other = rec_new();
+	feed_all(data, len, 1, flags, other);
+	feed_all(data, len, 0, flags, rec);
+	cr_assert(same_events(rec, other), "byte-by-byte feeding gives other events");
+	size_t step = len > 16384 ? 97 : 1;
+	for (size_t cut = 0; cut <= len; cut += step) {
+		feed_split(data, len, cut, flags, other);
+		cr_assert(same_events(rec, other), "split at %zu gives other events", cut);
+	}
+	free(other);
+}
+
 #endif

@@ -21,7 +21,7 @@ TestSuite(p1_map, .init = setup, .fini = teardown);
 static const struct sc_reading *map(const char *body)
 {
 	char *t = tg_make("XMX5TEST", body);
-	feed_all(t, strlen(t), 0, 0, rec);
+	feed_checked(t, strlen(t), 0, rec);
 	free(t);
 	cr_assert_eq(rec->n, 1);
 	cr_assert_eq(rec->ev[0].ev, SC_P1_TELEGRAM, "%s", rec->ev[0].detail);

@@ -1,0 +1,629 @@
+/* Seeded synthetic meter: see meter.h for the contract.
+ *
+ * Randomness is counter-based: every random draw is splitmix64 of (seed,
+ * stream, key), so an instantaneous value is a pure function of the seed and
+ * the time it is drawn for, and counters depend only on the times advanced
+ * through. No state besides struct sc_meter, no rand(), no time(). */
+#include "meter.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "civil.h"
+
+#define PI 3.14159265358979323846
+
+/* Random streams; each value a separate sequence. */
+enum stream {
+	ST_PARAM = 1,
+	ST_INIT,
+	ST_LOAD_NOISE,
+	ST_APPLIANCE,
+	ST_APPLIANCE_OFFSET,
+	ST_CLOUD_DAY,
+	ST_CLOUD,
+	ST_PV_NOISE,
+	ST_EV,
+	ST_V_DRIFT,
+	ST_V_NOISE,
+	ST_TEMP_DAY,
+	ST_GAS_MOD,
+	ST_GAS_WATER,
+	ST_GAS_COOK,
+	ST_SAG,
+	ST_SWELL,
+	ST_PFAIL,
+	ST_FAILLOG,
+	ST_DEMAND,
+};
+
+/* splitmix64 (Steele, Lea, Flood 2014) finaliser. */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ULL;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t draw(const struct sc_meter *m, enum stream s, int64_t a, int64_t b)
+{
+	uint64_t h = mix64(m->cfg.seed ^ mix64((uint64_t)s * 0x100000001B3ULL));
+	h = mix64(h ^ (uint64_t)a);
+	return mix64(h ^ mix64((uint64_t)b + 0x632BE59BD9B4E019ULL));
+}
+
+/* Uniform in [0, 1). */
+static double unit(uint64_t h)
+{
+	return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double u01(const struct sc_meter *m, enum stream s, int64_t a, int64_t b)
+{
+	return unit(draw(m, s, a, b));
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static double gauss_bump(double x, double mu, double sigma)
+{
+	double z = (x - mu) / sigma;
+	return exp(-0.5 * z * z);
+}
+
+/* ---- profiles ---- */
+
+static const char *const profile_names[SC_PROFILE_COUNT] = {
+	[SC_PROFILE_HOUSEHOLD] = "household",
+	[SC_PROFILE_PV] = "pv",
+	[SC_PROFILE_EV] = "ev",
+	[SC_PROFILE_PV_EV] = "pv-ev",
+};
+
+const char *sc_profile_name(enum sc_profile p)
+{
+	return (unsigned)p < SC_PROFILE_COUNT ? profile_names[p] : "?";
+}
+
+int sc_profile_from_name(const char *name)
+{
+	if (!name)
+		return -1;
+	for (int i = 0; i < SC_PROFILE_COUNT; i++)
+		if (strcmp(profile_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static bool has_pv(const struct sc_meter *m)
+{
+	return m->cfg.profile == SC_PROFILE_PV || m->cfg.profile == SC_PROFILE_PV_EV;
+}
+
+static bool has_ev(const struct sc_meter *m)
+{
+	return m->cfg.profile == SC_PROFILE_EV || m->cfg.profile == SC_PROFILE_PV_EV;
+}
+
+/* ---- local time (CET/CEST, EU rule) ---- */
+
+int64_t sc_meter_utc_offset(int64_t epoch)
+{
+	return sc_eu_summer_time(epoch) ? 7200 : 3600;
+}
+
+struct local {
+	struct sc_civil c;
+	int64_t day;  /* local days since 1970-01-01 */
+	int wday;     /* 0 = Sunday */
+	double hour;  /* fractional local hour 0..24 */
+};
+
+static void local_time(int64_t t, struct local *l)
+{
+	sc_epoch_to_civil(t + sc_meter_utc_offset(t), &l->c);
+	l->day = sc_days_from_civil(l->c.year, l->c.month, l->c.day);
+	/* 1970-01-01 was a Thursday. */
+	l->wday = (int)(((l->day + 4) % 7 + 7) % 7);
+	l->hour = l->c.hour + l->c.minute / 60.0 + l->c.second / 3600.0;
+}
+
+/* UTC epoch of a local wall-clock time given as seconds since the local
+ * epoch; in the autumn overlap the summer-time reading wins. */
+static int64_t local_to_utc(int64_t local)
+{
+	if (sc_eu_summer_time(local - 7200))
+		return local - 7200;
+	return local - 3600;
+}
+
+/* Local midnight on the 1st of a month, as UTC epoch. */
+static int64_t month_start(int year, int month)
+{
+	while (month < 1) {
+		month += 12;
+		year--;
+	}
+	while (month > 12) {
+		month -= 12;
+		year++;
+	}
+	return local_to_utc(sc_days_from_civil(year, month, 1) * 86400);
+}
+
+/* Dutch tariff times (most grid operators): low 23:00-07:00 on weekdays and
+ * all weekend; 1 = low, 2 = normal. Public holidays are not modelled. */
+static int tariff_at(int64_t t)
+{
+	struct local l;
+	local_time(t, &l);
+	if (l.wday == 0 || l.wday == 6 || l.c.hour < 7 || l.c.hour >= 23)
+		return 1;
+	return 2;
+}
+
+/* ---- household load ---- */
+
+struct appliance {
+	double w;
+	int64_t dur;   /* seconds a run lasts; runs start on a per-appliance grid */
+	double p[4];   /* chance a slot is a run: night, morning, day, evening */
+};
+
+/* Slot probabilities by time of day, tuned so that an average household
+ * uses some 3,500 kWh a year (NL average 2,700-3,500; CBS). */
+static const struct appliance appliances[] = {
+	{100, 1200, {0.40, 0.40, 0.40, 0.40}},      /* fridge compressor */
+	{80, 1500, {0.35, 0.35, 0.35, 0.35}},       /* freezer */
+	{2000, 180, {0.001, 0.02, 0.006, 0.012}},   /* kettle */
+	{1100, 240, {0.0, 0.015, 0.008, 0.015}},    /* microwave */
+	{2000, 1800, {0.0, 0.0, 0.01, 0.06}},       /* cooking plate / oven */
+	{2000, 1200, {0.0, 0.01, 0.012, 0.005}},    /* washing machine heating */
+	{2400, 2700, {0.0, 0.003, 0.01, 0.005}},    /* tumble dryer */
+	{1800, 1800, {0.005, 0.003, 0.005, 0.025}}, /* dishwasher */
+	{1300, 900, {0.0, 0.003, 0.008, 0.003}},    /* vacuum cleaner */
+	{120, 3600, {0.02, 0.15, 0.20, 0.60}},      /* TV, computers */
+	{100, 3600, {0.05, 0.40, 0.08, 0.70}},      /* lights */
+	{1800, 300, {0.0, 0.015, 0.002, 0.003}},    /* hair dryer */
+};
+#define N_APPLIANCES (sizeof appliances / sizeof appliances[0])
+_Static_assert(N_APPLIANCES <= sizeof ((struct sc_meter_model *)0)->appliance_phase /
+				       sizeof(int),
+	       "appliance_phase too small");
+
+static int day_part(double hour)
+{
+	if (hour < 6.0 || hour >= 23.0)
+		return 0;
+	if (hour < 9.0)
+		return 1;
+	if (hour < 17.0)
+		return 2;
+	return 3;
+}
+
+/* Daily shape of the small loads: low at night, morning and evening peaks. */
+static double daily_shape(double hour)
+{
+	return 0.3 + 0.7 * gauss_bump(hour, 7.5, 1.0) + 0.5 * gauss_bump(hour, 12.5, 1.5) +
+	       1.2 * gauss_bump(hour, 19.5, 2.0);
+}
+
+static void household_load(const struct sc_meter *m, int64_t t, const struct local *l,
+			    double load[SC_METER_PHASES], double *reactive_base)
+{
+	const struct sc_meter_model *md = &m->model;
+	double shape = daily_shape(l->hour);
+	for (int ph = 0; ph < m->phases; ph++) {
+		double noise = (u01(m, ST_LOAD_NOISE, t, ph) - 0.5) * 0.06;
+		load[ph] = (md->base_w + md->activity * 80.0 * shape) * md->share[ph] * (1.0 + noise);
+	}
+	for (size_t a = 0; a < N_APPLIANCES; a++) {
+		const struct appliance *ap = &appliances[a];
+		int64_t off = (int64_t)(draw(m, ST_APPLIANCE_OFFSET, (int64_t)a, 0) %
+					(uint64_t)ap->dur);
+		int64_t slot = floor_div(t + off, ap->dur);
+		struct local sl;
+		local_time(slot * ap->dur - off, &sl);
+		double p = ap->p[day_part(sl.hour)] * md->activity;
+		if (u01(m, ST_APPLIANCE, (int64_t)a, slot) < p) {
+			int ph = md->appliance_phase[a];
+			load[ph < m->phases ? ph : 0] += ap->w;
+		}
+	}
+	*reactive_base = 30.0;
+}
+
+/* ---- solar ---- */
+
+/* Clear-sky output fraction at 52 N 5 E (NL/BE) from the sun's elevation:
+ * declination by Cooper's formula, hour angle from UTC plus longitude. */
+static double solar_clear(int64_t t)
+{
+	struct sc_civil c;
+	sc_epoch_to_civil(t, &c);
+	double doy = (double)(sc_days_from_civil(c.year, c.month, c.day) -
+			      sc_days_from_civil(c.year, 1, 1) + 1);
+	double dec = 23.44 * PI / 180.0 * sin(2.0 * PI * (284.0 + doy) / 365.0);
+	double lat = 52.0 * PI / 180.0;
+	double solar_hour = c.hour + c.minute / 60.0 + c.second / 3600.0 + 5.0 / 15.0;
+	double ha = (solar_hour - 12.0) * 15.0 * PI / 180.0;
+	double sinh = sin(lat) * sin(dec) + cos(lat) * cos(dec) * cos(ha);
+	if (sinh <= 0.0)
+		return 0.0;
+	return pow(sinh / 0.88, 1.3);
+}
+
+static double pv_output(const struct sc_meter *m, int64_t t)
+{
+	double clear = solar_clear(t);
+	if (clear <= 0.0)
+		return 0.0;
+	int64_t day = floor_div(t, 86400);
+	double cloudiness = pow(u01(m, ST_CLOUD_DAY, day, 0), 0.8);
+	/* Passing clouds: value noise on 2-minute knots, interpolated. */
+	int64_t k = floor_div(t, 120);
+	double f = (double)(t - k * 120) / 120.0;
+	double v = u01(m, ST_CLOUD, k, 0) * (1.0 - f) + u01(m, ST_CLOUD, k + 1, 0) * f;
+	double cloud = 1.0 - cloudiness * (0.2 + 0.7 * v);
+	double noise = 1.0 + (u01(m, ST_PV_NOISE, t, 0) - 0.5) * 0.02;
+	double w = m->model.pv_wp * 0.85 * clear * cloud * noise;
+	return clamp(w, 0.0, m->model.pv_wp * 0.95);
+}
+
+/* ---- EV ---- */
+
+/* Sessions start on about half of the days between 17:00 and 21:00 local
+ * and charge 6-36 kWh at constant power; one may run past midnight. */
+static double ev_power(const struct sc_meter *m, int64_t t, const struct local *l)
+{
+	for (int64_t d = l->day - 1; d <= l->day; d++) {
+		if (u01(m, ST_EV, d, 0) >= 0.5)
+			continue;
+		int64_t start_local = d * 86400 + 17 * 3600 +
+				      (int64_t)(u01(m, ST_EV, d, 1) * 240.0) * 60;
+		double wh = 6000.0 + u01(m, ST_EV, d, 2) * 30000.0;
+		int64_t dur = (int64_t)(wh / m->model.ev_w * 3600.0);
+		int64_t start = local_to_utc(start_local);
+		if (t >= start && t < start + dur)
+			return m->model.ev_w;
+	}
+	return 0.0;
+}
+
+/* ---- gas ---- */
+
+static double gas_rate_at(const struct sc_meter *m, int64_t t, const struct local *l)
+{
+	double doy = (double)(l->day - sc_days_from_civil(l->c.year, 1, 1));
+	double temp = 10.5 - 7.5 * cos(2.0 * PI * (doy - 20.0) / 365.25) +
+		      3.0 * sin(2.0 * PI * (l->hour - 9.0) / 24.0) +
+		      (u01(m, ST_TEMP_DAY, l->day, 0) - 0.5) * 6.0;
+	double setpoint = (l->hour >= 6.5 && l->hour < 22.5) ? 20.0 : 15.0;
+	/* Heating starts some 4 K below the set point (internal gains). */
+	double need = m->model.gas_k * (setpoint - 4.0 - temp);
+	double rate = need > 0.0 ? need * (0.7 + 0.6 * u01(m, ST_GAS_MOD, floor_div(t, 300), 0))
+				 : 0.0;
+	/* Hot water: showers in the morning and evening. */
+	double pw = (l->hour >= 6.5 && l->hour < 8.5) ? 0.25
+		    : (l->hour >= 20.0 && l->hour < 23.0) ? 0.10
+		    : (l->hour >= 8.5 && l->hour < 20.0) ? 0.02 : 0.0;
+	if (u01(m, ST_GAS_WATER, floor_div(t, 600), 0) < pw)
+		rate += 1.6;
+	if (l->hour >= 17.0 && l->hour < 19.5 && u01(m, ST_GAS_COOK, floor_div(t, 1800), 0) < 0.3)
+		rate += 0.25;
+	return rate;
+}
+
+/* ---- instantaneous values ---- */
+
+static void draw_instant(struct sc_meter *m)
+{
+	int64_t t = m->t;
+	struct local l;
+	local_time(t, &l);
+	double load[SC_METER_PHASES] = {0, 0, 0};
+	double q_base = 0;
+	household_load(m, t, &l, load, &q_base);
+
+	double gen[SC_METER_PHASES] = {0, 0, 0};
+	if (has_pv(m)) {
+		double pv = pv_output(m, t);
+		if (m->model.pv_phase < 0 && m->phases == 3) {
+			for (int ph = 0; ph < 3; ph++)
+				gen[ph] = pv / 3.0;
+		} else {
+			gen[m->phases == 3 ? m->model.pv_phase : 0] = pv;
+		}
+	}
+	double ev[SC_METER_PHASES] = {0, 0, 0};
+	if (has_ev(m)) {
+		double w = ev_power(m, t, &l);
+		if (m->phases == 3) {
+			for (int ph = 0; ph < 3; ph++)
+				ev[ph] = w / 3.0;
+		} else {
+			ev[0] = w;
+		}
+	}
+
+	/* Grid voltage: per-meter offset, a slow drift on 5-minute knots, a
+	 * little noise, a drop with import and a rise with export. */
+	int64_t k = floor_div(t, 300);
+	double f = (double)(t - k * 300) / 300.0;
+	double drift = (u01(m, ST_V_DRIFT, k, 0) * (1.0 - f) + u01(m, ST_V_DRIFT, k + 1, 0) * f -
+			0.5) * 4.0;
+	for (int ph = 0; ph < SC_METER_PHASES; ph++) {
+		if (ph >= m->phases) {
+			m->voltage[ph] = m->current[ph] = m->import_w[ph] = m->export_w[ph] = 0;
+			continue;
+		}
+		double net = load[ph] + ev[ph] - gen[ph];
+		m->import_w[ph] = net > 0 ? net : 0.0;
+		m->export_w[ph] = net < 0 ? -net : 0.0;
+		double v = 230.0 + m->model.v_offset[ph] + drift +
+			   (u01(m, ST_V_NOISE, t, ph) - 0.5) * 0.8 - 0.6 * m->import_w[ph] / 1000.0 +
+			   1.5 * m->export_w[ph] / 1000.0;
+		m->voltage[ph] = clamp(v, 200.0, 260.0);
+		double q = q_base + 0.15 * load[ph];
+		m->current[ph] = sqrt(net * net + q * q) / m->voltage[ph];
+	}
+	m->gas_rate = gas_rate_at(m, t, &l);
+	m->tariff = tariff_at(t);
+}
+
+double sc_meter_net_w(const struct sc_meter *m)
+{
+	double net = 0;
+	for (int ph = 0; ph < SC_METER_PHASES; ph++)
+		net += m->import_w[ph] - m->export_w[ph];
+	return net;
+}
+
+/* ---- rare events ---- */
+
+static void add_failure(struct sc_meter *m, int64_t end, int64_t dur)
+{
+	if (m->faillog_count == SC_METER_FAILLOG) {
+		memmove(&m->faillog[0], &m->faillog[1],
+			sizeof m->faillog[0] * (SC_METER_FAILLOG - 1));
+		m->faillog_count--;
+	}
+	m->faillog[m->faillog_count].end = end;
+	m->faillog[m->faillog_count].duration_s = dur;
+	m->faillog_count++;
+}
+
+/* Events of the hour ending at b: a sag about every 17 days per phase, a
+ * swell every 60 days, a power failure every 4 months, 30% of them long
+ * (over 3 minutes, DSMR 5.0.2 96.7.9). */
+static void hour_events(struct sc_meter *m, int64_t b)
+{
+	for (int ph = 0; ph < m->phases; ph++) {
+		if (u01(m, ST_SAG, b, ph) < 1.0 / 400.0)
+			m->sags[ph]++;
+		if (u01(m, ST_SWELL, b, ph) < 1.0 / 1500.0)
+			m->swells[ph]++;
+	}
+	if (u01(m, ST_PFAIL, b, 0) < 1.0 / 3000.0) {
+		m->power_failures++;
+		if (u01(m, ST_PFAIL, b, 1) < 0.3) {
+			m->long_power_failures++;
+			int64_t end = b - (int64_t)(draw(m, ST_FAILLOG, b, 0) % 3600);
+			int64_t dur = 181 + (int64_t)(draw(m, ST_FAILLOG, b, 1) % 36000);
+			add_failure(m, end, dur);
+		}
+	}
+}
+
+static void push_demand_month(struct sc_meter *m, int64_t month, int64_t when, double w)
+{
+	if (m->demand_hist_count == SC_METER_DEMAND_HIST) {
+		memmove(&m->demand_hist[0], &m->demand_hist[1],
+			sizeof m->demand_hist[0] * (SC_METER_DEMAND_HIST - 1));
+		m->demand_hist_count--;
+	}
+	struct sc_meter_demand *d = &m->demand_hist[m->demand_hist_count++];
+	d->month = month;
+	d->when = when;
+	d->w = when ? w : 0.0;
+}
+
+/* Work due at a multiple of 300 s. */
+static void boundary(struct sc_meter *m, int64_t b)
+{
+	m->gas_5min_m3 = m->gas_m3;
+	m->gas_5min_ts = b;
+	if (b % 3600 == 0) {
+		m->gas_hour_m3 = m->gas_m3;
+		m->gas_hour_ts = b;
+		hour_events(m, b);
+	}
+	if (b % 900 == 0) {
+		/* The quarter [b-900, b) closes: its average demand. */
+		m->demand_last_w = m->quarter_wh * 4.0;
+		if (m->demand_last_w > m->month_max_w) {
+			m->month_max_w = m->demand_last_w;
+			m->month_max_ts = b;
+		}
+		m->quarter_start = b;
+		m->quarter_wh = 0;
+		struct local l;
+		local_time(b, &l);
+		if (l.c.day == 1 && l.c.hour == 0 && l.c.minute == 0 && l.c.second == 0) {
+			push_demand_month(m, b, m->month_max_ts, m->month_max_w);
+			m->month_max_w = 0;
+			m->month_max_ts = 0;
+		}
+	}
+}
+
+static void update_demand_avg(struct sc_meter *m)
+{
+	int64_t from = m->quarter_start > m->cfg.start ? m->quarter_start : m->cfg.start;
+	int64_t el = m->t - from;
+	m->demand_avg_w = el > 0 ? m->quarter_wh * 3600.0 / (double)el : m->demand_last_w;
+}
+
+void sc_meter_advance(struct sc_meter *m, int64_t t)
+{
+	if (t <= m->t)
+		return;
+	int64_t a = m->t;
+	double net = sc_meter_net_w(m);
+	double gas_rate = m->gas_rate;
+	while (a < t) {
+		int64_t b = floor_div(a, 300) * 300 + 300;
+		if (b > t)
+			b = t;
+		/* Tariff changes only on full hours, so it is constant on [a, b). */
+		int tar = tariff_at(a) - 1;
+		double wh = net * (double)(b - a) / 3600.0;
+		if (wh > 0) {
+			m->import_wh[tar] += wh;
+			m->quarter_wh += wh;
+		} else if (wh < 0) {
+			m->export_wh[tar] -= wh;
+		}
+		m->gas_m3 += gas_rate * (double)(b - a) / 3600.0;
+		if (b % 300 == 0)
+			boundary(m, b);
+		a = b;
+	}
+	m->t = t;
+	draw_instant(m);
+	update_demand_avg(m);
+}
+
+/* ---- init ---- */
+
+static void init_model(struct sc_meter *m)
+{
+	struct sc_meter_model *md = &m->model;
+	md->base_w = 50.0 + u01(m, ST_PARAM, 0, 0) * 100.0;
+	md->activity = 0.7 + u01(m, ST_PARAM, 1, 0) * 0.7;
+	double sum = 0;
+	for (int ph = 0; ph < SC_METER_PHASES; ph++) {
+		md->share[ph] = 0.2 + u01(m, ST_PARAM, 2, ph);
+		sum += md->share[ph];
+	}
+	for (int ph = 0; ph < SC_METER_PHASES; ph++)
+		md->share[ph] = m->phases == 3 ? md->share[ph] / sum : (ph == 0 ? 1.0 : 0.0);
+	for (size_t a = 0; a < N_APPLIANCES; a++)
+		md->appliance_phase[a] =
+			m->phases == 3 ? (int)(draw(m, ST_PARAM, 3, (int64_t)a) % 3) : 0;
+	md->pv_wp = 0;
+	md->pv_phase = 0;
+	if (has_pv(m)) {
+		md->pv_wp = 2500.0 + u01(m, ST_PARAM, 4, 0) * 5500.0;
+		/* Up to 4.6 kW may be fed in on one phase (NL rule); bigger systems
+		 * use three-phase inverters. */
+		if (m->phases == 3)
+			md->pv_phase = md->pv_wp > 4600.0 ? -1
+							 : (int)(draw(m, ST_PARAM, 5, 0) % 3);
+	}
+	md->ev_w = 0;
+	if (has_ev(m)) {
+		if (m->phases == 3)
+			md->ev_w = 11000.0; /* 16 A x 3 x 230 V */
+		else
+			md->ev_w = u01(m, ST_PARAM, 6, 0) < 0.5 ? 3700.0 : 7400.0;
+	}
+	md->gas_k = 0.012 + u01(m, ST_PARAM, 7, 0) * 0.018;
+	for (int ph = 0; ph < SC_METER_PHASES; ph++)
+		md->v_offset[ph] = -4.0 + u01(m, ST_PARAM, 8, ph) * 10.0;
+}
+
+static void init_demand(struct sc_meter *m)
+{
+	int64_t s = m->cfg.start;
+	m->quarter_start = floor_div(s, 900) * 900;
+	m->quarter_wh = 0;
+	struct local l;
+	local_time(s, &l);
+	int64_t ms = month_start(l.c.year, l.c.month);
+	m->month_max_w = 0;
+	m->month_max_ts = 0;
+	if (s - ms >= 900) {
+		int64_t n = (s - ms) / 900;
+		m->month_max_ts = ms + 900 * (1 + (int64_t)(draw(m, ST_DEMAND, 0, 0) % (uint64_t)n));
+		m->month_max_w = 1500.0 + u01(m, ST_DEMAND, 0, 1) * 5000.0;
+	}
+	/* Up to 13 past months, oldest first; a month without a peak now and then
+	 * (the meter was installed or off). */
+	int count = (int)(draw(m, ST_DEMAND, 1, 0) % (SC_METER_DEMAND_HIST + 1));
+	m->demand_hist_count = 0;
+	for (int k = count; k >= 1; k--) {
+		int64_t stamp = month_start(l.c.year, l.c.month - (k - 1));
+		int64_t prev = month_start(l.c.year, l.c.month - k);
+		int64_t quarters = (stamp - prev) / 900;
+		int64_t when = prev + 900 * (1 + (int64_t)(draw(m, ST_DEMAND, 2, k) %
+							   (uint64_t)(quarters - 1)));
+		double w = 1500.0 + u01(m, ST_DEMAND, 3, k) * 6000.0;
+		if (u01(m, ST_DEMAND, 4, k) < 0.05)
+			when = 0;
+		push_demand_month(m, stamp, when, w);
+	}
+}
+
+void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg)
+{
+	memset(m, 0, sizeof *m);
+	m->cfg = *cfg;
+	m->phases = cfg->phases == 1 ? 1 : 3;
+	m->cfg.phases = m->phases;
+	if ((unsigned)m->cfg.profile >= SC_PROFILE_COUNT)
+		m->cfg.profile = SC_PROFILE_HOUSEHOLD;
+	m->t = cfg->start;
+	m->serial = (uint32_t)(draw(m, ST_INIT, 0, 0) >> 32);
+	init_model(m);
+
+	double imp = cfg->import_wh > 0 ? cfg->import_wh
+					: 1.5e6 + u01(m, ST_INIT, 1, 0) * 2.5e7;
+	double exp_wh = cfg->export_wh;
+	if (exp_wh <= 0)
+		exp_wh = has_pv(m) ? 3e5 + u01(m, ST_INIT, 2, 0) * 1.5e7 : 0.0;
+	double low = 0.40 + u01(m, ST_INIT, 3, 0) * 0.15;
+	m->import_wh[0] = imp * low;
+	m->import_wh[1] = imp - m->import_wh[0];
+	double elow = 0.2 + u01(m, ST_INIT, 4, 0) * 0.2; /* PV exports mostly on normal hours */
+	m->export_wh[0] = exp_wh * elow;
+	m->export_wh[1] = exp_wh - m->export_wh[0];
+	m->gas_m3 = 50.0 + u01(m, ST_INIT, 5, 0) * 9000.0;
+
+	m->power_failures = (uint32_t)(draw(m, ST_INIT, 6, 0) % 21);
+	uint32_t lmax = m->power_failures < 12 ? m->power_failures : 12;
+	m->long_power_failures = lmax ? (uint32_t)(draw(m, ST_INIT, 7, 0) % (lmax + 1)) : 0;
+	uint32_t nlog = m->long_power_failures < SC_METER_FAILLOG ? m->long_power_failures
+								   : SC_METER_FAILLOG;
+	/* Past long failures spread over the year before start, oldest first. */
+	int64_t when = cfg->start - 365 * 86400;
+	for (uint32_t i = 0; i < nlog; i++) {
+		when += 3600 + (int64_t)(draw(m, ST_INIT, 8, i) % (uint64_t)(30 * 86400));
+		add_failure(m, when, 181 + (int64_t)(draw(m, ST_INIT, 9, i) % 36000));
+	}
+	for (int ph = 0; ph < m->phases; ph++) {
+		m->sags[ph] = (uint32_t)(draw(m, ST_INIT, 10, ph) % 31);
+		m->swells[ph] = (uint32_t)(draw(m, ST_INIT, 11, ph) % 6);
+	}
+
+	m->gas_5min_ts = floor_div(cfg->start, 300) * 300;
+	m->gas_5min_m3 = m->gas_m3;
+	m->gas_hour_ts = floor_div(cfg->start, 3600) * 3600;
+	m->gas_hour_m3 = m->gas_m3;
+
+	init_demand(m);
+	draw_instant(m);
+	m->demand_last_w = sc_meter_net_w(m) > 0 ? sc_meter_net_w(m) : 0.0;
+	update_demand_avg(m);
+}

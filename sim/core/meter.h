@@ -1,0 +1,148 @@
+/* A seeded synthetic electricity meter (with its M-Bus gas meter) over an
+ * injected clock: the physical quantities a P1 or TIC generator prints.
+ *
+ *   struct sc_meter m;
+ *   struct sc_meter_config cfg = { .profile = SC_PROFILE_PV, .phases = 3,
+ *                                  .seed = 42, .start = t0 };
+ *   sc_meter_init(&m, &cfg);
+ *   for (t = t0 + 1; ...; t++) { sc_meter_advance(&m, t); print(&m); }
+ *
+ * Protocol-neutral: no OBIS codes, no units other than SI-ish base units
+ * (V, A, W, Wh, m3). Never reads a clock and never calls rand(): every value
+ * is a pure function of the seed, the start time and the sequence of times
+ * passed to sc_meter_advance, so the same seed and the same times give the
+ * same meter, bit for bit, on every machine with IEEE doubles.
+ *
+ * Time zone: the households modelled live in NL/BE (the same rule holds for
+ * FR): local time is CET/CEST by the EU rule of civil.h. Daily shapes,
+ * tariffs, month boundaries and EV sessions follow local time.
+ *
+ * Energy model: between two calls of sc_meter_advance the instantaneous
+ * values drawn at the earlier time are held, and energy is integrated from
+ * them: per tariff register, delta Wh == net power * dt / 3600 with net power
+ * = sum over phases of (import_w - export_w), booked as import when positive
+ * and export when negative (the meter nets its phases, as Dutch and Belgian
+ * meters do). Counters never go down. */
+#ifndef SC_METER_H
+#define SC_METER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum sc_profile {
+	SC_PROFILE_HOUSEHOLD, /* base load with a daily shape and appliance spikes */
+	SC_PROFILE_PV,        /* household + solar panels (exports at midday) */
+	SC_PROFILE_EV,        /* household + evening EV charging sessions */
+	SC_PROFILE_PV_EV,     /* both */
+	SC_PROFILE_COUNT
+};
+
+/* "household", "pv", "ev", "pv-ev"; "?" for an unknown value. */
+const char *sc_profile_name(enum sc_profile p);
+/* The profile of a name, or -1 when unknown. */
+int sc_profile_from_name(const char *name);
+
+#define SC_METER_PHASES 3
+#define SC_METER_FAILLOG 10     /* long power failures remembered */
+#define SC_METER_DEMAND_HIST 13 /* months of peak demand remembered */
+
+struct sc_meter_config {
+	enum sc_profile profile;
+	int phases;          /* 1 or 3 (anything else is taken as 3) */
+	uint64_t seed;
+	int64_t start;       /* UTC epoch seconds of the first state */
+	double import_wh;    /* initial import counter (both tariffs); 0 -> seeded plausible */
+	double export_wh;    /* initial export counter; 0 -> seeded plausible (0 without PV) */
+};
+
+struct sc_meter_failure {
+	int64_t end;         /* UTC epoch when the supply came back */
+	int64_t duration_s;
+};
+
+/* Peak 15-minute average import demand of one month (Belgian capacity tariff). */
+struct sc_meter_demand {
+	int64_t month;       /* UTC epoch of local midnight on the 1st of the month AFTER
+			      * the one measured (as e-MUCS 0-0:98.1.0 stamps it) */
+	int64_t when;        /* end of the peak quarter hour; 0 = no peak recorded */
+	double w;
+};
+
+/* Model parameters drawn from the seed at init; private to meter.c. */
+struct sc_meter_model {
+	double base_w;                 /* always-on load */
+	double activity;               /* scale of the daily shape */
+	double share[SC_METER_PHASES]; /* base-load share per phase */
+	int appliance_phase[16];
+	double pv_wp;                  /* 0 without PV */
+	int pv_phase;                  /* -1: three-phase inverter */
+	double ev_w;                   /* 0 without EV */
+	double gas_k;                  /* m3/h per kelvin of heating demand */
+	double v_offset[SC_METER_PHASES];
+};
+
+struct sc_meter {
+	struct sc_meter_config cfg;
+	int phases;                    /* 1 or 3 */
+	int64_t t;                     /* UTC epoch of the values below */
+	uint32_t serial;               /* manufacturing number, from the seed */
+
+	/* Instantaneous values at t; phases past .phases read 0. */
+	double voltage[SC_METER_PHASES]; /* V */
+	double current[SC_METER_PHASES]; /* A, unsigned */
+	double import_w[SC_METER_PHASES]; /* W; a phase either imports ... */
+	double export_w[SC_METER_PHASES]; /* ... or exports, the other one is 0 */
+	double gas_rate;                 /* m3/h */
+
+	/* Tariff in force at t, Dutch numbering: 1 = low (23:00-07:00 local on
+	 * weekdays, all of Saturday and Sunday), 2 = normal. A Belgian generator
+	 * prints it the other way round (BE 1 = day = our 2, BE 2 = night = our 1). */
+	int tariff;
+
+	/* Counters, monotonic. Index 0 = tariff 1 (low), 1 = tariff 2 (normal). */
+	double import_wh[2];
+	double export_wh[2];
+	double gas_m3;                   /* the gas meter's own register */
+	uint32_t power_failures;         /* all failures */
+	uint32_t long_power_failures;    /* longer than 3 minutes */
+	uint32_t sags[SC_METER_PHASES];
+	uint32_t swells[SC_METER_PHASES];
+	int faillog_count;               /* entries in faillog, oldest first */
+	struct sc_meter_failure faillog[SC_METER_FAILLOG];
+
+	/* M-Bus captures of the gas register: DSMR 5 and e-MUCS gas meters
+	 * report every 5 minutes, DSMR 4 ones every hour. */
+	double gas_5min_m3;
+	int64_t gas_5min_ts;             /* last multiple of 300 s <= t */
+	double gas_hour_m3;
+	int64_t gas_hour_ts;             /* last full hour <= t */
+
+	/* Demand: average import over quarter hours aligned on the clock. */
+	int64_t quarter_start;
+	double quarter_wh;               /* import energy in the current quarter so far */
+	double demand_avg_w;             /* running average of the current quarter at t */
+	double demand_last_w;            /* average of the last completed quarter */
+	double month_max_w;              /* this month's peak quarter */
+	int64_t month_max_ts;            /* its end; 0 = none yet */
+	int demand_hist_count;           /* oldest first */
+	struct sc_meter_demand demand_hist[SC_METER_DEMAND_HIST];
+
+	struct sc_meter_model model;
+};
+
+/* Start a meter at cfg->start with seeded counters and identity. */
+void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg);
+
+/* Move to time t (UTC epoch): integrate energy and gas from m->t to t with the
+ * values held, count the rare events (failures, sags, swells) of the hours
+ * crossed, then draw the instantaneous values at t. A t earlier than m->t is
+ * ignored; t == m->t changes nothing. */
+void sc_meter_advance(struct sc_meter *m, int64_t t);
+
+/* Net active power at m->t in W: sum of import_w - export_w over phases. */
+double sc_meter_net_w(const struct sc_meter *m);
+
+/* Offset of local time (CET/CEST) from UTC at an epoch, in seconds. */
+int64_t sc_meter_utc_offset(int64_t epoch);
+
+#endif
