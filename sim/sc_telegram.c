@@ -19,6 +19,7 @@
 #include "payload.h"
 #include "regmap.h"
 #include "sc_error.h"
+#include "telegram.h"
 
 #define EXIT_USAGE 2
 
@@ -66,7 +67,7 @@ static void usage_parse(FILE *f, const char *cmd)
 		"Usage: %s %s [OPTIONS] [FILE|-]...\n"
 		"%s\n"
 		"\n"
-		"  --protocol P       p1 (default; TIC support follows)\n"
+		"  --protocol P       auto (default: from the first bytes), p1 or tic\n"
 		"  --no-crc           the meter sends no CRC: accept telegrams without one\n"
 		"  --any-version      accept meters older than DSMR 4.2 (the device rejects them)\n"
 		"%s"
@@ -252,15 +253,22 @@ static int cmd_gen(int argc, char **argv)
 
 enum out_format { OUT_JSON, OUT_REGISTERS, OUT_NONE };
 
+struct kind_count {
+	const char *name;
+	uint64_t n;
+};
+
 struct parse_run {
 	enum out_format format;
 	struct sc_regmap_opts regopts;
+	enum sc_protocol proto;
 	unsigned flags;
 	bool quiet_errors;     /* check: only count */
 	uint64_t telegrams, ok, failed, garbage;
-	uint64_t by_event[SC_P1_GARBAGE + 1];
+	struct kind_count kinds[16]; /* failures by kind, in order of appearance */
 	uint64_t first_error_offset;
 	const char *first_error_kind;
+	enum sc_protocol seen;       /* the protocol the input was read as */
 };
 
 static void print_registers(const struct sc_reading *r, const struct sc_regmap_opts *o,
@@ -286,51 +294,59 @@ static void print_registers(const struct sc_reading *r, const struct sc_regmap_o
 	printf("\n");
 }
 
-static void handle(struct parse_run *run, const char *name, const struct sc_p1_result *res)
+static void count_kind(struct parse_run *run, const char *name)
 {
-	if (res->event == SC_P1_NEED_MORE)
-		return;
-	run->by_event[res->event]++;
-	if (res->event == SC_P1_GARBAGE) {
-		run->garbage++;
-		if (!run->quiet_errors)
-			fprintf(stderr, "%s:%" PRIu64 ": garbage: %s\n", name, res->offset, res->detail);
-		return;
+	for (size_t i = 0; i < sizeof run->kinds / sizeof run->kinds[0]; i++) {
+		if (!run->kinds[i].name || strcmp(run->kinds[i].name, name) == 0) {
+			run->kinds[i].name = name;
+			run->kinds[i].n++;
+			return;
+		}
 	}
-	run->telegrams++;
-	if (res->event != SC_P1_TELEGRAM) {
+}
+
+static void handle(struct parse_run *run, const char *name, const struct sc_tg_event *ev)
+{
+	switch (ev->kind) {
+	case SC_TG_NONE:
+		return;
+	case SC_TG_GARBAGE:
+		run->garbage++;
+		count_kind(run, ev->name);
+		if (!run->quiet_errors)
+			fprintf(stderr, "%s:%" PRIu64 ": garbage: %s\n", name, ev->offset, ev->detail);
+		return;
+	case SC_TG_FAILED:
+		run->telegrams++;
 		run->failed++;
+		count_kind(run, ev->name);
 		if (run->first_error_kind == NULL) {
-			run->first_error_kind = sc_p1_event_name(res->event);
-			run->first_error_offset = res->error_offset;
+			run->first_error_kind = ev->name;
+			run->first_error_offset = ev->error_offset;
 		}
 		if (!run->quiet_errors)
 			fprintf(stderr, "%s:%" PRIu64 ": %s: %s (telegram at offset %" PRIu64 ")\n",
-				name, res->error_offset, sc_p1_event_name(res->event), res->detail,
-				res->offset);
+				name, ev->error_offset, ev->name, ev->detail, ev->offset);
 		return;
+	case SC_TG_OK:
+		break;
 	}
+	run->telegrams++;
 	run->ok++;
-	if (run->format == OUT_NONE)
-		return;
-	struct sc_reading r;
-	sc_p1_to_reading(&res->tg, res->raw, &r);
 	if (run->format == OUT_REGISTERS) {
-		print_registers(&r, &run->regopts, run->ok);
-		return;
+		print_registers(&ev->reading, &run->regopts, run->ok);
+	} else if (run->format == OUT_JSON) {
+		char json[4096];
+		if (sc_payload_power_instant_text(&ev->reading, json, sizeof json) > 0)
+			puts(json);
 	}
-	char json[4096];
-	int n = sc_payload_power_instant_text(&r, json, sizeof json);
-	if (n > 0)
-		puts(json);
 }
 
-/* Parses one input; returns SC_OK or SC_ERR_IO (already reported). */
+/* Parses one input; returns SC_OK, SC_ERR_IO or SC_ERR_NOMEM (reported). */
 static int parse_stream(struct parse_run *run, const char *path)
 {
-	static struct sc_p1_parser p;
-	static struct sc_p1_result res;
 	static char buf[65536];
+	static struct sc_tg_event ev;
 	bool is_stdin = strcmp(path, "-") == 0;
 	const char *name = is_stdin ? "<stdin>" : path;
 	FILE *f = is_stdin ? stdin : fopen(path, "rb");
@@ -339,16 +355,21 @@ static int parse_stream(struct parse_run *run, const char *path)
 		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 		return SC_ERR_IO;
 	}
-	memset(&p, 0, sizeof p);
-	p.flags = run->flags;
+	struct sc_tg_stream *s = sc_tg_stream_new(run->proto, run->flags);
+	if (!s) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		if (!is_stdin)
+			fclose(f);
+		return SC_ERR_NOMEM;
+	}
 	size_t n;
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
 		const char *d = buf;
 		while (n > 0) {
-			size_t used = sc_p1_feed(&p, d, n, &res);
+			size_t used = sc_tg_feed(s, d, n, &ev);
 			d += used;
 			n -= used;
-			handle(run, name, &res);
+			handle(run, name, &ev);
 		}
 		/* Before the next read may block: live input gives live output. */
 		fflush(stdout);
@@ -358,8 +379,10 @@ static int parse_stream(struct parse_run *run, const char *path)
 		fprintf(stderr, "%s: %s: read error: %s\n", prog, name, strerror(errno));
 		rc = SC_ERR_IO;
 	}
-	while (sc_p1_finish(&p, &res) != SC_P1_NEED_MORE)
-		handle(run, name, &res);
+	while (sc_tg_finish(s, &ev) != SC_TG_NONE)
+		handle(run, name, &ev);
+	run->seen = s->proto;
+	sc_tg_stream_free(s);
 	if (!is_stdin)
 		fclose(f);
 	fflush(stdout);
@@ -368,11 +391,10 @@ static int parse_stream(struct parse_run *run, const char *path)
 
 static void print_check_summary(const char *name, const struct parse_run *r)
 {
-	printf("%s: telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64, name, r->telegrams,
-	       r->ok, r->failed);
-	for (int e = SC_P1_CRC_MISMATCH; e <= SC_P1_GARBAGE; e++)
-		if (r->by_event[e])
-			printf(" %s: %" PRIu64, sc_p1_event_name((enum sc_p1_event)e), r->by_event[e]);
+	printf("%s: %s telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64, name,
+	       r->seen == SC_PROTO_TIC ? "TIC" : "P1", r->telegrams, r->ok, r->failed);
+	for (size_t i = 0; i < sizeof r->kinds / sizeof r->kinds[0] && r->kinds[i].name; i++)
+		printf(" %s: %" PRIu64, r->kinds[i].name, r->kinds[i].n);
 	if (r->first_error_kind)
 		printf(" first-error: %s at offset %" PRIu64, r->first_error_kind,
 		       r->first_error_offset);
@@ -399,13 +421,16 @@ static int cmd_parse(int argc, char **argv, bool check)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (strcmp(optarg, "p1") != 0) {
-				fprintf(stderr, "%s %s: --protocol: '%s' is not supported (p1)\n", prog,
+		case 'p': {
+			int pr = sc_protocol_from_name(optarg);
+			if (pr < 0) {
+				fprintf(stderr, "%s %s: --protocol: '%s' is not auto, p1 or tic\n", prog,
 					cmd, optarg);
 				return EXIT_USAGE;
 			}
+			run.proto = (enum sc_protocol)pr;
 			break;
+		}
 		case 'n':
 			run.flags |= SC_P1_NO_CRC;
 			break;

@@ -41,7 +41,8 @@ enum sc_p1_event {
 	SC_P1_CRC_MISMATCH,  /* complete telegram whose CRC does not match */
 	SC_P1_FRAMING,       /* broken structure: truncated, missing or bad CRC line */
 	SC_P1_OVERFLOW,      /* telegram longer than SC_P1_BUF_SIZE */
-	SC_P1_UNSUPPORTED,   /* a meter older than DSMR 4.2 (the device rejects it) */
+	SC_P1_UNSUPPORTED,   /* a meter older than DSMR 4.2 (the device rejects it),
+			      * or a TIC frame on this P1 input */
 	SC_P1_SYNTAX,        /* CRC valid but an object is malformed */
 	SC_P1_GARBAGE,       /* bytes outside any telegram, skipped */
 };
@@ -168,6 +169,7 @@ struct sc_p1_parser {
 	uint64_t pos;       /* stream offset of the next byte fed */
 	uint64_t start;     /* stream offset of the current telegram or garbage */
 	uint64_t garbage;   /* bytes of pending garbage */
+	uint64_t stx_at;    /* stream offset of an STX that may start a TIC frame */
 	size_t len;
 	int crc_digits;
 	uint16_t crc_sent;

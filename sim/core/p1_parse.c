@@ -23,7 +23,12 @@ enum {
 	ST_BODY,     /* inside a telegram, looking for '!' */
 	ST_CRC,      /* after '!', reading CRC digits */
 	ST_SKIP,     /* discarding the rest of a rejected telegram up to '/' */
+	ST_STX,      /* saw STX between telegrams: a TIC frame if LF follows */
+	ST_TIC,      /* inside a TIC frame: skip to its ETX */
 };
+
+#define STX 0x02
+#define ETX 0x03
 
 const char *sc_p1_event_name(enum sc_p1_event ev)
 {
@@ -59,6 +64,13 @@ static bool is_space(unsigned char c)
 	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
 }
 
+static void note_garbage(struct sc_p1_parser *p, uint64_t at)
+{
+	if (p->garbage == 0)
+		p->start = at;
+	p->garbage = at + 1 - p->start;
+}
+
 static void event(struct sc_p1_result *res, enum sc_p1_event ev, uint64_t offset,
 		  uint64_t length)
 {
@@ -72,6 +84,18 @@ static void event(struct sc_p1_result *res, enum sc_p1_event ev, uint64_t offset
 	res->crc_sent = 0;
 	res->crc_calc = 0;
 	res->detail[0] = '\0';
+}
+
+/* Reports pending garbage; false when there is none. */
+static bool flush_garbage(struct sc_p1_parser *p, struct sc_p1_result *res)
+{
+	if (p->garbage == 0)
+		return false;
+	event(res, SC_P1_GARBAGE, p->start, p->garbage);
+	snprintf(res->detail, sizeof res->detail, "%llu bytes outside any telegram skipped",
+		 (unsigned long long)p->garbage);
+	p->garbage = 0;
+	return true;
 }
 
 static bool is_hex(unsigned char c)
@@ -139,23 +163,24 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 		case ST_HUNT: {
 			const unsigned char *slash = memchr(d + i, '/', len - i);
 			size_t end = slash ? (size_t)(slash - d) : len;
-			for (size_t k = i; k < end; k++) {
-				if (is_space(d[k]))
-					continue;
-				if (p->garbage == 0)
-					p->start = p->pos + k;
-				p->garbage = p->pos + k + 1 - p->start;
+			/* STX before the next '/': maybe a TIC frame (see ST_STX). */
+			const unsigned char *stx = memchr(d + i, STX, end - i);
+			if (stx)
+				end = (size_t)(stx - d);
+			for (size_t k = i; k < end; k++)
+				if (!is_space(d[k]))
+					note_garbage(p, p->pos + k);
+			if (stx) {
+				p->stx_at = p->pos + end;
+				p->state = ST_STX;
+				i = end + 1;
+				break;
 			}
 			if (!slash) {
 				i = len;
 				break;
 			}
-			if (p->garbage > 0) {
-				event(res, SC_P1_GARBAGE, p->start, p->garbage);
-				snprintf(res->detail, sizeof res->detail,
-					 "%llu bytes outside any telegram skipped",
-					 (unsigned long long)p->garbage);
-				p->garbage = 0;
+			if (flush_garbage(p, res)) {
 				i = end;
 				goto out;
 			}
@@ -164,6 +189,33 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 			p->len = 1;
 			p->state = ST_BODY;
 			i = end + 1;
+			break;
+		}
+		case ST_STX:
+			/* STX LF starts a TIC frame (Enedis-NOI-CPT_54E): the wrong
+			 * meter type on this input. Any other STX is line noise. */
+			if (d[i] == '\r' && p->pos + i == p->stx_at + 1) {
+				i++; /* STX CR LF, as some logs of TIC lines keep it */
+				break;
+			}
+			if (d[i] != '\n') {
+				note_garbage(p, p->stx_at);
+				p->state = ST_HUNT;
+				break;
+			}
+			if (flush_garbage(p, res))
+				goto out; /* the LF is looked at again on the next call */
+			event(res, SC_P1_UNSUPPORTED, p->stx_at, p->pos + i + 1 - p->stx_at);
+			snprintf(res->detail, sizeof res->detail, "a TIC frame on a P1 input");
+			p->state = ST_TIC;
+			i++;
+			goto out;
+		case ST_TIC: {
+			/* Skip the TIC frame to its ETX; its text may hold '/'. */
+			const unsigned char *etx = memchr(d + i, ETX, len - i);
+			i = etx ? (size_t)(etx - d) + 1 : len;
+			if (etx)
+				p->state = ST_HUNT;
 			break;
 		}
 		case ST_BODY: {
@@ -273,13 +325,13 @@ enum sc_p1_event sc_p1_finish(struct sc_p1_parser *p, struct sc_p1_result *res)
 		/* The input may end right after an unpadded CRC or a bare '!'. */
 		complete(p, p->pos, res);
 		break;
+	case ST_STX:
+		note_garbage(p, p->stx_at);
+		p->state = ST_HUNT;
+		flush_garbage(p, res);
+		return res->event; /* reset on the next call */
 	case ST_HUNT:
-		if (p->garbage > 0) {
-			event(res, SC_P1_GARBAGE, p->start, p->garbage);
-			snprintf(res->detail, sizeof res->detail,
-				 "%llu bytes outside any telegram skipped",
-				 (unsigned long long)p->garbage);
-		}
+		flush_garbage(p, res);
 		break;
 	default:
 		break;

@@ -620,3 +620,42 @@ Test(p1_parse, event_names)
 	cr_assert_str_eq(sc_p1_event_name(SC_P1_UNSUPPORTED), "unsupported");
 	cr_assert_str_eq(sc_strerror(SC_ERR_OVERFLOW), "telegram too large");
 }
+
+Test(p1_parse, tic_frames_on_a_p1_input_are_unsupported)
+{
+	/* Two TIC frames (one with a '/' in its text), then a P1 telegram. */
+	const char *tic = "\x02\nADSC\t012345678910\t;\r\nNGTF\tH PLEINE/CREUSE \t\\\r\x03"
+			  "\x02\nADSC\t012345678910\t;\r\x03";
+	char *t = tg_make(HDR, BODY);
+	char stream[4096];
+	size_t tl = strlen(tic);
+	memcpy(stream, tic, tl);
+	memcpy(stream + tl, t, strlen(t));
+	feed_checked(stream, tl + strlen(t), 0, rec);
+	cr_assert_eq(rec->n, 3);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_UNSUPPORTED);
+	cr_assert(strstr(rec->ev[0].detail, "TIC"));
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_UNSUPPORTED);
+	cr_assert_eq(rec->ev[2].ev, SC_P1_TELEGRAM);
+	cr_assert_eq(rec->ev[2].offset, tl);
+	free(t);
+}
+
+Test(p1_parse, stray_stx_is_garbage)
+{
+	char *t = tg_make(HDR, BODY);
+	char stream[4096] = "\x02x\x02";
+	size_t tl = strlen(t);
+	memcpy(stream + 3, t, tl);
+	feed_checked(stream, 3 + tl, 0, rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[0].length, 3);
+	cr_assert_eq(rec->ev[1].ev, SC_P1_TELEGRAM);
+	feed_checked("ab\x02", 3, 0, rec);
+	cr_assert_eq(rec->n, 1);
+	cr_assert_eq(rec->ev[0].ev, SC_P1_GARBAGE);
+	cr_assert_eq(rec->ev[0].length, 3);
+	free(t);
+}

@@ -235,12 +235,46 @@ Test(sc_telegram, corpus_parse_and_check)
 
 	r = sh("$T check $C/dsmr42-kaifa.p1 $C/dsmr50-warmtelink-unpadded-crc.p1");
 	cr_assert_eq(r.status, 0);
-	cr_assert(strstr(r.out, "dsmr42-kaifa.p1: telegrams: 1 ok: 1 failed: 0\n"));
+	cr_assert(strstr(r.out, "dsmr42-kaifa.p1: P1 telegrams: 1 ok: 1 failed: 0\n"));
 	cr_assert(strstr(r.out, "total: telegrams: 2 ok: 2 failed: 0\n"));
 	run_free(&r);
 	r = sh("$T check $C/*.p1");
 	cr_assert_eq(r.status, 1);
 	cr_assert(strstr(r.out, "total: telegrams: 575 ok: 574 failed: 1\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "unsupported: 1 first-error: unsupported at offset 0"));
+	run_free(&r);
+}
+
+Test(sc_telegram, tic_autodetected_and_forced)
+{
+	struct stat st;
+	if (stat(SC_CORPUS_DIR "/tic/standard-mono-consumer-base.tic", &st) != 0)
+		cr_skip_test("TIC corpus not found");
+	struct run r = sh("$T parse $C/../tic/standard-mono-consumer-base.tic");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines(r.out), 1);
+	cr_assert(strstr(r.out, "\"P\":263,"), "%s", r.out);
+	cr_assert_str_eq(r.err, "telegrams: 1 ok: 1 failed: 0\n");
+	run_free(&r);
+
+	r = sh("$T parse --strict $C/../tic/standard-mono-producer-9-frames-with-corruption.log");
+	cr_assert_eq(r.status, 1);
+	cr_assert_eq(count_lines(r.out), 6);
+	cr_assert(strstr(r.err, ":791: bad-groups: 1 bad group: CCAINKlB syntax at 791"), "%s", r.err);
+	cr_assert(strstr(r.err, ":8106: bad-groups: 2 bad groups: ERQ2 syntax at 8106,"));
+	cr_assert_str_eq(last_line(r.err), "telegrams: 10 ok: 6 failed: 4\n");
+	run_free(&r);
+
+	r = sh("$T check $C/../tic/historic-mono-base.tic");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.out, "TIC telegrams: 1 ok: 0 failed: 1 unsupported: 1"), "%s", r.out);
+	run_free(&r);
+
+	/* The wrong protocol forced: every frame said to be unsupported. */
+	r = sh("$T parse --protocol p1 $C/../tic/standard-mono-consumer-base.tic");
+	cr_assert(strstr(r.err, ":0: unsupported: a TIC frame on a P1 input"), "%s", r.err);
+	run_free(&r);
+	r = sh("$T parse --protocol tic $C/dsmr42-kaifa.p1");
+	cr_assert(strstr(r.err, ":0: unsupported: a DSMR P1 telegram on a TIC input"), "%s", r.err);
 	run_free(&r);
 }

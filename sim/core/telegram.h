@@ -1,0 +1,68 @@
+/* A meter byte stream of either protocol, P1 or TIC, behind one interface:
+ * what the device does with a telegram does not depend on the protocol once
+ * it is a reading. Wraps the P1 parser (p1.h) and the TIC parser (tic.h). */
+#ifndef SC_TELEGRAM_H
+#define SC_TELEGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p1.h"
+#include "reading.h"
+#include "tic.h"
+
+enum sc_protocol {
+	SC_PROTO_AUTO = 0, /* decided by sc_protocol_detect on the first input */
+	SC_PROTO_P1,
+	SC_PROTO_TIC,
+};
+
+/* "auto", "p1", "tic"; lookup returns -1 when unknown. */
+const char *sc_protocol_name(enum sc_protocol p);
+int sc_protocol_from_name(const char *name);
+
+/* The protocol the bytes look like: the first DSMR identification ('/'
+ * followed by three letters and a digit) or TIC frame start (STX LF) wins.
+ * SC_PROTO_AUTO when neither occurs. */
+enum sc_protocol sc_protocol_detect(const void *data, size_t len);
+
+enum sc_tg_kind {
+	SC_TG_NONE = 0, /* nothing complete yet */
+	SC_TG_OK,       /* a telegram or frame that parsed: .reading is set */
+	SC_TG_FAILED,   /* a telegram or frame that did not */
+	SC_TG_GARBAGE,  /* bytes outside any telegram, skipped */
+};
+
+struct sc_tg_event {
+	enum sc_tg_kind kind;
+	const char *name;      /* the parser's event name: "telegram", "crc", "bad-groups" ... */
+	uint64_t offset;       /* stream offset of the telegram (or garbage) */
+	uint64_t length;
+	uint64_t error_offset; /* where the fault was found */
+	const char *raw;       /* the telegram's bytes when known; valid until the next call */
+	size_t raw_len;
+	char detail[512];
+	struct sc_reading reading;
+};
+
+struct sc_tg_stream {
+	enum sc_protocol proto; /* set before the first feed; AUTO detects */
+	unsigned p1_flags;      /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
+	/* Private. */
+	struct sc_p1_parser p1;
+	struct sc_p1_result p1res;
+	struct sc_tic_parser tic;
+	struct sc_tic_result ticres;
+};
+
+/* Heap-allocated stream (the parsers' buffers make it large); NULL when out
+ * of memory. sc_tg_stream_free(NULL) is safe. */
+struct sc_tg_stream *sc_tg_stream_new(enum sc_protocol proto, unsigned p1_flags);
+void sc_tg_stream_free(struct sc_tg_stream *s);
+
+/* As sc_p1_feed / sc_tic_feed: returns bytes used, one event at most. */
+size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct sc_tg_event *ev);
+/* End of input: one event per call until SC_TG_NONE. */
+enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev);
+
+#endif
