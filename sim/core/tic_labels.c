@@ -42,8 +42,11 @@ static const struct label_def labels[] = {
 
 int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)
 {
+	if (len == 0)
+		return -1;
 	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
-		if (strlen(labels[i].name) == len && memcmp(labels[i].name, label, len) == 0) {
+		if (labels[i].name[0] == label[0] && strlen(labels[i].name) == len &&
+		    memcmp(labels[i].name, label, len) == 0) {
 			if (has_horodate)
 				*has_horodate = labels[i].horodate;
 			return labels[i].len;

@@ -326,45 +326,46 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	while (lab_end < e && b[lab_end] != HT && lab_end - s < 8)
 		lab_end++;
 
+	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
+	unsigned high = 0, ctrl = 0, sum = 0;
+	size_t ht[4];
+	int nht = 0;
 	for (size_t i = s; i < e; i++) {
-		if ((unsigned char)b[i] & 0x80u) {
-			group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab_end - s);
-			return;
+		unsigned ch = (unsigned char)b[i];
+		high |= ch & 0x80u;
+		if (ch == HT) {
+			if (nht < 4)
+				ht[nht] = i;
+			nht++;
+		} else {
+			ctrl |= ch < 0x20;
 		}
+		sum += ch;
 	}
-	for (size_t i = s; i < e; i++) {
-		if ((unsigned char)b[i] < 0x20 && b[i] != HT) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
-			return;
-		}
+	if (high) {
+		group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab_end - s);
+		return;
 	}
 	/* label HT data HT checksum at the least: the checksum is the last
 	 * byte and may be a space, so nothing is ever trimmed. */
-	if (len < 4 || b[e - 2] != HT) {
+	if (ctrl || len < 4 || b[e - 2] != HT) {
 		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
 		return;
 	}
-	if (sc_tic_checksum(b + s, len - 1) != b[e - 1]) {
+	sum -= (unsigned char)b[e - 1];
+	if ((char)((sum & 0x3Fu) + 0x20u) != b[e - 1]) {
 		group_error(c, SC_TIC_GE_CHECKSUM, lf, b + s, lab_end - s);
 		return;
 	}
-	/* Fields between the separators: label, [horodate,] data. */
-	size_t fs[4], fe[4];
-	int nf = 0;
-	size_t start = s;
-	for (size_t i = s; i < e - 1; i++) {
-		if (b[i] == HT) {
-			if (nf == 3) {
-				nf = 4;
-				break;
-			}
-			fs[nf] = start;
-			fe[nf] = i;
-			nf++;
-			start = i + 1;
-		}
+	/* Fields between the separators: label, [horodate,] data; the last HT
+	 * is the one before the checksum. */
+	int nf = nht >= 2 && nht <= 3 ? nht : 0;
+	size_t fs[3] = {0}, fe[3] = {0};
+	for (int k = 0; k < nf; k++) {
+		fs[k] = k == 0 ? s : ht[k - 1] + 1;
+		fe[k] = ht[k];
 	}
-	if (nf < 2 || nf > 3 || fe[0] == fs[0] || fe[0] - fs[0] > 8) {
+	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > 8) {
 		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
 		return;
 	}
@@ -597,15 +598,7 @@ size_t sc_tic_feed(struct sc_tic_parser *p, const void *data, size_t len, struct
 			}
 			i++;
 			break;
-		case ST_FRAME:
-			if (ch == ETX) {
-				p->buf[p->len++] = (char)ch;
-				i++;
-				process_frame(p, at + 1, res);
-				p->state = ST_HUNT;
-				p->len = 0;
-				goto out;
-			}
+		case ST_FRAME: {
 			if (p->stx_inside && ch == '\n') {
 				/* STX LF: a new frame began, the current one was
 				 * cut short. It starts at the STX kept in buf. */
@@ -616,35 +609,51 @@ size_t sc_tic_feed(struct sc_tic_parser *p, const void *data, size_t len, struct
 				res->error_offset = stx_at;
 				snprintf(res->detail, sizeof res->detail,
 					 "frame cut short: a new frame began before its ETX");
-				p->stx_inside = false;
 				start_frame(p, stx_at);
 				goto out;
 			}
-			p->stx_inside = ch == STX;
-			if (ch == EOT) {
-				event(res, SC_TIC_FRAMING, p->start, at - p->start);
-				res->raw = p->buf;
-				res->raw_len = p->len;
-				res->error_offset = at;
-				snprintf(res->detail, sizeof res->detail, "frame interrupted by EOT");
-				p->state = ST_HUNT;
-				p->len = 0;
-				i++;
-				goto out;
-			}
-			if (p->len >= SC_TIC_BUF_SIZE - 1) {
-				event(res, SC_TIC_OVERFLOW, p->start, at + 1 - p->start);
-				res->error_offset = at;
+			/* Copy up to the next STX, ETX or EOT in one go. */
+			size_t k = i;
+			while (k < len && (unsigned char)(d[k] - STX) > EOT - STX)
+				k++;
+			if (k < len && d[k] == STX)
+				k++; /* kept as data unless LF follows */
+			size_t n = k - i;
+			if (n > SC_TIC_BUF_SIZE - 1 - p->len) {
+				i += SC_TIC_BUF_SIZE - 1 - p->len + 1;
+				event(res, SC_TIC_OVERFLOW, p->start, p->pos + i - p->start);
+				res->error_offset = p->start + SC_TIC_BUF_SIZE - 1;
 				snprintf(res->detail, sizeof res->detail,
 					 "frame longer than %d bytes", SC_TIC_BUF_SIZE);
 				p->state = ST_SKIP;
 				p->len = 0;
-				i++;
 				goto out;
 			}
-			p->buf[p->len++] = (char)ch;
+			memcpy(p->buf + p->len, d + i, n);
+			p->len += n;
+			i = k;
+			p->stx_inside = n > 0 && d[k - 1] == STX;
+			if (k >= len || p->stx_inside)
+				break;
+			if (d[k] == ETX) {
+				p->buf[p->len++] = (char)ETX;
+				i++;
+				process_frame(p, p->pos + i, res);
+				p->state = ST_HUNT;
+				p->len = 0;
+				goto out;
+			}
+			/* EOT */
+			event(res, SC_TIC_FRAMING, p->start, p->pos + k - p->start);
+			res->raw = p->buf;
+			res->raw_len = p->len;
+			res->error_offset = p->pos + k;
+			snprintf(res->detail, sizeof res->detail, "frame interrupted by EOT");
+			p->state = ST_HUNT;
+			p->len = 0;
 			i++;
-			break;
+			goto out;
+		}
 		default: /* ST_SKIP */
 			if (ch == STX) {
 				p->state = ST_HUNT;
