@@ -42,7 +42,7 @@ int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return SC_OK;
 }
 
-int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, size_t *used)
+int sc_parse_decimal_parts(const char *s, size_t len, int64_t *mant, int *frac, size_t *used)
 {
 	size_t i = 0;
 	bool neg = false;
@@ -50,7 +50,7 @@ int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, s
 		neg = true;
 		i = 1;
 	}
-	uint64_t mant = 0;
+	uint64_t m = 0;
 	int digits = 0, after = -1;
 	for (; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -63,22 +63,38 @@ int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, s
 			break;
 		if (++digits > 18)
 			return SC_ERR_RANGE;
-		mant = mant * 10 + d;
+		m = m * 10 + d;
 		if (after >= 0)
 			after++;
 	}
 	if (digits == 0 || after == 0)
 		return SC_ERR_SYNTAX;
-	if (after < 0)
-		after = 0;
-	/* mant < 10^18 is not always exact as a double, but one rounding in the
-	 * conversion plus one in the exact-divisor division is the best a
-	 * double can hold for such a value. */
-	double v = (double)mant / pow10_table[after];
-	*out = neg ? -v : v;
-	if (frac)
-		*frac = after;
+	*mant = neg ? -(int64_t)m : (int64_t)m;
+	*frac = after < 0 ? 0 : after;
 	*used = i;
+	return SC_OK;
+}
+
+double sc_decimal_value(int64_t mant, int exp10)
+{
+	/* One exact operation: 10^n is exact for n <= 22 and mant < 10^18, so
+	 * "02.027" kW scaled by 10^3 gives exactly 2027, with no intermediate
+	 * 2.027 that a double cannot hold. */
+	if (exp10 >= 0)
+		return (double)mant * sc_pow10(exp10);
+	return (double)mant / sc_pow10(-exp10);
+}
+
+int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, size_t *used)
+{
+	int64_t mant;
+	int f;
+	int rc = sc_parse_decimal_parts(s, len, &mant, &f, used);
+	if (rc != SC_OK)
+		return rc;
+	*out = sc_decimal_value(mant, -f);
+	if (frac)
+		*frac = f;
 	return SC_OK;
 }
 

@@ -17,6 +17,14 @@ int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
  * so "001234.567" is the double nearest 1234.567. */
 int sc_parse_decimal(const char *s, size_t len, double *out, int *frac);
 
+/* The digits of a decimal number as an integer and the count of digits after
+ * the point: "-001234.567" gives -1234567 and 3. Parses the longest number at
+ * the start of s; *used tells where it ended. */
+int sc_parse_decimal_parts(const char *s, size_t len, int64_t *mant, int *frac, size_t *used);
+
+/* mant x 10^exp10 as the nearest double, in one rounding. */
+double sc_decimal_value(int64_t mant, int exp10);
+
 /* The same for a number followed by other text: parses the longest number
  * at the start of s and tells in *used where it ended. */
 int sc_parse_decimal_prefix(const char *s, size_t len, double *out, int *frac, size_t *used);

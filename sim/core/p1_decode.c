@@ -200,9 +200,10 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 {
 	const char *s = c->raw + ln->g[gi].off;
 	size_t len = ln->g[gi].len;
-	double v;
+	int64_t mant = 0;
+	int frac = 0;
 	size_t nlen = 0;
-	int rc = sc_parse_decimal_prefix(s, len, &v, NULL, &nlen);
+	int rc = sc_parse_decimal_parts(s, len, &mant, &frac, &nlen);
 	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
 	if (rc == SC_OK && nlen < len && !star)
 		rc = SC_ERR_SYNTAX;
@@ -224,7 +225,8 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 			    c->raw + ln->off, star ? (int)(len - nlen - 1) : 4,
 			    star ? star + 1 : "none", unit_name(want));
 	}
-	out->v = exp ? v * sc_pow10(exp) : v;
+	/* Scaled in one step: 02.027 kW is exactly 2027 W. */
+	out->v = sc_decimal_value(mant, exp - frac);
 	out->unit = unit == SC_UNIT_NONE ? want : unit;
 	out->set = true;
 	return SC_OK;

@@ -17,14 +17,14 @@
  *   lN.P+     1-0:21/41/61.7.0   lN.P-  1-0:22/42/62.7.0   lN.P = P+ - P-
  *   lN.Q+/Q-  1-0:23/43/63.7.0, 24/44/64.7.0; lN.Q = Q+ - Q- (when sent)
  *   lN.VSAGS  1-0:32/52/72.32.0  lN.VSWELLS 1-0:32/52/72.36.0
- *   S         sum over phases of |lN.P|: P1 carries no apparent power, and
+ *   S         sum of |lN.P| over the phases sent: P1 carries no apparent power, and
  *             the manual's example (an exporting DSMR meter) shows
  *             S = 4058 = sum of |phase P| with PF = -1
  *   PF        P / S, limited to -1..1 (phase powers are rounded apart from
  *             the total, so P / S can come out at 1.003); absent when S is
  *             absent or 0
  *   U12, U31, U32, lN.S: absent (not in P1)
- * A quantity is set only when every object it is computed from was sent. */
+ * Other quantities are set only when every object they come from was sent. */
 #include "p1.h"
 
 #include <math.h>

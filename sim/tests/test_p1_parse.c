@@ -659,3 +659,21 @@ Test(p1_parse, stray_stx_is_garbage)
 	cr_assert_eq(rec->ev[0].length, 3);
 	free(t);
 }
+
+Test(p1_parse, kilo_units_scale_exactly)
+{
+	/* 02.027 kW must be exactly 2027 W, not 2.027 x 1000 rounded twice. */
+	struct sc_p1_telegram *tg = malloc(sizeof *tg);
+	char detail[160];
+	for (unsigned w = 0; w < 3000000; w += 997) {
+		char t[128];
+		int n = snprintf(t, sizeof t,
+				 "/XMX5TEST\r\n\r\n1-0:1.7.0(%02u.%03u*kW)\r\n1-0:1.8.1(%06u.%03u*kWh)\r\n!",
+				 w / 1000, w % 1000, w / 1000, w % 1000);
+		cr_assert_eq(sc_p1_decode(t, (size_t)n, 0, tg, NULL, detail, sizeof detail), SC_OK,
+			     "%s", detail);
+		cr_assert_eq(tg->power_import.v, (double)w, "%u W", w);
+		cr_assert_eq(tg->import_tariff[0].v, (double)w, "%u Wh", w);
+	}
+	free(tg);
+}
