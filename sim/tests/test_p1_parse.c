@@ -670,7 +670,8 @@ Test(p1_parse, kilo_units_scale_exactly)
 		int n = snprintf(t, sizeof t,
 				 "/XMX5TEST\r\n\r\n1-0:1.7.0(%02u.%03u*kW)\r\n1-0:1.8.1(%06u.%03u*kWh)\r\n!",
 				 w / 1000, w % 1000, w / 1000, w % 1000);
-		cr_assert_eq(sc_p1_decode(t, (size_t)n, 0, tg, NULL, detail, sizeof detail), SC_OK,
+		cr_assert_eq(sc_p1_decode(t, (size_t)n, SC_P1_ANY_VERSION, tg, NULL, detail,
+					  sizeof detail), SC_OK,
 			     "%s", detail);
 		cr_assert_eq(tg->power_import.v, (double)w, "%u W", w);
 		cr_assert_eq(tg->import_tariff[0].v, (double)w, "%u Wh", w);
