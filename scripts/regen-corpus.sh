@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rewrites the generated captures in corpus/p1 from corpus/p1/MANIFEST, with
+# Rewrites the generated captures in corpus/ from corpus/MANIFEST, with
 # the readings sc-telegram parse gives for them (.expected.jsonl). Run after
 # an intended change of the generator or of the output format, and review
 # the diff before committing it.
@@ -10,7 +10,7 @@ tool=build/sim/sc-telegram
 while IFS=$'\t' read -r file args; do
   case "$file" in ''|'#'*) continue ;; esac
   # shellcheck disable=SC2086
-  "$tool" gen $args > "corpus/p1/$file"
-  "$tool" parse "corpus/p1/$file" > "corpus/p1/${file%.p1}.expected.jsonl" 2>/dev/null
-  echo "corpus/p1/$file"
-done < corpus/p1/MANIFEST
+  "$tool" gen $args > "corpus/$file"
+  "$tool" parse "corpus/$file" > "corpus/${file%.*}.expected.jsonl" 2>/dev/null || true
+  echo "corpus/$file"
+done < corpus/MANIFEST

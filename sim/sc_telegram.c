@@ -20,6 +20,7 @@
 #include "regmap.h"
 #include "sc_error.h"
 #include "telegram.h"
+#include "tic_gen.h"
 
 #define EXIT_USAGE 2
 
@@ -29,7 +30,8 @@ static void usage_main(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s COMMAND [OPTIONS] ...\n"
-		"Generate, parse and check smart-meter telegrams (P1: DSMR 4.2/5.0, e-MUCS).\n"
+		"Generate, parse and check smart-meter telegrams (P1: DSMR 4.2/5.0, e-MUCS;\n"
+		"TIC: Linky standard mode).\n"
 		"\n"
 		"Commands:\n"
 		"  gen     write synthetic telegrams to stdout\n"
@@ -44,9 +46,10 @@ static void usage_gen(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s gen [OPTIONS]\n"
-		"Write telegrams of a synthetic meter to stdout, byte-exact with valid CRCs.\n"
+		"Write telegrams of a synthetic meter to stdout, byte-exact with valid CRCs\n"
+		"or checksums.\n"
 		"\n"
-		"  --protocol P     dsmr42 | dsmr50 | emucs (default dsmr50)\n"
+		"  --protocol P     dsmr42 | dsmr50 | emucs | tic (default dsmr50)\n"
 		"  --phases N       1 or 3 (default 3)\n"
 		"  --profile NAME   household | pv | ev | pv-ev (default household)\n"
 		"  --count N        telegrams to write (default 10; 0 = no limit)\n"
@@ -54,7 +57,11 @@ static void usage_gen(FILE *f)
 		"  --interval S     seconds between telegrams (default: the protocol's\n"
 		"                   cadence, 10 for dsmr42, 1 otherwise)\n"
 		"  --seed N         seed of the meter model (default 1)\n"
-		"  --fault KIND     bad-crc | truncated | garbage | oversize\n"
+		"  --producer       TIC: a meter in producer mode (EAIT, SINSTI, ERQ1-4)\n"
+		"  --calendar C     TIC: base | hchp | tempo (default base)\n"
+		"  --fault KIND     P1: bad-crc | truncated | garbage | oversize\n"
+		"                   TIC: bad-checksum | truncated | garbage | bad-length | bit7 |\n"
+		"                   historic\n"
 		"  --fault-every N  apply the fault to every Nth telegram (default 1)\n"
 		"  --realtime       write each telegram at its time, as a meter does\n"
 		"  -h, --help       this text\n",
@@ -118,6 +125,21 @@ static int parse_i64(const char *opt, const char *s, int64_t *out)
 
 /* ---- gen ---- */
 
+/* One telegram of the given protocol for the meter's state. */
+static int gen_one(const struct sc_meter *m, enum sc_flavour flavour, bool faulty, int fault,
+		   const struct sc_tic_gen_opts *tic, uint64_t fault_seed, char *buf, size_t cap)
+{
+	if (flavour == SC_FLAVOUR_TIC) {
+		struct sc_tic_gen_opts o = *tic;
+		o.fault = faulty ? (enum sc_tic_fault)fault : SC_TIC_FAULT_NONE;
+		o.fault_seed = fault_seed;
+		return sc_tic_gen(m, &o, buf, cap, NULL);
+	}
+	struct sc_p1_gen_opts o = {flavour, faulty ? (enum sc_p1_fault)fault : SC_P1_FAULT_NONE,
+				   fault_seed};
+	return sc_p1_gen(m, &o, buf, cap, NULL);
+}
+
 static int cmd_gen(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -126,11 +148,14 @@ static int cmd_gen(int argc, char **argv)
 		{"start", required_argument, NULL, 's'},    {"interval", required_argument, NULL, 'i'},
 		{"seed", required_argument, NULL, 'S'},     {"fault", required_argument, NULL, 'f'},
 		{"fault-every", required_argument, NULL, 'e'}, {"realtime", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"producer", no_argument, NULL, 'o'},       {"calendar", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	struct sc_meter_config cfg = {SC_PROFILE_HOUSEHOLD, 3, 1, (int64_t)time(NULL), 0, 0};
-	struct sc_p1_gen_opts go = {SC_FLAVOUR_DSMR50, SC_P1_FAULT_NONE, 1};
+	struct sc_tic_gen_opts tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	enum sc_flavour flavour = SC_FLAVOUR_DSMR50;
+	const char *fault_name = NULL;
+	bool tic_only = false;
 	uint64_t count = 10, interval = 0, every = 1, v;
 	bool realtime = false;
 	int c;
@@ -139,10 +164,9 @@ static int cmd_gen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			go.flavour = sc_flavour_from_name(optarg);
-			if (go.flavour != SC_FLAVOUR_DSMR42 && go.flavour != SC_FLAVOUR_DSMR50 &&
-			    go.flavour != SC_FLAVOUR_EMUCS) {
-				fprintf(stderr, "%s gen: --protocol: '%s' is not dsmr42, dsmr50 or emucs\n",
+			flavour = sc_flavour_from_name(optarg);
+			if (flavour == SC_FLAVOUR_UNKNOWN) {
+				fprintf(stderr, "%s gen: --protocol: '%s' is not dsmr42, dsmr50, emucs or tic\n",
 					prog, optarg);
 				return EXIT_USAGE;
 			}
@@ -155,13 +179,13 @@ static int cmd_gen(int argc, char **argv)
 			cfg.phases = (int)v;
 			break;
 		case 'r': {
-			int p = sc_profile_from_name(optarg);
-			if (p < 0) {
+			int pr = sc_profile_from_name(optarg);
+			if (pr < 0) {
 				fprintf(stderr, "%s gen: --profile: unknown profile '%s' (household, pv, ev, pv-ev)\n",
 					prog, optarg);
 				return EXIT_USAGE;
 			}
-			cfg.profile = (enum sc_profile)p;
+			cfg.profile = (enum sc_profile)pr;
 			break;
 		}
 		case 'c':
@@ -182,16 +206,9 @@ static int cmd_gen(int argc, char **argv)
 			if (parse_u64("--seed", optarg, UINT64_MAX, &cfg.seed))
 				return EXIT_USAGE;
 			break;
-		case 'f': {
-			int f = sc_p1_fault_from_name(optarg);
-			if (f < 0) {
-				fprintf(stderr, "%s gen: --fault: unknown fault '%s' (bad-crc, truncated, garbage, oversize)\n",
-					prog, optarg);
-				return EXIT_USAGE;
-			}
-			go.fault = (enum sc_p1_fault)f;
+		case 'f':
+			fault_name = optarg;
 			break;
-		}
 		case 'e':
 			if (parse_u64("--fault-every", optarg, UINT64_MAX, &every) || every == 0) {
 				fprintf(stderr, "%s gen: --fault-every must be at least 1\n", prog);
@@ -201,6 +218,21 @@ static int cmd_gen(int argc, char **argv)
 		case 'R':
 			realtime = true;
 			break;
+		case 'o':
+			tic.producer = true;
+			tic_only = true;
+			break;
+		case 'C': {
+			int cal = sc_tic_calendar_from_name(optarg);
+			if (cal < 0) {
+				fprintf(stderr, "%s gen: --calendar: '%s' is not base, hchp or tempo\n",
+					prog, optarg);
+				return EXIT_USAGE;
+			}
+			tic.calendar = (enum sc_tic_calendar)cal;
+			tic_only = true;
+			break;
+		}
 		case 'h':
 			usage_gen(stdout);
 			return 0;
@@ -213,11 +245,27 @@ static int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "%s gen: unexpected argument '%s'\n", prog, argv[optind]);
 		return EXIT_USAGE;
 	}
+	bool is_tic = flavour == SC_FLAVOUR_TIC;
+	if (tic_only && !is_tic) {
+		fprintf(stderr, "%s gen: --producer and --calendar need --protocol tic\n", prog);
+		return EXIT_USAGE;
+	}
+	int fault = 0;
+	if (fault_name) {
+		fault = is_tic ? sc_tic_fault_from_name(fault_name) : sc_p1_fault_from_name(fault_name);
+		if (fault < 0) {
+			fprintf(stderr, "%s gen: --fault: unknown %s fault '%s' (%s)\n", prog,
+				is_tic ? "TIC" : "P1", fault_name,
+				is_tic ? "bad-checksum, truncated, garbage, bad-length, bit7, historic"
+				       : "bad-crc, truncated, garbage, oversize");
+			return EXIT_USAGE;
+		}
+	}
 	if (interval == 0)
-		interval = go.flavour == SC_FLAVOUR_DSMR42 ? 10 : 1;
+		interval = flavour == SC_FLAVOUR_DSMR42 ? 10 : 1;
 
 	static struct sc_meter m;
-	static char buf[SC_P1_GEN_MAX];
+	static char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
 	struct timespec wall;
 	clock_gettime(CLOCK_MONOTONIC, &wall);
 	sc_meter_init(&m, &cfg);
@@ -229,12 +277,10 @@ static int cmd_gen(int argc, char **argv)
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
 				;
 		}
-		struct sc_p1_gen_opts o = go;
-		if (go.fault != SC_P1_FAULT_NONE && i % every != every - 1)
-			o.fault = SC_P1_FAULT_NONE;
-		o.fault_seed = cfg.seed ^ (i * 0x9E3779B97F4A7C15ull);
+		bool faulty = fault != 0 && i % every == every - 1;
 		sc_meter_advance(&m, cfg.start + (int64_t)(i * interval));
-		int n = sc_p1_gen(&m, &o, buf, sizeof buf, NULL);
+		int n = gen_one(&m, flavour, faulty, fault, &tic,
+				cfg.seed ^ (i * 0x9E3779B97F4A7C15ull), buf, sizeof buf);
 		if (n < 0) {
 			fprintf(stderr, "%s gen: %s\n", prog, sc_strerror(n));
 			return 1;

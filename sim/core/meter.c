@@ -35,6 +35,8 @@ enum stream {
 	ST_PFAIL,
 	ST_FAILLOG,
 	ST_DEMAND,
+	ST_TEMPO,   /* appended: the streams above keep their numbers */
+	ST_FR_INIT,
 };
 
 /* splitmix64 (Steele, Lea, Flood 2014) finaliser. */
@@ -147,6 +149,11 @@ static int64_t local_to_utc(int64_t local)
 	return local - 3600;
 }
 
+int64_t sc_meter_local_to_utc(int64_t local)
+{
+	return local_to_utc(local);
+}
+
 /* Local midnight on the 1st of a month, as UTC epoch. */
 static int64_t month_start(int year, int month)
 {
@@ -170,6 +177,58 @@ static int tariff_at(int64_t t)
 	if (l.wday == 0 || l.wday == 6 || l.c.hour < 7 || l.c.hour >= 23)
 		return 1;
 	return 2;
+}
+
+/* ---- French calendars (meter.h) ---- */
+
+bool sc_meter_fr_offpeak(int64_t t)
+{
+	struct local l;
+	local_time(t, &l);
+	return l.c.hour >= 22 || l.c.hour < 6;
+}
+
+bool sc_meter_fr_high_season(int64_t t)
+{
+	struct local l;
+	local_time(t, &l);
+	return l.c.month >= 11 || l.c.month <= 3;
+}
+
+int64_t sc_meter_tempo_day(int64_t t)
+{
+	/* A Tempo day starts at 06:00 local: shift local time back 6 hours. */
+	return floor_div(t + sc_meter_utc_offset(t) - 6 * 3600, 86400);
+}
+
+enum sc_tempo_colour sc_meter_tempo_colour(const struct sc_meter *m, int64_t tempo_day)
+{
+	struct sc_civil c;
+	sc_epoch_to_civil(tempo_day * 86400, &c);
+	int wday = (int)(((tempo_day + 4) % 7 + 7) % 7); /* 0 = Sunday */
+	if (wday == 0)
+		return SC_TEMPO_BLUE;
+	double u = u01(m, ST_TEMPO, tempo_day, 0);
+	bool winter = c.month >= 11 || c.month <= 3;
+	if (winter && wday != 6 && u < 0.20)
+		return SC_TEMPO_RED;
+	if (u >= 0.20 && u < 0.34)
+		return SC_TEMPO_WHITE;
+	return SC_TEMPO_BLUE;
+}
+
+int sc_meter_fr_cell(enum sc_tempo_colour c, bool high_season, bool offpeak)
+{
+	int col = c >= SC_TEMPO_BLUE && c <= SC_TEMPO_RED ? (int)c - 1 : 0;
+	return (col * 2 + (high_season ? 1 : 0)) * 2 + (offpeak ? 1 : 0);
+}
+
+/* The cell energy at t is booked into; constant between multiples of 300 s
+ * (every boundary is a full local hour). */
+static int fr_cell_at(const struct sc_meter *m, int64_t t)
+{
+	return sc_meter_fr_cell(sc_meter_tempo_colour(m, sc_meter_tempo_day(t)),
+				sc_meter_fr_high_season(t), sc_meter_fr_offpeak(t));
 }
 
 /* ---- household load ---- */
@@ -390,6 +449,86 @@ double sc_meter_net_w(const struct sc_meter *m)
 	return net;
 }
 
+double sc_meter_va(const struct sc_meter *m, int phase)
+{
+	if (phase < 0 || phase >= m->phases)
+		return 0.0;
+	return m->voltage[phase] * m->current[phase];
+}
+
+bool sc_meter_phase_exports(const struct sc_meter *m, int phase)
+{
+	return phase >= 0 && phase < m->phases && m->export_w[phase] > 0;
+}
+
+/* Daily peaks of apparent power: the state at m->t is one sample. */
+static void fr_sample(struct sc_meter *m)
+{
+	struct sc_meter_fr *fr = &m->fr;
+	double drawn[1 + SC_METER_PHASES] = {0, 0, 0, 0};
+	double injected = 0;
+	for (int ph = 0; ph < m->phases; ph++) {
+		double s = sc_meter_va(m, ph);
+		if (sc_meter_phase_exports(m, ph)) {
+			injected += s;
+		} else {
+			drawn[0] += s;
+			drawn[1 + ph] = s;
+		}
+	}
+	for (int k = 0; k <= m->phases && k <= SC_METER_PHASES; k++) {
+		if (fr->smax_drawn_ts[k] == 0 || drawn[k] > fr->smax_drawn[k]) {
+			fr->smax_drawn[k] = drawn[k];
+			fr->smax_drawn_ts[k] = m->t;
+		}
+	}
+	if (fr->smax_injected_ts == 0 || injected > fr->smax_injected) {
+		fr->smax_injected = injected;
+		fr->smax_injected_ts = m->t;
+	}
+}
+
+/* Work of the French registers due at a multiple of 300 s. */
+static void fr_boundary(struct sc_meter *m, int64_t b)
+{
+	struct sc_meter_fr *fr = &m->fr;
+	if (b % 600 == 0) {
+		int64_t from = fr->umoy_start > m->cfg.start ? fr->umoy_start : m->cfg.start;
+		if (b > from)
+			for (int ph = 0; ph < m->phases; ph++)
+				fr->umoy[ph] = fr->umoy_vs[ph] / (double)(b - from);
+		fr->umoy_end = b;
+		fr->umoy_start = b;
+		memset(fr->umoy_vs, 0, sizeof fr->umoy_vs);
+	}
+	if (b % 1800 == 0) {
+		int64_t from = fr->curve_start > m->cfg.start ? fr->curve_start : m->cfg.start;
+		double el = b > from ? (double)(b - from) : 1800.0;
+		fr->curve_import_w[1] = fr->curve_import_w[0];
+		fr->curve_export_w[1] = fr->curve_export_w[0];
+		fr->curve_end[1] = fr->curve_end[0];
+		fr->curve_import_w[0] = fr->curve_import_wh * 3600.0 / el;
+		fr->curve_export_w[0] = fr->curve_export_wh * 3600.0 / el;
+		fr->curve_end[0] = b;
+		fr->curve_start = b;
+		fr->curve_import_wh = fr->curve_export_wh = 0;
+	}
+	int64_t day = floor_div(b + sc_meter_utc_offset(b), 86400);
+	if (day != fr->day) {
+		/* Local midnight: today's peaks become the day before's. A day
+		 * without a sample keeps time 0. */
+		memcpy(fr->smax_drawn_prev, fr->smax_drawn, sizeof fr->smax_drawn);
+		memcpy(fr->smax_drawn_prev_ts, fr->smax_drawn_ts, sizeof fr->smax_drawn_ts);
+		fr->smax_injected_prev = fr->smax_injected;
+		fr->smax_injected_prev_ts = fr->smax_injected_ts;
+		memset(fr->smax_drawn, 0, sizeof fr->smax_drawn);
+		memset(fr->smax_drawn_ts, 0, sizeof fr->smax_drawn_ts);
+		fr->smax_injected = 0;
+		fr->smax_injected_ts = 0;
+		fr->day = day;
+	}
+}
+
 /* ---- rare events ---- */
 
 static void add_failure(struct sc_meter *m, int64_t end, int64_t dur)
@@ -492,17 +631,25 @@ void sc_meter_advance(struct sc_meter *m, int64_t t)
 		if (wh > 0) {
 			m->import_wh[tar] += wh;
 			m->quarter_wh += wh;
+			m->fr.import_wh[fr_cell_at(m, a)] += wh;
+			m->fr.curve_import_wh += wh;
 		} else if (wh < 0) {
 			m->export_wh[tar] -= wh;
+			m->fr.curve_export_wh -= wh;
 		}
+		for (int ph = 0; ph < m->phases; ph++)
+			m->fr.umoy_vs[ph] += m->voltage[ph] * (double)(b - a);
 		m->gas_m3 += gas_rate * (double)(b - a) / 3600.0;
-		if (b % 300 == 0)
+		if (b % 300 == 0) {
 			boundary(m, b);
+			fr_boundary(m, b);
+		}
 		a = b;
 	}
 	m->t = t;
 	draw_instant(m);
 	update_demand_avg(m);
+	fr_sample(m);
 }
 
 /* ---- init ---- */
@@ -576,6 +723,89 @@ static void init_demand(struct sc_meter *m)
 	}
 }
 
+/* French registers at start: the initial import split over the 12 cells
+ * with seeded plausible shares, and seeded plausible peaks, load-curve points
+ * and mean voltages for the periods before start. */
+static void init_fr(struct sc_meter *m)
+{
+	struct sc_meter_fr *fr = &m->fr;
+	int64_t s = m->cfg.start;
+	double imp = m->import_wh[0] + m->import_wh[1];
+	double hc = 0.30 + u01(m, ST_FR_INIT, 0, 0) * 0.15;
+	double high = 0.50 + u01(m, ST_FR_INIT, 1, 0) * 0.15;
+	/* Shares of blue, white, red days in each season (RTE: 300/43/22 a year,
+	 * red days only November-March). */
+	static const double colour_low[3] = {0.87, 0.13, 0.0};
+	static const double colour_high[3] = {0.70, 0.17, 0.13};
+	for (int col = 0; col < 3; col++) {
+		for (int hs = 0; hs < 2; hs++) {
+			double season = hs ? high * colour_high[col] : (1.0 - high) * colour_low[col];
+			for (int op = 0; op < 2; op++) {
+				int cell = sc_meter_fr_cell((enum sc_tempo_colour)(col + 1), hs, op);
+				fr->import_wh[cell] = imp * season * (op ? hc : 1.0 - hc);
+			}
+		}
+	}
+
+	struct local l;
+	local_time(s, &l);
+	fr->day = l.day;
+	int64_t midnight = local_to_utc(l.day * 86400);
+	int64_t prev_midnight = local_to_utc((l.day - 1) * 86400);
+	double scale = m->phases == 3 ? 1.6 : 1.0;
+	/* The day before: a peak at a seeded time of that day. */
+	double peak = (1500.0 + u01(m, ST_FR_INIT, 2, 0) * 5000.0) * scale;
+	fr->smax_drawn_prev[0] = peak;
+	fr->smax_drawn_prev_ts[0] =
+		prev_midnight + (int64_t)(draw(m, ST_FR_INIT, 3, 0) % (uint64_t)(midnight -
+										   prev_midnight));
+	for (int ph = 0; ph < m->phases; ph++) {
+		fr->smax_drawn_prev[1 + ph] =
+			m->phases == 1 ? peak : peak * (0.35 + 0.5 * u01(m, ST_FR_INIT, 4, ph));
+		fr->smax_drawn_prev_ts[1 + ph] =
+			m->phases == 1 ? fr->smax_drawn_prev_ts[0]
+				       : prev_midnight + (int64_t)(draw(m, ST_FR_INIT, 5, ph) %
+								   (uint64_t)(midnight - prev_midnight));
+	}
+	/* Today before start, if any of it has passed. */
+	if (s - midnight >= 300) {
+		double today = (800.0 + u01(m, ST_FR_INIT, 6, 0) * 4000.0) * scale;
+		int64_t when = midnight + (int64_t)(draw(m, ST_FR_INIT, 7, 0) % (uint64_t)(s - midnight));
+		fr->smax_drawn[0] = today;
+		fr->smax_drawn_ts[0] = when;
+		for (int ph = 0; ph < m->phases; ph++) {
+			fr->smax_drawn[1 + ph] =
+				m->phases == 1 ? today : today * (0.35 + 0.5 * u01(m, ST_FR_INIT, 8, ph));
+			fr->smax_drawn_ts[1 + ph] = when;
+		}
+	}
+	if (has_pv(m)) {
+		/* Injection peaks around midday. */
+		fr->smax_injected_prev = m->model.pv_wp * (0.3 + 0.6 * u01(m, ST_FR_INIT, 9, 0));
+		fr->smax_injected_prev_ts = local_to_utc((l.day - 1) * 86400 + 11 * 3600 +
+							 (int64_t)(draw(m, ST_FR_INIT, 10, 0) % 14400));
+		int64_t when = local_to_utc(l.day * 86400 + 11 * 3600 +
+					    (int64_t)(draw(m, ST_FR_INIT, 11, 0) % 14400));
+		if (when < s) {
+			fr->smax_injected = m->model.pv_wp * (0.3 + 0.6 * u01(m, ST_FR_INIT, 12, 0));
+			fr->smax_injected_ts = when;
+		}
+	}
+
+	double net = sc_meter_net_w(m);
+	fr->curve_start = floor_div(s, 1800) * 1800;
+	for (int k = 0; k < 2; k++) {
+		double f = 0.7 + 0.6 * u01(m, ST_FR_INIT, 13, k);
+		fr->curve_import_w[k] = net > 0 ? net * f : 150.0 * f;
+		fr->curve_export_w[k] = net < 0 ? -net * f : 0.0;
+		fr->curve_end[k] = fr->curve_start - 1800 * k;
+	}
+	fr->umoy_start = floor_div(s, 600) * 600;
+	fr->umoy_end = fr->umoy_start;
+	for (int ph = 0; ph < m->phases; ph++)
+		fr->umoy[ph] = m->voltage[ph] + (u01(m, ST_FR_INIT, 14, ph) - 0.5);
+}
+
 void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg)
 {
 	memset(m, 0, sizeof *m);
@@ -626,4 +856,6 @@ void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg)
 	draw_instant(m);
 	m->demand_last_w = sc_meter_net_w(m) > 0 ? sc_meter_net_w(m) : 0.0;
 	update_demand_avg(m);
+	init_fr(m);
+	fr_sample(m);
 }

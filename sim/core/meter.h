@@ -81,6 +81,63 @@ struct sc_meter_model {
 	double v_offset[SC_METER_PHASES];
 };
 
+/* ---- French calendars (for the TIC generator, TIC.md) ----
+ *
+ * France keeps CET/CEST like NL/BE, so local time is the same. The registers
+ * below are what a Linky keeps and prints; they stay protocol-neutral
+ * quantities (Wh, VA, W, V) and are updated by sc_meter_advance with the
+ * same held-value integration as the other counters.
+ *
+ *   HC (heures creuses, off-peak): 22:00-06:00 local every day, the Tempo
+ *      off-peak hours and a common HC/HP contract's.
+ *   Tempo day: from 06:00 local to 06:00 the next day; its colour is drawn
+ *      from the seed (sc_meter_tempo_colour).
+ *   Distributor (TURPE) season: high = November to March, low = April to
+ *      October, by local calendar month.
+ *
+ * Import energy is booked into 12 cells (Tempo colour x season x HC/HP);
+ * every calendar's supplier and distributor indexes are sums of cells, so
+ * they stay mutually consistent and monotonic whatever calendar a generator
+ * prints. The cells sum to import_wh[0] + import_wh[1] (up to rounding). */
+enum sc_tempo_colour {
+	SC_TEMPO_NONE = 0,  /* unknown (not announced yet); STGE code 0 */
+	SC_TEMPO_BLUE = 1,
+	SC_TEMPO_WHITE = 2,
+	SC_TEMPO_RED = 3,
+};
+
+#define SC_METER_FR_CELLS 12
+
+struct sc_meter_fr {
+	double import_wh[SC_METER_FR_CELLS]; /* by sc_meter_fr_cell() */
+
+	/* Daily peaks of apparent power (VA) since local midnight, sampled at
+	 * every state: [0] the meter, [1..3] phases 1-3. "Drawn" sums the phases
+	 * that import (export_w == 0), "injected" those that export
+	 * (sc_meter_va, sc_meter_phase_exports). A time of 0 = no sample that day. */
+	int64_t day;                                   /* local day of the peaks */
+	double smax_drawn[1 + SC_METER_PHASES];
+	int64_t smax_drawn_ts[1 + SC_METER_PHASES];
+	double smax_drawn_prev[1 + SC_METER_PHASES];   /* the day before */
+	int64_t smax_drawn_prev_ts[1 + SC_METER_PHASES];
+	double smax_injected, smax_injected_prev;
+	int64_t smax_injected_ts, smax_injected_prev_ts;
+
+	/* Load curve: mean active power imported / exported (net of phases)
+	 * over 30-minute periods aligned on the clock; [0] the last completed
+	 * period, [1] the one before, each stamped with its end. */
+	int64_t curve_start;
+	double curve_import_wh, curve_export_wh;      /* current period so far */
+	double curve_import_w[2], curve_export_w[2];
+	int64_t curve_end[2];
+
+	/* Mean voltage per phase over 10-minute periods aligned on the clock. */
+	int64_t umoy_start;
+	double umoy_vs[SC_METER_PHASES];              /* V x s, current period */
+	double umoy[SC_METER_PHASES];                 /* last completed period */
+	int64_t umoy_end;
+};
+
 struct sc_meter {
 	struct sc_meter_config cfg;
 	int phases;                    /* 1 or 3 */
@@ -128,6 +185,9 @@ struct sc_meter {
 	struct sc_meter_demand demand_hist[SC_METER_DEMAND_HIST];
 
 	struct sc_meter_model model;
+
+	/* French (Linky) registers, see "French calendars" above. */
+	struct sc_meter_fr fr;
 };
 
 /* Start a meter at cfg->start with seeded counters and identity. */
@@ -144,5 +204,29 @@ double sc_meter_net_w(const struct sc_meter *m);
 
 /* Offset of local time (CET/CEST) from UTC at an epoch, in seconds. */
 int64_t sc_meter_utc_offset(int64_t epoch);
+
+/* UTC epoch of a local wall-clock time given as seconds since the local
+ * epoch (local days * 86400 + seconds of the day); in the autumn overlap the
+ * summer-time reading wins. */
+int64_t sc_meter_local_to_utc(int64_t local);
+
+/* French calendars (see above). */
+bool sc_meter_fr_offpeak(int64_t t);      /* 22:00-06:00 local */
+bool sc_meter_fr_high_season(int64_t t);  /* November-March, local date */
+/* The Tempo day containing t, as local days since 1970-01-01 of the date on
+ * which it starts (at 06:00 local). */
+int64_t sc_meter_tempo_day(int64_t t);
+/* Colour of a Tempo day, drawn from the seed like RTE's calendar: Sundays
+ * blue; red only on weekdays November-March (about 20% of them); white on
+ * about 14% of the non-Sundays; blue otherwise. Never SC_TEMPO_NONE. */
+enum sc_tempo_colour sc_meter_tempo_colour(const struct sc_meter *m, int64_t tempo_day);
+/* Cell of fr.import_wh for a colour (BLUE..RED), season and HC/HP. */
+int sc_meter_fr_cell(enum sc_tempo_colour c, bool high_season, bool offpeak);
+
+/* Apparent power of one phase (0-2) at m->t in VA: voltage x current; 0 past
+ * m->phases. Counted as drawn when the phase does not export, else as
+ * injected (TIC.md "Power semantics"). */
+double sc_meter_va(const struct sc_meter *m, int phase);
+bool sc_meter_phase_exports(const struct sc_meter *m, int phase);
 
 #endif

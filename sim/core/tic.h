@@ -22,6 +22,9 @@
 #define SC_TIC_BUF_SIZE 4096
 #define SC_TIC_MAX_GROUPS 96     /* groups kept per frame; more is an overflow */
 #define SC_TIC_MAX_ERRORS 16     /* group errors detailed per frame (all are counted) */
+/* Longest label: the V3 text says 8, but three-phase meters send the
+ * 9-character SMAXSN1-1 .. SMAXSN3-1. */
+#define SC_TIC_MAX_LABEL 9
 
 enum sc_tic_event {
 	SC_TIC_NEED_MORE = 0, /* input consumed, nothing complete yet */
@@ -48,7 +51,7 @@ const char *sc_tic_group_error_name(enum sc_tic_group_error e);
 struct sc_tic_error {
 	enum sc_tic_group_error kind;
 	uint64_t offset;  /* stream offset of the group's LF */
-	char label[9];    /* as far as readable, NUL-terminated */
+	char label[SC_TIC_MAX_LABEL + 1]; /* as far as readable, NUL-terminated */
 };
 
 struct sc_tic_span {

@@ -323,7 +323,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 
 	/* The label as far as it goes, for the report. */
 	size_t lab_end = s;
-	while (lab_end < e && b[lab_end] != HT && lab_end - s < 8)
+	while (lab_end < e && b[lab_end] != HT && lab_end - s < SC_TIC_MAX_LABEL)
 		lab_end++;
 
 	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
@@ -365,7 +365,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		fs[k] = k == 0 ? s : ht[k - 1] + 1;
 		fe[k] = ht[k];
 	}
-	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > 8) {
+	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > SC_TIC_MAX_LABEL) {
 		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
 		return;
 	}
@@ -481,7 +481,8 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		while (k < len - 1 && b[k] != '\r' && b[k] != '\n')
 			k++;
 		if (k >= len - 1 || b[k] == '\n') {
-			group_error(&c, SC_TIC_GE_SYNTAX, i, b + s, k - s > 8 ? 8 : k - s);
+			group_error(&c, SC_TIC_GE_SYNTAX, i, b + s,
+				    k - s > SC_TIC_MAX_LABEL ? SC_TIC_MAX_LABEL : k - s);
 			i = k;
 			continue;
 		}

@@ -260,7 +260,7 @@ Test(sc_telegram, tic_autodetected_and_forced)
 	r = sh("$T parse --strict $C/../tic/standard-mono-producer-9-frames-with-corruption.log");
 	cr_assert_eq(r.status, 1);
 	cr_assert_eq(count_lines(r.out), 6);
-	cr_assert(strstr(r.err, ":791: bad-groups: 1 bad group: CCAINKlB syntax at 791"), "%s", r.err);
+	cr_assert(strstr(r.err, ":791: bad-groups: 1 bad group: CCAINKlBJ syntax at 791"), "%s", r.err);
 	cr_assert(strstr(r.err, ":8106: bad-groups: 2 bad groups: ERQ2 syntax at 8106,"));
 	cr_assert_str_eq(last_line(r.err), "telegrams: 10 ok: 6 failed: 4\n");
 	run_free(&r);
@@ -276,5 +276,46 @@ Test(sc_telegram, tic_autodetected_and_forced)
 	run_free(&r);
 	r = sh("$T parse --protocol tic $C/dsmr42-kaifa.p1");
 	cr_assert(strstr(r.err, ":0: unsupported: a DSMR P1 telegram on a TIC input"), "%s", r.err);
+	run_free(&r);
+}
+
+Test(sc_telegram, tic_gen_parse_round_trip_and_faults)
+{
+	const char *variants[] = {"--phases 1", "--phases 3", "--phases 1 --producer --calendar hchp",
+				  "--phases 3 --producer --calendar tempo --profile pv-ev"};
+	for (size_t i = 0; i < 4; i++) {
+		char c[256];
+		snprintf(c, sizeof c,
+			 "$T gen --protocol tic %s --count 12 --seed 5 --start 1741351430 "
+			 "| $T parse --strict", variants[i]);
+		struct run r = sh(c);
+		cr_assert_eq(r.status, 0, "%s: %s", variants[i], r.err);
+		cr_assert_eq(count_lines(r.out), 12);
+		cr_assert_str_eq(last_line(r.err), "telegrams: 12 ok: 12 failed: 0\n");
+		cr_assert(strstr(r.out, "{\"ts\":1741351430,"));
+		run_free(&r);
+	}
+	struct run r = sh("$T gen --protocol tic --count 6 --fault bad-checksum --fault-every 3 "
+			  "--start 1741351430 | $T parse");
+	cr_assert(strstr(r.err, ": bad-groups: 1 bad group: "), "%s", r.err);
+	cr_assert(strstr(r.err, " checksum at "));
+	cr_assert_str_eq(last_line(r.err), "telegrams: 6 ok: 4 failed: 2\n");
+	run_free(&r);
+	r = sh("$T gen --protocol tic --count 2 --fault historic | $T parse");
+	cr_assert(strstr(r.err, ": unsupported: unsupported mode: historic"), "%s", r.err);
+	run_free(&r);
+	r = sh("$T gen --protocol tic --count 2 --fault truncated --start 1741351430 | $T parse");
+	cr_assert(strstr(r.err, ": framing: frame interrupted by EOT"), "%s", r.err);
+	run_free(&r);
+	/* Options that belong to the other protocol are refused. */
+	r = sh("$T gen --protocol dsmr50 --producer");
+	cr_assert_eq(r.status, 2);
+	run_free(&r);
+	r = sh("$T gen --protocol tic --fault bad-crc");
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "bad-checksum"));
+	run_free(&r);
+	r = sh("$T gen --protocol tic --calendar weekly");
+	cr_assert_eq(r.status, 2);
 	run_free(&r);
 }

@@ -99,7 +99,7 @@ Test(tic_corpus, producer_log_with_corrupted_groups)
 	 * lengths and pass, as on a device. SOURCES.md counts 13 bad pieces
 	 * because it splits those four groups at their STX bytes. */
 	int frames = 0, bad_frames = 0, bad_groups = 0, garbage = 0, framing = 0;
-	const char *labels[4] = {"CCAINKlB", "IRMS1", "ERQ2", "3?\"3:?KU"};
+	const char *labels[4] = {"CCAINKlBJ", "IRMS1", "ERQ2", "3?\"3:?KU"};
 	for (int i = 0; i < rec->n; i++) {
 		struct tic_rec_event *e = &rec->ev[i];
 		switch (e->ev) {

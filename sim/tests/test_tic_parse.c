@@ -208,7 +208,7 @@ Test(tic_parse, group_errors_have_their_kind_label_and_offset)
 		"\n\t12\t)\r",               /* empty label */
 		"\nPREF\r",                  /* no fields */
 		"\nPREF\t12\r",              /* no checksum */
-		"\nTOOLONGLABEL\t12\t$\r",   /* label over 8 characters */
+		"\nTOOLONGLABEL\t12\t$\r",   /* label over 9 characters */
 	};
 	for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++) {
 		e = bad_group(syntax[i]);
