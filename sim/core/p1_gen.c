@@ -18,6 +18,7 @@
 #include "crc16.h"
 #include "p1.h"
 #include "sc_error.h"
+#include "textout.h"
 
 /* ---- fault names ---- */
 
@@ -44,52 +45,6 @@ int sc_p1_fault_from_name(const char *name)
 	return -1;
 }
 
-/* ---- bounded output ---- */
-
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool full; /* something did not fit; the output is unusable */
-};
-
-static void put_mem(struct out *w, const void *s, size_t n)
-{
-	if (w->full || n > w->cap - w->len) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
-
-static void put_str(struct out *w, const char *s)
-{
-	put_mem(w, s, strlen(s));
-}
-
-static void put_ch(struct out *w, char c)
-{
-	put_mem(w, &c, 1);
-}
-
-/* Decimal, zero-padded to at least width digits. */
-static void put_uint(struct out *w, uint64_t v, int width)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < width && n < (int)sizeof tmp)
-		tmp[n++] = '0';
-	char rev[24];
-	for (int i = 0; i < n; i++)
-		rev[i] = tmp[n - 1 - i];
-	put_mem(w, rev, (size_t)n);
-}
-
 static uint64_t pow10u(int n)
 {
 	uint64_t p = 1;
@@ -100,73 +55,73 @@ static uint64_t pow10u(int n)
 
 /* A value held as an integer count of 10^-decs units, printed as
  * intw digits '.' decs digits: put_fixed(3432827, 6, 3) = "003432.827". */
-static void put_fixed(struct out *w, uint64_t scaled, int intw, int decs)
+static void put_fixed(struct sc_out *w, uint64_t scaled, int intw, int decs)
 {
 	uint64_t p = pow10u(decs);
-	put_uint(w, scaled / p, intw);
-	put_ch(w, '.');
-	put_uint(w, scaled % p, decs);
+	sc_out_uint(w, scaled / p, intw);
+	sc_out_ch(w, '.');
+	sc_out_uint(w, scaled % p, decs);
 }
 
-static void put_hex_text(struct out *w, const char *s)
+static void put_hex_text(struct sc_out *w, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		put_ch(w, hex[c >> 4]);
-		put_ch(w, hex[c & 15]);
+		sc_out_ch(w, hex[c >> 4]);
+		sc_out_ch(w, hex[c & 15]);
 	}
 }
 
 /* DSMR timestamp YYMMDDhhmmssX (DSMR 5.0.2 §6.4.1): local time, X = S in
  * EU summer time (UTC+2), W otherwise (UTC+1). */
-static void put_tst(struct out *w, int64_t epoch)
+static void put_tst(struct sc_out *w, int64_t epoch)
 {
 	bool summer = sc_eu_summer_time(epoch);
 	struct sc_civil c;
 	sc_epoch_to_civil(epoch + (summer ? 7200 : 3600), &c);
-	put_uint(w, (uint64_t)(c.year % 100), 2);
-	put_uint(w, (uint64_t)c.month, 2);
-	put_uint(w, (uint64_t)c.day, 2);
-	put_uint(w, (uint64_t)c.hour, 2);
-	put_uint(w, (uint64_t)c.minute, 2);
-	put_uint(w, (uint64_t)c.second, 2);
-	put_ch(w, summer ? 'S' : 'W');
+	sc_out_uint(w, (uint64_t)(c.year % 100), 2);
+	sc_out_uint(w, (uint64_t)c.month, 2);
+	sc_out_uint(w, (uint64_t)c.day, 2);
+	sc_out_uint(w, (uint64_t)c.hour, 2);
+	sc_out_uint(w, (uint64_t)c.minute, 2);
+	sc_out_uint(w, (uint64_t)c.second, 2);
+	sc_out_ch(w, summer ? 'S' : 'W');
 }
 
 /* "OBIS(" ... ")" CR LF helpers */
-static void obj_begin(struct out *w, const char *obis)
+static void obj_begin(struct sc_out *w, const char *obis)
 {
-	put_str(w, obis);
-	put_ch(w, '(');
+	sc_out_str(w, obis);
+	sc_out_ch(w, '(');
 }
 
-static void obj_end(struct out *w)
+static void obj_end(struct sc_out *w)
 {
-	put_str(w, ")\r\n");
+	sc_out_str(w, ")\r\n");
 }
 
-static void obj_fixed(struct out *w, const char *obis, uint64_t scaled, int intw, int decs,
+static void obj_fixed(struct sc_out *w, const char *obis, uint64_t scaled, int intw, int decs,
 		      const char *unit)
 {
 	obj_begin(w, obis);
 	put_fixed(w, scaled, intw, decs);
-	put_ch(w, '*');
-	put_str(w, unit);
+	sc_out_ch(w, '*');
+	sc_out_str(w, unit);
 	obj_end(w);
 }
 
-static void obj_uint(struct out *w, const char *obis, uint64_t v, int width)
+static void obj_uint(struct sc_out *w, const char *obis, uint64_t v, int width)
 {
 	obj_begin(w, obis);
-	put_uint(w, v, width);
+	sc_out_uint(w, v, width);
 	obj_end(w);
 }
 
-static void obj_text(struct out *w, const char *obis, const char *text)
+static void obj_text(struct sc_out *w, const char *obis, const char *text)
 {
 	obj_begin(w, obis);
-	put_str(w, text);
+	sc_out_str(w, text);
 	obj_end(w);
 }
 
@@ -216,9 +171,9 @@ static uint64_t energy_reg(double wh)
 
 static void ascii_id(char *dst, size_t cap, const char *prefix, uint64_t digits, int n)
 {
-	struct out w = {dst, cap - 1, 0, false};
-	put_str(&w, prefix);
-	put_uint(&w, digits % pow10u(n), n);
+	struct sc_out w = {dst, cap - 1, 0, false};
+	sc_out_str(&w, prefix);
+	sc_out_uint(&w, digits % pow10u(n), n);
 	dst[w.full ? 0 : w.len] = '\0';
 }
 
@@ -296,27 +251,27 @@ static const char *const obis_swell[SC_PHASES] = {"1-0:32.36.0", "1-0:52.36.0",
 static const char message_text[] =
 	"Geplande onderbreking: de netbeheerder voert onderhoud uit aan het net. ";
 
-static void put_message(struct out *w, const char *obis, size_t hex_len)
+static void put_message(struct sc_out *w, const char *obis, size_t hex_len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	obj_begin(w, obis);
 	size_t n = sizeof message_text - 1;
 	for (size_t i = 0; i < hex_len / 2; i++) {
 		unsigned char c = (unsigned char)message_text[i % n];
-		put_ch(w, hex[c >> 4]);
-		put_ch(w, hex[c & 15]);
+		sc_out_ch(w, hex[c >> 4]);
+		sc_out_ch(w, hex[c & 15]);
 	}
 	obj_end(w);
 }
 
-static void put_id(struct out *w, const char *obis, const char *ascii)
+static void put_id(struct sc_out *w, const char *obis, const char *ascii)
 {
 	obj_begin(w, obis);
 	put_hex_text(w, ascii);
 	obj_end(w);
 }
 
-static void put_energy(struct out *w, const struct quant *q)
+static void put_energy(struct sc_out *w, const struct quant *q)
 {
 	/* DSMR 5.0.2 table 6-3: 6.3 kWh */
 	obj_fixed(w, "1-0:1.8.1", q->imp_wh[0], 6, 3, "kWh");
@@ -326,29 +281,29 @@ static void put_energy(struct out *w, const struct quant *q)
 }
 
 /* 1-0:99.97.0(count)(0-0:96.7.19)(end TST)(duration 10 digits *s)... */
-static void put_failure_log(struct out *w, const struct sc_meter *m)
+static void put_failure_log(struct sc_out *w, const struct sc_meter *m)
 {
 	obj_begin(w, "1-0:99.97.0");
-	put_uint(w, (uint64_t)m->faillog_count, 1);
-	put_str(w, ")(0-0:96.7.19");
+	sc_out_uint(w, (uint64_t)m->faillog_count, 1);
+	sc_out_str(w, ")(0-0:96.7.19");
 	for (int i = 0; i < m->faillog_count; i++) {
-		put_str(w, ")(");
+		sc_out_str(w, ")(");
 		put_tst(w, m->faillog[i].end);
-		put_str(w, ")(");
-		put_uint(w, (uint64_t)m->faillog[i].duration_s % 10000000000ULL, 10);
-		put_str(w, "*s");
+		sc_out_str(w, ")(");
+		sc_out_uint(w, (uint64_t)m->faillog[i].duration_s % 10000000000ULL, 10);
+		sc_out_str(w, "*s");
 	}
 	obj_end(w);
 }
 
-static void put_counts(struct out *w, const struct quant *q, const char *const obis[],
+static void put_counts(struct sc_out *w, const struct quant *q, const char *const obis[],
 		       const uint64_t *v)
 {
 	for (int ph = 0; ph < q->phases; ph++)
 		obj_uint(w, obis[ph], v[ph], 5);
 }
 
-static void put_phase_powers(struct out *w, const struct quant *q, bool interleave)
+static void put_phase_powers(struct sc_out *w, const struct quant *q, bool interleave)
 {
 	if (interleave) { /* Kaifa: 21, 22, 41, 42, 61, 62 */
 		for (int ph = 0; ph < q->phases; ph++) {
@@ -363,21 +318,21 @@ static void put_phase_powers(struct out *w, const struct quant *q, bool interlea
 		obj_fixed(w, obis_pm[ph], q->ph_exp_w[ph], 2, 3, "kW");
 }
 
-static void put_voltages(struct out *w, const struct quant *q)
+static void put_voltages(struct sc_out *w, const struct quant *q)
 {
 	for (int ph = 0; ph < q->phases; ph++)
 		obj_fixed(w, obis_u[ph], q->dv[ph], 3, 1, "V");
 }
 
-static void put_currents(struct out *w, const struct quant *q, bool centi)
+static void put_currents(struct sc_out *w, const struct quant *q, bool centi)
 {
 	for (int ph = 0; ph < q->phases; ph++) {
 		if (centi) {
 			obj_fixed(w, obis_i[ph], q->cur[ph], 3, 2, "A");
 		} else {
 			obj_begin(w, obis_i[ph]);
-			put_uint(w, q->cur[ph], 3);
-			put_str(w, "*A");
+			sc_out_uint(w, q->cur[ph], 3);
+			sc_out_str(w, "*A");
 			obj_end(w);
 		}
 	}
@@ -385,23 +340,23 @@ static void put_currents(struct out *w, const struct quant *q, bool centi)
 
 /* NL gas meter on M-Bus channel 1: device type 003, temperature-corrected
  * reading 24.2.1 (DSMR 5.0.2 table 6-3). */
-static void put_gas_nl(struct out *w, const struct quant *q)
+static void put_gas_nl(struct sc_out *w, const struct quant *q)
 {
 	obj_text(w, "0-1:24.1.0", "003");
 	put_id(w, "0-1:96.1.0", q->gas_id);
 	obj_begin(w, "0-1:24.2.1");
 	put_tst(w, q->gas_ts);
-	put_str(w, ")(");
+	sc_out_str(w, ")(");
 	put_fixed(w, q->gas_l, 5, 3);
-	put_str(w, "*m3");
+	sc_out_str(w, "*m3");
 	obj_end(w);
 }
 
-static void put_common_head(struct out *w, const struct quant *q, const char *header,
+static void put_common_head(struct sc_out *w, const struct quant *q, const char *header,
 			    const char *version)
 {
-	put_str(w, header);
-	put_str(w, "\r\n\r\n");
+	sc_out_str(w, header);
+	sc_out_str(w, "\r\n\r\n");
 	obj_text(w, "1-3:0.2.8", version);
 	obj_begin(w, "0-0:1.0.0");
 	put_tst(w, q->t);
@@ -416,7 +371,7 @@ static void put_common_head(struct out *w, const struct quant *q, const char *he
 }
 
 /* DSMR 4.2, laid out as a Kaifa MA304 (three-phase) or MA105 (one). */
-static void body_dsmr42(struct out *w, const struct sc_meter *m, const struct quant *q,
+static void body_dsmr42(struct sc_out *w, const struct sc_meter *m, const struct quant *q,
 			size_t msg_hex)
 {
 	put_common_head(w, q, "/KFM5KAIFA-METER", "42");
@@ -428,11 +383,11 @@ static void body_dsmr42(struct out *w, const struct sc_meter *m, const struct qu
 	put_currents(w, q, false);
 	put_phase_powers(w, q, true);
 	put_gas_nl(w, q);
-	put_ch(w, '!');
+	sc_out_ch(w, '!');
 }
 
 /* DSMR 5.0, laid out as an Iskra AM550. */
-static void body_dsmr50(struct out *w, const struct sc_meter *m, const struct quant *q,
+static void body_dsmr50(struct sc_out *w, const struct sc_meter *m, const struct quant *q,
 			size_t msg_hex)
 {
 	put_common_head(w, q, q->phases == 3 ? "/ISK5\\2M550T-1012" : "/ISK5\\2M550E-1011",
@@ -445,23 +400,23 @@ static void body_dsmr50(struct out *w, const struct sc_meter *m, const struct qu
 	put_currents(w, q, false);
 	put_phase_powers(w, q, false);
 	put_gas_nl(w, q);
-	put_ch(w, '!');
+	sc_out_ch(w, '!');
 }
 
 /* 632525252525W: the placeholder Fluvius sends for "no peak". */
-static void put_tst_or_none(struct out *w, int64_t epoch)
+static void put_tst_or_none(struct sc_out *w, int64_t epoch)
 {
 	if (epoch)
 		put_tst(w, epoch);
 	else
-		put_str(w, "632525252525W");
+		sc_out_str(w, "632525252525W");
 }
 
 /* e-MUCS, laid out as a Fluvius meter (e-MUCS P1 1.7.1). */
-static void body_emucs(struct out *w, const struct sc_meter *m, const struct quant *q,
+static void body_emucs(struct sc_out *w, const struct sc_meter *m, const struct quant *q,
 		       size_t msg_hex)
 {
-	put_str(w, "/FLU5\\253769484_A\r\n\r\n");
+	sc_out_str(w, "/FLU5\\253769484_A\r\n\r\n");
 	obj_text(w, "0-0:96.1.4", "50217");
 	put_id(w, "0-0:96.1.1", q->id);
 	obj_begin(w, "0-0:1.0.0");
@@ -475,24 +430,24 @@ static void body_emucs(struct out *w, const struct sc_meter *m, const struct qua
 	obj_fixed(w, "1-0:1.4.0", q->demand_avg_w, 2, 3, "kW");
 	obj_begin(w, "1-0:1.6.0");
 	put_tst_or_none(w, q->month_max_ts);
-	put_str(w, ")(");
+	sc_out_str(w, ")(");
 	put_fixed(w, q->month_max_w, 2, 3);
-	put_str(w, "*kW");
+	sc_out_str(w, "*kW");
 	obj_end(w);
 	obj_begin(w, "0-0:98.1.0");
-	put_uint(w, (uint64_t)m->demand_hist_count, 1);
-	put_str(w, ")(1-0:1.6.0)(1-0:1.6.0");
+	sc_out_uint(w, (uint64_t)m->demand_hist_count, 1);
+	sc_out_str(w, ")(1-0:1.6.0)(1-0:1.6.0");
 	if (m->demand_hist_count == 0)
-		put_str(w, ")(");
+		sc_out_str(w, ")(");
 	for (int i = 0; i < m->demand_hist_count; i++) {
 		const struct sc_meter_demand *d = &m->demand_hist[i];
-		put_str(w, ")(");
+		sc_out_str(w, ")(");
 		put_tst(w, d->month);
-		put_str(w, ")(");
+		sc_out_str(w, ")(");
 		put_tst_or_none(w, d->when);
-		put_str(w, ")(");
+		sc_out_str(w, ")(");
 		put_fixed(w, d->when ? round_clamp(d->w, 99999) : 0, 2, 3);
-		put_str(w, "*kW");
+		sc_out_str(w, "*kW");
 	}
 	obj_end(w);
 	obj_fixed(w, "1-0:1.7.0", q->imp_w, 2, 3, "kW");
@@ -510,14 +465,14 @@ static void body_emucs(struct out *w, const struct sc_meter *m, const struct qua
 	obj_text(w, "0-1:24.4.0", "1");
 	obj_begin(w, "0-1:24.2.3");
 	put_tst(w, q->gas_ts);
-	put_str(w, ")(");
+	sc_out_str(w, ")(");
 	put_fixed(w, q->gas_l, 5, 3);
-	put_str(w, "*m3");
+	sc_out_str(w, "*m3");
 	obj_end(w);
-	put_ch(w, '!');
+	sc_out_ch(w, '!');
 }
 
-static void body(struct out *w, const struct sc_meter *m, const struct quant *q,
+static void body(struct sc_out *w, const struct sc_meter *m, const struct quant *q,
 		 enum sc_flavour f, size_t msg_hex)
 {
 	switch (f) {
@@ -574,7 +529,7 @@ static void fill_expect(const struct quant *q, enum sc_flavour f, struct sc_read
 	r->flavour = f;
 	r->version = f == SC_FLAVOUR_DSMR42 ? 42 : f == SC_FLAVOUR_DSMR50 ? 50 : 50217;
 	memcpy(r->maker, f == SC_FLAVOUR_DSMR42 ? "KFM" : f == SC_FLAVOUR_DSMR50 ? "ISK" : "FLU", 4);
-	struct out w = {r->meter_id, sizeof r->meter_id - 1, 0, false};
+	struct sc_out w = {r->meter_id, sizeof r->meter_id - 1, 0, false};
 	put_hex_text(&w, q->id);
 	r->meter_id[w.full ? 0 : w.len] = '\0';
 	r->tariff = q->tariff;
@@ -596,7 +551,7 @@ static uint64_t fault_rand(uint64_t *state)
 }
 
 /* 1-64 bytes, none of them '/', at least one NUL, printable and binary. */
-static void put_garbage(struct out *w, uint64_t seed)
+static void put_garbage(struct sc_out *w, uint64_t seed)
 {
 	uint64_t st = seed;
 	size_t n = 1 + (size_t)(fault_rand(&st) % 64);
@@ -612,16 +567,16 @@ static void put_garbage(struct out *w, uint64_t seed)
 			c = (char)(unsigned char)((r >> 8) & 0xFF); /* any byte */
 		if (c == '/')
 			c = '.';
-		put_ch(w, c);
+		sc_out_ch(w, c);
 	}
 }
 
-static void put_crc(struct out *w, uint16_t crc)
+static void put_crc(struct sc_out *w, uint16_t crc)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char d[4] = {hex[crc >> 12], hex[(crc >> 8) & 15], hex[(crc >> 4) & 15], hex[crc & 15]};
-	put_mem(w, d, 4);
-	put_str(w, "\r\n");
+	sc_out_mem(w, d, 4);
+	sc_out_str(w, "\r\n");
 }
 
 int sc_p1_gen(const struct sc_meter *m, const struct sc_p1_gen_opts *o, char *buf, size_t cap,
@@ -637,7 +592,7 @@ int sc_p1_gen(const struct sc_meter *m, const struct sc_p1_gen_opts *o, char *bu
 	if (expect)
 		fill_expect(&q, f, expect);
 
-	struct out w = {buf, cap, 0, false};
+	struct sc_out w = {buf, cap, 0, false};
 	uint64_t st = o->fault_seed;
 	if (o->fault == SC_P1_FAULT_GARBAGE)
 		put_garbage(&w, o->fault_seed);

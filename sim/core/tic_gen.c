@@ -17,6 +17,7 @@
 
 #include "civil.h"
 #include "sc_error.h"
+#include "textout.h"
 
 #define STX 0x02
 #define ETX 0x03
@@ -73,80 +74,27 @@ int sc_tic_calendar_from_name(const char *name)
 	return -1;
 }
 
-/* ---- bounded output ---- */
-
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool full; /* something did not fit; the output is unusable */
-};
-
-static void put_mem(struct out *w, const void *s, size_t n)
-{
-	if (w->full || n > w->cap - w->len) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
-
-static void put_str(struct out *w, const char *s)
-{
-	put_mem(w, s, strlen(s));
-}
-
-static void put_ch(struct out *w, char c)
-{
-	put_mem(w, &c, 1);
-}
-
-/* Decimal, zero-padded to at least width digits. */
-static void put_uint(struct out *w, uint64_t v, int width)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < width && n < (int)sizeof tmp)
-		tmp[n++] = '0';
-	char rev[24];
-	for (int i = 0; i < n; i++)
-		rev[i] = tmp[n - 1 - i];
-	put_mem(w, rev, (size_t)n);
-}
-
-static void put_hex(struct out *w, uint64_t v, int digits)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (int i = digits - 1; i >= 0; i--)
-		put_ch(w, hex[(v >> (4 * i)) & 15]);
-}
-
 /* Horodate SYYMMDDhhmmss (Enedis V3 §6.2.1): local time, S = 'E' in EU
  * summer time (UTC+2), 'H' otherwise (UTC+1). */
-static void put_horodate(struct out *w, int64_t epoch)
+static void put_horodate(struct sc_out *w, int64_t epoch)
 {
 	bool summer = sc_eu_summer_time(epoch);
 	struct sc_civil c;
 	sc_epoch_to_civil(epoch + (summer ? 7200 : 3600), &c);
-	put_ch(w, summer ? 'E' : 'H');
-	put_uint(w, (uint64_t)(c.year % 100), 2);
-	put_uint(w, (uint64_t)c.month, 2);
-	put_uint(w, (uint64_t)c.day, 2);
-	put_uint(w, (uint64_t)c.hour, 2);
-	put_uint(w, (uint64_t)c.minute, 2);
-	put_uint(w, (uint64_t)c.second, 2);
+	sc_out_ch(w, summer ? 'E' : 'H');
+	sc_out_uint(w, (uint64_t)(c.year % 100), 2);
+	sc_out_uint(w, (uint64_t)c.month, 2);
+	sc_out_uint(w, (uint64_t)c.day, 2);
+	sc_out_uint(w, (uint64_t)c.hour, 2);
+	sc_out_uint(w, (uint64_t)c.minute, 2);
+	sc_out_uint(w, (uint64_t)c.second, 2);
 }
 
 /* Into a small NUL-terminated array. */
 static void fmt_uint(char *dst, size_t cap, uint64_t v, int width)
 {
-	struct out w = {dst, cap - 1, 0, false};
-	put_uint(&w, v, width);
+	struct sc_out w = {dst, cap - 1, 0, false};
+	sc_out_uint(&w, v, width);
 	dst[w.full ? 0 : w.len] = '\0';
 }
 
@@ -241,10 +189,10 @@ static unsigned action(int index, bool relay_closed)
 	return 0x8000u | (relay_closed ? 0x4000u : 0u) | (unsigned)index;
 }
 
-static void put_step(struct out *w, int hhmm, unsigned act)
+static void put_step(struct sc_out *w, int hhmm, unsigned act)
 {
-	put_uint(w, (uint64_t)hhmm, 4);
-	put_hex(w, act, 4);
+	sc_out_uint(w, (uint64_t)hhmm, 4);
+	sc_out_hex(w, act, 4);
 }
 
 /* Tempo supplier index of a colour: HC = 2 c - 1, HP = 2 c. */
@@ -255,7 +203,7 @@ static int tempo_index(int colour, bool offpeak)
 
 static void next_day_profile(const struct sc_meter *m, struct quant *q)
 {
-	struct out w = {q->pjourf1, sizeof q->pjourf1 - 1, 0, false};
+	struct sc_out w = {q->pjourf1, sizeof q->pjourf1 - 1, 0, false};
 	int steps = 1;
 	switch (q->cal) {
 	case SC_TIC_CAL_BASE:
@@ -263,9 +211,9 @@ static void next_day_profile(const struct sc_meter *m, struct quant *q)
 		break;
 	case SC_TIC_CAL_HCHP:
 		put_step(&w, 0, action(1, true));
-		put_ch(&w, ' ');
+		sc_out_ch(&w, ' ');
 		put_step(&w, 600, action(2, false));
-		put_ch(&w, ' ');
+		sc_out_ch(&w, ' ');
 		put_step(&w, 2200, action(1, true));
 		steps = 3;
 		break;
@@ -279,16 +227,16 @@ static void next_day_profile(const struct sc_meter *m, struct quant *q)
 		int c0 = (int)sc_meter_tempo_colour(m, date);
 		int c1 = q->t >= announce ? (int)sc_meter_tempo_colour(m, date + 1) : SC_TEMPO_BLUE;
 		put_step(&w, 0, action(tempo_index(c0, true), true));
-		put_ch(&w, ' ');
+		sc_out_ch(&w, ' ');
 		put_step(&w, 600, action(tempo_index(c1, false), false));
-		put_ch(&w, ' ');
+		sc_out_ch(&w, ' ');
 		put_step(&w, 2200, action(tempo_index(c1, true), true));
 		steps = 3;
 		break;
 	}
 	}
 	for (int i = steps; i < 11; i++)
-		put_str(&w, " NONUTILE");
+		sc_out_str(&w, " NONUTILE");
 	q->pjourf1[w.full ? 0 : w.len] = '\0';
 }
 
@@ -307,11 +255,11 @@ static void quantise(const struct sc_meter *m, const struct sc_tic_gen_opts *o, 
 	static const char *const makers[] = {"01", "02", "03", "04"};
 	static const char *const mono_types[] = {"61", "62", "64", "70", "75"};
 	static const char *const tri_types[] = {"63", "71", "76"};
-	struct out w = {q->adsc, sizeof q->adsc - 1, 0, false};
-	put_str(&w, makers[seeded(m, 1) % 4]);
-	put_uint(&w, 14 + seeded(m, 2) % 11, 2);
-	put_str(&w, m->phases == 3 ? tri_types[seeded(m, 3) % 3] : mono_types[seeded(m, 3) % 5]);
-	put_uint(&w, m->serial % 1000000u, 6);
+	struct sc_out w = {q->adsc, sizeof q->adsc - 1, 0, false};
+	sc_out_str(&w, makers[seeded(m, 1) % 4]);
+	sc_out_uint(&w, 14 + seeded(m, 2) % 11, 2);
+	sc_out_str(&w, m->phases == 3 ? tri_types[seeded(m, 3) % 3] : mono_types[seeded(m, 3) % 5]);
+	sc_out_uint(&w, m->serial % 1000000u, 6);
 	q->adsc[w.full ? 0 : w.len] = '\0';
 	fmt_uint(q->prm, sizeof q->prm, seeded(m, 4) % 100000000000000ULL, 14);
 
@@ -474,7 +422,7 @@ static void quantise(const struct sc_meter *m, const struct sc_tic_gen_opts *o, 
 
 /* The writer of one frame's groups, with the fault to apply to one of them. */
 struct gw {
-	struct out *w;
+	struct sc_out *w;
 	bool historic;
 	int n;              /* groups written so far */
 	int eligible;       /* groups the fault may hit, so far */
@@ -489,7 +437,7 @@ struct gw {
 static void group(struct gw *g, const char *label, const int64_t *horodate, const char *data)
 {
 	char body[192];
-	struct out b = {body, sizeof body, 0, false};
+	struct sc_out b = {body, sizeof body, 0, false};
 	char sep = g->historic ? ' ' : HT;
 	size_t dlen = strlen(data);
 	bool eligible = g->fault != SC_TIC_FAULT_BAD_LENGTH || dlen > 0;
@@ -498,27 +446,27 @@ static void group(struct gw *g, const char *label, const int64_t *horodate, cons
 		g->eligible++;
 	g->n++;
 
-	put_str(&b, label);
-	put_ch(&b, sep);
+	sc_out_str(&b, label);
+	sc_out_ch(&b, sep);
 	if (horodate) {
 		put_horodate(&b, *horodate);
-		put_ch(&b, sep);
+		sc_out_ch(&b, sep);
 	}
 	size_t data_at = b.len;
 	if (hit && g->fault == SC_TIC_FAULT_BAD_LENGTH) {
 		if (g->rnd & 1) {
-			put_ch(&b, data[0]); /* one too long */
-			put_str(&b, data);
+			sc_out_ch(&b, data[0]); /* one too long */
+			sc_out_str(&b, data);
 		} else {
-			put_str(&b, data + 1); /* one too short */
+			sc_out_str(&b, data + 1); /* one too short */
 		}
 	} else {
-		put_str(&b, data);
+		sc_out_str(&b, data);
 	}
 	size_t data_end = b.len;
 	/* Historic: the checksum covers label SP data, not the SP after it. */
 	char cs = g->historic ? checksum(body, b.len) : 0;
-	put_ch(&b, sep);
+	sc_out_ch(&b, sep);
 	if (!g->historic)
 		cs = checksum(body, b.len);
 	if (hit && g->fault == SC_TIC_FAULT_BAD_CHECKSUM)
@@ -530,12 +478,12 @@ static void group(struct gw *g, const char *label, const int64_t *horodate, cons
 		size_t at = k < llen ? k : data_at + (k - llen);
 		body[at] = (char)((unsigned char)body[at] | 0x80u);
 	}
-	put_ch(&b, cs);
-	put_ch(g->w, LF);
+	sc_out_ch(&b, cs);
+	sc_out_ch(g->w, LF);
 	if (hit && g->fault == SC_TIC_FAULT_TRUNCATED)
 		g->cut = g->w->len + (size_t)(g->rnd % (b.len + 1)); /* LF kept, CR never */
-	put_mem(g->w, body, b.len);
-	put_ch(g->w, CR);
+	sc_out_mem(g->w, body, b.len);
+	sc_out_ch(g->w, CR);
 	if (b.full)
 		g->w->full = true;
 }
@@ -610,8 +558,8 @@ static void frame_standard(struct gw *g, const struct quant *q)
 	for (int ph = 0; ph < q->phases; ph++)
 		group_num(g, l_umoy[ph], &q->umoy_ts, q->umoy[ph], 3);
 	char stge[9];
-	struct out sw = {stge, sizeof stge - 1, 0, false};
-	put_hex(&sw, q->stge, 8);
+	struct sc_out sw = {stge, sizeof stge - 1, 0, false};
+	sc_out_hex(&sw, q->stge, 8);
 	stge[sw.len] = '\0';
 	group(g, "STGE", NULL, stge);
 	group(g, "MSG1", NULL, "PAS DE          MESSAGE         ");
@@ -723,7 +671,7 @@ static uint64_t fault_rand(uint64_t *state)
 
 /* 1-64 bytes, none of them STX or '/' (which would open a frame or look
  * like a DSMR telegram), with a NUL, printable and binary bytes. */
-static void put_garbage(struct out *w, uint64_t *st)
+static void put_garbage(struct sc_out *w, uint64_t *st)
 {
 	size_t n = 1 + (size_t)(fault_rand(st) % 64);
 	size_t nul = (size_t)(fault_rand(st) % n);
@@ -738,18 +686,18 @@ static void put_garbage(struct out *w, uint64_t *st)
 			c = (char)(unsigned char)((r >> 8) & 0xFF);
 		if (c == STX || c == '/')
 			c = '.';
-		put_ch(w, c);
+		sc_out_ch(w, c);
 	}
 }
 
 static void write_frame(struct gw *g, const struct quant *q)
 {
-	put_ch(g->w, STX);
+	sc_out_ch(g->w, STX);
 	if (g->historic)
 		frame_historic(g, q);
 	else
 		frame_standard(g, q);
-	put_ch(g->w, ETX);
+	sc_out_ch(g->w, ETX);
 }
 
 int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *buf, size_t cap,
@@ -762,7 +710,7 @@ int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *
 	if (expect)
 		fill_expect(&q, expect);
 
-	struct out w = {buf, cap, 0, false};
+	struct sc_out w = {buf, cap, 0, false};
 	uint64_t st = o->fault_seed;
 	struct gw g = {&w, o->fault == SC_TIC_FAULT_HISTORIC, 0, 0, o->fault, -1, 0, 0};
 	bool per_group = o->fault == SC_TIC_FAULT_BAD_CHECKSUM ||
@@ -786,7 +734,7 @@ int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *
 	if (o->fault == SC_TIC_FAULT_TRUNCATED) {
 		/* Cut inside the chosen group; EOT interrupts the frame (TIC.md). */
 		w.len = g.cut;
-		put_ch(&w, EOT);
+		sc_out_ch(&w, EOT);
 	}
 	if (w.full)
 		return SC_ERR_RANGE;
