@@ -226,7 +226,7 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 			    star ? star + 1 : "none", unit_name(want));
 	}
 	/* Scaled in one step: 02.027 kW is exactly 2027 W. */
-	out->v = sc_decimal_value(mant, exp - frac);
+	out->v = exp == frac ? (double)mant : sc_decimal_value(mant, exp - frac);
 	out->unit = unit == SC_UNIT_NONE ? want : unit;
 	out->set = true;
 	return SC_OK;
