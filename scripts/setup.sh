@@ -5,7 +5,9 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
-  libcjson-dev libcriterion-dev
+  libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
+  # real peers the tests talk to
+  mbpoll python3-pymodbus socat python3
 )
 
 missing=()

@@ -134,12 +134,20 @@ void sc_regmap_build(struct sc_regmap *m, const struct sc_reading *r,
 	}
 }
 
-int sc_regmap_read(const struct sc_regmap *m, unsigned addr, unsigned count, uint16_t *out)
+int sc_regmap_check(unsigned addr, unsigned count)
 {
 	if (count == 0 || count > SC_MODBUS_MAX_READ)
 		return 0x03;
 	if (addr < SC_REGMAP_BASE || addr + count > SC_REGMAP_END)
 		return 0x02;
+	return 0;
+}
+
+int sc_regmap_read(const struct sc_regmap *m, unsigned addr, unsigned count, uint16_t *out)
+{
+	int ex = sc_regmap_check(addr, count);
+	if (ex)
+		return ex;
 	memcpy(out, &m->w[addr - SC_REGMAP_BASE], count * sizeof *out);
 	return 0;
 }

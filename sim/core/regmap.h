@@ -58,6 +58,11 @@ void sc_regmap_build(struct sc_regmap *m, const struct sc_reading *r,
 bool sc_regmap_value(const struct sc_regdef *d, const struct sc_reading *r,
 		     const struct sc_regmap_opts *o, double *out);
 
+/* The exception a read of count registers from addr gets: 0 when valid,
+ * 0x03 illegal data value when count is 0 or > 125 (checked first), 0x02
+ * illegal data address when any register lies outside the map. */
+int sc_regmap_check(unsigned addr, unsigned count);
+
 /* Modbus read of count registers from addr. Returns 0 and fills out, or the
  * Modbus exception code: 0x02 illegal data address when any register lies
  * outside the map, 0x03 illegal data value when count is 0 or > 125. */

@@ -1,0 +1,79 @@
+#include "device.h"
+
+#include <string.h>
+
+#include "sc_error.h"
+
+int sc_device_init(struct sc_device *d, const struct sc_device_config *cfg)
+{
+	memset(d, 0, sizeof *d);
+	d->cfg = *cfg;
+	d->stream = sc_tg_stream_new(cfg->protocol, cfg->p1_flags);
+	if (!d->stream)
+		return SC_ERR_NOMEM;
+	sc_regmap_build(&d->image, NULL, &d->cfg.regs);
+	return SC_OK;
+}
+
+void sc_device_free(struct sc_device *d)
+{
+	if (d) {
+		sc_tg_stream_free(d->stream);
+		d->stream = NULL;
+	}
+}
+
+static void handle(struct sc_device *d, int64_t now_ms)
+{
+	struct sc_tg_event *ev = &d->ev;
+	switch (ev->kind) {
+	case SC_TG_NONE:
+		return;
+	case SC_TG_GARBAGE:
+		d->counters.garbage_bytes += ev->length;
+		break;
+	case SC_TG_FAILED:
+		if (strcmp(ev->name, "framing") == 0 || strcmp(ev->name, "overflow") == 0)
+			d->counters.telegrams_frame_fail++;
+		else
+			d->counters.telegrams_fail++;
+		break;
+	case SC_TG_OK:
+		d->counters.telegrams_pass++;
+		d->reading = ev->reading;
+		/* A telegram without a usable timestamp is stamped on arrival. */
+		if (!d->reading.ts_set) {
+			d->reading.ts = now_ms / 1000;
+			d->reading.ts_set = true;
+		}
+		d->reading_ms = now_ms;
+		d->have_reading = true;
+		sc_regmap_build(&d->image, &d->reading, &d->cfg.regs);
+		d->generation++;
+		break;
+	}
+	if (ev->raw && ev->raw_len <= sizeof d->last_raw && ev->kind != SC_TG_GARBAGE) {
+		memcpy(d->last_raw, ev->raw, ev->raw_len);
+		d->last_raw_len = ev->raw_len;
+	}
+	if (d->cfg.on_event)
+		d->cfg.on_event(d->cfg.on_event_arg, ev);
+}
+
+void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t now_ms)
+{
+	const char *p = data;
+	d->counters.bytes += len;
+	while (len > 0) {
+		size_t used = sc_tg_feed(d->stream, p, len, &d->ev);
+		p += used;
+		len -= used;
+		handle(d, now_ms);
+	}
+}
+
+void sc_device_input_end(struct sc_device *d, int64_t now_ms)
+{
+	while (sc_tg_finish(d->stream, &d->ev) != SC_TG_NONE)
+		handle(d, now_ms);
+}

@@ -1,0 +1,59 @@
+/* The device: what a Smart Connect keeps from the telegrams it receives.
+ * Meter bytes go in; out come the last good reading, the Modbus register
+ * image built from it, the last raw telegram and the counters. Pure: the
+ * caller passes the device time in and gets told about every telegram
+ * through a callback (for its log). */
+#ifndef SC_DEVICE_H
+#define SC_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "reading.h"
+#include "regmap.h"
+#include "telegram.h"
+
+struct sc_device_config {
+	enum sc_protocol protocol;  /* SC_PROTO_P1, SC_PROTO_TIC, or AUTO from the first bytes */
+	unsigned p1_flags;          /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
+	struct sc_regmap_opts regs; /* word order, kWh energy of firmware < 5.1 */
+	/* Called for every telegram, good or not, and for garbage (may be NULL). */
+	void (*on_event)(void *arg, const struct sc_tg_event *ev);
+	void *on_event_arg;
+};
+
+struct sc_device_counters {
+	uint64_t telegrams_pass;       /* parsed and served */
+	uint64_t telegrams_fail;       /* complete but rejected: CRC, syntax, bad groups,
+					* unsupported meter */
+	uint64_t telegrams_frame_fail; /* broken framing: cut short, too long */
+	uint64_t garbage_bytes;        /* bytes outside any telegram */
+	uint64_t bytes;                /* every byte received */
+};
+
+struct sc_device {
+	struct sc_device_config cfg;
+	struct sc_tg_stream *stream;
+	bool have_reading;
+	struct sc_reading reading;   /* the last good telegram's */
+	int64_t reading_ms;          /* device time it arrived */
+	struct sc_regmap image;      /* what Modbus serves: the last good telegram's */
+	uint64_t generation;         /* +1 for every good telegram */
+	struct sc_device_counters counters;
+	char last_raw[SC_P1_BUF_SIZE]; /* the last telegram as received, good or not */
+	size_t last_raw_len;
+	struct sc_tg_event ev;       /* scratch */
+};
+
+/* Returns SC_OK or SC_ERR_NOMEM. Before the first telegram every register
+ * reads 0 (SMART-CONNECT.md §6 Decision). */
+int sc_device_init(struct sc_device *d, const struct sc_device_config *cfg);
+void sc_device_free(struct sc_device *d);
+
+/* Meter bytes received at device time now_ms. */
+void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t now_ms);
+/* The meter input ended (file at its end, serial port gone): reports a
+ * telegram cut short. The last values stay served. */
+void sc_device_input_end(struct sc_device *d, int64_t now_ms);
+
+#endif

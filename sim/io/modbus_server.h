@@ -1,0 +1,35 @@
+/* Modbus TCP server of the device (manual §5.3): libmodbus listens, accepts
+ * and builds the replies from the register image of the device; requests are
+ * framed here without blocking so one slow client never stalls the loop. */
+#ifndef SC_MODBUS_SERVER_H
+#define SC_MODBUS_SERVER_H
+
+#include <stdint.h>
+
+#include "device.h"
+#include "loop.h"
+
+#define SC_MODBUS_MAX_CLIENTS 4
+
+struct sc_modbus_opts {
+	const char *addr;   /* IPv4 address to listen on, "0.0.0.0" for all */
+	int port;           /* 0 = any free port (see sc_modbus_port) */
+	int max_clients;    /* 1 as the device (default), up to 4 as an EMpro */
+	int idle_timeout_s; /* a client silent this long is closed, freeing its slot */
+};
+
+struct sc_modbus;
+
+/* NULL on failure, with the cause logged (e.g. no permission for port 502). */
+struct sc_modbus *sc_modbus_start(struct sc_loop *loop, struct sc_device *dev,
+				  const struct sc_modbus_opts *o, int *err);
+void sc_modbus_stop(struct sc_modbus *m);
+/* The port listened on (useful with port 0). */
+int sc_modbus_port(const struct sc_modbus *m);
+
+struct sc_modbus_stats {
+	uint64_t requests, exceptions, connections, refused, dropped_garbage, dropped_idle;
+};
+const struct sc_modbus_stats *sc_modbus_stats(const struct sc_modbus *m);
+
+#endif

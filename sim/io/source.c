@@ -1,0 +1,383 @@
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libserialport.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "p1_gen.h"
+
+struct chunk {
+	size_t off, len;
+};
+
+struct sc_source {
+	struct sc_loop *loop;
+	struct sc_device *dev;
+	const struct sc_clock *clock;
+	struct sc_source_opts o;
+	char desc[256];
+	int timer;
+	int64_t next_ms;  /* device time of the next telegram */
+	int64_t cadence_ms;
+	/* gen */
+	struct sc_meter meter;
+	char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
+	/* file */
+	char *data;
+	size_t size;
+	struct chunk *chunks;
+	size_t nchunks, next_chunk;
+	/* serial / stdin */
+	int fd;
+	struct sp_port *port;
+	bool ended;
+};
+
+int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_t errlen)
+{
+	if (strncmp(spec, "gen:", 4) == 0) {
+		char flav[32];
+		const char *colon = strchr(spec + 4, ':');
+		size_t n = colon ? (size_t)(colon - spec - 4) : strlen(spec + 4);
+		if (n >= sizeof flav)
+			n = sizeof flav - 1;
+		memcpy(flav, spec + 4, n);
+		flav[n] = '\0';
+		o->kind = SC_SRC_GEN;
+		o->flavour = sc_flavour_from_name(flav);
+		if (o->flavour == SC_FLAVOUR_UNKNOWN) {
+			snprintf(err, errlen, "unknown meter '%s' (dsmr42, dsmr50, emucs, tic)", flav);
+			return -1;
+		}
+		if (colon) {
+			int p = sc_profile_from_name(colon + 1);
+			if (p < 0) {
+				snprintf(err, errlen, "unknown profile '%s' (household, pv, ev, pv-ev)",
+					 colon + 1);
+				return -1;
+			}
+			o->meter.profile = (enum sc_profile)p;
+		}
+		return 0;
+	}
+	if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
+		o->kind = SC_SRC_FILE;
+		o->path = spec + 5;
+		return 0;
+	}
+	if (strncmp(spec, "serial:", 7) == 0 && spec[7]) {
+		o->kind = SC_SRC_SERIAL;
+		o->path = spec + 7;
+		return 0;
+	}
+	if (strcmp(spec, "stdin") == 0) {
+		o->kind = SC_SRC_STDIN;
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not gen:METER[:PROFILE], file:PATH, serial:DEV or stdin",
+		 spec);
+	return -1;
+}
+
+static int64_t dev_now(const struct sc_source *s)
+{
+	return sc_clock_now(s->clock, sc_mono_ms());
+}
+
+static void schedule(struct sc_source *s, void (*cb)(void *))
+{
+	s->timer = sc_loop_add_timer(s->loop, sc_clock_mono_at(s->clock, s->next_ms), cb, s);
+}
+
+/* ---- gen: the built-in synthetic meter ---- */
+
+static void on_gen(void *arg)
+{
+	struct sc_source *s = arg;
+	s->timer = -1;
+	int64_t now = s->next_ms;
+	sc_meter_advance(&s->meter, now / 1000);
+	int n;
+	if (s->o.flavour == SC_FLAVOUR_TIC) {
+		n = sc_tic_gen(&s->meter, &s->o.tic, s->buf, sizeof s->buf, NULL);
+	} else {
+		struct sc_p1_gen_opts go = {s->o.flavour, SC_P1_FAULT_NONE, 0};
+		n = sc_p1_gen(&s->meter, &go, s->buf, sizeof s->buf, NULL);
+	}
+	if (n > 0)
+		sc_device_feed(s->dev, s->buf, (size_t)n, now);
+	else
+		sc_log(SC_LOG_ERROR, "source: generator failed (%d)", n);
+	s->next_ms += s->cadence_ms;
+	schedule(s, on_gen);
+}
+
+/* ---- file: a capture replayed at the meter's cadence ---- */
+
+static int split_capture(struct sc_source *s)
+{
+	/* The same parser the device runs finds where each telegram ends;
+	 * bytes between telegrams travel with the telegram after them. */
+	struct sc_tg_stream *st = sc_tg_stream_new(s->dev->cfg.protocol, s->dev->cfg.p1_flags);
+	struct sc_tg_event *ev = malloc(sizeof *ev);
+	size_t cap = 64;
+	s->chunks = malloc(cap * sizeof *s->chunks);
+	if (!st || !ev || !s->chunks) {
+		sc_tg_stream_free(st);
+		free(ev);
+		return -1;
+	}
+	size_t start = 0, off = 0;
+	bool dsmr42 = false;
+	for (;;) {
+		enum sc_tg_kind k;
+		if (off < s->size) {
+			off += sc_tg_feed(st, s->data + off, s->size - off, ev);
+			k = ev->kind;
+		} else if ((k = sc_tg_finish(st, ev)) == SC_TG_NONE) {
+			break;
+		}
+		if (k == SC_TG_OK && ev->reading.flavour == SC_FLAVOUR_DSMR42)
+			dsmr42 = true;
+		if (k != SC_TG_OK && k != SC_TG_FAILED)
+			continue;
+		size_t end = (size_t)(ev->offset + ev->length);
+		if (end > s->size)
+			end = s->size;
+		if (end <= start)
+			continue;
+		if (s->nchunks == cap) {
+			cap *= 2;
+			struct chunk *c = realloc(s->chunks, cap * sizeof *c);
+			if (!c) {
+				sc_tg_stream_free(st);
+				free(ev);
+				return -1;
+			}
+			s->chunks = c;
+		}
+		s->chunks[s->nchunks++] = (struct chunk){start, end - start};
+		start = end;
+	}
+	if (start < s->size && s->nchunks > 0)
+		s->chunks[s->nchunks - 1].len = s->size - s->chunks[s->nchunks - 1].off;
+	else if (start < s->size)
+		s->chunks[s->nchunks++] = (struct chunk){start, s->size - start};
+	sc_tg_stream_free(st);
+	free(ev);
+	/* DSMR 4.x meters send every 10 s, DSMR 5, e-MUCS and TIC every second. */
+	s->cadence_ms = dsmr42 ? 10000 : 1000;
+	return 0;
+}
+
+static void on_file(void *arg)
+{
+	struct sc_source *s = arg;
+	s->timer = -1;
+	if (s->next_chunk >= s->nchunks) {
+		if (s->o.loop && s->nchunks > 0) {
+			s->next_chunk = 0;
+		} else {
+			sc_device_input_end(s->dev, s->next_ms);
+			sc_log(SC_LOG_INFO, "source: end of %s (%zu telegrams)%s", s->o.path,
+			       s->nchunks,
+			       s->o.exit_at_end ? "" : "; the last values stay served");
+			s->ended = true;
+			if (s->o.exit_at_end)
+				sc_loop_stop(s->loop);
+			return;
+		}
+	}
+	const struct chunk *c = &s->chunks[s->next_chunk++];
+	sc_device_feed(s->dev, s->data + c->off, c->len, s->next_ms);
+	s->next_ms += s->cadence_ms;
+	schedule(s, on_file);
+}
+
+static int load_file(struct sc_source *s)
+{
+	FILE *f = fopen(s->o.path, "rb");
+	if (!f) {
+		sc_log(SC_LOG_ERROR, "source: cannot open %s: %s", s->o.path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16;
+	s->data = malloc(cap);
+	size_t n;
+	while (s->data && (n = fread(s->data + s->size, 1, cap - s->size, f)) > 0) {
+		s->size += n;
+		if (s->size == cap) {
+			char *d = realloc(s->data, cap * 2);
+			if (!d)
+				break;
+			s->data = d;
+			cap *= 2;
+		}
+	}
+	bool bad = ferror(f) || !s->data;
+	fclose(f);
+	if (bad) {
+		sc_log(SC_LOG_ERROR, "source: cannot read %s", s->o.path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- stdin and serial: bytes as they come ---- */
+
+static void on_bytes(void *arg, int fd, short revents);
+
+static int open_serial(struct sc_source *s)
+{
+	struct sp_port *p;
+	if (sp_get_port_by_name(s->o.path, &p) != SP_OK) {
+		sc_log(SC_LOG_ERROR, "source: no serial port %s", s->o.path);
+		return -1;
+	}
+	if (sp_open(p, SP_MODE_READ) != SP_OK) {
+		char *msg = sp_last_error_message();
+		sc_log(SC_LOG_ERROR, "source: cannot open %s: %s", s->o.path, msg ? msg : "?");
+		sp_free_error_message(msg);
+		sp_free_port(p);
+		return -1;
+	}
+	/* P1 DSMR 4.2+/e-MUCS: 115200 8N1; TIC standard mode: 9600 7E1. */
+	bool tic = s->o.tic_line;
+	sp_set_baudrate(p, tic ? 9600 : 115200);
+	sp_set_bits(p, tic ? 7 : 8);
+	sp_set_parity(p, tic ? SP_PARITY_EVEN : SP_PARITY_NONE);
+	sp_set_stopbits(p, 1);
+	sp_set_flowcontrol(p, SP_FLOWCONTROL_NONE);
+	int fd;
+	if (sp_get_port_handle(p, &fd) != SP_OK) {
+		sp_close(p);
+		sp_free_port(p);
+		return -1;
+	}
+	s->port = p;
+	s->fd = fd;
+	sc_loop_add_fd(s->loop, fd, POLLIN, on_bytes, s);
+	sc_log(SC_LOG_INFO, "source: %s open at %s", s->o.path, tic ? "9600 7E1" : "115200 8N1");
+	return 0;
+}
+
+static void on_reopen(void *arg)
+{
+	struct sc_source *s = arg;
+	s->timer = -1;
+	if (open_serial(s) != 0)
+		s->timer = sc_loop_add_timer(s->loop, sc_mono_ms() + 1000, on_reopen, s);
+}
+
+static void close_serial(struct sc_source *s)
+{
+	if (s->port) {
+		sc_loop_del_fd(s->loop, s->fd);
+		sp_close(s->port);
+		sp_free_port(s->port);
+		s->port = NULL;
+		s->fd = -1;
+	}
+}
+
+static void on_bytes(void *arg, int fd, short revents)
+{
+	struct sc_source *s = arg;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof buf);
+	if (n > 0) {
+		sc_device_feed(s->dev, buf, (size_t)n, dev_now(s));
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(revents & (POLLHUP | POLLERR)))
+		return;
+	sc_device_input_end(s->dev, dev_now(s));
+	if (s->o.kind == SC_SRC_SERIAL) {
+		/* The adapter went away (unplugged, dongle restarted): wait for it. */
+		sc_log(SC_LOG_WARN, "source: %s lost (%s); reopening every second", s->o.path,
+		       n < 0 ? strerror(errno) : "hang-up");
+		close_serial(s);
+		s->timer = sc_loop_add_timer(s->loop, sc_mono_ms() + 1000, on_reopen, s);
+		return;
+	}
+	sc_loop_del_fd(s->loop, fd);
+	s->ended = true;
+	sc_log(SC_LOG_INFO, "source: end of standard input%s",
+	       s->o.exit_at_end ? "" : "; the last values stay served");
+	if (s->o.exit_at_end)
+		sc_loop_stop(s->loop);
+}
+
+struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
+				  const struct sc_clock *clock, const struct sc_source_opts *o)
+{
+	struct sc_source *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->dev = dev;
+	s->clock = clock;
+	s->o = *o;
+	s->timer = -1;
+	s->fd = -1;
+	s->next_ms = sc_clock_now(clock, sc_mono_ms());
+	switch (o->kind) {
+	case SC_SRC_GEN:
+		s->o.meter.start = s->next_ms / 1000;
+		sc_meter_init(&s->meter, &s->o.meter);
+		s->cadence_ms = o->flavour == SC_FLAVOUR_DSMR42 ? 10000 : 1000;
+		snprintf(s->desc, sizeof s->desc, "gen:%s:%s (%d phase%s, seed %llu, every %lld s)",
+			 sc_flavour_name(o->flavour), sc_profile_name(o->meter.profile),
+			 s->meter.phases, s->meter.phases > 1 ? "s" : "",
+			 (unsigned long long)o->meter.seed, (long long)(s->cadence_ms / 1000));
+		on_gen(s);
+		break;
+	case SC_SRC_FILE:
+		if (load_file(s) != 0 || split_capture(s) != 0)
+			goto fail;
+		snprintf(s->desc, sizeof s->desc, "file:%s (%zu telegrams, every %lld s%s)", o->path,
+			 s->nchunks, (long long)(s->cadence_ms / 1000), o->loop ? ", looped" : "");
+		on_file(s);
+		break;
+	case SC_SRC_SERIAL:
+		if (open_serial(s) != 0)
+			goto fail;
+		snprintf(s->desc, sizeof s->desc, "serial:%s (%s)", o->path,
+			 o->tic_line ? "9600 7E1" : "115200 8N1");
+		break;
+	case SC_SRC_STDIN:
+		s->fd = 0;
+		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+		sc_loop_add_fd(loop, 0, POLLIN, on_bytes, s);
+		snprintf(s->desc, sizeof s->desc, "stdin");
+		break;
+	}
+	return s;
+fail:
+	sc_source_stop(s);
+	return NULL;
+}
+
+void sc_source_stop(struct sc_source *s)
+{
+	if (!s)
+		return;
+	sc_loop_cancel_timer(s->loop, s->timer);
+	close_serial(s);
+	if (s->o.kind == SC_SRC_STDIN && !s->ended)
+		sc_loop_del_fd(s->loop, 0);
+	free(s->data);
+	free(s->chunks);
+	free(s);
+}
+
+const char *sc_source_describe(const struct sc_source *s)
+{
+	return s->desc;
+}
