@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   # real peers the tests talk to
-  mbpoll python3-pymodbus socat python3
+  mbpoll python3-pymodbus python3-serial-asyncio socat python3
 )
 
 missing=()

@@ -122,6 +122,14 @@ static void on_client(void *arg, int fd, short revents)
 	}
 }
 
+static struct client *free_slot(struct sc_modbus *m)
+{
+	for (int i = 0; i < m->o.max_clients; i++)
+		if (m->c[i].fd < 0)
+			return &m->c[i];
+	return NULL;
+}
+
 static void on_accept(void *arg, int fd, short revents)
 {
 	struct sc_modbus *m = arg;
@@ -135,10 +143,17 @@ static void on_accept(void *arg, int fd, short revents)
 	char ip[INET_ADDRSTRLEN] = "?";
 	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
 	snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(sa.sin_port));
-	struct client *c = NULL;
-	for (int i = 0; i < m->o.max_clients; i++)
-		if (m->c[i].fd < 0 && !c)
-			c = &m->c[i];
+	struct client *c = free_slot(m);
+	if (!c) {
+		/* A client that closed and came straight back: its close may
+		 * still wait in this poll round. Look before refusing. */
+		for (int i = 0; i < m->o.max_clients; i++) {
+			struct pollfd p = {m->c[i].fd, POLLIN, 0};
+			if (m->c[i].fd >= 0 && poll(&p, 1, 0) > 0)
+				on_client(m, p.fd, p.revents);
+		}
+		c = free_slot(m);
+	}
 	if (!c) {
 		/* Only max_clients at a time (one on the device): a further
 		 * client is accepted and closed at once. */
