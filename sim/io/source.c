@@ -1,3 +1,5 @@
+/* cfmakeraw and the high baud rates are BSD extensions of termios. */
+#define _DEFAULT_SOURCE
 #include "source.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -37,6 +40,7 @@ struct sc_source {
 	int fd;
 	struct sp_port *port;
 	bool ended;
+	bool reopening; /* serial: quiet while waiting for the port to return */
 };
 
 int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_t errlen)
@@ -233,16 +237,51 @@ static int load_file(struct sc_source *s)
 
 static void on_bytes(void *arg, int fd, short revents);
 
+/* Pseudo-terminals (socat pty pairs, emulators) are not ports libserialport
+ * knows: they are opened with termios directly, with the same line settings. */
+static int open_pty(struct sc_source *s)
+{
+	int fd = open(s->o.path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		sc_log(s->reopening ? SC_LOG_DEBUG : SC_LOG_ERROR, "source: cannot open %s: %s",
+		       s->o.path, strerror(errno));
+		return -1;
+	}
+	struct termios t;
+	if (tcgetattr(fd, &t) != 0) {
+		sc_log(SC_LOG_ERROR, "source: %s is not a serial port: %s", s->o.path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	cfmakeraw(&t);
+	bool tic = s->o.tic_line;
+	t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB);
+	t.c_cflag |= (tic ? CS7 | PARENB : CS8) | CLOCAL | CREAD;
+	cfsetispeed(&t, tic ? B9600 : B115200);
+	cfsetospeed(&t, tic ? B9600 : B115200);
+	tcsetattr(fd, TCSANOW, &t);
+	s->fd = fd;
+	sc_loop_add_fd(s->loop, fd, POLLIN, on_bytes, s);
+	sc_log(SC_LOG_INFO, "source: %s open at %s (pseudo-terminal)", s->o.path,
+	       tic ? "9600 7E1" : "115200 8N1");
+	return 0;
+}
+
 static int open_serial(struct sc_source *s)
 {
 	struct sp_port *p;
-	if (sp_get_port_by_name(s->o.path, &p) != SP_OK) {
-		sc_log(SC_LOG_ERROR, "source: no serial port %s", s->o.path);
+	enum sp_return rc = sp_get_port_by_name(s->o.path, &p);
+	if (rc == SP_ERR_ARG)
+		return open_pty(s);
+	if (rc != SP_OK) {
+		sc_log(s->reopening ? SC_LOG_DEBUG : SC_LOG_ERROR, "source: no serial port %s",
+		       s->o.path);
 		return -1;
 	}
 	if (sp_open(p, SP_MODE_READ) != SP_OK) {
 		char *msg = sp_last_error_message();
-		sc_log(SC_LOG_ERROR, "source: cannot open %s: %s", s->o.path, msg ? msg : "?");
+		sc_log(s->reopening ? SC_LOG_DEBUG : SC_LOG_ERROR, "source: cannot open %s: %s",
+		       s->o.path, msg ? msg : "?");
 		sp_free_error_message(msg);
 		sp_free_port(p);
 		return -1;
@@ -271,19 +310,26 @@ static void on_reopen(void *arg)
 {
 	struct sc_source *s = arg;
 	s->timer = -1;
+	s->reopening = true;
 	if (open_serial(s) != 0)
 		s->timer = sc_loop_add_timer(s->loop, sc_mono_ms() + 1000, on_reopen, s);
+	else
+		s->reopening = false;
 }
 
 static void close_serial(struct sc_source *s)
 {
+	if (s->o.kind != SC_SRC_SERIAL || s->fd < 0)
+		return;
+	sc_loop_del_fd(s->loop, s->fd);
 	if (s->port) {
-		sc_loop_del_fd(s->loop, s->fd);
 		sp_close(s->port);
 		sp_free_port(s->port);
 		s->port = NULL;
-		s->fd = -1;
+	} else {
+		close(s->fd);
 	}
+	s->fd = -1;
 }
 
 static void on_bytes(void *arg, int fd, short revents)
