@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build and start a virtual Smart Connect fed by the built-in synthetic meter.
-# Today it prints the device's power_instant JSON for every telegram of a
-# DSMR 5 meter, once a second, until Ctrl-C; arguments go to 'sc-telegram gen'
-# (e.g. --protocol emucs --profile pv --count 5).
+# Build and start a virtual Smart Connect fed by its built-in synthetic meter
+# (a DSMR 5 household with solar panels and an EV charger), serving Modbus TCP
+# on loopback port 1502 until Ctrl-C. Arguments go to sc-sim and override
+# these defaults, e.g. scripts/sim.sh --source gen:tic --modbus 127.0.0.1:1503
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh build >&2
-args=("$@")
-[ "${#args[@]}" -gt 0 ] || args=(--protocol dsmr50 --profile pv-ev --count 0)
-build/sim/sc-telegram gen --realtime "${args[@]}" | build/sim/sc-telegram parse
+cat >&2 <<'TXT'
+Read it from another terminal, e.g. active power and currents (floats, CD AB):
+  mbpoll -m tcp -p 1502 -a 1 -0 -t 4:float -r 32790 -c 1 127.0.0.1
+  mbpoll -m tcp -p 1502 -a 1 -0 -t 4:float -r 32782 -c 3 127.0.0.1
+TXT
+exec build/sim/sc-sim --modbus 127.0.0.1:1502 --source gen:dsmr50:pv-ev "$@"
