@@ -9,3 +9,5 @@ mkdir -p bench/out
 build-release/bench/bench_p1 --json bench/out/p1.json "$@"
 echo
 build-release/bench/bench_tic --json bench/out/tic.json "$@"
+echo
+build-release/bench/bench_modbus --json bench/out/modbus.json

@@ -48,6 +48,9 @@ static void usage(FILE *f)
 		"  --device p1|tic          the hardware variant (default: from the source)\n"
 		"  --no-crc                 P1: the meter sends no CRC\n"
 		"  --any-version            P1: accept meters older than DSMR 4.2\n"
+		"  --no-data-timeout S      the meter counts as silent after S seconds without a\n"
+		"                           telegram (default 3 x its cadence: 30 s DSMR 4.x, 3 s\n"
+		"                           else); the last values stay served\n"
 		"\n"
 		"Clock:\n"
 		"  --speed X                run the device clock X times faster (default 1)\n"
@@ -71,16 +74,42 @@ static void usage(FILE *f)
 
 struct app {
 	struct sc_device dev;
-	uint64_t fail_logged;
+	struct sc_loop *loop;
+	struct sc_clock clock;
+	enum sc_meter_link link; /* as last logged */
+	int link_timer;
 };
+
+/* The meter link is watched on the device clock: a timer at the moment the
+ * last telegram becomes too old says so once; the next telegram says the
+ * data is back. */
+static void on_link_timer(void *arg)
+{
+	struct app *a = arg;
+	a->link_timer = -1;
+	int64_t now = sc_clock_now(&a->clock, sc_mono_ms());
+	if (sc_device_link(&a->dev, now) == SC_LINK_NO_DATA && a->link != SC_LINK_NO_DATA) {
+		a->link = SC_LINK_NO_DATA;
+		sc_log(SC_LOG_WARN, "meter: no data for %g s; the last values stay served",
+		       (double)sc_device_no_data_ms(&a->dev) / 1000.0);
+	}
+}
 
 static void on_event(void *arg, const struct sc_tg_event *ev)
 {
-	(void)arg;
+	struct app *a = arg;
 	switch (ev->kind) {
 	case SC_TG_OK:
 		sc_log(SC_LOG_DEBUG, "telegram at offset %llu: P %.0f W",
 		       (unsigned long long)ev->offset, ev->reading.q[SC_RQ_P].v);
+		if (a->link == SC_LINK_NO_DATA)
+			sc_log(SC_LOG_INFO, "meter: data again");
+		a->link = SC_LINK_OK;
+		sc_loop_cancel_timer(a->loop, a->link_timer);
+		a->link_timer = sc_loop_add_timer(
+			a->loop,
+			sc_clock_mono_at(&a->clock, a->dev.reading_ms + sc_device_no_data_ms(&a->dev)),
+			on_link_timer, a);
 		break;
 	case SC_TG_FAILED:
 		sc_log(SC_LOG_WARN, "telegram at offset %llu rejected: %s at %llu: %s",
@@ -160,6 +189,7 @@ int main(int argc, char **argv)
 		{"any-version", no_argument, NULL, 'a'},
 		{"speed", required_argument, NULL, 'v'},
 		{"start", required_argument, NULL, 't'},
+		{"no-data-timeout", required_argument, NULL, 'D'},
 		{"modbus", required_argument, NULL, 'm'},
 		{"modbus-clients", required_argument, NULL, 'c'},
 		{"modbus-idle-timeout", required_argument, NULL, 'i'},
@@ -178,7 +208,13 @@ int main(int argc, char **argv)
 	const char *source_spec = "gen:dsmr50";
 	struct sc_modbus_opts mb = {"0.0.0.0", 502, 1, 60};
 	char mb_host[64] = "0.0.0.0";
-	struct sc_device_config dc = {SC_PROTO_AUTO, 0, {SC_WORDS_CDAB, false}, on_event, NULL};
+	static struct app app = {.link_timer = -1};
+	struct sc_device_config dc = {
+		.protocol = SC_PROTO_AUTO,
+		.regs = {SC_WORDS_CDAB, false},
+		.on_event = on_event,
+		.on_event_arg = &app,
+	};
 	const char *firmware = DEFAULT_FIRMWARE;
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	double speed = 1, d;
@@ -247,6 +283,11 @@ int main(int argc, char **argv)
 			if (number("--start", optarg, 0, 4102444800.0, &d))
 				return EXIT_USAGE;
 			start_ms = (int64_t)d * 1000;
+			break;
+		case 'D':
+			if (number("--no-data-timeout", optarg, 0.001, 86400, &d))
+				return EXIT_USAGE;
+			dc.no_data_ms = (int64_t)(d * 1000);
 			break;
 		case 'm':
 			if (parse_hostport(optarg, mb_host, sizeof mb_host, &mb.port) != 0) {
@@ -318,19 +359,19 @@ int main(int argc, char **argv)
 				    "will be rejected", sc_flavour_name(src.flavour),
 		       sc_protocol_name(dc.protocol));
 
-	static struct app app;
 	struct sc_loop *loop = sc_loop_new();
+	app.loop = loop;
 	if (!loop || sc_device_init(&app.dev, &dc) != SC_OK) {
 		fprintf(stderr, "sc-sim: out of memory\n");
 		return 1;
 	}
-	struct sc_clock clock;
+	struct sc_clock *clock = &app.clock;
 	if (start_ms < 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	}
-	sc_clock_init(&clock, start_ms, sc_mono_ms(), speed);
+	sc_clock_init(clock, start_ms, sc_mono_ms(), speed);
 
 	mb.addr = mb_host;
 	int merr;
@@ -352,7 +393,7 @@ int main(int argc, char **argv)
 		sc_loop_free(loop);
 		return EXIT_UNAVAILABLE;
 	}
-	struct sc_source *source = sc_source_start(loop, &app.dev, &clock, &src);
+	struct sc_source *source = sc_source_start(loop, &app.dev, clock, &src);
 	if (!source) {
 		sc_log(SC_LOG_ERROR, "cannot start the source %s", source_spec);
 		sc_modbus_stop(modbus);

@@ -77,3 +77,37 @@ void sc_device_input_end(struct sc_device *d, int64_t now_ms)
 	while (sc_tg_finish(d->stream, &d->ev) != SC_TG_NONE)
 		handle(d, now_ms);
 }
+
+int64_t sc_device_cadence_ms(const struct sc_device *d)
+{
+	/* P1-DSMR.md: DSMR 4.x every 10 s; DSMR 5.0 and e-MUCS every second;
+	 * a Linky in standard mode sends a frame about every second (TIC.md). */
+	if (d->have_reading && d->reading.flavour == SC_FLAVOUR_DSMR42)
+		return 10000;
+	return 1000;
+}
+
+int64_t sc_device_no_data_ms(const struct sc_device *d)
+{
+	return d->cfg.no_data_ms > 0 ? d->cfg.no_data_ms : 3 * sc_device_cadence_ms(d);
+}
+
+enum sc_meter_link sc_device_link(const struct sc_device *d, int64_t now_ms)
+{
+	if (!d->have_reading)
+		return SC_LINK_NEVER;
+	return now_ms - d->reading_ms >= sc_device_no_data_ms(d) ? SC_LINK_NO_DATA : SC_LINK_OK;
+}
+
+const char *sc_meter_link_name(enum sc_meter_link l)
+{
+	switch (l) {
+	case SC_LINK_OK:
+		return "ok";
+	case SC_LINK_NO_DATA:
+		return "no-data";
+	case SC_LINK_NEVER:
+		break;
+	}
+	return "never";
+}

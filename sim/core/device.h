@@ -17,6 +17,10 @@ struct sc_device_config {
 	enum sc_protocol protocol;  /* SC_PROTO_P1, SC_PROTO_TIC, or AUTO from the first bytes */
 	unsigned p1_flags;          /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
 	struct sc_regmap_opts regs; /* word order, kWh energy of firmware < 5.1 */
+	/* No telegram for this long (device time) and the meter counts as
+	 * silent: the last values stay served, the link state says "no data".
+	 * 0 = three times the meter's cadence (30 s for DSMR 4.x, 3 s else). */
+	int64_t no_data_ms;
 	/* Called for every telegram, good or not, and for garbage (may be NULL). */
 	void (*on_event)(void *arg, const struct sc_tg_event *ev);
 	void *on_event_arg;
@@ -45,6 +49,13 @@ struct sc_device {
 	struct sc_tg_event ev;       /* scratch */
 };
 
+/* What the device knows of its meter link at a given time. */
+enum sc_meter_link {
+	SC_LINK_NEVER = 0, /* no good telegram since start */
+	SC_LINK_OK,        /* the last one is recent */
+	SC_LINK_NO_DATA,   /* the meter went quiet: last values kept */
+};
+
 /* Returns SC_OK or SC_ERR_NOMEM. Before the first telegram every register
  * reads 0 (SMART-CONNECT.md §6 Decision). */
 int sc_device_init(struct sc_device *d, const struct sc_device_config *cfg);
@@ -55,5 +66,15 @@ void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t n
 /* The meter input ended (file at its end, serial port gone): reports a
  * telegram cut short. The last values stay served. */
 void sc_device_input_end(struct sc_device *d, int64_t now_ms);
+
+/* The meter's nominal cadence: 10 s for DSMR 4.x, 1 s for DSMR 5, e-MUCS
+ * and TIC (from the last good telegram; 1 s before the first). */
+int64_t sc_device_cadence_ms(const struct sc_device *d);
+/* The silence after which the link counts as "no data" (no_data_ms, or its
+ * default from the cadence). */
+int64_t sc_device_no_data_ms(const struct sc_device *d);
+enum sc_meter_link sc_device_link(const struct sc_device *d, int64_t now_ms);
+/* "never", "ok", "no-data". */
+const char *sc_meter_link_name(enum sc_meter_link l);
 
 #endif

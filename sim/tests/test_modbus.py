@@ -54,6 +54,28 @@ def mbpoll_floats(port, first, count, abcd=False):
     return vals
 
 
+def mbpoll_words(port, first, count):
+    """count 16-bit registers from first, read by mbpoll, as integers."""
+    out = subprocess.run(["mbpoll", "-m", "tcp", "-p", str(port), "-a", "1", "-0", "-1",
+                          "-t", "4:hex", "-r", str(first), "-c", str(count), "-o", "5",
+                          "127.0.0.1"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    words = [int(m.group(2), 16) for m in re.finditer(r"^\[(\d+)\]:\s+0x([0-9A-Fa-f]+)",
+                                                       out.stdout, re.M)]
+    assert len(words) == count, out.stdout
+    return words
+
+
+def mbpoll_image(port):
+    words = []
+    addr = simtest.MAP_START
+    while addr < simtest.MAP_END:
+        n = min(125, simtest.MAP_END - addr)
+        words += mbpoll_words(port, addr, n)
+        addr += n
+    return words
+
+
 def last_telegram(path):
     with open(path, "rb") as f:
         return simtest.split_telegrams(f.read())[-1]
@@ -72,6 +94,7 @@ class ReplayedValues(unittest.TestCase):
             got4 = read_image(sim.port, fc=4)
             self.assertEqual(got3, want, "FC 0x03 image of %s" % capture)
             self.assertEqual(got4, got3, "FC 0x04 equals FC 0x03")
+            self.assertEqual(mbpoll_image(sim.port), want, "the whole map read by mbpoll")
             # mbpoll, configured for the word order served, reads the same floats.
             floats = mbpoll_floats(sim.port, 0x8006, 25, abcd=word_order == "abcd")
             for i in range(25):
@@ -330,6 +353,23 @@ class Lifecycle(unittest.TestCase):
             busy.__exit__()
             self.assertEqual(busy.proc.returncode, 3)
             self.assertTrue(any("port is in use" in l for l in busy.lines), busy.lines)
+
+    def test_port_502_without_privileges_says_how_to_choose_another(self):
+        if os.geteuid() != 0:
+            cmd = [simtest.SC_SIM]
+        else:
+            # As root, drop to nobody: what a user without privileges sees.
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", simtest.SC_SIM]
+            if subprocess.run(cmd[:-1] + ["test", "-x", simtest.SC_SIM]).returncode != 0:
+                self.skipTest("nobody cannot run %s here" % simtest.SC_SIM)
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            if int(f.read()) <= 502:
+                self.skipTest("this machine lets anyone bind port 502")
+        out = subprocess.run(cmd + ["--modbus", "127.0.0.1:502"], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 3, out.stderr)
+        self.assertIn("permission denied", out.stderr)
+        self.assertIn("--modbus 127.0.0.1:1502", out.stderr)
 
     def test_sigterm_stops_cleanly(self):
         with Sim() as sim:

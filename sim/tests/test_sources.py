@@ -138,6 +138,66 @@ class Stdin(unittest.TestCase):
         proc.stderr.close()
 
 
+class Staleness(unittest.TestCase):
+    def test_silent_meter_keeps_last_values(self):
+        tels = simtest.split_telegrams(gen("--count", "2", "--seed", "3", "--start", "1751360400"))
+        proc = subprocess.Popen([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source", "stdin",
+                                 "--no-data-timeout", "0.5"],
+                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        lines = []
+        port = None
+        while port is None:
+            line = proc.stderr.readline().decode()
+            self.assertTrue(line, "sc-sim ended early")
+            lines.append(line)
+            if "ready:" in line:
+                port = int(line.split("modbus tcp 127.0.0.1:")[1].split()[0])
+        proc.stdin.write(tels[0])
+        proc.stdin.flush()
+        want = simtest.p1_values(tels[0])["P"]
+        wait_until(lambda: power(port) == want)
+
+        def until(text):
+            while True:
+                line = proc.stderr.readline().decode()
+                self.assertTrue(line, "sc-sim ended before '%s'" % text)
+                lines.append(line)
+                if text in line:
+                    return line
+        self.assertIn("no data for 0.5 s", until("meter: no data"))
+        self.assertEqual(power(port), want, "the last values stay served")
+        proc.stdin.write(tels[1])
+        proc.stdin.flush()
+        until("meter: data again")
+        wait_until(lambda: power(port) == simtest.p1_values(tels[1])["P"])
+        proc.stdin.close()
+        proc.terminate()
+        self.assertEqual(proc.wait(10), 0)
+        proc.stderr.close()
+
+    def test_dsmr42_cadence_does_not_flap(self):
+        # 10 s telegrams on a clock 50 times faster: 12 telegrams in about
+        # 2.4 s of wall time, never 30 s of device time without one.
+        with Sim("--source", "gen:dsmr42", "--speed", "50", "--log-level", "debug") as sim:
+            wait_until(lambda: sum("telegram at offset" in l for l in sim.lines) >= 12,
+                       timeout=30)
+            self.assertEqual(sim.stop(), 0)
+            self.assertFalse([l for l in sim.lines if "no data" in l], sim.lines)
+
+    def test_dsmr42_goes_quiet(self):
+        # The same meter with its telegrams cut after the first: after 30 s of
+        # device time (0.6 s at speed 50) the link counts as silent.
+        tel = gen("--protocol", "dsmr42", "--count", "1", "--start", "1751360400")
+        with tempfile.NamedTemporaryFile(suffix=".p1", delete=False) as f:
+            f.write(tel)
+        self.addCleanup(os.unlink, f.name)
+        with Sim("--source", "file:" + f.name, "--speed", "50") as sim:
+            line = sim.wait_for(r"meter: no data", timeout=30)
+            self.assertIn("no data for 30 s", line)
+            self.assertEqual(sim.stop(), 0)
+
+
 class Generators(unittest.TestCase):
     def test_every_built_in_meter_serves_values(self):
         for spec, extra in (("gen:dsmr42", []), ("gen:dsmr50:pv", []), ("gen:emucs:ev", []),
