@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "meter.h"
 #include "p1.h"
@@ -70,6 +71,7 @@ static void usage_gen(FILE *f)
 
 static void usage_parse(FILE *f, const char *cmd)
 {
+	bool parse = strcmp(cmd, "parse") == 0;
 	fprintf(f,
 		"Usage: %s %s [OPTIONS] [FILE|-]...\n"
 		"%s\n"
@@ -80,21 +82,21 @@ static void usage_parse(FILE *f, const char *cmd)
 		"%s"
 		"  -h, --help         this text\n"
 		"\n"
-		"Errors go to stderr as FILE:OFFSET: KIND: detail, then a summary line\n"
-		"'telegrams: N ok: M failed: K'. Exit status: 0 when the input could be\n"
-		"read, %s2 on usage or I/O errors.\n",
+		"%s",
 		prog, cmd,
-		strcmp(cmd, "parse") == 0
-			? "Parse telegrams and print one power_instant JSON object per good one."
-			: "Validate captures and print a summary per file.",
-		strcmp(cmd, "parse") == 0
-			? "  --format F         json (default) | registers (the Modbus image)\n"
-			  "  --word-order O     cdab (default, as the device) | abcd\n"
-			  "  --energy-kwh       serve energy in kWh as firmware before 5.1 did\n"
-			  "  --strict           exit 1 when any telegram failed\n"
-			: "",
-		strcmp(cmd, "parse") == 0 ? "1 with --strict when a telegram failed, "
-					  : "1 when a telegram failed, ");
+		parse ? "Parse telegrams and print one power_instant JSON object per good one."
+		      : "Validate captures and print a summary line per file.",
+		parse ? "  --format F         json (default) | registers (the Modbus image)\n"
+			"  --word-order O     cdab (default, as the device) | abcd\n"
+			"  --energy-kwh       serve energy in kWh as firmware before 5.1 did\n"
+			"  --strict           exit 1 when any telegram failed\n"
+		      : "",
+		parse ? "Errors go to stderr as FILE:OFFSET: KIND: detail, then a summary line\n"
+			"'telegrams: N ok: M failed: K'. Exit status: 0 when the input could be\n"
+			"read, 1 with --strict when a telegram failed, 2 on usage or I/O errors.\n"
+		      : "The summary (stdout) counts telegrams, failures per kind and the first\n"
+			"error's offset; 'total:' follows for several files. Exit status: 0 when\n"
+			"every telegram parsed, 1 when one failed, 2 on usage or I/O errors.\n");
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
@@ -124,6 +126,9 @@ static int parse_i64(const char *opt, const char *s, int64_t *out)
 }
 
 /* ---- gen ---- */
+
+#define GEN_START_MIN 978307200LL  /* 2001-01-01T00:00:00Z */
+#define GEN_START_MAX 4102444799LL /* 2099-12-31T23:59:59Z */
 
 /* One telegram of the given protocol for the meter's state. */
 static int gen_one(const struct sc_meter *m, enum sc_flavour flavour, bool faulty, int fault,
@@ -193,8 +198,15 @@ static int cmd_gen(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 's':
+			/* P1 and TIC print two-digit years: 2001-2099 (2000 is the
+			 * year of the meters' placeholder timestamps). */
 			if (parse_i64("--start", optarg, &cfg.start))
 				return EXIT_USAGE;
+			if (cfg.start < GEN_START_MIN || cfg.start > GEN_START_MAX) {
+				fprintf(stderr, "%s gen: --start: %s is outside 2001-2099 (%lld..%lld)\n",
+					prog, optarg, (long long)GEN_START_MIN, (long long)GEN_START_MAX);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'i':
 			if (parse_u64("--interval", optarg, 86400, &interval) || interval == 0) {
@@ -263,13 +275,24 @@ static int cmd_gen(int argc, char **argv)
 	}
 	if (interval == 0)
 		interval = flavour == SC_FLAVOUR_DSMR42 ? 10 : 1;
+	/* The last telegram's time must stay printable too. */
+	uint64_t max_count = (uint64_t)(GEN_START_MAX - cfg.start) / interval + 1;
+	if (count == 0 || count > max_count) {
+		if (count != 0) {
+			fprintf(stderr, "%s gen: --count: %llu telegrams every %llu s from %lld run past 2099\n",
+				prog, (unsigned long long)count, (unsigned long long)interval,
+				(long long)cfg.start);
+			return EXIT_USAGE;
+		}
+		count = max_count;
+	}
 
 	static struct sc_meter m;
 	static char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
 	struct timespec wall;
 	clock_gettime(CLOCK_MONOTONIC, &wall);
 	sc_meter_init(&m, &cfg);
-	for (uint64_t i = 0; count == 0 || i < count; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		if (realtime && i > 0) {
 			/* Telegram i is due interval * i after the first. */
 			struct timespec due = wall;
@@ -408,22 +431,31 @@ static int parse_stream(struct parse_run *run, const char *path)
 			fclose(f);
 		return SC_ERR_NOMEM;
 	}
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+	int rc = SC_OK;
+	int fd = fileno(f);
+	for (;;) {
+		/* read(2), not fread: it returns what a pipe or serial port has
+		 * now, so live input gives live output. */
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "%s: %s: read error: %s\n", prog, name, strerror(errno));
+			rc = SC_ERR_IO;
+			break;
+		}
+		if (r == 0)
+			break;
 		const char *d = buf;
+		size_t n = (size_t)r;
 		while (n > 0) {
 			size_t used = sc_tg_feed(s, d, n, &ev);
 			d += used;
 			n -= used;
 			handle(run, name, &ev);
 		}
-		/* Before the next read may block: live input gives live output. */
+		/* Before the next read may block. */
 		fflush(stdout);
-	}
-	int rc = SC_OK;
-	if (ferror(f)) {
-		fprintf(stderr, "%s: %s: read error: %s\n", prog, name, strerror(errno));
-		rc = SC_ERR_IO;
 	}
 	while (sc_tg_finish(s, &ev) != SC_TG_NONE)
 		handle(run, name, &ev);
@@ -551,6 +583,11 @@ static int cmd_parse(int argc, char **argv, bool check)
 	else if (nfiles > 1)
 		printf("total: telegrams: %" PRIu64 " ok: %" PRIu64 " failed: %" PRIu64 "\n",
 		       total.telegrams, total.ok, total.failed);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s %s: write error on standard output: %s\n", prog, cmd,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
 	if (io_error)
 		return EXIT_USAGE;
 	return strict && total.failed > 0 ? 1 : 0;

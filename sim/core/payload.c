@@ -10,6 +10,35 @@ static cJSON *num_or_null(const struct sc_opt *v)
 	return v->set ? cJSON_CreateNumber(v->v) : cJSON_CreateNull();
 }
 
+/* Key order of the manual's example payload (§5.4): the totals up to U32,
+ * the three phase objects, then reactive quantities, failures, PF and S;
+ * inside a phase S comes last. JSON objects are unordered, but people diff
+ * payloads and some consumers are written against the example. */
+static const enum sc_rq head_keys[] = {
+	SC_RQ_P, SC_RQ_P_PLUS, SC_RQ_P_MINUS, SC_RQ_E_IMPORT, SC_RQ_E_EXPORT,
+	SC_RQ_U12, SC_RQ_U31, SC_RQ_U32,
+};
+static const enum sc_rq tail_keys[] = {
+	SC_RQ_Q, SC_RQ_Q_PLUS, SC_RQ_Q_MINUS, SC_RQ_EQ1, SC_RQ_EQ2, SC_RQ_EQ3, SC_RQ_EQ4,
+	SC_RQ_PFAIL, SC_RQ_LPFAIL, SC_RQ_PF, SC_RQ_S,
+};
+static const enum sc_pq phase_order[] = {
+	SC_PQ_U, SC_PQ_I, SC_PQ_P, SC_PQ_P_PLUS, SC_PQ_P_MINUS, SC_PQ_Q, SC_PQ_Q_PLUS,
+	SC_PQ_Q_MINUS, SC_PQ_VSAGS, SC_PQ_VSWELLS, SC_PQ_S,
+};
+_Static_assert(sizeof head_keys / sizeof head_keys[0] + sizeof tail_keys / sizeof tail_keys[0] ==
+		       SC_RQ_COUNT, "every total quantity has its place in the payload");
+_Static_assert(sizeof phase_order / sizeof phase_order[0] == SC_PQ_COUNT,
+	       "every phase quantity has its place in the payload");
+
+static bool add_totals(cJSON *o, const struct sc_reading *r, const enum sc_rq *keys, size_t n)
+{
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cJSON_AddItemToObject(o, sc_rq_name(keys[i]), num_or_null(&r->q[keys[i]]));
+	return ok;
+}
+
 cJSON *sc_payload_power_instant(const struct sc_reading *r)
 {
 	static const char *const phase_keys[SC_PHASES] = {"l1", "l2", "l3"};
@@ -18,15 +47,15 @@ cJSON *sc_payload_power_instant(const struct sc_reading *r)
 		return NULL;
 	bool ok = cJSON_AddItemToObject(o, "ts", r->ts_set ? cJSON_CreateNumber((double)r->ts)
 							    : cJSON_CreateNull());
-	for (int q = 0; ok && q < SC_RQ_COUNT; q++)
-		ok = cJSON_AddItemToObject(o, sc_rq_name((enum sc_rq)q), num_or_null(&r->q[q]));
+	ok = ok && add_totals(o, r, head_keys, sizeof head_keys / sizeof head_keys[0]);
 	for (int ph = 0; ok && ph < SC_PHASES; ph++) {
 		cJSON *p = cJSON_CreateObject();
 		ok = p && cJSON_AddItemToObject(o, phase_keys[ph], p);
-		for (int q = 0; ok && q < SC_PQ_COUNT; q++)
-			ok = cJSON_AddItemToObject(p, sc_pq_name((enum sc_pq)q),
-						   num_or_null(&r->ph[ph][q]));
+		for (size_t i = 0; ok && i < SC_PQ_COUNT; i++)
+			ok = cJSON_AddItemToObject(p, sc_pq_name(phase_order[i]),
+						   num_or_null(&r->ph[ph][phase_order[i]]));
 	}
+	ok = ok && add_totals(o, r, tail_keys, sizeof tail_keys / sizeof tail_keys[0]);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;

@@ -27,14 +27,37 @@ static bool letter(unsigned char c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+/* A TIC group begins at d: a label of upper-case letters, digits, '+' or
+ * '-' (TIC.md: at most 8 characters; three-phase meters send 9) ended by HT
+ * (standard mode) or SP (historic mode). */
+static bool tic_group_start(const unsigned char *d, size_t len)
+{
+	size_t n = 0;
+	while (n < len && n < 10) {
+		unsigned char c = d[n];
+		if (c == '\t' || c == ' ')
+			return n >= 2;
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-'))
+			return false;
+		n++;
+	}
+	return false;
+}
+
 enum sc_protocol sc_protocol_detect(const void *data, size_t len)
 {
 	const unsigned char *d = data;
 	for (size_t i = 0; i + 1 < len; i++) {
-		/* STX LF; logs of TIC lines sometimes keep a CR: STX CR LF. */
-		if (d[i] == 0x02 && (d[i + 1] == '\n' ||
-				     (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n')))
-			return SC_PROTO_TIC;
+		/* STX LF and a group's label; logs of TIC lines sometimes keep a
+		 * CR: STX CR LF. STX LF alone is line noise as often as not. */
+		if (d[i] == 0x02) {
+			size_t g = d[i + 1] == '\n' ? i + 2
+				   : (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n') ? i + 3
+				   : 0;
+			if (g && tic_group_start(d + g, len - g))
+				return SC_PROTO_TIC;
+		}
+		/* DSMR identification: '/', the maker's three letters, the baud digit. */
 		if (d[i] == '/' && i + 4 < len && letter(d[i + 1]) && letter(d[i + 2]) &&
 		    letter(d[i + 3]) && d[i + 4] >= '0' && d[i + 4] <= '9')
 			return SC_PROTO_P1;
@@ -135,13 +158,9 @@ static void from_tic(struct sc_tg_event *ev, const struct sc_tic_result *r)
 	}
 }
 
-size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct sc_tg_event *ev)
+/* One step of the chosen parser over bytes; at most one event. */
+static size_t step(struct sc_tg_stream *s, const void *data, size_t len, struct sc_tg_event *ev)
 {
-	if (s->proto == SC_PROTO_AUTO) {
-		s->proto = sc_protocol_detect(data, len);
-		if (s->proto == SC_PROTO_AUTO)
-			s->proto = SC_PROTO_P1;
-	}
 	size_t used;
 	if (s->proto == SC_PROTO_TIC) {
 		used = sc_tic_feed(&s->tic, data, len, &s->ticres);
@@ -153,8 +172,50 @@ size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct s
 	return used;
 }
 
+/* Bytes held while the protocol was undecided go to the parser first.
+ * True when that gave an event. */
+static bool replay(struct sc_tg_stream *s, struct sc_tg_event *ev)
+{
+	while (s->held_pos < s->held_len) {
+		s->held_pos += step(s, s->held + s->held_pos, s->held_len - s->held_pos, ev);
+		if (ev->kind != SC_TG_NONE)
+			return true;
+	}
+	return false;
+}
+
+size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct sc_tg_event *ev)
+{
+	ev->kind = SC_TG_NONE;
+	if (s->proto == SC_PROTO_AUTO) {
+		/* Undecided: look at what came so far plus these bytes. They are
+		 * kept (used) only while the answer is still open, so that a small
+		 * first read (a byte from a serial port) never decides by chance. */
+		size_t room = sizeof s->held - s->held_len;
+		size_t n = len < room ? len : room;
+		memcpy(s->held + s->held_len, data, n);
+		enum sc_protocol p = sc_protocol_detect(s->held, s->held_len + n);
+		if (p == SC_PROTO_AUTO && n == len && s->held_len + n < sizeof s->held) {
+			s->held_len += n;
+			return n;
+		}
+		/* Decided, or nothing recognisable in SC_TG_DETECT_MAX bytes: the P1
+		 * parser then reports them as garbage. These bytes are not used
+		 * yet: the held ones go first. */
+		s->proto = p == SC_PROTO_AUTO ? SC_PROTO_P1 : p;
+	}
+	if (s->held_pos < s->held_len && replay(s, ev))
+		return 0;
+	return step(s, data, len, ev);
+}
+
 enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev)
 {
+	ev->kind = SC_TG_NONE;
+	if (s->proto == SC_PROTO_AUTO)
+		s->proto = SC_PROTO_P1;
+	if (s->held_pos < s->held_len && replay(s, ev))
+		return ev->kind;
 	if (s->proto == SC_PROTO_TIC) {
 		sc_tic_finish(&s->tic, &s->ticres);
 		from_tic(ev, &s->ticres);

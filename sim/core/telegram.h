@@ -22,8 +22,9 @@ const char *sc_protocol_name(enum sc_protocol p);
 int sc_protocol_from_name(const char *name);
 
 /* The protocol the bytes look like: the first DSMR identification ('/'
- * followed by three letters and a digit) or TIC frame start (STX LF) wins.
- * SC_PROTO_AUTO when neither occurs. */
+ * followed by three letters and a digit) or TIC frame start (STX LF, or STX
+ * CR LF as logs keep it, followed by a group's label and its HT or SP)
+ * wins. SC_PROTO_AUTO when neither occurs (yet). */
 enum sc_protocol sc_protocol_detect(const void *data, size_t len);
 
 enum sc_tg_kind {
@@ -45,10 +46,16 @@ struct sc_tg_event {
 	struct sc_reading reading;
 };
 
+/* An AUTO stream holds at most this many bytes while it cannot tell the
+ * protocol; then it takes P1 (whose parser reports them as garbage). */
+#define SC_TG_DETECT_MAX 8192
+
 struct sc_tg_stream {
 	enum sc_protocol proto; /* set before the first feed; AUTO detects */
 	unsigned p1_flags;      /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
 	/* Private. */
+	char held[SC_TG_DETECT_MAX]; /* input seen while undecided */
+	size_t held_len, held_pos;
 	struct sc_p1_parser p1;
 	struct sc_p1_result p1res;
 	struct sc_tic_parser tic;
@@ -60,7 +67,10 @@ struct sc_tg_stream {
 struct sc_tg_stream *sc_tg_stream_new(enum sc_protocol proto, unsigned p1_flags);
 void sc_tg_stream_free(struct sc_tg_stream *s);
 
-/* As sc_p1_feed / sc_tic_feed: returns bytes used, one event at most. */
+/* As sc_p1_feed / sc_tic_feed: returns bytes used, one event at most. An
+ * AUTO stream decides on the first bytes that tell (sc_protocol_detect),
+ * whatever the chunking; until then it holds what it got. A call may use 0
+ * bytes when it reports an event: call again with the same data. */
 size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct sc_tg_event *ev);
 /* End of input: one event per call until SC_TG_NONE. */
 enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev);

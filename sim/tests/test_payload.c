@@ -18,17 +18,18 @@ Test(payload, keys_order_and_nulls)
 	char buf[2048];
 	int n = sc_payload_power_instant_text(&r, buf, sizeof buf);
 	cr_assert_gt(n, 0);
+	/* The manual's key order (§5.4 example). */
 	cr_assert_str_eq(buf,
 		"{\"ts\":1553436319,\"P\":-378,\"P+\":null,\"P-\":null,\"E_IMPORT\":6657459,"
-		"\"E_EXPORT\":null,\"U12\":null,\"U31\":null,\"U32\":null,\"Q\":null,\"Q+\":null,"
-		"\"Q-\":null,\"EQ1\":null,\"EQ2\":null,\"EQ3\":null,\"EQ4\":null,\"PF\":null,"
-		"\"S\":null,\"PFAIL\":null,\"LPFAIL\":null,"
+		"\"E_EXPORT\":null,\"U12\":null,\"U31\":null,\"U32\":null,"
 		"\"l1\":{\"U\":237.1,\"I\":null,\"P\":null,\"P+\":null,\"P-\":null,\"Q\":null,"
-		"\"Q+\":null,\"Q-\":null,\"S\":null,\"VSAGS\":null,\"VSWELLS\":null},"
+		"\"Q+\":null,\"Q-\":null,\"VSAGS\":null,\"VSWELLS\":null,\"S\":null},"
 		"\"l2\":{\"U\":null,\"I\":null,\"P\":null,\"P+\":null,\"P-\":null,\"Q\":null,"
-		"\"Q+\":null,\"Q-\":null,\"S\":null,\"VSAGS\":null,\"VSWELLS\":null},"
+		"\"Q+\":null,\"Q-\":null,\"VSAGS\":null,\"VSWELLS\":null,\"S\":null},"
 		"\"l3\":{\"U\":null,\"I\":0.86,\"P\":null,\"P+\":null,\"P-\":null,\"Q\":null,"
-		"\"Q+\":null,\"Q-\":null,\"S\":null,\"VSAGS\":null,\"VSWELLS\":null}}");
+		"\"Q+\":null,\"Q-\":null,\"VSAGS\":null,\"VSWELLS\":null,\"S\":null},"
+		"\"Q\":null,\"Q+\":null,\"Q-\":null,\"EQ1\":null,\"EQ2\":null,\"EQ3\":null,"
+		"\"EQ4\":null,\"PFAIL\":null,\"LPFAIL\":null,\"PF\":null,\"S\":null}");
 	cr_assert_eq((size_t)n, strlen(buf));
 }
 

@@ -319,3 +319,72 @@ Test(sc_telegram, tic_gen_parse_round_trip_and_faults)
 	cr_assert_eq(r.status, 2);
 	run_free(&r);
 }
+
+Test(sc_telegram, write_errors_on_stdout_are_io_errors)
+{
+	struct run r = sh("\"$T\" gen --count 3 --start 1751360400 > /tmp/sc-tg-full-in.p1; "
+			  "\"$T\" parse /tmp/sc-tg-full-in.p1 > /dev/full; echo \"parse $?\"; "
+			  "\"$T\" check /tmp/sc-tg-full-in.p1 > /dev/full; echo \"check $?\"; "
+			  "\"$T\" gen --count 3 > /dev/full; echo \"gen $?\"; rm -f /tmp/sc-tg-full-in.p1");
+	cr_assert(strstr(r.out, "parse 2\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "check 2\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "gen 2\n"), "%s", r.out);
+	cr_assert(strstr(r.err, "write error"), "%s", r.err);
+	run_free(&r);
+}
+
+/* A pipe that stays open: the first telegram's JSON comes out while the
+ * writer still holds the pipe, not when the input ends. */
+Test(sc_telegram, parse_is_live_on_a_pipe)
+{
+	struct run r = sh("rm -f /tmp/sc-tg-live.out; mkfifo /tmp/sc-tg-live.fifo; "
+			  "\"$T\" parse < /tmp/sc-tg-live.fifo > /tmp/sc-tg-live.out 2>/dev/null & pid=$!; "
+			  "exec 3>/tmp/sc-tg-live.fifo; "
+			  "\"$T\" gen --count 1 --start 1751360400 >&3; "
+			  "i=0; while [ ! -s /tmp/sc-tg-live.out ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+			  "if [ -s /tmp/sc-tg-live.out ]; then echo live; else echo late; fi; "
+			  "exec 3>&-; wait $pid; cat /tmp/sc-tg-live.out; rm -f /tmp/sc-tg-live.fifo /tmp/sc-tg-live.out");
+	cr_assert(strncmp(r.out, "live\n", 5) == 0, "%s", r.out);
+	cr_assert_eq(count_lines(r.out), 2);
+	run_free(&r);
+}
+
+Test(sc_telegram, gen_start_range)
+{
+	const char *bad[] = {"0", "946684800", "4102444800", "-5", "99999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char cmd[256];
+		snprintf(cmd, sizeof cmd, "\"$T\" gen --count 1 --start %s", bad[i]);
+		struct run r = sh(cmd);
+		cr_assert_eq(r.status, 2, "--start %s", bad[i]);
+		cr_assert(strstr(r.err, "--start"), "%s", r.err);
+		run_free(&r);
+	}
+	struct run r = sh("\"$T\" gen --count 2 --start 4102444790 --interval 10");
+	cr_assert_eq(r.status, 2, "the second telegram would fall in 2100");
+	run_free(&r);
+	r = sh("\"$T\" gen --count 1 --start 978307200 | \"$T\" parse");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "\"ts\":978307200"), "%s", r.out);
+	run_free(&r);
+}
+
+Test(sc_telegram, check_help_says_what_check_prints)
+{
+	struct run r = sh("\"$T\" check --help");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "summary"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "--strict"));
+	cr_assert_null(strstr(r.out, "FILE:OFFSET"));
+	run_free(&r);
+}
+
+/* Line noise STX LF before a P1 stream does not make it TIC (the stream
+ * itself is tested at every split in test_telegram.c). */
+Test(sc_telegram, stx_lf_noise_does_not_make_p1_tic)
+{
+	struct run r =
+		sh("{ printf 'ab\\002\\nxx'; \"$T\" gen --count 3 --start 1751360400; } | \"$T\" parse");
+	cr_assert_eq(count_lines(r.out), 3, "%s", r.err);
+	run_free(&r);
+}
