@@ -27,7 +27,8 @@
  * 1024-character text message stay well below this. */
 #define SC_P1_BUF_SIZE 8192
 
-/* Capacities of the object model; objects past them are counted in
+/* Capacities of the object model; objects past them (and entries of a
+ * failure log or demand history past its capacity) are counted in
  * sc_p1_telegram.dropped rather than failing the telegram. */
 #define SC_P1_MAX_UNKNOWN 48   /* unknown objects kept as raw lines */
 #define SC_P1_MAX_MBUS 4       /* M-Bus channels 1-4 */
@@ -88,14 +89,15 @@ struct sc_p1_val {
 struct sc_p1_time {
 	int64_t epoch;    /* UTC */
 	bool set;         /* a real time was sent */
-	bool placeholder; /* a filler such as 000101000001W or 632525252525W */
+	bool placeholder; /* a known filler: 000101000001, 632525252525,
+			   * 700101010000 or 000000000000 (S or W) */
 	char dst;         /* 'S' or 'W' */
 };
 
 struct sc_p1_mbus {
 	int channel;         /* 1..4; 0 = slot unused */
 	int device_type;     /* 24.1.0: 3 gas, 4 heat, 7 water; -1 absent */
-	struct sc_span id;   /* 96.1.0 / 96.1.1, hex as sent */
+	struct sc_span id;   /* 96.1.0 / 96.1.1, hex as sent (sc_p1_hex_decode) */
 	struct sc_p1_time reading_time;
 	struct sc_p1_val reading; /* 24.2.1 (NL, corrected) or 24.2.3 (BE, not corrected) */
 	bool corrected;
@@ -121,7 +123,7 @@ struct sc_p1_telegram {
 	int emucs_version;       /* 0-0:96.1.4, 0 absent */
 	bool has_crc;
 	struct sc_p1_time time;  /* 0-0:1.0.0 */
-	struct sc_span equipment_id; /* 0-0:96.1.1 */
+	struct sc_span equipment_id; /* 0-0:96.1.1, hex as sent (sc_p1_hex_decode) */
 	struct sc_p1_val import_total;  /* 1-0:1.8.0 */
 	struct sc_p1_val export_total;  /* 1-0:2.8.0 */
 	struct sc_p1_val import_tariff[SC_P1_MAX_TARIFFS]; /* 1-0:1.8.1 .. 1.8.4 */
@@ -138,7 +140,7 @@ struct sc_p1_telegram {
 	struct sc_p1_failure failure_log[SC_P1_MAX_FAILLOG];
 	struct sc_p1_val sags[SC_PHASES];     /* 1-0:32/52/72.32.0 */
 	struct sc_p1_val swells[SC_PHASES];   /* 1-0:32/52/72.36.0 */
-	struct sc_span message;               /* 0-0:96.13.0, hex */
+	struct sc_span message;               /* 0-0:96.13.0, hex as sent */
 	struct sc_span message_code;          /* 0-0:96.13.1 (DSMR 4) */
 	struct sc_p1_val voltage[SC_PHASES];  /* 1-0:32/52/72.7.0 */
 	struct sc_p1_val current[SC_PHASES];  /* 1-0:31/51/71.7.0 */
@@ -170,7 +172,8 @@ struct sc_p1_parser {
 	uint64_t start;     /* stream offset of the current telegram or garbage */
 	uint64_t garbage;   /* bytes of pending garbage */
 	uint64_t stx_at;    /* stream offset of an STX that may start a TIC frame */
-	size_t len;
+	int tic_label;      /* label characters seen after STX LF */
+	size_t len;         /* bytes in buf (in a TIC frame: of a '/' header candidate) */
 	int crc_digits;
 	uint16_t crc_sent;
 	char buf[SC_P1_BUF_SIZE];
@@ -214,9 +217,17 @@ static inline const char *sc_span_ptr(const char *raw, struct sc_span s)
 	return raw + s.off;
 }
 
-/* Parse a DSMR timestamp of exactly 13 characters. Returns SC_OK, also for
- * a placeholder (t->placeholder set, t->set clear), or SC_ERR_SYNTAX. */
+/* Parse a DSMR timestamp of exactly 13 characters. Returns SC_OK for a real
+ * date and time and for a known filler (t->placeholder set, t->set clear);
+ * SC_ERR_SYNTAX for anything else, an impossible date included. */
 int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t);
+
+/* Decode the hex text of an octet string (equipment id, text message, M-Bus
+ * id: DSMR 5.0.2 §6.4, "octet strings are hex-encoded") into out, followed
+ * by a NUL. Returns the number of bytes decoded (len / 2; the bytes may hold
+ * NULs), SC_ERR_SYNTAX for an odd length or a character that is not a hex
+ * digit, SC_ERR_RANGE when out cannot hold len / 2 + 1 bytes. */
+int sc_p1_hex_decode(const char *hex, size_t len, char *out, size_t cap);
 
 /* The mapping rules from a decoded telegram to the device's reading; the one
  * place where P1 objects become power_instant quantities (see p1_map.c). */

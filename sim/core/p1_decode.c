@@ -5,9 +5,13 @@
  * (DSMR 5.0.2 §6.4, IEC 62056-61 OBIS). Known objects are checked for their
  * shape and unit and stored; unknown ones are kept as raw lines. A known
  * object with a wrong shape fails the telegram: its CRC says the meter sent
- * it that way, so the telegram is not what the spec describes. */
+ * it that way, so the telegram is not what the spec describes. The same
+ * holds for a known object sent twice (which value would count?); unknown
+ * objects may repeat. */
 #include "p1.h"
 
+#include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +20,15 @@
 #include "cursor.h"
 #include "sc_error.h"
 
-#define MAX_GROUPS 96
+/* Value groups of a line kept for direct access (all are counted): every
+ * known object but the failure log and the demand history has at most 2,
+ * and those two read their entries with a group cursor (groups_next), so a
+ * line of any length is decoded whole. */
+#define MAX_GROUPS 8
+
+/* Distinct known objects a telegram can hold: 61 electricity objects and 6
+ * per M-Bus channel, 85 in all. */
+#define MAX_SEEN 96
 
 /* OBIS A-B:C.D.E packed; A and B are small (medium 0/1, channel 0-4). */
 #define OBIS(a, b, c, d, e) \
@@ -28,8 +40,8 @@ struct line {
 	size_t off;         /* offset of the line in raw */
 	size_t len;         /* without CR LF */
 	uint32_t key;
-	int ngroups;
-	struct sc_span g[MAX_GROUPS]; /* group contents, without parentheses */
+	int ngroups;        /* all value groups of the line */
+	struct sc_span g[MAX_GROUPS]; /* the first MAX_GROUPS, without parentheses */
 };
 
 struct ctx {
@@ -38,6 +50,9 @@ struct ctx {
 	size_t *err_off;
 	char *detail;
 	size_t detail_len;
+	uint64_t seen_bits;         /* quick filter over seen[] */
+	int nseen;
+	uint32_t seen[MAX_SEEN];    /* keys of the known objects decoded */
 };
 
 #if defined(__GNUC__)
@@ -127,7 +142,7 @@ static bool split_line(struct line *ln, size_t *bad, const char **why)
 			return false;
 		}
 		size_t gl = j - i - 1;
-		if (ln->ngroups < MAX_GROUPS) {
+		if (ln->ngroups < MAX_GROUPS) { /* the rest: groups_next */
 			ln->g[ln->ngroups].off = (uint16_t)(ln->off + i + 1);
 			ln->g[ln->ngroups].len = (uint16_t)gl;
 		}
@@ -143,6 +158,32 @@ static int obis_len(const struct line *ln)
 	const char *s = ln->raw + ln->off;
 	const char *paren = memchr(s, '(', ln->len);
 	return paren ? (int)(paren - s) : (int)ln->len;
+}
+
+/* A cursor over the value groups of a line that split_line accepted, for
+ * lines with more groups than ln->g holds. */
+struct groups {
+	const char *raw;
+	size_t pos, end; /* next '(' and the end of the line, offsets in raw */
+};
+
+static struct groups groups_of(const struct line *ln)
+{
+	const char *s = ln->raw + ln->off;
+	const char *paren = memchr(s, '(', ln->len);
+	struct groups it = {ln->raw, ln->off + (size_t)(paren - s), ln->off + ln->len};
+	return it;
+}
+
+static struct sc_span groups_next(struct groups *it)
+{
+	/* split_line has checked that groups follow one another to the end of
+	 * the line, each '(' closed by a ')' with none inside. */
+	const char *open = it->raw + it->pos;
+	const char *close = memchr(open, ')', it->end - it->pos);
+	struct sc_span g = {(uint16_t)(it->pos + 1), (uint16_t)(close - open - 1)};
+	it->pos = (size_t)(close - it->raw) + 1;
+	return g;
 }
 
 /* Units as sent, with the power of ten that converts them to the base unit. */
@@ -194,16 +235,22 @@ static const char *unit_name(enum sc_unit u)
 }
 
 /* Reads "number[*unit]" and checks the unit kind. want = SC_UNIT_NONE means
- * a plain count; unit_optional accepts a missing unit (M-Bus placeholders). */
-static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit want,
+ * a plain count; unit_optional accepts a missing unit (M-Bus placeholders).
+ * DSMR 5.0.2 §6.4: every value of a P1 object (energy, power, current,
+ * voltage, counts, durations, M-Bus readings) is an unsigned fixed-point
+ * number such as F9(3,3): digits, then '.' and digits; no sign and no
+ * missing integer part. */
+static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum sc_unit want,
 		   bool unit_optional, struct sc_p1_val *out)
 {
-	const char *s = c->raw + ln->g[gi].off;
-	size_t len = ln->g[gi].len;
+	const char *s = c->raw + g.off;
+	size_t len = g.len;
 	int64_t mant = 0;
 	int frac = 0;
 	size_t nlen = 0;
-	int rc = sc_parse_decimal_parts(s, len, &mant, &frac, &nlen);
+	int rc = len > 0 && s[0] >= '0' && s[0] <= '9'
+			 ? sc_parse_decimal_parts(s, len, &mant, &frac, &nlen)
+			 : SC_ERR_SYNTAX;
 	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
 	if (rc == SC_OK && nlen < len && !star)
 		rc = SC_ERR_SYNTAX;
@@ -212,15 +259,15 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 		nlen = st ? (size_t)(st - s) : len;
 	}
 	if (rc != SC_OK)
-		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'",
-			    obis_len(ln), c->raw + ln->off, (int)nlen, s);
+		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
+			    c->raw + ln->off, (int)nlen, s);
 	enum sc_unit unit = SC_UNIT_NONE;
 	int exp = 0;
 	if (star)
 		unit = lookup_unit(star + 1, len - nlen - 1, &exp);
 	/* want == SC_UNIT_OTHER accepts any unit (M-Bus devices differ). */
 	if (want != SC_UNIT_OTHER && unit != want && !(unit == SC_UNIT_NONE && unit_optional)) {
-		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX,
+		return fail(c, g.off, SC_ERR_SYNTAX,
 			    "%.*s: unit '%.*s' where %s was expected", obis_len(ln),
 			    c->raw + ln->off, star ? (int)(len - nlen - 1) : 4,
 			    star ? star + 1 : "none", unit_name(want));
@@ -232,13 +279,14 @@ static int get_val(struct ctx *c, const struct line *ln, int gi, enum sc_unit wa
 	return SC_OK;
 }
 
-static int get_int(struct ctx *c, const struct line *ln, int gi, uint64_t max, int *out)
+static int get_int(struct ctx *c, const struct line *ln, struct sc_span g, uint64_t max,
+		   int *out)
 {
 	uint64_t v;
-	const char *s = c->raw + ln->g[gi].off;
-	if (sc_parse_uint(s, ln->g[gi].len, max, &v) != SC_OK)
-		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "bad integer '%.*s'",
-			    (int)ln->g[gi].len, s);
+	const char *s = c->raw + g.off;
+	if (sc_parse_uint(s, g.len, max, &v) != SC_OK)
+		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad integer '%.*s'", obis_len(ln),
+			    c->raw + ln->off, (int)g.len, s);
 	*out = (int)v;
 	return SC_OK;
 }
@@ -255,17 +303,33 @@ int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
 		if (sc_parse_uint(s + 2 * i, 2, 99, &f[i]) != SC_OK)
 			return SC_ERR_SYNTAX;
 	t->dst = s[12];
+	/* The fillers meters send where they have no time (P1-DSMR.md "field
+	 * quirks": 000101000001W in Kaifa failure logs, 632525252525W for
+	 * Fluvius' "no peak", 700101010000W on an empty M-Bus channel) and the
+	 * all-zero one. They are known by their digits; the DST letter says
+	 * nothing about them. Any other impossible date is an error, not a
+	 * filler: the CRC says the meter sent it so. */
+	static const char fillers[][12] = {
+		{'0', '0', '0', '1', '0', '1', '0', '0', '0', '0', '0', '1'},
+		{'6', '3', '2', '5', '2', '5', '2', '5', '2', '5', '2', '5'},
+		{'7', '0', '0', '1', '0', '1', '0', '1', '0', '0', '0', '0'},
+		{'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'},
+	};
+	for (size_t k = 0; k < sizeof fillers / sizeof fillers[0]; k++) {
+		if (memcmp(s, fillers[k], 12) == 0) {
+			t->placeholder = true;
+			return SC_OK;
+		}
+	}
 	cv.year = 2000 + (int)f[0];
 	cv.month = (int)f[1];
 	cv.day = (int)f[2];
 	cv.hour = (int)f[3];
 	cv.minute = (int)f[4];
 	cv.second = (int)f[5];
-	/* Fillers seen in the field: impossible dates (632525252525W), and
-	 * 1 January of 2000 or "70" (000101000001W, 700101010000W). */
-	if (!sc_civil_valid(&cv) || (cv.month == 1 && cv.day == 1 && (f[0] == 0 || f[0] == 70))) {
-		t->placeholder = true;
-		return SC_OK;
+	if (!sc_civil_valid(&cv)) {
+		t->dst = 0;
+		return SC_ERR_SYNTAX;
 	}
 	/* DSMR 5.0.2 §6.4.3: local time, S = summer (UTC+2), W = winter (UTC+1). */
 	t->epoch = sc_civil_to_epoch(&cv) - (t->dst == 'S' ? 7200 : 3600);
@@ -273,12 +337,13 @@ int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
 	return SC_OK;
 }
 
-static int get_time(struct ctx *c, const struct line *ln, int gi, struct sc_p1_time *t)
+static int get_time(struct ctx *c, const struct line *ln, struct sc_span g,
+		    struct sc_p1_time *t)
 {
-	const char *s = c->raw + ln->g[gi].off;
-	if (sc_p1_parse_time(s, ln->g[gi].len, t) != SC_OK)
-		return fail(c, ln->g[gi].off, SC_ERR_SYNTAX, "bad timestamp '%.*s'",
-			    (int)ln->g[gi].len, s);
+	const char *s = c->raw + g.off;
+	if (sc_p1_parse_time(s, g.len, t) != SC_OK)
+		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad timestamp '%.*s'", obis_len(ln),
+			    c->raw + ln->off, (int)g.len, s);
 	return SC_OK;
 }
 
@@ -293,7 +358,13 @@ static int want_groups(struct ctx *c, const struct line *ln, int n)
 static int one_val(struct ctx *c, const struct line *ln, enum sc_unit want, struct sc_p1_val *v)
 {
 	int rc = want_groups(c, ln, 1);
-	return rc ? rc : get_val(c, ln, 0, want, false, v);
+	return rc ? rc : get_val(c, ln, ln->g[0], want, false, v);
+}
+
+static int one_int(struct ctx *c, const struct line *ln, uint64_t max, int *out)
+{
+	int rc = want_groups(c, ln, 1);
+	return rc ? rc : get_int(c, ln, ln->g[0], max, out);
 }
 
 static struct sc_span group_span(const struct line *ln, int gi)
@@ -309,12 +380,61 @@ static int one_span(struct ctx *c, const struct line *ln, struct sc_span *s)
 	return rc;
 }
 
+static int hex_digit(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+int sc_p1_hex_decode(const char *hex, size_t len, char *out, size_t cap)
+{
+	if (len % 2 != 0)
+		return SC_ERR_SYNTAX;
+	for (size_t i = 0; i < len; i++)
+		if (hex_digit((unsigned char)hex[i]) < 0)
+			return SC_ERR_SYNTAX;
+	if (cap < len / 2 + 1 || len / 2 > (size_t)INT_MAX)
+		return SC_ERR_RANGE;
+	for (size_t i = 0; i < len; i += 2)
+		out[i / 2] = (char)(hex_digit((unsigned char)hex[i]) << 4 |
+				    hex_digit((unsigned char)hex[i + 1]));
+	out[len / 2] = '\0';
+	return (int)(len / 2);
+}
+
+/* An octet string: DSMR 5.0.2 §6.4 sends it hex-encoded, two digits per
+ * byte; it is kept as sent (sc_p1_hex_decode gives the bytes). */
+static int one_hex(struct ctx *c, const struct line *ln, struct sc_span *s)
+{
+	int rc = want_groups(c, ln, 1);
+	if (rc != SC_OK)
+		return rc;
+	struct sc_span g = group_span(ln, 0);
+	const char *h = c->raw + g.off;
+	for (size_t i = 0; i < g.len; i++)
+		if (hex_digit((unsigned char)h[i]) < 0)
+			return fail(c, g.off + i, SC_ERR_SYNTAX, "%.*s: '%c' in a hex string",
+				    obis_len(ln), c->raw + ln->off, h[i]);
+	if (g.len % 2 != 0)
+		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: hex string of odd length %u",
+			    obis_len(ln), c->raw + ln->off, (unsigned)g.len);
+	*s = g;
+	return SC_OK;
+}
+
 static bool group_is_obis(const char *raw, struct sc_span s)
 {
 	return s.len >= 9 && memchr(raw + s.off, ':', s.len) != NULL;
 }
 
-/* 1-0:99.97.0(count)(0-0:96.7.19)(TST)(duration*s)... ; "()" = empty log. */
+/* 1-0:99.97.0(count)(0-0:96.7.19)(TST)(duration*s)... ; "()" = empty log.
+ * Every entry is checked; the first SC_P1_MAX_FAILLOG are kept, the others
+ * counted in tg->dropped (p1.h). */
 static int failure_log(struct ctx *c, const struct line *ln)
 {
 	struct sc_p1_telegram *tg = c->tg;
@@ -323,7 +443,7 @@ static int failure_log(struct ctx *c, const struct line *ln)
 		return SC_OK;
 	}
 	int count = 0, rc;
-	if ((rc = get_int(c, ln, 0, 9999, &count)))
+	if ((rc = get_int(c, ln, ln->g[0], 9999, &count)))
 		return rc;
 	int first = 1;
 	if (ln->ngroups > 1 && group_is_obis(c->raw, ln->g[1]))
@@ -331,14 +451,17 @@ static int failure_log(struct ctx *c, const struct line *ln)
 	int pairs = (ln->ngroups - first) / 2;
 	if ((ln->ngroups - first) % 2 != 0 || pairs != count)
 		return fail(c, ln->off, SC_ERR_SYNTAX,
-			    "1-0:99.97.0: count %d but %d (time, duration) values", count,
-			    (ln->ngroups - first) / 2);
+			    "1-0:99.97.0: count %d but %d (time, duration) values", count, pairs);
 	tg->failure_log_count = count;
+	struct groups it = groups_of(ln);
+	for (int k = 0; k < first; k++)
+		groups_next(&it);
 	for (int k = 0; k < pairs; k++) {
 		struct sc_p1_val dur;
 		struct sc_p1_time end;
-		if ((rc = get_time(c, ln, first + 2 * k, &end)) ||
-		    (rc = get_val(c, ln, first + 2 * k + 1, SC_UNIT_S, false, &dur)))
+		struct sc_span gt = groups_next(&it), gd = groups_next(&it);
+		if ((rc = get_time(c, ln, gt, &end)) ||
+		    (rc = get_val(c, ln, gd, SC_UNIT_S, false, &dur)))
 			return rc;
 		if (k < SC_P1_MAX_FAILLOG) {
 			tg->failure_log[k].end = end;
@@ -352,7 +475,9 @@ static int failure_log(struct ctx *c, const struct line *ln)
 
 /* e-MUCS 0-0:98.1.0(count)(1-0:1.6.0)(1-0:1.6.0)(month)(peak time)(kW)...
  * Other meters (e.g. Hungarian Sagemcom) use the same code for a billing
- * history of a different shape: that is kept as an unknown raw line. */
+ * history of a different shape: that is kept as an unknown raw line. Every
+ * month is checked; the first SC_P1_MAX_DEMAND_HIST are kept, the others
+ * counted in tg->dropped. */
 static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	struct sc_p1_telegram *tg = c->tg;
@@ -374,13 +499,16 @@ static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
 			    "0-0:98.1.0: count %d but %d (month, time, demand) values", (int)count,
 			    (ln->ngroups - first) / 3);
 	tg->demand_hist_count = (int)count;
+	struct groups it = groups_of(ln);
+	for (int k = 0; k < first; k++)
+		groups_next(&it);
 	for (int k = 0; k < (int)count; k++) {
 		struct sc_p1_demand dm;
 		struct sc_p1_val v;
 		int rc;
-		if ((rc = get_time(c, ln, first + 3 * k, &dm.month)) ||
-		    (rc = get_time(c, ln, first + 3 * k + 1, &dm.when)) ||
-		    (rc = get_val(c, ln, first + 3 * k + 2, SC_UNIT_W, false, &v)))
+		struct sc_span gm = groups_next(&it), gw = groups_next(&it), gv = groups_next(&it);
+		if ((rc = get_time(c, ln, gm, &dm.month)) || (rc = get_time(c, ln, gw, &dm.when)) ||
+		    (rc = get_val(c, ln, gv, SC_UNIT_W, false, &v)))
 			return rc;
 		dm.w = v.v;
 		if (k < SC_P1_MAX_DEMAND_HIST)
@@ -407,23 +535,20 @@ static int mbus_object(struct ctx *c, const struct line *ln, unsigned ch, uint32
 	}
 	switch (key) {
 	case OBIS(0, 0, 24, 1, 0):
-		if ((rc = want_groups(c, ln, 1)))
-			return rc;
-		return get_int(c, ln, 0, 255, &m->device_type);
-	case OBIS(0, 0, 96, 1, 0):
-	case OBIS(0, 0, 96, 1, 1):
-		return one_span(c, ln, &m->id);
+		return one_int(c, ln, 255, &m->device_type);
+	case OBIS(0, 0, 96, 1, 0): /* DSMR 5.0.2 table 6-3: equipment id, hex */
+	case OBIS(0, 0, 96, 1, 1): /* the same in e-MUCS */
+		return one_hex(c, ln, &m->id);
 	case OBIS(0, 0, 24, 4, 0):
-		if ((rc = want_groups(c, ln, 1)))
-			return rc;
-		return get_int(c, ln, 0, 255, &m->valve);
+		return one_int(c, ln, 255, &m->valve);
 	case OBIS(0, 0, 24, 2, 1):
 	case OBIS(0, 0, 24, 2, 3):
-		if ((rc = want_groups(c, ln, 2)) || (rc = get_time(c, ln, 0, &m->reading_time)))
+		if ((rc = want_groups(c, ln, 2)) ||
+		    (rc = get_time(c, ln, ln->g[0], &m->reading_time)))
 			return rc;
 		/* The unit depends on the device (m3 gas/water, GJ heat); a channel
 		 * with no device sends a bare (00000000). */
-		if ((rc = get_val(c, ln, 1, SC_UNIT_OTHER, true, &m->reading)) == SC_OK) {
+		if ((rc = get_val(c, ln, ln->g[1], SC_UNIT_OTHER, true, &m->reading)) == SC_OK) {
 			m->corrected = key == OBIS(0, 0, 24, 2, 1);
 			return SC_OK;
 		}
@@ -458,7 +583,7 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 	switch (key) {
 	case OBIS(1, 3, 0, 2, 8): {
 		int v = 0;
-		if ((rc = want_groups(c, ln, 1)) || (rc = get_int(c, ln, 0, 999, &v)))
+		if ((rc = one_int(c, ln, 999, &v)))
 			return rc;
 		while (v >= 100) /* "502" style versions compare as 50 */
 			v /= 10;
@@ -466,15 +591,13 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 		return SC_OK;
 	}
 	case OBIS(0, 0, 96, 1, 4):
-		if ((rc = want_groups(c, ln, 1)))
-			return rc;
-		return get_int(c, ln, 0, 999999, &tg->emucs_version);
+		return one_int(c, ln, 999999, &tg->emucs_version);
 	case OBIS(0, 0, 1, 0, 0):
 		if ((rc = want_groups(c, ln, 1)))
 			return rc;
-		return get_time(c, ln, 0, &tg->time);
-	case OBIS(0, 0, 96, 1, 1):
-		return one_span(c, ln, &tg->equipment_id);
+		return get_time(c, ln, ln->g[0], &tg->time);
+	case OBIS(0, 0, 96, 1, 1): /* DSMR 5.0.2 table 6-3: equipment id, hex */
+		return one_hex(c, ln, &tg->equipment_id);
 	case OBIS(0, 0, 96, 1, 0): /* some non-NL meters identify themselves here */
 		if (tg->equipment_id.len == 0)
 			return one_span(c, ln, &tg->equipment_id);
@@ -491,9 +614,7 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 	case OBIS(1, 0, 2, 8, 3): case OBIS(1, 0, 2, 8, 4):
 		return one_val(c, ln, SC_UNIT_WH, &tg->export_tariff[e - 1]);
 	case OBIS(0, 0, 96, 14, 0):
-		if ((rc = want_groups(c, ln, 1)))
-			return rc;
-		return get_int(c, ln, 0, 9999, &tg->tariff);
+		return one_int(c, ln, 9999, &tg->tariff);
 	case OBIS(1, 0, 1, 7, 0):
 		return one_val(c, ln, SC_UNIT_W, &tg->power_import);
 	case OBIS(1, 0, 2, 7, 0):
@@ -515,8 +636,8 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 		return one_val(c, ln, SC_UNIT_NONE, &tg->sags[phase_of(cc)]);
 	case OBIS(1, 0, 32, 36, 0): case OBIS(1, 0, 52, 36, 0): case OBIS(1, 0, 72, 36, 0):
 		return one_val(c, ln, SC_UNIT_NONE, &tg->swells[phase_of(cc)]);
-	case OBIS(0, 0, 96, 13, 0):
-		return one_span(c, ln, &tg->message);
+	case OBIS(0, 0, 96, 13, 0): /* text message, hex */
+		return one_hex(c, ln, &tg->message);
 	case OBIS(0, 0, 96, 13, 1):
 		return one_span(c, ln, &tg->message_code);
 	case OBIS(1, 0, 32, 7, 0): case OBIS(1, 0, 52, 7, 0): case OBIS(1, 0, 72, 7, 0):
@@ -534,15 +655,14 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 	case OBIS(1, 0, 1, 4, 0):
 		return one_val(c, ln, SC_UNIT_W, &tg->demand_avg);
 	case OBIS(1, 0, 1, 6, 0):
-		if ((rc = want_groups(c, ln, 2)) || (rc = get_time(c, ln, 0, &tg->demand_max_time)))
+		if ((rc = want_groups(c, ln, 2)) ||
+		    (rc = get_time(c, ln, ln->g[0], &tg->demand_max_time)))
 			return rc;
-		return get_val(c, ln, 1, SC_UNIT_W, false, &tg->demand_max);
+		return get_val(c, ln, ln->g[1], SC_UNIT_W, false, &tg->demand_max);
 	case OBIS(0, 0, 98, 1, 0):
 		return demand_history(c, ln, keep_raw);
 	case OBIS(0, 0, 96, 3, 10):
-		if ((rc = want_groups(c, ln, 1)))
-			return rc;
-		return get_int(c, ln, 0, 9, &tg->breaker_state);
+		return one_int(c, ln, 9, &tg->breaker_state);
 	case OBIS(0, 0, 17, 0, 0):
 		return one_val(c, ln, SC_UNIT_W, &tg->limiter);
 	case OBIS(1, 0, 31, 4, 0): case OBIS(1, 0, 51, 4, 0): case OBIS(1, 0, 71, 4, 0):
@@ -551,6 +671,22 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 		*keep_raw = true;
 		return SC_OK;
 	}
+}
+
+/* True when a known object of this key was decoded before; else notes it. */
+static bool repeated(struct ctx *c, uint32_t key)
+{
+	uint64_t bit = 1ull << ((key * 0x9E3779B1u) >> 26);
+	if (c->seen_bits & bit) {
+		for (int i = 0; i < c->nseen; i++)
+			if (c->seen[i] == key)
+				return true;
+	}
+	/* Each key is noted once and there are fewer known keys than MAX_SEEN. */
+	assert(c->nseen < MAX_SEEN);
+	c->seen_bits |= bit;
+	c->seen[c->nseen++] = key;
+	return false;
 }
 
 static void keep_unknown(struct sc_p1_telegram *tg, size_t off, size_t len)
@@ -579,7 +715,7 @@ static void init_telegram(struct sc_p1_telegram *tg)
 int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
 		 size_t *err_off, char *detail, size_t detail_len)
 {
-	struct ctx c = {raw, tg, err_off, detail, detail_len};
+	struct ctx c = {raw, tg, err_off, detail, detail_len, 0, 0, {0}};
 	struct line ln;
 	size_t dummy;
 
@@ -645,17 +781,16 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 		if (!split_line(&ln, &bad, &why))
 			return fail(&c, ln.off + bad, SC_ERR_SYNTAX, "%s: '%.*s'", why,
 				    (int)(ln.len > 60 ? 60 : ln.len), raw + ln.off);
-		if (ln.ngroups > MAX_GROUPS) {
-			tg->dropped++;
-			ln.ngroups = MAX_GROUPS;
-		}
 		bool keep_raw;
 		int rc = object(&c, &ln, &keep_raw);
 		if (rc != SC_OK)
 			return rc;
-		tg->objects++;
 		if (keep_raw)
 			keep_unknown(tg, ln.off, ln.len);
+		else if (repeated(&c, ln.key))
+			return fail(&c, ln.off, SC_ERR_SYNTAX, "object %.*s repeated", obis_len(&ln),
+				    raw + ln.off);
+		tg->objects++;
 	}
 
 	/* The device supports DSMR 4.2 and later (manual §7). A 2.2/3.0 meter

@@ -520,12 +520,12 @@ static void fill_expect(const struct quant *q, enum sc_flavour f, struct sc_read
 		}
 		s += fabs(p);
 	}
-	/* S = sum of |phase P|, PF = P / S (SMART-CONNECT.md §7, p1_map.c). */
+	/* S = sum of |phase P|; PF = P / sqrt(P^2 + Q^2) with Q = 0, as no
+	 * reactive power is sent: the sign of P, absent for P = 0
+	 * (SMART-CONNECT.md §7, p1_map.c). */
 	sc_reading_set(r, SC_RQ_S, s);
-	if (s > 0) {
-		double pf = r->q[SC_RQ_P].v / s;
-		sc_reading_set(r, SC_RQ_PF, pf < -1.0 ? -1.0 : pf > 1.0 ? 1.0 : pf);
-	}
+	if (r->q[SC_RQ_P].v != 0)
+		sc_reading_set(r, SC_RQ_PF, r->q[SC_RQ_P].v > 0 ? 1.0 : -1.0);
 	r->flavour = f;
 	r->version = f == SC_FLAVOUR_DSMR42 ? 42 : f == SC_FLAVOUR_DSMR50 ? 50 : 50217;
 	memcpy(r->maker, f == SC_FLAVOUR_DSMR42 ? "KFM" : f == SC_FLAVOUR_DSMR50 ? "ISK" : "FLU", 4);

@@ -17,12 +17,15 @@
  *   lN.P+     1-0:21/41/61.7.0   lN.P-  1-0:22/42/62.7.0   lN.P = P+ - P-
  *   lN.Q+/Q-  1-0:23/43/63.7.0, 24/44/64.7.0; lN.Q = Q+ - Q- (when sent)
  *   lN.VSAGS  1-0:32/52/72.32.0  lN.VSWELLS 1-0:32/52/72.36.0
- *   S         sum of |lN.P| over the phases sent: P1 carries no apparent power, and
- *             the manual's example (an exporting DSMR meter) shows
- *             S = 4058 = sum of |phase P| with PF = -1
- *   PF        P / S, limited to -1..1 (phase powers are rounded apart from
- *             the total, so P / S can come out at 1.003); absent when S is
- *             absent or 0
+ *   S         sum of |lN.P| over the phases sent (absent when no phase P is):
+ *             P1 carries no apparent power
+ *   PF        P / sqrt(P^2 + Q^2), Q taken as 0 when absent, limited to -1..1;
+ *             absent when P is absent or P and Q are both 0. This is the one
+ *             PF rule. It reproduces the manual's example (SMART-CONNECT.md §7,
+ *             manual §5.4: an exporting DSMR meter with P = -4023, phase P
+ *             -2735/-959/-364, S = 4058, PF = -1), which P / S (-0.991) does
+ *             not; P1 meters without reactive power thus give PF = +-1, and
+ *             PF does not depend on phase powers rounded apart from P
  *   U12, U31, U32, lN.S: absent (not in P1)
  * Other quantities are set only when every object they come from was sent. */
 #include "p1.h"
@@ -126,10 +129,12 @@ void sc_p1_to_reading(const struct sc_p1_telegram *tg, const char *raw, struct s
 			}
 		}
 	}
-	if (s_set) {
+	if (s_set)
 		sc_reading_set(r, SC_RQ_S, s);
-		if (s > 0 && r->q[SC_RQ_P].set)
-			sc_reading_set(r, SC_RQ_PF, fmax(-1.0, fmin(1.0, r->q[SC_RQ_P].v / s)));
+	if (r->q[SC_RQ_P].set) {
+		double p = r->q[SC_RQ_P].v, q = r->q[SC_RQ_Q].set ? r->q[SC_RQ_Q].v : 0.0;
+		if (p != 0.0 || q != 0.0)
+			sc_reading_set(r, SC_RQ_PF, fmax(-1.0, fmin(1.0, p / sqrt(p * p + q * q))));
 	}
 
 	/* Identity. */

@@ -5,7 +5,11 @@
  * The framer resynchronises on '/': bytes outside a telegram are garbage, a
  * '/' before the '!' means the previous telegram was cut short. After '!' it
  * reads up to four hex digits; fewer (unpadded CRCs seen in the field) end at
- * CR, LF, '/' or the end of input. */
+ * CR, LF, '/' or the end of input.
+ *
+ * Every decision depends on the bytes alone, never on where the input was
+ * cut into chunks: each state consumes bytes in order and looks no further
+ * ahead than the byte it decides on. */
 #include "p1.h"
 
 #include <stdio.h>
@@ -14,6 +18,7 @@
 #include "crc16.h"
 #include "cursor.h"
 #include "sc_error.h"
+#include "tic.h"
 
 /* Room kept after the '!' for the CRC digits. */
 #define BODY_CAP (SC_P1_BUF_SIZE - 4)
@@ -23,9 +28,16 @@ enum {
 	ST_BODY,     /* inside a telegram, looking for '!' */
 	ST_CRC,      /* after '!', reading CRC digits */
 	ST_SKIP,     /* discarding the rest of a rejected telegram up to '/' */
-	ST_STX,      /* saw STX between telegrams: a TIC frame if LF follows */
-	ST_TIC,      /* inside a TIC frame: skip to its ETX */
+	ST_STX,      /* saw STX between telegrams: maybe a TIC frame */
+	ST_TIC_LABEL, /* saw STX LF: a TIC frame if a group's label follows */
+	ST_TIC,      /* inside a TIC frame: skip it (see ST_TIC) */
 };
+
+/* A TIC frame is at most this long, STX through ETX (tic.h); a skip of one
+ * that lost its ETX ends here. */
+#define TIC_FRAME_MAX SC_TIC_BUF_SIZE
+/* Length of "/XXX5", the start of a DSMR identification line. */
+#define DSMR_HDR_LEN 5
 
 #define STX 0x02
 #define ETX 0x03
@@ -55,6 +67,7 @@ void sc_p1_reset(struct sc_p1_parser *p)
 	p->len = 0;
 	p->crc_digits = 0;
 	p->crc_sent = 0;
+	p->tic_label = 0;
 	p->flags = flags;
 	p->pos = pos;
 }
@@ -101,6 +114,37 @@ static bool flush_garbage(struct sc_p1_parser *p, struct sc_p1_result *res)
 static bool is_hex(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+static bool is_letter(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Byte k (1..4) of "/XXX5": DSMR 5.0.2 §6.2, the maker's three letters (any
+ * case: "ISk") and the baud rate digit. */
+static bool fits_dsmr_header(size_t k, unsigned char c)
+{
+	return k < 4 ? is_letter(c) : c >= '0' && c <= '9';
+}
+
+/* Enedis-NOI-CPT_54E: a group starts with its label, upper-case letters and
+ * digits (the first group of a frame is ADSC or ADCO), then HT (standard
+ * mode) or SP (historic mode). */
+static bool is_tic_label_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* The STX (and the label after STX LF) were no TIC frame but garbage; at
+ * is the stream offset of the byte after the label. */
+static void stx_was_noise(struct sc_p1_parser *p, uint64_t at)
+{
+	note_garbage(p, p->stx_at);
+	if (p->tic_label > 0)
+		note_garbage(p, at - 1);
+	p->tic_label = 0;
+	p->state = ST_HUNT;
 }
 
 /* A whole telegram sits in p->buf: check the CRC, decode, and report. */
@@ -192,8 +236,8 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 			break;
 		}
 		case ST_STX:
-			/* STX LF starts a TIC frame (Enedis-NOI-CPT_54E): the wrong
-			 * meter type on this input. Any other STX is line noise. */
+			/* STX LF may start a TIC frame (Enedis-NOI-CPT_54E): the
+			 * wrong meter type on this input. Any other STX is noise. */
 			if (d[i] == '\r' && p->pos + i == p->stx_at + 1) {
 				i++; /* STX CR LF, as some logs of TIC lines keep it */
 				break;
@@ -203,31 +247,99 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 				p->state = ST_HUNT;
 				break;
 			}
+			p->state = ST_TIC_LABEL;
+			p->tic_label = 0;
+			i++;
+			break;
+		case ST_TIC_LABEL: {
+			/* STX LF alone is two bytes of line noise as often as a
+			 * frame start: only STX LF and what looks like a TIC group's
+			 * label (2..SC_TIC_MAX_LABEL characters, as the protocol
+			 * detector of telegram.c asks) make a TIC frame. */
+			unsigned char c = d[i];
+			if (is_tic_label_char(c) && p->tic_label < SC_TIC_MAX_LABEL) {
+				p->tic_label++;
+				i++;
+				break;
+			}
+			if ((c != '\t' && c != ' ') || p->tic_label < 2) {
+				/* c is looked at again in ST_HUNT: it may be a '/'. */
+				stx_was_noise(p, p->pos + i);
+				break;
+			}
 			if (flush_garbage(p, res))
-				goto out; /* the LF is looked at again on the next call */
+				goto out; /* the separator is looked at again on the next call */
 			event(res, SC_P1_UNSUPPORTED, p->stx_at, p->pos + i + 1 - p->stx_at);
 			snprintf(res->detail, sizeof res->detail, "a TIC frame on a P1 input");
 			p->state = ST_TIC;
+			p->tic_label = 0;
+			p->len = 0;
 			i++;
 			goto out;
+		}
 		case ST_TIC: {
-			/* Skip the TIC frame to its ETX; its text may hold '/'. */
-			const unsigned char *etx = memchr(d + i, ETX, len - i);
-			i = etx ? (size_t)(etx - d) + 1 : len;
+			/* Skip the TIC frame to its ETX. Its text may hold a '/', so
+			 * a '/' ends the skip only as the start of a DSMR header
+			 * ("/XXX5", kept in buf while it is checked): a P1 telegram
+			 * after a TIC frame that lost its ETX is not lost. Nor is the
+			 * skip longer than the largest TIC frame. */
+			uint64_t at = p->pos + i;
+			uint64_t end = p->stx_at + TIC_FRAME_MAX;
+			if (at >= end) {
+				/* The header begun, if any, goes on as a telegram, as
+				 * its '/' would have in ST_HUNT. */
+				p->state = p->len > 0 ? ST_BODY : ST_HUNT;
+				break;
+			}
+			if (p->len > 0) {
+				unsigned char c = d[i];
+				if (!fits_dsmr_header(p->len, c)) {
+					p->len = 0; /* c is looked at again: maybe '/' or ETX */
+					break;
+				}
+				p->buf[p->len++] = (char)c;
+				i++;
+				if (p->len == DSMR_HDR_LEN)
+					p->state = ST_BODY;
+				break;
+			}
+			size_t n = len - i;
+			if (end - at < n)
+				n = (size_t)(end - at);
+			const unsigned char *etx = memchr(d + i, ETX, n);
+			if (etx)
+				n = (size_t)(etx - (d + i)) + 1;
+			const unsigned char *slash = memchr(d + i, '/', n);
+			if (slash) {
+				p->start = p->pos + (size_t)(slash - d);
+				p->buf[0] = '/';
+				p->len = 1;
+				i = (size_t)(slash - d) + 1;
+				break;
+			}
+			i += n;
 			if (etx)
 				p->state = ST_HUNT;
 			break;
 		}
 		case ST_BODY: {
-			const unsigned char *bang = memchr(d + i, '!', len - i);
-			size_t stop = bang ? (size_t)(bang - d) + 1 : len;
-			const unsigned char *slash = memchr(d + i, '/', stop - i);
+			/* Bytes are taken in order, and only as far as the buffer
+			 * has room, so the result is the same however the input is
+			 * chunked: a '/' before the '!' cuts the telegram short
+			 * (it needs no room: it is not stored), a '!' or any other
+			 * byte that does not fit is an overflow. */
+			size_t room = BODY_CAP - p->len;
+			size_t n = len - i;
+			if (n > room + 1)
+				n = room + 1; /* the fitting bytes and the first that does not */
+			const unsigned char *bang = memchr(d + i, '!', n);
+			if (bang)
+				n = (size_t)(bang - (d + i)) + 1;
+			const unsigned char *slash = memchr(d + i, '/', n);
 			if (slash) {
 				size_t cut = (size_t)(slash - d);
-				size_t room = BODY_CAP - p->len;
-				size_t n = cut - i < room ? cut - i : room;
-				memcpy(p->buf + p->len, d + i, n);
-				p->len += n;
+				memcpy(p->buf + p->len, d + i, cut - i);
+				p->len += cut - i;
 				event(res, SC_P1_FRAMING, p->start, p->pos + cut - p->start);
 				res->raw = p->buf;
 				res->raw_len = p->len;
@@ -239,11 +351,10 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 				i = cut;
 				goto out;
 			}
-			if (stop - i > BODY_CAP - p->len) {
-				/* Reported at the first byte that does not fit, so the
-				 * event is the same however the input is chunked; the
+			if (n > room) {
+				/* Reported at the first byte that does not fit; the
 				 * rest of the telegram is skipped up to the next '/'. */
-				i += BODY_CAP - p->len + 1;
+				i += room + 1;
 				event(res, SC_P1_OVERFLOW, p->start, p->pos + i - p->start);
 				res->error_offset = p->start + BODY_CAP;
 				snprintf(res->detail, sizeof res->detail,
@@ -252,9 +363,9 @@ size_t sc_p1_feed(struct sc_p1_parser *p, const void *data, size_t len, struct s
 				p->len = 0;
 				goto out;
 			}
-			memcpy(p->buf + p->len, d + i, stop - i);
-			p->len += stop - i;
-			i = stop;
+			memcpy(p->buf + p->len, d + i, n);
+			p->len += n;
+			i += n;
 			if (bang) {
 				p->state = ST_CRC;
 				p->crc_digits = 0;
@@ -328,6 +439,10 @@ enum sc_p1_event sc_p1_finish(struct sc_p1_parser *p, struct sc_p1_result *res)
 	case ST_STX:
 		note_garbage(p, p->stx_at);
 		p->state = ST_HUNT;
+		flush_garbage(p, res);
+		return res->event; /* reset on the next call */
+	case ST_TIC_LABEL:
+		stx_was_noise(p, p->pos);
 		flush_garbage(p, res);
 		return res->event; /* reset on the next call */
 	case ST_HUNT:

@@ -1,8 +1,11 @@
 /* Helpers shared by the P1 tests: build telegrams with a valid CRC and feed
- * byte streams to the parser in chosen chunk sizes, recording the events. */
+ * byte streams to the parser in chosen pieces, recording the events. Every
+ * way of feeding records the same things (event, offsets, detail, raw bytes,
+ * object counts, reading), so that any two recordings can be compared. */
 #ifndef P1_TEST_UTIL_H
 #define P1_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@ struct rec_event {
 	uint64_t offset, length, error_offset;
 	struct sc_reading reading;
 	struct sc_p1_telegram tg;
+	size_t raw_len;
 	char raw[SC_P1_BUF_SIZE + 1];
 	char detail[160];
 };
@@ -34,103 +38,77 @@ static inline char *tg_make(const char *header, const char *body)
 	return out;
 }
 
-/* Feed data split in two at `cut`, finishing at the end. */
-static inline void feed_split(const char *data, size_t len, size_t cut, unsigned flags,
-			      struct recording *rec);
+static inline void rec_store(struct recording *rec, const struct sc_p1_result *res)
+{
+	if (rec->n >= 64)
+		return;
+	struct rec_event *e = &rec->ev[rec->n++];
+	e->ev = res->event;
+	e->offset = res->offset;
+	e->length = res->length;
+	e->error_offset = res->error_offset;
+	memcpy(e->detail, res->detail, sizeof e->detail);
+	e->raw_len = 0;
+	e->raw[0] = '\0';
+	memset(&e->reading, 0, sizeof e->reading);
+	memset(&e->tg, 0, sizeof e->tg);
+	if (res->raw) {
+		memcpy(e->raw, res->raw, res->raw_len);
+		e->raw[res->raw_len] = '\0';
+		e->raw_len = res->raw_len;
+	}
+	if (res->event == SC_P1_TELEGRAM) {
+		e->tg = res->tg;
+		sc_p1_to_reading(&res->tg, res->raw, &e->reading);
+	}
+}
 
-/* Feed data in chunks of `chunk` bytes (0 = all at once); finish at the end. */
-static inline void feed_all(const char *data, size_t len, size_t chunk, unsigned flags,
-			    struct recording *rec)
+/* Feeds data in pieces whose ends are cuts[0] < cuts[1] < ... (each <= len;
+ * the last piece ends at len), then finishes the stream. */
+static inline void feed_cuts(const char *data, size_t len, const size_t *cuts, size_t ncuts,
+			     unsigned flags, struct recording *rec)
 {
 	struct sc_p1_parser *p = calloc(1, sizeof *p);
 	struct sc_p1_result *res = malloc(sizeof *res);
 	p->flags = flags;
 	rec->n = 0;
 	size_t pos = 0;
-	for (;;) {
-		bool at_end = pos >= len;
-		size_t n = chunk == 0 ? len - pos : (len - pos < chunk ? len - pos : chunk);
-		const char *d = data + pos;
-		while (!at_end && n > 0) {
-			size_t used = sc_p1_feed(p, d, n, res);
-			d += used;
-			n -= used;
+	for (size_t k = 0; k <= ncuts; k++) {
+		size_t end = k < ncuts ? cuts[k] : len;
+		while (pos < end) {
+			size_t used = sc_p1_feed(p, data + pos, end - pos, res);
 			pos += used;
-			if (res->event == SC_P1_NEED_MORE)
-				continue;
-			goto record;
-		}
-		if (at_end) {
-			if (sc_p1_finish(p, res) == SC_P1_NEED_MORE)
-				break;
-			goto record;
-		}
-		continue;
-record:
-		if (rec->n < 64) {
-			struct rec_event *e = &rec->ev[rec->n++];
-			e->ev = res->event;
-			e->offset = res->offset;
-			e->length = res->length;
-			e->error_offset = res->error_offset;
-			memcpy(e->detail, res->detail, sizeof e->detail);
-			e->raw[0] = '\0';
-			memset(&e->reading, 0, sizeof e->reading);
-			memset(&e->tg, 0, sizeof e->tg);
-			if (res->raw) {
-				memcpy(e->raw, res->raw, res->raw_len);
-				e->raw[res->raw_len] = '\0';
-			}
-			if (res->event == SC_P1_TELEGRAM) {
-				e->tg = res->tg;
-				sc_p1_to_reading(&res->tg, res->raw, &e->reading);
-			}
+			if (res->event != SC_P1_NEED_MORE)
+				rec_store(rec, res);
 		}
 	}
+	while (sc_p1_finish(p, res) != SC_P1_NEED_MORE)
+		rec_store(rec, res);
 	free(p);
 	free(res);
 }
 
+/* Feed data in chunks of `chunk` bytes (0 = all at once); finish at the end. */
+static inline void feed_all(const char *data, size_t len, size_t chunk, unsigned flags,
+			    struct recording *rec)
+{
+	if (chunk == 0 || chunk >= len) {
+		feed_cuts(data, len, NULL, 0, flags, rec);
+		return;
+	}
+	size_t n = (len - 1) / chunk;
+	size_t *cuts = malloc(n * sizeof *cuts);
+	for (size_t k = 0; k < n; k++)
+		cuts[k] = (k + 1) * chunk;
+	feed_cuts(data, len, cuts, n, flags, rec);
+	free(cuts);
+}
+
+/* Feed data split in two at `cut`, finishing at the end. */
 static inline void feed_split(const char *data, size_t len, size_t cut, unsigned flags,
 			      struct recording *rec)
 {
-	/* Chunk size cut for the first piece, then the rest at once: done by
-	 * feeding two separate calls through a small two-chunk wrapper. */
-	struct sc_p1_parser *p = calloc(1, sizeof *p);
-	struct sc_p1_result *res = malloc(sizeof *res);
-	p->flags = flags;
-	rec->n = 0;
-	const char *pieces[2] = {data, data + cut};
-	size_t lens[2] = {cut, len - cut};
-	for (int k = 0; k <= 2; k++) {
-		const char *d = k < 2 ? pieces[k] : NULL;
-		size_t n = k < 2 ? lens[k] : 0;
-		for (;;) {
-			if (k < 2) {
-				if (n == 0)
-					break;
-				size_t used = sc_p1_feed(p, d, n, res);
-				d += used;
-				n -= used;
-				if (res->event == SC_P1_NEED_MORE)
-					continue;
-			} else if (sc_p1_finish(p, res) == SC_P1_NEED_MORE) {
-				break;
-			}
-			if (rec->n < 64) {
-				struct rec_event *e = &rec->ev[rec->n++];
-				memset(&e->reading, 0, sizeof e->reading);
-				e->ev = res->event;
-				e->offset = res->offset;
-				e->length = res->length;
-				e->error_offset = res->error_offset;
-				if (res->event == SC_P1_TELEGRAM)
-					sc_p1_to_reading(&res->tg, res->raw, &e->reading);
-			}
-		}
-	}
-	free(p);
-	free(res);
+	feed_cuts(data, len, &cut, 1, flags, rec);
 }
 
 static inline struct recording *rec_new(void)
@@ -142,28 +120,87 @@ static inline bool same_events(const struct recording *a, const struct recording
 {
 	if (a->n != b->n)
 		return false;
-	for (int i = 0; i < a->n; i++)
-		if (a->ev[i].ev != b->ev[i].ev || a->ev[i].offset != b->ev[i].offset ||
-		    a->ev[i].length != b->ev[i].length ||
-		    a->ev[i].error_offset != b->ev[i].error_offset ||
-		    memcmp(&a->ev[i].reading, &b->ev[i].reading, sizeof a->ev[i].reading) != 0)
+	for (int i = 0; i < a->n; i++) {
+		const struct rec_event *x = &a->ev[i], *y = &b->ev[i];
+		if (x->ev != y->ev || x->offset != y->offset || x->length != y->length ||
+		    x->error_offset != y->error_offset || strcmp(x->detail, y->detail) != 0 ||
+		    x->raw_len != y->raw_len || memcmp(x->raw, y->raw, x->raw_len) != 0 ||
+		    x->tg.objects != y->tg.objects || x->tg.dropped != y->tg.dropped ||
+		    x->tg.unknown_count != y->tg.unknown_count ||
+		    memcmp(&x->reading, &y->reading, sizeof x->reading) != 0)
 			return false;
+	}
 	return true;
 }
 
-/* Feed whole, then byte by byte and split at every position (every 97th
- * for inputs over 16 KiB): every way must give the same events. The
- * whole-buffer recording is left in rec. */
+static inline uint64_t test_xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+/* Inputs up to this size are split at every position. */
+#define FEED_EVERY_SPLIT_MAX 16384
+/* Larger ones, where every split would take minutes: every split within
+ * this many bytes of each boundary (start and end of every event, every
+ * error offset, and the parser's buffer limits counted from each event's
+ * start), plus FEED_RANDOM_SPLITS seeded random splits. */
+#define FEED_WINDOW 64
+#define FEED_RANDOM_SPLITS 512
+
+static inline void check_split(const char *data, size_t len, size_t cut, unsigned flags,
+			       const struct recording *ref, struct recording *other)
+{
+	feed_split(data, len, cut, flags, other);
+	cr_assert(same_events(ref, other), "split at %zu gives other events", cut);
+}
+
+static inline void check_window(const char *data, size_t len, uint64_t at, unsigned flags,
+				const struct recording *ref, struct recording *other)
+{
+	uint64_t from = at > FEED_WINDOW ? at - FEED_WINDOW : 0;
+	for (uint64_t cut = from; cut <= at + FEED_WINDOW && cut <= len; cut++)
+		check_split(data, len, (size_t)cut, flags, ref, other);
+}
+
+/* Feed whole, then byte by byte, in chunks of several sizes (among them the
+ * 4096 a serial driver or pipe hands over) and split in two at every
+ * position (see FEED_EVERY_SPLIT_MAX for large inputs): every way must give
+ * the same events. The whole-buffer recording is left in rec. */
 static inline void feed_checked(const char *data, size_t len, unsigned flags, struct recording *rec)
 {
+	static const size_t chunks[] = {1, 2, 3, 7, 64, 977, 4095, 4096, 8191};
 	struct recording *other = rec_new();
-	feed_all(data, len, 1, flags, other);
 	feed_all(data, len, 0, flags, rec);
-	cr_assert(same_events(rec, other), "byte-by-byte feeding gives other events");
-	size_t step = len > 16384 ? 97 : 1;
-	for (size_t cut = 0; cut <= len; cut += step) {
-		feed_split(data, len, cut, flags, other);
-		cr_assert(same_events(rec, other), "split at %zu gives other events", cut);
+	for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+		if (chunks[k] >= len && k > 0)
+			break;
+		feed_all(data, len, chunks[k], flags, other);
+		cr_assert(same_events(rec, other), "chunks of %zu bytes give other events",
+			  chunks[k]);
+	}
+	if (len <= FEED_EVERY_SPLIT_MAX) {
+		for (size_t cut = 0; cut <= len; cut++)
+			check_split(data, len, cut, flags, rec, other);
+	} else {
+		check_window(data, len, 0, flags, rec, other);
+		check_window(data, len, len, flags, rec, other);
+		for (int i = 0; i < rec->n; i++) {
+			const struct rec_event *e = &rec->ev[i];
+			check_window(data, len, e->offset, flags, rec, other);
+			check_window(data, len, e->offset + e->length, flags, rec, other);
+			check_window(data, len, e->error_offset, flags, rec, other);
+			check_window(data, len, e->offset + SC_P1_BUF_SIZE - 4, flags, rec, other);
+			check_window(data, len, e->offset + SC_P1_BUF_SIZE, flags, rec, other);
+		}
+		uint64_t seed = 0x5EED0000u + len;
+		for (int i = 0; i < FEED_RANDOM_SPLITS; i++)
+			check_split(data, len, (size_t)(test_xorshift(&seed) % (len + 1)), flags,
+				    rec, other);
 	}
 	free(other);
 }

@@ -801,9 +801,10 @@ Test(p1_corpus, dsmr50_sagemcom_hungary)
 	struct single *s = parse_single(f, 0);
 	const struct sc_p1_telegram *tg = &s->res.tg;
 	/* E_IMPORT from 1.8.0 (not 1.8.0 + tariffs); EQ1..EQ4 from 5.8.0..8.8.0;
-	 * 5.7.0..8.7.0 are not 3.7.0/4.7.0, so no Q; no phase powers, no S/PF. */
+	 * 5.7.0..8.7.0 are not 3.7.0/4.7.0, so no Q; no phase powers, no S; PF
+	 * from P alone (Q taken as 0). The meter's own PF 13.7.0 stays raw. */
 	check_reading(f, &s->r,
-		      "P=-2601 P+=0 P-=2601 E_IMPORT=173640 E_EXPORT=627177 "
+		      "P=-2601 P+=0 P-=2601 E_IMPORT=173640 E_EXPORT=627177 PF=-1 "
 		      "EQ1=668 EQ2=71 EQ3=160487 EQ4=143346 "
 		      "l1.U=240.4 l2.U=239.1 l3.U=241.2 l1.I=3 l2.I=4 l3.I=3");
 	check_ts(f, &s->r, 1690204050); /* 230724150730S */
@@ -847,9 +848,11 @@ Test(p1_corpus, dsmr50_sagemcom_austria)
 	const char *f = "dsmr50-sagemcom-t210dr-austria.p1";
 	struct single *s = parse_single(f, 0);
 	const struct sc_p1_telegram *tg = &s->res.tg;
-	/* Units Wh/W/var; E_IMPORT = 1.8.0, not 1.8.0 + 1.8.1 + 1.8.2. */
+	/* Units Wh/W/var; E_IMPORT = 1.8.0, not 1.8.0 + 1.8.1 + 1.8.2; PF =
+	 * 286 / sqrt(286^2 + 166^2). */
 	check_reading(f, &s->r,
-		      "P=286 P+=286 P-=0 E_IMPORT=6545766 E_EXPORT=58 Q=-166 Q+=0 Q-=166");
+		      "P=286 P+=286 P-=0 E_IMPORT=6545766 E_EXPORT=58 Q=-166 Q+=0 Q-=166 "
+		      "PF=0.86487365431329455");
 	check_ts(f, &s->r, 1665064214); /* 221006155014S */
 	check_identity(f, &s->r, (struct ident){"EST", "", SC_FLAVOUR_DSMR50, 50, 0, 0});
 	check_no_gas(f, &s->r);
@@ -894,7 +897,7 @@ Test(p1_corpus, emucs_fluvius)
 	const char *f = "emucs171-fluvius-3phase.p1";
 	struct single *s = parse_single(f, 0);
 	const struct sc_p1_telegram *tg = &s->res.tg;
-	/* All phase powers 0: S = 0, so no PF. */
+	/* All powers 0: S = 0, and no PF (P = Q = 0). */
 	check_reading(f, &s->r,
 		      "P=0 P+=0 P-=0 E_IMPORT=15792 E_EXPORT=11 S=0 "
 		      "l*.U=234.7 l*.I=0 l*.P+=0 l*.P-=0 l*.P=0");
@@ -990,7 +993,7 @@ Test(p1_corpus, dsmr22_decodes_with_no_crc_and_any_version)
 	struct single *s = parse_single(f, SC_P1_NO_CRC | SC_P1_ANY_VERSION);
 	const struct sc_p1_telegram *tg = &s->res.tg;
 	CHECK(!tg->has_crc && !s->res.crc_present, "%s: no CRC", f);
-	check_reading(f, &s->r, "P=1010 P+=1010 P-=0 E_IMPORT=2002 E_EXPORT=2002");
+	check_reading(f, &s->r, "P=1010 P+=1010 P-=0 E_IMPORT=2002 E_EXPORT=2002 PF=1");
 	CHECK(!s->r.ts_set, "%s: no 0-0:1.0.0, yet ts %lld", f, (long long)s->r.ts);
 	CHECK(strcmp(s->r.maker, "ISk") == 0 && strcmp(s->r.meter_id, "00000000000000") == 0 &&
 		      s->r.version == 0 && s->r.tariff == 1 && s->r.phases == 0,
@@ -1220,14 +1223,13 @@ static void o_fill(const char *hdr, size_t hdr_len, const struct o_lines *L, str
 		o_set_fixed(&p[SC_PQ_VSAGS], L, c_sag[ph], "", 0);
 		o_set_fixed(&p[SC_PQ_VSWELLS], L, c_swl[ph], "", 0);
 	}
-	/* S = sum of |phase P| (all three sent); PF = P / S in -1..1, not for S = 0. */
-	if (with_p == 3) {
+	/* S = sum of |phase P| (all three sent). PF = P / sqrt(P^2 + Q^2): the
+	 * AM550 sends no reactive power (3.7.0/4.7.0), so Q = 0 and PF is the
+	 * sign of P, absent for P = 0. */
+	if (with_p == 3)
 		q[SC_RQ_S] = (struct o_num){true, (double)s};
-		if (s != 0 && q[SC_RQ_P].set) {
-			double pf = q[SC_RQ_P].v / (double)s;
-			q[SC_RQ_PF] = (struct o_num){true, pf > 1 ? 1 : pf < -1 ? -1 : pf};
-		}
-	}
+	if (q[SC_RQ_P].set && q[SC_RQ_P].v != 0)
+		q[SC_RQ_PF] = (struct o_num){true, q[SC_RQ_P].v > 0 ? 1.0 : -1.0};
 }
 
 /* Every telegram of a capture, read the oracle's way; returns the count. */

@@ -12,6 +12,7 @@
 #include "meter.h"
 #include "p1.h"
 #include "p1_gen.h"
+#include "p1_test_util.h"
 #include "sc_error.h"
 
 static const enum sc_flavour flavours[] = {SC_FLAVOUR_DSMR42, SC_FLAVOUR_DSMR50,
@@ -864,4 +865,29 @@ Test(p1_gen, round_trip_faults, .timeout = 600)
 			}
 		}
 	}
+}
+
+/* Every fault, followed by a good telegram, gives the same events fed whole,
+ * byte by byte, in chunks and split at every position. */
+Test(p1_gen, faults_same_events_however_fed, .timeout = 600)
+{
+	static const enum sc_p1_fault faults[] = {SC_P1_FAULT_BAD_CRC, SC_P1_FAULT_TRUNCATED,
+						  SC_P1_FAULT_GARBAGE, SC_P1_FAULT_OVERSIZE};
+	struct recording *rec = rec_new();
+	for (int f = 0; f < N_FLAVOURS; f++) {
+		for (size_t k = 0; k < sizeof faults / sizeof faults[0]; k++) {
+			for (uint64_t seed = 1; seed <= 2; seed++) {
+				struct sc_meter m;
+				struct sc_reading want;
+				meter_at(&m, SC_PROFILE_PV_EV, 3, seed, T2025 + (int64_t)seed * 3600);
+				int n = gen(&m, flavours[f], faults[k], seed, buf, &want);
+				int n2 = gen(&m, flavours[f], SC_P1_FAULT_NONE, 0, buf + n, &want);
+				feed_checked(buf, (size_t)(n + n2), 0, rec);
+				cr_assert_geq(rec->n, 2, "%s %s: %d events", sc_flavour_name(flavours[f]),
+					      sc_p1_fault_name(faults[k]), rec->n);
+				cr_assert_eq(rec->ev[rec->n - 1].ev, SC_P1_TELEGRAM);
+			}
+		}
+	}
+	free(rec);
 }
