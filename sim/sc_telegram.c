@@ -56,13 +56,14 @@ static void usage_gen(FILE *f)
 		"  --count N        telegrams to write (default 10; 0 = no limit)\n"
 		"  --start EPOCH    UTC time of the first telegram (default: now)\n"
 		"  --interval S     seconds between telegrams (default: the protocol's\n"
-		"                   cadence, 10 for dsmr42, 1 otherwise)\n"
+		"                   cadence: 10 for dsmr42, 1 for dsmr50 and emucs; for tic\n"
+		"                   the whole seconds a frame takes on the 9600 baud line)\n"
 		"  --seed N         seed of the meter model (default 1)\n"
 		"  --producer       TIC: a meter in producer mode (EAIT, SINSTI, ERQ1-4)\n"
 		"  --calendar C     TIC: base | hchp | tempo (default base)\n"
 		"  --fault KIND     P1: bad-crc | truncated | garbage | oversize\n"
 		"                   TIC: bad-checksum | truncated | garbage | bad-length | bit7 |\n"
-		"                   historic\n"
+		"                   historic | oversize\n"
 		"  --fault-every N  apply the fault to every Nth telegram (default 1)\n"
 		"  --realtime       write each telegram at its time, as a meter does\n"
 		"  -h, --help       this text\n",
@@ -268,10 +269,23 @@ static int cmd_gen(int argc, char **argv)
 		if (fault < 0) {
 			fprintf(stderr, "%s gen: --fault: unknown %s fault '%s' (%s)\n", prog,
 				is_tic ? "TIC" : "P1", fault_name,
-				is_tic ? "bad-checksum, truncated, garbage, bad-length, bit7, historic"
+				is_tic ? "bad-checksum, truncated, garbage, bad-length, bit7, historic, oversize"
 				       : "bad-crc, truncated, garbage, oversize");
 			return EXIT_USAGE;
 		}
+	}
+	static struct sc_meter m;
+	static char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
+	sc_meter_init(&m, &cfg);
+	if (interval == 0 && is_tic) {
+		/* A Linky sends frame after frame: one takes its bytes' time at
+		 * 9600 baud 7E1 plus the silence between frames (TIC.md). */
+		int n = gen_one(&m, flavour, false, 0, &tic, 0, buf, sizeof buf);
+		if (n < 0) {
+			fprintf(stderr, "%s gen: %s\n", prog, sc_strerror(n));
+			return 1;
+		}
+		interval = (uint64_t)(sc_tic_cadence_ms((size_t)n) + 999) / 1000;
 	}
 	if (interval == 0)
 		interval = flavour == SC_FLAVOUR_DSMR42 ? 10 : 1;
@@ -287,11 +301,8 @@ static int cmd_gen(int argc, char **argv)
 		count = max_count;
 	}
 
-	static struct sc_meter m;
-	static char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
 	struct timespec wall;
 	clock_gettime(CLOCK_MONOTONIC, &wall);
-	sc_meter_init(&m, &cfg);
 	for (uint64_t i = 0; i < count; i++) {
 		if (realtime && i > 0) {
 			/* Telegram i is due interval * i after the first. */
@@ -337,6 +348,7 @@ struct parse_run {
 	struct kind_count kinds[16]; /* failures by kind, in order of appearance */
 	uint64_t first_error_offset;
 	const char *first_error_kind;
+	uint64_t bad_groups[4];      /* TIC: checksum, length, syntax, bit7 */
 	enum sc_protocol seen;       /* the protocol the input was read as */
 };
 
@@ -389,6 +401,10 @@ static void handle(struct parse_run *run, const char *name, const struct sc_tg_e
 		run->telegrams++;
 		run->failed++;
 		count_kind(run, ev->name);
+		run->bad_groups[0] += (uint64_t)ev->bad_checksum;
+		run->bad_groups[1] += (uint64_t)ev->bad_length;
+		run->bad_groups[2] += (uint64_t)ev->bad_syntax;
+		run->bad_groups[3] += (uint64_t)ev->bad_bit7;
 		if (run->first_error_kind == NULL) {
 			run->first_error_kind = ev->name;
 			run->first_error_offset = ev->error_offset;
@@ -473,6 +489,12 @@ static void print_check_summary(const char *name, const struct parse_run *r)
 	       r->seen == SC_PROTO_TIC ? "TIC" : "P1", r->telegrams, r->ok, r->failed);
 	for (size_t i = 0; i < sizeof r->kinds / sizeof r->kinds[0] && r->kinds[i].name; i++)
 		printf(" %s: %" PRIu64, r->kinds[i].name, r->kinds[i].n);
+	/* TIC: the bad groups by kind; parity (bit7) apart from the rest, as
+	 * it points at the line rather than the meter. */
+	if (r->bad_groups[0] + r->bad_groups[1] + r->bad_groups[2] + r->bad_groups[3])
+		printf(" bad-groups-by-kind: checksum %" PRIu64 " length %" PRIu64 " syntax %" PRIu64
+		       " bit7 %" PRIu64, r->bad_groups[0], r->bad_groups[1], r->bad_groups[2],
+		       r->bad_groups[3]);
 	if (r->first_error_kind)
 		printf(" first-error: %s at offset %" PRIu64, r->first_error_kind,
 		       r->first_error_offset);

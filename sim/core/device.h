@@ -19,7 +19,8 @@ struct sc_device_config {
 	struct sc_regmap_opts regs; /* word order, kWh energy of firmware < 5.1 */
 	/* No telegram for this long (device time) and the meter counts as
 	 * silent: the last values stay served, the link state says "no data".
-	 * 0 = three times the meter's cadence (30 s for DSMR 4.x, 3 s else). */
+	 * 0 = three times the meter's cadence (30 s for DSMR 4.x, 6 s for TIC,
+	 * 3 s else). */
 	int64_t no_data_ms;
 	/* Called for every telegram, good or not, and for garbage (may be NULL). */
 	void (*on_event)(void *arg, const struct sc_tg_event *ev);
@@ -67,8 +68,8 @@ void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t n
  * telegram cut short. The last values stay served. */
 void sc_device_input_end(struct sc_device *d, int64_t now_ms);
 
-/* The meter's nominal cadence: 10 s for DSMR 4.x, 1 s for DSMR 5, e-MUCS
- * and TIC (from the last good telegram; 1 s before the first). */
+/* The meter's nominal cadence: 10 s for DSMR 4.x, 1 s for DSMR 5 and
+ * e-MUCS, 2 s for TIC (from the last good telegram; 1 s before the first). */
 int64_t sc_device_cadence_ms(const struct sc_device *d);
 /* The silence after which the link counts as "no data" (no_data_ms, or its
  * default from the cadence). */

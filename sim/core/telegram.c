@@ -93,6 +93,7 @@ static void from_p1(struct sc_tg_event *ev, const struct sc_p1_result *r)
 	ev->error_offset = r->error_offset;
 	ev->raw = r->raw;
 	ev->raw_len = r->raw_len;
+	ev->bad_checksum = ev->bad_length = ev->bad_syntax = ev->bad_bit7 = 0;
 	snprintf(ev->detail, sizeof ev->detail, "%s", r->detail);
 	switch (r->event) {
 	case SC_P1_NEED_MORE:
@@ -123,6 +124,10 @@ static void from_tic(struct sc_tg_event *ev, const struct sc_tic_result *r)
 	ev->error_offset = r->error_offset;
 	ev->raw = r->raw;
 	ev->raw_len = r->raw_len;
+	ev->bad_checksum = r->nchecksum;
+	ev->bad_length = r->nlength;
+	ev->bad_syntax = r->nsyntax;
+	ev->bad_bit7 = r->nbit7;
 	snprintf(ev->detail, sizeof ev->detail, "%s", r->detail);
 	switch (r->event) {
 	case SC_TIC_NEED_MORE:

@@ -43,6 +43,9 @@ struct sc_tg_event {
 	const char *raw;       /* the telegram's bytes when known; valid until the next call */
 	size_t raw_len;
 	char detail[512];
+	/* TIC bad-groups: the bad groups by kind (checksum, length, syntax,
+	 * bit 7: the parity of the 7E1 line); 0 otherwise. */
+	int bad_checksum, bad_length, bad_syntax, bad_bit7;
 	struct sc_reading reading;
 };
 

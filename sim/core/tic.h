@@ -50,8 +50,13 @@ const char *sc_tic_group_error_name(enum sc_tic_group_error e);
 
 struct sc_tic_error {
 	enum sc_tic_group_error kind;
-	uint64_t offset;  /* stream offset of the group's LF */
-	char label[SC_TIC_MAX_LABEL + 1]; /* as far as readable, NUL-terminated */
+	/* Stream offset of the group's LF; for bytes outside any group (an
+	 * STX with bit 7 set, bytes between groups) the offset of that byte. */
+	uint64_t offset;
+	/* As far as readable, NUL-terminated: the bytes before the first HT or
+	 * SP, at most SC_TIC_MAX_LABEL, unprintable ones as '?'; "" when the
+	 * error is outside any group. */
+	char label[SC_TIC_MAX_LABEL + 1];
 };
 
 struct sc_tic_span {
@@ -64,7 +69,9 @@ struct sc_tic_time {
 	int64_t epoch;  /* UTC */
 	bool set;
 	char season;    /* 'H' winter (UTC+1), 'E' summer (UTC+2); lower case = meter clock
-			 * degraded; ' ' = not applicable */
+			 * degraded; ' ' = not applicable (TIC.md: DPM/FPM only, the
+			 * parser rejects it on every other label) */
+	bool degraded;  /* season in lower case: the meter's clock is degraded */
 };
 
 struct sc_tic_group {
@@ -101,12 +108,24 @@ struct sc_tic_frame {
 	struct sc_tic_num east, eait, easf[10], easd[4], erq[4];
 	struct sc_tic_num irms[SC_PHASES], urms[SC_PHASES], umoy[SC_PHASES];
 	struct sc_tic_num pref, pcoup, sinsts, sinsts_ph[SC_PHASES], sinsti;
-	struct sc_tic_num smaxsn, smaxsn_ph[SC_PHASES], smaxsn1, smaxin, smaxin1;
+	struct sc_tic_num smaxsn, smaxsn_ph[SC_PHASES], smaxsn1, smaxsn1_ph[SC_PHASES];
+	struct sc_tic_num smaxin, smaxin1;
 	struct sc_tic_num ccasn, ccasn1, ccain, ccain1, relais, ntarf, njourf, njourf1;
 	bool has_stge;
 	struct sc_tic_stge stge;
-	bool three_phase;     /* from the ADSC meter type and the labels present */
-	bool pilot;           /* pilot meter (SINST1/SMAXN labels) */
+	/* Three-phase when the ADSC meter type says so (characters 5-6: 63, 71,
+	 * 76) OR any three-phase-only label is present: IRMS2/3, URMS2/3,
+	 * SINSTS1-3, SMAXSN1-3, SMAXSN1-1..SMAXSN3-1, UMOY2/3 (TIC.md table,
+	 * "3P"). Either signal alone is enough: a meter type that is not a
+	 * known three-phase one never hides phases the frame carries, and a
+	 * three-phase type whose frame shows L1 only is still three-phase. It
+	 * is decided per frame, on frames whose every group is valid only, so
+	 * one bad group (a damaged IRMS2) never flips it: that frame is
+	 * rejected as a whole and the good frames around it keep theirs. */
+	bool three_phase;
+	/* Pilot meter: ADSC type 67 or 68, or the SINST1 / SMAXN labels it
+	 * sends in place of SINSTS / SMAXSN. */
+	bool pilot;
 };
 
 struct sc_tic_parser {
@@ -120,6 +139,8 @@ struct sc_tic_parser {
 	uint64_t sniff_at;
 	bool foreign_pending;
 	bool stx_inside;   /* the last byte of the frame so far was an STX */
+	bool stx_cr;       /* the last two bytes of the frame so far were STX CR */
+	uint64_t stx7_at;  /* where an STX with bit 7 set was seen between frames */
 	size_t len;
 	char buf[SC_TIC_BUF_SIZE];
 };
@@ -132,6 +153,9 @@ struct sc_tic_result {
 	size_t raw_len;
 	uint64_t error_offset;
 	int nerrors;          /* group errors in the frame (all of them) */
+	/* The same errors counted per kind (nchecksum + nlength + nsyntax +
+	 * nbit7 == nerrors), for callers that sum them over a stream. */
+	int nchecksum, nlength, nsyntax, nbit7;
 	struct sc_tic_error errors[SC_TIC_MAX_ERRORS];
 	char detail[160];
 	struct sc_tic_frame frame; /* for SC_TIC_FRAME */
@@ -153,6 +177,9 @@ struct sc_tic_stge sc_tic_decode_stge(uint32_t raw);
 
 /* Fixed data length of a known label, -1 when unknown (tic_labels.c). */
 int sc_tic_label_length(const char *label, size_t len, bool *has_horodate);
+/* The i-th known label (i from 0) with its length and horodate flag, NULL
+ * past the last: lets tests hold the table against the spec both ways. */
+const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate);
 
 /* The mapping rules from a TIC frame to the device's reading (tic_map.c). */
 void sc_tic_to_reading(const struct sc_tic_frame *f, const char *raw, struct sc_reading *r);

@@ -18,6 +18,7 @@
 #include "civil.h"
 #include "sc_error.h"
 #include "textout.h"
+#include "tic.h"
 
 #define STX 0x02
 #define ETX 0x03
@@ -36,6 +37,7 @@ static const char *const fault_names[SC_TIC_FAULT_COUNT] = {
 	[SC_TIC_FAULT_BAD_LENGTH] = "bad-length",
 	[SC_TIC_FAULT_BIT7] = "bit7",
 	[SC_TIC_FAULT_HISTORIC] = "historic",
+	[SC_TIC_FAULT_OVERSIZE] = "oversize",
 };
 
 const char *sc_tic_fault_name(enum sc_tic_fault f)
@@ -632,14 +634,12 @@ static void fill_expect(const struct quant *q, struct sc_reading *r)
 	memset(r, 0, sizeof *r);
 	r->ts = q->t;
 	r->ts_set = true;
-	/* TIC.md: P = SINSTS - SINSTI (VA as W), P+ = SINSTS, P- = SINSTI. */
+	/* TIC.md: P = SINSTS - SINSTI (VA as W), S = SINSTS; no P+ / P-. */
 	double injected = q->producer ? (double)q->sinsti : 0.0;
 	sc_reading_set(r, SC_RQ_P, (double)q->sinsts - injected);
-	sc_reading_set(r, SC_RQ_P_PLUS, (double)q->sinsts);
 	sc_reading_set(r, SC_RQ_S, (double)q->sinsts);
 	sc_reading_set(r, SC_RQ_E_IMPORT, (double)q->east);
 	if (q->producer) {
-		sc_reading_set(r, SC_RQ_P_MINUS, (double)q->sinsti);
 		sc_reading_set(r, SC_RQ_E_EXPORT, (double)q->eait);
 		for (int i = 0; i < 4; i++)
 			sc_reading_set(r, (enum sc_rq)(SC_RQ_EQ1 + i), (double)q->erq[i]);
@@ -670,7 +670,9 @@ static uint64_t fault_rand(uint64_t *state)
 }
 
 /* 1-64 bytes, none of them STX or '/' (which would open a frame or look
- * like a DSMR telegram), with a NUL, printable and binary bytes. */
+ * like a DSMR telegram) nor an STX with bit 7 set (which the parser takes
+ * for a damaged STX when a LF follows), with a NUL, printable and binary
+ * bytes. */
 static void put_garbage(struct sc_out *w, uint64_t *st)
 {
 	size_t n = 1 + (size_t)(fault_rand(st) % 64);
@@ -684,19 +686,39 @@ static void put_garbage(struct sc_out *w, uint64_t *st)
 			c = (char)(0x20 + (r >> 8) % 95);
 		else
 			c = (char)(unsigned char)((r >> 8) & 0xFF);
-		if (c == STX || c == '/')
+		if (c == STX || (unsigned char)c == (STX | 0x80) || c == '/')
 			c = '.';
 		sc_out_ch(w, c);
 	}
 }
 
+/* Oversize fault: groups of an unknown label, 96 letters and digits of data
+ * each, checksums valid, until STX..ETX is longer than the parser's buffer
+ * by 1-2048 bytes. Every group is well formed: only the size is wrong. */
+static void put_padding(struct gw *g, size_t frame_start)
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t want = SC_TIC_BUF_SIZE + 1 + (size_t)(fault_rand(&g->rnd) % 2048);
+	char pad[97];
+	/* + 1: the ETX still to come */
+	while (!g->w->full && g->w->len - frame_start + 1 < want) {
+		for (size_t i = 0; i < sizeof pad - 1; i++)
+			pad[i] = alnum[fault_rand(&g->rnd) % (sizeof alnum - 1)];
+		pad[sizeof pad - 1] = '\0';
+		group(g, SC_TIC_PAD_LABEL, NULL, pad);
+	}
+}
+
 static void write_frame(struct gw *g, const struct quant *q)
 {
+	size_t start = g->w->len;
 	sc_out_ch(g->w, STX);
 	if (g->historic)
 		frame_historic(g, q);
 	else
 		frame_standard(g, q);
+	if (g->fault == SC_TIC_FAULT_OVERSIZE)
+		put_padding(g, start);
 	sc_out_ch(g->w, ETX);
 }
 
@@ -728,6 +750,8 @@ int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *
 	}
 	if (o->fault == SC_TIC_FAULT_GARBAGE)
 		put_garbage(&w, &st);
+	if (o->fault == SC_TIC_FAULT_OVERSIZE)
+		g.rnd = fault_rand(&st);
 	write_frame(&g, &q);
 	if (w.full)
 		return SC_ERR_RANGE;
@@ -741,4 +765,30 @@ int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *
 	if (w.len < cap)
 		buf[w.len] = '\0';
 	return (int)w.len;
+}
+
+/* ---- line time ---- */
+
+int64_t sc_tic_line_ms(size_t frame_bytes)
+{
+	/* TIC.md: 9600 baud 7E1, 10 bits a byte: bytes x 10 x 1000 / 9600 ms. */
+	const uint64_t per_byte = SC_TIC_BITS_PER_BYTE * 1000u, baud = SC_TIC_BAUD;
+	uint64_t n = (uint64_t)frame_bytes;
+	if (n > (UINT64_MAX - baud) / per_byte)
+		return INT64_MAX;
+	uint64_t ms = (n * per_byte + baud - 1) / baud;
+	return ms > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ms;
+}
+
+int64_t sc_tic_cadence_ms(size_t frame_bytes)
+{
+	/* In units of 1/9600 us, so that the line time is exact before the one
+	 * rounding up: bytes x 10 x 10^6 + silence_us x 9600. */
+	const uint64_t per_byte = SC_TIC_BITS_PER_BYTE * 1000000u, baud = SC_TIC_BAUD;
+	const uint64_t silence = (uint64_t)SC_TIC_FRAME_SILENCE_US * baud, unit = 1000u * baud;
+	uint64_t n = (uint64_t)frame_bytes;
+	if (n > (UINT64_MAX - silence - unit) / per_byte)
+		return INT64_MAX;
+	uint64_t ms = (n * per_byte + silence + unit - 1) / unit;
+	return ms > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ms;
 }

@@ -57,8 +57,9 @@
 #include "reading.h"
 
 /* A buffer of this size holds any frame sc_tic_gen writes (a three-phase
- * producer frame is ~1.4 KB), garbage fault included. */
-#define SC_TIC_GEN_MAX 4096
+ * producer frame is ~1.4 KB), garbage and oversize faults included (an
+ * oversize frame is at most SC_TIC_BUF_SIZE + 2048 + one padding group). */
+#define SC_TIC_GEN_MAX 8192
 
 enum sc_tic_fault {
 	SC_TIC_FAULT_NONE,
@@ -66,19 +67,27 @@ enum sc_tic_fault {
 	SC_TIC_FAULT_TRUNCATED,    /* cut inside a group (after its LF, before its
 				    * CR), then EOT 0x04: no ETX */
 	SC_TIC_FAULT_GARBAGE,      /* 1-64 bytes (NUL, printable, binary; never
-				    * STX or '/', at least one not blank) before an
-				    * intact frame */
+				    * STX with or without bit 7, never '/', at
+				    * least one not blank) before an intact frame */
 	SC_TIC_FAULT_BAD_LENGTH,   /* one group's data one character too long or
 				    * too short, with a checksum VALID for it */
 	SC_TIC_FAULT_BIT7,         /* one byte of a group's label or data with bit 7
 				    * set (checksum as sent before the fault) */
 	SC_TIC_FAULT_HISTORIC,     /* a historic-mode frame of the same meter:
 				    * LF label SP data SP checksum CR */
+	SC_TIC_FAULT_OVERSIZE,     /* the standard frame with padding groups of an
+				    * unknown label (SC_TIC_PAD_LABEL, 96 characters
+				    * of data, checksums valid) before its ETX, until
+				    * STX..ETX is 1-2048 bytes longer than the
+				    * parser's SC_TIC_BUF_SIZE */
 	SC_TIC_FAULT_COUNT
 };
 
+/* The label of the oversize fault's padding groups: no TIC label. */
+#define SC_TIC_PAD_LABEL "XPADDING"
+
 /* "none", "bad-checksum", "truncated", "garbage", "bad-length", "bit7",
- * "historic"; "?" if unknown. */
+ * "historic", "oversize"; "?" if unknown. */
 const char *sc_tic_fault_name(enum sc_tic_fault f);
 /* The fault of a name, or -1 when unknown. */
 int sc_tic_fault_from_name(const char *name);
@@ -114,5 +123,24 @@ struct sc_tic_gen_opts {
  * of the standard frame as meant before the fault was applied. */
 int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *buf, size_t cap,
 	       struct sc_reading *expect);
+
+/* Line time (TIC.md "Line"): standard mode is 9600 baud 7E1, 10 bits a byte
+ * on the wire (start, 7 data, parity, stop), so N bytes take N / 960 s: a
+ * mono consumer frame (~865 bytes) 0.9 s, a three-phase producer frame
+ * (~1442 bytes) 1.5 s. Pure arithmetic, no clock. */
+#define SC_TIC_BAUD 9600
+#define SC_TIC_BITS_PER_BYTE 10
+/* Silence between two frames (TIC.md: 16.7-33.4 ms): the cadence uses the
+ * longest, so a paced stream never runs ahead of what a Linky can send. */
+#define SC_TIC_FRAME_SILENCE_US 33400
+
+/* Milliseconds the frame_bytes bytes take on the line, rounded up to the
+ * whole ms (INT64_MAX if that does not fit). */
+int64_t sc_tic_line_ms(size_t frame_bytes);
+/* Milliseconds from one frame's start to the next one's for a Linky sending
+ * frames of frame_bytes bytes back to back: the line time plus
+ * SC_TIC_FRAME_SILENCE_US, rounded up to the whole ms once (INT64_MAX if
+ * that does not fit). */
+int64_t sc_tic_cadence_ms(size_t frame_bytes);
 
 #endif

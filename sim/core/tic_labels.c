@@ -40,6 +40,17 @@ static const struct label_def labels[] = {
 	{"SINST1", 5, false},   {"SMAXN", 5, true},     {"SMAXN-1", 5, true},
 };
 
+const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate)
+{
+	if (i >= sizeof labels / sizeof labels[0])
+		return NULL;
+	if (len)
+		*len = labels[i].len;
+	if (has_horodate)
+		*has_horodate = labels[i].horodate;
+	return labels[i].name;
+}
+
 int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)
 {
 	if (len == 0)

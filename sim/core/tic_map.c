@@ -8,7 +8,6 @@
  *
  *   ts         DATE horodate (H = UTC+1, E = UTC+2) as UTC epoch
  *   P          SINSTS - SINSTI (SINSTI counts 0 when not sent: consumer meters)
- *   P+         SINSTS            P-  SINSTI (producer meters only)
  *   S          SINSTS
  *   E_IMPORT   EAST (Wh)         E_EXPORT  EAIT (Wh, producer meters only)
  *   EQ1..EQ4   ERQ1..ERQ4 (varh, producer meters only)
@@ -16,12 +15,20 @@
  *              ones: never negative, 0 on a phase while exporting
  *   lN.S       the same value
  *   lN.U       URMSn (V)         lN.I  IRMSn (A)
- *   everything else (P+/P- per phase, Q, PF, U12.., VSAGS, PFAIL): absent
+ *   everything else is absent (null): P+ and P- (total and per phase), Q,
+ *   Q+, Q-, PF, U12/U31/U32, VSAGS, VSWELLS, PFAIL, LPFAIL. TIC.md's mapping
+ *   lists no P+ / P-, so they stay null until the lab harness shows what a
+ *   production unit serves there.
+ *
+ * Three-phase or not (r->phases, and so which phases get values) is the
+ * frame's three_phase (tic.h): the ADSC meter type OR any three-phase-only
+ * label. A three-phase meter whose frame lacks SINSTSn leaves lN.P/lN.S
+ * unset rather than borrowing SINSTS.
  *
  * Which Modbus registers this feeds follows from regmap.c: 0x8006-0x800A
  * (URMS), 0x800E-0x8012 (IRMS), 0x8016 (P), 0x801A (SINSTS), 0x801E-0x8022
  * and 0x802A-0x802E (SINSTSn), 0x8100 (EAST), 0x8106 (EAIT), 0x8C10-0x8C16
- * (ERQ1-4), 0x8C28 (SINSTS), 0x8C2A (SINSTI); every other register reads 0. */
+ * (ERQ1-4); every other register reads 0 (0x8C28/0x8C2A, P+/P-, included). */
 #include <string.h>
 
 #include "tic.h"
@@ -49,10 +56,8 @@ void sc_tic_to_reading(const struct sc_tic_frame *f, const char *raw, struct sc_
 	if (f->sinsts.set) {
 		double injected = f->sinsti.set ? f->sinsti.v : 0;
 		sc_reading_set(r, SC_RQ_P, (double)f->sinsts.v - injected);
-		sc_reading_set(r, SC_RQ_P_PLUS, f->sinsts.v);
 		sc_reading_set(r, SC_RQ_S, f->sinsts.v);
 	}
-	set_num(r, SC_RQ_P_MINUS, &f->sinsti);
 	set_num(r, SC_RQ_E_IMPORT, &f->east);
 	set_num(r, SC_RQ_E_EXPORT, &f->eait);
 	for (int i = 0; i < 4; i++)

@@ -8,7 +8,13 @@
  * with any bad group is rejected whole (the device counts it as failed), and
  * every bad group is reported with its label and offset. Historic-mode frames
  * and DSMR telegrams are recognised and reported as unsupported rather than as
- * streams of checksum errors. */
+ * streams of checksum errors.
+ *
+ * Bit 7 is the parity bit of the 7E1 line read as 8 bits: a byte with it set
+ * is a damaged 7-bit character. The framer and the group splitter look at
+ * the 7 data bits for the structure bytes (STX, LF, CR), so a parity error on
+ * one of them costs the group it belongs to (reported as "bit7" with its
+ * label), not the frame's structure. */
 #include "tic.h"
 
 #include <stdio.h>
@@ -29,7 +35,10 @@ enum {
 	ST_FOREIGN,  /* inside a DSMR telegram: skip to STX or the next '/' */
 	ST_FRAME,    /* inside a frame, looking for ETX */
 	ST_SKIP,     /* rest of an oversized frame */
+	ST_STX7,     /* saw an STX with bit 7 set between frames: a frame if LF follows */
 };
+
+#define BIT7 0x80u
 
 const char *sc_tic_event_name(enum sc_tic_event ev)
 {
@@ -82,6 +91,7 @@ static void event(struct sc_tic_result *res, enum sc_tic_event ev, uint64_t offs
 	res->raw = NULL;
 	res->raw_len = 0;
 	res->nerrors = 0;
+	res->nchecksum = res->nlength = res->nsyntax = res->nbit7 = 0;
 	res->detail[0] = '\0';
 }
 
@@ -93,6 +103,40 @@ static bool is_space(unsigned char c)
 static bool is_letter(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* The 7 data bits of a byte: what a 7E1 character is with its parity bit
+ * (bit 7 here) dropped. Used for the structure bytes only. */
+static unsigned char seven(char c)
+{
+	return (unsigned char)((unsigned char)c & 0x7Fu);
+}
+
+/* Length of the label at b[s..e) as reported in errors: up to the first HT
+ * or SP (the standard and the historic separator), at most
+ * SC_TIC_MAX_LABEL bytes. */
+static size_t label_span(const char *b, size_t s, size_t e)
+{
+	size_t k = s;
+	while (k < e && k - s < SC_TIC_MAX_LABEL && seven(b[k]) != HT && seven(b[k]) != ' ')
+		k++;
+	return k - s;
+}
+
+static bool any_bit7(const char *b, size_t s, size_t e)
+{
+	for (size_t i = s; i < e; i++)
+		if ((unsigned char)b[i] & BIT7)
+			return true;
+	return false;
+}
+
+/* The next LF (7 data bits) in b[from..to), or to. */
+static size_t next_lf(const char *b, size_t from, size_t to)
+{
+	while (from < to && seven(b[from]) != '\n')
+		from++;
+	return from;
 }
 
 /* ---- one frame ---- */
@@ -122,6 +166,12 @@ static void group_error(struct frame_ctx *c, enum sc_tic_group_error kind, size_
 	if (res->nerrors == 0)
 		res->error_offset = c->base + lf;
 	res->nerrors++;
+	switch (kind) {
+	case SC_TIC_GE_CHECKSUM: res->nchecksum++; break;
+	case SC_TIC_GE_LENGTH: res->nlength++; break;
+	case SC_TIC_GE_SYNTAX: res->nsyntax++; break;
+	case SC_TIC_GE_BIT7: res->nbit7++; break;
+	}
 }
 
 static bool label_is(const struct frame_ctx *c, struct sc_tic_span s, const char *name)
@@ -152,6 +202,7 @@ int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t)
 	if (season != 'H' && season != 'h' && season != 'E' && season != 'e' && season != ' ')
 		return SC_ERR_SYNTAX;
 	t->season = season;
+	t->degraded = season == 'h' || season == 'e';
 	for (int i = 0; i < 6; i++)
 		if (sc_parse_uint(s + 1 + 2 * i, 2, 99, &f[i]) != SC_OK)
 			return SC_ERR_SYNTAX;
@@ -161,7 +212,7 @@ int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t)
 	cv.hour = (int)f[3];
 	cv.minute = (int)f[4];
 	cv.second = (int)f[5];
-	if (season == ' ') /* DPM/FPM: a time without a season, not a point in time */
+	if (season == ' ') /* DPM/FPM (TIC.md): a time without a season, not a point in time */
 		return sc_civil_valid(&cv) || (f[1] == 0 && f[2] == 0) ? SC_OK : SC_ERR_SYNTAX;
 	if (!sc_civil_valid(&cv))
 		return SC_ERR_SYNTAX;
@@ -197,6 +248,14 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	if (g->horodate.len) {
 		struct sc_tic_time t;
 		if (sc_tic_parse_time(c->buf + g->horodate.off, g->horodate.len, &t) != SC_OK)
+			return SC_ERR_SYNTAX;
+		/* TIC.md: a space season ("not applicable") belongs to the mobile
+		 * peak start/end DPM1..3, FPM1..3 only; on DATE, SMAXSN, CCASN,
+		 * UMOY, ... a horodate is a point in time and needs its season. */
+		bool mobile_peak = l.len == 4 && (memcmp(name, "DPM", 3) == 0 ||
+						  memcmp(name, "FPM", 3) == 0) &&
+				   name[3] >= '1' && name[3] <= '3';
+		if (t.season == ' ' && !mobile_peak)
 			return SC_ERR_SYNTAX;
 		if (label_is(c, l, "DATE"))
 			f->date = t;
@@ -285,6 +344,9 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 			return num(c, d, &f->smaxsn_ph[name[6] - '1']);
 		if (label_is(c, l, "SMAXSN-1") || label_is(c, l, "SMAXN-1"))
 			return num(c, d, &f->smaxsn1);
+		if (l.len == 9 && memcmp(name, "SMAXSN", 6) == 0 && name[6] >= '1' && name[6] <= '3' &&
+		    name[7] == '-' && name[8] == '1')
+			return num(c, d, &f->smaxsn1_ph[name[6] - '1']);
 		if (label_is(c, l, "SMAXIN"))
 			return num(c, d, &f->smaxin);
 		if (label_is(c, l, "SMAXIN-1"))
@@ -315,24 +377,21 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	return SC_OK;
 }
 
-/* Checks one group whose content (between LF and CR) is buf[s..e). */
+/* Checks one group: its LF at b[lf], its content b[s..e), its CR at b[e]. */
 static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 {
 	const char *b = c->buf;
 	size_t len = e - s;
-
 	/* The label as far as it goes, for the report. */
-	size_t lab_end = s;
-	while (lab_end < e && b[lab_end] != HT && lab_end - s < SC_TIC_MAX_LABEL)
-		lab_end++;
+	size_t lab = label_span(b, s, e);
 
 	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
-	unsigned high = 0, ctrl = 0, sum = 0;
+	unsigned high = ((unsigned char)b[lf] | (unsigned char)b[e]) & BIT7, ctrl = 0, sum = 0;
 	size_t ht[4];
 	int nht = 0;
 	for (size_t i = s; i < e; i++) {
 		unsigned ch = (unsigned char)b[i];
-		high |= ch & 0x80u;
+		high |= ch & BIT7;
 		if (ch == HT) {
 			if (nht < 4)
 				ht[nht] = i;
@@ -342,19 +401,21 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		}
 		sum += ch;
 	}
+	/* A parity error anywhere in the group, its LF and CR included, comes
+	 * before every other check: its checksum and shape are noise. */
 	if (high) {
-		group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab);
 		return;
 	}
 	/* label HT data HT checksum at the least: the checksum is the last
 	 * byte and may be a space, so nothing is ever trimmed. */
 	if (ctrl || len < 4 || b[e - 2] != HT) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 		return;
 	}
 	sum -= (unsigned char)b[e - 1];
 	if ((char)((sum & 0x3Fu) + 0x20u) != b[e - 1]) {
-		group_error(c, SC_TIC_GE_CHECKSUM, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_CHECKSUM, lf, b + s, lab);
 		return;
 	}
 	/* Fields between the separators: label, [horodate,] data; the last HT
@@ -366,7 +427,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		fe[k] = ht[k];
 	}
 	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > SC_TIC_MAX_LABEL) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 		return;
 	}
 	struct sc_tic_group g;
@@ -379,7 +440,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	for (size_t i = fs[0]; i < fe[0]; i++) {
 		unsigned char ch = (unsigned char)b[i];
 		if (ch <= 0x20 || ch >= 0x7f) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 			return;
 		}
 	}
@@ -387,58 +448,99 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	int want_len = sc_tic_label_length(b + fs[0], fe[0] - fs[0], &want_h);
 	if (want_len >= 0) {
 		if ((nf == 3) != want_h) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 			return;
 		}
 		if (g.data.len != want_len) {
-			group_error(c, SC_TIC_GE_LENGTH, lf, b + s, lab_end - s);
+			group_error(c, SC_TIC_GE_LENGTH, lf, b + s, lab);
 			return;
 		}
 	}
 	struct sc_tic_frame *f = c->f;
 	if (f->ngroups >= SC_TIC_MAX_GROUPS) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 		return;
 	}
 	if (decode_group(c, &g) != SC_OK) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab_end - s);
+		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 		return;
 	}
 	f->g[f->ngroups++] = g;
 }
 
-/* A frame without a single HT whose groups read as "label SP data SP
- * checksum" with the historic checksum is a historic-mode frame. */
-static bool looks_historic(const char *b, size_t len)
+/* Labels of the historic TIC, which a Linky in historic mode sends as the
+ * older meters did (Enedis-NOI-CPT_02E; TIC.md names ADCO, PAPP, ... only
+ * through the corpus capture): none of them is a standard-mode label. */
+static const char *const historic_labels[] = {
+	"ADCO",    "OPTARIF", "ISOUSC",  "BASE",    "HCHC",    "HCHP",   "EJPHN",  "EJPHPM",
+	"BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR", "PEJP",  "PTEC",
+	"DEMAIN",  "IINST",   "IINST1",  "IINST2",  "IINST3",  "ADPS",   "ADIR1",  "ADIR2",
+	"ADIR3",   "IMAX",    "IMAX1",   "IMAX2",   "IMAX3",   "PMAX",   "PAPP",   "HHPHC",
+	"MOTDETAT", "PPOT",   "GAZ",     "AUTRE",
+};
+
+/* Does the group b[s..e) (e at its CR, or where it was cut) read as a
+ * historic one: "label SP data SP checksum" with the historic checksum
+ * (TIC.md: over label SP data, without the SP before it), or a historic
+ * label before the first SP? A stray HT, a damaged checksum or a cut label
+ * each leave one of the two signals. */
+static bool historic_group(const char *b, size_t s, size_t e, bool has_cr)
 {
-	if (memchr(b, HT, len))
+	/* Any HT: a standard group, or a historic one with a stray HT, which
+	 * the other groups outvote. Keeps the test cheap on standard frames. */
+	if (memchr(b + s, HT, e - s))
 		return false;
-	const char *lf = memchr(b, '\n', len);
-	if (!lf)
+	size_t ll = label_span(b, s, e);
+	for (size_t k = 0; k < sizeof historic_labels / sizeof historic_labels[0]; k++) {
+		size_t n = strlen(historic_labels[k]);
+		if (n == ll && memcmp(historic_labels[k], b + s, n) == 0)
+			return true;
+	}
+	if (!has_cr || e - s < 5 || b[e - 2] != ' ')
 		return false;
-	size_t s = (size_t)(lf - b) + 1;
-	const char *cr = memchr(b + s, '\r', len - s);
-	if (!cr)
-		return false;
-	size_t e = (size_t)(cr - b);
-	if (e - s < 5 || b[e - 2] != ' ')
-		return false;
-	/* Historic checksum: label SP data, without the SP before it. */
-	return sc_tic_checksum(b + s, e - s - 2) == b[e - 1] && memchr(b + s, ' ', e - s - 2);
+	return memchr(b + s, ' ', e - s - 2) && sc_tic_checksum(b + s, e - s - 2) == b[e - 1];
 }
 
-static void three_phase_from_labels(struct sc_tic_frame *f, const char *b)
+/* A frame is a historic-mode one when most of its groups read as historic
+ * groups. Judged over the whole frame, not its first group: one damaged
+ * group must not turn a historic frame into a stream of "syntax" and
+ * "checksum" errors (TIC.md: recognise historic input and report it). */
+static bool looks_historic(const char *b, size_t len)
+{
+	int groups = 0, historic = 0;
+	size_t i = next_lf(b, 1, len - 1);
+	while (i < len - 1) {
+		size_t s = i + 1, k = s;
+		while (k < len - 1 && seven(b[k]) != '\r' && seven(b[k]) != '\n')
+			k++;
+		bool has_cr = k < len - 1 && seven(b[k]) == '\r';
+		if (k > s || has_cr) { /* an empty LF before ETX is no group */
+			groups++;
+			historic += historic_group(b, s, k, has_cr);
+		}
+		i = next_lf(b, k, len - 1);
+	}
+	return groups > 0 && 2 * historic > groups;
+}
+
+/* The three-phase and pilot rules of tic.h (struct sc_tic_frame). */
+static void meter_kind(struct sc_tic_frame *f, const char *b)
 {
 	bool tri = false;
 	if (f->adsc.len == 12) {
-		/* ADSC characters 5-6: meter type (63, 71, 76 three-phase). */
+		/* ADSC characters 5-6: meter type (TIC.md: 61/62/64/70/75 mono,
+		 * 63/71/76 three-phase, 67/68 pilot). */
 		const char *t = b + f->adsc.off + 4;
-		tri = (t[0] == '6' && t[1] == '3') || (t[0] == '7' && (t[1] == '1' || t[1] == '6'));
+		if (t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9') {
+			int type = (t[0] - '0') * 10 + (t[1] - '0');
+			tri = type == 63 || type == 71 || type == 76;
+			f->pilot = f->pilot || type == 67 || type == 68;
+		}
 	}
 	for (int i = 1; i < SC_PHASES; i++)
-		tri = tri || f->irms[i].set || f->urms[i].set;
+		tri = tri || f->irms[i].set || f->urms[i].set || f->umoy[i].set;
 	for (int i = 0; i < SC_PHASES; i++)
-		tri = tri || f->sinsts_ph[i].set;
+		tri = tri || f->sinsts_ph[i].set || f->smaxsn_ph[i].set || f->smaxsn1_ph[i].set;
 	f->three_phase = tri;
 }
 
@@ -459,30 +561,39 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 	}
 	memset(&res->frame, 0, sizeof res->frame);
 	struct frame_ctx c = {b, p->start, res, &res->frame};
+	if ((unsigned char)b[0] & BIT7) /* the STX itself (see ST_STX7) */
+		group_error(&c, SC_TIC_GE_BIT7, 0, b, 0);
 	size_t i = 1;
 	while (i < len - 1) {
-		unsigned char ch = (unsigned char)b[i];
+		unsigned char ch = seven(b[i]);
+		bool high = (unsigned char)b[i] & BIT7;
 		if (ch == '\r') { /* some logs keep a CR between groups */
+			if (high)
+				group_error(&c, SC_TIC_GE_BIT7, i, b + i, 0);
 			i++;
 			continue;
 		}
-		if (ch == '\n' && i + 1 == len - 1)
-			break; /* LF right before ETX: nothing follows (logs keep it) */
+		if (ch == '\n' && i + 1 == len - 1) {
+			/* LF right before ETX: nothing follows (logs keep it) */
+			if (high)
+				group_error(&c, SC_TIC_GE_BIT7, i, b + i, 0);
+			break;
+		}
 		if (ch != '\n') {
 			/* Bytes between groups: report once, go to the next LF. */
-			const char *lf = memchr(b + i, '\n', len - 1 - i);
-			size_t next = lf ? (size_t)(lf - b) : len - 1;
-			group_error(&c, SC_TIC_GE_SYNTAX, i, b + i, 0);
+			size_t next = next_lf(b, i, len - 1);
+			group_error(&c, any_bit7(b, i, next) ? SC_TIC_GE_BIT7 : SC_TIC_GE_SYNTAX, i,
+				    b + i, 0);
 			i = next;
 			continue;
 		}
 		/* A group: LF .. CR, and no LF inside it. */
 		size_t s = i + 1, k = s;
-		while (k < len - 1 && b[k] != '\r' && b[k] != '\n')
+		while (k < len - 1 && seven(b[k]) != '\r' && seven(b[k]) != '\n')
 			k++;
-		if (k >= len - 1 || b[k] == '\n') {
-			group_error(&c, SC_TIC_GE_SYNTAX, i, b + s,
-				    k - s > SC_TIC_MAX_LABEL ? SC_TIC_MAX_LABEL : k - s);
+		if (k >= len - 1 || seven(b[k]) == '\n') {
+			group_error(&c, any_bit7(b, i, k) ? SC_TIC_GE_BIT7 : SC_TIC_GE_SYNTAX, i, b + s,
+				    label_span(b, s, k));
 			i = k;
 			continue;
 		}
@@ -502,7 +613,7 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		snprintf(res->detail, sizeof res->detail, "frame without groups");
 		return;
 	}
-	three_phase_from_labels(&res->frame, b);
+	meter_kind(&res->frame, b);
 }
 
 /* ---- the stream ---- */
@@ -528,6 +639,7 @@ static void note_garbage(struct sc_tic_parser *p, uint64_t at)
 static void start_frame(struct sc_tic_parser *p, uint64_t at)
 {
 	p->stx_inside = false;
+	p->stx_cr = false;
 	p->start = at;
 	p->buf[0] = STX;
 	p->len = 1;
@@ -549,6 +661,10 @@ size_t sc_tic_feed(struct sc_tic_parser *p, const void *data, size_t len, struct
 				if (flush_garbage(p, res))
 					goto out;
 				start_frame(p, at);
+			} else if (ch == (STX | BIT7)) {
+				/* An STX with a parity error: decided by the next byte. */
+				p->stx7_at = at;
+				p->state = ST_STX7;
 			} else if (ch == '/') {
 				p->sniff[0] = ch;
 				p->nsniff = 1;
@@ -599,20 +715,53 @@ size_t sc_tic_feed(struct sc_tic_parser *p, const void *data, size_t len, struct
 			}
 			i++;
 			break;
+		case ST_STX7:
+			/* STX LF (or STX CR LF in logs) opens a frame: with the
+			 * STX's bit 7 set it is still one, reported as a bit7
+			 * error of the frame instead of lost as garbage. Any other
+			 * byte after it makes the 0x82 line noise. */
+			if (seven((char)ch) == '\n' || seven((char)ch) == '\r') {
+				if (flush_garbage(p, res))
+					goto out; /* this byte is looked at again */
+				start_frame(p, p->stx7_at);
+				p->buf[0] = (char)(STX | BIT7);
+				break;
+			}
+			note_garbage(p, p->stx7_at);
+			p->state = ST_HUNT;
+			break;
 		case ST_FRAME: {
-			if (p->stx_inside && ch == '\n') {
-				/* STX LF: a new frame began, the current one was
-				 * cut short. It starts at the STX kept in buf. */
-				uint64_t stx_at = p->start + p->len - 1;
+			if ((p->stx_inside || p->stx_cr) && ch == '\n') {
+				/* STX LF, or STX CR LF as CR LF logs keep it: a new
+				 * frame began, the current one was cut short. It
+				 * starts at the STX kept in buf. */
+				size_t back = p->stx_cr ? 2 : 1;
+				uint64_t stx_at = p->start + p->len - back;
 				event(res, SC_TIC_FRAMING, p->start, stx_at - p->start);
 				res->raw = p->buf;
-				res->raw_len = p->len - 1;
+				res->raw_len = p->len - back;
 				res->error_offset = stx_at;
 				snprintf(res->detail, sizeof res->detail,
 					 "frame cut short: a new frame began before its ETX");
 				start_frame(p, stx_at);
+				if (back == 2)
+					p->buf[p->len++] = '\r';
 				goto out;
 			}
+			if (p->stx_inside && ch == '\r' && p->len < SC_TIC_BUF_SIZE - 1 &&
+			    (seven(p->buf[p->len - 2]) == '\r' || seven(p->buf[p->len - 2]) == '\n')) {
+				/* STX CR: a new frame if LF follows, as CR LF logs
+				 * write a frame start. Only where an ETX could have
+				 * been, after a group's CR or LF: STX CR LF inside a
+				 * group is line noise (the corpus log has one in
+				 * the binary junk of its ERQ2 group). */
+				p->buf[p->len++] = '\r';
+				p->stx_inside = false;
+				p->stx_cr = true;
+				i++;
+				break;
+			}
+			p->stx_cr = false;
 			/* Copy up to the next STX, ETX or EOT in one go. */
 			size_t k = i;
 			while (k < len && (unsigned char)(d[k] - STX) > EOT - STX)
@@ -687,6 +836,10 @@ enum sc_tic_event sc_tic_finish(struct sc_tic_parser *p, struct sc_tic_result *r
 	case ST_SNIFF:
 		for (int k = 0; k < p->nsniff; k++)
 			note_garbage(p, p->sniff_at + (uint64_t)k);
+		p->state = ST_HUNT;
+		break;
+	case ST_STX7:
+		note_garbage(p, p->stx7_at);
 		p->state = ST_HUNT;
 		break;
 	case ST_FOREIGN:

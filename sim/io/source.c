@@ -39,6 +39,7 @@ struct sc_source {
 	/* serial / stdin */
 	int fd;
 	struct sp_port *port;
+	bool tic;       /* file: a TIC capture */
 	bool ended;
 	bool reopening; /* serial: quiet while waiting for the port to return */
 };
@@ -118,6 +119,9 @@ static void on_gen(void *arg)
 		sc_device_feed(s->dev, s->buf, (size_t)n, now);
 	else
 		sc_log(SC_LOG_ERROR, "source: generator failed (%d)", n);
+	/* A Linky sends frame after frame, each taking its time on the line. */
+	if (s->o.flavour == SC_FLAVOUR_TIC && n > 0)
+		s->cadence_ms = sc_tic_cadence_ms((size_t)n);
 	s->next_ms += s->cadence_ms;
 	schedule(s, on_gen);
 }
@@ -173,9 +177,10 @@ static int split_capture(struct sc_source *s)
 		s->chunks[s->nchunks - 1].len = s->size - s->chunks[s->nchunks - 1].off;
 	else if (start < s->size)
 		s->chunks[s->nchunks++] = (struct chunk){start, s->size - start};
+	s->tic = st->proto == SC_PROTO_TIC;
 	sc_tg_stream_free(st);
 	free(ev);
-	/* DSMR 4.x meters send every 10 s, DSMR 5, e-MUCS and TIC every second. */
+	/* DSMR 4.x meters send every 10 s, DSMR 5 and e-MUCS every second. */
 	s->cadence_ms = dsmr42 ? 10000 : 1000;
 	return 0;
 }
@@ -200,7 +205,9 @@ static void on_file(void *arg)
 	}
 	const struct chunk *c = &s->chunks[s->next_chunk++];
 	sc_device_feed(s->dev, s->data + c->off, c->len, s->next_ms);
-	s->next_ms += s->cadence_ms;
+	/* TIC frames follow each other as fast as the 9600 baud line carries
+	 * them; P1 telegrams come at the meter's fixed cadence. */
+	s->next_ms += s->tic ? sc_tic_cadence_ms(c->len) : s->cadence_ms;
 	schedule(s, on_file);
 }
 
@@ -378,17 +385,28 @@ struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
 		s->o.meter.start = s->next_ms / 1000;
 		sc_meter_init(&s->meter, &s->o.meter);
 		s->cadence_ms = o->flavour == SC_FLAVOUR_DSMR42 ? 10000 : 1000;
-		snprintf(s->desc, sizeof s->desc, "gen:%s:%s (%d phase%s, seed %llu, every %lld s)",
-			 sc_flavour_name(o->flavour), sc_profile_name(o->meter.profile),
-			 s->meter.phases, s->meter.phases > 1 ? "s" : "",
-			 (unsigned long long)o->meter.seed, (long long)(s->cadence_ms / 1000));
+		if (o->flavour == SC_FLAVOUR_TIC)
+			snprintf(s->desc, sizeof s->desc,
+				 "gen:tic:%s (%d phase%s, seed %llu, frames at the 9600 baud pace)",
+				 sc_profile_name(o->meter.profile), s->meter.phases,
+				 s->meter.phases > 1 ? "s" : "", (unsigned long long)o->meter.seed);
+		else
+			snprintf(s->desc, sizeof s->desc, "gen:%s:%s (%d phase%s, seed %llu, every %lld s)",
+				 sc_flavour_name(o->flavour), sc_profile_name(o->meter.profile),
+				 s->meter.phases, s->meter.phases > 1 ? "s" : "",
+				 (unsigned long long)o->meter.seed, (long long)(s->cadence_ms / 1000));
 		on_gen(s);
 		break;
 	case SC_SRC_FILE:
 		if (load_file(s) != 0 || split_capture(s) != 0)
 			goto fail;
-		snprintf(s->desc, sizeof s->desc, "file:%s (%zu telegrams, every %lld s%s)", o->path,
-			 s->nchunks, (long long)(s->cadence_ms / 1000), o->loop ? ", looped" : "");
+		if (s->tic)
+			snprintf(s->desc, sizeof s->desc, "file:%s (%zu frames at the 9600 baud pace%s)",
+				 o->path, s->nchunks, o->loop ? ", looped" : "");
+		else
+			snprintf(s->desc, sizeof s->desc, "file:%s (%zu telegrams, every %lld s%s)",
+				 o->path, s->nchunks, (long long)(s->cadence_ms / 1000),
+				 o->loop ? ", looped" : "");
 		on_file(s);
 		break;
 	case SC_SRC_SERIAL:

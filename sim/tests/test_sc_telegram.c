@@ -388,3 +388,30 @@ Test(sc_telegram, stx_lf_noise_does_not_make_p1_tic)
 	cr_assert_eq(count_lines(r.out), 3, "%s", r.err);
 	run_free(&r);
 }
+
+Test(sc_telegram, check_counts_tic_bad_groups_by_kind)
+{
+	struct run r = sh("{ \"$T\" gen --protocol tic --count 2 --fault bit7 --start 1751360400; "
+			  "\"$T\" gen --protocol tic --count 3 --fault bad-checksum --start 1751360400; } "
+			  "| \"$T\" check -");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.out, "bad-groups-by-kind: checksum 3 length 0 syntax 0 bit7 2"), "%s", r.out);
+	run_free(&r);
+	r = sh("\"$T\" gen --protocol tic --count 2 --fault oversize --start 1751360400 | \"$T\" check -");
+	cr_assert(strstr(r.out, "overflow: 2"), "%s", r.out);
+	run_free(&r);
+}
+
+Test(sc_telegram, tic_interval_follows_the_line)
+{
+	/* A three-phase producer frame takes about 1.5 s at 9600 baud 7E1: the
+	 * next DATE is 2 s later; a single-phase consumer frame, 1 s. */
+	struct run r = sh("\"$T\" gen --protocol tic --phases 3 --producer --count 2 --start 1751360400 "
+			  "| \"$T\" parse");
+	cr_assert(strstr(r.out, "\"ts\":1751360400"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"ts\":1751360402"), "%s", r.out);
+	run_free(&r);
+	r = sh("\"$T\" gen --protocol tic --phases 1 --count 2 --start 1751360400 | \"$T\" parse");
+	cr_assert(strstr(r.out, "\"ts\":1751360401"), "%s", r.out);
+	run_free(&r);
+}

@@ -73,7 +73,11 @@ Test(tic_corpus, consumer_base_frame)
 	cr_assert_eq(r->ph[0][SC_PQ_U].v, 242);
 	cr_assert_eq(r->ph[0][SC_PQ_I].v, 1);
 	cr_assert_not(r->q[SC_RQ_E_EXPORT].set);
-	cr_assert_not(r->q[SC_RQ_P_MINUS].set);
+	cr_assert_eq(r->q[SC_RQ_S].v, 263, "S = SINSTS");
+	cr_assert_eq(r->ph[0][SC_PQ_P].v, 263, "l1.P = SINSTS on a mono meter");
+	cr_assert_eq(r->ph[0][SC_PQ_S].v, 263);
+	cr_assert_not(r->q[SC_RQ_P_PLUS].set, "TIC.md mapping: no P+");
+	cr_assert_not(r->q[SC_RQ_P_MINUS].set, "TIC.md mapping: no P-");
 	cr_assert_str_eq(r->meter_id, "012345678910");
 	cr_assert_eq(r->phases, 1);
 	cr_assert_eq(r->tariff, 1);
@@ -109,7 +113,9 @@ Test(tic_corpus, producer_log_with_corrupted_groups)
 			const struct sc_reading *r = &e->reading;
 			long sinsts = field(e->raw, fl, "SINSTS"), sinsti = field(e->raw, fl, "SINSTI");
 			cr_assert_eq(r->q[SC_RQ_P].v, (double)(sinsts - sinsti));
-			cr_assert_eq(r->q[SC_RQ_P_MINUS].v, (double)sinsti);
+			cr_assert_eq(r->q[SC_RQ_S].v, (double)sinsts);
+			cr_assert_not(r->q[SC_RQ_P_PLUS].set, "TIC.md mapping: no P+");
+			cr_assert_not(r->q[SC_RQ_P_MINUS].set, "TIC.md mapping: no P-, even with SINSTI");
 			cr_assert_eq(r->q[SC_RQ_E_IMPORT].v, (double)field(e->raw, fl, "EAST"));
 			cr_assert_eq(r->q[SC_RQ_E_EXPORT].v, (double)field(e->raw, fl, "EAIT"));
 			cr_assert_eq(r->q[SC_RQ_EQ4].v, (double)field(e->raw, fl, "ERQ4"));
@@ -164,5 +170,67 @@ Test(tic_corpus, historic_capture_is_reported_as_historic)
 	cr_assert_eq(rec->n, 1);
 	cr_assert_eq(rec->ev[0].ev, SC_TIC_UNSUPPORTED);
 	cr_assert(strstr(rec->ev[0].detail, "unsupported mode: historic"));
+	free(data);
+}
+
+/* One event, historic, whatever way the bytes are fed. */
+static void expect_historic(const char *data, size_t len, const char *what)
+{
+	tic_feed_checked(data, len, rec);
+	cr_assert_eq(rec->n, 1, "%s: %d events, first %s", what, rec->n, rec->ev[0].detail);
+	cr_assert_eq(rec->ev[0].ev, SC_TIC_UNSUPPORTED, "%s: %s %s", what,
+		     sc_tic_event_name(rec->ev[0].ev), rec->ev[0].detail);
+	cr_assert(strstr(rec->ev[0].detail, "unsupported mode: historic"), "%s", what);
+}
+
+/* The capture damaged as lines damage it: the frame is still reported once
+ * as historic, never as a stream of "[ADCO 0123 syntax] [OPTARIF B
+ * syntax] ..." errors. */
+Test(tic_corpus, damaged_historic_capture_is_still_historic)
+{
+	size_t len;
+	char *data = load("historic-mono-base.tic", &len);
+	if (!data)
+		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
+	cr_assert_eq(data[0], 0x02);
+	cr_assert_eq(data[len - 1], 0x03);
+	char *f = malloc(len + 2), what[64];
+
+	/* Each group's checksum damaged in turn, the first one included. */
+	int groups = 0;
+	for (size_t i = 1; i < len; i++) {
+		if (data[i] != '\r')
+			continue;
+		memcpy(f, data, len);
+		f[i - 1] = (char)(f[i - 1] == 'Z' ? 'Y' : f[i - 1] + 1);
+		snprintf(what, sizeof what, "checksum of group %d", groups);
+		expect_historic(f, len, what);
+		groups++;
+	}
+	cr_assert_geq(groups, 8);
+
+	/* The first label cut: 1 to 4 bytes of "ADCO" lost. */
+	cr_assert_eq(memcmp(data, "\x02\nADCO ", 7), 0);
+	for (size_t cut = 1; cut <= 4; cut++) {
+		f[0] = 0x02;
+		f[1] = '\n';
+		memcpy(f + 2, data + 2 + cut, len - 2 - cut);
+		snprintf(what, sizeof what, "first label cut by %zu", cut);
+		expect_historic(f, len - cut, what);
+	}
+
+	/* One stray HT, in place of any byte between STX and ETX or added. */
+	for (size_t at = 1; at + 1 < len; at++) {
+		memcpy(f, data, len);
+		f[at] = '\t';
+		snprintf(what, sizeof what, "HT in place of byte %zu", at);
+		expect_historic(f, len, what);
+		memcpy(f, data, at);
+		f[at] = '\t';
+		memcpy(f + at + 1, data + at, len - at);
+		snprintf(what, sizeof what, "HT added at %zu", at);
+		expect_historic(f, len + 1, what);
+	}
+	free(f);
 	free(data);
 }

@@ -329,7 +329,8 @@ static void check_frame_format(const char *f, size_t len, int phases, bool produ
 Test(tic_gen, names)
 {
 	static const char *const fn[] = {"none",       "bad-checksum", "truncated", "garbage",
-					 "bad-length", "bit7",         "historic"};
+					 "bad-length", "bit7",         "historic",  "oversize"};
+	cr_assert_eq(sizeof fn / sizeof fn[0], SC_TIC_FAULT_COUNT);
 	for (int i = 0; i < SC_TIC_FAULT_COUNT; i++) {
 		cr_assert_str_eq(sc_tic_fault_name((enum sc_tic_fault)i), fn[i]);
 		cr_assert_eq(sc_tic_fault_from_name(fn[i]), i);
@@ -1216,6 +1217,34 @@ Test(tic_gen, fault_bytes, .timeout = 300)
 				 : cal == SC_TIC_CAL_HCHP ? "HCHP" : "BBRHPJB"));
 		cr_assert_eq(memcmp(find(t, "ADCO")->data, find(t0, "ADSC")->data, 12), 0);
 		cr_assert_eq(num(t, "PAPP"), num(t0, "SINSTS"));
+
+		/* oversize: the intact frame, then well-formed padding groups of
+		 * an unknown label, past the parser's buffer by 1-2048 bytes */
+		n = gen(&m, prod, cal, SC_TIC_FAULT_OVERSIZE, fs, buf, NULL);
+		cr_assert_gt(n, SC_TIC_BUF_SIZE, "longer than the parser's buffer");
+		cr_assert_leq(n, SC_TIC_BUF_SIZE + 2048 + 110);
+		cr_assert(memcmp(buf, buf2, (size_t)n0 - 1) == 0, "the frame, then padding");
+		split_frame(buf, (size_t)n, false, t);
+		cr_assert(t->stx && t->etx);
+		cr_assert_lt(t->n, MAX_GROUPS);
+		cr_assert_gt(t->n, t0->n);
+		size_t pos = 1;
+		for (int i = 0; i < t->n; i++) {
+			const struct tgroup *g = &t->g[i];
+			cr_assert_eq(g->lf, pos);
+			pos = g->lf + g->len + 2;
+			cr_assert(g->shape_ok && g->cs_ok, "group %d (%s) valid", i, g->label);
+			if (i < t0->n) {
+				cr_assert_str_eq(g->label, t0->g[i].label);
+				continue;
+			}
+			cr_assert_str_eq(g->label, SC_TIC_PAD_LABEL);
+			cr_assert_eq(spec_len(g->label), (size_t)-1, "not a TIC label");
+			cr_assert_eq(g->dlen, 96);
+		}
+		cr_assert_eq(pos, (size_t)n - 1, "ETX right after the last CR");
+		/* without the last padding group it would fit: not longer than needed */
+		cr_assert_leq((size_t)n - (t->g[t->n - 1].len + 2), SC_TIC_BUF_SIZE + 2048);
 	}
 	/* The historic checksum rule against the capture's own groups. */
 	cr_assert_eq(my_checksum("OPTARIF BASE", 12), '0');
@@ -1379,11 +1408,12 @@ Test(tic_gen, round_trip_stream, .timeout = 300)
 }
 
 /* Label of a group as the parser reports it: up to SC_TIC_MAX_LABEL bytes before the
- * first HT, unprintable bytes as '?'. */
+ * first HT or SP, unprintable bytes as '?'. */
 static void reported_label(const struct tgroup *g, char *out)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < g->len && g->s[i] != '\t' && n < SC_TIC_MAX_LABEL; i++) {
+	for (size_t i = 0; i < g->len && g->s[i] != '\t' && g->s[i] != ' ' && n < SC_TIC_MAX_LABEL;
+	     i++) {
 		unsigned char c = (unsigned char)g->s[i];
 		out[n++] = c >= 0x20 && c < 0x7F ? (char)c : '?';
 	}
@@ -1500,7 +1530,82 @@ Test(tic_gen, round_trip_faults, .timeout = 600)
 			cr_assert_eq(rec->ev[0].ev, SC_TIC_UNSUPPORTED, "%s historic: %s %s", what,
 				     sc_tic_event_name(rec->ev[0].ev), rec->ev[0].detail);
 		}
+
+		/* oversize: overflow, then the next frame parses */
+		n = gen(&m, prod, cal, SC_TIC_FAULT_OVERSIZE, fs, buf, &want_f);
+		assert_reading_eq(&want_f, &want, "oversize: expect is the frame as meant");
+		memcpy(buf + n, buf2, (size_t)n0);
+		for (size_t c = 0; c < 3; c++) {
+			tic_feed(buf, (size_t)(n + n0), 0, c == 2 ? 509 : c, rec);
+			cr_assert_eq(rec->n, 2, "%s oversize: %d events", what, rec->n);
+			cr_assert_eq(rec->ev[0].ev, SC_TIC_OVERFLOW, "%s oversize: %s %s", what,
+				     sc_tic_event_name(rec->ev[0].ev), rec->ev[0].detail);
+			cr_assert_eq(rec->ev[0].offset, 0);
+			cr_assert_eq(rec->ev[1].ev, SC_TIC_FRAME, "%s: %s", what, rec->ev[1].detail);
+			cr_assert_eq(rec->ev[1].offset, (uint64_t)n);
+			assert_reading_eq(&rec->ev[1].reading, &want, what);
+		}
 	}
 	free(t);
 	free(t0);
+}
+
+/* The oversize fault through every split: overflow, then the good frame. */
+Test(tic_gen, oversize_every_split, .timeout = 300)
+{
+	struct sc_meter m;
+	meter_at(&m, SC_PROFILE_PV_EV, 3, 9, utc(2025, 8, 2, 13, 0, 0));
+	struct sc_reading want;
+	int n = gen(&m, true, SC_TIC_CAL_TEMPO, SC_TIC_FAULT_OVERSIZE, 5, buf, NULL);
+	int n0 = gen(&m, true, SC_TIC_CAL_TEMPO, SC_TIC_FAULT_NONE, 0, buf2, &want);
+	char *s = malloc((size_t)(n + n0));
+	memcpy(s, buf, (size_t)n);
+	memcpy(s + n, buf2, (size_t)n0);
+	tic_feed_checked(s, (size_t)(n + n0), rec);
+	cr_assert_eq(rec->n, 2);
+	cr_assert_eq(rec->ev[0].ev, SC_TIC_OVERFLOW);
+	cr_assert(strstr(rec->ev[0].detail, "longer than"));
+	cr_assert_eq(rec->ev[1].ev, SC_TIC_FRAME, "%s", rec->ev[1].detail);
+	assert_reading_eq(&rec->ev[1].reading, &want, "after the oversize frame");
+	free(s);
+}
+
+/* ---- line time (TIC.md "Line": 9600 baud 7E1, frame silence) ---- */
+
+Test(tic_gen, line_time_and_cadence)
+{
+	/* 10 bits a byte at 9600 baud: 960 bytes a second. */
+	cr_assert_eq(sc_tic_line_ms(0), 0);
+	cr_assert_eq(sc_tic_line_ms(1), 2, "1.04 ms, rounded up");
+	cr_assert_eq(sc_tic_line_ms(24), 25, "exactly 25 ms");
+	cr_assert_eq(sc_tic_line_ms(25), 27, "26.04 ms, rounded up");
+	cr_assert_eq(sc_tic_line_ms(960), 1000);
+	cr_assert_eq(sc_tic_line_ms(9600), 10000);
+	cr_assert_eq(sc_tic_line_ms(865), 902, "mono consumer capture: ~0.9 s");
+	cr_assert_eq(sc_tic_line_ms(1442), 1503, "three-phase producer: ~1.5 s");
+	/* + 33.4 ms of silence, rounded up once. */
+	cr_assert_eq(sc_tic_cadence_ms(0), 34);
+	cr_assert_eq(sc_tic_cadence_ms(960), 1034, "1033.4 ms");
+	cr_assert_eq(sc_tic_cadence_ms(1442), 1536, "1502.08 + 33.4 = 1535.48 ms");
+	cr_assert_eq(sc_tic_cadence_ms(24), 59, "25 + 33.4 = 58.4 ms");
+	for (int64_t b = 0; b < 5000; b += 7) {
+		/* from first principles, in 1/9600 us: b bytes x 10 bits x 10^6 */
+		int64_t line = b * 10 * 1000000, silence = 33400LL * 9600, ms = 1000LL * 9600;
+		int64_t l = sc_tic_line_ms((size_t)b), c = sc_tic_cadence_ms((size_t)b);
+		cr_assert(l * ms >= line && (l - 1) * ms < line, "%lld bytes: %lld ms", (long long)b,
+			  (long long)l);
+		cr_assert(c * ms >= line + silence && (c - 1) * ms < line + silence,
+			  "%lld bytes: cadence %lld ms", (long long)b, (long long)c);
+	}
+	cr_assert_eq(sc_tic_line_ms(SIZE_MAX), INT64_MAX);
+	cr_assert_eq(sc_tic_cadence_ms(SIZE_MAX), INT64_MAX);
+	/* The generator's frames: ~0.9 s mono consumer to ~1.5 s tri producer. */
+	struct sc_meter m;
+	meter_at(&m, SC_PROFILE_PV, 1, 3, utc(2025, 6, 1, 11, 0, 0));
+	int n = gen(&m, false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, buf, NULL);
+	cr_assert(sc_tic_line_ms((size_t)n) >= 850 && sc_tic_line_ms((size_t)n) <= 950, "%d bytes", n);
+	meter_at(&m, SC_PROFILE_PV, 3, 3, utc(2025, 6, 1, 11, 0, 0));
+	n = gen(&m, true, SC_TIC_CAL_TEMPO, SC_TIC_FAULT_NONE, 0, buf, NULL);
+	cr_assert(sc_tic_line_ms((size_t)n) >= 1400 && sc_tic_line_ms((size_t)n) <= 1600, "%d bytes",
+		  n);
 }

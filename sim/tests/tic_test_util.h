@@ -31,6 +31,7 @@ struct tic_rec_event {
 	enum sc_tic_event ev;
 	uint64_t offset, length, error_offset;
 	int nerrors;
+	int nchecksum, nlength, nsyntax, nbit7;
 	struct sc_tic_error errors[SC_TIC_MAX_ERRORS];
 	struct sc_reading reading;
 	struct sc_tic_frame frame;
@@ -59,6 +60,12 @@ static inline void tic_record(struct tic_recording *rec, const struct sc_tic_res
 	e->length = res->length;
 	e->error_offset = res->error_offset;
 	e->nerrors = res->nerrors;
+	e->nchecksum = res->nchecksum;
+	e->nlength = res->nlength;
+	e->nsyntax = res->nsyntax;
+	e->nbit7 = res->nbit7;
+	cr_assert_eq(res->nchecksum + res->nlength + res->nsyntax + res->nbit7, res->nerrors,
+		     "per-kind counts add up to nerrors");
 	memcpy(e->errors, res->errors, sizeof e->errors);
 	memcpy(e->detail, res->detail, sizeof e->detail);
 	if (res->raw)
@@ -104,6 +111,9 @@ static inline bool tic_same(const struct tic_recording *a, const struct tic_reco
 		const struct tic_rec_event *x = &a->ev[i], *y = &b->ev[i];
 		if (x->ev != y->ev || x->offset != y->offset || x->length != y->length ||
 		    x->error_offset != y->error_offset || x->nerrors != y->nerrors ||
+		    x->nchecksum != y->nchecksum || x->nlength != y->nlength ||
+		    x->nsyntax != y->nsyntax || x->nbit7 != y->nbit7 ||
+		    strcmp(x->detail, y->detail) != 0 ||
 		    memcmp(&x->reading, &y->reading, sizeof x->reading) != 0)
 			return false;
 		for (int k = 0; k < x->nerrors && k < SC_TIC_MAX_ERRORS; k++)
