@@ -11,3 +11,5 @@ echo
 build-release/bench/bench_tic --json bench/out/tic.json "$@"
 echo
 build-release/bench/bench_modbus --json bench/out/modbus.json
+echo
+build-release/bench/bench_mqtt --json bench/out/mqtt.json

@@ -6,8 +6,10 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
-  # real peers the tests talk to
-  mbpoll python3-pymodbus python3-serial-asyncio socat python3
+  libpaho-mqtt-dev libssl-dev
+  # the local broker of scripts/sim.sh, and the tests' real peers
+  mosquitto mosquitto-clients openssl
+  mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt socat python3
 )
 
 missing=()

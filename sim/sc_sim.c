@@ -1,6 +1,6 @@
 /* sc-sim: the virtual Smart Connect. One process, one event loop: a meter
  * source feeds the device core, and the device serves what a real unit
- * serves (Modbus TCP today; MQTT and HTTP plug into the same loop).
+ * serves (Modbus TCP and MQTT; HTTP plugs into the same loop).
  *
  *   sc-sim --modbus 127.0.0.1:1502                  synthetic DSMR 5 meter
  *   sc-sim --source file:capture.p1 --speed 10      replay a capture
@@ -19,6 +19,7 @@
 #include "modbus_server.h"
 #include "sc_error.h"
 #include "source.h"
+#include "twin.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 3 /* a port or a source could not be opened */
@@ -29,7 +30,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: sc-sim [OPTIONS]\n"
 		"A virtual Xemex Smart Connect: reads meter telegrams and serves them as the\n"
-		"device does (Modbus TCP, emulating a Phoenix Contact EMpro meter).\n"
+		"device does (Modbus TCP, emulating a Phoenix Contact EMpro meter; MQTT).\n"
 		"\n"
 		"Meter source:\n"
 		"  --source SPEC            gen:METER[:PROFILE]  built-in synthetic meter (default\n"
@@ -65,63 +66,33 @@ static void usage(FILE *f)
 		"; before 5.1\n"
 		"                           energy is served in kWh)\n"
 		"\n"
+		"MQTT (manual §5.4; broker, site and credentials are the device's factory\n"
+		"configuration):\n"
+		"  --mqtt URL|off           broker (default " SC_CONFIG_DEFAULT_BROKER "):\n"
+		"                           mqtt://, mqtts://, tcp://, ssl:// or HOST[:PORT]; off = no\n"
+		"                           MQTT client\n"
+		"  --mqtt-user NAME         user name (custom broker without mutual TLS)\n"
+		"  --mqtt-password PW       its password\n"
+		"  --mqtt-plaintext-ok      allow a user name and password over plain TCP\n"
+		"  --site SITE              site level of the topics (default: none)\n"
+		"  --serial-number SN       the device's serial (default E8DB84000001)\n"
+		"  --cafile PEM             CA certificates the broker is verified with\n"
+		"  --cert PEM --key PEM     device certificate (CN = serial) for mutual TLS\n"
+		"  --mqtt-client-id ID      client id (default: the serial number)\n"
+		"  --mqtt-qos 0|1           QoS of the publishes (default 0)\n"
+		"  --mqtt-retain            publish retained (default: not)\n"
+		"  --mqtt-keepalive S       keep-alive interval (default 60)\n"
+		"  --mqtt-reconnect-max S   longest wait between attempts (default 10)\n"
+		"  --counters-interval S    device_counters period, device clock (default 60;\n"
+		"                           0 = never)\n"
+		"  --empty-site omit|empty  topic without a site: devices/smart-connect/... (omit,\n"
+		"                           default) or devices//smart-connect/...\n"
+		"\n"
 		"  --log-level LEVEL        error | warn | info | debug (default info)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Exit status: 0 after SIGINT/SIGTERM or the end of input with --exit-at-end,\n"
 		"2 on usage errors, 3 when a port or the source cannot be opened.\n");
-}
-
-struct app {
-	struct sc_device dev;
-	struct sc_loop *loop;
-	struct sc_clock clock;
-	enum sc_meter_link link; /* as last logged */
-	int link_timer;
-};
-
-/* The meter link is watched on the device clock: a timer at the moment the
- * last telegram becomes too old says so once; the next telegram says the
- * data is back. */
-static void on_link_timer(void *arg)
-{
-	struct app *a = arg;
-	a->link_timer = -1;
-	int64_t now = sc_clock_now(&a->clock, sc_mono_ms());
-	if (sc_device_link(&a->dev, now) == SC_LINK_NO_DATA && a->link != SC_LINK_NO_DATA) {
-		a->link = SC_LINK_NO_DATA;
-		sc_log(SC_LOG_WARN, "meter: no data for %g s; the last values stay served",
-		       (double)sc_device_no_data_ms(&a->dev) / 1000.0);
-	}
-}
-
-static void on_event(void *arg, const struct sc_tg_event *ev)
-{
-	struct app *a = arg;
-	switch (ev->kind) {
-	case SC_TG_OK:
-		sc_log(SC_LOG_DEBUG, "telegram at offset %llu: P %.0f W",
-		       (unsigned long long)ev->offset, ev->reading.q[SC_RQ_P].v);
-		if (a->link == SC_LINK_NO_DATA)
-			sc_log(SC_LOG_INFO, "meter: data again");
-		a->link = SC_LINK_OK;
-		sc_loop_cancel_timer(a->loop, a->link_timer);
-		a->link_timer = sc_loop_add_timer(
-			a->loop,
-			sc_clock_mono_at(&a->clock, a->dev.reading_ms + sc_device_no_data_ms(&a->dev)),
-			on_link_timer, a);
-		break;
-	case SC_TG_FAILED:
-		sc_log(SC_LOG_WARN, "telegram at offset %llu rejected: %s at %llu: %s",
-		       (unsigned long long)ev->offset, ev->name,
-		       (unsigned long long)ev->error_offset, ev->detail);
-		break;
-	case SC_TG_GARBAGE:
-		sc_log(SC_LOG_WARN, "%s at offset %llu", ev->detail, (unsigned long long)ev->offset);
-		break;
-	case SC_TG_NONE:
-		break;
-	}
 }
 
 /* "5.0.3" -> 50003; -1 when malformed. */
@@ -174,8 +145,38 @@ static int number(const char *opt, const char *s, double lo, double hi, double *
 	return 0;
 }
 
+
+static int set_text(const char *opt, const char *v, char *dst, size_t cap)
+{
+	if (strlen(v) >= cap) {
+		fprintf(stderr, "sc-sim: %s: longer than %zu bytes\n", opt, cap - 1);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+/* A serial number names the device in topics, its hostname and SSID:
+ * letters and digits only. */
+static bool valid_serial(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SC_SERIAL_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z')))
+			return false;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
+	enum {
+		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
+		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
+		O_EMPTY_SITE,
+	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
 		{"phases", required_argument, NULL, 'P'},
@@ -187,35 +188,53 @@ int main(int argc, char **argv)
 		{"device", required_argument, NULL, 'd'},
 		{"no-crc", no_argument, NULL, 'n'},
 		{"any-version", no_argument, NULL, 'a'},
+		{"no-data-timeout", required_argument, NULL, 'D'},
 		{"speed", required_argument, NULL, 'v'},
 		{"start", required_argument, NULL, 't'},
-		{"no-data-timeout", required_argument, NULL, 'D'},
 		{"modbus", required_argument, NULL, 'm'},
 		{"modbus-clients", required_argument, NULL, 'c'},
 		{"modbus-idle-timeout", required_argument, NULL, 'i'},
 		{"word-order", required_argument, NULL, 'w'},
 		{"firmware", required_argument, NULL, 'f'},
+		{"mqtt", required_argument, NULL, O_MQTT},
+		{"mqtt-user", required_argument, NULL, O_MQTT_USER},
+		{"mqtt-password", required_argument, NULL, O_MQTT_PW},
+		{"mqtt-plaintext-ok", no_argument, NULL, O_PLAIN},
+		{"site", required_argument, NULL, O_SITE},
+		{"serial-number", required_argument, NULL, O_SERIAL},
+		{"cafile", required_argument, NULL, O_CAFILE},
+		{"cert", required_argument, NULL, O_CERT},
+		{"key", required_argument, NULL, O_KEY},
+		{"mqtt-client-id", required_argument, NULL, O_CLIENT_ID},
+		{"mqtt-qos", required_argument, NULL, O_QOS},
+		{"mqtt-retain", no_argument, NULL, O_RETAIN},
+		{"mqtt-keepalive", required_argument, NULL, O_KEEPALIVE},
+		{"mqtt-reconnect-max", required_argument, NULL, O_RECONNECT},
+		{"counters-interval", required_argument, NULL, O_COUNTERS},
+		{"empty-site", required_argument, NULL, O_EMPTY_SITE},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct sc_source_opts src = {
+	static struct sc_twin_opts to;
+	to.src = (struct sc_source_opts){
 		.kind = SC_SRC_GEN,
 		.flavour = SC_FLAVOUR_DSMR50,
 		.meter = {SC_PROFILE_HOUSEHOLD, 3, 1, 0, 0, 0},
 		.tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0},
 	};
-	const char *source_spec = "gen:dsmr50";
-	struct sc_modbus_opts mb = {"0.0.0.0", 502, 1, 60};
-	char mb_host[64] = "0.0.0.0";
-	static struct app app = {.link_timer = -1};
-	struct sc_device_config dc = {
-		.protocol = SC_PROTO_AUTO,
-		.regs = {SC_WORDS_CDAB, false},
-		.on_event = on_event,
-		.on_event_arg = &app,
-	};
-	const char *firmware = DEFAULT_FIRMWARE;
+	to.source_spec = "gen:dsmr50";
+	to.modbus = (struct sc_modbus_opts){"0.0.0.0", 502, 1, 60};
+	to.dev = (struct sc_device_config){.protocol = SC_PROTO_AUTO, .regs = {SC_WORDS_CDAB, false}};
+	to.firmware = DEFAULT_FIRMWARE;
+	snprintf(to.serial, sizeof to.serial, "E8DB84000001");
+	sc_config_defaults(&to.factory);
+	to.qos = 0;
+	to.keepalive_s = 60;
+	to.reconnect_min_ms = 1000;
+	to.reconnect_max_ms = 10000;
+	to.counters_interval_s = 60;
+	static char mb_host[64] = "0.0.0.0";
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	double speed = 1, d;
 	int64_t start_ms = -1;
@@ -225,8 +244,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			source_spec = optarg;
-			if (sc_source_parse(optarg, &src, err, sizeof err) != 0) {
+			to.source_spec = optarg;
+			if (sc_source_parse(optarg, &to.src, err, sizeof err) != 0) {
 				fprintf(stderr, "sc-sim: --source: %s\n", err);
 				return EXIT_USAGE;
 			}
@@ -236,15 +255,15 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sc-sim: --phases must be 1 or 3\n");
 				return EXIT_USAGE;
 			}
-			src.meter.phases = optarg[0] - '0';
+			to.src.meter.phases = optarg[0] - '0';
 			break;
 		case 'S':
 			if (number("--seed", optarg, 0, 1e18, &d))
 				return EXIT_USAGE;
-			src.meter.seed = (uint64_t)d;
+			to.src.meter.seed = (uint64_t)d;
 			break;
 		case 'o':
-			src.tic.producer = true;
+			to.src.tic.producer = true;
 			break;
 		case 'C': {
 			int cal = sc_tic_calendar_from_name(optarg);
@@ -253,14 +272,14 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			src.tic.calendar = (enum sc_tic_calendar)cal;
+			to.src.tic.calendar = (enum sc_tic_calendar)cal;
 			break;
 		}
 		case 'L':
-			src.loop = true;
+			to.src.loop = true;
 			break;
 		case 'x':
-			src.exit_at_end = true;
+			to.src.exit_at_end = true;
 			break;
 		case 'd':
 			device = sc_protocol_from_name(optarg);
@@ -270,10 +289,15 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'n':
-			dc.p1_flags |= SC_P1_NO_CRC;
+			to.dev.p1_flags |= SC_P1_NO_CRC;
 			break;
 		case 'a':
-			dc.p1_flags |= SC_P1_ANY_VERSION;
+			to.dev.p1_flags |= SC_P1_ANY_VERSION;
+			break;
+		case 'D':
+			if (number("--no-data-timeout", optarg, 0.001, 86400, &d))
+				return EXIT_USAGE;
+			to.dev.no_data_ms = (int64_t)(d * 1000);
 			break;
 		case 'v':
 			if (number("--speed", optarg, 0.001, 100000, &speed))
@@ -284,13 +308,8 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			start_ms = (int64_t)d * 1000;
 			break;
-		case 'D':
-			if (number("--no-data-timeout", optarg, 0.001, 86400, &d))
-				return EXIT_USAGE;
-			dc.no_data_ms = (int64_t)(d * 1000);
-			break;
 		case 'm':
-			if (parse_hostport(optarg, mb_host, sizeof mb_host, &mb.port) != 0) {
+			if (parse_hostport(optarg, mb_host, sizeof mb_host, &to.modbus.port) != 0) {
 				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT\n", optarg);
 				return EXIT_USAGE;
 			}
@@ -298,18 +317,18 @@ int main(int argc, char **argv)
 		case 'c':
 			if (number("--modbus-clients", optarg, 1, SC_MODBUS_MAX_CLIENTS, &d))
 				return EXIT_USAGE;
-			mb.max_clients = (int)d;
+			to.modbus.max_clients = (int)d;
 			break;
 		case 'i':
 			if (number("--modbus-idle-timeout", optarg, 1, 86400, &d))
 				return EXIT_USAGE;
-			mb.idle_timeout_s = (int)d;
+			to.modbus.idle_timeout_s = (int)d;
 			break;
 		case 'w':
 			if (strcmp(optarg, "cdab") == 0)
-				dc.regs.order = SC_WORDS_CDAB;
+				to.dev.regs.order = SC_WORDS_CDAB;
 			else if (strcmp(optarg, "abcd") == 0)
-				dc.regs.order = SC_WORDS_ABCD;
+				to.dev.regs.order = SC_WORDS_ABCD;
 			else {
 				fprintf(stderr, "sc-sim: --word-order: '%s' is not cdab or abcd\n", optarg);
 				return EXIT_USAGE;
@@ -321,7 +340,100 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			firmware = optarg;
+			to.firmware = optarg;
+			break;
+		case O_MQTT:
+			if (strcmp(optarg, "off") == 0) {
+				to.mqtt_off = true;
+				break;
+			}
+			if (!sc_config_valid_broker(optarg, err, sizeof err)) {
+				fprintf(stderr, "sc-sim: --mqtt: '%s': %s\n", optarg, err);
+				return EXIT_USAGE;
+			}
+			to.mqtt_off = false;
+			to.factory.mqtt_enabled = true;
+			set_text("--mqtt", optarg, to.factory.broker, sizeof to.factory.broker);
+			break;
+		case O_MQTT_USER:
+			if (set_text("--mqtt-user", optarg, to.factory.username, sizeof to.factory.username))
+				return EXIT_USAGE;
+			break;
+		case O_MQTT_PW:
+			if (set_text("--mqtt-password", optarg, to.factory.password,
+				     sizeof to.factory.password))
+				return EXIT_USAGE;
+			break;
+		case O_PLAIN:
+			to.plaintext_ok = true;
+			break;
+		case O_SITE:
+			if (!sc_config_valid_site(optarg, err, sizeof err)) {
+				fprintf(stderr, "sc-sim: --site: '%s': %s\n", optarg, err);
+				return EXIT_USAGE;
+			}
+			set_text("--site", optarg, to.factory.site, sizeof to.factory.site);
+			break;
+		case O_SERIAL:
+			if (!valid_serial(optarg)) {
+				fprintf(stderr, "sc-sim: --serial-number: '%s' is not 1-%d letters and "
+						"digits\n", optarg, SC_SERIAL_MAX);
+				return EXIT_USAGE;
+			}
+			set_text("--serial-number", optarg, to.serial, sizeof to.serial);
+			break;
+		case O_CAFILE:
+			to.cafile = optarg;
+			break;
+		case O_CERT:
+			to.certfile = optarg;
+			break;
+		case O_KEY:
+			to.keyfile = optarg;
+			break;
+		case O_CLIENT_ID:
+			if (!*optarg || strlen(optarg) > 65535) {
+				fprintf(stderr, "sc-sim: --mqtt-client-id: empty\n");
+				return EXIT_USAGE;
+			}
+			to.client_id = optarg;
+			break;
+		case O_QOS:
+			if (strcmp(optarg, "0") != 0 && strcmp(optarg, "1") != 0) {
+				fprintf(stderr, "sc-sim: --mqtt-qos must be 0 or 1\n");
+				return EXIT_USAGE;
+			}
+			to.qos = optarg[0] - '0';
+			break;
+		case O_RETAIN:
+			to.retain = true;
+			break;
+		case O_KEEPALIVE:
+			if (number("--mqtt-keepalive", optarg, 5, 65535, &d))
+				return EXIT_USAGE;
+			to.keepalive_s = (int)d;
+			break;
+		case O_RECONNECT:
+			if (number("--mqtt-reconnect-max", optarg, 0.1, 3600, &d))
+				return EXIT_USAGE;
+			to.reconnect_max_ms = (int)(d * 1000);
+			if (to.reconnect_min_ms > to.reconnect_max_ms)
+				to.reconnect_min_ms = to.reconnect_max_ms;
+			break;
+		case O_COUNTERS:
+			if (number("--counters-interval", optarg, 0, 86400, &d))
+				return EXIT_USAGE;
+			to.counters_interval_s = (int)d;
+			break;
+		case O_EMPTY_SITE:
+			if (strcmp(optarg, "omit") == 0)
+				to.topic_site = SC_TOPIC_SITE_OMIT;
+			else if (strcmp(optarg, "empty") == 0)
+				to.topic_site = SC_TOPIC_SITE_EMPTY;
+			else {
+				fprintf(stderr, "sc-sim: --empty-site: '%s' is not omit or empty\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'l': {
 			int lv = sc_log_level_from_name(optarg);
@@ -345,86 +457,56 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sc-sim: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (!to.certfile != !to.keyfile) {
+		fprintf(stderr, "sc-sim: --cert and --key go together\n");
+		return EXIT_USAGE;
+	}
 	/* Firmware before 5.1.x served energy in kWh (manual §5.3). */
-	dc.regs.energy_kwh = firmware_number(firmware) < 50100;
+	to.dev.regs.energy_kwh = firmware_number(to.firmware) < 50100;
 	if (device >= 0)
-		dc.protocol = (enum sc_protocol)device;
-	else if (src.kind == SC_SRC_GEN)
-		dc.protocol = src.flavour == SC_FLAVOUR_TIC ? SC_PROTO_TIC : SC_PROTO_P1;
-	else if (src.kind == SC_SRC_SERIAL)
-		dc.protocol = SC_PROTO_P1;
-	src.tic_line = dc.protocol == SC_PROTO_TIC;
-	if (src.kind == SC_SRC_GEN && (src.flavour == SC_FLAVOUR_TIC) != (dc.protocol == SC_PROTO_TIC))
+		to.dev.protocol = (enum sc_protocol)device;
+	else if (to.src.kind == SC_SRC_GEN)
+		to.dev.protocol = to.src.flavour == SC_FLAVOUR_TIC ? SC_PROTO_TIC : SC_PROTO_P1;
+	else if (to.src.kind == SC_SRC_SERIAL)
+		to.dev.protocol = SC_PROTO_P1;
+	to.src.tic_line = to.dev.protocol == SC_PROTO_TIC;
+	if (to.src.kind == SC_SRC_GEN &&
+	    (to.src.flavour == SC_FLAVOUR_TIC) != (to.dev.protocol == SC_PROTO_TIC))
 		sc_log(SC_LOG_WARN, "the %s meter does not match the %s device: its telegrams "
-				    "will be rejected", sc_flavour_name(src.flavour),
-		       sc_protocol_name(dc.protocol));
+				    "will be rejected", sc_flavour_name(to.src.flavour),
+		       sc_protocol_name(to.dev.protocol));
+	to.modbus.addr = mb_host;
+	to.seed = to.src.meter.seed;
 
 	struct sc_loop *loop = sc_loop_new();
-	app.loop = loop;
-	if (!loop || sc_device_init(&app.dev, &dc) != SC_OK) {
+	if (!loop) {
 		fprintf(stderr, "sc-sim: out of memory\n");
 		return 1;
 	}
-	struct sc_clock *clock = &app.clock;
+	static struct sc_clock clock;
 	if (start_ms < 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	}
-	sc_clock_init(clock, start_ms, sc_mono_ms(), speed);
+	sc_clock_init(&clock, start_ms, sc_mono_ms(), speed);
 
-	mb.addr = mb_host;
-	int merr;
-	struct sc_modbus *modbus = sc_modbus_start(loop, &app.dev, &mb, &merr);
-	if (!modbus) {
-		if (merr == EACCES)
-			sc_log(SC_LOG_ERROR,
-			       "cannot listen on %s:%d: permission denied (ports below 1024 need "
-			       "root or CAP_NET_BIND_SERVICE); choose another port, e.g. --modbus %s:1502",
-			       mb_host, mb.port, mb_host);
-		else if (merr == EADDRINUSE)
-			sc_log(SC_LOG_ERROR,
-			       "cannot listen on %s:%d: the port is in use; choose another with "
-			       "--modbus ADDR:PORT (port 0 picks a free one)", mb_host, mb.port);
-		else
-			sc_log(SC_LOG_ERROR, "cannot listen on %s:%d: %s", mb_host, mb.port,
-			       strerror(merr));
-		sc_device_free(&app.dev);
+	int code;
+	struct sc_twin *twin = sc_twin_start(loop, &clock, &to, &code);
+	if (!twin) {
 		sc_loop_free(loop);
-		return EXIT_UNAVAILABLE;
+		return code;
 	}
-	struct sc_source *source = sc_source_start(loop, &app.dev, clock, &src);
-	if (!source) {
-		sc_log(SC_LOG_ERROR, "cannot start the source %s", source_spec);
-		sc_modbus_stop(modbus);
-		sc_device_free(&app.dev);
-		sc_loop_free(loop);
-		return EXIT_UNAVAILABLE;
-	}
-	sc_log(SC_LOG_INFO,
-	       "ready: modbus tcp %s:%d (%d client%s, idle timeout %d s, words %s, energy %s, "
-	       "firmware %s); device %s; source %s; speed %g",
-	       mb_host, sc_modbus_port(modbus), mb.max_clients, mb.max_clients > 1 ? "s" : "",
-	       mb.idle_timeout_s, dc.regs.order == SC_WORDS_CDAB ? "CDAB" : "ABCD",
-	       dc.regs.energy_kwh ? "kWh" : "Wh", firmware,
-	       dc.protocol == SC_PROTO_AUTO ? "from the first bytes" : sc_protocol_name(dc.protocol),
-	       sc_source_describe(source), speed);
+	static char line[2048];
+	sc_twin_describe(twin, line, sizeof line);
+	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
 
 	int signo = sc_loop_run(loop);
 	if (signo > 0)
 		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
-	const struct sc_modbus_stats *st = sc_modbus_stats(modbus);
-	sc_log(SC_LOG_INFO,
-	       "telegrams: %llu ok, %llu failed, %llu framing; modbus: %llu requests, %llu "
-	       "exceptions, %llu connections, %llu refused",
-	       (unsigned long long)app.dev.counters.telegrams_pass,
-	       (unsigned long long)app.dev.counters.telegrams_fail,
-	       (unsigned long long)app.dev.counters.telegrams_frame_fail,
-	       (unsigned long long)st->requests, (unsigned long long)st->exceptions,
-	       (unsigned long long)st->connections, (unsigned long long)st->refused);
-	sc_source_stop(source);
-	sc_modbus_stop(modbus);
-	sc_device_free(&app.dev);
+	sc_twin_summary(twin, line, sizeof line);
+	sc_log(SC_LOG_INFO, "%s", line);
+	sc_twin_stop(twin);
 	sc_loop_free(loop);
 	return 0;
 }

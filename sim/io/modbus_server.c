@@ -262,3 +262,11 @@ const struct sc_modbus_stats *sc_modbus_stats(const struct sc_modbus *m)
 {
 	return &m->stats;
 }
+
+int sc_modbus_clients(const struct sc_modbus *m)
+{
+	int n = 0;
+	for (int i = 0; i < SC_MODBUS_MAX_CLIENTS; i++)
+		n += m->c[i].fd >= 0;
+	return n;
+}

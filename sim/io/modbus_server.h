@@ -27,6 +27,9 @@ void sc_modbus_stop(struct sc_modbus *m);
 /* The port listened on (useful with port 0). */
 int sc_modbus_port(const struct sc_modbus *m);
 
+/* Client connections open now. */
+int sc_modbus_clients(const struct sc_modbus *m);
+
 struct sc_modbus_stats {
 	uint64_t requests, exceptions, connections, refused, dropped_garbage, dropped_idle;
 };

@@ -22,11 +22,14 @@ SC_SIM = os.path.join(BUILD, "sim", "sc-sim")
 class Sim:
     """A running sc-sim; its stderr is collected in self.lines."""
 
-    def __init__(self, *args, ready=True, timeout=15):
-        self.args = [SC_SIM, "--modbus", "127.0.0.1:0", *args]
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+    def __init__(self, *args, ready=True, timeout=15, stdin_pipe=False):
+        # No MQTT unless the test asks for it: the default broker is the
+        # vendor's cloud, which a test machine cannot reach.
+        mqtt = [] if "--mqtt" in args else ["--mqtt", "off"]
+        self.args = [SC_SIM, "--modbus", "127.0.0.1:0", *mqtt, *args]
+        self.proc = subprocess.Popen(self.args,
+                                     stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -39,7 +42,7 @@ class Sim:
     def _read(self):
         for line in self.proc.stderr:
             with self.cond:
-                self.lines.append(line.rstrip("\n"))
+                self.lines.append(line.decode(errors="replace").rstrip("\n"))
                 self.cond.notify_all()
         with self.cond:
             self.cond.notify_all()
@@ -73,6 +76,8 @@ class Sim:
         return self
 
     def __exit__(self, *exc):
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -163,10 +168,18 @@ def p1_values(tel: bytes):
             v["l%d.P" % ph] = v["l%d.P+" % ph] - v["l%d.P-" % ph]
             s += abs(v["l%d.P" % ph])
             have_s = True
+    take("Q+", "1-0:3.7.0")
+    take("Q-", "1-0:4.7.0")
+    if "Q+" in v and "Q-" in v:
+        v["Q"] = v["Q+"] - v["Q-"]
     if have_s:
         v["S"] = s
-        if s > 0 and "P" in v:
-            v["PF"] = max(-1.0, min(1.0, v["P"] / s))
+    # PF = P / sqrt(P^2 + Q^2), Q taken as 0 when the meter sends none: the
+    # manual's example (an exporting DSMR meter) shows PF -1.
+    if "P" in v:
+        q = v.get("Q", 0.0)
+        if v["P"] != 0 or q != 0:
+            v["PF"] = max(-1.0, min(1.0, v["P"] / (v["P"] ** 2 + q ** 2) ** 0.5))
     return v
 
 
@@ -177,11 +190,11 @@ def tic_values(frame: bytes):
         groups[f[0].decode()] = f[-1].decode()
     n = lambda k: float(int(groups[k]))
     v = {}
+    # TIC.md: P = SINSTS - SINSTI (apparent power used as active power),
+    # S = SINSTS; P+ and P- stay null.
     if "SINSTS" in groups:
-        v["P+"] = v["S"] = n("SINSTS")
+        v["S"] = n("SINSTS")
         v["P"] = n("SINSTS") - (n("SINSTI") if "SINSTI" in groups else 0)
-    if "SINSTI" in groups:
-        v["P-"] = n("SINSTI")
     if "EAST" in groups:
         v["E_IMPORT"] = n("EAST")
     if "EAIT" in groups:
@@ -189,7 +202,13 @@ def tic_values(frame: bytes):
     for q in range(1, 5):
         if "ERQ%d" % q in groups:
             v["EQ%d" % q] = n("ERQ%d" % q)
-    tri = any(k in groups for k in ("SINSTS1", "IRMS2", "URMS2"))
+    # Three-phase: the ADSC meter type (characters 5-6: 63, 71, 76) or any
+    # label only three-phase meters send.
+    adsc = groups.get("ADSC", "")
+    tri = adsc[4:6] in ("63", "71", "76") or any(
+        k in groups for k in ("IRMS2", "IRMS3", "URMS2", "URMS3", "SINSTS1", "SINSTS2", "SINSTS3",
+                              "SMAXSN1", "SMAXSN2", "SMAXSN3", "SMAXSN1-1", "SMAXSN2-1",
+                              "SMAXSN3-1", "UMOY2", "UMOY3"))
     for ph in (1, 2, 3):
         src = "SINSTS%d" % ph if tri else ("SINSTS" if ph == 1 else None)
         if src and src in groups:

@@ -759,6 +759,7 @@ Test(p1_parse, stx_lf_noise_before_between_and_after_telegrams)
 	cr_assert_eq(rec->ev[5].offset, 7 + 2 * tl);
 	cr_assert_eq(rec->ev[6].offset, 7 + 3 * tl);
 	cr_assert_eq(rec->ev[6].length, 1);
+	free(t);
 }
 
 Test(p1_parse, stx_lf_then_text_that_is_no_tic_label_is_garbage)

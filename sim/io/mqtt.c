@@ -1,0 +1,589 @@
+#include "mqtt.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "tls_check.h"
+
+/* What paho's threads tell the loop. */
+enum ev_kind { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_DISCONNECTED, EV_PROBED };
+
+struct event {
+	enum ev_kind kind;
+	char text[240];
+};
+
+#define QUEUE_CAP 64
+
+struct sc_mqtt {
+	struct sc_loop *loop;
+	struct sc_mqtt_opts o;
+	char *client_id, *username, *password, *cafile, *certfile, *keyfile;
+	char uri[300];
+	char desc[340];
+	MQTTAsync client;
+	enum sc_mqtt_state state;
+	bool hold, stopping;
+	int retry_timer;
+	int backoff_ms;
+	struct sc_mqtt_counters c;
+	char last_error[320];
+
+	/* Shared with paho's threads. */
+	pthread_mutex_t mu;
+	struct event q[QUEUE_CAP];
+	int qhead, qlen;
+	char ssl_error[200];
+	atomic_uint_fast64_t sent_ok, sent_failed;
+	int wake[2];
+	/* A diagnostic handshake after a TLS failure paho cannot explain. */
+	pthread_t probe;
+	bool probing;
+	char probe_host[254];
+	int64_t probe_time;
+};
+
+static bool paho_ready;
+
+const char *sc_mqtt_state_name(enum sc_mqtt_state s)
+{
+	switch (s) {
+	case SC_MQTT_CONNECTING:
+		return "connecting";
+	case SC_MQTT_CONNECTED:
+		return "connected";
+	case SC_MQTT_HELD:
+		return "held down";
+	case SC_MQTT_IDLE:
+		break;
+	}
+	return "disconnected";
+}
+
+/* ---- paho's threads: copy, queue, wake ---- */
+
+static void post(struct sc_mqtt *m, enum ev_kind k, const char *text)
+{
+	pthread_mutex_lock(&m->mu);
+	if (m->qlen < QUEUE_CAP) {
+		struct event *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
+		e->kind = k;
+		snprintf(e->text, sizeof e->text, "%s", text ? text : "");
+	}
+	pthread_mutex_unlock(&m->mu);
+	char b = 1;
+	if (write(m->wake[1], &b, 1) < 0) {
+		/* The pipe is full: the loop is already woken. */
+	}
+}
+
+static const char *connack_text(int code)
+{
+	/* MQTT 3.1.1 §3.2.2.3, CONNACK return codes. */
+	switch (code) {
+	case 1:
+		return "connection refused: unacceptable protocol version";
+	case 2:
+		return "connection refused: client identifier rejected";
+	case 3:
+		return "connection refused: server unavailable";
+	case 4:
+		return "connection refused: bad user name or password";
+	case 5:
+		return "connection refused: not authorized";
+	}
+	return NULL;
+}
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	post(ctx, EV_CONNECTED, NULL);
+}
+
+static void on_connect_fail(void *ctx, MQTTAsync_failureData *r)
+{
+	struct sc_mqtt *m = ctx;
+	char text[220];
+	const char *ca = r ? connack_text(r->code) : NULL;
+	pthread_mutex_lock(&m->mu);
+	if (ca)
+		snprintf(text, sizeof text, "%s", ca);
+	else if (m->ssl_error[0])
+		snprintf(text, sizeof text, "TLS: %s", m->ssl_error);
+	else if (r && r->message)
+		snprintf(text, sizeof text, "%s", r->message);
+	else
+		snprintf(text, sizeof text, "connect failed (paho code %d)", r ? r->code : 0);
+	m->ssl_error[0] = '\0';
+	pthread_mutex_unlock(&m->mu);
+	post(m, EV_CONNECT_FAILED, text);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+	post(ctx, EV_LOST, cause && *cause ? cause : "connection lost");
+}
+
+static void on_disconnected(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	post(ctx, EV_DISCONNECTED, NULL);
+}
+
+static void on_disconnect_fail(void *ctx, MQTTAsync_failureData *r)
+{
+	(void)r;
+	post(ctx, EV_DISCONNECTED, NULL);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	(void)ctx;
+	(void)topic_len;
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_sent(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	struct sc_mqtt *m = ctx;
+	atomic_fetch_add(&m->sent_ok, 1);
+}
+
+static void on_send_fail(void *ctx, MQTTAsync_failureData *r)
+{
+	(void)r;
+	struct sc_mqtt *m = ctx;
+	atomic_fetch_add(&m->sent_failed, 1);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *ctx)
+{
+	struct sc_mqtt *m = ctx;
+	/* OpenSSL's error lines: "TID:error:CODE:LIBRARY:FUNCTION:REASON:FILE:LINE:".
+	 * The reason ("certificate verify failed") is the sixth field. */
+	const char *p = str, *end = str + len;
+	for (int field = 0; field < 5 && p < end; field++) {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		if (!colon) {
+			p = str;
+			break;
+		}
+		p = colon + 1;
+	}
+	const char *stop = memchr(p, ':', (size_t)(end - p));
+	size_t n = (size_t)((stop ? stop : end) - p);
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	pthread_mutex_lock(&m->mu);
+	if (!m->ssl_error[0] && n > 0)
+		snprintf(m->ssl_error, sizeof m->ssl_error, "%.*s", (int)(n > 190 ? 190 : n), p);
+	pthread_mutex_unlock(&m->mu);
+	return 1;
+}
+
+/* ---- the loop ---- */
+
+static void *probe_main(void *arg)
+{
+	struct sc_mqtt *m = arg;
+	char why[240];
+	if (sc_tls_probe(m->probe_host, m->o.broker.port, m->cafile, m->certfile, m->keyfile,
+			 m->probe_time, why, sizeof why) != 0)
+		post(m, EV_PROBED, why);
+	else
+		post(m, EV_PROBED, "");
+	return NULL;
+}
+
+/* paho says "TCP/TLS connect failure" whatever went wrong in the handshake;
+ * a handshake of our own, off the loop, finds the cause for the log. */
+static void start_probe(struct sc_mqtt *m)
+{
+	if (m->probing || m->stopping)
+		return;
+	snprintf(m->probe_host, sizeof m->probe_host, "%s", m->o.broker.host);
+	m->probe_time = m->o.device_time ? m->o.device_time(m->o.device_time_arg) : (int64_t)time(NULL);
+	m->probing = pthread_create(&m->probe, NULL, probe_main, m) == 0;
+}
+
+static void try_connect(void *arg);
+
+static void schedule_retry(struct sc_mqtt *m)
+{
+	if (m->hold || m->stopping)
+		return;
+	sc_loop_cancel_timer(m->loop, m->retry_timer);
+	int delay = m->backoff_ms;
+	m->retry_timer = sc_loop_add_timer(m->loop, sc_mono_ms() + delay, try_connect, m);
+	/* Doubling up to the maximum: a broker that is down is asked again
+	 * every reconnect_max_ms (the device's esp-mqtt waits 10 s). */
+	m->backoff_ms = delay * 2 > m->o.reconnect_max_ms ? m->o.reconnect_max_ms : delay * 2;
+	sc_log(SC_LOG_DEBUG, "mqtt: next attempt in %d ms", delay);
+}
+
+static void failed(struct sc_mqtt *m, const char *why)
+{
+	m->c.event_errors++;
+	bool repeat = strcmp(m->last_error, why) == 0;
+	snprintf(m->last_error, sizeof m->last_error, "%s", why);
+	/* The same cause again is logged at debug level only. */
+	sc_log(repeat ? SC_LOG_DEBUG : SC_LOG_WARN, "mqtt: %s: %s", m->desc, why);
+}
+
+static void try_connect(void *arg)
+{
+	struct sc_mqtt *m = arg;
+	m->retry_timer = -1;
+	if (m->hold || m->stopping || m->state != SC_MQTT_IDLE)
+		return;
+	/* The device checks certificates against its own clock. */
+	if (m->o.broker.tls) {
+		int64_t now = m->o.device_time ? m->o.device_time(m->o.device_time_arg)
+					       : (int64_t)time(NULL);
+		char why[256];
+		const char *files[] = {m->cafile, m->certfile};
+		const char *what[] = {"CA certificate", "device certificate"};
+		for (int i = 0; i < 2; i++) {
+			if (files[i] && sc_tls_check_valid(files[i], now, what[i], why, sizeof why) != 0) {
+				char text[300];
+				snprintf(text, sizeof text, "TLS: %s", why);
+				failed(m, text);
+				schedule_retry(m);
+				return;
+			}
+		}
+	}
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
+	co.keepAliveInterval = m->o.keepalive_s;
+	co.cleansession = 1;
+	co.connectTimeout = 10;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.onSuccess = on_connect_ok;
+	co.onFailure = on_connect_fail;
+	co.context = m;
+	if (m->username && *m->username) {
+		co.username = m->username;
+		co.password = m->password;
+	}
+	if (m->o.broker.tls) {
+		so.trustStore = m->cafile;
+		so.keyStore = m->certfile;
+		so.privateKey = m->keyfile;
+		so.enableServerCertAuth = 1;
+		so.verify = 1; /* the broker's name must match its certificate */
+		so.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+		so.ssl_error_cb = on_ssl_error;
+		so.ssl_error_context = m;
+		co.ssl = &so;
+	}
+	m->state = SC_MQTT_CONNECTING;
+	int rc = MQTTAsync_connect(m->client, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		m->state = SC_MQTT_IDLE;
+		char text[64];
+		snprintf(text, sizeof text, "cannot start connecting (paho code %d)", rc);
+		failed(m, text);
+		schedule_retry(m);
+	}
+}
+
+static void handle(struct sc_mqtt *m, const struct event *e)
+{
+	switch (e->kind) {
+	case EV_CONNECTED:
+		if (m->hold || m->stopping) {
+			/* Held down while the connect was in flight. */
+			m->state = SC_MQTT_CONNECTED;
+			m->c.event_connect++;
+			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+			d.onSuccess = on_disconnected;
+			d.onFailure = on_disconnect_fail;
+			d.context = m;
+			MQTTAsync_disconnect(m->client, &d);
+			m->state = SC_MQTT_HELD;
+			return;
+		}
+		m->state = SC_MQTT_CONNECTED;
+		m->c.event_connect++;
+		m->backoff_ms = m->o.reconnect_min_ms;
+		m->last_error[0] = '\0';
+		sc_log(SC_LOG_INFO, "mqtt: connected to %s", m->desc);
+		if (m->o.on_state)
+			m->o.on_state(m->o.on_state_arg, true);
+		break;
+	case EV_CONNECT_FAILED: {
+		m->state = m->hold ? SC_MQTT_HELD : SC_MQTT_IDLE;
+		bool vague = m->o.broker.tls && strncmp(e->text, "TLS: ", 5) != 0 &&
+			     strncmp(e->text, "connection refused", 18) != 0;
+		bool repeat = strcmp(m->last_error, e->text) == 0;
+		failed(m, e->text);
+		if (vague && !repeat)
+			start_probe(m);
+		schedule_retry(m);
+		break;
+	}
+	case EV_PROBED:
+		if (m->probing) {
+			pthread_join(m->probe, NULL);
+			m->probing = false;
+		}
+		if (e->text[0] && m->state != SC_MQTT_CONNECTED) {
+			char text[300];
+			snprintf(text, sizeof text, "TLS: %s", e->text);
+			snprintf(m->last_error, sizeof m->last_error, "%s", text);
+			sc_log(SC_LOG_WARN, "mqtt: %s: %s", m->desc, text);
+		}
+		break;
+	case EV_LOST:
+		if (m->state != SC_MQTT_CONNECTED)
+			break;
+		m->state = m->hold ? SC_MQTT_HELD : SC_MQTT_IDLE;
+		failed(m, e->text);
+		if (m->o.on_state)
+			m->o.on_state(m->o.on_state_arg, false);
+		schedule_retry(m);
+		break;
+	case EV_DISCONNECTED:
+		if (m->state == SC_MQTT_CONNECTED)
+			m->state = m->hold ? SC_MQTT_HELD : SC_MQTT_IDLE;
+		if (!m->hold && !m->stopping && m->state == SC_MQTT_IDLE) {
+			m->backoff_ms = m->o.reconnect_min_ms;
+			try_connect(m);
+		}
+		break;
+	}
+}
+
+static void on_wake(void *arg, int fd, short revents)
+{
+	struct sc_mqtt *m = arg;
+	(void)revents;
+	char buf[64];
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	for (;;) {
+		struct event e;
+		pthread_mutex_lock(&m->mu);
+		bool have = m->qlen > 0;
+		if (have) {
+			e = m->q[m->qhead];
+			m->qhead = (m->qhead + 1) % QUEUE_CAP;
+			m->qlen--;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (!have)
+			break;
+		handle(m, &e);
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o)
+{
+	if (!paho_ready) {
+		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+		io.do_openssl_init = 1;
+		MQTTAsync_global_init(&io);
+		paho_ready = true;
+	}
+	struct sc_mqtt *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->loop = loop;
+	m->o = *o;
+	m->retry_timer = -1;
+	m->wake[0] = m->wake[1] = -1;
+	m->backoff_ms = o->reconnect_min_ms;
+	pthread_mutex_init(&m->mu, NULL);
+	atomic_init(&m->sent_ok, 0);
+	atomic_init(&m->sent_failed, 0);
+	m->client_id = dup_or_null(o->client_id);
+	m->username = dup_or_null(o->username);
+	m->password = dup_or_null(o->password);
+	m->cafile = dup_or_null(o->cafile);
+	m->certfile = dup_or_null(o->certfile);
+	m->keyfile = dup_or_null(o->keyfile);
+	snprintf(m->uri, sizeof m->uri, "%s://%s:%d", o->broker.tls ? "ssl" : "tcp", o->broker.host,
+		 o->broker.port);
+	snprintf(m->desc, sizeof m->desc, "%s://%s:%d (%s)", o->broker.tls ? "mqtts" : "mqtt",
+		 o->broker.host, o->broker.port,
+		 o->broker.tls ? (o->certfile ? "mutual TLS" : "TLS")
+			       : (o->username && *o->username ? "user name and password" : "plain"));
+	if (pipe(m->wake) != 0)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		fcntl(m->wake[i], F_SETFL, fcntl(m->wake[i], F_GETFL) | O_NONBLOCK);
+		fcntl(m->wake[i], F_SETFD, FD_CLOEXEC);
+	}
+	int rc = MQTTAsync_create(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+	if (rc != MQTTASYNC_SUCCESS) {
+		sc_log(SC_LOG_ERROR, "mqtt: cannot create a client for %s (paho code %d)", m->uri, rc);
+		m->client = NULL;
+		goto fail;
+	}
+	MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
+	if (sc_loop_add_fd(loop, m->wake[0], POLLIN, on_wake, m) != 0)
+		goto fail;
+	try_connect(m);
+	return m;
+fail:
+	sc_mqtt_stop(m);
+	return NULL;
+}
+
+void sc_mqtt_stop(struct sc_mqtt *m)
+{
+	if (!m)
+		return;
+	m->stopping = true;
+	sc_loop_cancel_timer(m->loop, m->retry_timer);
+	if (m->probing)
+		pthread_join(m->probe, NULL);
+	if (m->client) {
+		if (MQTTAsync_isConnected(m->client)) {
+			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+			d.timeout = 200;
+			MQTTAsync_disconnect(m->client, &d);
+			/* Let paho send DISCONNECT before the client goes. */
+			for (int i = 0; i < 40 && MQTTAsync_isConnected(m->client); i++) {
+				struct timespec ts = {0, 5000000};
+				nanosleep(&ts, NULL);
+			}
+		}
+		MQTTAsync_destroy(&m->client);
+	}
+	if (m->wake[0] >= 0) {
+		sc_loop_del_fd(m->loop, m->wake[0]);
+		close(m->wake[0]);
+		close(m->wake[1]);
+	}
+	pthread_mutex_destroy(&m->mu);
+	free(m->client_id);
+	free(m->username);
+	free(m->password);
+	free(m->cafile);
+	free(m->certfile);
+	free(m->keyfile);
+	free(m);
+}
+
+static void sync_counters(struct sc_mqtt *m)
+{
+	uint64_t ok = atomic_load(&m->sent_ok), bad = atomic_load(&m->sent_failed);
+	m->c.send_pass = ok;
+	m->c.send_fail = bad + m->c.dropped;
+}
+
+bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, size_t len)
+{
+	if (m->state != SC_MQTT_CONNECTED) {
+		m->c.dropped++;
+		return false;
+	}
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	msg.payload = (void *)(uintptr_t)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = m->o.qos;
+	msg.retained = m->o.retain;
+	ro.onSuccess = on_sent;
+	ro.onFailure = on_send_fail;
+	ro.context = m;
+	int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		m->c.dropped++;
+		return false;
+	}
+	return true;
+}
+
+void sc_mqtt_hold(struct sc_mqtt *m, bool hold)
+{
+	if (hold == m->hold)
+		return;
+	m->hold = hold;
+	if (hold) {
+		sc_loop_cancel_timer(m->loop, m->retry_timer);
+		m->retry_timer = -1;
+		if (m->state == SC_MQTT_CONNECTED) {
+			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+			d.onSuccess = on_disconnected;
+			d.onFailure = on_disconnect_fail;
+			d.context = m;
+			MQTTAsync_disconnect(m->client, &d);
+			if (m->o.on_state)
+				m->o.on_state(m->o.on_state_arg, false);
+		}
+		if (m->state != SC_MQTT_CONNECTING)
+			m->state = SC_MQTT_HELD;
+		sc_log(SC_LOG_INFO, "mqtt: held down");
+	} else {
+		sc_log(SC_LOG_INFO, "mqtt: released");
+		if (m->state == SC_MQTT_HELD)
+			m->state = SC_MQTT_IDLE;
+		m->backoff_ms = m->o.reconnect_min_ms;
+		if (m->state == SC_MQTT_IDLE)
+			try_connect(m);
+	}
+}
+
+void sc_mqtt_reconnect(struct sc_mqtt *m)
+{
+	if (m->hold)
+		return;
+	m->backoff_ms = m->o.reconnect_min_ms;
+	if (m->state == SC_MQTT_CONNECTED) {
+		MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+		d.onSuccess = on_disconnected;
+		d.onFailure = on_disconnect_fail;
+		d.context = m;
+		MQTTAsync_disconnect(m->client, &d);
+		if (m->o.on_state)
+			m->o.on_state(m->o.on_state_arg, false);
+		/* EV_DISCONNECTED connects again. */
+	} else if (m->state == SC_MQTT_IDLE) {
+		sc_loop_cancel_timer(m->loop, m->retry_timer);
+		m->retry_timer = -1;
+		try_connect(m);
+	}
+}
+
+enum sc_mqtt_state sc_mqtt_state(const struct sc_mqtt *m)
+{
+	return m->state;
+}
+
+const struct sc_mqtt_counters *sc_mqtt_counters(struct sc_mqtt *m)
+{
+	sync_counters(m);
+	return &m->c;
+}
+
+const char *sc_mqtt_last_error(const struct sc_mqtt *m)
+{
+	return m->last_error;
+}
+
+const char *sc_mqtt_describe(const struct sc_mqtt *m)
+{
+	return m->desc;
+}

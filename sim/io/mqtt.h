@@ -1,0 +1,80 @@
+/* The device's MQTT client (manual §5.1, §5.4): one thin adapter around
+ * paho.mqtt.c's asynchronous client. paho runs its own threads; its
+ * callbacks only queue what happened and wake the loop, which does the
+ * rest, so the device state is only ever touched from the loop. Connecting
+ * never blocks the loop; a lost or refused connection is retried with a
+ * backoff; what is published while disconnected is dropped and counted, as
+ * the device publishes live values, not a queue. */
+#ifndef SC_MQTT_H
+#define SC_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct sc_mqtt_opts {
+	struct sc_broker broker;
+	const char *client_id;
+	const char *username;     /* NULL or "" = none (mutual TLS) */
+	const char *password;
+	const char *cafile;       /* TLS: CA certificates to verify the broker with */
+	const char *certfile;     /* TLS: the device certificate (CN = serial) */
+	const char *keyfile;      /* TLS: its private key */
+	bool insecure;            /* TLS without verifying the broker (tests only) */
+	int qos;                  /* 0 or 1 */
+	bool retain;
+	int keepalive_s;
+	int reconnect_min_ms, reconnect_max_ms;
+	/* Device time (UTC epoch s) for certificate validity: TLS fails when
+	 * the device clock lies outside the certificates' validity (§5.1: the
+	 * device needs the right date and time). NULL = real time. */
+	int64_t (*device_time)(void *arg);
+	void *device_time_arg;
+	/* Called from the loop when the connection comes up or goes down. */
+	void (*on_state)(void *arg, bool connected);
+	void *on_state_arg;
+};
+
+enum sc_mqtt_state {
+	SC_MQTT_IDLE = 0,     /* waiting to (re)connect */
+	SC_MQTT_CONNECTING,
+	SC_MQTT_CONNECTED,
+	SC_MQTT_HELD,         /* held down on purpose (broker cut by a test) */
+};
+
+struct sc_mqtt_counters {
+	uint64_t event_connect; /* connections made */
+	uint64_t event_errors;  /* attempts that failed, connections lost */
+	uint64_t send_pass;     /* publishes the client handed to the broker */
+	uint64_t send_fail;     /* publishes dropped (not connected) or refused */
+	uint64_t dropped;       /* of send_fail: dropped while not connected */
+};
+
+struct sc_mqtt;
+
+/* NULL on failure (logged). Starts connecting at once. */
+struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o);
+void sc_mqtt_stop(struct sc_mqtt *m);
+
+/* Publishes now if connected; otherwise drops and counts. Returns true
+ * when handed to the client. */
+bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, size_t len);
+
+/* Drops the connection and stays down until released (a test's "broker
+ * down"); release reconnects at once. */
+void sc_mqtt_hold(struct sc_mqtt *m, bool hold);
+/* Reconnect now (soft reset): closes a connection and connects again. */
+void sc_mqtt_reconnect(struct sc_mqtt *m);
+
+enum sc_mqtt_state sc_mqtt_state(const struct sc_mqtt *m);
+const char *sc_mqtt_state_name(enum sc_mqtt_state s);
+const struct sc_mqtt_counters *sc_mqtt_counters(struct sc_mqtt *m);
+/* The cause of the last failure, "" when none. */
+const char *sc_mqtt_last_error(const struct sc_mqtt *m);
+/* "mqtts://host:port (mutual TLS)" and the like, for logs and status. */
+const char *sc_mqtt_describe(const struct sc_mqtt *m);
+
+#endif

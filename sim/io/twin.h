@@ -1,0 +1,61 @@
+/* One virtual Smart Connect: the device core fed by a meter source, and
+ * the services a real unit runs on the network (Modbus TCP, MQTT), all on
+ * one event loop. sc-sim runs one (or, in fleet mode, many) of these. */
+#ifndef SC_TWIN_H
+#define SC_TWIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "config.h"
+#include "device.h"
+#include "diag.h"
+#include "loop.h"
+#include "modbus_server.h"
+#include "source.h"
+
+#define SC_SERIAL_MAX 32
+
+struct sc_twin_opts {
+	char serial[SC_SERIAL_MAX + 1];
+	const char *firmware;          /* "5.2.0" */
+	struct sc_device_config dev;   /* on_event is the twin's own */
+	struct sc_source_opts src;
+	const char *source_spec;
+	struct sc_modbus_opts modbus;
+	/* The configuration the device has out of the box (and after a
+	 * factory reset); the command line sets it. */
+	struct sc_config factory;
+	/* MQTT: what is not in the device configuration. */
+	bool mqtt_off;                 /* --mqtt off: no client at all */
+	const char *cafile, *certfile, *keyfile;
+	const char *client_id;         /* NULL = the serial number */
+	int qos;
+	bool retain;
+	int keepalive_s;
+	int reconnect_min_ms, reconnect_max_ms;
+	bool plaintext_ok;             /* credentials over plain TCP allowed */
+	enum sc_topic_site topic_site;
+	int counters_interval_s;       /* device_counters period (device clock) */
+	uint64_t seed;                 /* heap model */
+};
+
+struct sc_twin;
+
+/* Starts the device and its services. NULL on failure with *exit_code set
+ * (3 when a port or the source cannot be opened) and the cause logged. */
+struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
+			      const struct sc_twin_opts *o, int *exit_code);
+void sc_twin_stop(struct sc_twin *t);
+
+struct sc_device *sc_twin_device(struct sc_twin *t);
+int sc_twin_modbus_port(const struct sc_twin *t);
+/* The device_counters figures now. */
+void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
+/* A "ready:" line listing what the device serves. */
+void sc_twin_describe(struct sc_twin *t, char *buf, size_t cap);
+/* One line of totals for the log at shutdown. */
+void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,368 @@
+"""sc-sim's MQTT client against a real mosquitto broker started by each test
+on a free loopback port, read by a real subscriber (paho): payloads field by
+field, topics, user name and password, TLS, mutual TLS, a far-off device
+clock, a broker outage, and device_counters."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import brokertest  # noqa: E402
+import simtest  # noqa: E402
+from simtest import Sim, wait_until  # noqa: E402
+
+from pymodbus.client import ModbusTcpClient  # noqa: E402
+
+GEN = os.path.join(simtest.SOURCE, "corpus")
+SERIAL = "E8DB84ABCDEF"
+
+
+def close_to(a, b):
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = brokertest.tmpdir()
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def broker(self, **kw):
+        b = brokertest.Broker(self.dir, **kw)
+        self.addCleanup(b.close)
+        return b
+
+    def subscriber(self, port, topic="#", **kw):
+        s = brokertest.Subscriber(port, topic, **kw)
+        self.addCleanup(s.close)
+        return s
+
+    def payloads(self, sub, topic_suffix, n, timeout=20):
+        """The next n payloads on topics ending in topic_suffix, as dicts."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "only %d of %d messages" % (len(out), n))
+            try:
+                topic, payload, _ = sub.get(timeout=left)
+            except Exception:
+                continue
+            if topic.endswith(topic_suffix):
+                out.append((topic, json.loads(payload)))
+        return out
+
+
+class Payloads(Base):
+    """Each telegram of a capture gives one power_instant message whose
+    fields are the values computed from the telegram (SMART-CONNECT.md §7),
+    null where the telegram has none."""
+
+    def check(self, capture, values_of):
+        with open(capture, "rb") as f:
+            data = f.read()
+        tels = simtest.split_telegrams(data)
+        b = self.broker()
+        sub = self.subscriber(b.port, "devices/#")
+        with Sim("--source", "stdin", "--serial-number", SERIAL, "--site", "home",
+                 "--mqtt", "mqtt://127.0.0.1:%d" % b.port, stdin_pipe=True) as sim:
+            sim.wait_for(r"mqtt: connected")
+            sim.proc.stdin.write(data)
+            sim.proc.stdin.flush()
+            msgs = self.payloads(sub, "/data/power_instant", len(tels))
+            for (topic, p), tel in zip(msgs, tels):
+                self.assertEqual(topic, "devices/home/smart-connect/%s/data/power_instant" % SERIAL)
+                want = values_of(tel)
+                self.check_payload(p, want)
+            self.assertEqual(sim.stop(), 0)
+        return msgs
+
+    def check_payload(self, p, want):
+        totals = ["P", "P+", "P-", "E_IMPORT", "E_EXPORT", "U12", "U31", "U32", "Q", "Q+", "Q-",
+                  "EQ1", "EQ2", "EQ3", "EQ4", "PF", "S", "PFAIL", "LPFAIL"]
+        phase = ["U", "I", "P", "P+", "P-", "Q", "Q+", "Q-", "S", "VSAGS", "VSWELLS"]
+        self.assertEqual(sorted(p), sorted(totals + ["ts", "l1", "l2", "l3"]))
+        for k in totals:
+            if k in want:
+                self.assertIsNotNone(p[k], k)
+                self.assertTrue(close_to(p[k], want[k]), "%s: %s != %s" % (k, p[k], want[k]))
+            else:
+                self.assertIsNone(p[k], "%s should be null" % k)
+        for n in (1, 2, 3):
+            ph = p["l%d" % n]
+            self.assertEqual(sorted(ph), sorted(phase))
+            for k in phase:
+                key = "l%d.%s" % (n, k)
+                if key in want:
+                    self.assertTrue(close_to(ph[k], want[key]), "%s: %s != %s" % (key, ph[k], want[key]))
+                else:
+                    self.assertIsNone(ph[k], "%s should be null" % key)
+        self.assertIsInstance(p["ts"], int)
+
+    def test_dsmr50(self):
+        self.check(os.path.join(GEN, "p1/gen-dsmr50-pv-ev-seed42.p1"), simtest.p1_values)
+
+    def test_dsmr42_voltages_are_null(self):
+        msgs = self.check(os.path.join(GEN, "p1/gen-dsmr42-pv-ev-seed42.p1"), simtest.p1_values)
+        for _, p in msgs:
+            self.assertIsNone(p["l1"]["U"])
+
+    def test_emucs(self):
+        msgs = self.check(os.path.join(GEN, "p1/gen-emucs-pv-ev-seed42.p1"), simtest.p1_values)
+        self.assertTrue(any(p["l1"]["I"] != int(p["l1"]["I"]) for _, p in msgs),
+                        "decimal currents")
+
+    def test_tic_export(self):
+        msgs = self.check(os.path.join(GEN, "tic/gen-tic-mono-producer-hchp-pv.tic"),
+                          simtest.tic_values)
+        exporting = [p for _, p in msgs if p["P"] < 0]
+        self.assertTrue(exporting)
+        for p in exporting:
+            self.assertEqual(p["l1"]["P"], 0)
+
+    def test_field_capture_am550(self):
+        path = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
+        if not os.path.exists(path):
+            self.skipTest("field corpus not found")
+        msgs = self.check(path, simtest.p1_values)
+        self.assertEqual(len(msgs), 566)
+        # ts is the telegram's own time (W = UTC+1): 2019-03-24 15:05:19.
+        self.assertEqual(msgs[0][1]["ts"], 1553436319)
+
+
+class Topics(Base):
+    def topic_of(self, *args):
+        b = self.broker()
+        sub = self.subscriber(b.port)
+        tel = subprocess.run([os.path.join(simtest.BUILD, "sim", "sc-telegram"), "gen", "--count",
+                              "1"], capture_output=True, check=True).stdout
+        with Sim("--source", "stdin", "--serial-number", SERIAL, "--mqtt",
+                 "tcp://127.0.0.1:%d" % b.port, *args, stdin_pipe=True) as sim:
+            sim.wait_for(r"mqtt: connected")
+            sim.proc.stdin.write(tel)
+            sim.proc.stdin.flush()
+            topic, _, _ = sub.get(timeout=10)
+            sim.stop()
+        return topic
+
+    def test_without_site(self):
+        self.assertEqual(self.topic_of(), "devices/smart-connect/%s/data/power_instant" % SERIAL)
+
+    def test_without_site_as_an_empty_level(self):
+        self.assertEqual(self.topic_of("--empty-site", "empty"),
+                         "devices//smart-connect/%s/data/power_instant" % SERIAL)
+
+    def test_with_site(self):
+        self.assertEqual(self.topic_of("--site", "garage-1"),
+                         "devices/garage-1/smart-connect/%s/data/power_instant" % SERIAL)
+
+    def test_bad_site_is_a_usage_error(self):
+        out = subprocess.run([simtest.SC_SIM, "--site", "a/b"], capture_output=True, text=True,
+                             timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("one topic level", out.stderr)
+
+
+class Credentials(Base):
+    def test_user_and_password(self):
+        b = self.broker(users={"meter": "s3cret"})
+        sub = self.subscriber(b.port, username="meter", password="s3cret")
+        with Sim("--mqtt", "tcp://127.0.0.1:%d" % b.port, "--mqtt-user", "meter",
+                 "--mqtt-password", "s3cret", "--mqtt-plaintext-ok", "--serial-number", SERIAL) as sim:
+            sim.wait_for(r"mqtt: connected")
+            topic, payload, _ = sub.get(timeout=10)
+            self.assertTrue(topic.endswith("/power_instant"))
+            self.assertTrue(any("plain text" in l for l in sim.lines), "a warning is logged")
+            sim.stop()
+
+    def test_wrong_password_refused_and_counted(self):
+        b = self.broker(users={"meter": "s3cret"})
+        sub = self.subscriber(b.port, username="meter", password="s3cret")
+        with Sim("--mqtt", "tcp://127.0.0.1:%d" % b.port, "--mqtt-user", "meter",
+                 "--mqtt-password", "wrong", "--mqtt-plaintext-ok", "--mqtt-reconnect-max", "0.2",
+                 "--serial-number", SERIAL, "--counters-interval", "1") as sim:
+            sim.wait_for(r"bad user name or password|not authorized")
+            sim.stop()
+            summary = next(l for l in sim.lines if "mqtt:" in l and "connects" in l)
+            self.assertIn(" 0 connects", summary)
+            errors = int(summary.split(" errors")[0].rsplit(" ", 1)[1])
+            self.assertGreaterEqual(errors, 1)
+        self.assertTrue(sub.q.empty(), "nothing was published")
+
+    def test_credentials_over_plain_tcp_need_a_flag(self):
+        b = self.broker(users={"meter": "s3cret"})
+        with Sim("--mqtt", "tcp://127.0.0.1:%d" % b.port, "--mqtt-user", "meter",
+                 "--mqtt-password", "s3cret") as sim:
+            line = sim.wait_for(r"refusing to send credentials in plain text")
+            self.assertIn("--mqtt-plaintext-ok", line)
+            self.assertFalse(any("s3cret" in l for l in sim.lines), "no secret in the log")
+            sim.stop()
+
+
+class Tls(Base):
+    def setUp(self):
+        super().setUp()
+        self.pki = brokertest.Pki(self.dir)
+        self.server = self.pki.cert("server", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
+
+    def tls_broker(self, cert=None, require_cert=False):
+        crt, key = cert or self.server
+        return self.broker(tls=(crt, key, self.pki.ca), require_cert=require_cert)
+
+    def sub_for(self, b, client=None):
+        crt, key = client or self.pki.cert("sub-%d" % b.port, "test-subscriber")
+        return self.subscriber(b.port, tls=(self.pki.ca, crt, key))
+
+    def test_server_verified_against_the_ca(self):
+        b = self.tls_broker()
+        sub = self.sub_for(b)
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--serial-number", SERIAL) as sim:
+            sim.wait_for(r"mqtt: connected to mqtts://localhost:%d \(TLS\)" % b.port)
+            topic, _, _ = sub.get(timeout=10)
+            self.assertIn(SERIAL, topic)
+            sim.stop()
+
+    def test_server_of_another_ca_refused(self):
+        b = self.tls_broker(cert=self.pki.cert("rogue", "localhost", ["DNS:localhost"],
+                                               ca=(self.pki.other_key, self.pki.other_ca)))
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--mqtt-reconnect-max", "0.5") as sim:
+            line = sim.wait_for(r"mqtt: mqtts://localhost:%d.*TLS" % b.port)
+            self.assertIn("certificate verify failed", line)
+            self.assertFalse(any("mqtt: connected" in l for l in sim.lines))
+            sim.stop()
+
+    def test_server_with_the_wrong_name_refused(self):
+        b = self.tls_broker(cert=self.pki.cert("wrongname", "broker.example.net",
+                                               ["DNS:broker.example.net"]))
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--mqtt-reconnect-max", "0.5") as sim:
+            line = sim.wait_for(r"mqtt: mqtts://localhost:%d \(TLS\): TLS: " % b.port)
+            self.assertIn("the broker's certificate is not for localhost", line)
+            self.assertFalse(any("mqtt: connected" in l for l in sim.lines),
+                             "a broker whose certificate names another host is refused")
+            sim.stop()
+
+    def test_mutual_tls_with_the_device_certificate(self):
+        b = self.tls_broker(require_cert=True)
+        dev_crt, dev_key = self.pki.cert("device", SERIAL)
+        sub = self.sub_for(b)
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--cert", dev_crt, "--key", dev_key, "--serial-number", SERIAL) as sim:
+            sim.wait_for(r"mqtt: connected to mqtts://localhost:%d \(mutual TLS\)" % b.port)
+            topic, _, _ = sub.get(timeout=10)
+            self.assertTrue(topic.startswith("devices/smart-connect/%s/" % SERIAL))
+            sim.stop()
+        # The broker took the certificate's CN, the serial, as the user.
+        self.assertFalse("not authorised" in b.log_text())
+
+    def test_mutual_tls_certificate_of_another_ca_refused(self):
+        b = self.tls_broker(require_cert=True)
+        crt, key = self.pki.cert("foreign", SERIAL, ca=(self.pki.other_key, self.pki.other_ca))
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--cert", crt, "--key", key, "--serial-number", SERIAL,
+                 "--mqtt-reconnect-max", "0.5") as sim:
+            line = sim.wait_for(r"mqtt: mqtts://localhost:%d \(mutual TLS\): TLS: " % b.port,
+                                timeout=20)
+            self.assertIn("the broker refused the device certificate", line)
+            self.assertFalse(any("mqtt: connected" in l for l in sim.lines))
+            sim.stop()
+
+    def test_certificate_cn_not_the_serial_is_warned(self):
+        b = self.tls_broker(require_cert=True)
+        crt, key = self.pki.cert("other-cn", "SOMEONEELSE")
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--cert", crt, "--key", key, "--serial-number", SERIAL) as sim:
+            sim.wait_for(r"CN is 'SOMEONEELSE', not the serial number %s" % SERIAL)
+            sim.stop()
+
+    def test_device_clock_far_off_fails_tls(self):
+        b = self.tls_broker()
+        # 2001: long before the test CA was made.
+        with Sim("--mqtt", "mqtts://localhost:%d" % b.port, "--cafile", self.pki.ca,
+                 "--start", "978307200", "--mqtt-reconnect-max", "0.5") as sim:
+            line = sim.wait_for(r"device clock 2001-01-01")
+            self.assertIn("needs the right date and time", line)
+            self.assertFalse(any("mqtt: connected" in l for l in sim.lines))
+            sim.stop()
+
+
+class Outage(Base):
+    def test_broker_restarted_mid_stream(self):
+        b = self.broker()
+        sub = self.subscriber(b.port)
+        with Sim("--mqtt", "tcp://127.0.0.1:%d" % b.port, "--serial-number", SERIAL,
+                 "--mqtt-reconnect-max", "0.5", "--counters-interval", "1",
+                 "--modbus-clients", "4") as sim:
+            sim.wait_for(r"mqtt: connected")
+            sub.until(lambda m: m[0].endswith("power_instant"))
+            b.stop()
+            sub.close()
+            sim.wait_for(r"mqtt: .*(connection lost|Connection lost|lost)")
+            # Modbus serves throughout: two telegrams' worth of reads.
+            c = ModbusTcpClient("127.0.0.1", port=sim.port, timeout=5)
+            self.assertTrue(c.connect())
+            deadline = time.monotonic() + 2.5
+            reads = 0
+            while time.monotonic() < deadline:
+                self.assertFalse(c.read_holding_registers(0x8006, 50, slave=1).isError())
+                reads += 1
+            c.close()
+            self.assertGreater(reads, 10)
+            b.start()
+            wait_until(lambda: sum("mqtt: connected" in l for l in sim.lines) >= 2, timeout=20)
+            sub2 = self.subscriber(b.port)
+            got = sub2.until(lambda m: m[0].endswith("device_counters") and
+                             json.loads(m[1])["mqtt_event_connect"] == 2, timeout=20)
+            counters = json.loads(got[-1][1])
+            self.assertGreaterEqual(counters["mqtt_event_errors"], 1)
+            self.assertGreaterEqual(counters["mqtt_send_fail"], 1, "telegrams during the outage")
+            sub2.until(lambda m: m[0].endswith("power_instant"))
+            self.assertEqual(sim.stop(), 0)
+
+
+class Counters(Base):
+    def test_device_counters_consistent_with_what_was_sent(self):
+        b = self.broker()
+        sub = self.subscriber(b.port)
+        tels = subprocess.run([os.path.join(simtest.BUILD, "sim", "sc-telegram"), "gen", "--count",
+                               "7", "--fault", "bad-crc", "--fault-every", "7"],
+                              capture_output=True, check=True).stdout
+        with Sim("--source", "stdin", "--serial-number", SERIAL, "--mqtt",
+                 "tcp://127.0.0.1:%d" % b.port, "--counters-interval", "1",
+                 stdin_pipe=True) as sim:
+            sim.wait_for(r"mqtt: connected")
+            sim.proc.stdin.write(tels)
+            sim.proc.stdin.flush()
+            got = sub.until(lambda m: m[0].endswith("device_counters") and
+                            json.loads(m[1])["telegrams_pass"] == 6 and
+                            json.loads(m[1])["mqtt_send_pass"] >= 6, timeout=20)
+            sim.stop()
+        power = [m for m in got if m[0].endswith("power_instant")]
+        before = [m for m in got[:-1] if m[0].endswith("device_counters")]
+        c = json.loads(got[-1][1])
+        self.assertEqual(len(power), 6)
+        self.assertEqual(c["telegrams_pass"], 6)
+        self.assertEqual(c["telegrams_fail"], 1)
+        self.assertEqual(c["telegrams_frame_fail"], 0)
+        self.assertEqual(c["mqtt_event_connect"], 1)
+        self.assertEqual(c["mqtt_event_errors"], 0)
+        self.assertEqual(c["mqtt_send_fail"], 0)
+        self.assertEqual(c["mqtt_send_pass"], len(power) + len(before))
+        keys = ["ts", "uptime", "gw_ping_pass", "gw_ping_fail", "internet_ping_pass",
+                "internet_ping_fail", "telegrams_pass", "telegrams_fail", "telegrams_frame_fail",
+                "mqtt_event_errors", "mqtt_event_connect", "mqtt_send_pass", "mqtt_send_fail",
+                "heap_free", "heap_min_free", "heap_largest_free", "heap_failed_allocs"]
+        self.assertEqual(list(c), keys, "the manual's keys in its order, ts first")
+        self.assertGreaterEqual(c["uptime"], 1)
+        self.assertLessEqual(c["heap_min_free"], c["heap_free"])
+        self.assertEqual(c["heap_failed_allocs"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
