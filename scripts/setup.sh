@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
-  libpaho-mqtt-dev libssl-dev
+  libpaho-mqtt-dev libssl-dev libmicrohttpd-dev
   # the local broker of scripts/sim.sh, and the tests' real peers
   mosquitto mosquitto-clients openssl
   mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt socat python3

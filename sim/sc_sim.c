@@ -19,6 +19,7 @@
 #include "modbus_server.h"
 #include "sc_error.h"
 #include "source.h"
+#include "api.h"
 #include "twin.h"
 
 #define EXIT_USAGE 2
@@ -27,11 +28,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
+	/* In parts: C99 compilers need only take string literals of 4095 bytes. */
+	static const char *const parts[] = {
 		"Usage: sc-sim [OPTIONS]\n"
 		"A virtual Xemex Smart Connect: reads meter telegrams and serves them as the\n"
-		"device does (Modbus TCP, emulating a Phoenix Contact EMpro meter; MQTT).\n"
-		"\n"
+		"device does (Modbus TCP, emulating a Phoenix Contact EMpro meter; MQTT; the\n"
+		"HTTP configuration API and page).\n\n",
 		"Meter source:\n"
 		"  --source SPEC            gen:METER[:PROFILE]  built-in synthetic meter (default\n"
 		"                             gen:dsmr50); METER dsmr42|dsmr50|emucs|tic,\n"
@@ -50,22 +52,18 @@ static void usage(FILE *f)
 		"  --no-crc                 P1: the meter sends no CRC\n"
 		"  --any-version            P1: accept meters older than DSMR 4.2\n"
 		"  --no-data-timeout S      the meter counts as silent after S seconds without a\n"
-		"                           telegram (default 3 x its cadence: 30 s DSMR 4.x, 3 s\n"
-		"                           else); the last values stay served\n"
-		"\n"
+		"                           telegram (default 3 x its cadence: 30 s DSMR 4.x, 6 s\n"
+		"                           TIC, 3 s else); the last values stay served\n\n",
 		"Clock:\n"
 		"  --speed X                run the device clock X times faster (default 1)\n"
-		"  --start EPOCH            device time at start, UTC (default: now)\n"
-		"\n"
+		"  --start EPOCH            device time at start, UTC (default: now)\n\n",
 		"Modbus TCP:\n"
 		"  --modbus ADDR:PORT       listen address (default 0.0.0.0:502; port 0 = any free)\n"
 		"  --modbus-clients N       connections at a time, 1 as the device (default) to 4\n"
 		"  --modbus-idle-timeout S  close a client silent for S seconds (default 60)\n"
 		"  --word-order cdab|abcd   float word order (default cdab, as the device)\n"
-		"  --firmware VERSION       firmware emulated (default " DEFAULT_FIRMWARE
-		"; before 5.1\n"
-		"                           energy is served in kWh)\n"
-		"\n"
+		"  --firmware VERSION       firmware emulated (default " DEFAULT_FIRMWARE "; before 5.1\n"
+		"                           energy is served in kWh)\n\n",
 		"MQTT (manual §5.4; broker, site and credentials are the device's factory\n"
 		"configuration):\n"
 		"  --mqtt URL|off           broker (default " SC_CONFIG_DEFAULT_BROKER "):\n"
@@ -86,13 +84,28 @@ static void usage(FILE *f)
 		"  --counters-interval S    device_counters period, device clock (default 60;\n"
 		"                           0 = never)\n"
 		"  --empty-site omit|empty  topic without a site: devices/smart-connect/... (omit,\n"
-		"                           default) or devices//smart-connect/...\n"
-		"\n"
+		"                           default) or devices//smart-connect/...\n\n",
+		"HTTP (manual §5.1-§5.2: the configuration API and page):\n"
+		"  --https ADDR:PORT|off    the API and page over HTTPS (default 0.0.0.0:443), with\n"
+		"                           a self-signed certificate of the device\n"
+		"  --http ADDR:PORT|off     plain HTTP (default 0.0.0.0:80): a page linking to HTTPS\n"
+		"  --http-api-plain         answer the API over plain HTTP too\n"
+		"  --password PW            the password of user \"user\" (default: the saved one,\n"
+		"                           else a new one, printed at start)\n"
+		"  --session-idle S         a session ends after S s without requests (default 60)\n"
+		"  --echo-secrets           GET shows passwords (firmware that does so)\n"
+		"  --state-dir DIR          keep configuration, password, firmware version and\n"
+		"                           certificate in DIR (default: nothing kept)\n"
+		"  --power-up               start with power-up and initialising, as a device\n"
+		"                           plugged in (default: already running)\n\n",
 		"  --log-level LEVEL        error | warn | info | debug (default info)\n"
-		"  -h, --help               this text\n"
-		"\n"
+		"  -h, --help               this text\n\n",
 		"Exit status: 0 after SIGINT/SIGTERM or the end of input with --exit-at-end,\n"
-		"2 on usage errors, 3 when a port or the source cannot be opened.\n");
+		"2 on usage errors, 3 when a port or the source cannot be opened.\n"
+		"",
+	};
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		fputs(parts[i], f);
 }
 
 /* "5.0.3" -> 50003; -1 when malformed. */
@@ -175,7 +188,8 @@ int main(int argc, char **argv)
 	enum {
 		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
 		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
-		O_EMPTY_SITE,
+		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
+		O_POWER_UP,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -212,6 +226,14 @@ int main(int argc, char **argv)
 		{"mqtt-reconnect-max", required_argument, NULL, O_RECONNECT},
 		{"counters-interval", required_argument, NULL, O_COUNTERS},
 		{"empty-site", required_argument, NULL, O_EMPTY_SITE},
+		{"http", required_argument, NULL, O_HTTP},
+		{"https", required_argument, NULL, O_HTTPS},
+		{"state-dir", required_argument, NULL, O_STATE},
+		{"password", required_argument, NULL, O_PASSWORD},
+		{"session-idle", required_argument, NULL, O_SESSION},
+		{"echo-secrets", no_argument, NULL, O_ECHO},
+		{"http-api-plain", no_argument, NULL, O_PLAIN_API},
+		{"power-up", no_argument, NULL, O_POWER_UP},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -234,7 +256,12 @@ int main(int argc, char **argv)
 	to.reconnect_min_ms = 1000;
 	to.reconnect_max_ms = 10000;
 	to.counters_interval_s = 60;
-	static char mb_host[64] = "0.0.0.0";
+	static char mb_host[64] = "0.0.0.0", http_host[64] = "0.0.0.0", https_host[64] = "0.0.0.0";
+	to.http_addr = http_host;
+	to.https_addr = https_host;
+	to.http_port = 80;
+	to.https_port = 443;
+	to.session_idle_ms = 60000;
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	double speed = 1, d;
 	int64_t start_ms = -1;
@@ -435,6 +462,53 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case O_HTTP:
+		case O_HTTPS: {
+			char *host = c == O_HTTP ? http_host : https_host;
+			int *port = c == O_HTTP ? &to.http_port : &to.https_port;
+			const char **addr = c == O_HTTP ? &to.http_addr : &to.https_addr;
+			if (strcmp(optarg, "off") == 0) {
+				*addr = NULL;
+				break;
+			}
+			if (parse_hostport(optarg, host, 64, port) != 0) {
+				fprintf(stderr, "sc-sim: --%s: '%s' is not ADDR:PORT or off\n",
+					c == O_HTTP ? "http" : "https", optarg);
+				return EXIT_USAGE;
+			}
+			*addr = host;
+			break;
+		}
+		case O_STATE:
+			to.state_dir = optarg;
+			break;
+		case O_PASSWORD: {
+			size_t n = strlen(optarg);
+			bool ok = n >= 1 && n <= SC_API_PASSWORD_MAX;
+			for (size_t k = 0; ok && k < n; k++)
+				ok = optarg[k] >= 0x20 && optarg[k] < 0x7F;
+			if (!ok) {
+				fprintf(stderr, "sc-sim: --password: 1-%d printable ASCII characters\n",
+					SC_API_PASSWORD_MAX);
+				return EXIT_USAGE;
+			}
+			to.password = optarg;
+			break;
+		}
+		case O_SESSION:
+			if (number("--session-idle", optarg, 1, 86400, &d))
+				return EXIT_USAGE;
+			to.session_idle_ms = (int64_t)(d * 1000);
+			break;
+		case O_ECHO:
+			to.echo_secrets = true;
+			break;
+		case O_PLAIN_API:
+			to.plain_http_api = true;
+			break;
+		case O_POWER_UP:
+			to.power_up = true;
+			break;
 		case 'l': {
 			int lv = sc_log_level_from_name(optarg);
 			if (lv < 0) {
@@ -461,8 +535,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sc-sim: --cert and --key go together\n");
 		return EXIT_USAGE;
 	}
-	/* Firmware before 5.1.x served energy in kWh (manual §5.3). */
-	to.dev.regs.energy_kwh = firmware_number(to.firmware) < 50100;
 	if (device >= 0)
 		to.dev.protocol = (enum sc_protocol)device;
 	else if (to.src.kind == SC_SRC_GEN)

@@ -47,6 +47,11 @@ struct sc_device {
 	struct sc_device_counters counters;
 	char last_raw[SC_P1_BUF_SIZE]; /* the last telegram as received, good or not */
 	size_t last_raw_len;
+	/* The last telegram rejected: its kind ("crc", "unsupported" ...), why,
+	 * and the device time it came (0 = none yet). */
+	char last_fail_kind[16];
+	char last_fail_detail[160];
+	int64_t last_fail_ms;
 	struct sc_tg_event ev;       /* scratch */
 };
 

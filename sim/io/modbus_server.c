@@ -270,3 +270,10 @@ int sc_modbus_clients(const struct sc_modbus *m)
 		n += m->c[i].fd >= 0;
 	return n;
 }
+
+void sc_modbus_drop_clients(struct sc_modbus *m, const char *why)
+{
+	for (int i = 0; i < SC_MODBUS_MAX_CLIENTS; i++)
+		if (m->c[i].fd >= 0)
+			close_client(m, &m->c[i], why);
+}

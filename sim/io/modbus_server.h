@@ -27,6 +27,9 @@ void sc_modbus_stop(struct sc_modbus *m);
 /* The port listened on (useful with port 0). */
 int sc_modbus_port(const struct sc_modbus *m);
 
+/* Closes every client connection (the network went away). */
+void sc_modbus_drop_clients(struct sc_modbus *m, const char *why);
+
 /* Client connections open now. */
 int sc_modbus_clients(const struct sc_modbus *m);
 

@@ -443,7 +443,12 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 	MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
 	if (sc_loop_add_fd(loop, m->wake[0], POLLIN, on_wake, m) != 0)
 		goto fail;
-	try_connect(m);
+	if (o->start_held) {
+		m->hold = true;
+		m->state = SC_MQTT_HELD;
+	} else {
+		try_connect(m);
+	}
 	return m;
 fail:
 	sc_mqtt_stop(m);

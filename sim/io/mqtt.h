@@ -33,6 +33,7 @@ struct sc_mqtt_opts {
 	 * device needs the right date and time). NULL = real time. */
 	int64_t (*device_time)(void *arg);
 	void *device_time_arg;
+	bool start_held;          /* start held down (the device has no network yet) */
 	/* Called from the loop when the connection comes up or goes down. */
 	void (*on_state)(void *arg, bool connected);
 	void *on_state_arg;

@@ -5,6 +5,10 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -13,6 +17,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -211,4 +216,84 @@ out:
 	SSL_CTX_free(ctx);
 	close(fd);
 	return result;
+}
+
+/* ---- the device's own certificate ---- */
+
+static char *bio_text(BIO *b)
+{
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+	char *out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (out) {
+		memcpy(out, p, (size_t)n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
+int sc_tls_self_signed(const char *cn, const char *const *sans, size_t nsans, int days,
+		       char **cert, char **key, char *why, size_t cap)
+{
+	int rc = -1;
+	*cert = *key = NULL;
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
+	if (!pk || !x || !cb || !kb)
+		goto out;
+	X509_set_version(x, 2);
+	unsigned char serial[16];
+	if (RAND_bytes(serial, sizeof serial) != 1)
+		goto out;
+	serial[0] &= 0x7F; /* positive */
+	BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
+		BN_free(bn);
+		goto out;
+	}
+	BN_free(bn);
+	X509_gmtime_adj(X509_getm_notBefore(x), -86400L);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400L);
+	X509_set_pubkey(x, pk);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Xemex Smart Connect (twin)", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	char san[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < nsans && used < sizeof san; i++)
+		used += (size_t)snprintf(san + used, sizeof san - used, "%s%s", i ? "," : "", sans[i]);
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	if (!ext)
+		goto out;
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
+	if (ext) {
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	if (!X509_sign(x, pk, EVP_sha256()) || !PEM_write_bio_X509(cb, x) ||
+	    !PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL))
+		goto out;
+	*cert = bio_text(cb);
+	*key = bio_text(kb);
+	if (*cert && *key)
+		rc = 0;
+out:
+	if (rc != 0) {
+		openssl_reason(why, cap, "cannot make the HTTPS certificate: ");
+		free(*cert);
+		free(*key);
+		*cert = *key = NULL;
+	}
+	BIO_free(cb);
+	BIO_free(kb);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
 }

@@ -25,4 +25,11 @@ int sc_tls_cert_cn(const char *path, char *cn, size_t cap);
 int sc_tls_probe(const char *host, int port, const char *cafile, const char *certfile,
 		 const char *keyfile, int64_t t, char *why, size_t cap);
 
+/* A self-signed certificate for the device's HTTPS page: an EC P-256 key,
+ * subject CN cn, the names in sans ("DNS:smart-connect.local",
+ * "IP:127.0.0.1", ...), valid from a day before now for days days. PEM
+ * texts malloc'd into *cert and *key. Returns 0, or -1 with why. */
+int sc_tls_self_signed(const char *cn, const char *const *sans, size_t nsans, int days,
+		       char **cert, char **key, char *why, size_t cap);
+
 #endif

@@ -1,16 +1,20 @@
-/* One virtual Smart Connect: the device core fed by a meter source, and
- * the services a real unit runs on the network (Modbus TCP, MQTT), all on
- * one event loop. sc-sim runs one (or, in fleet mode, many) of these. */
+/* One virtual Smart Connect: the meter pipeline (device.h) fed by a source,
+ * the dongle model (dongle.h: configuration, firmware, restarts, network,
+ * LED, button), and the services a real unit runs on the network (Modbus
+ * TCP, MQTT, the HTTP API and page over HTTP and HTTPS), all on one event
+ * loop. sc-sim runs one (or, in fleet mode, many) of these. */
 #ifndef SC_TWIN_H
 #define SC_TWIN_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api.h"
 #include "clock.h"
 #include "config.h"
 #include "device.h"
 #include "diag.h"
+#include "dongle.h"
 #include "loop.h"
 #include "modbus_server.h"
 #include "source.h"
@@ -19,7 +23,7 @@
 
 struct sc_twin_opts {
 	char serial[SC_SERIAL_MAX + 1];
-	const char *firmware;          /* "5.2.0" */
+	const char *firmware;          /* the factory version, "5.2.0" */
 	struct sc_device_config dev;   /* on_event is the twin's own */
 	struct sc_source_opts src;
 	const char *source_spec;
@@ -39,18 +43,28 @@ struct sc_twin_opts {
 	enum sc_topic_site topic_site;
 	int counters_interval_s;       /* device_counters period (device clock) */
 	uint64_t seed;                 /* heap model */
+	/* HTTP */
+	const char *state_dir;         /* NULL: nothing saved */
+	const char *password;          /* NULL: the saved one, or a new one */
+	const char *http_addr, *https_addr; /* NULL: off */
+	int http_port, https_port;
+	int64_t session_idle_ms;
+	bool echo_secrets;
+	bool plain_http_api;
+	bool power_up;                 /* start with power-up and initialising */
 };
 
 struct sc_twin;
 
 /* Starts the device and its services. NULL on failure with *exit_code set
- * (3 when a port or the source cannot be opened) and the cause logged. */
+ * (3 when a port, the source or the state directory cannot be used) and
+ * the cause logged. */
 struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 			      const struct sc_twin_opts *o, int *exit_code);
 void sc_twin_stop(struct sc_twin *t);
 
 struct sc_device *sc_twin_device(struct sc_twin *t);
-int sc_twin_modbus_port(const struct sc_twin *t);
+struct sc_dongle *sc_twin_dongle(struct sc_twin *t);
 /* The device_counters figures now. */
 void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
 /* A "ready:" line listing what the device serves. */

@@ -19,6 +19,13 @@ CORPUS = os.environ.get("SC_CORPUS_DIR", os.path.join(SOURCE, "..", "shared", "c
 SC_SIM = os.path.join(BUILD, "sim", "sc-sim")
 
 
+def sim_cmd(*args):
+    """sc-sim's command line as the tests run it: every port on loopback and
+    free, no MQTT unless asked for (later options win over these)."""
+    return [SC_SIM, "--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
+            "--mqtt", "off", *args]
+
+
 class Sim:
     """A running sc-sim; its stderr is collected in self.lines."""
 
@@ -26,7 +33,10 @@ class Sim:
         # No MQTT unless the test asks for it: the default broker is the
         # vendor's cloud, which a test machine cannot reach.
         mqtt = [] if "--mqtt" in args else ["--mqtt", "off"]
-        self.args = [SC_SIM, "--modbus", "127.0.0.1:0", *mqtt, *args]
+        # The device's HTTP ports (80, 443) are not a test's to take.
+        http = [] if "--http" in args else ["--http", "127.0.0.1:0"]
+        https = [] if "--https" in args else ["--https", "127.0.0.1:0"]
+        self.args = [SC_SIM, "--modbus", "127.0.0.1:0", *mqtt, *http, *https, *args]
         self.proc = subprocess.Popen(self.args,
                                      stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -34,10 +44,14 @@ class Sim:
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.port = None
+        self.port = self.http_port = self.https_port = None
         if ready:
             line = self.wait_for(r"ready: modbus tcp [\d.]+:(\d+)", timeout)
             self.port = int(re.search(r"ready: modbus tcp [\d.]+:(\d+)", line).group(1))
+            m = re.search(r"https [\d.]+:(\d+)", line)
+            self.https_port = int(m.group(1)) if m else None
+            m = re.search(r"\bhttp [\d.]+:(\d+)", line)
+            self.http_port = int(m.group(1)) if m else None
 
     def _read(self):
         for line in self.proc.stderr:

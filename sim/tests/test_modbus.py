@@ -365,7 +365,8 @@ class Lifecycle(unittest.TestCase):
         with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
             if int(f.read()) <= 502:
                 self.skipTest("this machine lets anyone bind port 502")
-        out = subprocess.run(cmd + ["--modbus", "127.0.0.1:502"], capture_output=True,
+        out = subprocess.run(cmd + ["--modbus", "127.0.0.1:502", "--http", "off", "--https", "off",
+                                    "--mqtt", "off"], capture_output=True,
                              text=True, timeout=10)
         self.assertEqual(out.returncode, 3, out.stderr)
         self.assertIn("permission denied", out.stderr)
@@ -379,19 +380,19 @@ class Lifecycle(unittest.TestCase):
     def test_usage_errors(self):
         for args in (["--source", "gen:dsmr30"], ["--modbus", "nowhere"], ["--speed", "0"],
                      ["--word-order", "badc"], ["--firmware", "five"], ["--phases", "2"]):
-            out = subprocess.run([simtest.SC_SIM, *args], capture_output=True, text=True, timeout=10)
+            out = subprocess.run([*simtest.sim_cmd(), *args], capture_output=True, text=True, timeout=10)
             self.assertEqual(out.returncode, 2, args)
             self.assertTrue(out.stderr.strip(), args)
 
     def test_missing_file_source(self):
-        out = subprocess.run([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source",
+        out = subprocess.run([*simtest.sim_cmd(), "--source",
                               "file:/nonexistent.p1"], capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 3)
         self.assertIn("/nonexistent.p1", out.stderr)
 
     def test_exit_at_end(self):
         path = os.path.join(GEN, "p1/gen-dsmr50-pv-ev-seed42.p1")
-        out = subprocess.run([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source", "file:" + path,
+        out = subprocess.run([*simtest.sim_cmd(), "--source", "file:" + path,
                               "--speed", "1000", "--exit-at-end"], capture_output=True, text=True,
                              timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)

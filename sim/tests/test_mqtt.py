@@ -161,7 +161,7 @@ class Topics(Base):
                          "devices/garage-1/smart-connect/%s/data/power_instant" % SERIAL)
 
     def test_bad_site_is_a_usage_error(self):
-        out = subprocess.run([simtest.SC_SIM, "--site", "a/b"], capture_output=True, text=True,
+        out = subprocess.run([*simtest.sim_cmd(), "--site", "a/b"], capture_output=True, text=True,
                              timeout=10)
         self.assertEqual(out.returncode, 2)
         self.assertIn("one topic level", out.stderr)

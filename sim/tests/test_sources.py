@@ -99,7 +99,7 @@ class Serial(unittest.TestCase):
             self.assertEqual(sim.stop(), 0)
 
     def test_missing_port(self):
-        out = subprocess.run([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source",
+        out = subprocess.run([*simtest.sim_cmd(), "--source",
                               "serial:/dev/ttyNOPE0"], capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 3)
         self.assertIn("/dev/ttyNOPE0", out.stderr)
@@ -109,7 +109,7 @@ class Stdin(unittest.TestCase):
     def test_bytes_from_a_pipe_then_end(self):
         data = gen("--count", "4", "--fault", "bad-crc", "--fault-every", "4",
                    "--start", "1751360400")
-        out = subprocess.run([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source", "stdin",
+        out = subprocess.run([*simtest.sim_cmd(), "--source", "stdin",
                               "--exit-at-end"], input=data, capture_output=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         err = out.stderr.decode()
@@ -118,7 +118,7 @@ class Stdin(unittest.TestCase):
 
     def test_live_pipe(self):
         tels = simtest.split_telegrams(gen("--count", "2", "--seed", "9", "--start", "1751360400"))
-        proc = subprocess.Popen([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source", "stdin"],
+        proc = subprocess.Popen([*simtest.sim_cmd(), "--source", "stdin"],
                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
         self.addCleanup(proc.kill)
         port = None
@@ -141,7 +141,7 @@ class Stdin(unittest.TestCase):
 class Staleness(unittest.TestCase):
     def test_silent_meter_keeps_last_values(self):
         tels = simtest.split_telegrams(gen("--count", "2", "--seed", "3", "--start", "1751360400"))
-        proc = subprocess.Popen([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source", "stdin",
+        proc = subprocess.Popen([*simtest.sim_cmd(), "--source", "stdin",
                                  "--no-data-timeout", "0.5"],
                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(proc.kill)
@@ -214,7 +214,7 @@ class Generators(unittest.TestCase):
         with tempfile.NamedTemporaryFile(suffix=".p1", delete=False) as f:
             f.write(data)
         self.addCleanup(os.unlink, f.name)
-        out = subprocess.run([simtest.SC_SIM, "--modbus", "127.0.0.1:0", "--source",
+        out = subprocess.run([*simtest.sim_cmd(), "--source",
                               "file:" + f.name, "--speed", "100", "--exit-at-end"],
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)

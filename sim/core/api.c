@@ -1,0 +1,589 @@
+#include "api.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "firmware.h"
+#include "sc_error.h"
+
+void sc_http_response_free(struct sc_http_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+void sc_api_init(struct sc_api *a, const char *password, int64_t session_idle_ms)
+{
+	memset(a, 0, sizeof *a);
+	size_t n = strlen(password);
+	if (n > SC_API_PASSWORD_MAX)
+		n = SC_API_PASSWORD_MAX;
+	memcpy(a->password, password, n);
+	a->session_idle_ms = session_idle_ms;
+}
+
+void sc_api_end_session(struct sc_api *a)
+{
+	a->session_active = false;
+}
+
+bool sc_api_secret_equal(const char *a, const char *b, size_t max)
+{
+	/* Every byte up to max is looked at whatever the contents; a
+	 * difference in length counts like any other. */
+	unsigned diff = 0;
+	bool a_end = false, b_end = false;
+	for (size_t i = 0; i < max; i++) {
+		unsigned char x = a_end ? 0 : (unsigned char)a[i];
+		unsigned char y = b_end ? 0 : (unsigned char)b[i];
+		diff |= (unsigned)(x ^ y);
+		a_end |= x == 0;
+		b_end |= y == 0;
+	}
+	return diff == 0 && a_end == b_end;
+}
+
+/* ---- responses ---- */
+
+static void set_body(struct sc_http_response *rs, int status, const char *type, const char *text,
+		     size_t len)
+{
+	rs->status = status;
+	rs->content_type = type;
+	free(rs->body);
+	rs->body = malloc(len + 1);
+	if (!rs->body) {
+		rs->len = 0;
+		rs->status = 500;
+		return;
+	}
+	memcpy(rs->body, text, len);
+	rs->body[len] = '\0';
+	rs->len = len;
+}
+
+static void set_json(struct sc_http_response *rs, int status, cJSON *doc)
+{
+	char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	cJSON_Delete(doc);
+	if (!text) {
+		set_body(rs, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
+		return;
+	}
+	rs->status = status;
+	rs->content_type = "application/json";
+	free(rs->body);
+	rs->body = text;
+	rs->len = strlen(text);
+}
+
+/* {"error": what, "field": field, "reason": reason} (field and reason when given). */
+static void error(struct sc_http_response *rs, int status, const char *what, const char *field,
+		  const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "error", what);
+		if (field)
+			cJSON_AddStringToObject(o, "field", field);
+		if (reason)
+			cJSON_AddStringToObject(o, "reason", reason);
+	}
+	set_json(rs, status, o);
+}
+
+static void config_doc(struct sc_http_response *rs, int status, const struct sc_config *c,
+		       bool secrets)
+{
+	char buf[4096];
+	int n = sc_config_write(c, secrets, buf, sizeof buf);
+	if (n < 0)
+		error(rs, 500, "cannot write the configuration", NULL, NULL);
+	else
+		set_body(rs, status, "application/json", buf, (size_t)n);
+}
+
+/* ---- authentication and the session ---- */
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* "Basic <base64 of user:password>" into out (NUL-terminated); false when
+ * not that shape or longer than cap. */
+static bool basic_credentials(const char *h, char *out, size_t cap)
+{
+	if (!h || strncmp(h, "Basic ", 6) != 0)
+		return false;
+	const char *p = h + 6;
+	while (*p == ' ')
+		p++;
+	size_t n = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (; *p && *p != '='; p++) {
+		int v = b64_value(*p);
+		if (v < 0)
+			return false;
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n + 1 >= cap)
+				return false;
+			out[n++] = (char)(acc >> bits & 0xFF);
+		}
+	}
+	while (*p == '=')
+		p++;
+	if (*p)
+		return false;
+	out[n] = '\0';
+	return memchr(out, '\0', n) == NULL;
+}
+
+static struct sc_api_failures *failures_of(struct sc_api *a, uint32_t ip, int64_t now, bool add)
+{
+	struct sc_api_failures *oldest = &a->fail[0];
+	for (int i = 0; i < SC_API_FAIL_TABLE; i++) {
+		struct sc_api_failures *f = &a->fail[i];
+		if (f->count > 0 && now - f->first_ms > SC_API_FAIL_WINDOW_MS)
+			f->count = 0; /* the window has passed */
+		if (f->count > 0 && f->ip == ip)
+			return f;
+		if (f->count == 0 || f->first_ms < oldest->first_ms)
+			oldest = f;
+	}
+	if (!add)
+		return NULL;
+	*oldest = (struct sc_api_failures){ip, 0, now};
+	return oldest;
+}
+
+static void ip_text(uint32_t ip, char *buf, size_t cap)
+{
+	sc_ipv4_format(ip, buf, cap);
+}
+
+/* True when the request may go on; otherwise rs holds the answer. */
+static bool authorise(struct sc_api *a, const struct sc_http_request *rq, int64_t now,
+		      struct sc_http_response *rs)
+{
+	char cred[2 * SC_API_PASSWORD_MAX + 8], want[2 * SC_API_PASSWORD_MAX + 8];
+	snprintf(want, sizeof want, "%s:%s", SC_API_USER, a->password);
+	bool ok = basic_credentials(rq->authorization, cred, sizeof cred) &&
+		  sc_api_secret_equal(cred, want, sizeof want);
+	if (!ok) {
+		struct sc_api_failures *f = failures_of(a, rq->client_ip, now, rq->authorization != NULL);
+		if (f) {
+			f->count++;
+			if (f->count > SC_API_FAIL_LIMIT)
+				rs->delay_ms = SC_API_FAIL_DELAY_MS;
+		}
+		rs->www_authenticate = true;
+		error(rs, 401, rq->authorization ? "wrong user name or password" : "authentication required",
+		      NULL, NULL);
+		return false;
+	}
+	struct sc_api_failures *f = failures_of(a, rq->client_ip, now, false);
+	if (f)
+		f->count = 0;
+	if (a->session_active && a->session_ip != rq->client_ip &&
+	    now - a->session_last_ms < a->session_idle_ms) {
+		char who[16], reason[200];
+		ip_text(a->session_ip, who, sizeof who);
+		long long left = (long long)((a->session_idle_ms - (now - a->session_last_ms) + 999) / 1000);
+		snprintf(reason, sizeof reason,
+			 "another client (%s) has the session; it ends after %lld s without requests",
+			 who, (long long)(a->session_idle_ms / 1000));
+		error(rs, 409, "session in use", NULL, reason);
+		rs->retry_after_s = (int)(left > 0 ? left : 1);
+		return false;
+	}
+	a->session_active = true;
+	a->session_ip = rq->client_ip;
+	a->session_last_ms = now;
+	return true;
+}
+
+/* ---- documents ---- */
+
+static cJSON *firmware_json(const struct sc_fw *f, int64_t now)
+{
+	char v[16];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	sc_fw_format(&f->version, v, sizeof v);
+	cJSON_AddStringToObject(o, "Version", v);
+	cJSON_AddStringToObject(o, "State", sc_fw_state_name(f->state));
+	if (f->state != SC_FW_IDLE) {
+		sc_fw_format(&f->target, v, sizeof v);
+		cJSON_AddStringToObject(o, "Target", v);
+		cJSON_AddNumberToObject(o, "Progress", sc_fw_progress(f, now));
+	} else {
+		cJSON_AddNullToObject(o, "Target");
+		cJSON_AddNumberToObject(o, "Progress", 0);
+	}
+	if (f->have_last) {
+		cJSON *l = cJSON_AddObjectToObject(o, "LastUpdate");
+		if (l) {
+			sc_fw_format(&f->last_from, v, sizeof v);
+			cJSON_AddStringToObject(l, "From", v);
+			sc_fw_format(&f->last_to, v, sizeof v);
+			cJSON_AddStringToObject(l, "To", v);
+			cJSON_AddStringToObject(l, "Result", "success");
+			cJSON_AddNumberToObject(l, "At", (double)(f->last_at_ms / 1000));
+		}
+	} else {
+		cJSON_AddNullToObject(o, "LastUpdate");
+	}
+	cJSON_AddStringToObject(o, "EnergyUnit", sc_fw_energy_kwh(&f->version) ? "kWh" : "Wh");
+	return o;
+}
+
+static const char *meter_state(const struct sc_device *d, int64_t now)
+{
+	/* Unsupported input (DSMR older than 4.2, TIC historic) since the
+	 * last good telegram is what the meter is. */
+	if (d->last_fail_ms && strcmp(d->last_fail_kind, "unsupported") == 0 &&
+	    (!d->have_reading || d->last_fail_ms > d->reading_ms) &&
+	    now - d->last_fail_ms < sc_device_no_data_ms(d))
+		return "unsupported";
+	return sc_meter_link_name(sc_device_link(d, now));
+}
+
+static void add_counters(cJSON *o, const struct sc_diag *d)
+{
+	const struct {
+		const char *k;
+		uint64_t v;
+	} f[] = {
+		{"uptime", d->uptime}, {"gw_ping_pass", d->gw_ping_pass},
+		{"gw_ping_fail", d->gw_ping_fail}, {"internet_ping_pass", d->internet_ping_pass},
+		{"internet_ping_fail", d->internet_ping_fail}, {"telegrams_pass", d->telegrams_pass},
+		{"telegrams_fail", d->telegrams_fail}, {"telegrams_frame_fail", d->telegrams_frame_fail},
+		{"mqtt_event_errors", d->mqtt_event_errors}, {"mqtt_event_connect", d->mqtt_event_connect},
+		{"mqtt_send_pass", d->mqtt_send_pass}, {"mqtt_send_fail", d->mqtt_send_fail},
+		{"heap_free", d->heap_free}, {"heap_min_free", d->heap_min_free},
+		{"heap_largest_free", d->heap_largest_free},
+		{"heap_failed_allocs", d->heap_failed_allocs},
+	};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		cJSON_AddNumberToObject(o, f[i].k, (double)f[i].v);
+}
+
+char *sc_api_status_json(const struct sc_api_ctx *c)
+{
+	const struct sc_dongle *u = c->dongle;
+	const struct sc_device *d = c->dev;
+	char buf[4096];
+	if (sc_config_write(&u->running, false, buf, sizeof buf) < 0)
+		return NULL;
+	cJSON *root = cJSON_Parse(buf);
+	if (!root)
+		return NULL;
+	cJSON *st = cJSON_AddObjectToObject(root, "Status");
+	cJSON *sys = cJSON_AddObjectToObject(st, "System");
+	char text[64];
+	cJSON_AddStringToObject(sys, "SerialNumber", u->serial);
+	snprintf(text, sizeof text, "smart-connect-%s", u->serial);
+	cJSON_AddStringToObject(sys, "Hostname", text);
+	sc_fw_format(&u->fw.version, text, sizeof text);
+	cJSON_AddStringToObject(sys, "Firmware", text);
+	cJSON_AddStringToObject(sys, "State", sc_phase_name(u->phase));
+	cJSON_AddNumberToObject(sys, "Uptime", (double)c->diag.uptime);
+	cJSON_AddBoolToObject(sys, "RestartPending", sc_dongle_restart_pending(u));
+	cJSON_AddBoolToObject(sys, "FactoryState", !u->configured);
+	enum sc_meter_link link = sc_device_link(d, c->now_ms);
+	struct sc_led led;
+	sc_dongle_led(u, link, c->now_ms, &led);
+	cJSON *l = cJSON_AddObjectToObject(sys, "Led");
+	cJSON_AddStringToObject(l, "State", led.name);
+	cJSON_AddStringToObject(l, "Colour", led.colour);
+	cJSON_AddStringToObject(l, "Pattern", led.pattern);
+
+	cJSON *m = cJSON_AddObjectToObject(st, "Meter");
+	cJSON_AddStringToObject(m, "State", meter_state(d, c->now_ms));
+	cJSON_AddStringToObject(m, "Protocol", d->stream->proto == SC_PROTO_TIC ? "TIC"
+					       : d->stream->proto == SC_PROTO_P1 ? "P1" : "unknown");
+	if (d->have_reading) {
+		const struct sc_reading *r = &d->reading;
+		cJSON_AddStringToObject(m, "Flavour", sc_flavour_name(r->flavour));
+		if (r->version)
+			cJSON_AddNumberToObject(m, "Version", r->version);
+		else
+			cJSON_AddNullToObject(m, "Version");
+		cJSON_AddStringToObject(m, "Maker", r->maker);
+		cJSON_AddStringToObject(m, "EquipmentId", r->meter_id);
+		cJSON_AddNumberToObject(m, "Phases", r->phases);
+		cJSON_AddNumberToObject(m, "CadenceSeconds", (double)sc_device_cadence_ms(d) / 1000.0);
+		cJSON_AddNumberToObject(m, "LastTelegramAge",
+					(double)(c->now_ms - d->reading_ms) / 1000.0);
+		cJSON_AddNumberToObject(m, "LastTelegramTs", (double)r->ts);
+		if (r->q[SC_RQ_P].set)
+			cJSON_AddNumberToObject(m, "ActivePower", r->q[SC_RQ_P].v);
+		else
+			cJSON_AddNullToObject(m, "ActivePower");
+	} else {
+		cJSON_AddNullToObject(m, "Flavour");
+		cJSON_AddNullToObject(m, "LastTelegramAge");
+		cJSON_AddNullToObject(m, "ActivePower");
+	}
+	if (d->last_fail_ms) {
+		cJSON *f = cJSON_AddObjectToObject(m, "LastRejected");
+		cJSON_AddStringToObject(f, "Kind", d->last_fail_kind);
+		cJSON_AddStringToObject(f, "Detail", d->last_fail_detail);
+		cJSON_AddNumberToObject(f, "Age", (double)(c->now_ms - d->last_fail_ms) / 1000.0);
+	} else {
+		cJSON_AddNullToObject(m, "LastRejected");
+	}
+
+	cJSON *n = cJSON_AddObjectToObject(st, "Network");
+	cJSON_AddStringToObject(n, "ActiveInterface",
+				u->ap_mode ? "AccessPoint" : sc_netif_name(u->running.netif));
+	cJSON_AddBoolToObject(n, "Link", sc_dongle_link(u));
+	cJSON_AddBoolToObject(n, "Network", sc_dongle_has_address(u));
+	cJSON_AddBoolToObject(n, "Internet", sc_dongle_internet_ok(u));
+	cJSON_AddStringToObject(n, "AddressFrom", u->ap_mode ? "access-point"
+								 : sc_addr_state_name(u->addr_state));
+	if (sc_dongle_has_address(u)) {
+		sc_ipv4_format(u->addr, text, sizeof text);
+		cJSON_AddStringToObject(n, "IpAddress", text);
+		snprintf(text, sizeof text, "%d", u->prefix);
+		cJSON_AddStringToObject(n, "Netmask", text);
+		sc_ipv4_format(u->gateway, text, sizeof text);
+		cJSON_AddStringToObject(n, "Gateway", u->gateway ? text : "");
+	} else {
+		cJSON_AddNullToObject(n, "IpAddress");
+	}
+	cJSON_AddBoolToObject(n, "ApMode", u->ap_mode);
+	if (u->ap_mode) {
+		snprintf(text, sizeof text, "SC-%s", u->serial);
+		cJSON_AddStringToObject(n, "ApSsid", text);
+	}
+
+	cJSON *q = cJSON_AddObjectToObject(st, "MQTT");
+	cJSON_AddStringToObject(q, "State", c->mqtt_state ? c->mqtt_state : "off");
+	cJSON_AddStringToObject(q, "LastError", c->mqtt_error ? c->mqtt_error : "");
+	cJSON *mb = cJSON_AddObjectToObject(st, "Modbus");
+	cJSON_AddNumberToObject(mb, "Port", c->modbus_port);
+	cJSON *k = cJSON_AddObjectToObject(st, "Counters");
+	add_counters(k, &c->diag);
+	char *out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+/* ---- handlers ---- */
+
+static void patch_config(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_request *rq,
+			 struct sc_http_response *rs)
+{
+	if (rq->body_too_large) {
+		char why[64];
+		snprintf(why, sizeof why, "the body is larger than %d bytes", SC_API_BODY_MAX);
+		error(rs, 400, "request too large", "", why);
+		return;
+	}
+	struct sc_config next = c->dongle->saved;
+	struct sc_config_error e;
+	if (sc_config_patch(&next, rq->body ? rq->body : "", rq->body_len, &e) != SC_OK) {
+		error(rs, 400, "invalid configuration", e.field, e.reason);
+		return;
+	}
+	char why[200] = "";
+	if (c->save && c->save(c->save_arg, &next, why, sizeof why) != SC_OK) {
+		/* Nothing changed: the saved file and the device keep the old one. */
+		error(rs, 500, "the configuration could not be saved", NULL, why);
+		return;
+	}
+	sc_dongle_saved(c->dongle, &next);
+	config_doc(rs, 200, &c->dongle->saved, a->echo_secrets);
+}
+
+static void post_firmware(struct sc_api_ctx *c, const struct sc_http_request *rq,
+			  struct sc_http_response *rs)
+{
+	if (rq->body_too_large) {
+		error(rs, 400, "request too large", "", "the body is too large");
+		return;
+	}
+	cJSON *doc = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->body_len);
+	if (!doc || !cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		error(rs, 400, "invalid request", "", "a JSON object {\"Version\": \"5.3.0\"} is expected");
+		return;
+	}
+	for (const cJSON *m = doc->child; m; m = m->next) {
+		if (strcmp(m->string, "Version") != 0) {
+			error(rs, 400, "invalid request", m->string, "unknown field");
+			cJSON_Delete(doc);
+			return;
+		}
+	}
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "Version");
+	struct sc_fw_version target;
+	if (!cJSON_IsString(v) || sc_fw_parse(v->valuestring, &target) != SC_OK) {
+		error(rs, 400, "invalid request", "Version", "a version like \"5.3.0\" is expected");
+		cJSON_Delete(doc);
+		return;
+	}
+	cJSON_Delete(doc);
+	char why[128];
+	if (sc_fw_start(&c->dongle->fw, &target, c->now_ms, why, sizeof why) != SC_OK) {
+		error(rs, 409, "update refused", "Version", why);
+		return;
+	}
+	c->firmware_started = true;
+	set_json(rs, 202, firmware_json(&c->dongle->fw, c->now_ms));
+}
+
+static bool method_is(const struct sc_http_request *rq, const char *m)
+{
+	return strcmp(rq->method, m) == 0;
+}
+
+static void not_allowed(struct sc_http_response *rs, const char *allow)
+{
+	snprintf(rs->allow, sizeof rs->allow, "%s", allow);
+	error(rs, 405, "method not allowed", NULL, allow);
+}
+
+static void landing_page(const struct sc_api *a, const struct sc_http_request *rq,
+			 struct sc_http_response *rs)
+{
+	char host[256] = "smart-connect.local";
+	if (rq->host && *rq->host && strlen(rq->host) < sizeof host) {
+		memcpy(host, rq->host, strlen(rq->host) + 1);
+		char *colon = strrchr(host, ':');
+		if (colon && !strchr(host, ']'))
+			*colon = '\0';
+	}
+	char url[300];
+	snprintf(url, sizeof url, "https://%s:%d/", host, a->https_port);
+	if (strcmp(rq->path, "/") != 0) {
+		snprintf(rs->location, sizeof rs->location, "https://%s:%d%s", host, a->https_port,
+			 rq->path);
+		error(rs, 308, "the configuration environment is served over HTTPS", NULL,
+		      rs->location);
+		return;
+	}
+	char page[1024];
+	int n = snprintf(page, sizeof page,
+			 "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+			 "<title>SmartConnect</title></head><body style=\"font-family:sans-serif\">"
+			 "<h1>SmartConnect</h1><p>The configuration is served in a secure "
+			 "environment:</p><p><a id=\"secure\" href=\"%s\">%s</a></p></body></html>",
+			 url, url);
+	set_body(rs, 200, "text/html; charset=utf-8", page, (size_t)n);
+}
+
+void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_request *rq,
+		   struct sc_http_response *rs)
+{
+	memset(rs, 0, sizeof *rs);
+	if (!rq->tls && !a->plain_http_api) {
+		landing_page(a, rq, rs);
+		return;
+	}
+	bool api = strncmp(rq->path, "/api/", 5) == 0;
+	bool page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/index.html") == 0;
+	if (!api && !page) {
+		error(rs, 404, "not found", NULL, rq->path);
+		return;
+	}
+	if (!authorise(a, rq, c->now_ms, rs))
+		return;
+	if (page) {
+		if (!method_is(rq, "GET") && !method_is(rq, "HEAD")) {
+			not_allowed(rs, "GET");
+			return;
+		}
+		set_body(rs, 200, "text/html; charset=utf-8", (const char *)sc_web_index_html,
+			 sc_web_index_html_len);
+		return;
+	}
+	if (!sc_dongle_services_on(c->dongle)) {
+		rs->retry_after_s = 5;
+		error(rs, 503, "the device is restarting", NULL, sc_phase_name(c->dongle->phase));
+		return;
+	}
+	const char *p = rq->path + 5;
+	if (strcmp(p, "v1/config") == 0) {
+		if (method_is(rq, "GET"))
+			config_doc(rs, 200, &c->dongle->saved, a->echo_secrets);
+		else if (method_is(rq, "PATCH"))
+			patch_config(a, c, rq, rs);
+		else
+			not_allowed(rs, "GET, PATCH");
+	} else if (strcmp(p, "v1/status") == 0) {
+		if (!method_is(rq, "GET")) {
+			not_allowed(rs, "GET");
+			return;
+		}
+		char *doc = sc_api_status_json(c);
+		if (!doc) {
+			error(rs, 500, "out of memory", NULL, NULL);
+			return;
+		}
+		rs->status = 200;
+		rs->content_type = "application/json";
+		rs->body = doc;
+		rs->len = strlen(doc);
+	} else if (strcmp(p, "v1/firmware") == 0) {
+		if (method_is(rq, "GET"))
+			set_json(rs, 200, firmware_json(&c->dongle->fw, c->now_ms));
+		else if (method_is(rq, "POST"))
+			post_firmware(c, rq, rs);
+		else
+			not_allowed(rs, "GET, POST");
+	} else if (strcmp(p, "v1/reset") == 0) {
+		if (!method_is(rq, "POST")) {
+			not_allowed(rs, "POST");
+			return;
+		}
+		c->want_soft_reset = true;
+		set_body(rs, 202, "application/json", "{\"Result\":\"resetting\"}", 22);
+	} else if (strcmp(p, "v1/telegram") == 0) {
+		if (!method_is(rq, "GET")) {
+			not_allowed(rs, "GET");
+			return;
+		}
+		if (c->dev->last_raw_len == 0) {
+			error(rs, 404, "no telegram received yet", NULL, NULL);
+			return;
+		}
+		/* As received. A P1 telegram ends "!CRC CR LF" (DSMR 5.0.2 §6.2); the
+		 * parser keeps '/'..CRC, the line end is put back. */
+		const char *raw = c->dev->last_raw;
+		size_t n = c->dev->last_raw_len;
+		bool p1 = raw[0] == '/';
+		set_body(rs, 200, "application/octet-stream", raw, n);
+		if (p1 && rs->body) {
+			char *b = realloc(rs->body, n + 3);
+			if (b) {
+				memcpy(b + n, "\r\n", 3);
+				rs->body = b;
+				rs->len = n + 2;
+			}
+		}
+	} else {
+		error(rs, 404, "not found", NULL, rq->path);
+	}
+}

@@ -1,0 +1,339 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct sc_http {
+	struct sc_loop *loop;
+	struct MHD_Daemon *d;
+	int listen_fd, epoll_fd, port;
+	bool tls;
+	int timer;
+	sc_http_handler handler;
+	void *arg;
+	unsigned long requests;
+	struct pending *suspended[64]; /* answered late; resumed before a stop */
+};
+
+/* One request in progress: its body as it comes, then its response. */
+struct pending {
+	struct sc_http *h;
+	char *body;
+	size_t len;
+	bool too_large;
+	bool answered;      /* the handler ran */
+	bool suspended;
+	struct sc_http_response rs;
+	struct MHD_Connection *conn;
+	int timer;
+};
+
+static void schedule(struct sc_http *h);
+
+static void run(struct sc_http *h)
+{
+	MHD_run(h->d);
+	schedule(h);
+}
+
+static void on_timer(void *arg)
+{
+	struct sc_http *h = arg;
+	h->timer = -1;
+	run(h);
+}
+
+/* libmicrohttpd's own timeouts (idle connections) need a call of MHD_run. */
+static void schedule(struct sc_http *h)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	sc_loop_cancel_timer(h->loop, h->timer);
+	h->timer = -1;
+	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+		h->timer = sc_loop_add_timer(h->loop, sc_mono_ms() + (int64_t)(ms > 60000 ? 60000 : ms),
+					     on_timer, h);
+}
+
+static void on_ready(void *arg, int fd, short revents)
+{
+	(void)fd;
+	(void)revents;
+	run(arg);
+}
+
+static void forget_suspended(struct sc_http *h, struct pending *p)
+{
+	for (size_t i = 0; i < sizeof h->suspended / sizeof h->suspended[0]; i++)
+		if (h->suspended[i] == p)
+			h->suspended[i] = NULL;
+}
+
+static void on_resume(void *arg)
+{
+	struct pending *p = arg;
+	p->timer = -1;
+	p->suspended = false;
+	forget_suspended(p->h, p);
+	MHD_resume_connection(p->conn);
+	run(p->h);
+}
+
+static void add_header(struct MHD_Response *r, const char *k, const char *v)
+{
+	if (v && *v)
+		MHD_add_response_header(r, k, v);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct pending *p)
+{
+	struct sc_http_response *rs = &p->rs;
+	struct MHD_Response *r = MHD_create_response_from_buffer(rs->len, rs->body,
+								 MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	add_header(r, "Content-Type", rs->content_type);
+	add_header(r, "Location", rs->location);
+	add_header(r, "Allow", rs->allow);
+	add_header(r, "Cache-Control", "no-store");
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	/* The page loads nothing from elsewhere. */
+	add_header(r, "Content-Security-Policy",
+		   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+		   "connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'");
+	if (rs->www_authenticate)
+		add_header(r, "WWW-Authenticate", "Basic realm=\"Smart Connect\", charset=\"UTF-8\"");
+	if (rs->retry_after_s > 0) {
+		char v[16];
+		snprintf(v, sizeof v, "%d", rs->retry_after_s);
+		add_header(r, "Retry-After", v);
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
+	MHD_destroy_response(r);
+	p->h->requests++;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct sc_http *h = cls;
+	(void)version;
+	struct pending *p = *con_cls;
+	if (!p) {
+		p = calloc(1, sizeof *p);
+		if (!p)
+			return MHD_NO;
+		p->h = h;
+		p->conn = conn;
+		p->timer = -1;
+		*con_cls = p;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		if (!p->too_large && p->len + n <= SC_API_BODY_MAX) {
+			char *b = realloc(p->body, p->len + n + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + p->len, upload_data, n);
+			p->body = b;
+			p->len += n;
+			p->body[p->len] = '\0';
+		} else {
+			/* Read on (to answer cleanly) but keep nothing more. */
+			p->too_large = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!p->answered) {
+		struct sc_http_request rq = {0};
+		rq.method = method;
+		rq.path = url;
+		rq.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		rq.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+		rq.body = p->body;
+		rq.body_len = p->len;
+		rq.body_too_large = p->too_large;
+		rq.tls = h->tls;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+			rq.client_ip = ntohl(((const struct sockaddr_in *)(const void *)ci->client_addr)
+						     ->sin_addr.s_addr);
+		h->handler(h->arg, &rq, &p->rs);
+		p->answered = true;
+		if (p->rs.delay_ms > 0) {
+			/* Failed logins are answered late, without holding the loop. */
+			for (size_t i = 0; i < sizeof h->suspended / sizeof h->suspended[0]; i++) {
+				if (!h->suspended[i]) {
+					h->suspended[i] = p;
+					p->suspended = true;
+					break;
+				}
+			}
+			if (p->suspended) {
+				MHD_suspend_connection(conn);
+				p->timer = sc_loop_add_timer(h->loop, sc_mono_ms() + p->rs.delay_ms,
+							     on_resume, p);
+				return MHD_YES;
+			}
+		}
+	}
+	return queue(conn, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct sc_http *h = cls;
+	struct pending *p = *con_cls;
+	if (!p)
+		return;
+	sc_loop_cancel_timer(h->loop, p->timer);
+	forget_suspended(h, p);
+	sc_http_response_free(&p->rs);
+	free(p->body);
+	free(p);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	size_t n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	sc_log(SC_LOG_DEBUG, "http: %s", line);
+}
+
+static int listen_on(const char *addr, int port, int *err)
+{
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		*err = EINVAL;
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 32) != 0) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct sc_http *sc_http_start(struct sc_loop *loop, const struct sc_http_opts *o,
+			      sc_http_handler handler, void *arg, int *err)
+{
+	struct sc_http *h = calloc(1, sizeof *h);
+	*err = ENOMEM;
+	if (!h)
+		return NULL;
+	h->loop = loop;
+	h->handler = handler;
+	h->arg = arg;
+	h->tls = o->tls;
+	h->timer = -1;
+	h->listen_fd = listen_on(o->addr, o->port, err);
+	if (h->listen_fd < 0) {
+		free(h);
+		return NULL;
+	}
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	getsockname(h->listen_fd, (struct sockaddr *)&sa, &sl);
+	h->port = ntohs(sa.sin_port);
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (o->tls)
+		flags |= MHD_USE_TLS;
+	h->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+		NULL, MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(64 * 1024),
+		o->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, o->key_pem,
+		MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_END);
+	if (!h->d) {
+		*err = o->tls ? EPROTO : EIO;
+		close(h->listen_fd);
+		free(h);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	h->epoll_fd = di ? di->epoll_fd : -1;
+	if (h->epoll_fd < 0 || sc_loop_add_fd(loop, h->epoll_fd, POLLIN, on_ready, h) != 0) {
+		MHD_socket fd = MHD_quiesce_daemon(h->d);
+		MHD_stop_daemon(h->d);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+		free(h);
+		*err = EIO;
+		return NULL;
+	}
+	schedule(h);
+	*err = 0;
+	return h;
+}
+
+void sc_http_stop(struct sc_http *h)
+{
+	if (!h)
+		return;
+	sc_loop_cancel_timer(h->loop, h->timer);
+	sc_loop_del_fd(h->loop, h->epoll_fd);
+	/* libmicrohttpd must not stop with suspended connections. */
+	for (size_t i = 0; i < sizeof h->suspended / sizeof h->suspended[0]; i++) {
+		struct pending *p = h->suspended[i];
+		if (p) {
+			sc_loop_cancel_timer(h->loop, p->timer);
+			p->timer = -1;
+			p->suspended = false;
+			h->suspended[i] = NULL;
+			MHD_resume_connection(p->conn);
+		}
+	}
+	/* Quiesced, it hands the listening socket back instead of closing it. */
+	MHD_socket fd = MHD_quiesce_daemon(h->d);
+	MHD_stop_daemon(h->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	free(h);
+}
+
+int sc_http_port(const struct sc_http *h)
+{
+	return h->port;
+}
+
+unsigned long sc_http_requests(const struct sc_http *h)
+{
+	return h->requests;
+}

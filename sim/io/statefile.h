@@ -1,0 +1,29 @@
+/* The device's saved state (--state-dir): its configuration, password,
+ * firmware version and HTTPS certificate, one file each. Every write is
+ * atomic (a temporary file, fsync, rename, fsync of the directory): a crash
+ * at any moment leaves the old file or the new one, never a mix. */
+#ifndef SC_STATEFILE_H
+#define SC_STATEFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sc_state {
+	char dir[4096];
+	bool on;  /* false: nothing is saved (no --state-dir) */
+};
+
+/* Creates the directory (0700) when missing. Returns 0, or -1 with why. */
+int sc_state_open(struct sc_state *s, const char *dir, char *why, size_t cap);
+/* A file's contents (malloc'd, NUL-terminated, *len without the NUL).
+ * Returns 0, 1 when the file does not exist, -1 with why on errors. */
+int sc_state_read(const struct sc_state *s, const char *name, char **data, size_t *len,
+		  char *why, size_t cap);
+/* Replaces a file atomically, mode 0600. Returns 0, or -1 with why (the old
+ * file, if any, is untouched). */
+int sc_state_write(const struct sc_state *s, const char *name, const void *data, size_t len,
+		   char *why, size_t cap);
+/* Removes a file (a factory reset); missing is fine. */
+int sc_state_remove(const struct sc_state *s, const char *name, char *why, size_t cap);
+
+#endif
