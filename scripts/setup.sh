@@ -8,8 +8,8 @@ PACKAGES=(
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   libpaho-mqtt-dev libssl-dev libmicrohttpd-dev
   # the local broker of scripts/sim.sh, and the tests' real peers
-  mosquitto mosquitto-clients openssl
-  mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt socat python3
+  mosquitto mosquitto-clients openssl curl chromium
+  mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-websocket socat python3
 )
 
 missing=()

@@ -125,6 +125,13 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct pending *p)
 	return ret;
 }
 
+static const char *ip_text(uint32_t ip)
+{
+	static char buf[16];
+	snprintf(buf, sizeof buf, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255);
+	return buf;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -178,6 +185,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		p->answered = true;
 		if (p->rs.delay_ms > 0) {
 			/* Failed logins are answered late, without holding the loop. */
+			sc_log(SC_LOG_WARN, "http: repeated failed logins from %s: answered after %d ms",
+			       ip_text(rq.client_ip), p->rs.delay_ms);
 			for (size_t i = 0; i < sizeof h->suspended / sizeof h->suspended[0]; i++) {
 				if (!h->suspended[i]) {
 					h->suspended[i] = p;
