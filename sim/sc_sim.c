@@ -561,7 +561,7 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	}
-	sc_clock_init(&clock, start_ms, sc_mono_ms(), speed);
+	sc_clock_init(&clock, start_ms, sc_loop_now(loop), speed);
 
 	int code;
 	struct sc_twin *twin = sc_twin_start(loop, &clock, &to, &code);

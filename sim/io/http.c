@@ -62,7 +62,7 @@ static void schedule(struct sc_http *h)
 	sc_loop_cancel_timer(h->loop, h->timer);
 	h->timer = -1;
 	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
-		h->timer = sc_loop_add_timer(h->loop, sc_mono_ms() + (int64_t)(ms > 60000 ? 60000 : ms),
+		h->timer = sc_loop_add_timer(h->loop, sc_loop_now(h->loop) + (int64_t)(ms > 60000 ? 60000 : ms),
 					     on_timer, h);
 }
 
@@ -196,7 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			}
 			if (p->suspended) {
 				MHD_suspend_connection(conn);
-				p->timer = sc_loop_add_timer(h->loop, sc_mono_ms() + p->rs.delay_ms,
+				p->timer = sc_loop_add_timer(h->loop, sc_loop_now(h->loop) + p->rs.delay_ms,
 							     on_resume, p);
 				return MHD_YES;
 			}

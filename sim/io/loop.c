@@ -6,29 +6,44 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
 struct watch {
-	int fd;
+	bool used;
 	short events;
 	sc_fd_cb cb;
 	void *arg;
+	uint32_t gen;  /* +1 at every registration: stale events are dropped */
 };
 
 struct timer {
-	bool used;
-	int64_t at_ms;
+	int64_t key;                 /* loop time it is due */
+	int64_t device_ms;           /* device timers: the device time */
+	const struct sc_clock *clock; /* NULL: a loop-time timer */
 	sc_timer_cb cb;
 	void *arg;
+	int heap_pos;                /* -1: free */
+	int next_free;
 };
 
 struct sc_loop {
-	struct watch w[SC_LOOP_MAX_FDS];
-	int nw;
-	struct timer t[SC_LOOP_MAX_TIMERS];
+	int ep;
+	struct watch *w;             /* by descriptor */
+	int nw_cap;
+	struct timer *t;             /* slots; an id is a slot index */
+	int nt_cap, free_head;
+	int *heap;                   /* slot indices, ordered by key */
+	int nheap;
 	bool stop;
 	int signo;
+	/* virtual time */
+	bool virt;
+	int64_t vnow, vuntil;
+	bool advancing;
+	sc_timer_cb adv_done;
+	void *adv_arg;
 };
 
 /* Self-pipe: the signal handler only writes the signal number. */
@@ -51,6 +66,11 @@ int64_t sc_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sc_loop_now(const struct sc_loop *l)
+{
+	return l->virt ? l->vnow : sc_mono_ms();
+}
+
 static void on_sig_pipe(void *arg, int fd, short revents)
 {
 	struct sc_loop *l = arg;
@@ -67,8 +87,15 @@ struct sc_loop *sc_loop_new(void)
 	struct sc_loop *l = calloc(1, sizeof *l);
 	if (!l)
 		return NULL;
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	l->free_head = -1;
+	if (l->ep < 0) {
+		free(l);
+		return NULL;
+	}
 	if (sig_pipe[0] < 0) {
 		if (pipe(sig_pipe) != 0) {
+			close(l->ep);
 			free(l);
 			return NULL;
 		}
@@ -91,49 +118,254 @@ struct sc_loop *sc_loop_new(void)
 
 void sc_loop_free(struct sc_loop *l)
 {
+	if (!l)
+		return;
+	if (sig_pipe[0] >= 0 && sig_pipe[0] < l->nw_cap && l->w[sig_pipe[0]].used)
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, sig_pipe[0], NULL);
+	close(l->ep);
+	free(l->w);
+	free(l->t);
+	free(l->heap);
 	free(l);
+}
+
+/* ---- descriptors ---- */
+
+static uint32_t to_epoll(short ev)
+{
+	return (ev & POLLIN ? EPOLLIN : 0u) | (ev & POLLOUT ? EPOLLOUT : 0u) | EPOLLRDHUP;
+}
+
+static short from_epoll(uint32_t ev)
+{
+	return (short)((ev & EPOLLIN ? POLLIN : 0) | (ev & EPOLLOUT ? POLLOUT : 0) |
+		       (ev & EPOLLERR ? POLLERR : 0) | (ev & (EPOLLHUP | EPOLLRDHUP) ? POLLHUP : 0));
 }
 
 int sc_loop_add_fd(struct sc_loop *l, int fd, short events, sc_fd_cb cb, void *arg)
 {
-	if (l->nw >= SC_LOOP_MAX_FDS)
+	if (fd < 0)
 		return -1;
-	l->w[l->nw++] = (struct watch){fd, events, cb, arg};
+	if (fd >= l->nw_cap) {
+		int cap = l->nw_cap ? l->nw_cap : 64;
+		while (cap <= fd)
+			cap *= 2;
+		struct watch *w = realloc(l->w, (size_t)cap * sizeof *w);
+		if (!w)
+			return -1;
+		memset(w + l->nw_cap, 0, (size_t)(cap - l->nw_cap) * sizeof *w);
+		l->w = w;
+		l->nw_cap = cap;
+	}
+	struct watch *w = &l->w[fd];
+	if (w->used)
+		return -1;
+	w->gen++;
+	struct epoll_event e = {.events = to_epoll(events), .data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd};
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e) != 0)
+		return -1;
+	w->used = true;
+	w->events = events;
+	w->cb = cb;
+	w->arg = arg;
 	return 0;
 }
 
 void sc_loop_set_events(struct sc_loop *l, int fd, short events)
 {
-	for (int i = 0; i < l->nw; i++)
-		if (l->w[i].fd == fd)
-			l->w[i].events = events;
+	if (fd < 0 || fd >= l->nw_cap || !l->w[fd].used)
+		return;
+	struct watch *w = &l->w[fd];
+	w->events = events;
+	struct epoll_event e = {.events = to_epoll(events), .data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd};
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &e);
 }
 
 void sc_loop_del_fd(struct sc_loop *l, int fd)
 {
-	for (int i = 0; i < l->nw; i++) {
-		if (l->w[i].fd == fd) {
-			l->w[i] = l->w[--l->nw];
-			return;
-		}
+	if (fd < 0 || fd >= l->nw_cap || !l->w[fd].used)
+		return;
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+	l->w[fd].used = false;
+	l->w[fd].gen++;
+}
+
+/* ---- timers: a binary heap of slot indices ---- */
+
+static bool before(const struct sc_loop *l, int a, int b)
+{
+	return l->t[a].key < l->t[b].key;
+}
+
+static void heap_swap(struct sc_loop *l, int i, int j)
+{
+	int a = l->heap[i], b = l->heap[j];
+	l->heap[i] = b;
+	l->heap[j] = a;
+	l->t[b].heap_pos = i;
+	l->t[a].heap_pos = j;
+}
+
+static void heap_up(struct sc_loop *l, int i)
+{
+	while (i > 0) {
+		int parent = (i - 1) / 2;
+		if (!before(l, l->heap[i], l->heap[parent]))
+			break;
+		heap_swap(l, i, parent);
+		i = parent;
 	}
+}
+
+static void heap_down(struct sc_loop *l, int i)
+{
+	for (;;) {
+		int a = 2 * i + 1, b = a + 1, m = i;
+		if (a < l->nheap && before(l, l->heap[a], l->heap[m]))
+			m = a;
+		if (b < l->nheap && before(l, l->heap[b], l->heap[m]))
+			m = b;
+		if (m == i)
+			return;
+		heap_swap(l, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct sc_loop *l, int pos)
+{
+	int last = l->nheap - 1;
+	if (pos != last)
+		heap_swap(l, pos, last);
+	l->nheap--;
+	if (pos < l->nheap) {
+		heap_down(l, pos);
+		heap_up(l, pos);
+	}
+}
+
+static int64_t device_key(const struct sc_clock *c, int64_t device_ms)
+{
+	return sc_clock_mono_at(c, device_ms);
+}
+
+static int add(struct sc_loop *l, int64_t key, const struct sc_clock *clock, int64_t device_ms,
+	       sc_timer_cb cb, void *arg)
+{
+	if (l->free_head < 0) {
+		int cap = l->nt_cap ? l->nt_cap * 2 : 64;
+		struct timer *t = realloc(l->t, (size_t)cap * sizeof *t);
+		if (!t)
+			return -1;
+		l->t = t;
+		int *h = realloc(l->heap, (size_t)cap * sizeof *h);
+		if (!h)
+			return -1;
+		l->heap = h;
+		for (int i = cap - 1; i >= l->nt_cap; i--) {
+			l->t[i].heap_pos = -1;
+			l->t[i].next_free = l->free_head;
+			l->free_head = i;
+		}
+		l->nt_cap = cap;
+	}
+	int id = l->free_head;
+	struct timer *t = &l->t[id];
+	l->free_head = t->next_free;
+	t->key = key;
+	t->clock = clock;
+	t->device_ms = device_ms;
+	t->cb = cb;
+	t->arg = arg;
+	t->heap_pos = l->nheap;
+	l->heap[l->nheap++] = id;
+	heap_up(l, t->heap_pos);
+	return id;
 }
 
 int sc_loop_add_timer(struct sc_loop *l, int64_t at_ms, sc_timer_cb cb, void *arg)
 {
-	for (int i = 0; i < SC_LOOP_MAX_TIMERS; i++) {
-		if (!l->t[i].used) {
-			l->t[i] = (struct timer){true, at_ms, cb, arg};
-			return i;
-		}
-	}
-	return -1;
+	return add(l, at_ms, NULL, 0, cb, arg);
+}
+
+int sc_loop_add_device_timer(struct sc_loop *l, const struct sc_clock *clock, int64_t at_ms,
+			     sc_timer_cb cb, void *arg)
+{
+	return add(l, device_key(clock, at_ms), clock, at_ms, cb, arg);
+}
+
+static void release(struct sc_loop *l, int id)
+{
+	l->t[id].heap_pos = -1;
+	l->t[id].next_free = l->free_head;
+	l->free_head = id;
 }
 
 void sc_loop_cancel_timer(struct sc_loop *l, int id)
 {
-	if (id >= 0 && id < SC_LOOP_MAX_TIMERS)
-		l->t[id].used = false;
+	if (id < 0 || id >= l->nt_cap || l->t[id].heap_pos < 0)
+		return;
+	heap_remove(l, l->t[id].heap_pos);
+	release(l, id);
+}
+
+void sc_loop_clock_changed(struct sc_loop *l, const struct sc_clock *clock)
+{
+	for (int i = 0; i < l->nheap; i++) {
+		struct timer *t = &l->t[l->heap[i]];
+		if (t->clock == clock)
+			t->key = device_key(clock, t->device_ms);
+	}
+	for (int i = l->nheap / 2; i >= 0; i--)
+		heap_down(l, i);
+}
+
+int sc_loop_timers(const struct sc_loop *l)
+{
+	return l->nheap;
+}
+
+/* Fires every timer due at loop time now (and those its callbacks add for
+ * now), in order. */
+static void fire_due(struct sc_loop *l, int64_t now)
+{
+	while (l->nheap > 0 && !l->stop) {
+		int id = l->heap[0];
+		struct timer *t = &l->t[id];
+		if (t->key > now)
+			return;
+		if (l->virt && t->key > l->vnow)
+			l->vnow = t->key;
+		sc_timer_cb cb = t->cb;
+		void *arg = t->arg;
+		heap_remove(l, 0);
+		release(l, id);
+		cb(arg);
+	}
+}
+
+/* ---- virtual time ---- */
+
+void sc_loop_set_virtual(struct sc_loop *l, int64_t start_ms)
+{
+	l->virt = true;
+	l->vnow = start_ms;
+	l->vuntil = start_ms;
+}
+
+bool sc_loop_is_virtual(const struct sc_loop *l)
+{
+	return l->virt;
+}
+
+void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void *arg)
+{
+	if (until_ms < l->vnow)
+		until_ms = l->vnow;
+	l->vuntil = until_ms;
+	l->advancing = true;
+	l->adv_done = done;
+	l->adv_arg = arg;
 }
 
 void sc_loop_stop(struct sc_loop *l)
@@ -141,47 +373,61 @@ void sc_loop_stop(struct sc_loop *l)
 	l->stop = true;
 }
 
+/* ---- the loop ---- */
+
+static void dispatch(struct sc_loop *l, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(l->ep, ev, 64, timeout_ms);
+	for (int i = 0; i < n && !l->stop; i++) {
+		int fd = (int)(uint32_t)ev[i].data.u64;
+		uint32_t gen = (uint32_t)(ev[i].data.u64 >> 32);
+		/* Still watched, and the same registration? A callback earlier
+		 * in this round may have closed it, or the number reused. */
+		if (fd < 0 || fd >= l->nw_cap || !l->w[fd].used || l->w[fd].gen != gen)
+			continue;
+		struct watch *w = &l->w[fd];
+		w->cb(w->arg, fd, from_epoll(ev[i].events));
+	}
+}
+
 int sc_loop_run(struct sc_loop *l)
 {
-	struct pollfd pfd[SC_LOOP_MAX_FDS];
-	struct watch snap[SC_LOOP_MAX_FDS];
-
 	while (!l->stop) {
-		int64_t now = sc_mono_ms(), next = -1;
-		for (int i = 0; i < SC_LOOP_MAX_TIMERS; i++)
-			if (l->t[i].used && (next < 0 || l->t[i].at_ms < next))
-				next = l->t[i].at_ms;
-		int timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
-
-		/* Callbacks may add or remove watches: work on a snapshot. */
-		int n = l->nw;
-		memcpy(snap, l->w, (size_t)n * sizeof snap[0]);
-		for (int i = 0; i < n; i++)
-			pfd[i] = (struct pollfd){snap[i].fd, snap[i].events, 0};
-		int rc = poll(pfd, (nfds_t)n, timeout);
-		if (rc < 0 && errno != EINTR)
-			return -1;
-
-		now = sc_mono_ms();
-		for (int i = 0; i < SC_LOOP_MAX_TIMERS && !l->stop; i++) {
-			if (l->t[i].used && l->t[i].at_ms <= now) {
-				l->t[i].used = false;
-				l->t[i].cb(l->t[i].arg);
+		int timeout;
+		if (l->virt) {
+			int64_t next = l->nheap > 0 ? l->t[l->heap[0]].key : INT64_MAX;
+			if (l->advancing && next <= l->vuntil) {
+				timeout = 0;
+			} else {
+				if (l->advancing) {
+					/* Nothing more due before until: time stands there. */
+					l->vnow = l->vuntil;
+					l->advancing = false;
+					if (l->adv_done)
+						l->adv_done(l->adv_arg);
+					continue;
+				}
+				timeout = -1; /* standing still: wait for a descriptor */
 			}
+			dispatch(l, timeout);
+			if (l->advancing) {
+				int64_t due = l->nheap > 0 ? l->t[l->heap[0]].key : INT64_MAX;
+				if (due <= l->vuntil)
+					fire_due(l, due);
+			}
+			continue;
 		}
-		for (int i = 0; rc > 0 && i < n && !l->stop; i++) {
-			if (!pfd[i].revents)
-				continue;
-			/* Still watched? A callback earlier in this round may have
-			 * closed it. */
-			bool live = false;
-			for (int k = 0; k < l->nw; k++)
-				if (l->w[k].fd == snap[i].fd && l->w[k].cb == snap[i].cb &&
-				    l->w[k].arg == snap[i].arg)
-					live = true;
-			if (live)
-				snap[i].cb(snap[i].arg, pfd[i].fd, pfd[i].revents);
+		int64_t now = sc_mono_ms();
+		if (l->nheap > 0) {
+			int64_t next = l->t[l->heap[0]].key;
+			timeout = next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+		} else {
+			timeout = 60000;
 		}
+		dispatch(l, timeout);
+		if (!l->stop)
+			fire_due(l, sc_mono_ms());
 	}
 	return l->signo;
 }

@@ -1,14 +1,20 @@
-/* The event loop: one thread, poll(2), file descriptors and timers on the
- * monotonic clock. Everything that touches device state runs from here, so
- * nothing is shared between threads. */
+/* The event loop: one thread, epoll, file descriptors and timers. Everything
+ * that touches device state runs from here, so nothing is shared between
+ * threads. Sized for a fleet: any number of descriptors and timers (a heap).
+ *
+ * Time: the loop's own time (sc_loop_now) is the monotonic clock, or, in
+ * virtual mode, a time that stands still until the loop is told to advance
+ * and then runs through its timers as fast as they can be served (replays
+ * and scenarios at --speed max). Timers on a device clock (clock.h) fire
+ * when that clock reaches their time; when the clock's speed changes
+ * (sc_loop_clock_changed) they follow. */
 #ifndef SC_LOOP_H
 #define SC_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SC_LOOP_MAX_FDS 64
-#define SC_LOOP_MAX_TIMERS 16
+#include "clock.h"
 
 struct sc_loop;
 
@@ -22,15 +28,34 @@ void sc_loop_free(struct sc_loop *l);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t sc_mono_ms(void);
+/* The loop's time in ms: monotonic, or virtual. */
+int64_t sc_loop_now(const struct sc_loop *l);
 
-/* Watch fd for events (POLLIN, POLLOUT); returns 0 or -1 when full. */
+/* Watch fd for events (POLLIN, POLLOUT, as poll(2) names them); returns 0
+ * or -1. A descriptor is watched once. */
 int sc_loop_add_fd(struct sc_loop *l, int fd, short events, sc_fd_cb cb, void *arg);
 void sc_loop_set_events(struct sc_loop *l, int fd, short events);
 void sc_loop_del_fd(struct sc_loop *l, int fd);
 
-/* A timer firing once at monotonic time at_ms; returns an id >= 0 or -1. */
+/* A timer firing once at loop time at_ms; returns an id >= 0 or -1. */
 int sc_loop_add_timer(struct sc_loop *l, int64_t at_ms, sc_timer_cb cb, void *arg);
+/* A timer firing once when the device clock reaches device time at_ms. */
+int sc_loop_add_device_timer(struct sc_loop *l, const struct sc_clock *clock, int64_t at_ms,
+			     sc_timer_cb cb, void *arg);
+/* Cancels a pending timer; -1 and fired ids are ignored. */
 void sc_loop_cancel_timer(struct sc_loop *l, int id);
+/* The clock's speed or anchor changed: its timers are due anew. */
+void sc_loop_clock_changed(struct sc_loop *l, const struct sc_clock *clock);
+/* Pending timers (for tests and the fleet's figures). */
+int sc_loop_timers(const struct sc_loop *l);
+
+/* Virtual time: loop time starts at start_ms and stands still. */
+void sc_loop_set_virtual(struct sc_loop *l, int64_t start_ms);
+bool sc_loop_is_virtual(const struct sc_loop *l);
+/* Virtual time may run up to until_ms: timers up to then fire in order,
+ * descriptors are served between them, then time stands at until_ms and
+ * done(arg) is called from the loop. */
+void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void *arg);
 
 /* Runs until sc_loop_stop or a signal; returns the signal number that
  * stopped it, or 0. */

@@ -102,7 +102,7 @@ static void on_client(void *arg, int fd, short revents)
 		return;
 	}
 	c->len += (size_t)r;
-	c->last_ms = sc_mono_ms();
+	c->last_ms = sc_loop_now(m->loop);
 	/* Serve every whole request received, in order. */
 	for (;;) {
 		size_t n = 0;
@@ -169,7 +169,7 @@ static void on_accept(void *arg, int fd, short revents)
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = s;
 	c->len = 0;
-	c->last_ms = sc_mono_ms();
+	c->last_ms = sc_loop_now(m->loop);
 	memcpy(c->peer, peer, sizeof c->peer);
 	m->stats.connections++;
 	sc_log(SC_LOG_INFO, "modbus: client %s connected", peer);
@@ -179,7 +179,7 @@ static void on_accept(void *arg, int fd, short revents)
 static void on_sweep(void *arg)
 {
 	struct sc_modbus *m = arg;
-	int64_t now = sc_mono_ms();
+	int64_t now = sc_loop_now(m->loop);
 	for (int i = 0; i < SC_MODBUS_MAX_CLIENTS; i++) {
 		struct client *c = &m->c[i];
 		if (c->fd >= 0 && now - c->last_ms >= (int64_t)m->o.idle_timeout_s * 1000) {
@@ -224,7 +224,7 @@ struct sc_modbus *sc_modbus_start(struct sc_loop *loop, struct sc_device *dev,
 	getsockname(m->listen_fd, (struct sockaddr *)&sa, &sl);
 	m->port = ntohs(sa.sin_port);
 	sc_loop_add_fd(loop, m->listen_fd, POLLIN, on_accept, m);
-	m->sweep_timer = sc_loop_add_timer(loop, sc_mono_ms() + 250, on_sweep, m);
+	m->sweep_timer = sc_loop_add_timer(loop, sc_loop_now(loop) + 250, on_sweep, m);
 	*err = 0;
 	return m;
 fail:

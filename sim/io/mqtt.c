@@ -228,7 +228,7 @@ static void schedule_retry(struct sc_mqtt *m)
 		return;
 	sc_loop_cancel_timer(m->loop, m->retry_timer);
 	int delay = m->backoff_ms;
-	m->retry_timer = sc_loop_add_timer(m->loop, sc_mono_ms() + delay, try_connect, m);
+	m->retry_timer = sc_loop_add_timer(m->loop, sc_loop_now(m->loop) + delay, try_connect, m);
 	/* Doubling up to the maximum: a broker that is down is asked again
 	 * every reconnect_max_ms (the device's esp-mqtt waits 10 s). */
 	m->backoff_ms = delay * 2 > m->o.reconnect_max_ms ? m->o.reconnect_max_ms : delay * 2;

@@ -92,12 +92,12 @@ int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_
 
 static int64_t dev_now(const struct sc_source *s)
 {
-	return sc_clock_now(s->clock, sc_mono_ms());
+	return sc_clock_now(s->clock, sc_loop_now(s->loop));
 }
 
 static void schedule(struct sc_source *s, void (*cb)(void *))
 {
-	s->timer = sc_loop_add_timer(s->loop, sc_clock_mono_at(s->clock, s->next_ms), cb, s);
+	s->timer = sc_loop_add_device_timer(s->loop, s->clock, s->next_ms, cb, s);
 }
 
 /* ---- gen: the built-in synthetic meter ---- */
@@ -319,7 +319,7 @@ static void on_reopen(void *arg)
 	s->timer = -1;
 	s->reopening = true;
 	if (open_serial(s) != 0)
-		s->timer = sc_loop_add_timer(s->loop, sc_mono_ms() + 1000, on_reopen, s);
+		s->timer = sc_loop_add_timer(s->loop, sc_loop_now(s->loop) + 1000, on_reopen, s);
 	else
 		s->reopening = false;
 }
@@ -356,7 +356,7 @@ static void on_bytes(void *arg, int fd, short revents)
 		sc_log(SC_LOG_WARN, "source: %s lost (%s); reopening every second", s->o.path,
 		       n < 0 ? strerror(errno) : "hang-up");
 		close_serial(s);
-		s->timer = sc_loop_add_timer(s->loop, sc_mono_ms() + 1000, on_reopen, s);
+		s->timer = sc_loop_add_timer(s->loop, sc_loop_now(s->loop) + 1000, on_reopen, s);
 		return;
 	}
 	sc_loop_del_fd(s->loop, fd);
@@ -379,7 +379,7 @@ struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
 	s->o = *o;
 	s->timer = -1;
 	s->fd = -1;
-	s->next_ms = sc_clock_now(clock, sc_mono_ms());
+	s->next_ms = sc_clock_now(clock, sc_loop_now(loop));
 	switch (o->kind) {
 	case SC_SRC_GEN:
 		s->o.meter.start = s->next_ms / 1000;

@@ -46,7 +46,7 @@ struct sc_twin {
 
 static int64_t now_ms(const struct sc_twin *t)
 {
-	return sc_clock_now(t->clock, sc_mono_ms());
+	return sc_clock_now(t->clock, sc_loop_now(t->loop));
 }
 
 static int64_t device_time_s(void *arg)
@@ -91,9 +91,8 @@ static void on_event(void *arg, const struct sc_tg_event *ev)
 			sc_log(SC_LOG_INFO, "meter: data again");
 		t->link = SC_LINK_OK;
 		sc_loop_cancel_timer(t->loop, t->link_timer);
-		t->link_timer = sc_loop_add_timer(
-			t->loop,
-			sc_clock_mono_at(t->clock, t->dev.reading_ms + sc_device_no_data_ms(&t->dev)),
+		t->link_timer = sc_loop_add_device_timer(
+			t->loop, t->clock, t->dev.reading_ms + sc_device_no_data_ms(&t->dev),
 			on_link_timer, t);
 		/* manual §5.4: a power_instant message for every telegram parsed. */
 		publish_power(t);
@@ -128,8 +127,7 @@ static void on_ping(void *arg)
 			t->pings.internet_ping_fail++;
 	}
 	t->next_ping_ms += SC_DIAG_PING_S * 1000;
-	t->ping_timer = sc_loop_add_timer(t->loop, sc_clock_mono_at(t->clock, t->next_ping_ms),
-					  on_ping, t);
+	t->ping_timer = sc_loop_add_device_timer(t->loop, t->clock, t->next_ping_ms, on_ping, t);
 }
 
 void sc_twin_diag(struct sc_twin *t, struct sc_diag *d)
@@ -167,8 +165,8 @@ static void on_counters(void *arg)
 	if (n > 0 && t->mqtt)
 		sc_mqtt_publish(t->mqtt, t->topic_counters, json, (size_t)n);
 	t->next_counters_ms += (int64_t)t->o.counters_interval_s * 1000;
-	t->counters_timer = sc_loop_add_timer(
-		t->loop, sc_clock_mono_at(t->clock, t->next_counters_ms), on_counters, t);
+	t->counters_timer = sc_loop_add_device_timer(t->loop, t->clock, t->next_counters_ms,
+						     on_counters, t);
 }
 
 /* ---- MQTT, with the configuration in force ---- */
@@ -537,7 +535,7 @@ static void schedule_dongle(struct sc_twin *t)
 		at = fw;
 	sc_loop_cancel_timer(t->loop, t->dongle_timer);
 	t->dongle_timer = at < 0 ? -1
-				 : sc_loop_add_timer(t->loop, sc_clock_mono_at(t->clock, at), on_dongle, t);
+				 : sc_loop_add_device_timer(t->loop, t->clock, at, on_dongle, t);
 }
 
 /* ---- start and stop ---- */
@@ -633,11 +631,11 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 	if (sc_dongle_services_on(&t->dongle))
 		start_mqtt(t);
 	t->next_ping_ms = now + SC_DIAG_PING_S * 1000;
-	t->ping_timer = sc_loop_add_timer(loop, sc_clock_mono_at(clock, t->next_ping_ms), on_ping, t);
+	t->ping_timer = sc_loop_add_device_timer(loop, clock, t->next_ping_ms, on_ping, t);
 	if (o->counters_interval_s > 0) {
 		t->next_counters_ms = now + (int64_t)o->counters_interval_s * 1000;
-		t->counters_timer = sc_loop_add_timer(loop, sc_clock_mono_at(clock, t->next_counters_ms),
-						      on_counters, t);
+		t->counters_timer = sc_loop_add_device_timer(loop, clock, t->next_counters_ms,
+							     on_counters, t);
 	}
 	t->source = sc_source_start(loop, &t->dev, clock, &o->src);
 	if (!t->source) {
