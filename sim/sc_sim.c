@@ -98,6 +98,11 @@ static void usage(FILE *f)
 		"                           certificate in DIR (default: nothing kept)\n"
 		"  --power-up               start with power-up and initialising, as a device\n"
 		"                           plugged in (default: already running)\n\n",
+		"The twin:\n"
+		"  --control on|off|auto    its control API under /sim/v1 on the HTTP servers\n"
+		"                           (default auto: on when they listen on loopback only)\n"
+		"  --p1-out DEV             repeat the meter's bytes on a serial port or pty, as\n"
+		"                           the P1 ext port does\n\n",
 		"  --log-level LEVEL        error | warn | info | debug (default info)\n"
 		"  -h, --help               this text\n\n",
 		"Exit status: 0 after SIGINT/SIGTERM or the end of input with --exit-at-end,\n"
@@ -189,7 +194,7 @@ int main(int argc, char **argv)
 		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
 		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
-		O_POWER_UP,
+		O_POWER_UP, O_P1_OUT, O_CONTROL,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -234,6 +239,8 @@ int main(int argc, char **argv)
 		{"echo-secrets", no_argument, NULL, O_ECHO},
 		{"http-api-plain", no_argument, NULL, O_PLAIN_API},
 		{"power-up", no_argument, NULL, O_POWER_UP},
+		{"p1-out", required_argument, NULL, O_P1_OUT},
+		{"control", required_argument, NULL, O_CONTROL},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -263,6 +270,7 @@ int main(int argc, char **argv)
 	to.https_port = 443;
 	to.session_idle_ms = 60000;
 	int device = -1; /* -1 from the source, else enum sc_protocol */
+	int control = -1; /* -1 auto: on when every HTTP address is a loopback one */
 	double speed = 1, d;
 	int64_t start_ms = -1;
 	char err[256];
@@ -509,6 +517,25 @@ int main(int argc, char **argv)
 		case O_POWER_UP:
 			to.power_up = true;
 			break;
+		case O_P1_OUT:
+			to.p1_out = strncmp(optarg, "serial:", 7) == 0 ? optarg + 7 : optarg;
+			if (!*to.p1_out) {
+				fprintf(stderr, "sc-sim: --p1-out: a serial port or pty is expected\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_CONTROL:
+			if (strcmp(optarg, "on") == 0)
+				control = 1;
+			else if (strcmp(optarg, "off") == 0)
+				control = 0;
+			else if (strcmp(optarg, "auto") == 0)
+				control = -1;
+			else {
+				fprintf(stderr, "sc-sim: --control: '%s' is not on, off or auto\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'l': {
 			int lv = sc_log_level_from_name(optarg);
 			if (lv < 0) {
@@ -548,6 +575,14 @@ int main(int argc, char **argv)
 				    "will be rejected", sc_flavour_name(to.src.flavour),
 		       sc_protocol_name(to.dev.protocol));
 	to.modbus.addr = mb_host;
+	/* The control API drives the twin without a password: beyond loopback
+	 * only when asked for. */
+	bool loopback = (!to.http_addr || strncmp(to.http_addr, "127.", 4) == 0) &&
+			(!to.https_addr || strncmp(to.https_addr, "127.", 4) == 0);
+	to.control = control < 0 ? loopback : control == 1;
+	if (to.control && !loopback)
+		sc_log(SC_LOG_WARN, "the control API (/sim/v1) answers without a password on %s",
+		       to.https_addr ? to.https_addr : to.http_addr);
 	to.seed = to.src.meter.seed;
 
 	struct sc_loop *loop = sc_loop_new();

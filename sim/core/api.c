@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "firmware.h"
+#include "p1.h"
 #include "sc_error.h"
 
 void sc_http_response_free(struct sc_http_response *r)
@@ -127,8 +128,17 @@ static int b64_value(char c)
  * not that shape or longer than cap. */
 static bool basic_credentials(const char *h, char *out, size_t cap)
 {
-	if (!h || strncmp(h, "Basic ", 6) != 0)
+	/* RFC 7235 §2.1: the auth-scheme is case-insensitive ("basic" too). */
+	static const char scheme[] = "basic ";
+	if (!h)
 		return false;
+	for (size_t i = 0; i < 6; i++) {
+		char ch = h[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if (ch != scheme[i])
+			return false;
+	}
 	const char *p = h + 6;
 	while (*p == ' ')
 		p++;
@@ -330,6 +340,17 @@ char *sc_api_status_json(const struct sc_api_ctx *c)
 			cJSON_AddNullToObject(m, "Version");
 		cJSON_AddStringToObject(m, "Maker", r->maker);
 		cJSON_AddStringToObject(m, "EquipmentId", r->meter_id);
+		/* A P1 equipment id is ASCII in hex (DSMR 5.0.2 §6.4): shown as
+		 * text too when it decodes to printable characters. */
+		char id[sizeof r->meter_id];
+		int n = r->flavour == SC_FLAVOUR_TIC
+				? -1
+				: sc_p1_hex_decode(r->meter_id, strlen(r->meter_id), id, sizeof id);
+		bool printable = n > 0;
+		for (int k = 0; printable && k < n; k++)
+			printable = id[k] >= 0x20 && id[k] < 0x7F;
+		if (printable)
+			cJSON_AddStringToObject(m, "EquipmentIdText", id);
 		cJSON_AddNumberToObject(m, "Phases", r->phases);
 		cJSON_AddNumberToObject(m, "CadenceSeconds", (double)sc_device_cadence_ms(d) / 1000.0);
 		cJSON_AddNumberToObject(m, "LastTelegramAge",
@@ -467,18 +488,34 @@ static void not_allowed(struct sc_http_response *rs, const char *allow)
 static void landing_page(const struct sc_api *a, const struct sc_http_request *rq,
 			 struct sc_http_response *rs)
 {
+	/* The name the client used, when it is a plain host name or address:
+	 * it goes into a link and a header, so nothing else passes. */
 	char host[256] = "smart-connect.local";
-	if (rq->host && *rq->host && strlen(rq->host) < sizeof host) {
+	bool plain = rq->host && *rq->host && strlen(rq->host) < sizeof host;
+	for (const char *q = rq->host; plain && *q; q++)
+		plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+			*q == '.' || *q == '-' || *q == ':' || *q == '[' || *q == ']';
+	if (plain) {
 		memcpy(host, rq->host, strlen(rq->host) + 1);
+		/* Drop the port: after the last ':' unless that is inside an
+		 * IPv6 literal ("[::1]:8080" -> "[::1]", "[::1]" stays). */
 		char *colon = strrchr(host, ':');
-		if (colon && !strchr(host, ']'))
+		char *bracket = strrchr(host, ']');
+		if (colon && (!bracket || colon > bracket))
 			*colon = '\0';
+		if (!host[0])
+			snprintf(host, sizeof host, "smart-connect.local");
 	}
+	/* The path goes into a Location header: printable ASCII only. */
+	const char *path = rq->path;
+	for (const char *q = path; *q; q++)
+		if (*q <= 0x20 || *q >= 0x7F || *q == '"' || *q == '<' || *q == '>')
+			path = "/";
 	char url[300];
 	snprintf(url, sizeof url, "https://%s:%d/", host, a->https_port);
 	if (strcmp(rq->path, "/") != 0) {
 		snprintf(rs->location, sizeof rs->location, "https://%s:%d%s", host, a->https_port,
-			 rq->path);
+			 path);
 		error(rs, 308, "the configuration environment is served over HTTPS", NULL,
 		      rs->location);
 		return;
@@ -487,7 +524,8 @@ static void landing_page(const struct sc_api *a, const struct sc_http_request *r
 	int n = snprintf(page, sizeof page,
 			 "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-			 "<title>SmartConnect</title></head><body style=\"font-family:sans-serif\">"
+			 "<title>SmartConnect</title><link rel=\"icon\" href=\"data:,\"></head>"
+			 "<body style=\"font-family:sans-serif\">"
 			 "<h1>SmartConnect</h1><p>The configuration is served in a secure "
 			 "environment:</p><p><a id=\"secure\" href=\"%s\">%s</a></p></body></html>",
 			 url, url);
@@ -573,7 +611,9 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 		 * parser keeps '/'..CRC, the line end is put back. */
 		const char *raw = c->dev->last_raw;
 		size_t n = c->dev->last_raw_len;
-		bool p1 = raw[0] == '/';
+		/* Only a telegram that reached its "!" trailer had a line end
+		 * after it; one cut short (the input ended) is served as it came. */
+		bool p1 = raw[0] == '/' && ((n >= 5 && raw[n - 5] == '!') || raw[n - 1] == '!');
 		set_body(rs, 200, "application/octet-stream", raw, n);
 		if (p1 && rs->body) {
 			char *b = realloc(rs->body, n + 3);

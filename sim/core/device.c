@@ -76,7 +76,11 @@ static void handle(struct sc_device *d, int64_t now_ms)
 void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t now_ms)
 {
 	const char *p = data;
+	if (d->cut)
+		return;
 	d->counters.bytes += len;
+	if (d->cfg.on_bytes)
+		d->cfg.on_bytes(d->cfg.on_bytes_arg, data, len);
 	while (len > 0) {
 		size_t used = sc_tg_feed(d->stream, p, len, &d->ev);
 		p += used;

@@ -25,6 +25,10 @@ struct sc_device_config {
 	/* Called for every telegram, good or not, and for garbage (may be NULL). */
 	void (*on_event)(void *arg, const struct sc_tg_event *ev);
 	void *on_event_arg;
+	/* Called with every byte received, before it is parsed (may be NULL):
+	 * the P1 ext port repeats them. */
+	void (*on_bytes)(void *arg, const void *data, size_t len);
+	void *on_bytes_arg;
 };
 
 struct sc_device_counters {
@@ -45,6 +49,7 @@ struct sc_device {
 	struct sc_regmap image;      /* what Modbus serves: the last good telegram's */
 	uint64_t generation;         /* +1 for every good telegram */
 	struct sc_device_counters counters;
+	bool cut;                    /* the meter cable is out: nothing arrives */
 	char last_raw[SC_P1_BUF_SIZE]; /* the last telegram as received, good or not */
 	size_t last_raw_len;
 	/* The last telegram rejected: its kind ("crc", "unsupported" ...), why,
@@ -67,7 +72,7 @@ enum sc_meter_link {
 int sc_device_init(struct sc_device *d, const struct sc_device_config *cfg);
 void sc_device_free(struct sc_device *d);
 
-/* Meter bytes received at device time now_ms. */
+/* Meter bytes received at device time now_ms (dropped while cut). */
 void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t now_ms);
 /* The meter input ended (file at its end, serial port gone): reports a
  * telegram cut short. The last values stay served. */

@@ -85,13 +85,16 @@ static void set_address(struct sc_dongle *u, enum sc_addr_state st, uint32_t a, 
 			uint32_t gw, uint32_t dns, struct sc_dongle_events *ev)
 {
 	bool had = sc_dongle_has_address(u);
+	uint32_t old = u->addr;
 	u->addr_state = st;
 	u->addr = a;
 	u->prefix = prefix;
 	u->gateway = gw;
 	u->dns = dns;
 	bool has = sc_dongle_has_address(u);
-	if (ev && has && !had)
+	/* A new address replacing one (a DHCP lease after link-local, the
+	 * access point's after a lease) is an address taken too (dongle.h). */
+	if (ev && has && (!had || a != old))
 		ev->network_up = true;
 	if (ev && had && !has)
 		ev->network_down = true;
@@ -167,6 +170,11 @@ static void begin_power_up(struct sc_dongle *u, int64_t now_ms, struct sc_dongle
 	u->starts++;
 	u->net_started = false;
 	u->soft_resetting = false;
+	/* Access-point mode is entered with the button and is not kept: a
+	 * start comes up on the configured interface. */
+	if (u->ap_mode && ev)
+		ev->ap_changed = true;
+	u->ap_mode = false;
 	drop_address(u, ev);
 	u->running = u->saved;
 }
@@ -302,13 +310,16 @@ void sc_dongle_restart(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_eve
 
 void sc_dongle_factory_reset(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_events *ev)
 {
+	/* ap_changed only when AP mode is left (dongle.h: "entered or left"). */
+	bool was_ap = u->ap_mode;
 	u->saved = u->factory;
 	u->configured = false;
 	u->ap_mode = false;
 	u->button_down = false;
 	if (ev) {
 		ev->factory_reset = true;
-		ev->ap_changed = true;
+		if (was_ap)
+			ev->ap_changed = true;
 	}
 	sc_dongle_restart(u, now_ms, ev);
 }
@@ -331,8 +342,18 @@ void sc_dongle_button(struct sc_dongle *u, bool down, int64_t now_ms, struct sc_
 	}
 	if (!u->button_down)
 		return;
-	/* What the hold reached while down already happened in sc_dongle_step. */
-	sc_dongle_step(u, now_ms, ev);
+	/* What the hold reached while down happens first (sc_dongle_step),
+	 * added to what the caller has collected already. */
+	_Static_assert(sizeof(struct sc_dongle_events) == 9 * sizeof(bool),
+		       "sc_dongle_events holds bools only");
+	struct sc_dongle_events held;
+	sc_dongle_step(u, now_ms, &held);
+	if (ev) {
+		bool *dst = (bool *)ev;
+		const bool *src = (const bool *)&held;
+		for (size_t i = 0; i < sizeof held / sizeof(bool); i++)
+			dst[i] |= src[i];
+	}
 	u->button_down = false;
 	if (now_ms - u->button_since_ms < SC_DONGLE_BUTTON_SOFT_MS)
 		sc_dongle_soft_reset(u, now_ms, ev);

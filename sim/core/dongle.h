@@ -63,6 +63,7 @@ struct sc_dongle_env {
 	bool internet;        /* hosts beyond it answer */
 };
 
+/* Only bools: sc_dongle_button merges two of them field by field. */
 struct sc_dongle_events {
 	bool services_down;   /* a full restart began: stop Modbus, MQTT, the device API */
 	bool services_up;     /* running (again): start them with cfg_running */

@@ -111,7 +111,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct pending *p)
 	/* The page loads nothing from elsewhere. */
 	add_header(r, "Content-Security-Policy",
 		   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-		   "connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'");
+		   "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'");
 	if (rs->www_authenticate)
 		add_header(r, "WWW-Authenticate", "Basic realm=\"Smart Connect\", charset=\"UTF-8\"");
 	if (rs->retry_after_s > 0) {

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "control.h"
 #include "http.h"
+#include "p1out.h"
 #include "log.h"
 #include "mqtt.h"
 #include "payload.h"
@@ -34,6 +38,9 @@ struct sc_twin {
 	int modbus_port;          /* kept across restarts (port 0 picks once) */
 	struct sc_mqtt *mqtt;
 	struct sc_http *http, *https;
+	struct sc_p1out *p1out;
+	bool broker_cut;
+	int release_timer;        /* the button's release (sc_twin_press) */
 	char *cert_pem, *key_pem;
 	char topic_power[300], topic_counters[300];
 	enum sc_meter_link link;  /* as last logged */
@@ -108,6 +115,13 @@ static void on_event(void *arg, const struct sc_tg_event *ev)
 	case SC_TG_NONE:
 		break;
 	}
+}
+
+/* The P1 ext output repeats every byte of the input. */
+static void on_bytes(void *arg, const void *data, size_t len)
+{
+	struct sc_twin *t = arg;
+	sc_p1out_write(t->p1out, data, len);
 }
 
 /* ---- diagnostics ---- */
@@ -228,7 +242,7 @@ static void start_mqtt(struct sc_twin *t)
 	mo.reconnect_max_ms = t->o.reconnect_max_ms;
 	mo.device_time = device_time_s;
 	mo.device_time_arg = t;
-	mo.start_held = !sc_dongle_has_address(&t->dongle);
+	mo.start_held = !sc_dongle_has_address(&t->dongle) || t->broker_cut;
 	sc_topic(t->topic_power, sizeof t->topic_power, c->site, t->o.serial, "power_instant",
 		 t->o.topic_site);
 	sc_topic(t->topic_counters, sizeof t->topic_counters, c->site, t->o.serial,
@@ -417,6 +431,11 @@ static void fill_ctx(struct sc_twin *t, struct sc_api_ctx *c)
 static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_response *rs)
 {
 	struct sc_twin *t = arg;
+	if (strncmp(rq->path, "/sim/", 5) == 0) {
+		sc_control_handle(t, t->o.control, rq, rs);
+		sc_log(SC_LOG_DEBUG, "control: %s %s -> %d", rq->method, rq->path, rs->status);
+		return;
+	}
 	struct sc_api_ctx c;
 	fill_ctx(t, &c);
 	sc_api_handle(&t->api, &c, rq, rs);
@@ -424,7 +443,7 @@ static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_
 	if (c.want_soft_reset) {
 		struct sc_dongle_events ev;
 		memset(&ev, 0, sizeof ev);
-		sc_log(SC_LOG_INFO, "reset: soft reset from the API (the network reconnects)");
+		sc_log(SC_LOG_INFO, "reset: requested through the API");
 		sc_dongle_soft_reset(&t->dongle, c.now_ms, &ev);
 		apply(t, &ev);
 	}
@@ -488,8 +507,11 @@ static void apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 		sc_log(SC_LOG_INFO, "config: saved settings take effect");
 		start_mqtt(t);
 	}
-	if (ev->soft_reset && t->modbus)
-		sc_modbus_drop_clients(t->modbus, "network reconnect");
+	if (ev->soft_reset) {
+		sc_log(SC_LOG_INFO, "reset: soft reset (the network reconnects)");
+		if (t->modbus)
+			sc_modbus_drop_clients(t->modbus, "network reconnect");
+	}
 	if (ev->ap_changed)
 		sc_log(SC_LOG_INFO, "network: access-point mode %s%s%s",
 		       t->dongle.ap_mode ? "on (SSID SC-" : "off", t->dongle.ap_mode ? t->dongle.serial : "",
@@ -504,7 +526,7 @@ static void apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 		sc_ipv4_format(t->dongle.addr, a, sizeof a);
 		sc_log(SC_LOG_INFO, "network: %s address %s", t->dongle.ap_mode ? "access-point"
 				    : sc_addr_state_name(t->dongle.addr_state), a);
-		if (t->mqtt)
+		if (t->mqtt && !t->broker_cut)
 			sc_mqtt_hold(t->mqtt, false);
 	}
 }
@@ -552,7 +574,7 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 	t->loop = loop;
 	t->clock = clock;
 	t->o = *o;
-	t->link_timer = t->counters_timer = t->ping_timer = t->dongle_timer = -1;
+	t->link_timer = t->counters_timer = t->ping_timer = t->dongle_timer = t->release_timer = -1;
 	sc_heap_init(&t->heap, o->seed);
 	*exit_code = 3;
 	char why[256];
@@ -589,6 +611,15 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 	dc.regs.energy_kwh = sc_fw_energy_kwh(&fw);
 	dc.on_event = on_event;
 	dc.on_event_arg = t;
+	if (o->p1_out) {
+		t->p1out = sc_p1out_open(loop, o->p1_out, o->dev.protocol == SC_PROTO_TIC);
+		if (!t->p1out) {
+			free(t);
+			return NULL;
+		}
+		dc.on_bytes = on_bytes;
+		dc.on_bytes_arg = t;
+	}
 	if (sc_device_init(&t->dev, &dc) != SC_OK) {
 		sc_log(SC_LOG_ERROR, "out of memory");
 		*exit_code = 1;
@@ -659,6 +690,8 @@ void sc_twin_stop(struct sc_twin *t)
 	sc_loop_cancel_timer(t->loop, t->counters_timer);
 	sc_loop_cancel_timer(t->loop, t->ping_timer);
 	sc_loop_cancel_timer(t->loop, t->dongle_timer);
+	sc_loop_cancel_timer(t->loop, t->release_timer);
+	sc_p1out_close(t->p1out);
 	sc_http_stop(t->http);
 	sc_http_stop(t->https);
 	stop_mqtt(t);
@@ -724,4 +757,183 @@ void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap)
 		 (unsigned long long)d.mqtt_send_pass, (unsigned long long)d.mqtt_send_fail,
 		 (unsigned long long)d.mqtt_event_connect, (unsigned long long)d.mqtt_event_errors,
 		 (t->http ? sc_http_requests(t->http) : 0) + (t->https ? sc_http_requests(t->https) : 0));
+}
+
+/* ---- what the control API does ---- */
+
+void sc_twin_inject(struct sc_twin *t, const void *data, size_t len)
+{
+	sc_device_feed(&t->dev, data, len, now_ms(t));
+}
+
+int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
+		       char *why, size_t cap)
+{
+	struct sc_source_opts so = *o;
+	so.tic_line = t->dev.cfg.protocol == SC_PROTO_TIC;
+	struct sc_source *s = sc_source_start(t->loop, &t->dev, t->clock, &so);
+	if (!s) {
+		snprintf(why, cap, "the source %s cannot be started (see the log)", spec);
+		return -1;
+	}
+	sc_source_stop(t->source);
+	t->source = s;
+	t->o.src = so;
+	sc_log(SC_LOG_INFO, "source: now %s", sc_source_describe(s));
+	return 0;
+}
+
+const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t)
+{
+	return &t->o.src;
+}
+
+static void act(struct sc_twin *t, void (*fn)(struct sc_dongle *, int64_t, struct sc_dongle_events *))
+{
+	struct sc_dongle_events ev;
+	memset(&ev, 0, sizeof ev);
+	fn(&t->dongle, now_ms(t), &ev);
+	apply(t, &ev);
+	schedule_dongle(t);
+}
+
+void sc_twin_button(struct sc_twin *t, bool down)
+{
+	struct sc_dongle_events ev;
+	memset(&ev, 0, sizeof ev);
+	sc_log(SC_LOG_INFO, "button: %s", down ? "pressed" : "released");
+	sc_dongle_button(&t->dongle, down, now_ms(t), &ev);
+	apply(t, &ev);
+	schedule_dongle(t);
+}
+
+static void on_release(void *arg)
+{
+	struct sc_twin *t = arg;
+	t->release_timer = -1;
+	sc_twin_button(t, false);
+}
+
+void sc_twin_press(struct sc_twin *t, int64_t ms)
+{
+	sc_loop_cancel_timer(t->loop, t->release_timer);
+	sc_twin_button(t, true);
+	t->release_timer = sc_loop_add_device_timer(t->loop, t->clock, now_ms(t) + ms, on_release, t);
+}
+
+void sc_twin_meter_cut(struct sc_twin *t, bool cut)
+{
+	if (t->dev.cut != cut)
+		sc_log(SC_LOG_INFO, "meter: cable %s", cut ? "out" : "back in");
+	t->dev.cut = cut;
+}
+
+void sc_twin_set_env(struct sc_twin *t, const struct sc_dongle_env *env)
+{
+	struct sc_dongle_events ev;
+	memset(&ev, 0, sizeof ev);
+	sc_log(SC_LOG_INFO, "network: ethernet cable %s, wi-fi %s, dhcp server %s, gateway %s, "
+			    "internet %s", env->ethernet_cable ? "in" : "out",
+	       env->wifi_in_range ? "in range" : "out of range", env->dhcp_server ? "on" : "off",
+	       env->gateway ? "up" : "down", env->internet ? "up" : "down");
+	sc_dongle_set_env(&t->dongle, env, now_ms(t), &ev);
+	apply(t, &ev);
+	schedule_dongle(t);
+}
+
+void sc_twin_broker_cut(struct sc_twin *t, bool cut)
+{
+	t->broker_cut = cut;
+	sc_log(SC_LOG_INFO, "mqtt: broker %s", cut ? "cut off" : "reachable again");
+	if (t->mqtt)
+		sc_mqtt_hold(t->mqtt, cut || !sc_dongle_has_address(&t->dongle));
+}
+
+void sc_twin_power_cycle(struct sc_twin *t)
+{
+	sc_log(SC_LOG_INFO, "power: cut and back");
+	act(t, sc_dongle_restart);
+}
+
+void sc_twin_set_speed(struct sc_twin *t, double speed)
+{
+	int64_t mono = sc_loop_now(t->loop);
+	sc_clock_init(t->clock, sc_clock_now(t->clock, mono), mono, speed);
+	sc_loop_clock_changed(t->loop, t->clock);
+	sc_log(SC_LOG_INFO, "clock: speed %g", speed);
+}
+
+static void add_bool(cJSON *o, const char *k, bool v)
+{
+	cJSON_AddBoolToObject(o, k, v);
+}
+
+char *sc_twin_state_json(struct sc_twin *t)
+{
+	struct sc_api_ctx c;
+	fill_ctx(t, &c);
+	/* The device's status document, and what only the twin knows. */
+	char *status = sc_api_status_json(&c);
+	cJSON *root = status ? cJSON_Parse(status) : NULL;
+	free(status);
+	if (!root)
+		return NULL;
+	cJSON *tw = cJSON_AddObjectToObject(root, "Twin");
+	const struct sc_dongle *u = &t->dongle;
+	char text[64];
+	cJSON *clk = cJSON_AddObjectToObject(tw, "Clock");
+	cJSON_AddNumberToObject(clk, "DeviceTime", (double)c.now_ms / 1000.0);
+	cJSON_AddNumberToObject(clk, "Speed", t->clock->speed);
+	add_bool(clk, "Virtual", sc_loop_is_virtual(t->loop));
+	cJSON *d = cJSON_AddObjectToObject(tw, "Dongle");
+	cJSON_AddStringToObject(d, "Phase", sc_phase_name(u->phase));
+	cJSON_AddNumberToObject(d, "PhaseAge", (double)(c.now_ms - u->phase_ms) / 1000.0);
+	cJSON_AddNumberToObject(d, "Starts", u->starts);
+	add_bool(d, "SoftResetting", u->soft_resetting);
+	add_bool(d, "ButtonDown", u->button_down);
+	add_bool(d, "ApMode", u->ap_mode);
+	add_bool(d, "Configured", u->configured);
+	cJSON_AddStringToObject(d, "AddressState", sc_addr_state_name(u->addr_state));
+	sc_ipv4_format(u->addr, text, sizeof text);
+	cJSON_AddStringToObject(d, "Address", text);
+	cJSON_AddNumberToObject(d, "DhcpAttempt", u->dhcp_attempt);
+	cJSON *env = cJSON_AddObjectToObject(d, "Environment");
+	add_bool(env, "EthernetCable", u->env.ethernet_cable);
+	add_bool(env, "WifiInRange", u->env.wifi_in_range);
+	add_bool(env, "DhcpServer", u->env.dhcp_server);
+	add_bool(env, "Gateway", u->env.gateway);
+	add_bool(env, "Internet", u->env.internet);
+	cJSON *m = cJSON_AddObjectToObject(tw, "Meter");
+	add_bool(m, "CableOut", t->dev.cut);
+	cJSON_AddStringToObject(m, "Link", sc_meter_link_name(sc_device_link(&t->dev, c.now_ms)));
+	cJSON_AddNumberToObject(m, "Bytes", (double)t->dev.counters.bytes);
+	cJSON_AddNumberToObject(m, "GarbageBytes", (double)t->dev.counters.garbage_bytes);
+	cJSON_AddStringToObject(m, "Source", sc_source_describe(t->source));
+	cJSON *q = cJSON_AddObjectToObject(tw, "MQTT");
+	add_bool(q, "BrokerCut", t->broker_cut);
+	cJSON_AddStringToObject(q, "State", t->mqtt ? sc_mqtt_state_name(sc_mqtt_state(t->mqtt)) : "off");
+	cJSON_AddStringToObject(q, "Topic", t->mqtt ? t->topic_power : "");
+	cJSON *mb = cJSON_AddObjectToObject(tw, "Modbus");
+	cJSON_AddNumberToObject(mb, "Port", t->modbus_port);
+	add_bool(mb, "Listening", t->modbus != NULL);
+	cJSON_AddNumberToObject(mb, "Clients", t->modbus ? sc_modbus_clients(t->modbus) : 0);
+	if (t->modbus) {
+		const struct sc_modbus_stats *st = sc_modbus_stats(t->modbus);
+		cJSON_AddNumberToObject(mb, "Requests", (double)st->requests);
+		cJSON_AddNumberToObject(mb, "Refused", (double)st->refused);
+	}
+	cJSON *h = cJSON_AddObjectToObject(tw, "HTTP");
+	add_bool(h, "SessionActive", t->api.session_active);
+	if (t->api.session_active) {
+		sc_ipv4_format(t->api.session_ip, text, sizeof text);
+		cJSON_AddStringToObject(h, "SessionClient", text);
+	}
+	if (t->p1out) {
+		cJSON *p = cJSON_AddObjectToObject(tw, "P1Out");
+		cJSON_AddNumberToObject(p, "Sent", (double)sc_p1out_sent(t->p1out));
+		cJSON_AddNumberToObject(p, "Dropped", (double)sc_p1out_dropped(t->p1out));
+	}
+	char *out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
 }

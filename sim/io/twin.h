@@ -52,6 +52,8 @@ struct sc_twin_opts {
 	bool echo_secrets;
 	bool plain_http_api;
 	bool power_up;                 /* start with power-up and initialising */
+	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */
+	bool control;                  /* the twin's own control API (/sim/v1/...) */
 };
 
 struct sc_twin;
@@ -71,5 +73,31 @@ void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
 void sc_twin_describe(struct sc_twin *t, char *buf, size_t cap);
 /* One line of totals for the log at shutdown. */
 void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
+
+/* ---- what the control API (control.h) does to a twin ---- */
+
+/* Bytes as if the meter sent them now. */
+void sc_twin_inject(struct sc_twin *t, const void *data, size_t len);
+/* Another meter source (SPEC as --source; o gives its options). Returns 0,
+ * or -1 with why (the old source stays). */
+int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
+		       char *why, size_t cap);
+const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
+/* The button: down or up now; or pressed now and released after ms of
+ * device time. */
+void sc_twin_button(struct sc_twin *t, bool down);
+void sc_twin_press(struct sc_twin *t, int64_t ms);
+/* The meter cable out (true) or back in. */
+void sc_twin_meter_cut(struct sc_twin *t, bool cut);
+/* What the dongle is plugged into. */
+void sc_twin_set_env(struct sc_twin *t, const struct sc_dongle_env *env);
+/* The broker unreachable (true) or back. */
+void sc_twin_broker_cut(struct sc_twin *t, bool cut);
+/* Power cut and back: a full restart. */
+void sc_twin_power_cycle(struct sc_twin *t);
+/* The device clock X times faster from now (shared by every twin of the loop). */
+void sc_twin_set_speed(struct sc_twin *t, double speed);
+/* The whole internal state as JSON (malloc'd), NULL when out of memory. */
+char *sc_twin_state_json(struct sc_twin *t);
 
 #endif

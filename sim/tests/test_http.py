@@ -375,7 +375,7 @@ class Reset(Base):
         self.assertFalse(c.read_holding_registers(0x8006, 2, slave=1).isError())
         r = curl(s.https_port, "POST", "/api/v1/reset")
         self.assertEqual(r.status, 202)
-        s.wait_for(r"reset: soft reset from the API")
+        s.wait_for(r"reset: requested through the API")
         s.wait_for(r"modbus: client .* closed \(network reconnect\)")
         c.close()
         wait_until(lambda: curl(s.https_port, "GET", "/api/v1/status").json()["Status"]
@@ -445,6 +445,18 @@ class PlainHttp(Base):
         r = curl(s.http_port, "GET", "/api/v1/config", tls=False)
         self.assertEqual(r.status, 308)
         self.assertEqual(r.headers["location"], "https://127.0.0.1:%d/api/v1/config" % s.https_port)
+
+    def test_a_strange_host_header_is_not_echoed(self):
+        s = self.sim()
+        r = curl(s.http_port, "GET", "/", tls=False, user=None,
+                 extra=["-H", 'Host: x"><script>alert(1)</script>'])
+        self.assertEqual(r.status, 200)
+        self.assertNotIn(b"<script>", r.body)
+        self.assertIn(b"https://smart-connect.local:%d/" % s.https_port, r.body)
+        r = curl(s.http_port, "GET", "/api/v1/config", tls=False,
+                 extra=["-H", "Host: smart-connect.local:80"])
+        self.assertEqual(r.headers["location"], "https://smart-connect.local:%d/api/v1/config"
+                         % s.https_port)
 
     def test_api_over_plain_http_when_allowed(self):
         s = self.sim("--http-api-plain")
