@@ -8,7 +8,8 @@
  *                            meter, network, MQTT, LED, counters
  *   GET   /api/v1/firmware   version and update state
  *   POST  /api/v1/firmware   {"Version": "5.3.0"}: start a (simulated) update
- *   POST  /api/v1/reset      soft reset: reconnect the network, apply saved settings
+ *   POST  /api/v1/reset      soft reset: the firmware restarts, reconnects the network
+ *                            and applies the saved settings
  *   GET   /api/v1/telegram   the last raw telegram as received (bytes intact)
  *   GET   /                  the configuration page
  *

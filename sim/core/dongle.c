@@ -169,12 +169,9 @@ static void begin_power_up(struct sc_dongle *u, int64_t now_ms, struct sc_dongle
 	u->boot_ms = now_ms;
 	u->starts++;
 	u->net_started = false;
-	u->soft_resetting = false;
-	/* Access-point mode is entered with the button and is not kept: a
-	 * start comes up on the configured interface. */
-	if (u->ap_mode && ev)
-		ev->ap_changed = true;
-	u->ap_mode = false;
+	/* Access-point mode stays across a restart: the installer configures
+	 * Wi-Fi through it and restarts; it ends when the Wi-Fi client
+	 * connects (net_start) or at a factory reset. */
 	drop_address(u, ev);
 	u->running = u->saved;
 }
@@ -223,10 +220,6 @@ void sc_dongle_step(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_events
 		if (ev)
 			ev->services_up = true;
 	}
-	if (u->soft_resetting && now_ms >= u->soft_until_ms) {
-		u->soft_resetting = false;
-		net_start(u, u->soft_until_ms, ev);
-	}
 	if (u->phase != SC_PHASE_POWER_UP)
 		dhcp_step(u, now_ms, ev);
 	if (u->button_down) {
@@ -262,8 +255,6 @@ int64_t sc_dongle_next_ms(const struct sc_dongle *u, int64_t now_ms)
 		t = earliest(t, u->phase_ms + SC_DONGLE_POWER_UP_MS);
 	else if (u->phase == SC_PHASE_INITIALISING)
 		t = earliest(t, u->phase_ms + SC_DONGLE_INIT_MS);
-	if (u->soft_resetting)
-		t = earliest(t, u->soft_until_ms);
 	if (u->dhcp_attempt > 0)
 		t = earliest(t, u->dhcp_next_ms);
 	if (u->button_down) {
@@ -284,18 +275,11 @@ static bool same_network_and_mqtt(const struct sc_config *a, const struct sc_con
 
 void sc_dongle_soft_reset(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_events *ev)
 {
-	if (u->phase != SC_PHASE_RUNNING)
-		return;
+	/* A software reset: the firmware restarts, comes up through power-up
+	 * and initialising, and reconnects the network with what was saved. */
 	if (ev)
 		ev->soft_reset = true;
-	if (!same_network_and_mqtt(&u->running, &u->saved)) {
-		u->running = u->saved;
-		if (ev)
-			ev->config_applied = true;
-	}
-	drop_address(u, ev);
-	u->soft_resetting = true;
-	u->soft_until_ms = now_ms + SC_DONGLE_SOFT_RESET_MS;
+	sc_dongle_restart(u, now_ms, ev);
 }
 
 void sc_dongle_restart(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_events *ev)
@@ -365,7 +349,7 @@ void sc_dongle_set_env(struct sc_dongle *u, const struct sc_dongle_env *env, int
 	bool link_before = sc_dongle_link(u);
 	u->env = *env;
 	bool link_after = sc_dongle_link(u);
-	if (!u->net_started || u->soft_resetting)
+	if (!u->net_started)
 		return;
 	if (link_before && !link_after)
 		drop_address(u, ev);

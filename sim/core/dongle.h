@@ -9,10 +9,11 @@
  *   power-up      SC_DONGLE_POWER_UP_MS, LED red
  *   initialising  SC_DONGLE_INIT_MS, LED colours cycling; the network comes up
  *   running       services (Modbus, MQTT, the device API) on
- * A full restart (firmware update, factory reset) goes through all three; a
- * soft reset (API reset, short button press) reconnects the network only:
- * the link drops for SC_DONGLE_SOFT_RESET_MS, the address is taken again, the
- * saved network and MQTT settings take effect.
+ * Every restart goes through all three: a soft reset (API reset, short
+ * button press: the firmware restarts and reconnects the network), a power
+ * cycle, a firmware update, a factory reset. The saved network and MQTT
+ * settings take effect at a restart; access-point mode stays until the
+ * Wi-Fi client connects or a factory reset.
  *
  * The network model (manual §5.1): one interface active (Ethernet or Wi-Fi,
  * DefaultNetIf); DHCP (SC_DONGLE_DHCP_ATTEMPTS attempts of
@@ -36,7 +37,6 @@
 
 #define SC_DONGLE_POWER_UP_MS 1000
 #define SC_DONGLE_INIT_MS 4000
-#define SC_DONGLE_SOFT_RESET_MS 1500
 #define SC_DONGLE_DHCP_ATTEMPT_MS 4000
 #define SC_DONGLE_DHCP_ATTEMPTS 3
 #define SC_DONGLE_DHCP_LEASE_MS 300     /* a DHCP server answers this fast */
@@ -69,7 +69,7 @@ struct sc_dongle_events {
 	bool services_up;     /* running (again): start them with cfg_running */
 	bool network_up;      /* an address was taken (MQTT may connect) */
 	bool network_down;    /* the address is gone (connections drop) */
-	bool soft_reset;      /* reconnect: clients dropped, MQTT reconnects */
+	bool soft_reset;      /* the restart is a soft reset (API, short press) */
 	bool config_applied;  /* cfg_running changed (MQTT settings, network) */
 	bool firmware_changed;/* a new firmware runs (energy units may change) */
 	bool factory_reset;   /* configuration back to defaults: clean the state dir */
@@ -91,8 +91,6 @@ struct sc_dongle {
 	/* network */
 	struct sc_dongle_env env;
 	bool net_started;           /* the interface was brought up in this start */
-	bool soft_resetting;
-	int64_t soft_until_ms;
 	enum sc_addr_state addr_state;
 	uint32_t addr, gateway, dns;
 	int prefix;

@@ -507,11 +507,8 @@ static void apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 		sc_log(SC_LOG_INFO, "config: saved settings take effect");
 		start_mqtt(t);
 	}
-	if (ev->soft_reset) {
-		sc_log(SC_LOG_INFO, "reset: soft reset (the network reconnects)");
-		if (t->modbus)
-			sc_modbus_drop_clients(t->modbus, "network reconnect");
-	}
+	if (ev->soft_reset)
+		sc_log(SC_LOG_INFO, "reset: soft reset (the device restarts and reconnects)");
 	if (ev->ap_changed)
 		sc_log(SC_LOG_INFO, "network: access-point mode %s%s%s",
 		       t->dongle.ap_mode ? "on (SSID SC-" : "off", t->dongle.ap_mode ? t->dongle.serial : "",
@@ -889,7 +886,6 @@ char *sc_twin_state_json(struct sc_twin *t)
 	cJSON_AddStringToObject(d, "Phase", sc_phase_name(u->phase));
 	cJSON_AddNumberToObject(d, "PhaseAge", (double)(c.now_ms - u->phase_ms) / 1000.0);
 	cJSON_AddNumberToObject(d, "Starts", u->starts);
-	add_bool(d, "SoftResetting", u->soft_resetting);
 	add_bool(d, "ButtonDown", u->button_down);
 	add_bool(d, "ApMode", u->ap_mode);
 	add_bool(d, "Configured", u->configured);

@@ -412,38 +412,35 @@ Test(dongle, firmware_restart_boots_the_new_version)
 
 /* ---- soft reset ---- */
 
-Test(dongle, soft_reset_reconnects_the_network)
+Test(dongle, soft_reset_restarts_the_firmware)
 {
+	/* Manual §5.2 "soft reset, reconnect network": a software restart
+	 * through power-up and initialising, the network taken again. */
 	struct sc_dongle u;
 	init(&u, NULL, true, T0);
 	const int64_t t1 = T0 + 20000;
 	struct sc_dongle_events e = act_soft(&u, t1);
 	cr_assert(e.soft_reset);
+	cr_assert(e.services_down);
 	cr_assert(e.network_down);
-	cr_assert_not(e.services_down, "a soft reset is no restart");
 	cr_assert_not(e.config_applied, "nothing was saved");
-	cr_assert(sc_dongle_services_on(&u));
-	cr_assert_eq(u.phase, SC_PHASE_RUNNING);
+	cr_assert_not(sc_dongle_services_on(&u));
+	cr_assert_eq(u.phase, SC_PHASE_POWER_UP);
+	cr_assert_eq(u.boot_ms, t1, "uptime starts over");
+	cr_assert_eq(u.starts, 2);
 	cr_assert_not(sc_dongle_has_address(&u));
-	cr_assert_not(sc_dongle_gateway_ok(&u));
-	cr_assert_eq(u.starts, 1);
-	cr_assert_eq(sc_dongle_next_ms(&u, t1), t1 + SC_DONGLE_SOFT_RESET_MS);
-
-	e = step(&u, t1 + 1499);
-	cr_assert(no_events(&e));
-	cr_assert_not(sc_dongle_has_address(&u));
-	/* The link is back after 1.5 s; DHCP asks again. */
-	e = step(&u, t1 + 1500);
-	cr_assert_not(e.network_up);
-	cr_assert_eq(sc_dongle_next_ms(&u, t1 + 1500), t1 + 1500 + SC_DONGLE_DHCP_LEASE_MS);
-	e = step(&u, t1 + 1799);
-	cr_assert_not(sc_dongle_has_address(&u));
-	e = step(&u, t1 + 1800);
+	cr_assert_eq(sc_dongle_next_ms(&u, t1), t1 + SC_DONGLE_POWER_UP_MS);
+	e = step(&u, t1 + SC_DONGLE_POWER_UP_MS);
+	cr_assert_eq(u.phase, SC_PHASE_INITIALISING);
+	/* DHCP asks again while initialising. */
+	e = step(&u, t1 + SC_DONGLE_POWER_UP_MS + SC_DONGLE_DHCP_LEASE_MS);
 	cr_assert(e.network_up);
 	cr_assert_eq(u.addr_state, SC_ADDR_DHCP);
-	cr_assert_neq(u.addr, 0);
 	cr_assert(sc_dongle_gateway_ok(&u));
-	cr_assert_eq(sc_dongle_next_ms(&u, t1 + 1800), -1);
+	e = step(&u, t1 + SC_DONGLE_POWER_UP_MS + SC_DONGLE_INIT_MS);
+	cr_assert(e.services_up);
+	cr_assert(sc_dongle_services_on(&u));
+	cr_assert_eq(sc_dongle_next_ms(&u, t1 + SC_DONGLE_POWER_UP_MS + SC_DONGLE_INIT_MS), -1);
 }
 
 Test(dongle, soft_reset_applies_the_saved_settings)
@@ -461,14 +458,15 @@ Test(dongle, soft_reset_applies_the_saved_settings)
 	cr_assert(memcmp(&u.running, &c, sizeof c) == 0);
 	cr_assert_not(sc_dongle_restart_pending(&u));
 	cr_assert_not(sc_dongle_has_address(&u));
-	e = step(&u, t1 + 1499);
+	e = step(&u, t1 + SC_DONGLE_POWER_UP_MS - 1);
 	cr_assert_not(sc_dongle_has_address(&u));
-	e = step(&u, t1 + 1500);
-	cr_assert(e.network_up, "the static address at once when the link is back");
+	e = step(&u, t1 + SC_DONGLE_POWER_UP_MS);
+	cr_assert(e.network_up, "the static address as soon as the network comes up");
 	cr_assert_eq(u.addr_state, SC_ADDR_STATIC);
 	cr_assert_eq(u.addr, 0xC0A80A65u);
+	run(&u, t1, t1 + 10000);
 	/* A second soft reset has nothing left to apply. */
-	e = act_soft(&u, t1 + 5000);
+	e = act_soft(&u, t1 + 10000);
 	cr_assert(e.soft_reset);
 	cr_assert_not(e.config_applied);
 }
@@ -790,10 +788,12 @@ Test(dongle, button_short_press_soft_resets)
 		cr_assert_not(e.factory_reset);
 		cr_assert_not(e.ap_changed);
 		cr_assert_not(u.ap_mode);
+		cr_assert(e.services_down, "a soft reset restarts the firmware");
 		const int64_t up = t1 + held[i];
-		cr_assert_eq(sc_dongle_next_ms(&u, up), up + SC_DONGLE_SOFT_RESET_MS);
-		e = run(&u, up, up + SC_DONGLE_SOFT_RESET_MS + SC_DONGLE_DHCP_LEASE_MS);
+		cr_assert_eq(sc_dongle_next_ms(&u, up), up + SC_DONGLE_POWER_UP_MS);
+		e = run(&u, up, up + SC_DONGLE_POWER_UP_MS + SC_DONGLE_INIT_MS);
 		cr_assert(e.network_up);
+		cr_assert(e.services_up);
 		cr_assert_eq(u.addr_state, SC_ADDR_DHCP);
 	}
 }
@@ -1003,19 +1003,22 @@ Test(dongle, ap_mode_is_left_when_the_wifi_client_connects)
 	struct sc_dongle_events e = act_soft(&u, t2);
 	cr_assert(e.soft_reset);
 	cr_assert(e.config_applied);
-	e = step(&u, t2 + 1499);
+	/* It restarts; AP mode lasts until the network comes up again. */
+	e = step(&u, t2 + SC_DONGLE_POWER_UP_MS - 1);
 	cr_assert(u.ap_mode);
-	e = step(&u, t2 + 1500);
+	const int64_t t3 = t2 + SC_DONGLE_POWER_UP_MS;
+	e = step(&u, t3);
 	cr_assert(e.ap_changed);
 	cr_assert_not(u.ap_mode, "AP mode ends once the Wi-Fi client connects (manual §5.1)");
 	cr_assert(sc_dongle_link(&u));
-	e = run(&u, t2 + 1500, t2 + 1500 + SC_DONGLE_DHCP_LEASE_MS);
+	e = run(&u, t3, t3 + SC_DONGLE_DHCP_LEASE_MS);
 	cr_assert(e.network_up);
 	cr_assert_eq(u.addr_state, SC_ADDR_DHCP);
 	cr_assert_neq(u.addr, SC_DONGLE_AP_ADDR);
 	cr_assert(sc_dongle_gateway_ok(&u));
+	run(&u, t3, t2 + 6000);
 	struct sc_led led;
-	sc_dongle_led(&u, SC_LINK_OK, t2 + 2000, &led);
+	sc_dongle_led(&u, SC_LINK_OK, t2 + 6000, &led);
 	cr_assert_eq(led.state, SC_LED_NORMAL);
 }
 
@@ -1094,7 +1097,13 @@ Test(dongle, led_no_ip)
 		   "alternating 1 Hz");
 	/* While DHCP is still asking there is no IP either. */
 	init(&u, NULL, true, T0);
+	env = env_all();
+	env.dhcp_server = false;
+	act_env(&u, env, T0 + 500);
 	act_soft(&u, T0 + 1000);
+	run(&u, T0 + 1000, T0 + 1000 + SC_DONGLE_POWER_UP_MS + SC_DONGLE_INIT_MS);
+	cr_assert_eq(u.phase, SC_PHASE_RUNNING);
+	cr_assert_gt(u.dhcp_attempt, 0, "still asking");
 	assert_led(&u, SC_LINK_OK, SC_LED_NO_IP, "no-ip", "green", "orange", "alternating 1 Hz");
 }
 
