@@ -7,7 +7,7 @@
  *     messages/s until the last one arrives, and how many arrived;
  *   - the floor: the same broker relaying messages published by a paho
  *     client of this process, one at a time (broker round trip only).
- * usage: bench_mqtt [--telegrams N] [--burst N] [--json FILE] */
+ * usage: bench_mqtt [--telegrams N] [--burst N] [--broker-nodelay] [--json FILE] */
 #define _DEFAULT_SOURCE
 #include <MQTTClient.h>
 #include <errno.h>
@@ -184,6 +184,7 @@ static bool wait_line(int fd, const char *what, double timeout)
 int main(int argc, char **argv)
 {
 	int ntel = 500, nburst = 20000;
+	bool nodelay = false;
 	const char *json = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--telegrams") == 0 && i + 1 < argc)
@@ -192,6 +193,8 @@ int main(int argc, char **argv)
 			nburst = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
 			json = argv[++i];
+		else if (strcmp(argv[i], "--broker-nodelay") == 0)
+			nodelay = true;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
@@ -202,8 +205,10 @@ int main(int argc, char **argv)
 	snprintf(conf_path, sizeof conf_path, "%s", conf);
 	atexit(stop_children);
 	struct passwd *pw = getpwuid(getuid());
-	dprintf(cfd, "user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n",
-		pw ? pw->pw_name : "root", port);
+	/* A default mosquitto leaves Nagle's algorithm on towards subscribers;
+	 * --broker-nodelay sets set_tcp_nodelay, as sc-sim's own broker does. */
+	dprintf(cfd, "user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s",
+		pw ? pw->pw_name : "root", port, nodelay ? "set_tcp_nodelay true\n" : "");
 	close(cfd);
 	char *mq_argv[] = {"/usr/sbin/mosquitto", "-c", conf, NULL};
 	int mq_in, mq_err;
@@ -296,7 +301,8 @@ int main(int argc, char **argv)
 	MQTTClient_destroy(&sub);
 	stop_children();
 
-	printf("MQTT through a local mosquitto, QoS 0, one paho subscriber\n");
+	printf("MQTT through a local mosquitto (%s), QoS 0, one paho subscriber\n",
+	       nodelay ? "set_tcp_nodelay true" : "default configuration");
 	printf("%-44s %10s %10s %10s\n", "latency", "p50 us", "p99 us", "max us");
 	printf("%-44s %10.1f %10.1f %10.1f\n", "telegram in -> power_instant received", s50, s99,
 	       smax);

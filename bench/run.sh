@@ -13,3 +13,7 @@ echo
 build-release/bench/bench_modbus --json bench/out/modbus.json
 echo
 build-release/bench/bench_mqtt --json bench/out/mqtt.json
+echo
+build-release/bench/bench_mqtt --broker-nodelay --json bench/out/mqtt-nodelay.json
+echo
+build-release/bench/bench_replay --json bench/out/replay.json

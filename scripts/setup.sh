@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
-  libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
   # the local broker of scripts/sim.sh, and the tests' real peers
   mosquitto mosquitto-clients openssl curl chromium fonts-liberation
   mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-websocket socat python3

@@ -31,6 +31,7 @@ user $(id -un)
 listener 1883 127.0.0.1
 allow_anonymous true
 persistence false
+set_tcp_nodelay true
 log_dest file $PWD/build/sim-broker/mosquitto.log
 CONF
   mosquitto -c build/sim-broker/mosquitto.conf &

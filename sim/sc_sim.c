@@ -20,6 +20,7 @@
 #include "sc_error.h"
 #include "source.h"
 #include "api.h"
+#include "scenario_main.h"
 #include "twin.h"
 
 #define EXIT_USAGE 2
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 		"                           file:PATH  replay a capture at the meter's cadence\n"
 		"                           serial:DEV a serial port (P1 115200 8N1, TIC 9600 7E1)\n"
 		"                           stdin      bytes from standard input\n"
+		"                           none       no meter: telegrams come from the control\n"
+		"                                      API (POST /sim/v1/telegram)\n"
 		"  --phases N               gen: 1 or 3 phases (default 3)\n"
 		"  --seed N                 gen: seed of the meter model (default 1)\n"
 		"  --producer               gen:tic: a producer meter\n"
@@ -55,7 +58,8 @@ static void usage(FILE *f)
 		"                           telegram (default 3 x its cadence: 30 s DSMR 4.x, 6 s\n"
 		"                           TIC, 3 s else); the last values stay served\n\n",
 		"Clock:\n"
-		"  --speed X                run the device clock X times faster (default 1)\n"
+		"  --speed X|max            run the device clock X times faster (default 1); max:\n"
+		"                           virtual time as fast as it goes (--scenario)\n"
 		"  --start EPOCH            device time at start, UTC (default: now)\n\n",
 		"Modbus TCP:\n"
 		"  --modbus ADDR:PORT       listen address (default 0.0.0.0:502; port 0 = any free)\n"
@@ -102,7 +106,18 @@ static void usage(FILE *f)
 		"  --control on|off|auto    its control API under /sim/v1 on the HTTP servers\n"
 		"                           (default auto: on when they listen on loopback only)\n"
 		"  --p1-out DEV             repeat the meter's bytes on a serial port or pty, as\n"
-		"                           the P1 ext port does\n\n",
+		"                           the P1 ext port does\n"
+		"  --record FILE            write what arrives on the meter line to FILE, in the\n"
+		"                           timestamped capture form (gzip when it ends in .gz);\n"
+		"                           'sc-telegram to-scenario FILE' makes it a scenario\n\n"
+		"Scenarios (scenarios/README.md):\n"
+		"  --scenario FILE          run the scenario against the twin, a PASS/FAIL line per\n"
+		"                           expectation; exit 0 all passed, 1 one failed, 2 not a\n"
+		"                           valid scenario, 3 the run could not be set up\n"
+		"  --speed max              on virtual time, as fast as it goes (else --speed X)\n"
+		"  --each-telegram          also read power and energy back over Modbus after\n"
+		"                           every telegram and compare them with the twin's\n"
+		"  --mqtt URL|off           a broker to use instead of a private mosquitto\n\n",
 		"  --log-level LEVEL        error | warn | info | debug (default info)\n"
 		"  -h, --help               this text\n\n",
 		"Exit status: 0 after SIGINT/SIGTERM or the end of input with --exit-at-end,\n"
@@ -194,7 +209,7 @@ int main(int argc, char **argv)
 		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
 		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
-		O_POWER_UP, O_P1_OUT, O_CONTROL,
+		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -240,7 +255,10 @@ int main(int argc, char **argv)
 		{"http-api-plain", no_argument, NULL, O_PLAIN_API},
 		{"power-up", no_argument, NULL, O_POWER_UP},
 		{"p1-out", required_argument, NULL, O_P1_OUT},
+		{"record", required_argument, NULL, O_RECORD},
 		{"control", required_argument, NULL, O_CONTROL},
+		{"scenario", required_argument, NULL, O_SCENARIO},
+		{"each-telegram", no_argument, NULL, O_EACH},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -271,6 +289,8 @@ int main(int argc, char **argv)
 	to.session_idle_ms = 60000;
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	int control = -1; /* -1 auto: on when every HTTP address is a loopback one */
+	struct sc_scenario_run scn = {0};
+	bool mqtt_given = false;
 	double speed = 1, d;
 	int64_t start_ms = -1;
 	char err[256];
@@ -335,8 +355,19 @@ int main(int argc, char **argv)
 			to.dev.no_data_ms = (int64_t)(d * 1000);
 			break;
 		case 'v':
+			if (strcmp(optarg, "max") == 0) {
+				scn.speed_max = true;
+				break;
+			}
+			scn.speed_max = false;
 			if (number("--speed", optarg, 0.001, 100000, &speed))
 				return EXIT_USAGE;
+			break;
+		case O_SCENARIO:
+			scn.path = optarg;
+			break;
+		case O_EACH:
+			scn.each_telegram = true;
 			break;
 		case 't':
 			if (number("--start", optarg, 0, 4102444800.0, &d))
@@ -378,6 +409,7 @@ int main(int argc, char **argv)
 			to.firmware = optarg;
 			break;
 		case O_MQTT:
+			mqtt_given = true;
 			if (strcmp(optarg, "off") == 0) {
 				to.mqtt_off = true;
 				break;
@@ -524,6 +556,13 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case O_RECORD:
+			if (!*optarg) {
+				fprintf(stderr, "sc-sim: --record: a file name is expected\n");
+				return EXIT_USAGE;
+			}
+			to.record = optarg;
+			break;
 		case O_CONTROL:
 			if (strcmp(optarg, "on") == 0)
 				control = 1;
@@ -585,6 +624,20 @@ int main(int argc, char **argv)
 		       to.https_addr ? to.https_addr : to.http_addr);
 	to.seed = to.src.meter.seed;
 
+	if (scn.path) {
+		scn.speed = speed;
+		scn.mqtt_off = mqtt_given && to.mqtt_off;
+		scn.mqtt_url = mqtt_given && !to.mqtt_off ? to.factory.broker : NULL;
+		return sc_scenario_main(&scn, &to);
+	}
+	if (scn.speed_max) {
+		fprintf(stderr, "sc-sim: --speed max runs a scenario (--scenario FILE) only\n");
+		return EXIT_USAGE;
+	}
+	if (scn.each_telegram) {
+		fprintf(stderr, "sc-sim: --each-telegram goes with --scenario FILE\n");
+		return EXIT_USAGE;
+	}
 	struct sc_loop *loop = sc_loop_new();
 	if (!loop) {
 		fprintf(stderr, "sc-sim: out of memory\n");

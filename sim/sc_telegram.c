@@ -22,6 +22,7 @@
 #include "sc_error.h"
 #include "telegram.h"
 #include "tic_gen.h"
+#include "to_scenario.h"
 
 #define EXIT_USAGE 2
 
@@ -38,6 +39,7 @@ static void usage_main(FILE *f)
 		"  gen     write synthetic telegrams to stdout\n"
 		"  parse   print one power_instant JSON object per good telegram\n"
 		"  check   validate captures, print a summary\n"
+		"  to-scenario  turn a capture into a replay scenario with the twin's answers\n"
 		"\n"
 		"Run '%s COMMAND --help' for the options of a command.\n",
 		prog, prog);
@@ -632,6 +634,8 @@ int main(int argc, char **argv)
 		return cmd_parse(argc - 1, argv + 1, false);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_parse(argc - 1, argv + 1, true);
+	if (strcmp(cmd, "to-scenario") == 0)
+		return sc_cmd_to_scenario(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;

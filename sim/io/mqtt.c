@@ -1,6 +1,11 @@
 #include "mqtt.h"
 
 #include <MQTTAsync.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,6 +50,7 @@ struct sc_mqtt {
 	int qhead, qlen;
 	char ssl_error[200];
 	atomic_uint_fast64_t sent_ok, sent_failed;
+	uint64_t handed;          /* publishes paho took (loop thread) */
 	int wake[2];
 	/* A diagnostic handshake after a TLS failure paho cannot explain. */
 	pthread_t probe;
@@ -105,9 +111,46 @@ static const char *connack_text(int code)
 	return NULL;
 }
 
+/* Paho leaves Nagle's algorithm on, and a broker acknowledges a QoS 0
+ * publish only with its delayed ACK: each message after the first would wait
+ * up to 40 ms for the one before it to be acknowledged. Turns it off on this
+ * process's TCP connections to the broker's port (paho does not hand out its
+ * socket). */
+static void nodelay_to_port(int port)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || fd < 0 || fd == dirfd(d))
+			continue;
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof peer;
+		int type = 0;
+		socklen_t tl = sizeof type;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM)
+			continue;
+		if (getpeername((int)fd, (struct sockaddr *)&peer, &len) != 0)
+			continue;
+		int pport = peer.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
+			    : peer.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&peer)->sin6_port)
+							 : -1;
+		if (pport != port)
+			continue;
+		int one = 1;
+		(void)setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	closedir(d);
+}
+
 static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
 {
+	struct sc_mqtt *m = ctx;
 	(void)r;
+	nodelay_to_port(m->o.broker.port);
 	post(ctx, EV_CONNECTED, NULL);
 }
 
@@ -518,7 +561,14 @@ bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, 
 		m->c.dropped++;
 		return false;
 	}
+	m->handed++;
 	return true;
+}
+
+uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m)
+{
+	uint64_t done = atomic_load(&m->sent_ok) + atomic_load(&m->sent_failed);
+	return m->handed > done ? m->handed - done : 0;
 }
 
 void sc_mqtt_hold(struct sc_mqtt *m, bool hold)

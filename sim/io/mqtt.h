@@ -73,6 +73,8 @@ void sc_mqtt_reconnect(struct sc_mqtt *m);
 enum sc_mqtt_state sc_mqtt_state(const struct sc_mqtt *m);
 const char *sc_mqtt_state_name(enum sc_mqtt_state s);
 const struct sc_mqtt_counters *sc_mqtt_counters(struct sc_mqtt *m);
+/* Publishes handed to the client whose outcome is not known yet. */
+uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m);
 /* The cause of the last failure, "" when none. */
 const char *sc_mqtt_last_error(const struct sc_mqtt *m);
 /* "mqtts://host:port (mutual TLS)" and the like, for logs and status. */

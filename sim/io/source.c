@@ -12,12 +12,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "p1_gen.h"
 
-struct chunk {
-	size_t off, len;
-};
+/* A capture replayed is loaded whole, up to this size. */
+#define SC_SOURCE_FILE_MAX ((size_t)1 << 30)
 
 struct sc_source {
 	struct sc_loop *loop;
@@ -32,10 +32,8 @@ struct sc_source {
 	struct sc_meter meter;
 	char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
 	/* file */
-	char *data;
-	size_t size;
-	struct chunk *chunks;
-	size_t nchunks, next_chunk;
+	struct sc_capture cap;
+	size_t next_chunk;
 	/* serial / stdin */
 	int fd;
 	struct sp_port *port;
@@ -85,7 +83,11 @@ int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_
 		o->kind = SC_SRC_STDIN;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not gen:METER[:PROFILE], file:PATH, serial:DEV or stdin",
+	if (strcmp(spec, "none") == 0) {
+		o->kind = SC_SRC_NONE;
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not gen:METER[:PROFILE], file:PATH, serial:DEV, stdin or none",
 		 spec);
 	return -1;
 }
@@ -128,74 +130,17 @@ static void on_gen(void *arg)
 
 /* ---- file: a capture replayed at the meter's cadence ---- */
 
-static int split_capture(struct sc_source *s)
-{
-	/* The same parser the device runs finds where each telegram ends;
-	 * bytes between telegrams travel with the telegram after them. */
-	struct sc_tg_stream *st = sc_tg_stream_new(s->dev->cfg.protocol, s->dev->cfg.p1_flags);
-	struct sc_tg_event *ev = malloc(sizeof *ev);
-	size_t cap = 64;
-	s->chunks = malloc(cap * sizeof *s->chunks);
-	if (!st || !ev || !s->chunks) {
-		sc_tg_stream_free(st);
-		free(ev);
-		return -1;
-	}
-	size_t start = 0, off = 0;
-	bool dsmr42 = false;
-	for (;;) {
-		enum sc_tg_kind k;
-		if (off < s->size) {
-			off += sc_tg_feed(st, s->data + off, s->size - off, ev);
-			k = ev->kind;
-		} else if ((k = sc_tg_finish(st, ev)) == SC_TG_NONE) {
-			break;
-		}
-		if (k == SC_TG_OK && ev->reading.flavour == SC_FLAVOUR_DSMR42)
-			dsmr42 = true;
-		if (k != SC_TG_OK && k != SC_TG_FAILED)
-			continue;
-		size_t end = (size_t)(ev->offset + ev->length);
-		if (end > s->size)
-			end = s->size;
-		if (end <= start)
-			continue;
-		if (s->nchunks == cap) {
-			cap *= 2;
-			struct chunk *c = realloc(s->chunks, cap * sizeof *c);
-			if (!c) {
-				sc_tg_stream_free(st);
-				free(ev);
-				return -1;
-			}
-			s->chunks = c;
-		}
-		s->chunks[s->nchunks++] = (struct chunk){start, end - start};
-		start = end;
-	}
-	if (start < s->size && s->nchunks > 0)
-		s->chunks[s->nchunks - 1].len = s->size - s->chunks[s->nchunks - 1].off;
-	else if (start < s->size)
-		s->chunks[s->nchunks++] = (struct chunk){start, s->size - start};
-	s->tic = st->proto == SC_PROTO_TIC;
-	sc_tg_stream_free(st);
-	free(ev);
-	/* DSMR 4.x meters send every 10 s, DSMR 5 and e-MUCS every second. */
-	s->cadence_ms = dsmr42 ? 10000 : 1000;
-	return 0;
-}
-
 static void on_file(void *arg)
 {
 	struct sc_source *s = arg;
 	s->timer = -1;
-	if (s->next_chunk >= s->nchunks) {
-		if (s->o.loop && s->nchunks > 0) {
+	if (s->next_chunk >= s->cap.n) {
+		if (s->o.loop && s->cap.n > 0) {
 			s->next_chunk = 0;
 		} else {
 			sc_device_input_end(s->dev, s->next_ms);
 			sc_log(SC_LOG_INFO, "source: end of %s (%zu telegrams)%s", s->o.path,
-			       s->nchunks,
+			       s->cap.n,
 			       s->o.exit_at_end ? "" : "; the last values stay served");
 			s->ended = true;
 			if (s->o.exit_at_end)
@@ -203,40 +148,29 @@ static void on_file(void *arg)
 			return;
 		}
 	}
-	const struct chunk *c = &s->chunks[s->next_chunk++];
-	sc_device_feed(s->dev, s->data + c->off, c->len, s->next_ms);
+	const struct sc_capture_chunk *c = &s->cap.chunks[s->next_chunk++];
+	sc_device_feed(s->dev, s->cap.data + c->off, c->len, s->next_ms);
 	/* TIC frames follow each other as fast as the 9600 baud line carries
 	 * them; P1 telegrams come at the meter's fixed cadence. */
 	s->next_ms += s->tic ? sc_tic_cadence_ms(c->len) : s->cadence_ms;
 	schedule(s, on_file);
 }
 
+/* The capture (raw or timestamped, maybe gzip), telegram by telegram. */
 static int load_file(struct sc_source *s)
 {
-	FILE *f = fopen(s->o.path, "rb");
-	if (!f) {
-		sc_log(SC_LOG_ERROR, "source: cannot open %s: %s", s->o.path, strerror(errno));
+	char why[512];
+	if (sc_capture_load(s->o.path, s->dev->cfg.protocol, s->dev->cfg.p1_flags, SC_SOURCE_FILE_MAX,
+			    &s->cap, why, sizeof why) != 0) {
+		sc_log(SC_LOG_ERROR, "source: %s", why);
 		return -1;
 	}
-	size_t cap = 1 << 16;
-	s->data = malloc(cap);
-	size_t n;
-	while (s->data && (n = fread(s->data + s->size, 1, cap - s->size, f)) > 0) {
-		s->size += n;
-		if (s->size == cap) {
-			char *d = realloc(s->data, cap * 2);
-			if (!d)
-				break;
-			s->data = d;
-			cap *= 2;
-		}
-	}
-	bool bad = ferror(f) || !s->data;
-	fclose(f);
-	if (bad) {
-		sc_log(SC_LOG_ERROR, "source: cannot read %s", s->o.path);
-		return -1;
-	}
+	if (s->cap.cut_short)
+		sc_log(SC_LOG_WARN, "source: %s: the compressed data ends early (a recording cut short?); "
+				    "replaying the %zu bytes there are", s->o.path, s->cap.len);
+	s->tic = s->cap.proto == SC_PROTO_TIC;
+	/* DSMR 4.x meters send every 10 s, DSMR 5 and e-MUCS every second. */
+	s->cadence_ms = s->cap.dsmr42 ? 10000 : 1000;
 	return 0;
 }
 
@@ -398,14 +332,14 @@ struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
 		on_gen(s);
 		break;
 	case SC_SRC_FILE:
-		if (load_file(s) != 0 || split_capture(s) != 0)
+		if (load_file(s) != 0)
 			goto fail;
 		if (s->tic)
 			snprintf(s->desc, sizeof s->desc, "file:%s (%zu frames at the 9600 baud pace%s)",
-				 o->path, s->nchunks, o->loop ? ", looped" : "");
+				 o->path, s->cap.n, o->loop ? ", looped" : "");
 		else
 			snprintf(s->desc, sizeof s->desc, "file:%s (%zu telegrams, every %lld s%s)",
-				 o->path, s->nchunks, (long long)(s->cadence_ms / 1000),
+				 o->path, s->cap.n, (long long)(s->cadence_ms / 1000),
 				 o->loop ? ", looped" : "");
 		on_file(s);
 		break;
@@ -420,6 +354,9 @@ struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
 		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 		sc_loop_add_fd(loop, 0, POLLIN, on_bytes, s);
 		snprintf(s->desc, sizeof s->desc, "stdin");
+		break;
+	case SC_SRC_NONE:
+		snprintf(s->desc, sizeof s->desc, "none (telegrams from a scenario or the control API)");
 		break;
 	}
 	return s;
@@ -436,8 +373,7 @@ void sc_source_stop(struct sc_source *s)
 	close_serial(s);
 	if (s->o.kind == SC_SRC_STDIN && !s->ended)
 		sc_loop_del_fd(s->loop, 0);
-	free(s->data);
-	free(s->chunks);
+	sc_capture_free(&s->cap);
 	free(s);
 }
 

@@ -13,7 +13,9 @@
 #include "meter.h"
 #include "tic_gen.h"
 
-enum sc_source_kind { SC_SRC_GEN, SC_SRC_FILE, SC_SRC_SERIAL, SC_SRC_STDIN };
+/* SC_SRC_NONE: no meter of its own; telegrams come from a scenario or the
+ * control API. */
+enum sc_source_kind { SC_SRC_GEN, SC_SRC_FILE, SC_SRC_SERIAL, SC_SRC_STDIN, SC_SRC_NONE };
 
 struct sc_source_opts {
 	enum sc_source_kind kind;
@@ -26,7 +28,7 @@ struct sc_source_opts {
 	bool tic_line;                    /* serial: 9600 7E1 (TIC) instead of 115200 8N1 */
 };
 
-/* Parses "gen:dsmr50[:PROFILE]", "file:PATH", "serial:DEV", "stdin" into o
+/* Parses "gen:dsmr50[:PROFILE]", "file:PATH", "serial:DEV", "stdin", "none" into o
  * (other fields keep their values). Returns 0, or -1 with a message in err. */
 int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "http.h"
+#include "capture.h"
 #include "p1out.h"
 #include "log.h"
 #include "mqtt.h"
@@ -39,6 +40,8 @@ struct sc_twin {
 	struct sc_mqtt *mqtt;
 	struct sc_http *http, *https;
 	struct sc_p1out *p1out;
+	struct sc_capture_writer *record; /* --record: the meter line, timestamped */
+	bool record_failing;              /* logged once until a write succeeds again */
 	bool broker_cut;
 	int release_timer;        /* the button's release (sc_twin_press) */
 	char *cert_pem, *key_pem;
@@ -121,7 +124,19 @@ static void on_event(void *arg, const struct sc_tg_event *ev)
 static void on_bytes(void *arg, const void *data, size_t len)
 {
 	struct sc_twin *t = arg;
-	sc_p1out_write(t->p1out, data, len);
+	if (t->p1out)
+		sc_p1out_write(t->p1out, data, len);
+	if (t->record) {
+		char why[300];
+		double at = (double)now_ms(t) / 1000.0;
+		if (sc_capture_writer_add(t->record, at, data, len, why, sizeof why) != 0) {
+			if (!t->record_failing)
+				sc_log(SC_LOG_ERROR, "record: %s", why);
+			t->record_failing = true;
+		} else {
+			t->record_failing = false;
+		}
+	}
 }
 
 /* ---- diagnostics ---- */
@@ -608,12 +623,25 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 	dc.regs.energy_kwh = sc_fw_energy_kwh(&fw);
 	dc.on_event = on_event;
 	dc.on_event_arg = t;
-	if (o->p1_out) {
-		t->p1out = sc_p1out_open(loop, o->p1_out, o->dev.protocol == SC_PROTO_TIC);
-		if (!t->p1out) {
+	if (o->record) {
+		char rwhy[300];
+		t->record = sc_capture_writer_open(o->record, rwhy, sizeof rwhy);
+		if (!t->record) {
+			sc_log(SC_LOG_ERROR, "--record: %s", rwhy);
 			free(t);
 			return NULL;
 		}
+	}
+	if (o->p1_out) {
+		t->p1out = sc_p1out_open(loop, o->p1_out, o->dev.protocol == SC_PROTO_TIC);
+		if (!t->p1out) {
+			char ignored[8];
+			sc_capture_writer_close(t->record, ignored, sizeof ignored);
+			free(t);
+			return NULL;
+		}
+	}
+	if (o->p1_out || o->record) {
 		dc.on_bytes = on_bytes;
 		dc.on_bytes_arg = t;
 	}
@@ -689,6 +717,14 @@ void sc_twin_stop(struct sc_twin *t)
 	sc_loop_cancel_timer(t->loop, t->dongle_timer);
 	sc_loop_cancel_timer(t->loop, t->release_timer);
 	sc_p1out_close(t->p1out);
+	if (t->record) {
+		char why[300];
+		unsigned long long n = sc_capture_writer_count(t->record);
+		if (sc_capture_writer_close(t->record, why, sizeof why) != 0)
+			sc_log(SC_LOG_ERROR, "record: %s", why);
+		else
+			sc_log(SC_LOG_INFO, "record: %llu reads of the meter line written", n);
+	}
 	sc_http_stop(t->http);
 	sc_http_stop(t->https);
 	stop_mqtt(t);
@@ -702,6 +738,21 @@ void sc_twin_stop(struct sc_twin *t)
 struct sc_device *sc_twin_device(struct sc_twin *t)
 {
 	return &t->dev;
+}
+
+int sc_twin_modbus_port(const struct sc_twin *t)
+{
+	return t->modbus_port;
+}
+
+int sc_twin_https_port(const struct sc_twin *t)
+{
+	return t->https ? sc_http_port(t->https) : 0;
+}
+
+int sc_twin_http_port(const struct sc_twin *t)
+{
+	return t->http ? sc_http_port(t->http) : 0;
 }
 
 struct sc_dongle *sc_twin_dongle(struct sc_twin *t)
@@ -907,7 +958,7 @@ char *sc_twin_state_json(struct sc_twin *t)
 	cJSON_AddStringToObject(m, "Source", sc_source_describe(t->source));
 	cJSON *q = cJSON_AddObjectToObject(tw, "MQTT");
 	add_bool(q, "BrokerCut", t->broker_cut);
-	cJSON_AddStringToObject(q, "State", t->mqtt ? sc_mqtt_state_name(sc_mqtt_state(t->mqtt)) : "off");
+	cJSON_AddStringToObject(q, "State", sc_twin_mqtt_state(t));
 	cJSON_AddStringToObject(q, "Topic", t->mqtt ? t->topic_power : "");
 	cJSON *mb = cJSON_AddObjectToObject(tw, "Modbus");
 	cJSON_AddNumberToObject(mb, "Port", t->modbus_port);
@@ -932,4 +983,16 @@ char *sc_twin_state_json(struct sc_twin *t)
 	char *out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;
+}
+
+const char *sc_twin_mqtt_state(const struct sc_twin *t)
+{
+	return t->mqtt ? sc_mqtt_state_name(sc_mqtt_state(t->mqtt)) : "off";
+}
+
+uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t)
+{
+	if (!t->mqtt || sc_mqtt_state(t->mqtt) != SC_MQTT_CONNECTED)
+		return 0;
+	return sc_mqtt_in_flight(t->mqtt);
 }

@@ -53,6 +53,7 @@ struct sc_twin_opts {
 	bool plain_http_api;
 	bool power_up;                 /* start with power-up and initialising */
 	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */
+	const char *record;            /* the meter line recorded there (capture.h), or NULL */
 	bool control;                  /* the twin's own control API (/sim/v1/...) */
 };
 
@@ -66,6 +67,10 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 void sc_twin_stop(struct sc_twin *t);
 
 struct sc_device *sc_twin_device(struct sc_twin *t);
+/* The ports listened on (useful with port 0); 0 when not listening. */
+int sc_twin_modbus_port(const struct sc_twin *t);
+int sc_twin_https_port(const struct sc_twin *t);
+int sc_twin_http_port(const struct sc_twin *t);
 struct sc_dongle *sc_twin_dongle(struct sc_twin *t);
 /* The device_counters figures now. */
 void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
@@ -83,6 +88,10 @@ void sc_twin_inject(struct sc_twin *t, const void *data, size_t len);
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
 		       char *why, size_t cap);
 const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
+/* The MQTT client's state as Status.MQTT.State names it ("off" without one). */
+const char *sc_twin_mqtt_state(const struct sc_twin *t);
+/* Publishes under way while connected (0 without a client or connection). */
+uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
 /* The button: down or up now; or pressed now and released after ms of
  * device time. */
 void sc_twin_button(struct sc_twin *t, bool down);

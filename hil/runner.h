@@ -1,0 +1,101 @@
+/* Runs a scenario (scenario.h) against a device under test: sends its
+ * telegrams on the meter line at their times, carries out its actions,
+ * and checks its expectations against what the device serves, read through
+ * its real interfaces (dut.h). The same run drives the twin (sc-sim
+ * --scenario, the meter line and the clock inside the process) and a real
+ * dongle (sc-hil: a serial port, the wall clock).
+ *
+ * The oracle: every byte sent also goes through the twin's own core
+ * (parser, mapping, register image, power_instant), so "telegram"
+ * expectations compare the device with what the twin says it should serve
+ * for the last telegram sent.
+ *
+ * An expectation opens at its step's time and passes when it holds at any
+ * check up to "within" seconds later (checks every tick); MQTT messages are
+ * given mqtt_grace_ms of real time to arrive. */
+#ifndef SC_RUNNER_H
+#define SC_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dut.h"
+#include "scenario.h"
+
+struct sc_run_io {
+	/* Bytes on the meter line now. 0, or -1 with why. */
+	int (*meter)(void *arg, const void *data, size_t len, char *why, size_t cap);
+	/* Bring the device to scenario time t (s): advance a virtual clock, or
+	 * wait for the wall clock. 0, or -1 with why. */
+	int (*advance)(void *arg, double t, char *why, size_t cap);
+	/* A fault or action of the timeline (meter, network, broker, button,
+	 * power): 0 done, 1 not possible here (skipped, why says so), -1 failed. */
+	int (*act)(void *arg, const struct sc_step *st, char *why, size_t cap);
+	/* Optional, for a device on virtual time: advance to t and put the
+	 * bytes on the line in one step (a telegram's usual pair of calls). */
+	int (*meter_at)(void *arg, double t, const void *data, size_t len, char *why, size_t cap);
+	/* Optional, for a device on virtual time: called before expectations
+	 * are checked, lets what the device has under way in real time (MQTT
+	 * publishes) finish. */
+	void (*settle)(void *arg);
+	void *arg;
+	double tick;          /* s of scenario time between checks of open expectations */
+	int mqtt_grace_ms;    /* real time a message may take to arrive */
+	bool sample;          /* read P and E_IMPORT after every telegram (plots), and
+	                       * check them: a result "each telegram" at the end,
+	                       * a FAIL line for each of the first that differ */
+};
+
+struct sc_result {
+	char where[72];       /* "steps[3].expect[0]" */
+	double at, when;      /* opened, decided (s of the scenario) */
+	char kind[12];        /* modbus, mqtt, http, led, counters, api */
+	char target[96];      /* "0x8016 active_power", "l1.U", "Status.Meter.State" */
+	char expected[160];
+	char actual[256];
+	bool pass, skipped;
+	char note[160];
+};
+
+/* A telegram sent, with what the oracle made of it. */
+struct sc_run_telegram {
+	double at;
+	size_t len;
+	bool ok;              /* the oracle parsed it */
+	double p, e_import;   /* its P (W) and E_IMPORT (Wh), NAN when absent */
+	char *bytes;          /* owned, kept when the run keeps telegrams */
+};
+
+/* Expected and served values after a telegram (when io.sample). */
+struct sc_run_sample {
+	double at;
+	double want_p, got_p, want_e, got_e; /* NAN when unknown */
+};
+
+struct sc_run {
+	struct sc_result *r;
+	size_t n, cap;
+	int pass, fail, skip;
+	struct sc_run_telegram *tg;
+	size_t ntg, captg;
+	struct sc_run_sample *s;
+	size_t ns, caps;
+	double duration;      /* s of the scenario run */
+	bool keep_bytes;      /* set before running: keep the telegrams' bytes */
+	char error[512];      /* when the run could not go on */
+};
+
+/* 0 when it ran to its end (expectations may have failed: run->fail), -1
+ * when it could not go on (run->error). log gets a line per result (may be
+ * NULL). dir: where the scenario file is, for its captures. */
+int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut *dut,
+		    const struct sc_run_io *io, struct sc_run *run, FILE *log);
+void sc_run_free(struct sc_run *run);
+
+/* Reads the captures the scenario's steps name and checks their slices:
+ * 0, or -1 with "steps[2].capture.from: 40 is past the capture's last
+ * telegram (it has 12)" in err. */
+int sc_run_check_captures(const struct sc_scenario *s, const char *dir, char *err, size_t cap);
+
+#endif

@@ -1,0 +1,111 @@
+#include "channel.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPIN_US 300
+
+struct sc_call {
+	void (*fn)(void *arg, struct sc_call *call);
+	void *arg;
+	int result;
+	bool done;
+	atomic_bool done_flag;   /* the same, for the caller's short spin */
+	struct sc_channel *ch;
+};
+
+struct sc_channel {
+	struct sc_loop *loop;
+	int efd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sc_call *pending; /* one call at a time: the runner waits for each */
+};
+
+static void on_wake(void *arg, int fd, short revents)
+{
+	struct sc_channel *ch = arg;
+	(void)revents;
+	uint64_t n;
+	if (read(fd, &n, sizeof n) < 0) {
+		/* Nothing to read: woken for nothing. */
+	}
+	pthread_mutex_lock(&ch->mu);
+	struct sc_call *c = ch->pending;
+	ch->pending = NULL;
+	pthread_mutex_unlock(&ch->mu);
+	if (c)
+		c->fn(c->arg, c);
+}
+
+struct sc_channel *sc_channel_new(struct sc_loop *loop)
+{
+	struct sc_channel *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return NULL;
+	ch->loop = loop;
+	ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&ch->mu, NULL);
+	pthread_cond_init(&ch->cv, NULL);
+	if (ch->efd < 0 || sc_loop_add_fd(loop, ch->efd, POLLIN, on_wake, ch) != 0) {
+		sc_channel_free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+void sc_channel_free(struct sc_channel *ch)
+{
+	if (!ch)
+		return;
+	if (ch->efd >= 0) {
+		sc_loop_del_fd(ch->loop, ch->efd);
+		close(ch->efd);
+	}
+	pthread_mutex_destroy(&ch->mu);
+	pthread_cond_destroy(&ch->cv);
+	free(ch);
+}
+
+int sc_channel_run(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *call), void *arg)
+{
+	struct sc_call c = {fn, arg, 0, false, false, ch};
+	pthread_mutex_lock(&ch->mu);
+	ch->pending = &c;
+	pthread_mutex_unlock(&ch->mu);
+	uint64_t one = 1;
+	if (write(ch->efd, &one, sizeof one) < 0)
+		return -1;
+	/* Most calls are done within microseconds: a short spin saves this
+	 * thread a sleep and a wake-up (see the loop's idle spin). */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load_explicit(&c.done_flag, memory_order_acquire)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L >= SPIN_US)
+			break;
+	}
+	pthread_mutex_lock(&ch->mu);
+	while (!c.done)
+		pthread_cond_wait(&ch->cv, &ch->mu);
+	pthread_mutex_unlock(&ch->mu);
+	return c.result;
+}
+
+void sc_channel_done(struct sc_call *call, int result)
+{
+	struct sc_channel *ch = call->ch;
+	pthread_mutex_lock(&ch->mu);
+	call->result = result;
+	call->done = true;
+	atomic_store_explicit(&call->done_flag, true, memory_order_release);
+	pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mu);
+}
