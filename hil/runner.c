@@ -32,6 +32,12 @@ struct capfile {
 	struct sc_capture cap;
 };
 
+struct pending {
+	size_t tg;                /* index into run->tg */
+	double due;
+	struct sc_run_sample smp; /* the oracle's values when it was sent */
+};
+
 struct open_exp {
 	const struct sc_expect *e;
 	const struct sc_step *st;
@@ -51,6 +57,9 @@ struct ctx {
 	FILE *log;
 	double now;
 	size_t samples, sample_unread, sample_bad; /* io.sample */
+	/* read-backs waiting for io.latency after their telegram */
+	struct pending *pend;
+	size_t npend, cappend, phead;
 	bool defer_advance;   /* the device is brought to now with the next bytes */
 	/* the generated meter */
 	struct sc_meter meter;
@@ -243,62 +252,26 @@ static void report_samples(struct ctx *c)
 
 /* ---- sending ---- */
 
-static int send_bytes(struct ctx *c, const char *data, size_t len, bool keep)
+/* What the device serves after telegram k (io.sample, io.record). */
+static void read_back(struct ctx *c, size_t k, struct sc_run_sample smp)
 {
-	char why[256];
-	int sent;
-	if (c->defer_advance) {
-		c->defer_advance = false;
-		sent = c->io->meter_at(c->io->arg, c->now, data, len, why, sizeof why);
-	} else {
-		sent = c->io->meter(c->io->arg, data, len, why, sizeof why);
-	}
-	if (sent != 0) {
-		fmt(c->run->error, sizeof c->run->error, "meter line: %s", why);
-		return -1;
-	}
-	bool ok;
-	oracle_feed(c, data, len, c->now, &ok);
 	struct sc_run *r = c->run;
-	if (r->ntg == r->captg) {
-		size_t cap = r->captg ? r->captg * 2 : 256;
-		struct sc_run_telegram *n = realloc(r->tg, cap * sizeof *n);
-		if (!n) {
-			fmt(r->error, sizeof r->error, "out of memory");
-			return -1;
+	struct sc_run_telegram *t = &r->tg[k];
+	for (size_t j = k + 1; j < r->ntg; j++)
+		if (r->tg[j].sent) {
+			/* A newer telegram went out first: the device may serve
+			 * that one already. */
+			if (c->io->sample)
+				c->samples++, c->sample_unread++;
+			return;
 		}
-		r->tg = n;
-		r->captg = cap;
-	}
-	struct sc_run_telegram *t = &r->tg[r->ntg++];
-	memset(t, 0, sizeof *t);
-	t->at = c->now;
-	t->len = len;
-	t->ok = ok;
-	t->p = ok && c->last.q[SC_RQ_P].set ? c->last.q[SC_RQ_P].v : NAN;
-	t->e_import = ok && c->last.q[SC_RQ_E_IMPORT].set ? c->last.q[SC_RQ_E_IMPORT].v : NAN;
-	if (keep && r->keep_bytes) {
-		t->bytes = malloc(len + 1);
-		if (t->bytes) {
-			memcpy(t->bytes, data, len);
-			t->bytes[len] = '\0';
-		}
-	}
-	if (c->io->sample && ok) {
-		/* Served values right after: power and energy for the plots. */
+	char why[200];
+	if (c->io->sample) {
 		uint16_t w[2];
-		char why2[200];
-		struct sc_run_sample smp = {c->now, t->p, NAN, NAN, NAN};
-		if (c->have_last) {
-			struct sc_regmap img;
-			sc_regmap_build(&img, &c->last, &c->regs);
-			smp.want_e = sc_words_to_float(&img.w[0x8100 - SC_REGMAP_BASE], c->regs.order);
-			smp.want_p = sc_words_to_float(&img.w[0x8016 - SC_REGMAP_BASE], c->regs.order);
-		}
-		bool read = sc_dut_read(c->dut, 0x8016, 2, w, why2, sizeof why2) == 0;
+		bool read = sc_dut_read(c->dut, 0x8016, 2, w, why, sizeof why) == 0;
 		if (read)
 			smp.got_p = sc_words_to_float(w, c->regs.order);
-		if (read && sc_dut_read(c->dut, 0x8100, 2, w, why2, sizeof why2) == 0)
+		if (read && sc_dut_read(c->dut, 0x8100, 2, w, why, sizeof why) == 0)
 			smp.got_e = sc_words_to_float(w, c->regs.order);
 		else
 			read = false;
@@ -313,6 +286,112 @@ static int send_bytes(struct ctx *c, const char *data, size_t len, bool keep)
 		}
 		if (r->ns < r->caps)
 			r->s[r->ns++] = smp;
+	}
+	if (c->io->record) {
+		uint16_t addrs[SC_REGMAP_NKEY];
+		for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
+			addrs[i] = sc_regmap_def_named(sc_regmap_key[i])->addr;
+		static uint16_t map[SC_REGMAP_WORDS];
+		if (sc_dut_read_floats(c->dut, addrs, SC_REGMAP_NKEY, map, why, sizeof why) == 0) {
+			t->served = true;
+			for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
+				t->regs[i] = sc_words_to_float(&map[addrs[i] - SC_REGMAP_BASE], c->regs.order);
+		}
+		if (sc_dut_mqtt_subscribed(c->dut)) {
+			sc_dut_mqtt_drain(c->dut, c->now);
+			size_t n;
+			const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
+			for (size_t i = n; i-- > 0;) {
+				if (log[i].seen < t->at)
+					break;
+				if (strcmp(log[i].metric, "power_instant") == 0) {
+					t->mqtt = strdup(log[i].payload);
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void run_due_reads(struct ctx *c, bool all)
+{
+	while (c->phead < c->npend && (all || c->pend[c->phead].due <= c->now)) {
+		struct pending *p = &c->pend[c->phead++];
+		read_back(c, p->tg, p->smp);
+	}
+	if (c->phead == c->npend)
+		c->phead = c->npend = 0;
+}
+
+static int send_bytes(struct ctx *c, const char *data, size_t len, bool keep, int step)
+{
+	char why[256];
+	int sent;
+	if (c->defer_advance) {
+		c->defer_advance = false;
+		sent = c->io->meter_at(c->io->arg, c->now, data, len, why, sizeof why);
+	} else {
+		sent = c->io->meter(c->io->arg, data, len, why, sizeof why);
+	}
+	if (sent < 0) {
+		fmt(c->run->error, sizeof c->run->error, "meter line: %s", why);
+		return -1;
+	}
+	/* Only what reached the device goes to the oracle. */
+	bool ok = false;
+	if (sent == 0)
+		oracle_feed(c, data, len, c->now, &ok);
+	struct sc_run *r = c->run;
+	if (sent > 0)
+		r->not_sent++;
+	if (r->ntg == r->captg) {
+		size_t cap = r->captg ? r->captg * 2 : 256;
+		struct sc_run_telegram *n = realloc(r->tg, cap * sizeof *n);
+		if (!n) {
+			fmt(r->error, sizeof r->error, "out of memory");
+			return -1;
+		}
+		r->tg = n;
+		r->captg = cap;
+	}
+	struct sc_run_telegram *t = &r->tg[r->ntg++];
+	memset(t, 0, sizeof *t);
+	t->at = c->now;
+	t->len = len;
+	t->step = step;
+	t->sent = sent == 0;
+	t->ok = ok;
+	t->p = ok && c->last.q[SC_RQ_P].set ? c->last.q[SC_RQ_P].v : NAN;
+	t->e_import = ok && c->last.q[SC_RQ_E_IMPORT].set ? c->last.q[SC_RQ_E_IMPORT].v : NAN;
+	if ((keep && r->keep_bytes) || c->io->record) {
+		t->bytes = malloc(len + 1);
+		if (t->bytes) {
+			memcpy(t->bytes, data, len);
+			t->bytes[len] = '\0';
+		}
+	}
+	if ((c->io->sample || c->io->record) && ok) {
+		/* The values the device should serve now: power and energy. */
+		struct sc_run_sample smp = {c->now, t->p, NAN, NAN, NAN};
+		struct sc_regmap img;
+		sc_regmap_build(&img, &c->last, &c->regs);
+		smp.want_e = sc_words_to_float(&img.w[0x8100 - SC_REGMAP_BASE], c->regs.order);
+		smp.want_p = sc_words_to_float(&img.w[0x8016 - SC_REGMAP_BASE], c->regs.order);
+		if (c->io->latency <= 0) {
+			read_back(c, r->ntg - 1, smp);
+		} else {
+			if (c->npend == c->cappend) {
+				size_t cap = c->cappend ? c->cappend * 2 : 64;
+				struct pending *n = realloc(c->pend, cap * sizeof *n);
+				if (!n) {
+					fmt(r->error, sizeof r->error, "out of memory");
+					return -1;
+				}
+				c->pend = n;
+				c->cappend = cap;
+			}
+			c->pend[c->npend++] = (struct pending){r->ntg - 1, c->now + c->io->latency, smp};
+		}
 	}
 	return 0;
 }
@@ -347,7 +426,7 @@ static int send_generated(struct ctx *c, const struct sc_step *st, int k)
 			 sc_strerror(n));
 		return -1;
 	}
-	return send_bytes(c, buf, (size_t)n, true);
+	return send_bytes(c, buf, (size_t)n, true, st->index);
 }
 
 static struct sc_capture *capture_of(struct ctx *c, const struct sc_step *st)
@@ -906,7 +985,7 @@ static int open_expects(struct ctx *c, const struct sc_step *st)
 		o->e = &st->expect[i];
 		o->st = st;
 		o->opened = c->now;
-		o->deadline = c->now + st->expect[i].within;
+		o->deadline = c->now + fmax(st->expect[i].within, c->io->latency);
 		o->have_want = c->have_last;
 		if (c->have_last) {
 			o->want = c->last;
@@ -925,7 +1004,7 @@ static int act(struct ctx *c, const struct sc_step *st)
 	case SC_STEP_EXPECT:
 		return 0;
 	case SC_STEP_TELEGRAM:
-		return send_bytes(c, st->bytes, st->nbytes, true);
+		return send_bytes(c, st->bytes, st->nbytes, true, st->index);
 	case SC_STEP_API: {
 		struct open_exp o = {.e = &st->api, .st = st, .opened = c->now, .deadline = c->now};
 		struct verdict v;
@@ -1166,8 +1245,10 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 	double tick = io->tick > 0 ? io->tick : 0.25;
 	size_t i = 0;
 	char why[512];
-	while (i < nev || c.nopen > 0) {
+	while (i < nev || c.nopen > 0 || c.phead < c.npend) {
 		double next = i < nev ? ev[i].t : INFINITY;
+		if (c.phead < c.npend && c.pend[c.phead].due < next)
+			next = c.pend[c.phead].due;
 		if (c.nopen > 0) {
 			double t = c.now + tick;
 			for (size_t k = 0; k < c.nopen; k++)
@@ -1197,6 +1278,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 			}
 			c.now = next;
 		}
+		run_due_reads(&c, false);
 		while (i < nev && ev[i].t <= c.now) {
 			const struct ev *e = &ev[i++];
 			const struct sc_step *st = &s->steps[e->step];
@@ -1210,7 +1292,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 			} else {
 				const struct sc_capture *capf = capture_of(&c, st);
 				const struct sc_capture_chunk *ch = &capf->chunks[e->k];
-				r = send_bytes(&c, capf->data + ch->off, ch->len, true);
+				r = send_bytes(&c, capf->data + ch->off, ch->len, true, st->index);
 			}
 			/* A telegram block's expectations open after its last telegram. */
 			if (r == 0 && e->kind != EV_ACTION && --c.remaining[e->step] == 0)
@@ -1232,7 +1314,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		}
 		if (c.nopen > 0 && io->settle)
 			io->settle(io->arg);
-		check_open(&c, i >= nev && next == INFINITY);
+		check_open(&c, i >= nev && next == INFINITY && c.phead >= c.npend);
 	}
 	if (io->sample)
 		report_samples(&c);
@@ -1244,6 +1326,7 @@ out:
 		sc_capture_free(&c.caps[k].cap);
 	free(c.caps);
 	free(c.open);
+	free(c.pend);
 	free(c.remaining);
 	cJSON_Delete(c.status);
 	sc_tg_stream_free(c.oracle);
@@ -1253,8 +1336,10 @@ out:
 
 void sc_run_free(struct sc_run *run)
 {
-	for (size_t i = 0; i < run->ntg; i++)
+	for (size_t i = 0; i < run->ntg; i++) {
 		free(run->tg[i].bytes);
+		free(run->tg[i].mqtt);
+	}
 	free(run->tg);
 	free(run->r);
 	free(run->s);

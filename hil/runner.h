@@ -24,7 +24,10 @@
 #include "scenario.h"
 
 struct sc_run_io {
-	/* Bytes on the meter line now. 0, or -1 with why. */
+	/* Bytes on the meter line now. 0 when they went out, 1 when they did
+	 * not reach the device (why: the cable is out, the port is gone, Data
+	 * Request is low; the oracle does not take them), -1 with why when the
+	 * run cannot go on. */
 	int (*meter)(void *arg, const void *data, size_t len, char *why, size_t cap);
 	/* Bring the device to scenario time t (s): advance a virtual clock, or
 	 * wait for the wall clock. 0, or -1 with why. */
@@ -41,7 +44,12 @@ struct sc_run_io {
 	void (*settle)(void *arg);
 	void *arg;
 	double tick;          /* s of scenario time between checks of open expectations */
+	double latency;       /* s a device may take to serve a telegram after it went
+	                       * out: every expectation's window is at least that
+	                       * long, and read-backs wait that long (0: at once) */
 	int mqtt_grace_ms;    /* real time a message may take to arrive */
+	bool record;          /* read the key registers and the last power_instant
+	                       * after every telegram (sc-hil record) */
 	bool sample;          /* read P and E_IMPORT after every telegram (plots), and
 	                       * check them: a result "each telegram" at the end,
 	                       * a FAIL line for each of the first that differ */
@@ -62,9 +70,16 @@ struct sc_result {
 struct sc_run_telegram {
 	double at;
 	size_t len;
-	bool ok;              /* the oracle parsed it */
+	int step;             /* the step that sent it (index in the file) */
+	bool sent;            /* it reached the device (see io.meter) */
+	bool ok;              /* the oracle parsed it (false when not sent) */
 	double p, e_import;   /* its P (W) and E_IMPORT (Wh), NAN when absent */
 	char *bytes;          /* owned, kept when the run keeps telegrams */
+	/* io.record: what the device served after it (regs in the order of
+	 * sc_regmap_key; mqtt the power_instant received since, or NULL) */
+	bool served;
+	float regs[SC_REGMAP_NKEY];
+	char *mqtt;
 };
 
 /* Expected and served values after a telegram (when io.sample). */
@@ -81,6 +96,7 @@ struct sc_run {
 	size_t ntg, captg;
 	struct sc_run_sample *s;
 	size_t ns, caps;
+	int not_sent;         /* telegrams that did not reach the device */
 	double duration;      /* s of the scenario run */
 	bool keep_bytes;      /* set before running: keep the telegrams' bytes */
 	char error[512];      /* when the run could not go on */

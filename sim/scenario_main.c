@@ -63,12 +63,13 @@ struct bytes_arg {
 	struct scn *x;
 	const void *data;
 	size_t len;
+	bool arrived;          /* false: the cable is out */
 };
 
 static void in_loop_inject(void *arg, struct sc_call *call)
 {
 	struct bytes_arg *b = arg;
-	sc_twin_inject(b->x->twin, b->data, b->len);
+	b->arrived = sc_twin_inject(b->x->twin, b->data, b->len);
 	sc_channel_done(call, 0);
 }
 
@@ -79,6 +80,7 @@ struct adv_arg {
 	int64_t until_ms;
 	const void *data;      /* bytes for the meter line once there, or NULL */
 	size_t len;
+	bool arrived;          /* they did (the cable is in) */
 	char mqtt[24];         /* the MQTT client's state after it */
 	struct sc_call *call;
 };
@@ -90,7 +92,7 @@ static void advance_done(void *arg)
 	/* While the client connects the bytes wait (see virt_advance). */
 	if (a->data && !(a->x->broker_url && strcmp(a->mqtt, "connecting") == 0 &&
 			 !a->x->mqtt_gave_up)) {
-		sc_twin_inject(a->x->twin, a->data, a->len);
+		a->arrived = sc_twin_inject(a->x->twin, a->data, a->len);
 		a->data = NULL;
 	}
 	sc_channel_done(a->call, 0);
@@ -196,18 +198,23 @@ static void io_settle(void *arg)
 static int io_meter(void *arg, const void *data, size_t len, char *why, size_t cap)
 {
 	struct scn *x = arg;
-	struct bytes_arg b = {x, data, len};
+	struct bytes_arg b = {x, data, len, false};
 	if (sc_channel_run(x->ch, in_loop_inject, &b) != 0) {
 		snprintf(why, cap, "the twin did not take the bytes");
 		return -1;
 	}
+	if (!b.arrived) {
+		snprintf(why, cap, "the meter cable is out");
+		return 1;
+	}
 	return 0;
 }
 
-/* Virtual time to t, then the bytes (may be NULL). 0, or -1. */
+/* Virtual time to t, then the bytes (may be NULL). 0, 1 when the bytes did
+ * not arrive (the cable is out), or -1. */
 static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 {
-	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, "", NULL};
+	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
 	if (sc_channel_run(x->ch, in_loop_advance, &a) != 0)
 		return -1;
 	/* A connection attempt runs in real time while virtual time races on:
@@ -218,7 +225,7 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 	 * goes on, until one connects again). Retries after a failure are
 	 * timers of the loop: they run as virtual time advances. */
 	if (!x->broker_url)
-		return 0;
+		return data && !a.arrived ? 1 : 0;
 	if (strcmp(a.mqtt, "connected") == 0)
 		x->mqtt_gave_up = false;
 	if (strcmp(a.mqtt, "connecting") == 0 && !x->mqtt_gave_up) {
@@ -242,20 +249,22 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 		}
 	}
 	if (a.data) {
-		struct bytes_arg b = {x, a.data, a.len};
+		struct bytes_arg b = {x, a.data, a.len, false};
 		if (sc_channel_run(x->ch, in_loop_inject, &b) != 0)
 			return -1;
+		a.arrived = b.arrived;
 	}
-	return 0;
+	return data && !a.arrived ? 1 : 0;
 }
 
 static int io_meter_at(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
 {
-	if (virt_advance(arg, t, data, len) != 0) {
+	int rc = virt_advance(arg, t, data, len);
+	if (rc < 0)
 		snprintf(why, cap, "the twin did not take the bytes");
-		return -1;
-	}
-	return 0;
+	else if (rc > 0)
+		snprintf(why, cap, "the meter cable is out");
+	return rc;
 }
 
 static int io_advance(void *arg, double t, char *why, size_t cap)
@@ -365,8 +374,11 @@ static void *runner_main(void *arg)
 		x->result = x->run.fail ? 1 : 0;
 	}
 	printf("scenario %s: %d passed, %d failed, %d skipped; %zu telegrams over %g s of device "
-	       "time in %.2f s\n",
+	       "time in %.2f s",
 	       x->s->name, x->run.pass, x->run.fail, x->run.skip, x->run.ntg, x->run.duration, x->wall_s);
+	if (x->run.not_sent)
+		printf("; %d did not reach the device", x->run.not_sent);
+	printf("\n");
 	fflush(stdout);
 out:
 	sc_channel_run(x->ch, in_loop_stop, x);

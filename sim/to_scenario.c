@@ -90,18 +90,12 @@ static bool printable(const char *p, size_t n)
 	return true;
 }
 
-/* The registers whose values say most of a telegram, when set. */
-static const char *const key_registers[] = {
-	"active_power", "energy_import", "energy_export", "voltage_l1", "voltage_l2", "voltage_l3",
-	"current_l1", "current_l2", "current_l3", "active_power_l1", "active_power_l2",
-	"active_power_l3", "apparent_power", "power_factor",
-};
-
 static cJSON *modbus_expect(const struct sc_device *d)
 {
 	cJSON *regs = cJSON_CreateObject();
-	for (size_t i = 0; i < sizeof key_registers / sizeof key_registers[0]; i++) {
-		const struct sc_regdef *def = sc_regmap_def_named(key_registers[i]);
+	/* The key registers that have a value in this telegram. */
+	for (size_t i = 0; i < SC_REGMAP_NKEY; i++) {
+		const struct sc_regdef *def = sc_regmap_def_named(sc_regmap_key[i]);
 		double v;
 		if (!def || !sc_regmap_value(def, &d->reading, &d->cfg.regs, &v))
 			continue;

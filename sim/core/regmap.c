@@ -151,3 +151,9 @@ int sc_regmap_read(const struct sc_regmap *m, unsigned addr, unsigned count, uin
 	memcpy(out, &m->w[addr - SC_REGMAP_BASE], count * sizeof *out);
 	return 0;
 }
+
+const char *const sc_regmap_key[SC_REGMAP_NKEY] = {
+	"active_power", "energy_import", "energy_export", "voltage_l1", "voltage_l2", "voltage_l3",
+	"current_l1", "current_l2", "current_l3", "active_power_l1", "active_power_l2",
+	"active_power_l3", "apparent_power", "power_factor",
+};

@@ -47,6 +47,12 @@ const struct sc_regdef *sc_regmap_defs(size_t *count);
 const struct sc_regdef *sc_regmap_def_at(uint16_t addr);
 const struct sc_regdef *sc_regmap_def_named(const char *name);
 
+/* The registers whose values say most of a telegram (power, energy,
+ * voltages, currents, phase powers, S, PF): what a recorded or generated
+ * scenario expects after each telegram. */
+#define SC_REGMAP_NKEY 14
+extern const char *const sc_regmap_key[SC_REGMAP_NKEY];
+
 /* Build the image from a reading. Absent values and unmapped registers in
  * the map's range serve 0 (Decision in §6); NULL reading = all zero, as
  * before the first telegram. */

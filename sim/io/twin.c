@@ -809,9 +809,12 @@ void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap)
 
 /* ---- what the control API does ---- */
 
-void sc_twin_inject(struct sc_twin *t, const void *data, size_t len)
+bool sc_twin_inject(struct sc_twin *t, const void *data, size_t len)
 {
+	if (t->dev.cut)
+		return false;
 	sc_device_feed(&t->dev, data, len, now_ms(t));
+	return true;
 }
 
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,

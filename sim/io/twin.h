@@ -81,8 +81,9 @@ void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
 
 /* ---- what the control API (control.h) does to a twin ---- */
 
-/* Bytes as if the meter sent them now. */
-void sc_twin_inject(struct sc_twin *t, const void *data, size_t len);
+/* Bytes as if the meter sent them now; false when the meter cable is out
+ * (they never arrive). */
+bool sc_twin_inject(struct sc_twin *t, const void *data, size_t len);
 /* Another meter source (SPEC as --source; o gives its options). Returns 0,
  * or -1 with why (the old source stays). */
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
