@@ -103,12 +103,26 @@ static void on_sub_failed(void *ctx, MQTTAsync_failureData *r)
 	signal_state(d);
 }
 
+static void subscribe(struct sc_dut *d);
+
 static void on_connected(void *ctx, MQTTAsync_successData *r)
 {
 	(void)r;
-	struct sc_dut *d = ctx;
+	subscribe(ctx);
+}
+
+/* The broker came back (restarted for an outage): the subscriptions went
+ * with the session. */
+static void on_reconnected(void *ctx, char *cause)
+{
+	(void)cause;
+	subscribe(ctx);
+}
+
+static void subscribe(struct sc_dut *d)
+{
 	/* The device's topics with a site and without one. */
-	static char t1[160], t2[160];
+	char t1[160], t2[160]; /* paho keeps copies */
 	snprintf(t1, sizeof t1, "devices/+/smart-connect/%s/data/#", d->serial);
 	snprintf(t2, sizeof t2, "devices/smart-connect/%s/data/#", d->serial);
 	char *topics[2] = {t1, t2};
@@ -144,8 +158,12 @@ static int mqtt_open(struct sc_dut *d, char *why, size_t cap)
 		return -1;
 	}
 	MQTTAsync_setCallbacks(d->mq, d, on_lost, on_message, NULL);
+	MQTTAsync_setConnected(d->mq, d, on_reconnected);
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	co.keepAliveInterval = 30;
+	co.automaticReconnect = 1;
+	co.minRetryInterval = 1;
+	co.maxRetryInterval = 2;
 	co.cleansession = 1;
 	co.connectTimeout = 10;
 	co.onSuccess = on_connected;

@@ -88,6 +88,9 @@ struct sc_meter_port *sc_meter_port_open(const struct sc_meter_port_opts *o, cha
  * not (why: the port is away, Data Request is low, or dropped after N
  * bytes); -1 on an error that is not the port going away. */
 int sc_meter_port_send(struct sc_meter_port *p, const void *data, size_t len, char *why, size_t cap);
+/* Seconds since the port last came back after going away (INFINITY when
+ * it never went): a device on the other side may not listen yet. */
+double sc_meter_port_since_back(const struct sc_meter_port *p);
 /* Whether the port is open now (it may have gone away since the last send). */
 bool sc_meter_port_present(const struct sc_meter_port *p);
 const struct sc_meter_port_stats *sc_meter_port_stats(const struct sc_meter_port *p);

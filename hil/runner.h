@@ -26,8 +26,10 @@
 struct sc_run_io {
 	/* Bytes on the meter line now. 0 when they went out, 1 when they did
 	 * not reach the device (why: the cable is out, the port is gone, Data
-	 * Request is low; the oracle does not take them), -1 with why when the
-	 * run cannot go on. */
+	 * Request is low; the oracle does not take them), 2 when they went out
+	 * as the line had just come back (the device may not listen yet: the
+	 * oracle takes them, what is read back after them is not judged), -1
+	 * with why when the run cannot go on. */
 	int (*meter)(void *arg, const void *data, size_t len, char *why, size_t cap);
 	/* Bring the device to scenario time t (s): advance a virtual clock, or
 	 * wait for the wall clock. 0, or -1 with why. */
@@ -42,6 +44,10 @@ struct sc_run_io {
 	 * are checked, lets what the device has under way in real time (MQTT
 	 * publishes) finish. */
 	void (*settle)(void *arg);
+	/* Optional: the device's scenario time now (s), for a device on the
+	 * wall clock, which a slow check or a long telegram may have carried
+	 * past the runner's; read-backs wait `latency` from there. */
+	double (*clock)(void *arg);
 	void *arg;
 	double tick;          /* s of scenario time between checks of open expectations */
 	double latency;       /* s a device may take to serve a telegram after it went
@@ -72,6 +78,7 @@ struct sc_run_telegram {
 	size_t len;
 	int step;             /* the step that sent it (index in the file) */
 	bool sent;            /* it reached the device (see io.meter) */
+	bool unsure;          /* it went out as the line came back (io.meter 2) */
 	bool ok;              /* the oracle parsed it (false when not sent) */
 	double p, e_import;   /* its P (W) and E_IMPORT (Wh), NAN when absent */
 	char *bytes;          /* owned, kept when the run keeps telegrams */

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int free_port(void)
+static int free_port(struct in_addr a)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = a};
 	socklen_t sl = sizeof sa;
 	int port = -1;
 	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 &&
@@ -28,11 +28,10 @@ static int free_port(void)
 	return port;
 }
 
-static int listening(int port)
+static int listening(struct in_addr a, int port)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = a};
 	int ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
 	if (s >= 0)
 		close(s);
@@ -41,9 +40,20 @@ static int listening(int port)
 
 int sc_broker_start(struct sc_broker_proc *b, char *why, size_t cap)
 {
+	return sc_broker_start_at(b, "127.0.0.1", 0, why, cap);
+}
+
+int sc_broker_start_at(struct sc_broker_proc *b, const char *addr, int port, char *why, size_t cap)
+{
 	memset(b, 0, sizeof *b);
+	struct in_addr a;
+	if (inet_pton(AF_INET, addr, &a) != 1 || a.s_addr == htonl(INADDR_ANY)) {
+		snprintf(why, cap, "'%s' is not an IPv4 address of this machine", addr);
+		return -1;
+	}
+	snprintf(b->addr, sizeof b->addr, "%s", addr);
 	const char *bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-	b->port = free_port();
+	b->port = port > 0 ? port : free_port(a);
 	snprintf(b->conf, sizeof b->conf, "/tmp/sc-scenario-broker-XXXXXX");
 	int fd = mkstemp(b->conf);
 	if (b->port < 0 || fd < 0) {
@@ -52,8 +62,8 @@ int sc_broker_start(struct sc_broker_proc *b, char *why, size_t cap)
 	}
 	struct passwd *pw = getpwuid(getuid());
 	/* Started as root, mosquitto would drop to its own user. */
-	dprintf(fd, "user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-		    "log_dest none\nset_tcp_nodelay true\n", pw ? pw->pw_name : "root", b->port);
+	dprintf(fd, "user %s\nlistener %d %s\nallow_anonymous true\npersistence false\n"
+		    "log_dest none\nset_tcp_nodelay true\n", pw ? pw->pw_name : "root", b->port, addr);
 	close(fd);
 	b->pid = fork();
 	if (b->pid == 0) {
@@ -70,8 +80,8 @@ int sc_broker_start(struct sc_broker_proc *b, char *why, size_t cap)
 	}
 	/* Up within 10 s, checked every 20 ms. */
 	for (int i = 0; i < 500; i++) {
-		if (listening(b->port)) {
-			snprintf(b->url, sizeof b->url, "tcp://127.0.0.1:%d", b->port);
+		if (listening(a, b->port)) {
+			snprintf(b->url, sizeof b->url, "tcp://%s:%d", addr, b->port);
 			return 0;
 		}
 		int st;

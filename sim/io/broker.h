@@ -1,6 +1,8 @@
-/* A private mosquitto for a scenario run: started on a free loopback port,
- * waited for, stopped by its pid. sc-sim --scenario uses it when no broker
- * is given, so MQTT expectations are checked through a real broker. */
+/* A private mosquitto for a scenario run: started on a free loopback port
+ * (or an address and port given), waited for, stopped by its pid. sc-sim
+ * --scenario uses it when no broker is given, so MQTT expectations are
+ * checked through a real broker; sc-hil for a dongle told to publish there,
+ * and stops and starts it again for a broker outage. */
 #ifndef SC_BROKER_H
 #define SC_BROKER_H
 
@@ -11,11 +13,14 @@ struct sc_broker_proc {
 	pid_t pid;
 	int port;
 	char conf[64];
-	char url[64];   /* tcp://127.0.0.1:PORT */
+	char addr[64];  /* where it listens */
+	char url[96];   /* tcp://ADDR:PORT */
 };
 
 /* 0, or -1 with why (no mosquitto installed, did not start). */
 int sc_broker_start(struct sc_broker_proc *b, char *why, size_t cap);
+/* On addr (an IPv4 address of this machine) and port (0: a free one). */
+int sc_broker_start_at(struct sc_broker_proc *b, const char *addr, int port, char *why, size_t cap);
 void sc_broker_stop(struct sc_broker_proc *b);
 
 #endif

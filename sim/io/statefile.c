@@ -94,18 +94,15 @@ int sc_state_read(const struct sc_state *s, const char *name, char **data, size_
 	return 0;
 }
 
-int sc_state_write(const struct sc_state *s, const char *name, const void *data, size_t len,
-		   char *why, size_t cap)
+int sc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, char *why,
+			 size_t cap)
 {
-	char path[4200], tmp[4300];
-	if (!s->on)
-		return 0;
-	if (path_of(s, name, path, sizeof path) != 0) {
+	char tmp[4300];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
 		snprintf(why, cap, "path too long");
 		return -1;
 	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
 	if (fd < 0) {
 		snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
 		return -1;
@@ -143,12 +140,34 @@ int sc_state_write(const struct sc_state *s, const char *name, const void *data,
 		return -1;
 	}
 	/* And the rename itself on disk. */
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char dir[4300];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof dir, ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
 	return 0;
+}
+
+int sc_state_write(const struct sc_state *s, const char *name, const void *data, size_t len,
+		   char *why, size_t cap)
+{
+	char path[4200];
+	if (!s->on)
+		return 0;
+	if (path_of(s, name, path, sizeof path) != 0) {
+		snprintf(why, cap, "path too long");
+		return -1;
+	}
+	return sc_write_file_atomic(path, data, len, 0600, why, cap);
 }
 
 int sc_state_remove(const struct sc_state *s, const char *name, char *why, size_t cap)

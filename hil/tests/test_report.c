@@ -1,0 +1,267 @@
+/* The reports of a harness run (report.h): the folder's name, JUnit XML
+ * with a case per result and text escaped, result.json with its figures
+ * (gaps as null), a self-contained HTML page whose plots stay bounded for
+ * long runs, and errors for folders that cannot be written. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "scenario.h"
+
+static char why[600];
+static char base[64];
+
+static void setup(void)
+{
+	snprintf(base, sizeof base, "/tmp/sc-report-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	rewind(f);
+	char *t = malloc((size_t)n + 1);
+	cr_assert_eq(fread(t, 1, (size_t)n, f), (size_t)n);
+	t[n] = '\0';
+	fclose(f);
+	return t;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static struct sc_scenario *scenario(void)
+{
+	const char *text = "{\"scenario\":1,\"name\":\"rep\",\"description\":\"a <test> & more\","
+			   "\"steps\":[{\"at\":0,\"telegrams\":{\"count\":2}}]}";
+	struct sc_scenario *s = NULL;
+	cr_assert_eq(sc_scenario_load(text, strlen(text), "rep.json", &s, why, sizeof why), 0, "%s", why);
+	return s;
+}
+
+static void result(struct sc_run *run, const char *where, const char *kind, bool pass, bool skip,
+		   const char *expected, const char *actual)
+{
+	if (run->n == run->cap) {
+		run->cap = run->cap ? run->cap * 2 : 8;
+		run->r = realloc(run->r, run->cap * sizeof *run->r);
+	}
+	struct sc_result *r = &run->r[run->n++];
+	memset(r, 0, sizeof *r);
+	snprintf(r->where, sizeof r->where, "%s", where);
+	snprintf(r->kind, sizeof r->kind, "%s", kind);
+	snprintf(r->target, sizeof r->target, "0x8016 active_power");
+	snprintf(r->expected, sizeof r->expected, "%s", expected);
+	snprintf(r->actual, sizeof r->actual, "%s", actual);
+	r->at = 1;
+	r->when = 1.5;
+	r->pass = pass;
+	r->skipped = skip;
+	if (skip)
+		run->skip++;
+	else if (pass)
+		run->pass++;
+	else
+		run->fail++;
+}
+
+static void telegrams(struct sc_run *run, size_t n)
+{
+	run->tg = calloc(n, sizeof *run->tg);
+	run->ntg = run->captg = n;
+	for (size_t i = 0; i < n; i++) {
+		struct sc_run_telegram *t = &run->tg[i];
+		t->at = (double)i;
+		t->sent = i != 1;
+		t->ok = t->sent;
+		t->p = (double)(i % 7) * 100;
+		t->e_import = 1000 + (double)i;
+		const char *b = "/ISK5\\2M550T\r\n\r\n1-0:1.8.1(1.0*kWh)\x02\xff\r\n!ABCD\r\n";
+		t->len = strlen(b);
+		t->bytes = strdup(b);
+	}
+	run->not_sent = 1;
+}
+
+static void samples(struct sc_run *run, size_t n)
+{
+	run->s = calloc(n, sizeof *run->s);
+	run->ns = run->caps = n;
+	for (size_t i = 0; i < n; i++)
+		run->s[i] = (struct sc_run_sample){(double)i, sin((double)i / 50) * 1000,
+						   i % 100 == 5 ? NAN : sin((double)i / 50) * 1000,
+						   (double)i, (double)i};
+	run->duration = (double)n;
+}
+
+Test(report, folders_are_new_named_and_nested, .init = setup, .fini = teardown)
+{
+	char deep[256], a[512], b[512];
+	snprintf(deep, sizeof deep, "%s/x/y/reports", base);
+	cr_assert_eq(sc_report_dir(deep, "dsmr50 household/day", a, sizeof a, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(sc_report_dir(deep, "dsmr50 household/day", b, sizeof b, why, sizeof why), 0, "%s", why);
+	cr_assert_str_neq(a, b);
+	struct stat st;
+	cr_assert(stat(a, &st) == 0 && S_ISDIR(st.st_mode));
+	cr_assert(stat(b, &st) == 0 && S_ISDIR(st.st_mode));
+	/* base/<yyyymmdd-hhmmss>-<name>, the name made safe for a path. */
+	const char *leaf = strrchr(a, '/') + 1;
+	cr_assert_eq(strlen(leaf), strlen("20261202-013000-dsmr50_household_day"), "%s", leaf);
+	cr_assert(strstr(leaf, "-dsmr50_household_day"), "%s", leaf);
+	cr_assert_eq(leaf[8], '-');
+	/* Within the same second the second run gets -2. */
+	if (strncmp(a, b, strlen(a)) == 0)
+		cr_assert_str_eq(b + strlen(a), "-2");
+
+	char file[256];
+	snprintf(file, sizeof file, "%s/plain", base);
+	FILE *f = fopen(file, "w");
+	fclose(f);
+	cr_assert_eq(sc_report_dir(file, "n", a, sizeof a, why, sizeof why), -1);
+	cr_assert(strstr(why, "plain"), "%s", why);
+}
+
+Test(report, junit_json_and_html, .init = setup, .fini = teardown)
+{
+	struct sc_scenario *s = scenario();
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	result(&run, "steps[1].expect[0]", "modbus", true, false, "230", "230");
+	result(&run, "steps[2].expect[0]", "modbus", false, false, "-99999 <wrong> & \"odd\"",
+	       "252 \x01\xc3(bad utf-8)");
+	result(&run, "steps[3]", "action", false, true, "", "no way to do 'button' (give --hook CMD)");
+	telegrams(&run, 3);
+	samples(&run, 300);
+	struct sc_meter_port_stats ls = {.telegrams = 2, .bytes = 1800, .reopens = 1, .longest_away_s = 2.5};
+	struct sc_report_info ri = {
+		.scenario_path = "scenarios/rep.json", .s = s, .dut = "sc-sim at 127.0.0.1",
+		.dut_firmware = "5.2.0", .port = "/dev/pts/3", .line = "115200,8N1", .line_stats = &ls,
+		.started = "2026-12-02T01:30:00Z", .wall_s = 4.25, .exit_status = 1,
+	};
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+
+	char *x = slurp(base, "junit.xml");
+	cr_assert(strstr(x, "<testsuite name=\"rep\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "%s", x);
+	cr_assert_eq(count(x, "<testcase "), 3);
+	cr_assert(strstr(x, "-99999 &lt;wrong&gt; &amp; &quot;odd&quot;"), "%s", x);
+	cr_assert_null(strstr(x, "<wrong>"));
+	cr_assert_null(strstr(x, "\x01"));
+	cr_assert(strstr(x, "\xEF\xBF\xBD(bad utf-8)"), "invalid UTF-8 replaced");
+	cr_assert(strstr(x, "<skipped message=\"no way to do &#39;button&#39; (give --hook CMD)\"/>"), "%s", x);
+	cr_assert(strstr(x, "step: steps[2].expect[0]\ninterface: modbus\nfield: 0x8016 active_power"), "%s", x);
+	cr_assert(strstr(x, "<property name=\"dut_firmware\" value=\"5.2.0\"/>"), "%s", x);
+	free(x);
+
+	char *j = slurp(base, "result.json");
+	cJSON *doc = cJSON_Parse(j);
+	cr_assert_not_null(doc, "result.json parses");
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "verdict")->valuestring, "FAIL");
+	cr_assert_eq(cJSON_GetObjectItem(doc, "failed")->valueint, 1);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "exit_status")->valueint, 1);
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "results")), 3);
+	cJSON *t = cJSON_GetObjectItem(doc, "telegrams");
+	cr_assert_eq(cJSON_GetObjectItem(t, "sent")->valueint, 2);
+	cr_assert_eq(cJSON_GetObjectItem(t, "not_sent")->valueint, 1);
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "line_stats"), "reopens")->valueint, 1);
+	cJSON *sa = cJSON_GetObjectItem(doc, "samples");
+	cr_assert_eq(cJSON_GetArraySize(sa), 300);
+	cr_assert(cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetArrayItem(sa, 5), 2)), "a gap is null");
+	cr_assert(cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetArrayItem(sa, 6), 2)));
+	cJSON_Delete(doc);
+	free(j);
+
+	char *h = slurp(base, "report.html");
+	cr_assert(strstr(h, "<!DOCTYPE html>") == h);
+	cr_assert(strstr(h, "id=\"verdict\">FAIL</span>"));
+	cr_assert(strstr(h, "a &lt;test&gt; &amp; more"));
+	cr_assert_null(strstr(h, "<script"));
+	cr_assert_null(strstr(h, "src="));
+	cr_assert_null(strstr(h, "href="));
+	cr_assert_null(strstr(h, "url("));
+	/* The mismatch before the passes; two plots of two series each. */
+	cr_assert_lt(strstr(h, "-99999"), strstr(h, "<td>PASS</td>"));
+	cr_assert_eq(count(h, "<svg "), 2);
+	cr_assert_geq(count(h, "class=\"want\""), 2);
+	cr_assert_geq(count(h, "class=\"got\""), 4, "the gaps split the served line");
+	/* Telegram text with control bytes shown, not sent raw. */
+	cr_assert(strstr(h, "&lt;02&gt;") && strstr(h, "&lt;FF&gt;"));
+	cr_assert(strstr(h, "<td>no</td>"), "the telegram that did not reach the device");
+	free(h);
+	sc_run_free(&run);
+	sc_scenario_free(s);
+}
+
+Test(report, long_runs_plot_bounded_and_list_the_first_telegrams, .init = setup, .fini = teardown)
+{
+	struct sc_scenario *s = scenario();
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	result(&run, "each telegram", "modbus", true, false, "x", "x");
+	telegrams(&run, 2000);
+	samples(&run, 86400);
+	struct sc_report_info ri = {.scenario_path = "rep.json", .s = s, .dut = "d",
+				    .started = "2026-12-02T01:30:00Z", .wall_s = 1};
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+	char *h = slurp(base, "report.html");
+	/* A day of samples: at most ~2000 points a line (min and max per
+	 * column), whatever the gaps split it into. */
+	size_t points = 0;
+	for (const char *p = h; (p = strstr(p, "points=\"")); p++) {
+		p += 8;
+		size_t n = 0;
+		for (; *p != '"'; p++)
+			n += *p == ' ';
+		points += n;
+	}
+	cr_assert_leq(points, 4 * 2000 + 200, "%zu points", points);
+	cr_assert_geq(points, 4 * 500, "%zu points", points);
+	cr_assert(strstr(h, "The first 500 of 2000 are listed."));
+	cr_assert_eq(count(h, "<details>"), 500);
+	cr_assert(strstr(h, "id=\"verdict\">PASS</span>"));
+	struct stat st;
+	char path[256];
+	snprintf(path, sizeof path, "%s/report.html", base);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_lt(st.st_size, 4 * 1024 * 1024, "%lld bytes", (long long)st.st_size);
+	free(h);
+	sc_run_free(&run);
+	sc_scenario_free(s);
+}
+
+Test(report, a_folder_that_cannot_be_written, .init = setup, .fini = teardown)
+{
+	struct sc_scenario *s = scenario();
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	struct sc_report_info ri = {.s = s, .started = "2026-12-02T01:30:00Z"};
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/missing", base);
+	cr_assert_eq(sc_report_write(dir, &ri, &run, why, sizeof why), -1);
+	cr_assert(strstr(why, "missing"), "%s", why);
+	sc_scenario_free(s);
+}
