@@ -84,28 +84,6 @@ static void esc_telegram(FILE *f, const char *b, size_t n)
 	}
 }
 
-static int finish(FILE *f, char **buf, size_t *len, const char *what, char *why, size_t cap)
-{
-	bool bad = ferror(f) != 0;
-	fclose(f);
-	if (bad || !*buf) {
-		free(*buf);
-		*buf = NULL;
-		snprintf(why, cap, "%s: out of memory", what);
-		return -1;
-	}
-	(void)len;
-	return 0;
-}
-
-static int write_out(const char *dir, const char *name, const char *data, size_t len, char *why,
-		     size_t cap)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	return sc_write_file_atomic(path, data, len, 0644, why, cap);
-}
-
 static const char *verdict(const struct sc_report_info *ri, const struct sc_run *run)
 {
 	if (ri->error)
@@ -115,7 +93,7 @@ static const char *verdict(const struct sc_report_info *ri, const struct sc_run 
 
 /* ---- JUnit XML ---- */
 
-static void junit(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
+static int junit(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
 {
 	const char *name = ri->s->name;
 	int errors = ri->error ? 1 : 0;
@@ -167,17 +145,16 @@ static void junit(FILE *f, const struct sc_report_info *ri, const struct sc_run 
 			esc(f, r->expected);
 			fprintf(f, ", served ");
 			esc(f, r->actual);
-			fprintf(f, "\">step: ");
-			esc(f, r->where);
-			fprintf(f, "\ninterface: ");
-			esc(f, r->kind);
-			fprintf(f, "\nfield: ");
-			esc(f, r->target);
-			fprintf(f, "\nexpected: ");
-			esc(f, r->expected);
-			fprintf(f, "\nactual: ");
-			esc(f, r->actual);
-			fprintf(f, "\ntime: %.3f s (opened at %.3f s)", r->when, r->at);
+			fprintf(f, "\">");
+			const char *body[][2] = {{"step", r->where},       {"interface", r->kind},
+						 {"field", r->target},     {"expected", r->expected},
+						 {"actual", r->actual}};
+			for (size_t k = 0; k < sizeof body / sizeof body[0]; k++) {
+				fprintf(f, "%s: ", body[k][0]);
+				esc(f, body[k][1]);
+				fputc('\n', f);
+			}
+			fprintf(f, "time: %.3f s (opened at %.3f s)", r->when, r->at);
 			if (r->note[0]) {
 				fprintf(f, "\nnote: ");
 				esc(f, r->note);
@@ -194,6 +171,7 @@ static void junit(FILE *f, const struct sc_report_info *ri, const struct sc_run 
 		fprintf(f, "\"/>\n    </testcase>\n");
 	}
 	fprintf(f, "  </testsuite>\n</testsuites>\n");
+	return 0;
 }
 
 /* ---- JSON ---- */
@@ -482,7 +460,7 @@ static void results_table(FILE *f, const struct sc_run *run, int want)
 /* Telegrams listed in the page; the rest are counted. */
 #define MAX_TELEGRAM_ROWS 500
 
-static void html(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
+static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
 {
 	const char *v = verdict(ri, run);
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
@@ -599,59 +577,54 @@ static void html(FILE *f, const struct sc_report_info *ri, const struct sc_run *
 		}
 	}
 	fprintf(f, "</table>\n<p class=\"note\">Written by sc-hil; this page fetches nothing.</p>\n</body>\n</html>\n");
+	return 0;
 }
 
-int sc_report_write(const char *dir, const struct sc_report_info *ri, const struct sc_run *run,
-		    char *why, size_t cap)
+static int json(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
+{
+	char *text = result_json(ri, run);
+	if (!text)
+		return -1;
+	fprintf(f, "%s\n", text);
+	free(text);
+	return 0;
+}
+
+/* One file of the report, written whole by its writer and put in place. */
+static int write_doc(const char *dir, const char *name,
+		     int (*writer)(FILE *, const struct sc_report_info *, const struct sc_run *),
+		     const struct sc_report_info *ri, const struct sc_run *run, char *why, size_t cap)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f) {
-		snprintf(why, cap, "out of memory");
+		snprintf(why, cap, "%s: out of memory", name);
 		return -1;
 	}
-	junit(f, ri, run);
-	if (finish(f, &buf, &len, "junit.xml", why, cap) != 0)
-		return -1;
-	int rc = write_out(dir, "junit.xml", buf, len, why, cap);
-	free(buf);
-	if (rc != 0)
-		return -1;
-
-	char *js = result_json(ri, run);
-	if (!js) {
-		snprintf(why, cap, "result.json: out of memory");
+	bool bad = writer(f, ri, run) != 0;
+	bad |= ferror(f) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || !buf) {
+		free(buf);
+		snprintf(why, cap, "%s: out of memory", name);
 		return -1;
 	}
-	size_t jl = strlen(js);
-	char *withnl = malloc(jl + 2);
-	if (!withnl) {
-		free(js);
-		snprintf(why, cap, "result.json: out of memory");
-		return -1;
-	}
-	memcpy(withnl, js, jl);
-	withnl[jl] = '\n';
-	free(js);
-	rc = write_out(dir, "result.json", withnl, jl + 1, why, cap);
-	free(withnl);
-	if (rc != 0)
-		return -1;
-
-	buf = NULL;
-	len = 0;
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		snprintf(why, cap, "out of memory");
-		return -1;
-	}
-	html(f, ri, run);
-	if (finish(f, &buf, &len, "report.html", why, cap) != 0)
-		return -1;
-	rc = write_out(dir, "report.html", buf, len, why, cap);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = sc_write_file_atomic(path, buf, len, 0644, why, cap);
 	free(buf);
 	return rc;
+}
+
+int sc_report_write(const char *dir, const struct sc_report_info *ri, const struct sc_run *run,
+		    char *why, size_t cap)
+{
+	if (write_doc(dir, "junit.xml", junit, ri, run, why, cap) != 0 ||
+	    write_doc(dir, "result.json", json, ri, run, why, cap) != 0 ||
+	    write_doc(dir, "report.html", html, ri, run, why, cap) != 0)
+		return -1;
+	return 0;
 }
 
 /* mkdir -p */

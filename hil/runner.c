@@ -9,6 +9,7 @@
 
 #include "capture.h"
 #include "firmware.h"
+#include "json_at.h"
 #include "meter.h"
 #include "p1_gen.h"
 #include "payload.h"
@@ -542,24 +543,6 @@ static const cJSON *status_doc(struct ctx *c, char *why, size_t cap)
 	return c->status;
 }
 
-/* A value by dotted path ("Status.Meter.State", "l1.U"). */
-static const cJSON *at_path(const cJSON *doc, const char *path)
-{
-	char key[96];
-	const cJSON *v = doc;
-	while (v && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return v;
-}
-
 static void describe_json(const cJSON *v, char *buf, size_t cap)
 {
 	if (!v) {
@@ -813,7 +796,7 @@ static void check_mqtt(struct ctx *c, const struct open_exp *o, struct verdict *
 			ok = same_payload(want, doc, diff, sizeof diff, "");
 		} else {
 			for (int k = 0; ok && k < e->nm; k++) {
-				const cJSON *got = at_path(doc, e->m[k].key);
+				const cJSON *got = sc_json_at(doc, e->m[k].key);
 				ok = json_matches(&e->m[k], got);
 				if (!ok) {
 					char g[64];
@@ -850,7 +833,7 @@ static void check_status_values(struct ctx *c, const struct open_exp *o, struct 
 	for (int i = 0; i < e->nm; i++) {
 		char path[160], d[64], g[64];
 		fmt(path, sizeof path, "%s%s", prefix, e->m[i].key);
-		const cJSON *got = at_path(doc, path);
+		const cJSON *got = sc_json_at(doc, path);
 		if (!json_matches(&e->m[i], got))
 			v->pass = false;
 		sc_match_describe(&e->m[i], d, sizeof d);
@@ -890,7 +873,7 @@ static void check_http(struct ctx *c, const struct sc_expect *e, struct verdict 
 	v->pass = !e->status || st == e->status;
 	cJSON *doc = e->nm ? cJSON_Parse(body) : NULL;
 	for (int i = 0; i < e->nm; i++) {
-		const cJSON *got = doc ? at_path(doc, e->m[i].key) : NULL;
+		const cJSON *got = doc ? sc_json_at(doc, e->m[i].key) : NULL;
 		char g[64];
 		describe_json(got, g, sizeof g);
 		if (!json_matches(&e->m[i], got))
@@ -929,7 +912,7 @@ static void check(struct ctx *c, const struct open_exp *o, struct verdict *v)
 		const cJSON *doc = status_doc(c, why, sizeof why);
 		copy(v->target, sizeof v->target, "Status.System.Led.State");
 		fmt(v->expected, sizeof v->expected, "\"%s\"", o->e->led);
-		const cJSON *led = doc ? at_path(doc, "Status.System.Led.State") : NULL;
+		const cJSON *led = doc ? sc_json_at(doc, "Status.System.Led.State") : NULL;
 		if (!doc && (strcmp(c->restarting, "power-up") == 0 ||
 			     strcmp(c->restarting, "initialising") == 0)) {
 			/* Restarting: the LED shows the phase (see status_doc). */

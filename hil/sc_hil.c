@@ -26,6 +26,7 @@
 #include "broker.h"
 #include "dut.h"
 #include "firmware.h"
+#include "json_at.h"
 #include "log.h"
 #include "meter_port.h"
 #include "record.h"
@@ -33,6 +34,7 @@
 #include "runner.h"
 #include "sc_error.h"
 #include "scenario.h"
+#include "statefile.h"
 
 #define EXIT_MISMATCH 1
 #define EXIT_USAGE 2
@@ -295,55 +297,11 @@ static int do_act(struct hil *h, const struct sc_step *st, char *why, size_t cap
 
 /* ---- setting up ---- */
 
-static char *read_file(const char *path, size_t *len, char *why, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(why, cap, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t n = 0, c = 1 << 16, r;
-	char *t = malloc(c + 1);
-	while (t && (r = fread(t + n, 1, c - n, f)) > 0) {
-		n += r;
-		if (n == c) {
-			char *u = realloc(t, c * 2 + 1);
-			if (!u) {
-				free(t);
-				t = NULL;
-				break;
-			}
-			t = u;
-			c *= 2;
-		}
-	}
-	fclose(f);
-	if (!t) {
-		snprintf(why, cap, "out of memory");
-		return NULL;
-	}
-	t[n] = '\0';
-	*len = n;
-	return t;
-}
-
 /* A string at a dotted path of a JSON answer, or "" (into out). */
-static void json_string(const char *json, const char *path, char *out, size_t cap)
+static void json_string(const cJSON *doc, const char *path, char *out, size_t cap)
 {
-	out[0] = '\0';
-	cJSON *doc = cJSON_Parse(json);
-	const cJSON *v = doc;
-	char key[64];
-	for (const char *p = path; v && *p;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		snprintf(key, sizeof key, "%.*s", (int)n, p);
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-		p += n + (dot ? 1 : 0);
-	}
-	if (cJSON_IsString(v))
-		snprintf(out, cap, "%s", v->valuestring);
-	cJSON_Delete(doc);
+	const cJSON *v = sc_json_at(doc, path);
+	snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
 /* GET path until it answers 200 or wait_s pass; the body (malloc'd) or NULL. */
@@ -365,6 +323,19 @@ static char *get_200(struct sc_dut *d, const char *path, double wait_s, char *wh
 	}
 }
 
+/* get_200, parsed: the document (cJSON_Delete it) or NULL with why. */
+static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, char *why, size_t cap)
+{
+	char *body = get_200(d, path, wait_s, why, cap);
+	if (!body)
+		return NULL;
+	cJSON *doc = cJSON_Parse(body);
+	free(body);
+	if (!doc)
+		snprintf(why, cap, "GET %s: the answer is not JSON", path);
+	return doc;
+}
+
 /* Waits for the device to run with no restart pending (a reset under way
  * shows as 503 or a pending restart) and, with want_mqtt, to be connected
  * to its broker. 0, or -1 with why (its state when the time was up). */
@@ -373,16 +344,14 @@ static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *
 	double dl = mono_s() + timeout_s;
 	char state[32] = "", mq[32] = "";
 	for (;;) {
-		int st;
+		int st = 0;
 		char *body = NULL;
 		if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 && st == 200) {
 			cJSON *doc = cJSON_Parse(body);
-			const cJSON *sys = cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(doc, "Status"), "System");
-			bool pending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sys, "RestartPending"));
+			bool pending = cJSON_IsTrue(sc_json_at(doc, "Status.System.RestartPending"));
+			json_string(doc, "Status.System.State", state, sizeof state);
+			json_string(doc, "Status.MQTT.State", mq, sizeof mq);
 			cJSON_Delete(doc);
-			json_string(body, "Status.System.State", state, sizeof state);
-			json_string(body, "Status.MQTT.State", mq, sizeof mq);
 			if (!pending && strcmp(state, "running") == 0 &&
 			    (!want_mqtt || strcmp(mq, "connected") == 0)) {
 				free(body);
@@ -417,18 +386,12 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 		return -1;
 	}
 	free(body);
-	char *status = get_200(d, "/api/v1/status", 10, why, cap);
-	if (!status)
+	cJSON *sd = get_json(d, "/api/v1/status", 10, why, cap);
+	if (!sd)
 		return -1;
-	char pending[16];
-	cJSON *sd = cJSON_Parse(status);
-	const cJSON *rp = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sd, "Status"), "System"),
-		"RestartPending");
-	snprintf(pending, sizeof pending, "%s", cJSON_IsTrue(rp) ? "yes" : "no");
+	bool pending = cJSON_IsTrue(sc_json_at(sd, "Status.System.RestartPending"));
 	cJSON_Delete(sd);
-	free(status);
-	if (strcmp(pending, "yes") != 0)
+	if (!pending)
 		return 0;
 	sc_log(SC_LOG_INFO, "device: the configuration takes effect at a reset; resetting");
 	if (sc_dut_http(d, "POST", "/api/v1/reset", "{}", &st, &body, why, cap) != 0)
@@ -614,7 +577,7 @@ int main(int argc, char **argv)
 	/* The scenario (or, to record, a capture made one). */
 	char why[1024];
 	size_t len = 0;
-	char *text = read_file(o.input, &len, why, sizeof why);
+	char *text = sc_read_file(o.input, &len, why, sizeof why);
 	if (!text) {
 		fprintf(stderr, "%s: %s\n", prog, why);
 		return EXIT_USAGE;
@@ -685,7 +648,7 @@ int main(int argc, char **argv)
 		.broker_url = NULL, .serial = "", .timeout_s = 5,
 	};
 	probe = sc_dut_open(&dopts, why, sizeof why);
-	char *status = probe ? get_200(probe, "/api/v1/status", 15, why, sizeof why) : NULL;
+	cJSON *status = probe ? get_json(probe, "/api/v1/status", 15, why, sizeof why) : NULL;
 	if (!status) {
 		fprintf(stderr, "%s: the device's API at %s://%s:%d does not answer: %s\n", prog,
 			o.https_port ? "https" : "http", o.dut, o.https_port ? o.https_port : o.http_port,
@@ -694,7 +657,7 @@ int main(int argc, char **argv)
 	}
 	json_string(status, "Status.System.SerialNumber", serial, sizeof serial);
 	json_string(status, "Status.System.Firmware", firmware, sizeof firmware);
-	free(status);
+	cJSON_Delete(status);
 	if (o.serial)
 		snprintf(serial, sizeof serial, "%s", o.serial);
 	if (!serial[0]) {
@@ -739,12 +702,9 @@ int main(int argc, char **argv)
 	 * to the broker read here, connected to it. */
 	bool publishes = false;
 	if (broker_url) {
-		char *cfg = get_200(dut, "/api/v1/config", 10, why, sizeof why);
-		cJSON *cd = cfg ? cJSON_Parse(cfg) : NULL;
-		publishes = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(cd, "MQTT"), "Enabled"));
+		cJSON *cd = get_json(dut, "/api/v1/config", 10, why, sizeof why);
+		publishes = cJSON_IsTrue(sc_json_at(cd, "MQTT.Enabled"));
 		cJSON_Delete(cd);
-		free(cfg);
 	}
 	if (wait_ready(dut, publishes, 30, why, sizeof why) != 0)
 		sc_log(SC_LOG_WARN, "device: %s; going on", why);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_at.h"
+
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
@@ -189,18 +191,7 @@ static int cmd_get(const char *base, const char *path)
 		return 0;
 	}
 	/* Dotted path: Status.System.Led.State */
-	const cJSON *v = root;
-	char key[256];
-	for (const char *p = path; v && *p;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n >= sizeof key)
-			n = sizeof key - 1;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-		p += n + (dot ? 1 : 0);
-	}
+	const cJSON *v = sc_json_at(root, path);
 	int rc = 0;
 	if (!v) {
 		fprintf(stderr, "sc-ctl: no %s in the state\n", path);

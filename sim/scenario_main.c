@@ -21,11 +21,13 @@
 #include "broker.h"
 #include "channel.h"
 #include "dut.h"
+#include "json_at.h"
 #include "log.h"
 #include "loop.h"
 #include "runner.h"
 #include "sc_error.h"
 #include "scenario.h"
+#include "statefile.h"
 #include "twin.h"
 
 struct scn {
@@ -294,15 +296,7 @@ static bool status_is(struct scn *x, const char *path, const char *want, double 
 		char *body, why[256];
 		if (sc_dut_http(x->dut, "GET", "/api/v1/status", NULL, &st, &body, why, sizeof why) == 0) {
 			cJSON *doc = st == 200 ? cJSON_Parse(body) : NULL;
-			const cJSON *v = doc;
-			char key[64];
-			for (const char *p = path; v && *p;) {
-				const char *dot = strchr(p, '.');
-				size_t n = dot ? (size_t)(dot - p) : strlen(p);
-				snprintf(key, sizeof key, "%.*s", (int)n, p);
-				v = cJSON_GetObjectItemCaseSensitive(v, key);
-				p += n + (dot ? 1 : 0);
-			}
+			const cJSON *v = sc_json_at(doc, path);
 			bool ok = cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
 			cJSON_Delete(doc);
 			free(body);
@@ -402,30 +396,14 @@ static bool needs_mqtt(const struct sc_scenario *s)
 int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 {
 	/* Read and load: every error names the file and the JSON path. */
-	FILE *f = fopen(o->path, "rb");
-	if (!f) {
-		fprintf(stderr, "sc-sim: --scenario: %s: %s\n", o->path, strerror(errno));
-		return 2;
-	}
-	size_t cap = 1 << 16, len = 0, n;
-	char *text = malloc(cap);
-	while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			char *t = realloc(text, cap * 2);
-			if (!t)
-				break;
-			text = t;
-			cap *= 2;
-		}
-	}
-	fclose(f);
+	size_t len;
+	char err[1024];
+	char *text = sc_read_file(o->path, &len, err, sizeof err);
 	if (!text) {
-		fprintf(stderr, "sc-sim: out of memory\n");
-		return 1;
+		fprintf(stderr, "sc-sim: --scenario: %s\n", err);
+		return strstr(err, "out of memory") ? 1 : 2;
 	}
 	struct sc_scenario *s;
-	char err[1024];
 	int rc = sc_scenario_load(text, len, o->path, &s, err, sizeof err);
 	free(text);
 	if (rc != SC_OK) {

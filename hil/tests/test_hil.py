@@ -14,9 +14,7 @@ served, and the twin replays it."""
 import glob
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +32,6 @@ SC_HIL = os.path.join(simtest.BUILD, "hil", "sc-hil")
 SCENARIOS = os.path.join(simtest.SOURCE, "scenarios")
 ARTIFACTS = os.path.join(simtest.BUILD, "artifacts")
 PASSWORD = "bench-pass"
-SUMMARY = re.compile(r"^scenario (\S+): (\d+) passed, (\d+) failed, (\d+) skipped; (\d+) telegrams")
 
 
 class PtyPair:
@@ -124,12 +121,7 @@ class Bench(unittest.TestCase):
         return dirs[0]
 
 
-def summary(out):
-    for line in reversed(out.splitlines()):
-        m = SUMMARY.match(line)
-        if m:
-            return m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
-    raise AssertionError("no summary line in:\n" + out)
+summary = simtest.scenario_summary
 
 
 # How fast each shipped scenario runs through the pty: the twin under test

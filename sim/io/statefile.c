@@ -181,3 +181,35 @@ int sc_state_remove(const struct sc_state *s, const char *name, char *why, size_
 	}
 	return 0;
 }
+
+char *sc_read_file(const char *path, size_t *len, char *why, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(why, cap, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t n = 0, c = 1 << 16, r;
+	char *t = malloc(c + 1);
+	while (t && (r = fread(t + n, 1, c - n, f)) > 0) {
+		n += r;
+		if (n == c) {
+			char *u = realloc(t, c * 2 + 1);
+			if (!u) {
+				free(t);
+				t = NULL;
+				break;
+			}
+			t = u;
+			c *= 2;
+		}
+	}
+	fclose(f);
+	if (!t) {
+		snprintf(why, cap, "out of memory");
+		return NULL;
+	}
+	t[n] = '\0';
+	*len = n;
+	return t;
+}

@@ -26,6 +26,9 @@ int sc_state_write(const struct sc_state *s, const char *name, const void *data,
 /* Any file replaced the same way (reports, recorded scenarios). */
 int sc_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, char *why,
 			 size_t cap);
+/* A whole file, NUL-terminated (malloc'd; its length in len), or NULL
+ * with "PATH: No such file or directory" in why. */
+char *sc_read_file(const char *path, size_t *len, char *why, size_t cap);
 /* Removes a file (a factory reset); missing is fine. */
 int sc_state_remove(const struct sc_state *s, const char *name, char *why, size_t cap);
 

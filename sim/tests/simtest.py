@@ -276,3 +276,25 @@ def float_at(words, addr, word_order="cdab"):
     a, b = words[addr - MAP_START], words[addr - MAP_START + 1]
     hi, lo = (a, b) if word_order == "abcd" else (b, a)
     return struct.unpack(">f", struct.pack(">HH", hi, lo))[0]
+
+
+# The last line of a scenario run, sc-sim --scenario's and sc-hil's alike.
+SUMMARY = re.compile(r"^scenario (\S+): (\d+) passed, (\d+) failed, (\d+) skipped; (\d+) telegrams")
+
+
+def find_summary(out):
+    """(name, passed, failed, skipped, telegrams) from the last summary line
+    of stdout, or None."""
+    for line in reversed(out.splitlines()):
+        m = SUMMARY.match(line)
+        if m:
+            return m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
+    return None
+
+
+def scenario_summary(out):
+    """find_summary, failing the test when there is none."""
+    got = find_summary(out)
+    if got is None:
+        raise AssertionError("no summary line in:\n" + out)
+    return got

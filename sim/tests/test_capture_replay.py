@@ -8,7 +8,6 @@ in the timestamped form that to-scenario reads back."""
 import gzip
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,6 @@ SC_SIM = simtest.SC_SIM
 SC_TELEGRAM = os.path.join(simtest.BUILD, "sim", "sc-telegram")
 MAGIC = "# smartconnect-twin capture 1"
 AM550 = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
-SUMMARY = re.compile(r"^scenario (\S+): (\d+) passed, (\d+) failed, (\d+) skipped; (\d+) telegrams")
 
 
 def gen(*args):
@@ -40,13 +38,8 @@ def to_scenario(capture, *args, output=None):
 def replay(path, *args):
     r = subprocess.run([SC_SIM, "--scenario", path, "--speed", "max", *args],
                        capture_output=True, text=True, timeout=300)
-    m = None
-    for line in reversed(r.stdout.splitlines()):
-        m = SUMMARY.match(line)
-        if m:
-            break
-    counts = tuple(int(m.group(i)) for i in range(2, 6)) if m else None
-    return r, counts
+    got = simtest.find_summary(r.stdout)
+    return r, got[1:] if got else None
 
 
 def timestamped(reads):

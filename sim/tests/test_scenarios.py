@@ -22,7 +22,6 @@ SC_TELEGRAM = os.path.join(simtest.BUILD, "sim", "sc-telegram")
 SCENARIOS = os.path.join(simtest.SOURCE, "scenarios")
 SHIPPED = sorted(glob.glob(os.path.join(SCENARIOS, "*.json")))
 
-SUMMARY = re.compile(r"^scenario (\S+): (\d+) passed, (\d+) failed, (\d+) skipped; (\d+) telegrams")
 
 
 def run(path, *args, timeout=120):
@@ -31,13 +30,7 @@ def run(path, *args, timeout=120):
                           timeout=timeout)
 
 
-def summary(out):
-    """(name, passed, failed, skipped, telegrams) from the last line of stdout."""
-    for line in reversed(out.splitlines()):
-        m = SUMMARY.match(line)
-        if m:
-            return m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
-    raise AssertionError("no summary line in:\n" + out)
+summary = simtest.scenario_summary
 
 
 def generated(seed, start, count, protocol="dsmr50", profile="household"):
