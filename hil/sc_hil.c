@@ -611,11 +611,15 @@ int main(int argc, char **argv)
 	struct sc_line line = sc_line_for(tic);
 	if (o.line && sc_line_parse(o.line, &line, why, sizeof why) != 0) {
 		fprintf(stderr, "%s: --line: %s\n", prog, why);
+		sc_scenario_free(s);
+		free(text);
 		return EXIT_USAGE;
 	}
 	enum sc_data_request dr = SC_DR_NONE;
 	if (o.dr && sc_data_request_parse(o.dr, &dr) != 0) {
 		fprintf(stderr, "%s: --data-request: '%s' is not none, cts, dsr, dcd or ri\n", prog, o.dr);
+		sc_scenario_free(s);
+		free(text);
 		return EXIT_USAGE;
 	}
 
