@@ -22,6 +22,8 @@
 #include "api.h"
 #include "scenario_main.h"
 #include "twin.h"
+#include "fleet.h"
+#include <sys/resource.h>
 
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 3 /* a port or a source could not be opened */
@@ -110,6 +112,16 @@ static void usage(FILE *f)
 		"  --record FILE            write what arrives on the meter line to FILE, in the\n"
 		"                           timestamped capture form (gzip when it ends in .gz);\n"
 		"                           'sc-telegram to-scenario FILE' makes it a scenario\n\n"
+		"A fleet (README: Fleet mode):\n"
+		"  --devices N              run N virtual devices in this process (default 1): each\n"
+		"                           with its serial number, meter (seeded by --seed and its\n"
+		"                           number; profile and phases drawn unless given), Modbus\n"
+		"                           port and MQTT client; one HTTP server for all, device\n"
+		"                           by path: /devices/SERIAL/, the fleet at /fleet/v1/status\n"
+		"  --device-offset K        number the devices from K (a shard of a larger fleet:\n"
+		"                           serials --serial-number + K ..., default 0)\n"
+		"  --modbus-base-port P     device i listens on Modbus port P + i (same as the port\n"
+		"                           of --modbus; 0: each a free port)\n\n",
 		"Scenarios (scenarios/README.md):\n"
 		"  --scenario FILE          run the scenario against the twin, a PASS/FAIL line per\n"
 		"                           expectation; exit 0 all passed, 1 one failed, 2 not a\n"
@@ -203,13 +215,117 @@ static bool valid_serial(const char *s)
 	return true;
 }
 
+/* A fleet needs descriptors: per device its Modbus listener, its MQTT
+ * connection and a Modbus client's. The soft limit is raised to the hard
+ * one (and the hard one too where permitted). */
+static int fds_for_fleet(long devices, int clients)
+{
+	rlim_t need = (rlim_t)devices * (rlim_t)(2 + clients) + 256;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur >= need)
+		return 0;
+	struct rlimit want = {need, rl.rlim_max > need ? rl.rlim_max : need};
+	if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+		return 0;
+	want.rlim_max = rl.rlim_max;
+	want.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &want);
+	fprintf(stderr, "sc-sim: --devices %ld needs about %llu file descriptors; this process may "
+			"open %llu (ulimit -n); raise the limit or run fewer devices\n", devices,
+		(unsigned long long)need, (unsigned long long)rl.rlim_max);
+	return -1;
+}
+
+static int run_fleet(struct sc_twin_opts *to, int devices, uint64_t offset, bool profile_given,
+		     bool phases_given, double speed, int64_t start_ms)
+{
+	static struct sc_fleet_opts fo;
+	fo.plan.devices = devices;
+	fo.plan.offset = offset;
+	if (sc_fleet_parse_serial(to->serial, &fo.plan.first_serial) != 0) {
+		fprintf(stderr, "sc-sim: --serial-number: a fleet numbers its devices from a serial of "
+				"12 hex digits, such as E8DB84000001 ('%s' is not)\n", to->serial);
+		return EXIT_USAGE;
+	}
+	fo.plan.modbus_base_port = to->modbus.port;
+	fo.plan.seed = to->src.meter.seed;
+	fo.plan.fixed_profile = profile_given;
+	fo.plan.profile = to->src.meter.profile;
+	fo.plan.phases = phases_given ? to->src.meter.phases : 0;
+	fo.plan.cadence_ms = to->src.flavour == SC_FLAVOUR_DSMR42 ? 10000 : 1000;
+	char why[200];
+	if (sc_fleet_plan_check(&fo.plan, why, sizeof why) != 0) {
+		fprintf(stderr, "sc-sim: --devices: %s\n", why);
+		return EXIT_USAGE;
+	}
+	if (fds_for_fleet(devices, to->modbus.max_clients) != 0)
+		return EXIT_UNAVAILABLE;
+	fo.device = *to;
+	fo.state_dir = to->state_dir;
+	fo.device.state_dir = NULL;
+	fo.http_addr = to->http_addr;
+	fo.https_addr = to->https_addr;
+	fo.http_port = to->http_port;
+	fo.https_port = to->https_port;
+	/* One password for the fleet: every device's page and API. */
+	static char pw[16];
+	if (!to->password && (to->http_addr || to->https_addr)) {
+		FILE *r = fopen("/dev/urandom", "rb");
+		static const char set[] = "abcdefghjkmnpqrstuvwxyz23456789";
+		unsigned char b[8] = {0};
+		if (!r || fread(b, 1, sizeof b, r) != sizeof b) {
+			if (r)
+				fclose(r);
+			fprintf(stderr, "sc-sim: cannot read /dev/urandom for the password\n");
+			return 1;
+		}
+		fclose(r);
+		for (int i = 0; i < 8; i++)
+			pw[i] = set[b[i] % (sizeof set - 1)];
+		fo.device.password = pw;
+		sc_log(SC_LOG_INFO, "http: login for every device: user / %s", pw);
+	}
+	struct sc_loop *loop = sc_loop_new();
+	if (!loop) {
+		fprintf(stderr, "sc-sim: out of memory\n");
+		return 1;
+	}
+	static struct sc_clock clock;
+	if (start_ms < 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	sc_clock_init(&clock, start_ms, sc_loop_now(loop), speed);
+	int code;
+	struct sc_fleet *f = sc_fleet_start(loop, &clock, &fo, &code);
+	if (!f) {
+		sc_loop_free(loop);
+		return code;
+	}
+	static char line[1024];
+	sc_fleet_describe(f, line, sizeof line);
+	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
+	int signo = sc_loop_run(loop);
+	if (signo > 0)
+		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
+	sc_fleet_summary(f, line, sizeof line);
+	sc_log(SC_LOG_INFO, "%s", line);
+	sc_fleet_stop(f);
+	sc_loop_free(loop);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
 		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
 		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
-		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH,
+		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
+		O_OFFSET, O_BASE_PORT,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -259,6 +375,9 @@ int main(int argc, char **argv)
 		{"control", required_argument, NULL, O_CONTROL},
 		{"scenario", required_argument, NULL, O_SCENARIO},
 		{"each-telegram", no_argument, NULL, O_EACH},
+		{"devices", required_argument, NULL, O_DEVICES},
+		{"device-offset", required_argument, NULL, O_OFFSET},
+		{"modbus-base-port", required_argument, NULL, O_BASE_PORT},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -290,7 +409,10 @@ int main(int argc, char **argv)
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	int control = -1; /* -1 auto: on when every HTTP address is a loopback one */
 	struct sc_scenario_run scn = {0};
-	bool mqtt_given = false;
+	bool mqtt_given = false, phases_given = false;
+	bool profile_given = false;
+	long devices = 1;
+	uint64_t offset = 0;
 	double speed = 1, d;
 	int64_t start_ms = -1;
 	char err[256];
@@ -300,6 +422,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's':
 			to.source_spec = optarg;
+			profile_given = strncmp(optarg, "gen:", 4) == 0 && strchr(optarg + 4, ':');
 			if (sc_source_parse(optarg, &to.src, err, sizeof err) != 0) {
 				fprintf(stderr, "sc-sim: --source: %s\n", err);
 				return EXIT_USAGE;
@@ -311,6 +434,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			to.src.meter.phases = optarg[0] - '0';
+			phases_given = true;
 			break;
 		case 'S':
 			if (number("--seed", optarg, 0, 1e18, &d))
@@ -368,6 +492,30 @@ int main(int argc, char **argv)
 			break;
 		case O_EACH:
 			scn.each_telegram = true;
+			break;
+		case O_DEVICES:
+			if (number("--devices", optarg, 1, SC_FLEET_MAX, &d))
+				return EXIT_USAGE;
+			if (d != (double)(long)d) {
+				fprintf(stderr, "sc-sim: --devices: '%s' is not a whole number\n", optarg);
+				return EXIT_USAGE;
+			}
+			devices = (long)d;
+			break;
+		case O_OFFSET:
+			if (number("--device-offset", optarg, 0, (double)SC_SERIAL_MAX_VALUE, &d))
+				return EXIT_USAGE;
+			if (d != (double)(uint64_t)d) {
+				fprintf(stderr, "sc-sim: --device-offset: '%s' is not a whole number\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			offset = (uint64_t)d;
+			break;
+		case O_BASE_PORT:
+			if (number("--modbus-base-port", optarg, 0, 65535, &d))
+				return EXIT_USAGE;
+			to.modbus.port = (int)d;
 			break;
 		case 't':
 			if (number("--start", optarg, 0, 4102444800.0, &d))
@@ -624,6 +772,26 @@ int main(int argc, char **argv)
 		       to.https_addr ? to.https_addr : to.http_addr);
 	to.seed = to.src.meter.seed;
 
+	if (devices > 1 || offset > 0) {
+		const char *why = scn.path		      ? "--scenario drives one device"
+				  : scn.speed_max	      ? "--speed max runs a scenario only"
+				  : scn.each_telegram	      ? "--each-telegram goes with --scenario"
+				  : to.src.kind != SC_SRC_GEN && to.src.kind != SC_SRC_NONE
+					  ? "a fleet's devices have built-in meters (--source gen:...) "
+					    "or none"
+				  : to.p1_out		      ? "--p1-out repeats one device's meter"
+				  : to.record		      ? "--record records one device's meter"
+				  : to.client_id	      ? "--mqtt-client-id names one device; "
+								"a fleet's are their serials"
+				  : to.certfile		      ? "--cert is one device's certificate"
+							      : NULL;
+		if (why) {
+			fprintf(stderr, "sc-sim: --devices: %s\n", why);
+			return EXIT_USAGE;
+		}
+		return run_fleet(&to, (int)devices, offset, profile_given, phases_given, speed,
+				 start_ms);
+	}
 	if (scn.path) {
 		scn.speed = speed;
 		scn.mqtt_off = mqtt_given && to.mqtt_off;

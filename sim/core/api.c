@@ -511,11 +511,12 @@ static void landing_page(const struct sc_api *a, const struct sc_http_request *r
 	for (const char *q = path; *q; q++)
 		if (*q <= 0x20 || *q >= 0x7F || *q == '"' || *q == '<' || *q == '>')
 			path = "/";
+	const char *base = rq->base ? rq->base : "";
 	char url[300];
-	snprintf(url, sizeof url, "https://%s:%d/", host, a->https_port);
+	snprintf(url, sizeof url, "https://%s:%d%s/", host, a->https_port, base);
 	if (strcmp(rq->path, "/") != 0) {
-		snprintf(rs->location, sizeof rs->location, "https://%s:%d%s", host, a->https_port,
-			 path);
+		snprintf(rs->location, sizeof rs->location, "https://%s:%d%s%s", host, a->https_port,
+			 base, path);
 		error(rs, 308, "the configuration environment is served over HTTPS", NULL,
 		      rs->location);
 		return;

@@ -59,6 +59,8 @@ struct sc_http_request {
 	bool body_too_large;       /* more than SC_API_BODY_MAX bytes came */
 	uint32_t client_ip;        /* IPv4, host order */
 	bool tls;                  /* came over HTTPS */
+	const char *base;          /* the prefix the device is served under: NULL or
+				    * "" on its own server, "/devices/SN" in a fleet */
 };
 
 struct sc_http_response {

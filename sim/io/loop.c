@@ -44,6 +44,7 @@ struct sc_loop {
 	bool advancing;
 	sc_timer_cb adv_done;
 	void *adv_arg;
+	struct sc_loop_lateness late;
 };
 
 /* Self-pipe: the signal handler only writes the signal number. */
@@ -325,6 +326,38 @@ int sc_loop_timers(const struct sc_loop *l)
 	return l->nheap;
 }
 
+static void note_lateness(struct sc_loop_lateness *s, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	s->fired++;
+	if (ms > s->max_ms)
+		s->max_ms = ms;
+	s->hist[ms < SC_LOOP_LATE_BUCKETS - 1 ? ms : SC_LOOP_LATE_BUCKETS - 1]++;
+}
+
+void sc_loop_lateness(struct sc_loop *l, struct sc_loop_lateness *out, bool reset)
+{
+	*out = l->late;
+	if (reset)
+		memset(&l->late, 0, sizeof l->late);
+}
+
+int64_t sc_loop_lateness_quantile(const struct sc_loop_lateness *s, double q)
+{
+	if (s->fired == 0)
+		return 0;
+	uint64_t want = (uint64_t)((double)s->fired * q + 0.5), seen = 0;
+	if (want < 1)
+		want = 1;
+	for (int i = 0; i < SC_LOOP_LATE_BUCKETS; i++) {
+		seen += s->hist[i];
+		if (seen >= want)
+			return i == SC_LOOP_LATE_BUCKETS - 1 ? s->max_ms : i;
+	}
+	return s->max_ms;
+}
+
 /* Fires every timer due at loop time now (and those its callbacks add for
  * now), in order. */
 static void fire_due(struct sc_loop *l, int64_t now)
@@ -336,6 +369,8 @@ static void fire_due(struct sc_loop *l, int64_t now)
 			return;
 		if (l->virt && t->key > l->vnow)
 			l->vnow = t->key;
+		else if (!l->virt)
+			note_lateness(&l->late, now - t->key);
 		sc_timer_cb cb = t->cb;
 		void *arg = t->arg;
 		heap_remove(l, 0);

@@ -49,6 +49,20 @@ void sc_loop_clock_changed(struct sc_loop *l, const struct sc_clock *clock);
 /* Pending timers (for tests and the fleet's figures). */
 int sc_loop_timers(const struct sc_loop *l);
 
+/* How late timers fired on the monotonic clock (a fleet holding its
+ * cadence fires them on time): a histogram in 1 ms buckets, the last one
+ * holding everything later. Virtual time is never late. */
+#define SC_LOOP_LATE_BUCKETS 1001
+struct sc_loop_lateness {
+	uint64_t fired;
+	int64_t max_ms;
+	uint64_t hist[SC_LOOP_LATE_BUCKETS];
+};
+/* The figures since the start or the last reset. */
+void sc_loop_lateness(struct sc_loop *l, struct sc_loop_lateness *out, bool reset);
+/* The lateness not exceeded by a fraction q of the timers fired, ms. */
+int64_t sc_loop_lateness_quantile(const struct sc_loop_lateness *s, double q);
+
 /* Virtual time: loop time starts at start_ms and stands still. */
 void sc_loop_set_virtual(struct sc_loop *l, int64_t start_ms);
 bool sc_loop_is_virtual(const struct sc_loop *l);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@ struct event {
 	char text[240];
 };
 
-#define QUEUE_CAP 64
+/* Events are rare (a connection made, failed or lost): a few slots do. */
+#define QUEUE_CAP 8
 
 struct sc_mqtt {
 	struct sc_loop *loop;
@@ -51,7 +53,9 @@ struct sc_mqtt {
 	char ssl_error[200];
 	atomic_uint_fast64_t sent_ok, sent_failed;
 	uint64_t handed;          /* publishes paho took (loop thread) */
-	int wake[2];
+	bool registered;          /* counted by the hub */
+	bool pending;             /* on the hub's list (hub.mu) */
+	struct sc_mqtt *next_pending;
 	/* A diagnostic handshake after a TLS failure paho cannot explain. */
 	pthread_t probe;
 	bool probing;
@@ -78,6 +82,17 @@ const char *sc_mqtt_state_name(enum sc_mqtt_state s)
 
 /* ---- paho's threads: copy, queue, wake ---- */
 
+/* One wake-up descriptor for every client of the process (a fleet has
+ * thousands): paho's threads put a client on the pending list and write to
+ * it; the loop drains the pending clients' queues. */
+static struct {
+	pthread_mutex_t mu;
+	int fd;
+	struct sc_loop *loop;
+	int clients;
+	struct sc_mqtt *pending;
+} hub = {PTHREAD_MUTEX_INITIALIZER, -1, NULL, 0, NULL};
+
 static void post(struct sc_mqtt *m, enum ev_kind k, const char *text)
 {
 	pthread_mutex_lock(&m->mu);
@@ -87,9 +102,17 @@ static void post(struct sc_mqtt *m, enum ev_kind k, const char *text)
 		snprintf(e->text, sizeof e->text, "%s", text ? text : "");
 	}
 	pthread_mutex_unlock(&m->mu);
-	char b = 1;
-	if (write(m->wake[1], &b, 1) < 0) {
-		/* The pipe is full: the loop is already woken. */
+	pthread_mutex_lock(&hub.mu);
+	if (!m->pending) {
+		m->pending = true;
+		m->next_pending = hub.pending;
+		hub.pending = m;
+	}
+	int fd = hub.fd;
+	pthread_mutex_unlock(&hub.mu);
+	uint64_t one = 1;
+	if (write(fd, &one, sizeof one) < 0) {
+		/* The counter is at its maximum: the loop is already woken. */
 	}
 }
 
@@ -365,7 +388,7 @@ static void handle(struct sc_mqtt *m, const struct event *e)
 		m->c.event_connect++;
 		m->backoff_ms = m->o.reconnect_min_ms;
 		m->last_error[0] = '\0';
-		sc_log(SC_LOG_INFO, "mqtt: connected to %s", m->desc);
+		sc_log(SC_LOG_INFO, "mqtt: connected to %s as %s", m->desc, m->client_id);
 		if (m->o.on_state)
 			m->o.on_state(m->o.on_state_arg, true);
 		break;
@@ -412,13 +435,8 @@ static void handle(struct sc_mqtt *m, const struct event *e)
 	}
 }
 
-static void on_wake(void *arg, int fd, short revents)
+static void drain(struct sc_mqtt *m)
 {
-	struct sc_mqtt *m = arg;
-	(void)revents;
-	char buf[64];
-	while (read(fd, buf, sizeof buf) > 0)
-		;
 	for (;;) {
 		struct event e;
 		pthread_mutex_lock(&m->mu);
@@ -433,6 +451,77 @@ static void on_wake(void *arg, int fd, short revents)
 			break;
 		handle(m, &e);
 	}
+}
+
+static void on_hub(void *arg, int fd, short revents)
+{
+	(void)arg;
+	(void)revents;
+	uint64_t n;
+	if (read(fd, &n, sizeof n) < 0) {
+		/* EAGAIN: drained by an earlier wake-up */
+	}
+	/* One client at a time: a client stopped meanwhile leaves the list. */
+	for (;;) {
+		pthread_mutex_lock(&hub.mu);
+		struct sc_mqtt *m = hub.pending;
+		if (m) {
+			hub.pending = m->next_pending;
+			m->pending = false;
+		}
+		pthread_mutex_unlock(&hub.mu);
+		if (!m)
+			break;
+		drain(m);
+	}
+}
+
+/* Counts the client in; the first one sets the descriptor up. */
+static int hub_join(struct sc_mqtt *m, struct sc_loop *loop)
+{
+	int rc = 0;
+	pthread_mutex_lock(&hub.mu);
+	if (hub.fd < 0) {
+		hub.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (hub.fd < 0 || sc_loop_add_fd(loop, hub.fd, POLLIN, on_hub, NULL) != 0) {
+			if (hub.fd >= 0)
+				close(hub.fd);
+			hub.fd = -1;
+			rc = -1;
+		}
+		hub.loop = loop;
+	} else if (hub.loop != loop) {
+		sc_log(SC_LOG_ERROR, "mqtt: every client of a process runs on one event loop");
+		rc = -1;
+	}
+	if (rc == 0) {
+		hub.clients++;
+		m->registered = true;
+	}
+	pthread_mutex_unlock(&hub.mu);
+	return rc;
+}
+
+/* After paho let go of the client: off the list; the last one closes. */
+static void hub_leave(struct sc_mqtt *m)
+{
+	if (!m->registered)
+		return;
+	pthread_mutex_lock(&hub.mu);
+	for (struct sc_mqtt **p = &hub.pending; *p; p = &(*p)->next_pending) {
+		if (*p == m) {
+			*p = m->next_pending;
+			break;
+		}
+	}
+	if (--hub.clients == 0) {
+		sc_loop_del_fd(hub.loop, hub.fd);
+		close(hub.fd);
+		hub.fd = -1;
+		hub.loop = NULL;
+		hub.pending = NULL;
+	}
+	pthread_mutex_unlock(&hub.mu);
 }
 
 static char *dup_or_null(const char *s)
@@ -454,7 +543,6 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 	m->loop = loop;
 	m->o = *o;
 	m->retry_timer = -1;
-	m->wake[0] = m->wake[1] = -1;
 	m->backoff_ms = o->reconnect_min_ms;
 	pthread_mutex_init(&m->mu, NULL);
 	atomic_init(&m->sent_ok, 0);
@@ -471,12 +559,8 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 		 o->broker.host, o->broker.port,
 		 o->broker.tls ? (o->certfile ? "mutual TLS" : "TLS")
 			       : (o->username && *o->username ? "user name and password" : "plain"));
-	if (pipe(m->wake) != 0)
+	if (hub_join(m, loop) != 0)
 		goto fail;
-	for (int i = 0; i < 2; i++) {
-		fcntl(m->wake[i], F_SETFL, fcntl(m->wake[i], F_GETFL) | O_NONBLOCK);
-		fcntl(m->wake[i], F_SETFD, FD_CLOEXEC);
-	}
 	int rc = MQTTAsync_create(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
 	if (rc != MQTTASYNC_SUCCESS) {
 		sc_log(SC_LOG_ERROR, "mqtt: cannot create a client for %s (paho code %d)", m->uri, rc);
@@ -484,8 +568,6 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 		goto fail;
 	}
 	MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
-	if (sc_loop_add_fd(loop, m->wake[0], POLLIN, on_wake, m) != 0)
-		goto fail;
 	if (o->start_held) {
 		m->hold = true;
 		m->state = SC_MQTT_HELD;
@@ -519,11 +601,7 @@ void sc_mqtt_stop(struct sc_mqtt *m)
 		}
 		MQTTAsync_destroy(&m->client);
 	}
-	if (m->wake[0] >= 0) {
-		sc_loop_del_fd(m->loop, m->wake[0]);
-		close(m->wake[0]);
-		close(m->wake[1]);
-	}
+	hub_leave(m);
 	pthread_mutex_destroy(&m->mu);
 	free(m->client_id);
 	free(m->username);

@@ -329,7 +329,12 @@ struct sc_source *sc_source_start(struct sc_loop *loop, struct sc_device *dev,
 				 sc_flavour_name(o->flavour), sc_profile_name(o->meter.profile),
 				 s->meter.phases, s->meter.phases > 1 ? "s" : "",
 				 (unsigned long long)o->meter.seed, (long long)(s->cadence_ms / 1000));
-		on_gen(s);
+		if (o->phase_ms > 0) {
+			s->next_ms += o->phase_ms;
+			schedule(s, on_gen);
+		} else {
+			on_gen(s);
+		}
 		break;
 	case SC_SRC_FILE:
 		if (load_file(s) != 0)

@@ -26,6 +26,9 @@ struct sc_source_opts {
 	bool loop;                        /* file: start again at the end */
 	bool exit_at_end;                 /* file:/stdin: stop the loop at the end */
 	bool tic_line;                    /* serial: 9600 7E1 (TIC) instead of 115200 8N1 */
+	int64_t phase_ms;                 /* gen: the first telegram this long after the
+					   * start (a fleet spreads its meters over the
+					   * cadence); 0: at once */
 };
 
 /* Parses "gen:dsmr50[:PROFILE]", "file:PATH", "serial:DEV", "stdin", "none" into o

@@ -443,9 +443,8 @@ static void fill_ctx(struct sc_twin *t, struct sc_api_ctx *c)
 	c->save_arg = t;
 }
 
-static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_response *rs)
+void sc_twin_http(struct sc_twin *t, const struct sc_http_request *rq, struct sc_http_response *rs)
 {
-	struct sc_twin *t = arg;
 	if (strncmp(rq->path, "/sim/", 5) == 0) {
 		sc_control_handle(t, t->o.control, rq, rs);
 		sc_log(SC_LOG_DEBUG, "control: %s %s -> %d", rq->method, rq->path, rs->status);
@@ -468,6 +467,11 @@ static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_
 		sc_log(SC_LOG_INFO, "firmware: update to %s started", v);
 	}
 	schedule_dongle(t);
+}
+
+static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_response *rs)
+{
+	sc_twin_http(arg, rq, rs);
 }
 
 /* ---- the dongle's changes ---- */
@@ -652,12 +656,13 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 		return NULL;
 	}
 
-	char pw[SC_API_PASSWORD_MAX + 1];
-	if ((o->http_addr || o->https_addr) && !setup_password(t, pw, sizeof pw))
+	char pw[SC_API_PASSWORD_MAX + 1] = "";
+	if ((o->http_addr || o->https_addr || o->password) && !setup_password(t, pw, sizeof pw))
 		goto fail;
 	sc_api_init(&t->api, pw, o->session_idle_ms);
 	t->api.echo_secrets = o->echo_secrets;
 	t->api.plain_http_api = o->plain_http_api;
+	t->api.https_port = o->https_port_shown;
 	if (o->https_addr && !setup_certificate(t))
 		goto fail;
 
@@ -998,4 +1003,14 @@ uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t)
 	if (!t->mqtt || sc_mqtt_state(t->mqtt) != SC_MQTT_CONNECTED)
 		return 0;
 	return sc_mqtt_in_flight(t->mqtt);
+}
+
+const char *sc_twin_serial(const struct sc_twin *t)
+{
+	return t->o.serial;
+}
+
+int sc_twin_mqtt_state_code(const struct sc_twin *t)
+{
+	return t->mqtt ? (int)sc_mqtt_state(t->mqtt) : -1;
 }

@@ -55,6 +55,8 @@ struct sc_twin_opts {
 	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */
 	const char *record;            /* the meter line recorded there (capture.h), or NULL */
 	bool control;                  /* the twin's own control API (/sim/v1/...) */
+	int https_port_shown;          /* without servers of its own (a fleet's device):
+					* the HTTPS port its landing page links to */
 };
 
 struct sc_twin;
@@ -78,6 +80,14 @@ void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
 void sc_twin_describe(struct sc_twin *t, char *buf, size_t cap);
 /* One line of totals for the log at shutdown. */
 void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
+
+/* A request to the device's HTTP surface (its API, page and control API),
+ * for a server that is not the twin's own (the fleet's). */
+void sc_twin_http(struct sc_twin *t, const struct sc_http_request *rq, struct sc_http_response *rs);
+/* The serial number, and the MQTT client's state (SC_MQTT_* of mqtt.h; -1
+ * without a client). */
+const char *sc_twin_serial(const struct sc_twin *t);
+int sc_twin_mqtt_state_code(const struct sc_twin *t);
 
 /* ---- what the control API (control.h) does to a twin ---- */
 
