@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mqtt_codec.h"
+#include "mqtt_link.h"
 #include "tls_check.h"
 
 /* What paho's threads tell the loop. */
@@ -38,7 +40,9 @@ struct sc_mqtt {
 	char *client_id, *username, *password, *cafile, *certfile, *keyfile;
 	char uri[300];
 	char desc[340];
-	MQTTAsync client;
+	MQTTAsync client;         /* TLS brokers: paho */
+	struct sc_mqtt_link *link;/* plain TCP: the loop's own connection */
+	uint64_t link_ok, link_failed; /* of the links closed */
 	enum sc_mqtt_state state;
 	bool hold, stopping;
 	int retry_timer;
@@ -116,24 +120,6 @@ static void post(struct sc_mqtt *m, enum ev_kind k, const char *text)
 	}
 }
 
-static const char *connack_text(int code)
-{
-	/* MQTT 3.1.1 §3.2.2.3, CONNACK return codes. */
-	switch (code) {
-	case 1:
-		return "connection refused: unacceptable protocol version";
-	case 2:
-		return "connection refused: client identifier rejected";
-	case 3:
-		return "connection refused: server unavailable";
-	case 4:
-		return "connection refused: bad user name or password";
-	case 5:
-		return "connection refused: not authorized";
-	}
-	return NULL;
-}
-
 /* Paho leaves Nagle's algorithm on, and a broker acknowledges a QoS 0
  * publish only with its delayed ACK: each message after the first would wait
  * up to 40 ms for the one before it to be acknowledged. Turns it off on this
@@ -181,7 +167,7 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData *r)
 {
 	struct sc_mqtt *m = ctx;
 	char text[220];
-	const char *ca = r ? connack_text(r->code) : NULL;
+	const char *ca = r ? sc_mqtt_connack_text(r->code) : NULL;
 	pthread_mutex_lock(&m->mu);
 	if (ca)
 		snprintf(text, sizeof text, "%s", ca);
@@ -310,6 +296,61 @@ static void failed(struct sc_mqtt *m, const char *why)
 	sc_log(repeat ? SC_LOG_DEBUG : SC_LOG_WARN, "mqtt: %s: %s", m->desc, why);
 }
 
+static void handle(struct sc_mqtt *m, const struct event *e);
+
+/* Ends a connection on purpose; EV_DISCONNECTED follows (at once for a
+ * link, from paho's thread for paho). */
+static void disconnect(struct sc_mqtt *m)
+{
+	if (m->link) {
+		sc_mqtt_link_close(m->link, &m->link_ok, &m->link_failed);
+		m->link = NULL;
+		struct event e = {EV_DISCONNECTED, ""};
+		handle(m, &e);
+		return;
+	}
+	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+	d.onSuccess = on_disconnected;
+	d.onFailure = on_disconnect_fail;
+	d.context = m;
+	MQTTAsync_disconnect(m->client, &d);
+}
+
+static void on_link_up(void *arg)
+{
+	struct event e = {EV_CONNECTED, ""};
+	handle(arg, &e);
+}
+
+static void on_link_down(void *arg, bool was_up, const char *why)
+{
+	struct sc_mqtt *m = arg;
+	sc_mqtt_link_close(m->link, &m->link_ok, &m->link_failed);
+	m->link = NULL;
+	struct event e = {was_up ? EV_LOST : EV_CONNECT_FAILED, ""};
+	snprintf(e.text, sizeof e.text, "%s", why);
+	handle(m, &e);
+}
+
+static void connect_link(struct sc_mqtt *m)
+{
+	struct sc_mqtt_link_opts lo = {
+		.host = m->o.broker.host,
+		.port = m->o.broker.port,
+		.connect = {m->client_id, m->username, m->password, m->o.keepalive_s, true},
+		.timeout_ms = 10000,
+	};
+	struct sc_mqtt_link_events ev = {m, on_link_up, on_link_down};
+	char why[200];
+	m->state = SC_MQTT_CONNECTING;
+	m->link = sc_mqtt_link_open(m->loop, &lo, &ev, why, sizeof why);
+	if (!m->link) {
+		m->state = SC_MQTT_IDLE;
+		failed(m, why);
+		schedule_retry(m);
+	}
+}
+
 static void try_connect(void *arg)
 {
 	struct sc_mqtt *m = arg;
@@ -332,6 +373,10 @@ static void try_connect(void *arg)
 				return;
 			}
 		}
+	}
+	if (!m->o.broker.tls) {
+		connect_link(m);
+		return;
 	}
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
@@ -376,11 +421,7 @@ static void handle(struct sc_mqtt *m, const struct event *e)
 			/* Held down while the connect was in flight. */
 			m->state = SC_MQTT_CONNECTED;
 			m->c.event_connect++;
-			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-			d.onSuccess = on_disconnected;
-			d.onFailure = on_disconnect_fail;
-			d.context = m;
-			MQTTAsync_disconnect(m->client, &d);
+			disconnect(m);
 			m->state = SC_MQTT_HELD;
 			return;
 		}
@@ -531,7 +572,7 @@ static char *dup_or_null(const char *s)
 
 struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o)
 {
-	if (!paho_ready) {
+	if (!paho_ready && o->broker.tls) {
 		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
 		io.do_openssl_init = 1;
 		MQTTAsync_global_init(&io);
@@ -559,15 +600,19 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 		 o->broker.host, o->broker.port,
 		 o->broker.tls ? (o->certfile ? "mutual TLS" : "TLS")
 			       : (o->username && *o->username ? "user name and password" : "plain"));
-	if (hub_join(m, loop) != 0)
-		goto fail;
-	int rc = MQTTAsync_create(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
-	if (rc != MQTTASYNC_SUCCESS) {
-		sc_log(SC_LOG_ERROR, "mqtt: cannot create a client for %s (paho code %d)", m->uri, rc);
-		m->client = NULL;
-		goto fail;
+	if (o->broker.tls) {
+		if (hub_join(m, loop) != 0)
+			goto fail;
+		int rc = MQTTAsync_create(&m->client, m->uri, m->client_id,
+					  MQTTCLIENT_PERSISTENCE_NONE, NULL);
+		if (rc != MQTTASYNC_SUCCESS) {
+			sc_log(SC_LOG_ERROR, "mqtt: cannot create a client for %s (paho code %d)",
+			       m->uri, rc);
+			m->client = NULL;
+			goto fail;
+		}
+		MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
 	}
-	MQTTAsync_setCallbacks(m->client, m, on_lost, on_message, NULL);
 	if (o->start_held) {
 		m->hold = true;
 		m->state = SC_MQTT_HELD;
@@ -588,6 +633,10 @@ void sc_mqtt_stop(struct sc_mqtt *m)
 	sc_loop_cancel_timer(m->loop, m->retry_timer);
 	if (m->probing)
 		pthread_join(m->probe, NULL);
+	if (m->link) {
+		sc_mqtt_link_close(m->link, &m->link_ok, &m->link_failed);
+		m->link = NULL;
+	}
 	if (m->client) {
 		if (MQTTAsync_isConnected(m->client)) {
 			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
@@ -612,9 +661,18 @@ void sc_mqtt_stop(struct sc_mqtt *m)
 	free(m);
 }
 
+static void link_counts(const struct sc_mqtt *m, uint64_t *ok, uint64_t *bad)
+{
+	uint64_t lok, lbad;
+	sc_mqtt_link_counts(m->link, &lok, &lbad);
+	*ok = atomic_load(&m->sent_ok) + m->link_ok + lok;
+	*bad = atomic_load(&m->sent_failed) + m->link_failed + lbad;
+}
+
 static void sync_counters(struct sc_mqtt *m)
 {
-	uint64_t ok = atomic_load(&m->sent_ok), bad = atomic_load(&m->sent_failed);
+	uint64_t ok, bad;
+	link_counts(m, &ok, &bad);
 	m->c.send_pass = ok;
 	m->c.send_fail = bad + m->c.dropped;
 }
@@ -624,6 +682,14 @@ bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, 
 	if (m->state != SC_MQTT_CONNECTED) {
 		m->c.dropped++;
 		return false;
+	}
+	if (m->link) {
+		if (!sc_mqtt_link_publish(m->link, topic, payload, len, m->o.qos, m->o.retain)) {
+			m->c.dropped++;
+			return false;
+		}
+		m->handed++;
+		return true;
 	}
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -645,7 +711,9 @@ bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, 
 
 uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m)
 {
-	uint64_t done = atomic_load(&m->sent_ok) + atomic_load(&m->sent_failed);
+	uint64_t ok, bad;
+	link_counts(m, &ok, &bad);
+	uint64_t done = ok + bad;
 	return m->handed > done ? m->handed - done : 0;
 }
 
@@ -658,13 +726,14 @@ void sc_mqtt_hold(struct sc_mqtt *m, bool hold)
 		sc_loop_cancel_timer(m->loop, m->retry_timer);
 		m->retry_timer = -1;
 		if (m->state == SC_MQTT_CONNECTED) {
-			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-			d.onSuccess = on_disconnected;
-			d.onFailure = on_disconnect_fail;
-			d.context = m;
-			MQTTAsync_disconnect(m->client, &d);
+			disconnect(m);
 			if (m->o.on_state)
 				m->o.on_state(m->o.on_state_arg, false);
+		} else if (m->state == SC_MQTT_CONNECTING && m->link) {
+			/* A link's attempt ends now (paho's ends in EV_CONNECTED). */
+			sc_mqtt_link_close(m->link, &m->link_ok, &m->link_failed);
+			m->link = NULL;
+			m->state = SC_MQTT_HELD;
 		}
 		if (m->state != SC_MQTT_CONNECTING)
 			m->state = SC_MQTT_HELD;
@@ -685,13 +754,9 @@ void sc_mqtt_reconnect(struct sc_mqtt *m)
 		return;
 	m->backoff_ms = m->o.reconnect_min_ms;
 	if (m->state == SC_MQTT_CONNECTED) {
-		MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-		d.onSuccess = on_disconnected;
-		d.onFailure = on_disconnect_fail;
-		d.context = m;
-		MQTTAsync_disconnect(m->client, &d);
 		if (m->o.on_state)
 			m->o.on_state(m->o.on_state_arg, false);
+		disconnect(m);
 		/* EV_DISCONNECTED connects again. */
 	} else if (m->state == SC_MQTT_IDLE) {
 		sc_loop_cancel_timer(m->loop, m->retry_timer);

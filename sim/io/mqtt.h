@@ -1,9 +1,10 @@
-/* The device's MQTT client (manual §5.1, §5.4): one thin adapter around
- * paho.mqtt.c's asynchronous client. paho runs its own threads; its
- * callbacks only queue what happened and wake the loop, which does the
- * rest, so the device state is only ever touched from the loop. Connecting
- * never blocks the loop; a lost or refused connection is retried with a
- * backoff; what is published while disconnected is dropped and counted, as
+/* The device's MQTT client (manual §5.1, §5.4): when to connect, retry with
+ * a backoff, hold down, and what is counted. Two transports: a plain TCP
+ * broker gets the loop's own connection (mqtt_link.h: no thread, a fleet of
+ * thousands in one process); a TLS broker gets paho.mqtt.c's asynchronous
+ * client, whose threads only queue what happened and wake the loop, so the
+ * device state is only ever touched from the loop. Connecting never blocks
+ * the loop; what is published while disconnected is dropped and counted, as
  * the device publishes live values, not a queue. */
 #ifndef SC_MQTT_H
 #define SC_MQTT_H

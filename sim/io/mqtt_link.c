@@ -1,0 +1,512 @@
+#include "mqtt_link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Publishes waiting to be written whole, and QoS 1 ones waiting for their
+ * PUBACK: beyond these the broker is not keeping up and a publish fails. */
+#define PENDING_MAX 32
+#define TX_MAX (256 * 1024)
+
+enum stage { L_TCP, L_CONNACK, L_UP, L_DEAD };
+
+struct sc_mqtt_link {
+	struct sc_loop *loop;
+	int fd;
+	enum stage st;
+	struct sc_mqtt_link_events ev;
+	int64_t keepalive_ms, timeout_ms;
+	int64_t opened_ms, last_tx_ms, ping_sent_ms; /* monotonic; ping 0: none out */
+	int timer;
+	struct sc_mqtt_reader rd;
+	/* What could not be written at once. */
+	uint8_t *tx;
+	size_t tx_off, tx_len, tx_cap;
+	uint64_t written, queued;        /* bytes, since the connection started */
+	uint64_t ends[PENDING_MAX];      /* QoS 0 messages in tx: where each ends */
+	int nends;
+	uint16_t ids[PENDING_MAX];       /* QoS 1 messages without PUBACK */
+	int nids;
+	uint16_t next_id;
+	uint64_t ok, failed;
+	struct sc_mqtt_connect connect;  /* strings owned by the caller until up */
+};
+
+static void on_timer(void *arg);
+
+static void arm(struct sc_mqtt_link *l, int64_t in_ms)
+{
+	sc_loop_cancel_timer(l->loop, l->timer);
+	l->timer = sc_loop_add_timer(l->loop, sc_loop_now(l->loop) + (in_ms > 0 ? in_ms : 0),
+				     on_timer, l);
+}
+
+static void lose_pending(struct sc_mqtt_link *l)
+{
+	l->failed += (uint64_t)l->nends + (uint64_t)l->nids;
+	l->nends = l->nids = 0;
+}
+
+/* The end: no more I/O; down() is the last thing done with l. */
+static void die(struct sc_mqtt_link *l, const char *why)
+{
+	bool was_up = l->st == L_UP;
+	l->st = L_DEAD;
+	sc_loop_cancel_timer(l->loop, l->timer);
+	l->timer = -1;
+	sc_loop_del_fd(l->loop, l->fd);
+	lose_pending(l);
+	l->ev.down(l->ev.arg, was_up, why);
+}
+
+static void count_written(struct sc_mqtt_link *l)
+{
+	int done = 0;
+	while (done < l->nends && l->ends[done] <= l->written)
+		done++;
+	if (done) {
+		l->ok += (uint64_t)done;
+		memmove(l->ends, l->ends + done, (size_t)(l->nends - done) * sizeof l->ends[0]);
+		l->nends -= done;
+	}
+}
+
+/* Writes what waits; -1 (with errno) when the connection broke. */
+static int flush(struct sc_mqtt_link *l)
+{
+	while (l->tx_len > 0) {
+		ssize_t n = send(l->fd, l->tx + l->tx_off, l->tx_len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		l->tx_off += (size_t)n;
+		l->tx_len -= (size_t)n;
+		l->written += (uint64_t)n;
+	}
+	if (l->tx_len == 0)
+		l->tx_off = 0;
+	count_written(l);
+	sc_loop_set_events(l->loop, l->fd, (short)(POLLIN | (l->tx_len ? POLLOUT : 0)));
+	return 0;
+}
+
+/* Queues bytes behind those waiting (or writes them at once); -1 when the
+ * buffer would pass TX_MAX or memory runs out, or the connection broke
+ * (errno set, and *broke). */
+static int send_bytes(struct sc_mqtt_link *l, const uint8_t *p, size_t n, bool *broke)
+{
+	*broke = false;
+	size_t at = 0;
+	if (l->tx_len == 0) {
+		while (at < n) {
+			ssize_t w = send(l->fd, p + at, n - at, MSG_NOSIGNAL);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				*broke = true;
+				return -1;
+			}
+			at += (size_t)w;
+			l->written += (uint64_t)w;
+		}
+	}
+	l->queued += n;
+	if (at == n)
+		return 0;
+	size_t rest = n - at;
+	if (l->tx_off + l->tx_len + rest > l->tx_cap) {
+		if (l->tx_off) {
+			memmove(l->tx, l->tx + l->tx_off, l->tx_len);
+			l->tx_off = 0;
+		}
+		if (l->tx_len + rest > l->tx_cap) {
+			size_t cap = l->tx_cap ? l->tx_cap : 1024;
+			while (cap < l->tx_len + rest)
+				cap *= 2;
+			uint8_t *t = realloc(l->tx, cap);
+			if (!t)
+				return -1;
+			l->tx = t;
+			l->tx_cap = cap;
+		}
+	}
+	memcpy(l->tx + l->tx_off + l->tx_len, p + at, rest);
+	l->tx_len += rest;
+	sc_loop_set_events(l->loop, l->fd, POLLIN | POLLOUT);
+	return 0;
+}
+
+/* 0, or -1 when the link died (and may be freed already). */
+static int send_or_die(struct sc_mqtt_link *l, const uint8_t *p, size_t n, const char *what)
+{
+	bool broke;
+	if (send_bytes(l, p, n, &broke) != 0) {
+		char why[160];
+		snprintf(why, sizeof why, "%s: %s", what, broke ? strerror(errno) : "out of memory");
+		die(l, why);
+		return -1;
+	}
+	l->last_tx_ms = sc_mono_ms();
+	return 0;
+}
+
+static void on_packet(struct sc_mqtt_link *l, const struct sc_mqtt_packet *p, bool *dead)
+{
+	*dead = false;
+	switch (p->type) {
+	case SC_MQTT_T_CONNACK:
+		if (l->st != L_CONNACK) {
+			*dead = true;
+			die(l, "protocol error: a second CONNACK");
+			return;
+		}
+		if (p->return_code != 0) {
+			const char *t = sc_mqtt_connack_text(p->return_code);
+			char why[96];
+			snprintf(why, sizeof why, "connection refused (CONNACK code %u)", p->return_code);
+			*dead = true;
+			die(l, t ? t : why);
+			return;
+		}
+		l->st = L_UP;
+		arm(l, l->keepalive_ms);
+		/* The owner may close the link in up(): l is not touched after it
+		 * (bytes still to read wait for the next round of the loop). */
+		*dead = true;
+		l->ev.up(l->ev.arg);
+		return;
+	case SC_MQTT_T_PUBACK:
+		for (int i = 0; i < l->nids; i++) {
+			if (l->ids[i] == p->id) {
+				l->ids[i] = l->ids[--l->nids];
+				l->ok++;
+				return;
+			}
+		}
+		return; /* a PUBACK for nothing outstanding: ignored */
+	case SC_MQTT_T_PINGRESP:
+		l->ping_sent_ms = 0;
+		return;
+	default:
+		return; /* a PUBLISH or an acknowledgement the device has no use for */
+	}
+}
+
+/* 0, or -1 when the link died (and may be freed already). */
+static int on_readable(struct sc_mqtt_link *l)
+{
+	uint8_t buf[1024];
+	for (;;) {
+		ssize_t n = recv(l->fd, buf, sizeof buf, 0);
+		if (n == 0) {
+			die(l, l->st == L_UP ? "connection lost: closed by the broker"
+					     : "the broker closed the connection before CONNACK");
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			char why[120];
+			snprintf(why, sizeof why, "connection lost: %s", strerror(errno));
+			die(l, why);
+			return -1;
+		}
+		size_t at = 0;
+		while (at < (size_t)n) {
+			struct sc_mqtt_packet p;
+			size_t used;
+			char why[160];
+			int rc = sc_mqtt_read(&l->rd, buf + at, (size_t)n - at, &used, &p, why, sizeof why);
+			at += used;
+			if (rc < 0) {
+				die(l, why);
+				return -1;
+			}
+			if (rc == 1) {
+				bool dead;
+				if (l->st == L_CONNACK && p.type != SC_MQTT_T_CONNACK) {
+					die(l, "protocol error: a packet before CONNACK");
+					return -1;
+				}
+				on_packet(l, &p, &dead);
+				if (dead)
+					return -1;
+			}
+		}
+	}
+}
+
+static void send_connect(struct sc_mqtt_link *l)
+{
+	uint8_t pkt[1024];
+	uint8_t *p = pkt;
+	int n = sc_mqtt_encode_connect(pkt, sizeof pkt, &l->connect);
+	if (n < 0) {
+		/* Long credentials: the exact size on the heap. */
+		size_t cap = 16 + strlen(l->connect.client_id) +
+			     (l->connect.username ? strlen(l->connect.username) : 0) +
+			     (l->connect.password ? strlen(l->connect.password) : 0);
+		p = malloc(cap);
+		n = p ? sc_mqtt_encode_connect(p, cap, &l->connect) : -1;
+		if (n < 0) {
+			free(p);
+			die(l, "the CONNECT packet cannot be made (a field longer than MQTT allows)");
+			return;
+		}
+	}
+	l->st = L_CONNACK;
+	/* Whether it died or not, l is not touched again here. */
+	(void)send_or_die(l, p, (size_t)n, "sending CONNECT");
+	if (p != pkt)
+		free(p);
+}
+
+static void on_fd(void *arg, int fd, short revents)
+{
+	struct sc_mqtt_link *l = arg;
+	if (l->st == L_TCP) {
+		int err = 0;
+		socklen_t len = sizeof err;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err == 0 && (revents & (POLLERR | POLLHUP)))
+			err = ECONNREFUSED;
+		if (err) {
+			char why[120];
+			snprintf(why, sizeof why, "TCP connect: %s", strerror(err));
+			die(l, why);
+			return;
+		}
+		if (!(revents & POLLOUT))
+			return;
+		send_connect(l);
+		return;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (on_readable(l) != 0)
+			return;
+	}
+	if (revents & POLLOUT) {
+		if (flush(l) != 0) {
+			char why[120];
+			snprintf(why, sizeof why, "connection lost: %s", strerror(errno));
+			die(l, why);
+		}
+	}
+}
+
+/* Connect timeout before CONNACK; keep-alive after. Times are monotonic:
+ * a loop on virtual time fires the timer early and it is set again. */
+static void on_timer(void *arg)
+{
+	struct sc_mqtt_link *l = arg;
+	l->timer = -1;
+	int64_t now = sc_mono_ms();
+	if (l->st != L_UP) {
+		if (now - l->opened_ms >= l->timeout_ms) {
+			char why[96];
+			snprintf(why, sizeof why, "%s timeout after %lld ms",
+				 l->st == L_TCP ? "TCP connect" : "CONNACK", (long long)l->timeout_ms);
+			die(l, why);
+			return;
+		}
+		arm(l, l->timeout_ms - (now - l->opened_ms));
+		return;
+	}
+	if (l->keepalive_ms <= 0)
+		return;
+	if (l->ping_sent_ms && now - l->ping_sent_ms >= l->keepalive_ms) {
+		char why[96];
+		snprintf(why, sizeof why, "no PINGRESP within %lld s: the broker is gone",
+			 (long long)(l->keepalive_ms / 1000));
+		die(l, why);
+		return;
+	}
+	if (!l->ping_sent_ms && now - l->last_tx_ms >= l->keepalive_ms) {
+		uint8_t p[2];
+		sc_mqtt_encode_pingreq(p, sizeof p);
+		if (send_or_die(l, p, 2, "sending PINGREQ") != 0)
+			return;
+		l->ping_sent_ms = now;
+	}
+	int64_t next = l->ping_sent_ms ? l->ping_sent_ms + l->keepalive_ms
+				       : l->last_tx_ms + l->keepalive_ms;
+	arm(l, next - now);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len,
+		   char *why, size_t cap)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+	memset(sa, 0, sizeof *sa);
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*len = sizeof *v4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *v6;
+		return 0;
+	}
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || !res) {
+		snprintf(why, cap, "cannot resolve %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	if (sa->ss_family == AF_INET)
+		v4->sin_port = htons((uint16_t)port);
+	else
+		v6->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqtt_link_opts *o,
+				       const struct sc_mqtt_link_events *ev, char *why, size_t cap)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	if (resolve(o->host, o->port, &sa, &salen, why, cap) != 0)
+		return NULL;
+	struct sc_mqtt_link *l = calloc(1, sizeof *l);
+	if (!l) {
+		snprintf(why, cap, "out of memory");
+		return NULL;
+	}
+	l->loop = loop;
+	l->ev = *ev;
+	l->connect = o->connect;
+	l->keepalive_ms = (int64_t)o->connect.keepalive_s * 1000;
+	l->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	l->timer = -1;
+	l->next_id = 1;
+	sc_mqtt_reader_init(&l->rd);
+	l->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(why, cap, "socket: %s", strerror(errno));
+		free(l);
+		return NULL;
+	}
+	/* Each publish goes out at once (a broker acknowledges QoS 0 only with
+	 * its delayed ACK: with Nagle each message would wait for it). */
+	int one = 1;
+	(void)setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	l->opened_ms = l->last_tx_ms = sc_mono_ms();
+	if (connect(l->fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
+		snprintf(why, cap, "TCP connect: %s", strerror(errno));
+		close(l->fd);
+		free(l);
+		return NULL;
+	}
+	if (sc_loop_add_fd(loop, l->fd, POLLOUT, on_fd, l) != 0) {
+		snprintf(why, cap, "out of memory");
+		close(l->fd);
+		free(l);
+		return NULL;
+	}
+	arm(l, l->timeout_ms);
+	return l;
+}
+
+void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
+{
+	if (!l)
+		return;
+	if (l->st == L_UP) {
+		uint8_t p[2];
+		sc_mqtt_encode_disconnect(p, sizeof p);
+		flush(l);
+		if (l->tx_len == 0 && send(l->fd, p, 2, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* best effort: the broker sees the connection close anyway */
+		}
+		count_written(l);
+	}
+	if (l->st != L_DEAD) {
+		sc_loop_cancel_timer(l->loop, l->timer);
+		sc_loop_del_fd(l->loop, l->fd);
+		lose_pending(l);
+	}
+	close(l->fd);
+	*ok += l->ok;
+	*failed += l->failed;
+	free(l->tx);
+	free(l);
+}
+
+bool sc_mqtt_link_up(const struct sc_mqtt_link *l)
+{
+	return l && l->st == L_UP;
+}
+
+void sc_mqtt_link_counts(const struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
+{
+	*ok = l ? l->ok : 0;
+	*failed = l ? l->failed : 0;
+}
+
+bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void *payload,
+			  size_t len, int qos, bool retain)
+{
+	if (l->st != L_UP)
+		return false;
+	if (l->tx_len + len > TX_MAX || (qos == 0 && l->tx_len && l->nends == PENDING_MAX) ||
+	    (qos == 1 && l->nids == PENDING_MAX))
+		return false;
+	size_t need = sc_mqtt_publish_size(strlen(topic), len, qos);
+	if (need == 0)
+		return false;
+	uint8_t stack[4096];
+	uint8_t *p = need <= sizeof stack ? stack : malloc(need);
+	if (!p)
+		return false;
+	uint16_t id = 0;
+	if (qos == 1) {
+		id = l->next_id++;
+		if (l->next_id == 0)
+			l->next_id = 1;
+	}
+	long n = sc_mqtt_encode_publish(p, need, topic, payload, len, qos, retain, id);
+	bool broke = false;
+	int rc = n > 0 ? send_bytes(l, p, (size_t)n, &broke) : -1;
+	if (p != stack)
+		free(p);
+	if (rc != 0) {
+		if (broke) /* the descriptor reports it: down() comes from the loop */
+			sc_loop_set_events(l->loop, l->fd, POLLIN | POLLOUT);
+		return false;
+	}
+	l->last_tx_ms = sc_mono_ms();
+	if (qos == 1)
+		l->ids[l->nids++] = id;
+	else if (l->written >= l->queued)
+		l->ok++;
+	else
+		l->ends[l->nends++] = l->queued;
+	return true;
+}

@@ -1,0 +1,51 @@
+/* One MQTT 3.1.1 connection over plain TCP, on the event loop: no thread,
+ * one descriptor, a few hundred bytes while idle, so that a fleet of
+ * thousands of devices runs in one process. The device's client (mqtt.h)
+ * decides when to connect, hold and retry; a link only connects, sends
+ * CONNECT, publishes, keeps the connection alive (PINGREQ) and reports.
+ *
+ * Callbacks come from the loop, never from inside a link function; after
+ * down() the link is dead and is closed by its owner. */
+#ifndef SC_MQTT_LINK_H
+#define SC_MQTT_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "mqtt_codec.h"
+
+struct sc_mqtt_link_events {
+	void *arg;
+	void (*up)(void *arg);                          /* CONNACK accepted */
+	void (*down)(void *arg, bool was_up, const char *why);
+};
+
+struct sc_mqtt_link_opts {
+	const char *host;          /* a name or an IPv4/IPv6 address */
+	int port;
+	struct sc_mqtt_connect connect;
+	int timeout_ms;            /* for TCP and CONNACK together */
+};
+
+struct sc_mqtt_link;
+
+/* Starts connecting. NULL with why when it cannot even start (the name does
+ * not resolve, the connection is refused at once). */
+struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqtt_link_opts *o,
+				       const struct sc_mqtt_link_events *ev, char *why, size_t cap);
+/* Sends DISCONNECT when up (best effort) and frees; no more callbacks.
+ * Adds the link's publishes to *ok and *failed (see sc_mqtt_link_counts);
+ * those still unwritten or unacknowledged count as failed. */
+void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed);
+/* Publishes done so far: QoS 0 written whole to the socket, QoS 1
+ * acknowledged (ok); lost with the connection (failed). */
+void sc_mqtt_link_counts(const struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed);
+bool sc_mqtt_link_up(const struct sc_mqtt_link *l);
+/* Publishes (qos 0 or 1); false when not up or too much is waiting to be
+ * written (the broker does not keep up): the message is not sent. */
+bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void *payload,
+			  size_t len, int qos, bool retain);
+
+#endif
