@@ -68,16 +68,22 @@ enum sc_protocol sc_protocol_detect(const void *data, size_t len)
 struct sc_tg_stream *sc_tg_stream_new(enum sc_protocol proto, unsigned p1_flags)
 {
 	struct sc_tg_stream *s = calloc(1, sizeof *s);
+	if (s && proto == SC_PROTO_AUTO && !(s->held = malloc(SC_TG_DETECT_MAX))) {
+		free(s);
+		return NULL;
+	}
 	if (s) {
 		s->proto = proto;
 		s->p1_flags = p1_flags;
-		s->p1.flags = p1_flags;
+		s->u.p1.parser.flags = p1_flags;
 	}
 	return s;
 }
 
 void sc_tg_stream_free(struct sc_tg_stream *s)
 {
+	if (s)
+		free(s->held);
 	free(s);
 }
 
@@ -168,11 +174,11 @@ static size_t step(struct sc_tg_stream *s, const void *data, size_t len, struct 
 {
 	size_t used;
 	if (s->proto == SC_PROTO_TIC) {
-		used = sc_tic_feed(&s->tic, data, len, &s->ticres);
-		from_tic(ev, &s->ticres);
+		used = sc_tic_feed(&s->u.tic.parser, data, len, &s->u.tic.res);
+		from_tic(ev, &s->u.tic.res);
 	} else {
-		used = sc_p1_feed(&s->p1, data, len, &s->p1res);
-		from_p1(ev, &s->p1res);
+		used = sc_p1_feed(&s->u.p1.parser, data, len, &s->u.p1.res);
+		from_p1(ev, &s->u.p1.res);
 	}
 	return used;
 }
@@ -196,11 +202,11 @@ size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct s
 		/* Undecided: look at what came so far plus these bytes. They are
 		 * kept (used) only while the answer is still open, so that a small
 		 * first read (a byte from a serial port) never decides by chance. */
-		size_t room = sizeof s->held - s->held_len;
+		size_t room = SC_TG_DETECT_MAX - s->held_len;
 		size_t n = len < room ? len : room;
 		memcpy(s->held + s->held_len, data, n);
 		enum sc_protocol p = sc_protocol_detect(s->held, s->held_len + n);
-		if (p == SC_PROTO_AUTO && n == len && s->held_len + n < sizeof s->held) {
+		if (p == SC_PROTO_AUTO && n == len && s->held_len + n < SC_TG_DETECT_MAX) {
 			s->held_len += n;
 			return n;
 		}
@@ -208,6 +214,8 @@ size_t sc_tg_feed(struct sc_tg_stream *s, const void *data, size_t len, struct s
 		 * parser then reports them as garbage. These bytes are not used
 		 * yet: the held ones go first. */
 		s->proto = p == SC_PROTO_AUTO ? SC_PROTO_P1 : p;
+		if (s->proto == SC_PROTO_TIC)
+			memset(&s->u.tic, 0, sizeof s->u.tic);
 	}
 	if (s->held_pos < s->held_len && replay(s, ev))
 		return 0;
@@ -222,11 +230,11 @@ enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev)
 	if (s->held_pos < s->held_len && replay(s, ev))
 		return ev->kind;
 	if (s->proto == SC_PROTO_TIC) {
-		sc_tic_finish(&s->tic, &s->ticres);
-		from_tic(ev, &s->ticres);
+		sc_tic_finish(&s->u.tic.parser, &s->u.tic.res);
+		from_tic(ev, &s->u.tic.res);
 	} else {
-		sc_p1_finish(&s->p1, &s->p1res);
-		from_p1(ev, &s->p1res);
+		sc_p1_finish(&s->u.p1.parser, &s->u.p1.res);
+		from_p1(ev, &s->u.p1.res);
 	}
 	return ev->kind;
 }

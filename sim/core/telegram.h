@@ -57,12 +57,19 @@ struct sc_tg_stream {
 	enum sc_protocol proto; /* set before the first feed; AUTO detects */
 	unsigned p1_flags;      /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
 	/* Private. */
-	char held[SC_TG_DETECT_MAX]; /* input seen while undecided */
+	char *held;             /* AUTO: input seen while undecided, SC_TG_DETECT_MAX bytes */
 	size_t held_len, held_pos;
-	struct sc_p1_parser p1;
-	struct sc_p1_result p1res;
-	struct sc_tic_parser tic;
-	struct sc_tic_result ticres;
+	/* One parser at a time: a stream decides its protocol once. */
+	union {
+		struct {
+			struct sc_p1_parser parser;
+			struct sc_p1_result res;
+		} p1;
+		struct {
+			struct sc_tic_parser parser;
+			struct sc_tic_result res;
+		} tic;
+	} u;
 };
 
 /* Heap-allocated stream (the parsers' buffers make it large); NULL when out

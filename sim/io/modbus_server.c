@@ -130,6 +130,8 @@ static struct client *free_slot(struct sc_modbus *m)
 	return NULL;
 }
 
+static void on_sweep(void *arg);
+
 static void on_accept(void *arg, int fd, short revents)
 {
 	struct sc_modbus *m = arg;
@@ -174,6 +176,10 @@ static void on_accept(void *arg, int fd, short revents)
 	m->stats.connections++;
 	sc_log(SC_LOG_INFO, "modbus: client %s connected", peer);
 	sc_loop_add_fd(m->loop, s, POLLIN, on_client, m);
+	/* Idle clients are looked for while there are clients (a fleet has
+	 * thousands of servers with none). */
+	if (m->sweep_timer < 0)
+		m->sweep_timer = sc_loop_add_timer(m->loop, sc_loop_now(m->loop) + 250, on_sweep, m);
 }
 
 static void on_sweep(void *arg)
@@ -187,7 +193,12 @@ static void on_sweep(void *arg)
 			close_client(m, c, "idle timeout");
 		}
 	}
-	m->sweep_timer = sc_loop_add_timer(m->loop, now + 250, on_sweep, m);
+	m->sweep_timer = -1;
+	for (int i = 0; i < SC_MODBUS_MAX_CLIENTS; i++)
+		if (m->c[i].fd >= 0) {
+			m->sweep_timer = sc_loop_add_timer(m->loop, now + 250, on_sweep, m);
+			break;
+		}
 }
 
 struct sc_modbus *sc_modbus_start(struct sc_loop *loop, struct sc_device *dev,
@@ -224,7 +235,6 @@ struct sc_modbus *sc_modbus_start(struct sc_loop *loop, struct sc_device *dev,
 	getsockname(m->listen_fd, (struct sockaddr *)&sa, &sl);
 	m->port = ntohs(sa.sin_port);
 	sc_loop_add_fd(loop, m->listen_fd, POLLIN, on_accept, m);
-	m->sweep_timer = sc_loop_add_timer(loop, sc_loop_now(loop) + 250, on_sweep, m);
 	*err = 0;
 	return m;
 fail:

@@ -30,7 +30,6 @@ struct sc_source {
 	int64_t cadence_ms;
 	/* gen */
 	struct sc_meter meter;
-	char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
 	/* file */
 	struct sc_capture cap;
 	size_t next_chunk;
@@ -104,6 +103,10 @@ static void schedule(struct sc_source *s, void (*cb)(void *))
 
 /* ---- gen: the built-in synthetic meter ---- */
 
+/* A telegram is made and fed to its device at once, on the loop's one
+ * thread: every generator of a fleet shares this buffer. */
+static char gen_buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
+
 static void on_gen(void *arg)
 {
 	struct sc_source *s = arg;
@@ -112,13 +115,13 @@ static void on_gen(void *arg)
 	sc_meter_advance(&s->meter, now / 1000);
 	int n;
 	if (s->o.flavour == SC_FLAVOUR_TIC) {
-		n = sc_tic_gen(&s->meter, &s->o.tic, s->buf, sizeof s->buf, NULL);
+		n = sc_tic_gen(&s->meter, &s->o.tic, gen_buf, sizeof gen_buf, NULL);
 	} else {
 		struct sc_p1_gen_opts go = {s->o.flavour, SC_P1_FAULT_NONE, 0};
-		n = sc_p1_gen(&s->meter, &go, s->buf, sizeof s->buf, NULL);
+		n = sc_p1_gen(&s->meter, &go, gen_buf, sizeof gen_buf, NULL);
 	}
 	if (n > 0)
-		sc_device_feed(s->dev, s->buf, (size_t)n, now);
+		sc_device_feed(s->dev, gen_buf, (size_t)n, now);
 	else
 		sc_log(SC_LOG_ERROR, "source: generator failed (%d)", n);
 	/* A Linky sends frame after frame, each taking its time on the line. */

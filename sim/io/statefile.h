@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 struct sc_state {
-	char dir[4096];
+	char dir[512];   /* a longer path is refused at sc_state_open */
 	bool on;  /* false: nothing is saved (no --state-dir) */
 };
 
