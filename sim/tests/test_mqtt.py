@@ -364,5 +364,109 @@ class Counters(Base):
         self.assertEqual(c["heap_failed_allocs"], 0)
 
 
+class FakeBroker:
+    """A TCP server that speaks as much MQTT as a test wants: what the
+    device sends is read, whatever bytes the test chooses go back."""
+
+    def __init__(self, reply):
+        import socket
+        import threading
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.reply = reply
+        self.received = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            c.settimeout(5)
+            try:
+                data = c.recv(4096)
+                with self.lock:
+                    self.received.append(data)
+                c.sendall(self.reply)
+                while True:
+                    more = c.recv(4096)
+                    if not more:
+                        break
+                    with self.lock:
+                        self.received.append(more)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.srv.close()
+
+
+class Wire(Base):
+    """The loop's own MQTT connection: what it sends, and a broker that
+    breaks the protocol or refuses."""
+
+    def fake(self, reply):
+        b = FakeBroker(reply)
+        self.addCleanup(b.close)
+        return b
+
+    def test_connect_and_publish_bytes(self):
+        b = self.fake(bytes([0x20, 2, 0, 0]))
+        with Sim("--serial-number", SERIAL, "--mqtt", "mqtt://127.0.0.1:%d" % b.port) as sim:
+            sim.wait_for(r"mqtt: connected to mqtt://127.0.0.1:%d \(plain\) as %s" % (b.port, SERIAL))
+            topic = ("devices/smart-connect/%s/data/power_instant" % SERIAL).encode()
+            wait_until(lambda: topic in b"".join(b.received), timeout=10)
+            data = b"".join(b.received)
+            # CONNECT: protocol MQTT level 4, clean session, keep-alive 60, the serial as id.
+            self.assertEqual(data[:2], bytes([0x10, 24]))
+            self.assertEqual(data[2:12], b"\0\4MQTT\4\2\0\x3c")
+            self.assertEqual(data[12:26], b"\0\x0c" + SERIAL.encode())
+            # PUBLISH QoS 0: topic, then the JSON payload to the end of the packet.
+            at = data.index(b"\x30", 26)
+            rem, mult, i = 0, 1, at + 1
+            while True:
+                rem += (data[i] & 0x7F) * mult
+                mult *= 128
+                i += 1
+                if data[i - 1] < 0x80:
+                    break
+            self.assertEqual(data[i:i + 2 + len(topic)], len(topic).to_bytes(2, "big") + topic)
+            payload = json.loads(data[i + 2 + len(topic):i + rem])
+            self.assertIn("E_IMPORT", payload)
+
+    def test_broken_connack_is_named_and_retried(self):
+        b = self.fake(bytes([0x20, 3, 0, 0, 0]))
+        with Sim("--mqtt", "mqtt://127.0.0.1:%d" % b.port, "--mqtt-reconnect-max", "0.5") as sim:
+            sim.wait_for(r"mqtt: .*protocol error at byte 2: a CONNACK has flags 0 and 2 bytes")
+            wait_until(lambda: b.connections >= 3, timeout=15)
+            self.assertFalse(any("mqtt: connected" in ln for ln in sim.lines))
+
+    def test_refusal_code_and_garbage(self):
+        b = self.fake(bytes([0x20, 2, 0, 5]))
+        with Sim("--mqtt", "mqtt://127.0.0.1:%d" % b.port) as sim:
+            sim.wait_for(r"mqtt: .*connection refused: not authorized")
+        g = self.fake(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        with Sim("--mqtt", "mqtt://127.0.0.1:%d" % g.port) as sim:
+            sim.wait_for(r"mqtt: .*protocol error at byte \d+: packet type 4|protocol error")
+
+    def test_broker_that_closes_before_connack(self):
+        # The fake reads CONNECT, answers nothing and hangs up after its
+        # 5 s read timeout.
+        b = self.fake(b"")
+        with Sim("--mqtt", "mqtt://127.0.0.1:%d" % b.port) as sim:
+            sim.wait_for(r"mqtt: .*the broker closed the connection before CONNACK", timeout=20)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
