@@ -1,9 +1,15 @@
 #include "payload.h"
 
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sc_error.h"
+#include "textout.h"
 
 static cJSON *num_or_null(const struct sc_opt *v)
 {
@@ -63,19 +69,71 @@ cJSON *sc_payload_power_instant(const struct sc_reading *r)
 	return o;
 }
 
+/* A number as cJSON prints it (cJSON_PrintUnformatted): an integer that
+ * fits an int as %d, else the shortest of %1.15g and %1.17g that reads
+ * back the same; null for NaN and infinities. */
+static void put_number(struct sc_out *w, double d)
+{
+	if (isnan(d) || isinf(d)) {
+		sc_out_str(w, "null");
+		return;
+	}
+	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == (double)(int)d) {
+		int v = (int)d;
+		if (v < 0)
+			sc_out_ch(w, '-');
+		sc_out_uint(w, v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v, 1);
+		return;
+	}
+	char t[32];
+	int n = snprintf(t, sizeof t, "%1.15g", d);
+	/* cJSON's test: equal within a relative DBL_EPSILON. */
+	double back = strtod(t, NULL), big = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+	if (!(fabs(back - d) <= big * DBL_EPSILON))
+		n = snprintf(t, sizeof t, "%1.17g", d);
+	if (n > 0)
+		sc_out_mem(w, t, (size_t)n);
+}
+
+static void put_opt(struct sc_out *w, const char *key, const struct sc_opt *v, bool first)
+{
+	if (!first)
+		sc_out_ch(w, ',');
+	sc_out_ch(w, '"');
+	sc_out_str(w, key);
+	sc_out_str(w, "\":");
+	if (v->set)
+		put_number(w, v->v);
+	else
+		sc_out_str(w, "null");
+}
+
+/* The same text as printing sc_payload_power_instant with cJSON, written
+ * straight: a fleet and a replay make one for every telegram. */
 int sc_payload_power_instant_text(const struct sc_reading *r, char *buf, size_t cap)
 {
-	if (cap > (size_t)INT32_MAX)
-		cap = (size_t)INT32_MAX;
-	cJSON *o = sc_payload_power_instant(r);
-	if (!o)
-		return SC_ERR_NOMEM;
-	/* cJSON asks for 5 bytes of slack when printing into a caller buffer. */
-	bool ok = cap > 5 && cJSON_PrintPreallocated(o, buf, (int)cap - 5, false);
-	cJSON_Delete(o);
-	if (!ok)
+	static const char *const phase_keys[SC_PHASES] = {"l1", "l2", "l3"};
+	struct sc_out w = {buf, cap, 0, false};
+	struct sc_opt ts = {(double)r->ts, r->ts_set};
+	sc_out_ch(&w, '{');
+	put_opt(&w, "ts", &ts, true);
+	for (size_t i = 0; i < sizeof head_keys / sizeof head_keys[0]; i++)
+		put_opt(&w, sc_rq_name(head_keys[i]), &r->q[head_keys[i]], false);
+	for (int ph = 0; ph < SC_PHASES; ph++) {
+		sc_out_str(&w, ",\"");
+		sc_out_str(&w, phase_keys[ph]);
+		sc_out_str(&w, "\":{");
+		for (size_t i = 0; i < SC_PQ_COUNT; i++)
+			put_opt(&w, sc_pq_name(phase_order[i]), &r->ph[ph][phase_order[i]], i == 0);
+		sc_out_ch(&w, '}');
+	}
+	for (size_t i = 0; i < sizeof tail_keys / sizeof tail_keys[0]; i++)
+		put_opt(&w, sc_rq_name(tail_keys[i]), &r->q[tail_keys[i]], false);
+	sc_out_ch(&w, '}');
+	if (w.full || w.len >= cap)
 		return SC_ERR_RANGE;
-	return (int)strlen(buf);
+	buf[w.len] = '\0';
+	return (int)w.len;
 }
 
 static int take(const cJSON *obj, const char *key, struct sc_opt *out)

@@ -36,9 +36,13 @@ static bool fail(struct ld *l, const char *path, const char *fmt, ...)
 	return false;
 }
 
+/* A field's dotted path for messages; a path too long is cut at cap with
+ * "..." at its end. */
 static void join(char *out, size_t cap, const char *path, const char *key)
 {
-	snprintf(out, cap, "%s%s%s", path, *path ? "." : "", key);
+	int n = snprintf(out, cap, "%s%s%s", path, *path ? "." : "", key);
+	if (n >= 0 && (size_t)n >= cap && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
 }
 
 /* Only keys of the list, each once. */

@@ -1066,3 +1066,34 @@ Test(p1_parse, long_demand_history_keeps_the_first_months)
 	cr_assert_eq(e->tg.dropped, 20 - SC_P1_MAX_DEMAND_HIST);
 	cr_assert_eq(e->tg.demand_hist[12].w, 2000.0);
 }
+
+/* Inside a value every printable ASCII byte is taken and every other byte
+ * refused where it stands (DSMR 5.0.2 §6.4), whatever its value. */
+Test(p1_parse, every_byte_value_inside_a_value)
+{
+	for (int b = 0; b < 256; b++) {
+		if (b == '\n' || b == '\r' || b == '!' || b == '/')
+			continue; /* they end a line, the data, or the telegram */
+		char raw[128];
+		int n = snprintf(raw, sizeof raw, "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n"
+						  "0-0:96.99.9(ab");
+		raw[n++] = (char)b;
+		n += snprintf(raw + n, sizeof raw - (size_t)n, "cd)\r\n!");
+		struct sc_p1_telegram tg;
+		char detail[200];
+		size_t off = 0;
+		int rc = sc_p1_decode(raw, (size_t)n, SC_P1_NO_CRC, &tg, &off, detail, sizeof detail);
+		bool printable = b >= 0x20 && b <= 0x7e;
+		if (printable && b != '(' && b != ')') {
+			cr_assert_eq(rc, SC_OK, "byte 0x%02X: %s", b, detail);
+		} else {
+			cr_assert_eq(rc, SC_ERR_SYNTAX, "byte 0x%02X accepted", b);
+			/* at the byte; after ')' at the text that follows it */
+			size_t at = (size_t)n - (b == ')' ? 6 : 7);
+			cr_assert_eq(off, at, "byte 0x%02X: offset %zu, not %zu", b, off, at);
+			if (!printable)
+				cr_assert(strstr(detail, "control or non-ASCII byte inside a value"),
+					  "0x%02X: %s", b, detail);
+		}
+	}
+}

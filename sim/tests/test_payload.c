@@ -78,3 +78,40 @@ Test(payload, parse_rejects_wrong_types)
 		cJSON_Delete(o);
 	}
 }
+
+/* The text is written straight for speed; it is the text cJSON prints
+ * from the object, for values of every kind: integers, decimals, negative,
+ * huge, tiny, beyond an int, missing. */
+Test(payload, text_is_what_cjson_prints)
+{
+	static const double values[] = {0, 1, -1, 230.1, 0.86, -378, 6657459, 2147483647.0,
+					2147483648.0, -2147483648.0, -2147483649.0, 1e15, 1e-7,
+					0.1 + 0.2, 123456.789, 4294967296.5, 3.0e300, -0.5, 49.99};
+	const size_t nv = sizeof values / sizeof values[0];
+	uint64_t x = 12345;
+	for (int round = 0; round < 2000; round++) {
+		struct sc_reading r;
+		memset(&r, 0, sizeof r);
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		r.ts_set = (x >> 60) != 0;
+		r.ts = (int64_t)(x >> 33);
+		for (int q = 0; q < SC_RQ_COUNT; q++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			if ((x >> 62) != 0)
+				sc_reading_set(&r, (enum sc_rq)q, values[(x >> 40) % nv] * (double)((x >> 20) % 7 + 1));
+		}
+		for (int ph = 0; ph < SC_PHASES; ph++)
+			for (int q = 0; q < SC_PQ_COUNT; q++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				if ((x >> 61) != 0)
+					sc_reading_set_ph(&r, ph, (enum sc_pq)q, values[(x >> 40) % nv] / 3.0);
+			}
+		char fast[4096], slow[4096];
+		int n = sc_payload_power_instant_text(&r, fast, sizeof fast);
+		cJSON *o = sc_payload_power_instant(&r);
+		cr_assert(o && cJSON_PrintPreallocated(o, slow, sizeof slow - 5, false));
+		cJSON_Delete(o);
+		cr_assert_gt(n, 0);
+		cr_assert_str_eq(fast, slow, "round %d", round);
+	}
+}
