@@ -27,22 +27,34 @@ struct sc_channel {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sc_call *pending; /* one call at a time: the runner waits for each */
+	atomic_bool posted;      /* pending is set */
+	atomic_bool *spinning;   /* the loop polls posted (loop.h) */
 };
+
+/* In the loop: runs the pending call, if any. */
+static bool take(void *arg)
+{
+	struct sc_channel *ch = arg;
+	if (!atomic_load(&ch->posted))
+		return false;
+	pthread_mutex_lock(&ch->mu);
+	struct sc_call *c = ch->pending;
+	ch->pending = NULL;
+	atomic_store(&ch->posted, false);
+	pthread_mutex_unlock(&ch->mu);
+	if (c)
+		c->fn(c->arg, c);
+	return c != NULL;
+}
 
 static void on_wake(void *arg, int fd, short revents)
 {
-	struct sc_channel *ch = arg;
 	(void)revents;
 	uint64_t n;
 	if (read(fd, &n, sizeof n) < 0) {
 		/* Nothing to read: woken for nothing. */
 	}
-	pthread_mutex_lock(&ch->mu);
-	struct sc_call *c = ch->pending;
-	ch->pending = NULL;
-	pthread_mutex_unlock(&ch->mu);
-	if (c)
-		c->fn(c->arg, c);
+	take(arg);
 }
 
 struct sc_channel *sc_channel_new(struct sc_loop *loop)
@@ -54,6 +66,7 @@ struct sc_channel *sc_channel_new(struct sc_loop *loop)
 	ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&ch->mu, NULL);
 	pthread_cond_init(&ch->cv, NULL);
+	sc_loop_set_idle_poll(loop, take, ch, &ch->spinning);
 	if (ch->efd < 0 || sc_loop_add_fd(loop, ch->efd, POLLIN, on_wake, ch) != 0) {
 		sc_channel_free(ch);
 		return NULL;
@@ -65,6 +78,9 @@ void sc_channel_free(struct sc_channel *ch)
 {
 	if (!ch)
 		return;
+	atomic_bool *unused;
+	if (ch->spinning)
+		sc_loop_set_idle_poll(ch->loop, NULL, NULL, &unused);
 	if (ch->efd >= 0) {
 		sc_loop_del_fd(ch->loop, ch->efd);
 		close(ch->efd);
@@ -79,15 +95,20 @@ int sc_channel_run(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *
 	struct sc_call c = {fn, arg, 0, false, false, ch};
 	pthread_mutex_lock(&ch->mu);
 	ch->pending = &c;
+	atomic_store(&ch->posted, true);
 	pthread_mutex_unlock(&ch->mu);
+	/* A loop spinning on posted takes it without a wake-up; if it stopped
+	 * spinning before seeing it, it looks again before it sleeps. */
 	uint64_t one = 1;
-	if (write(ch->efd, &one, sizeof one) < 0)
+	if (!atomic_load(ch->spinning) && write(ch->efd, &one, sizeof one) < 0)
 		return -1;
 	/* Most calls are done within microseconds: a short spin saves this
 	 * thread a sleep and a wake-up (see the loop's idle spin). */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!atomic_load_explicit(&c.done_flag, memory_order_acquire)) {
+	for (unsigned turn = 1; !atomic_load_explicit(&c.done_flag, memory_order_acquire); turn++) {
+		if (turn % 64 != 0)
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L >= SPIN_US)
 			break;

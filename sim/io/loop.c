@@ -45,6 +45,10 @@ struct sc_loop {
 	sc_timer_cb adv_done;
 	void *adv_arg;
 	struct sc_loop_lateness late;
+	/* another thread's work, polled while spinning (sc_loop_set_idle_poll) */
+	bool (*idle_poll)(void *arg);
+	void *idle_arg;
+	atomic_bool spinning;
 };
 
 /* Self-pipe: the signal handler only writes the signal number. */
@@ -433,19 +437,45 @@ static int dispatch(struct sc_loop *l, int timeout_ms)
  * machine) on every one of them. */
 #define SC_LOOP_SPIN_US 300
 
+void sc_loop_set_idle_poll(struct sc_loop *l, bool (*poll)(void *arg), void *arg,
+			   atomic_bool **spinning)
+{
+	l->idle_poll = poll;
+	l->idle_arg = arg;
+	*spinning = &l->spinning;
+}
+
+static bool idle_work(struct sc_loop *l)
+{
+	return l->idle_poll && l->idle_poll(l->idle_arg);
+}
+
 static void dispatch_virtual_idle(struct sc_loop *l)
 {
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	atomic_store(&l->spinning, true);
+	for (unsigned turn = 0;; turn++) {
+		/* The hand-over is polled on every turn, the descriptors (a
+		 * syscall) and the clock on every eighth. */
+		if (idle_work(l) || l->stop || l->advancing)
+			break;
+		if (turn % 8 != 0)
+			continue;
 		if (dispatch(l, 0) > 0 || l->stop || l->advancing)
-			return;
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		long us = (long)(t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L;
-		if (us >= SC_LOOP_SPIN_US)
-			break;
+		if (us >= SC_LOOP_SPIN_US) {
+			atomic_store(&l->spinning, false);
+			/* Work handed over while the flag was still up had no wake-up. */
+			if (idle_work(l))
+				return;
+			dispatch(l, -1);
+			return;
+		}
 	}
-	dispatch(l, -1);
+	atomic_store(&l->spinning, false);
 }
 
 int sc_loop_run(struct sc_loop *l)

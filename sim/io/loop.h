@@ -11,6 +11,7 @@
 #ifndef SC_LOOP_H
 #define SC_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,6 +71,15 @@ bool sc_loop_is_virtual(const struct sc_loop *l);
  * descriptors are served between them, then time stands at until_ms and
  * done(arg) is called from the loop. */
 void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void *arg);
+
+/* Work another thread hands over (channel.h) without a descriptor: while
+ * virtual time stands still the loop spins for a moment before it sleeps,
+ * calling poll(arg) on every turn, which runs the work if any and returns
+ * true. *spinning is true only while the loop spins that way (seq_cst): a
+ * thread that sees it false must wake the loop through a descriptor. One
+ * per loop; poll NULL removes it. */
+void sc_loop_set_idle_poll(struct sc_loop *l, bool (*poll)(void *arg), void *arg,
+			   atomic_bool **spinning);
 
 /* Runs until sc_loop_stop or a signal; returns the signal number that
  * stopped it, or 0. */
