@@ -167,11 +167,15 @@ int main(int argc, char **argv)
 			perror(json);
 			return 1;
 		}
-		fprintf(f, "{\"telegrams\": %ld, \"variants\": [", n);
+		fprintf(f, "{\n  \"benchmark\": \"replay\",\n  \"telegrams\": %ld,\n  \"results\": [", n);
 		for (size_t i = 0; i < nv; i++)
-			fprintf(f, "%s\n {\"name\": \"%s\", \"wall_s\": %.3f, \"run_s\": %.3f, \"passed\": %s}",
-				i ? "," : "", v[i].name, v[i].wall, v[i].run, v[i].failed == 0 ? "true" : "false");
-		fprintf(f, "\n]}\n");
+			fprintf(f,
+				"%s\n    {\"subject\": \"sc_sim\", \"figure\": \"%s\", \"wall_s\": %.3f, "
+				"\"run_s\": %.3f, \"per_second\": %.0f, \"passed\": %s}",
+				i ? "," : "", v[i].name, v[i].wall, v[i].run,
+				v[i].run > 0 ? (double)v[i].telegrams / v[i].run : 0,
+				v[i].failed == 0 ? "true" : "false");
+		fprintf(f, "\n  ]\n}\n");
 		fclose(f);
 	}
 	return rc;

@@ -72,6 +72,23 @@ static bool accepting(int port)
 	return ok;
 }
 
+/* SIGTERM, again every 100 ms (a daemon may lose one that comes while it
+ * is still starting: mosquitto does), SIGKILL after 5 s. */
+static void stop(pid_t pid)
+{
+	for (int i = 0; i < 50; i++) {
+		kill(pid, SIGTERM);
+		for (int j = 0; j < 10; j++) {
+			if (waitpid(pid, NULL, WNOHANG) == pid)
+				return;
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 /* Starts argv, returns ms until every port accepts (-1 after 20 s or when
  * the process exits), then stops it by its pid. */
 static double time_start(char *const argv[], const int *ports, int nports)
@@ -104,10 +121,8 @@ static double time_start(char *const argv[], const int *ports, int nports)
 			break;
 		}
 	}
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-	}
+	if (pid > 0)
+		stop(pid);
 	return ms;
 }
 

@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
-# Runs every benchmark on a Release build (-O3, in build-release/) and writes
-# their figures to bench/out/*.json. Not part of the test suite: figures
-# depend on the machine. Arguments go to each benchmark (e.g. --mb 20).
+# Runs every benchmark on a Release build (-O3, in build-release/), each
+# beside its peers, writes their figures to bench/out/*.json, then prints the
+# headline table and writes bench/out/all.json (bench/table.py).
+# Not part of the test suite: figures depend on the machine. About 10 minutes;
+# --quick runs smaller sizes (about 3 minutes) for a look, not for RESULTS.md.
+#
+# usage: bench/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+case "${1:-}" in
+--quick) quick=1 ;;
+"") ;;
+*)
+	echo "usage: bench/run.sh [--quick]" >&2
+	exit 2
+	;;
+esac
+py=/usr/bin/python3
+corpus="$(cd .. && pwd)/shared/corpus"
 scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release -DSC_BUILD_TESTS=OFF >&2
-mkdir -p bench/out
-build-release/bench/bench_p1 --json bench/out/p1.json "$@"
+out=bench/out
+mkdir -p "$out"
+rm -f "$out"/*.json
+if [ "$quick" = 1 ]; then
+	mb=(--mb 20) peers_mb=(--mb 2) runs=(--runs 5) fleet=(--sizes 1000,5000 --window 10)
+	replay=(--telegrams 20000)
+else
+	mb=() peers_mb=() runs=() fleet=() replay=()
+fi
+section() { printf '\n=== %s\n' "$1"; }
+
+section "P1 parser"
+build-release/bench/bench_p1 --json "$out/p1.json" "${mb[@]}"
+section "TIC parser"
+build-release/bench/bench_tic --json "$out/tic.json" "${mb[@]}"
+section "Parser peers: Python, sha256sum"
+"$py" bench/peers.py --json "$out/peers.json" "${peers_mb[@]}" \
+	"$corpus/p1/dsmr50-iskra-am550-566-telegrams.p1" \
+	"$corpus/tic/standard-mono-consumer-base.tic"
+section "Modbus TCP against pymodbus and a libmodbus loop"
+build-release/bench/bench_modbus --json "$out/modbus.json"
+section "MQTT"
+build-release/bench/bench_mqtt --json "$out/mqtt.json"
+build-release/bench/bench_mqtt --broker-nodelay --json "$out/mqtt-nodelay.json"
+section "Start-up"
+build-release/bench/bench_startup --json "$out/startup.json" "${runs[@]}"
+section "Replay at --speed max"
+build-release/bench/bench_replay --json "$out/replay.json" "${replay[@]}"
+section "Fleet"
+"$py" bench/bench_fleet.py --json "$out/fleet.json" "${fleet[@]}"
+section "Headline"
+"$py" bench/table.py "$out"
 echo
-build-release/bench/bench_tic --json bench/out/tic.json "$@"
-echo
-build-release/bench/bench_modbus --json bench/out/modbus.json
-echo
-build-release/bench/bench_mqtt --json bench/out/mqtt.json
-echo
-build-release/bench/bench_mqtt --broker-nodelay --json bench/out/mqtt-nodelay.json
-echo
-build-release/bench/bench_replay --json bench/out/replay.json
+echo "figures: $out/*.json, all of them in $out/all.json"
