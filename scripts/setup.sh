@@ -5,6 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
+  # the fuzz targets (libFuzzer) and the leak check of a long scenario
+  clang libclang-rt-14-dev valgrind
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
   # the local broker of scripts/sim.sh, and the tests' real peers

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs every test, then builds again with AddressSanitizer
-# and UndefinedBehaviorSanitizer and runs every test a second time.
-#   scripts/test.sh            both passes
+# and UndefinedBehaviorSanitizer and runs every test a second time, then
+# builds the libFuzzer targets with clang and fuzzes each for a few seconds.
+#   scripts/test.sh            all three passes
 #   scripts/test.sh --quick    the plain pass only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,6 @@ if [ "${1:-}" != "--quick" ]; then
   echo "== tests under sanitizers"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  echo "== fuzz targets, ${SC_FUZZ_SECONDS:-10} s each"
+  fuzz/run.sh "${SC_FUZZ_SECONDS:-10}"
 fi
