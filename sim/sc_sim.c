@@ -5,6 +5,7 @@
  *   sc-sim --modbus 127.0.0.1:1502                  synthetic DSMR 5 meter
  *   sc-sim --source file:capture.p1 --speed 10      replay a capture
  *   sc-sim --source serial:/dev/ttyUSB0             a real P1 cable */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -162,6 +163,8 @@ static long firmware_number(const char *v)
 	return parts[0] * 10000 + parts[1] * 100 + parts[2];
 }
 
+/* A listening address: dotted-quad IPv4 (the device's servers are IPv4 only)
+ * and a port. Anything else is refused rather than read as "every address". */
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
@@ -169,6 +172,9 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 		return -1;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
+	struct in_addr a;
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return -1;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || p < 0 || p > 65535)

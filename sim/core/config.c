@@ -218,6 +218,35 @@ bool sc_config_valid_site(const char *site, char *reason, size_t cap)
 	return true;
 }
 
+bool sc_utf8_valid(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		unsigned c = *s++;
+		int more;
+		unsigned min;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xC2 && c <= 0xDF)
+			more = 1, min = 0x80, c &= 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			more = 2, min = 0x800, c &= 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			more = 3, min = 0x10000, c &= 0x07;
+		else
+			return false;
+		for (; more > 0; more--, s++) {
+			if ((*s & 0xC0) != 0x80)
+				return false;
+			c = (c << 6) | (*s & 0x3Fu);
+		}
+		/* No overlong form, no surrogate, nothing past U+10FFFF. */
+		if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+			return false;
+	}
+	return true;
+}
+
 /* ---- PATCH ---- */
 
 struct ctx {
@@ -277,6 +306,10 @@ static const char *string_of(struct ctx *x, const cJSON *o, const char *path, co
 			*rc = fail(x, path, key, "%s", "contains control characters");
 			return NULL;
 		}
+	if (!sc_utf8_valid(v->valuestring)) {
+		*rc = fail(x, path, key, "%s", "is not valid UTF-8");
+		return NULL;
+	}
 	return v->valuestring;
 }
 
@@ -499,15 +532,19 @@ static int apply(struct sc_config *c, const char *json, size_t len, struct sc_co
 	struct ctx x = {&next, e, mask_keeps};
 	memset(e, 0, sizeof *e);
 
-	/* Depth first, before cJSON recurses into it. */
+	/* Depth first, before cJSON recurses into it; and no \u0000 in a
+	 * string (cJSON would end the string there: "a\u0000b" read as "a"). */
 	int depth = 0, max = 0;
 	bool in_str = false;
 	for (size_t i = 0; i < len; i++) {
 		char ch = json[i];
 		if (in_str) {
-			if (ch == '\\')
+			if (ch == '\\') {
+				if (i + 5 < len && memcmp(json + i + 1, "u0000", 5) == 0)
+					return fail(&x, "", NULL, "%s",
+						    "a NUL character (\\u0000) in a string");
 				i++;
-			else if (ch == '"')
+			} else if (ch == '"')
 				in_str = false;
 		} else if (ch == '"') {
 			in_str = true;

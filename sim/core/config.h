@@ -107,6 +107,9 @@ int sc_broker_parse(const char *url, struct sc_broker *b, char *reason, size_t c
  * returns true when the text is acceptable; reason (may be NULL) gets why not. */
 bool sc_config_valid_broker(const char *url, char *reason, size_t cap);
 bool sc_config_valid_site(const char *site, char *reason, size_t cap);
+/* Whether text is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF). Every text field of a PATCH is. */
+bool sc_utf8_valid(const char *text);
 /* Dotted-quad IPv4 "a.b.c.d", each 0-255 without leading zeros. */
 bool sc_ipv4_parse(const char *s, uint32_t *out);
 void sc_ipv4_format(uint32_t a, char *buf, size_t cap); /* cap >= 16 */

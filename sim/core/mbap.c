@@ -32,3 +32,16 @@ int sc_mbap_check(const uint8_t *req, size_t len, uint16_t *addr, uint16_t *coun
 	*count = be16(req + SC_MBAP_HEADER + 3);
 	return sc_regmap_check(*addr, *count);
 }
+
+void sc_mbap_exception(const uint8_t *req, uint8_t code, uint8_t out[SC_MBAP_EXCEPTION_LEN])
+{
+	out[0] = req[0]; /* transaction id */
+	out[1] = req[1];
+	out[2] = 0; /* protocol id */
+	out[3] = 0;
+	out[4] = 0; /* length: unit id, function, code */
+	out[5] = 3;
+	out[6] = req[6];
+	out[7] = (uint8_t)(req[SC_MBAP_HEADER] | 0x80);
+	out[8] = code;
+}

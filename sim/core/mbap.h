@@ -32,4 +32,12 @@ enum sc_mbap_state sc_mbap_frame(const uint8_t *buf, size_t len, size_t *frame_l
  * outside 0x8000-0x8C37. The unit id is ignored. */
 int sc_mbap_check(const uint8_t *req, size_t len, uint16_t *addr, uint16_t *count);
 
+#define SC_MBAP_EXCEPTION_LEN 9
+
+/* The exception reply to a whole request (SC_MBAP_EXCEPTION_LEN bytes into
+ * out): its transaction and unit id, the function code with bit 7 set and the
+ * code. A request whose function code already has bit 7 set keeps it (the
+ * answer must never read as a normal reply). */
+void sc_mbap_exception(const uint8_t *req, uint8_t code, uint8_t out[SC_MBAP_EXCEPTION_LEN]);
+
 #endif

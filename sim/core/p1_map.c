@@ -153,10 +153,13 @@ void sc_p1_to_reading(const struct sc_p1_telegram *tg, const char *raw, struct s
 	r->phases = phases == 0 ? 0 : phases == 1 ? 1 : 3;
 
 	/* Gas: the first M-Bus channel whose device type is gas (3), whatever
-	 * its number (P1-DSMR.md: select by device type, never by channel). */
+	 * its number (P1-DSMR.md: select by device type, never by channel),
+	 * and only a reading in m3: a gas meter's value in another unit is not
+	 * a gas volume. */
 	for (int i = 0; i < SC_P1_MAX_MBUS; i++) {
 		const struct sc_p1_mbus *m = &tg->mbus[i];
-		if (m->channel && m->device_type == 3 && m->reading.set && m->reading_time.set) {
+		if (m->channel && m->device_type == 3 && m->reading.set &&
+		    m->reading.unit == SC_UNIT_M3 && m->reading_time.set) {
 			r->gas_m3.v = m->reading.v;
 			r->gas_m3.set = true;
 			r->gas_ts = m->reading_time.epoch;

@@ -69,7 +69,9 @@ static void answer(struct sc_modbus *m, struct client *c, size_t n)
 		m->stats.exceptions++;
 		sc_log(SC_LOG_DEBUG, "modbus: %s fc 0x%02X -> exception 0x%02X", c->peer,
 		       c->buf[SC_MBAP_HEADER], ex);
-		rc = modbus_reply_exception(m->ctx, c->buf, (unsigned)ex);
+		uint8_t out[SC_MBAP_EXCEPTION_LEN];
+		sc_mbap_exception(c->buf, (uint8_t)ex, out);
+		rc = send(c->fd, out, sizeof out, MSG_NOSIGNAL) == (ssize_t)sizeof out ? 0 : -1;
 	} else {
 		sync_image(m);
 		rc = modbus_reply(m->ctx, c->buf, (int)n, m->map);

@@ -122,6 +122,10 @@ Test(config, every_validation_error_changes_nothing)
 		{"{\"MQTT\":{\"Site\":\"a/b\"}}", "MQTT.Site", "one topic level"},
 		{"{\"MQTT\":{\"Site\":\"#\"}}", "MQTT.Site", "one topic level"},
 		{"{\"MQTT\":{\"Site\":\"a\\nb\"}}", "MQTT.Site", "control characters"},
+		{"{\"MQTT\":{\"Site\":\"a\\u0000b\"}}", "", "NUL character"},
+		{"{\"MQTT\":{\"Site\":\"\xff\xfe\"}}", "MQTT.Site", "not valid UTF-8"},
+		{"{\"MQTT\":{\"Site\":\"\xc0\xaf\"}}", "MQTT.Site", "not valid UTF-8"},
+		{"{\"MQTT\":{\"Site\":\"\xed\xa0\x80\"}}", "MQTT.Site", "not valid UTF-8"},
 		{"{\"MQTT\":{\"Site\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
 		 "MQTT.Site", "longer than 64"},
 		{"{\"MeterType\":\"Other\"}", "MeterType", "emulates"},
@@ -280,4 +284,18 @@ Test(config, load_rejects_what_patch_rejects)
 	doc = "{\"MQTT\":{\"Password\":\"********\"}}";
 	cr_assert_eq(sc_config_load(&c, doc, strlen(doc), &e), SC_OK);
 	cr_assert_str_eq(c.password, "********");
+}
+
+Test(config, utf8_validity)
+{
+	cr_assert(sc_utf8_valid(""));
+	cr_assert(sc_utf8_valid("plain"));
+	cr_assert(sc_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x8c"));
+	cr_assert_not(sc_utf8_valid("\x80"), "a continuation byte alone");
+	cr_assert_not(sc_utf8_valid("\xc3"), "cut short");
+	cr_assert_not(sc_utf8_valid("\xc1\x81"), "overlong");
+	cr_assert_not(sc_utf8_valid("\xe0\x80\xaf"), "overlong");
+	cr_assert_not(sc_utf8_valid("\xed\xbf\xbf"), "a surrogate");
+	cr_assert_not(sc_utf8_valid("\xf4\x90\x80\x80"), "past U+10FFFF");
+	cr_assert_not(sc_utf8_valid("\xff"));
 }

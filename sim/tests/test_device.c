@@ -263,3 +263,17 @@ Test(mbap, answers_of_the_device)
 	req(b, 1, 1, 3, 0x8006, 2);
 	cr_assert_eq(sc_mbap_check(b, 11, &a, &c), 0x03);
 }
+
+Test(mbap, exception_keeps_ids_and_sets_bit_7)
+{
+	const uint8_t req[] = {0x12, 0x34, 0, 0, 0, 6, 0x09, 0x05, 0x80, 0x00, 0xFF, 0x00};
+	uint8_t out[SC_MBAP_EXCEPTION_LEN];
+	sc_mbap_exception(req, 0x01, out);
+	const uint8_t want[] = {0x12, 0x34, 0, 0, 0, 3, 0x09, 0x85, 0x01};
+	cr_assert_arr_eq(out, want, sizeof want);
+	/* A function code that already has bit 7 set must not come back as a
+	 * normal reply (libmodbus' fc + 0x80 wraps 0x83 to 0x03). */
+	const uint8_t odd[] = {0, 1, 0, 0, 0, 6, 1, 0x83, 0x80, 0x00, 0x00, 0x01};
+	sc_mbap_exception(odd, 0x01, out);
+	cr_assert_eq(out[7], 0x83);
+}

@@ -268,3 +268,15 @@ Test(p1_map, long_equipment_id_is_truncated_safely)
 	const struct sc_reading *r = map(body);
 	cr_assert_eq(strlen(r->meter_id), sizeof r->meter_id - 1);
 }
+
+Test(p1_map, gas_by_device_type_and_only_in_m3)
+{
+	const struct sc_reading *r = map("1-3:0.2.8(50)\r\n0-0:1.0.0(230724150730S)\r\n"
+					 "0-2:24.1.0(003)\r\n0-2:24.2.1(230724150500S)(01234.567*m3)\r\n");
+	cr_assert(r->gas_m3.set);
+	cr_assert_float_eq(r->gas_m3.v, 1234.567, 1e-9);
+	rec->n = 0;
+	r = map("1-3:0.2.8(50)\r\n0-0:1.0.0(230724150730S)\r\n"
+		"0-1:24.1.0(003)\r\n0-1:24.2.1(230724150500S)(01234.567*kWh)\r\n");
+	cr_assert_not(r->gas_m3.set, "a reading in kWh is not a gas volume");
+}
