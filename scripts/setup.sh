@@ -7,6 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build
   # the fuzz targets (libFuzzer) and the leak check of a long scenario
   clang libclang-rt-14-dev valgrind
+  # the clock-step fault test (a wall clock stepped under a running sc-sim)
+  faketime
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
   # the local broker of scripts/sim.sh, and the tests' real peers

@@ -29,15 +29,17 @@ def sim_cmd(*args):
 class Sim:
     """A running sc-sim; its stderr is collected in self.lines."""
 
-    def __init__(self, *args, ready=True, timeout=15, stdin_pipe=False):
+    def __init__(self, *args, ready=True, timeout=15, stdin_pipe=False, wrap=(), env=None):
         # No MQTT unless the test asks for it: the default broker is the
         # vendor's cloud, which a test machine cannot reach.
         mqtt = [] if "--mqtt" in args else ["--mqtt", "off"]
         # The device's HTTP ports (80, 443) are not a test's to take.
         http = [] if "--http" in args else ["--http", "127.0.0.1:0"]
         https = [] if "--https" in args else ["--https", "127.0.0.1:0"]
-        self.args = [SC_SIM, "--modbus", "127.0.0.1:0", *mqtt, *http, *https, *args]
-        self.proc = subprocess.Popen(self.args,
+        # wrap: a command sc-sim runs under (it must exec sc-sim, so that the
+        # pid is sc-sim's); env: its environment.
+        self.args = [*wrap, SC_SIM, "--modbus", "127.0.0.1:0", *mqtt, *http, *https, *args]
+        self.proc = subprocess.Popen(self.args, env=env,
                                      stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.lines = []
