@@ -187,6 +187,13 @@ static void fleet_api(struct sc_fleet *f, const struct sc_http_request *rq,
 		      struct sc_http_response *rs)
 {
 	const char *p = rq->path;
+	/* The fleet's own API drives the harness, as /sim/v1 does: it follows
+	 * --control (auto: on only while every HTTP address is a loopback one). */
+	if (!f->o.device.control) {
+		fail(rs, 403, "the fleet API is off",
+		     "start sc-sim with --control on to read /fleet/v1 from beyond loopback");
+		return;
+	}
 	if (strcmp(p, "/") == 0 || strcmp(p, "/fleet/v1/status") == 0) {
 		if (!is(rq, "GET")) {
 			snprintf(rs->allow, sizeof rs->allow, "GET");

@@ -231,6 +231,15 @@ class Http(unittest.TestCase):
             self.assertEqual(status, 405)
             self.assertEqual(f.json("/")["Devices"], 2)
 
+    def test_fleet_api_follows_control(self):
+        """Like /sim/v1, /fleet/v1 drives the harness: --control off (the
+        default beyond loopback) closes it while the devices still answer."""
+        with Fleet("--devices", "2", "--control", "off") as f:
+            status, _, body = f.get("/fleet/v1/status")
+            self.assertEqual(status, 403)
+            self.assertIn("--control on", json.loads(body)["reason"])
+            self.assertEqual(f.get("/fleet/v1/window", method="POST", body=b"")[0], 403)
+
 
 class Usage(unittest.TestCase):
     def refused(self, *args, message):
