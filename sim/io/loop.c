@@ -362,11 +362,21 @@ int64_t sc_loop_lateness_quantile(const struct sc_loop_lateness *s, double q)
 	return s->max_ms;
 }
 
-/* Fires every timer due at loop time now (and those its callbacks add for
- * now), in order. */
-static void fire_due(struct sc_loop *l, int64_t now)
+/* At most this many timers fire between two looks at the descriptors. A
+ * device that cannot keep up with its --speed has an ever-growing backlog
+ * of due timers; without a bound, every round would fire the whole backlog
+ * and the next round a larger one, and Modbus, HTTP and MQTT would go
+ * unanswered for longer and longer. With it the device falls behind its
+ * speed but every service keeps answering. */
+#define SC_LOOP_FIRE_BATCH 256
+
+/* Fires the timers due at loop time now (and those its callbacks add for
+ * now), in order; at most max of them when max > 0. */
+static void fire_due(struct sc_loop *l, int64_t now, unsigned max)
 {
-	while (l->nheap > 0 && !l->stop) {
+	for (unsigned fired = 0; l->nheap > 0 && !l->stop; fired++) {
+		if (max > 0 && fired >= max)
+			return;
 		int id = l->heap[0];
 		struct timer *t = &l->t[id];
 		if (t->key > now)
@@ -503,7 +513,7 @@ int sc_loop_run(struct sc_loop *l)
 			if (l->advancing) {
 				int64_t due = l->nheap > 0 ? l->t[l->heap[0]].key : INT64_MAX;
 				if (due <= l->vuntil)
-					fire_due(l, due);
+					fire_due(l, due, 0);
 			}
 			continue;
 		}
@@ -516,7 +526,7 @@ int sc_loop_run(struct sc_loop *l)
 		}
 		dispatch(l, timeout);
 		if (!l->stop)
-			fire_due(l, sc_mono_ms());
+			fire_due(l, sc_mono_ms(), SC_LOOP_FIRE_BATCH);
 	}
 	return l->signo;
 }

@@ -196,3 +196,56 @@ Test(loop, real_time_timers)
 	cr_assert_geq(g.at[1], t0 + 30);
 	sc_loop_free(l);
 }
+
+struct backlog {
+	struct sc_loop *l;
+	int wr;                  /* written to once the backlog has begun */
+	long fired;
+	long fired_at_read; /* timers fired when the descriptor was served */
+};
+
+/* A timer that is always overdue: a device that cannot keep up with its
+ * speed. Stops the loop after a million, so a loop that never looks at its
+ * descriptors fails the test instead of hanging it. */
+static void on_overdue(void *arg)
+{
+	struct backlog *b = arg;
+	if (++b->fired >= 1000000) {
+		sc_loop_stop(b->l);
+		return;
+	}
+	if (b->fired == 10)
+		(void)!write(b->wr, "x", 1);
+	sc_loop_add_timer(b->l, sc_loop_now(b->l) - 1000, on_overdue, b);
+}
+
+static void on_backlog_read(void *arg, int fd, short revents)
+{
+	struct backlog *b = arg;
+	char c;
+	(void)revents;
+	(void)!read(fd, &c, 1);
+	b->fired_at_read = b->fired;
+	sc_loop_stop(b->l);
+}
+
+Test(loop, a_backlog_of_due_timers_does_not_starve_descriptors)
+{
+	struct sc_loop *l = sc_loop_new();
+	static struct backlog b;
+	int p[2];
+	memset(&b, 0, sizeof b);
+	b.l = l;
+	b.fired_at_read = -1;
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(sc_loop_add_fd(l, p[0], POLLIN, on_backlog_read, &b), 0);
+	b.wr = p[1];
+	sc_loop_add_timer(l, sc_loop_now(l) - 1000, on_overdue, &b);
+	sc_loop_run(l);
+	cr_assert_geq(b.fired_at_read, 0, "the descriptor was never served (%ld timers fired)", b.fired);
+	cr_assert_lt(b.fired_at_read, 10000, "the descriptor waited for %ld timers", b.fired_at_read);
+	sc_loop_del_fd(l, p[0]);
+	close(p[0]);
+	close(p[1]);
+	sc_loop_free(l);
+}
