@@ -284,6 +284,11 @@ static int read_dr(struct sc_meter_port *p)
 	return (m & bit) != 0;
 }
 
+int sc_meter_port_data_request(struct sc_meter_port *p)
+{
+	return p->o.dr ? read_dr(p) : -1;
+}
+
 static int open_port(struct sc_meter_port *p, char *why, size_t cap)
 {
 	int r = is_pty(p->path) ? open_pty(p, why, cap) : open_serial(p, why, cap);

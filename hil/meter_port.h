@@ -94,6 +94,9 @@ double sc_meter_port_since_back(const struct sc_meter_port *p);
 /* Whether the port is open now (it may have gone away since the last send). */
 bool sc_meter_port_present(const struct sc_meter_port *p);
 const struct sc_meter_port_stats *sc_meter_port_stats(const struct sc_meter_port *p);
+/* The Data Request line now: 1 high, 0 low, -1 cannot be read (no line
+ * chosen, or the port has no modem lines). */
+int sc_meter_port_data_request(struct sc_meter_port *p);
 void sc_meter_port_close(struct sc_meter_port *p);
 
 #endif

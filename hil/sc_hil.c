@@ -4,6 +4,7 @@
  *
  *   sc-hil run SCENARIO --port DEV --dut HOST [options]
  *   sc-hil record SCENARIO|CAPTURE --port DEV --dut HOST -o OUT.json [options]
+ *   sc-hil doctor [--port DEV] [--dut HOST] [--broker URL] [options]
  *
  * The device under test is a real dongle on the lab network, or an sc-sim
  * reading the other end of a pty pair (which is how the harness is tested
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "doctor.h"
 #include "dut.h"
 #include "firmware.h"
 #include "json_at.h"
@@ -54,9 +56,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: sc-hil run SCENARIO --port DEV --dut HOST [OPTIONS]\n"
 		"       sc-hil record SCENARIO|CAPTURE --port DEV --dut HOST -o OUT.json [OPTIONS]\n"
+		"       sc-hil doctor [--port DEV] [--dut HOST] [--broker URL] [OPTIONS]\n"
 		"Plays a scenario into a Smart Connect through a USB-serial meter emulator, reads\n"
 		"what it serves (Modbus TCP, MQTT, HTTP API) and compares it with what the twin\n"
 		"says it should serve. record saves what the device served as a scenario.\n"
+		"doctor checks the rig: serial ports, the adapter and its line settings, Data\n"
+		"Request, the device on 502/443/80, the broker; an ok/FAIL/note line each\n"
+		"(also --protocol p1|tic for the line, --timeout S per check, default 5).\n"
 		"\n"
 		"Meter emulator:\n"
 		"  --port DEV             the adapter wired to the dongle's meter input (or a pty)\n"
@@ -96,7 +102,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 everything matched, 1 a mismatch (or the run stopped), 2 usage\n"
 		"errors and invalid scenarios, 3 when the port, the device or the broker cannot be\n"
-		"used.\n");
+		"used. doctor: 0 every check passed, 1 one failed, 2 usage errors.\n");
 }
 
 struct hil {
@@ -548,6 +554,80 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
+/* sc-hil doctor: the rig's checklist (doctor.h). */
+static int doctor_main(int argc, char **argv)
+{
+	enum {
+		D_PORT = 256, D_PROTO, D_LINE, D_DR, D_DUT, D_MB, D_HTTPS, D_HTTP, D_USER, D_PW,
+		D_SERIAL, D_BROKER, D_TIMEOUT
+	};
+	static const struct option lo[] = {
+		{"port", required_argument, NULL, D_PORT}, {"protocol", required_argument, NULL, D_PROTO},
+		{"line", required_argument, NULL, D_LINE}, {"data-request", required_argument, NULL, D_DR},
+		{"dut", required_argument, NULL, D_DUT}, {"modbus-port", required_argument, NULL, D_MB},
+		{"https-port", required_argument, NULL, D_HTTPS},
+		{"http-port", required_argument, NULL, D_HTTP}, {"user", required_argument, NULL, D_USER},
+		{"password", required_argument, NULL, D_PW},
+		{"serial-number", required_argument, NULL, D_SERIAL},
+		{"broker", required_argument, NULL, D_BROKER},
+		{"timeout", required_argument, NULL, D_TIMEOUT}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sc_doctor_opts o = {.modbus_port = 502, .https_port = 443, .http_port = 80,
+				   .user = "user", .timeout_s = 5};
+	double d;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case D_PORT: o.port = optarg; break;
+		case D_PROTO:
+			if (strcmp(optarg, "p1") != 0 && strcmp(optarg, "tic") != 0) {
+				fprintf(stderr, "%s: --protocol: '%s' is not p1 or tic\n", prog, optarg);
+				return EXIT_USAGE;
+			}
+			o.tic = strcmp(optarg, "tic") == 0;
+			break;
+		case D_LINE: o.line = optarg; break;
+		case D_DR: o.data_request = optarg; break;
+		case D_DUT: o.dut = optarg; break;
+		case D_MB:
+		case D_HTTPS:
+		case D_HTTP: {
+			int *port = c == D_MB ? &o.modbus_port : c == D_HTTPS ? &o.https_port : &o.http_port;
+			const char *name = c == D_MB ? "--modbus-port" : c == D_HTTPS ? "--https-port"
+										   : "--http-port";
+			if (number(name, optarg, c == D_MB ? 1 : 0, 65535, &d))
+				return EXIT_USAGE;
+			*port = (int)d;
+			break;
+		}
+		case D_USER: o.user = optarg; break;
+		case D_PW: o.password = optarg; break;
+		case D_SERIAL: o.serial = optarg; break;
+		case D_BROKER: o.broker = optarg; break;
+		case D_TIMEOUT:
+			if (number("--timeout", optarg, 0.1, 120, &o.timeout_s))
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: doctor: unexpected argument '%s'\n", prog, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!o.password)
+		o.password = getenv("SC_HIL_PASSWORD");
+	signal(SIGPIPE, SIG_IGN);
+	return sc_doctor_run(&o) == 0 ? 0 : EXIT_MISMATCH;
+}
+
 int main(int argc, char **argv)
 {
 	sc_log_set_prog(prog);
@@ -557,12 +637,14 @@ int main(int argc, char **argv)
 	}
 	struct opts o = {.modbus_port = 502, .https_port = 443, .http_port = 80, .user = "user",
 			 .speed = 1, .latency = 0.5, .report = "reports"};
+	if (strcmp(argv[1], "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0) {
 		o.record = false;
 	} else if (strcmp(argv[1], "record") == 0) {
 		o.record = true;
 	} else {
-		fprintf(stderr, "%s: unknown command '%s' (run or record)\n", prog, argv[1]);
+		fprintf(stderr, "%s: unknown command '%s' (run, record or doctor)\n", prog, argv[1]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -11,9 +11,17 @@ PACKAGES=(
   faketime
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
+  # readiness notification under systemd (sd_notify); the package and its test
+  libsystemd-dev dpkg-dev systemd man-db adduser jq util-linux iproute2
   # the local broker of scripts/sim.sh, and the tests' real peers
   mosquitto mosquitto-clients openssl curl chromium fonts-liberation
   mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-websocket socat python3
+  # the manual pages (man/*.scd to roff); man-db's man renders them in their test
+  scdoc
+  # the recipes test parses recipes/*.yaml and the Alfen recipe's yaml block
+  python3-yaml
+  # sc-sim --mdns (avahi-client over D-Bus) and its test: a private bus and avahi-daemon in a netns, two resolvers
+  libavahi-client-dev avahi-daemon dbus avahi-utils python3-zeroconf
 )
 
 missing=()

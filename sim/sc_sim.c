@@ -24,11 +24,97 @@
 #include "scenario_main.h"
 #include "twin.h"
 #include "fleet.h"
+#include "ready.h"
+#include "mdns.h"
+#include "statefile.h"
 #include <sys/resource.h>
 
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 3 /* a port or a source could not be opened */
 #define DEFAULT_FIRMWARE "5.2.0"
+
+/* --ready-file: written once every port listens (ready.h). */
+static const char *ready_path;
+
+/* Clears a stale ready file, then says ready. Returns 0, or the exit code. */
+static int announce_ready(const struct sc_ready *r)
+{
+	char why[300];
+	if (sc_ready_announce(ready_path, r, why, sizeof why) != 0) {
+		fprintf(stderr, "sc-sim: --ready-file: %s\n", why);
+		return EXIT_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/* --web-root DIR: the page at / is DIR/index.html, read once at start. */
+#define SC_PAGE_MAX (4u << 20)
+static int load_page(const char *dir, struct sc_twin_opts *to)
+{
+	char path[4096], why[4400];
+	if (snprintf(path, sizeof path, "%s/index.html", dir) >= (int)sizeof path) {
+		fprintf(stderr, "sc-sim: --web-root: path too long\n");
+		return -1;
+	}
+	size_t len;
+	char *page = sc_read_file(path, &len, why, sizeof why);
+	if (!page) {
+		fprintf(stderr, "sc-sim: --web-root: %s\n", why);
+		return -1;
+	}
+	if (len > SC_PAGE_MAX) {
+		fprintf(stderr, "sc-sim: --web-root: %s is %zu bytes; at most %u are served\n", path,
+			len, SC_PAGE_MAX);
+		free(page);
+		return -1;
+	}
+	free((void *)to->page); /* a second --web-root wins */
+	to->page = (const unsigned char *)page;
+	to->page_len = len;
+	return 0;
+}
+
+/* --mdns: the device advertised over mDNS through avahi-daemon (mdns.h). */
+static bool mdns_on;
+static const char *mdns_address; /* --mdns-address, or NULL */
+
+/* One device, or every device of a fleet (one HTTP server, by path). NULL
+ * without --mdns, or when there is no address to advertise (logged; sc-sim
+ * goes on without mDNS). */
+static struct sc_mdns *start_mdns(struct sc_loop *loop, const struct sc_twin_opts *to,
+				  struct sc_twin *one, struct sc_fleet *fleet)
+{
+	if (!mdns_on)
+		return NULL;
+	const char *listen = to->http_addr ? to->http_addr : to->https_addr;
+	char addr[INET_ADDRSTRLEN], why[200];
+	if (sc_mdns_pick_address(listen, mdns_address, addr, sizeof addr, why, sizeof why) != 0) {
+		sc_log(SC_LOG_ERROR, "mdns: %s; the device is not advertised", why);
+		return NULL;
+	}
+	if (listen && strncmp(listen, "127.", 4) == 0)
+		sc_log(SC_LOG_WARN, "mdns: %s is advertised but HTTP listens on %s only (--http "
+				    "0.0.0.0:PORT is reached at that address)", addr, listen);
+	static struct sc_mdns_device devs[SC_MDNS_MAX_DEVICES];
+	static char fw[SC_MDNS_MAX_DEVICES][32];
+	int n = fleet ? sc_fleet_size(fleet) : 1;
+	for (int i = 0; i < n && i < SC_MDNS_MAX_DEVICES; i++) {
+		struct sc_twin *t = fleet ? sc_fleet_twin(fleet, i) : one;
+		sc_fw_format(&sc_twin_dongle(t)->fw.version, fw[i], sizeof fw[i]);
+		devs[i] = (struct sc_mdns_device){sc_twin_serial(t), fw[i]};
+	}
+	struct sc_mdns_opts mo = {
+		.address = addr,
+		.http_port = fleet ? sc_fleet_http_port(fleet) : sc_twin_http_port(one),
+		.https_port = fleet ? sc_fleet_https_port(fleet) : sc_twin_https_port(one),
+		.model = to->dev.protocol == SC_PROTO_TIC ? "Smart Connect TIC"
+			 : to->dev.protocol == SC_PROTO_P1 ? "Smart Connect P1" : "Smart Connect",
+		.devices = devs,
+		.n_devices = n,
+		.fleet = fleet != NULL,
+	};
+	return sc_mdns_start(loop, &mo);
+}
 
 static void usage(FILE *f)
 {
@@ -101,10 +187,23 @@ static void usage(FILE *f)
 		"                           else a new one, printed at start)\n"
 		"  --session-idle S         a session ends after S s without requests (default 60)\n"
 		"  --echo-secrets           GET shows passwords (firmware that does so)\n"
+		"  --web-root DIR           serve DIR/index.html as the page instead of the one\n"
+		"                           built in (installed: /usr/share/smartconnect-twin/web)\n"
 		"  --state-dir DIR          keep configuration, password, firmware version and\n"
 		"                           certificate in DIR (default: nothing kept)\n"
 		"  --power-up               start with power-up and initialising, as a device\n"
-		"                           plugged in (default: already running)\n\n",
+		"                           plugged in (default: already running)\n"
+		"  --mdns                   advertise the device over mDNS through avahi-daemon,\n"
+		"                           as the real one: smart-connect.local and\n"
+		"                           smart-connect-SERIAL.local, service smart-connect-SERIAL\n"
+		"                           on _http._tcp and _https._tcp (TXT serial, model, fw,\n"
+		"                           path; a fleet: each device, path=/devices/SERIAL/, at\n"
+		"                           most 100). Without avahi-daemon an error is logged and\n"
+		"                           sc-sim goes on, advertising once the daemon runs\n"
+		"  --mdns-address A.B.C.D   --mdns advertising this address (default: the --http\n"
+		"                           address when it is a specific non-loopback one, else\n"
+		"                           the first non-loopback IPv4 address of an interface\n"
+		"                           that is up)\n\n",
 		"The twin:\n"
 		"  --control on|off|auto    its control API under /sim/v1 on the HTTP servers\n"
 		"                           (default auto: on when they listen on loopback only)\n"
@@ -131,6 +230,11 @@ static void usage(FILE *f)
 		"  --each-telegram          also read power and energy back over Modbus after\n"
 		"                           every telegram and compare them with the twin's\n"
 		"  --mqtt URL|off           a broker to use instead of a private mosquitto\n\n",
+		"Running under a supervisor:\n"
+		"  --ready-file PATH        once every port listens, write PATH (JSON: pid,\n"
+		"                           serial, devices, modbus, http and https ports);\n"
+		"                           removed at exit. Under systemd (NOTIFY_SOCKET set)\n"
+		"                           READY=1 is sent as well (Type=notify)\n"
 		"  --log-level LEVEL        error | warn | info | debug (default info)\n"
 		"  -h, --help               this text\n\n",
 		"Exit status: 0 after SIGINT/SIGTERM or the end of input with --exit-at-end,\n"
@@ -314,9 +418,21 @@ static int run_fleet(struct sc_twin_opts *to, int devices, uint64_t offset, bool
 	static char line[1024];
 	sc_fleet_describe(f, line, sizeof line);
 	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
+	struct sc_twin *first = sc_fleet_twin(f, 0);
+	struct sc_ready rd = {sc_twin_serial(first), sc_fleet_size(f), sc_twin_modbus_port(first),
+			      sc_fleet_http_port(f), sc_fleet_https_port(f), line};
+	int rc = announce_ready(&rd);
+	if (rc != 0) {
+		sc_fleet_stop(f);
+		sc_loop_free(loop);
+		return rc;
+	}
+	struct sc_mdns *mdns = start_mdns(loop, to, NULL, f);
 	int signo = sc_loop_run(loop);
 	if (signo > 0)
 		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
+	sc_ready_withdraw(ready_path);
+	sc_mdns_stop(mdns);
 	sc_fleet_summary(f, line, sizeof line);
 	sc_log(SC_LOG_INFO, "%s", line);
 	sc_fleet_stop(f);
@@ -331,7 +447,8 @@ int main(int argc, char **argv)
 		O_KEY, O_CLIENT_ID, O_QOS, O_RETAIN, O_KEEPALIVE, O_RECONNECT, O_COUNTERS,
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
 		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
-		O_OFFSET, O_BASE_PORT,
+		O_OFFSET, O_BASE_PORT, O_READY, O_WEB_ROOT,
+		O_MDNS, O_MDNS_ADDRESS,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -384,6 +501,10 @@ int main(int argc, char **argv)
 		{"devices", required_argument, NULL, O_DEVICES},
 		{"device-offset", required_argument, NULL, O_OFFSET},
 		{"modbus-base-port", required_argument, NULL, O_BASE_PORT},
+		{"ready-file", required_argument, NULL, O_READY},
+		{"web-root", required_argument, NULL, O_WEB_ROOT},
+		{"mdns", no_argument, NULL, O_MDNS},
+		{"mdns-address", required_argument, NULL, O_MDNS_ADDRESS},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -739,6 +860,30 @@ int main(int argc, char **argv)
 			sc_log_set_level((enum sc_log_level)lv);
 			break;
 		}
+		case O_WEB_ROOT:
+			if (load_page(optarg, &to) != 0)
+				return EXIT_UNAVAILABLE;
+			break;
+		case O_READY:
+			if (!*optarg) {
+				fprintf(stderr, "sc-sim: --ready-file: a file name is expected\n");
+				return EXIT_USAGE;
+			}
+			ready_path = optarg;
+			break;
+		case O_MDNS:
+			mdns_on = true;
+			break;
+		case O_MDNS_ADDRESS: {
+			char a[INET_ADDRSTRLEN], why[200];
+			if (sc_mdns_pick_address(NULL, optarg, a, sizeof a, why, sizeof why) != 0) {
+				fprintf(stderr, "sc-sim: --mdns-address: %s\n", why);
+				return EXIT_USAGE;
+			}
+			mdns_address = optarg;
+			mdns_on = true;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -778,6 +923,13 @@ int main(int argc, char **argv)
 		       to.https_addr ? to.https_addr : to.http_addr);
 	to.seed = to.src.meter.seed;
 
+	if (ready_path) {
+		char why[300];
+		if (sc_ready_clear(ready_path, why, sizeof why) != 0) {
+			fprintf(stderr, "sc-sim: --ready-file: %s\n", why);
+			return EXIT_UNAVAILABLE;
+		}
+	}
 	if (devices > 1 || offset > 0) {
 		const char *why = scn.path		      ? "--scenario drives one device"
 				  : scn.speed_max	      ? "--speed max runs a scenario only"
@@ -795,11 +947,22 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sc-sim: --devices: %s\n", why);
 			return EXIT_USAGE;
 		}
+		if (mdns_on && devices > SC_MDNS_MAX_DEVICES) {
+			fprintf(stderr, "sc-sim: --mdns advertises a fleet of at most %d devices, not %ld "
+					"(run the others as a shard without --mdns)\n", SC_MDNS_MAX_DEVICES,
+				devices);
+			return EXIT_USAGE;
+		}
 		return run_fleet(&to, (int)devices, offset, profile_given, phases_given, speed,
 				 start_ms);
 	}
+	if (scn.path && mdns_on) {
+		fprintf(stderr, "sc-sim: --mdns advertises a running device, not a scenario's\n");
+		return EXIT_USAGE;
+	}
 	if (scn.path) {
 		scn.speed = speed;
+		scn.ready_file = ready_path;
 		scn.mqtt_off = mqtt_given && to.mqtt_off;
 		scn.mqtt_url = mqtt_given && !to.mqtt_off ? to.factory.broker : NULL;
 		return sc_scenario_main(&scn, &to);
@@ -834,10 +997,21 @@ int main(int argc, char **argv)
 	static char line[2048];
 	sc_twin_describe(twin, line, sizeof line);
 	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
+	struct sc_ready rd = {sc_twin_serial(twin), 1, sc_twin_modbus_port(twin),
+			      sc_twin_http_port(twin), sc_twin_https_port(twin), line};
+	int rc = announce_ready(&rd);
+	if (rc != 0) {
+		sc_twin_stop(twin);
+		sc_loop_free(loop);
+		return rc;
+	}
+	struct sc_mdns *mdns = start_mdns(loop, &to, twin, NULL);
 
 	int signo = sc_loop_run(loop);
 	if (signo > 0)
 		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
+	sc_ready_withdraw(ready_path);
+	sc_mdns_stop(mdns);
 	sc_twin_summary(twin, line, sizeof line);
 	sc_log(SC_LOG_INFO, "%s", line);
 	sc_twin_stop(twin);

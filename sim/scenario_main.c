@@ -5,6 +5,7 @@
  * handed to the loop through a channel. At --speed max the loop runs on
  * virtual time, advanced by the runner from one event to the next. */
 #define _DEFAULT_SOURCE
+#include "ready.h"
 #include "scenario_main.h"
 
 #include <errno.h>
@@ -501,6 +502,14 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 		goto out;
 	x.modbus_port = sc_twin_modbus_port(x.twin);
 	x.https_port = sc_twin_https_port(x.twin);
+	{
+		struct sc_ready rd = {sc_twin_serial(x.twin), 1, x.modbus_port,
+				      sc_twin_http_port(x.twin), x.https_port, s->name};
+		if (sc_ready_announce(o->ready_file, &rd, err, sizeof err) != 0) {
+			fprintf(stderr, "sc-sim: --ready-file: %s\n", err);
+			goto out;
+		}
+	}
 	x.ch = sc_channel_new(x.loop);
 	if (!x.ch)
 		goto out;
@@ -512,6 +521,7 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 		goto out;
 	sc_loop_run(x.loop);
 	pthread_join(th, NULL);
+	sc_ready_withdraw(o->ready_file);
 	code = x.result;
 	if (o->results) {
 		/* The run for a report writer (sc-hil's formats). */

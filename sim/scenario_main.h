@@ -16,6 +16,7 @@ struct sc_scenario_run {
 	const char *mqtt_url; /* a broker to use; NULL: a private mosquitto when needed */
 	bool mqtt_off;
 	bool each_telegram;   /* read P and E back after every telegram and compare */
+	const char *ready_file; /* --ready-file: the ports, once the twin listens */
 	/* Called with the finished run (reports), may be NULL. */
 	void (*results)(void *arg, const struct sc_scenario *s, const struct sc_run *run, double wall_s);
 	void *results_arg;

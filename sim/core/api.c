@@ -554,8 +554,12 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 			not_allowed(rs, "GET");
 			return;
 		}
-		set_body(rs, 200, "text/html; charset=utf-8", (const char *)sc_web_index_html,
-			 sc_web_index_html_len);
+		if (a->page)
+			set_body(rs, 200, "text/html; charset=utf-8", (const char *)a->page,
+				 a->page_len);
+		else
+			set_body(rs, 200, "text/html; charset=utf-8",
+				 (const char *)sc_web_index_html, sc_web_index_html_len);
 		return;
 	}
 	if (!sc_dongle_services_on(c->dongle)) {

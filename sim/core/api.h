@@ -94,6 +94,9 @@ struct sc_api {
 	bool echo_secrets;     /* firmware that shows passwords in GET responses */
 	bool plain_http_api;   /* the API answers over plain HTTP too */
 	int https_port;        /* for links and redirects from plain HTTP */
+	/* The page at / (sc-sim --web-root); NULL: the one built in. */
+	const unsigned char *page;
+	size_t page_len;
 };
 
 void sc_api_init(struct sc_api *a, const char *password, int64_t session_idle_ms);

@@ -661,6 +661,8 @@ struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
 		goto fail;
 	sc_api_init(&t->api, pw, o->session_idle_ms);
 	t->api.echo_secrets = o->echo_secrets;
+	t->api.page = o->page;
+	t->api.page_len = o->page_len;
 	t->api.plain_http_api = o->plain_http_api;
 	t->api.https_port = o->https_port_shown;
 	if (o->https_addr && !setup_certificate(t))

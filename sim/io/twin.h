@@ -50,6 +50,8 @@ struct sc_twin_opts {
 	int http_port, https_port;
 	int64_t session_idle_ms;
 	bool echo_secrets;
+	const unsigned char *page;     /* the page at / (--web-root); NULL: built in */
+	size_t page_len;
 	bool plain_http_api;
 	bool power_up;                 /* start with power-up and initialising */
 	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */

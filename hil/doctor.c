@@ -1,0 +1,330 @@
+/* sc-hil doctor: the bench rig's checklist (doctor.h). */
+#define _DEFAULT_SOURCE
+#include "doctor.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <libserialport.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dut.h"
+#include "json_at.h"
+#include "meter_port.h"
+#include "regmap.h"
+
+struct tally {
+	int ok, failed, notes;
+};
+
+static void line(struct tally *t, const char *mark, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void line(struct tally *t, const char *mark, const char *what, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	printf("%-5s %-13s %s\n", mark, what, text);
+	fflush(stdout);
+	if (strcmp(mark, "ok") == 0)
+		t->ok++;
+	else if (strcmp(mark, "FAIL") == 0)
+		t->failed++;
+	else
+		t->notes++;
+}
+
+/* ---- the meter side ---- */
+
+/* Every serial port libserialport sees; the USB ones with their ids. */
+static void list_ports(struct tally *t)
+{
+	struct sp_port **ports;
+	if (sp_list_ports(&ports) != SP_OK) {
+		line(t, "note", "serial ports", "cannot list them (libserialport)");
+		return;
+	}
+	int n = 0;
+	for (int i = 0; ports[i]; i++, n++) {
+		struct sp_port *p = ports[i];
+		int vid, pid;
+		if (sp_get_port_transport(p) == SP_TRANSPORT_USB &&
+		    sp_get_port_usb_vid_pid(p, &vid, &pid) == SP_OK) {
+			const char *m = sp_get_port_usb_manufacturer(p), *pr = sp_get_port_usb_product(p);
+			line(t, "ok", "serial ports", "%s: USB %04x:%04x %s %s", sp_get_port_name(p), vid,
+			     pid, m ? m : "", pr ? pr : "");
+		} else {
+			const char *d = sp_get_port_description(p);
+			line(t, "note", "serial ports", "%s: %s", sp_get_port_name(p), d ? d : "");
+		}
+	}
+	sp_free_port_list(ports);
+	if (n == 0)
+		line(t, "note", "serial ports", "none found: is the USB-serial adapter plugged in? "
+						 "(dmesg says what the kernel saw)");
+}
+
+/* The USB vendor of a port, or -1 (a pty, a built-in UART). */
+static int usb_vendor(const char *path)
+{
+	char real[4096];
+	if (!realpath(path, real))
+		return -1;
+	struct sp_port *p;
+	if (sp_get_port_by_name(real, &p) != SP_OK)
+		return -1;
+	int vid = -1, pid;
+	if (sp_get_port_transport(p) != SP_TRANSPORT_USB || sp_get_port_usb_vid_pid(p, &vid, &pid) != SP_OK)
+		vid = -1;
+	sp_free_port(p);
+	return vid;
+}
+
+static void check_adapter(const struct sc_doctor_opts *o, struct tally *t)
+{
+	struct sc_meter_port_opts mo = {0};
+	mo.path = o->port;
+	mo.line = sc_line_for(o->tic);
+	char why[512], fmt[32];
+	if (o->line && sc_line_parse(o->line, &mo.line, why, sizeof why) != 0) {
+		line(t, "FAIL", "adapter", "--line %s: %s", o->line, why);
+		return;
+	}
+	if (o->data_request) {
+		enum sc_data_request dr;
+		if (sc_data_request_parse(o->data_request, &dr) != 0) {
+			line(t, "FAIL", "data request", "'%s' is not none, cts, dsr, dcd or ri", o->data_request);
+			return;
+		}
+		mo.dr = dr;
+	}
+	sc_line_format(&mo.line, fmt, sizeof fmt);
+	struct sc_meter_port *p = sc_meter_port_open(&mo, why, sizeof why);
+	if (!p) {
+		line(t, "FAIL", "adapter", "%s (is it the adapter's node? ls -l /dev/serial/by-id/; "
+					  "the user needs the dialout group)", why);
+		return;
+	}
+	line(t, "ok", "adapter", "%s opened, %s (%s line)", o->port, fmt, o->tic ? "TIC" : "P1");
+	/* What no software can see: the P1 data line is inverted (open
+	 * collector, idle low) and TIC is a 50 kHz modulated signal. */
+	int vid = usb_vendor(o->port);
+	if (o->tic)
+		line(t, "note", "modulation", "TIC carries the bytes on a 50 kHz carrier: the adapter's TX "
+					      "goes through the modulator stage (hil/README.md), not to the "
+					      "TIC input directly");
+	else if (vid == 0x0403)
+		line(t, "note", "inversion", "FTDI adapter: P1 needs TX inverted: \"Invert TXD\" in its "
+					     "EEPROM (FT_PROG, or ftdi_eeprom's invert_txd) or an inverter "
+					     "stage (hil/README.md)");
+	else
+		line(t, "note", "inversion", "P1 needs the adapter's TX inverted (a P1 cable or an inverter "
+					     "stage, hil/README.md); software cannot see which you have");
+	if (mo.dr) {
+		int dr = sc_meter_port_data_request(p);
+		if (dr == 1)
+			line(t, "ok", "data request", "%s is high: the dongle asks for telegrams",
+			     sc_data_request_name(mo.dr));
+		else if (dr == 0)
+			line(t, "FAIL", "data request", "%s is low: is the dongle powered, and its RJ12 pin 2 "
+							"wired to the adapter's %s input?",
+			     sc_data_request_name(mo.dr), sc_data_request_name(mo.dr));
+		else
+			line(t, "FAIL", "data request", "%s cannot be read on %s", sc_data_request_name(mo.dr),
+			     o->port);
+	}
+	sc_meter_port_close(p);
+}
+
+/* ---- the device under test ---- */
+
+/* A TCP connection within the time limit: 0, or -1 with why. */
+static int tcp_reach(const char *host, int port, double timeout_s, char *why, size_t cap)
+{
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", port);
+	struct addrinfo hints = {0}, *res;
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = getaddrinfo(host, ps, &hints, &res);
+	if (rc != 0) {
+		snprintf(why, cap, "%s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, cap, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	int err = 0;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+		err = errno;
+		if (err == EINPROGRESS) {
+			struct pollfd pf = {fd, POLLOUT, 0};
+			int n = poll(&pf, 1, (int)(timeout_s * 1000));
+			socklen_t l = sizeof err;
+			if (n == 0)
+				err = ETIMEDOUT;
+			else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+				err = errno;
+		}
+	}
+	freeaddrinfo(res);
+	close(fd);
+	if (err) {
+		snprintf(why, cap, "%s:%d: %s", host, port, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void check_modbus(const struct sc_doctor_opts *o, struct sc_dut *d, struct tally *t)
+{
+	char why[512];
+	if (tcp_reach(o->dut, o->modbus_port, o->timeout_s, why, sizeof why) != 0) {
+		line(t, "FAIL", "modbus", "%s (is the device on this network? only one Modbus client "
+					  "at a time: is a charger or an EMS connected?)", why);
+		return;
+	}
+	uint16_t w[2];
+	if (sc_dut_read(d, 0x8006, 2, w, why, sizeof why) != 0) {
+		line(t, "FAIL", "modbus", "%s:%d connects but a read of 0x8006 fails: %s", o->dut,
+		     o->modbus_port, why);
+		return;
+	}
+	/* A mains voltage tells the word order apart: the other order of the
+	 * same words is no voltage at all. */
+	double cd = (double)sc_words_to_float(w, SC_WORDS_CDAB);
+	double ab = (double)sc_words_to_float(w, SC_WORDS_ABCD);
+	if (w[0] == 0 && w[1] == 0)
+		line(t, "ok", "modbus", "%s:%d answers; 0x8006 voltage L1 reads 0: no telegram yet, or "
+					"a meter without voltages (DSMR 4.2)", o->dut, o->modbus_port);
+	else if (cd > 80 && cd < 300)
+		line(t, "ok", "modbus", "%s:%d: 0x8006 voltage L1 %.1f V, words CD AB (the device's "
+					"default)", o->dut, o->modbus_port, cd);
+	else if (ab > 80 && ab < 300)
+		line(t, "ok", "modbus", "%s:%d: 0x8006 voltage L1 %.1f V, words AB CD", o->dut,
+		     o->modbus_port, ab);
+	else
+		line(t, "FAIL", "modbus", "%s:%d: 0x8006 voltage L1 reads %g (CD AB) or %g (AB CD): "
+					  "not the map of a Smart Connect", o->dut, o->modbus_port, cd, ab);
+}
+
+/* Checks the API; fills serial from its status when it answers. */
+static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *serial, size_t cap,
+		      struct tally *t)
+{
+	const char *what = o->https_port > 0 ? "https" : "http api";
+	int port = o->https_port > 0 ? o->https_port : o->http_port;
+	char why[512];
+	if (tcp_reach(o->dut, port, o->timeout_s, why, sizeof why) != 0) {
+		line(t, "FAIL", what, "%s", why);
+		return;
+	}
+	int status;
+	char *body;
+	if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &status, &body, why, sizeof why) != 0) {
+		line(t, "FAIL", what, "%s:%d connects but GET /api/v1/status has no answer: %s", o->dut,
+		     port, why);
+		return;
+	}
+	if (status == 401) {
+		line(t, "FAIL", what, "%s:%d answers, but refuses the password: %s", o->dut, port,
+		     o->password && *o->password ? "wrong (--password, $SC_HIL_PASSWORD)"
+						 : "none given (--password or $SC_HIL_PASSWORD; the "
+						   "label's, or the one set on the page)");
+	} else if (status != 200) {
+		line(t, "FAIL", what, "%s:%d: GET /api/v1/status answers %d", o->dut, port, status);
+	} else {
+		cJSON *j = cJSON_Parse(body);
+		const cJSON *sn = sc_json_at(j, "Status.System.SerialNumber");
+		const cJSON *fw = sc_json_at(j, "Status.System.Firmware");
+		if (cJSON_IsString(sn) && !*serial)
+			snprintf(serial, cap, "%s", sn->valuestring);
+		line(t, "ok", what, "%s:%d: serial %s, firmware %s", o->dut, port,
+		     cJSON_IsString(sn) ? sn->valuestring : "?", cJSON_IsString(fw) ? fw->valuestring : "?");
+		cJSON_Delete(j);
+	}
+	free(body);
+}
+
+static void check_http(const struct sc_doctor_opts *o, struct tally *t)
+{
+	char why[512];
+	if (tcp_reach(o->dut, o->http_port, o->timeout_s, why, sizeof why) != 0)
+		line(t, "FAIL", "http", "%s (the page at http://%s/ links to HTTPS)", why, o->dut);
+	else
+		line(t, "ok", "http", "%s:%d accepts connections", o->dut, o->http_port);
+}
+
+static void check_broker(const struct sc_doctor_opts *o, const char *serial, struct tally *t)
+{
+	struct sc_dut_opts bo = {0};
+	bo.host = o->dut ? o->dut : "127.0.0.1";
+	bo.broker_url = o->broker;
+	bo.serial = *serial ? serial : "+";
+	bo.timeout_s = o->timeout_s;
+	char why[512];
+	struct sc_dut *b = sc_dut_open(&bo, why, sizeof why);
+	if (!b) {
+		line(t, "FAIL", "broker", "%s", why);
+		return;
+	}
+	line(t, "ok", "broker", "%s: subscribed to devices/+/smart-connect/%s/data/#", o->broker,
+	     bo.serial);
+	sc_dut_close(b);
+}
+
+int sc_doctor_run(const struct sc_doctor_opts *o)
+{
+	struct tally t = {0};
+	list_ports(&t);
+	if (o->port)
+		check_adapter(o, &t);
+	else
+		line(&t, "note", "adapter", "not checked: --port DEV names the meter emulator's port");
+	char serial[64] = "";
+	if (o->serial)
+		snprintf(serial, sizeof serial, "%s", o->serial);
+	if (o->dut) {
+		struct sc_dut_opts dopts = {0};
+		dopts.host = o->dut;
+		dopts.modbus_port = o->modbus_port;
+		dopts.https_port = o->https_port;
+		dopts.http_port = o->http_port;
+		dopts.user = o->user;
+		dopts.password = o->password ? o->password : "";
+		dopts.serial = o->serial ? o->serial : "";
+		dopts.timeout_s = o->timeout_s;
+		char why[512];
+		struct sc_dut *d = sc_dut_open(&dopts, why, sizeof why);
+		if (!d) {
+			line(&t, "FAIL", "device", "%s", why);
+		} else {
+			check_modbus(o, d, &t);
+			check_api(o, d, serial, sizeof serial, &t);
+			if (o->https_port > 0 && o->http_port > 0)
+				check_http(o, &t);
+			sc_dut_close(d);
+		}
+	} else {
+		line(&t, "note", "device", "not checked: --dut HOST names the device under test");
+	}
+	if (o->broker)
+		check_broker(o, serial, &t);
+	else
+		line(&t, "note", "broker", "not checked: --broker URL names the broker the device "
+					   "publishes to");
+	printf("%d ok, %d failed, %d notes\n", t.ok, t.failed, t.notes);
+	return t.failed;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the Debian package: a release build under the /usr prefix in
+# build-pkg/ (or the directory given as $1), then CPack. Prints the path of
+# the .deb on its last line.
+#   scripts/package.sh && sudo apt-get install ./build-pkg/smartconnect-twin_*.deb
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="${1:-build-pkg}"
+case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+scripts/setup.sh
+cmake -S . -B "$dir" -G Ninja -DSC_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_INSTALL_PREFIX=/usr -DSC_BUILD_TESTS=OFF -DSC_BUILD_BENCH=OFF >/dev/null
+cmake --build "$dir"
+rm -f "$dir"/smartconnect-twin_*.deb
+(cd "$dir" && cpack -G DEB >/dev/null)
+ls "$dir"/smartconnect-twin_*.deb
