@@ -12,7 +12,7 @@ PACKAGES=(
   libcjson-dev libcriterion-dev libmodbus-dev libserialport-dev
   libpaho-mqtt-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
   # readiness notification under systemd (sd_notify); the package and its test
-  libsystemd-dev dpkg-dev systemd man-db adduser jq util-linux iproute2
+  libsystemd-dev dpkg-dev lintian systemd man-db adduser jq util-linux iproute2
   # the local broker of scripts/sim.sh, and the tests' real peers
   mosquitto mosquitto-clients openssl curl chromium fonts-liberation
   mbpoll python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-websocket socat python3

@@ -149,6 +149,12 @@ class Package(unittest.TestCase):
         self.assertLess(int(pw[2]), 1000)
         self.assertEqual(os.stat(STATE).st_uid, int(pw[2]))
 
+    @unittest.skipUnless(shutil.which("lintian"), "needs lintian")
+    def test_1_lintian_finds_no_error_or_warning(self):
+        p = run(["lintian", "--fail-on", "error,warning", self.deb], check=False)
+        tags = [l for l in p.stdout.splitlines() if l[:2] in ("E:", "W:")]
+        self.assertEqual((p.returncode, tags), (0, []), p.stdout + p.stderr)
+
     @unittest.skipUnless(shutil.which("systemd-analyze"), "needs systemd-analyze")
     def test_2_the_unit_passes_systemd_analyze(self):
         p = run(["systemd-analyze", "verify", UNIT], check=False)
