@@ -27,6 +27,7 @@
 static void usage(FILE *f)
 {
 	fputs("Usage: sc-ctl [--url URL] COMMAND [ARGS]\n"
+	      "       sc-ctl -h | --help\n"
 	      "Drives a running sc-sim through its control API (/sim/v1). URL defaults to\n"
 	      "$SC_CTL_URL, else http://127.0.0.1:8080 (the plain HTTP port of scripts/sim.sh).\n"
 	      "\n"

@@ -26,7 +26,41 @@ def sim_cmd(*args):
             "--mqtt", "off", *args]
 
 
-class Sim:
+class LineLog:
+    """A process's output collected line by line in self.lines by a reader
+    thread (start_reader); wait_for waits for a line with a deadline."""
+
+    def start_reader(self, stream):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.reader.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self.cond:
+                self.lines.append(line.decode(errors="replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout=15):
+        """The first line matching pattern; fails after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError("no line matching %r from %s; got:\n%s"
+                                         % (pattern, " ".join(self.args), "\n".join(self.lines)))
+                self.cond.wait(min(left, 0.2))
+
+
+class Sim(LineLog):
     """A running sc-sim; its stderr is collected in self.lines."""
 
     def __init__(self, *args, ready=True, timeout=15, stdin_pipe=False, wrap=(), env=None):
@@ -42,10 +76,7 @@ class Sim:
         self.proc = subprocess.Popen(self.args, env=env,
                                      stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.start_reader(self.proc.stderr)
         self.port = self.http_port = self.https_port = None
         if ready:
             line = self.wait_for(r"ready: modbus tcp [\d.]+:(\d+)", timeout)
@@ -54,29 +85,6 @@ class Sim:
             self.https_port = int(m.group(1)) if m else None
             m = re.search(r"\bhttp [\d.]+:(\d+)", line)
             self.http_port = int(m.group(1)) if m else None
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.decode(errors="replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_for(self, pattern, timeout=15):
-        """The first stderr line matching pattern; fails after timeout seconds."""
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if rx.search(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
-                    raise AssertionError("no line matching %r from %s; got:\n%s"
-                                         % (pattern, " ".join(self.args), "\n".join(self.lines)))
-                self.cond.wait(min(left, 0.2))
 
     def stop(self, timeout=10):
         """SIGTERM to our own pid; returns the exit status."""

@@ -29,11 +29,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import simtest  # noqa: E402
 from simtest import Sim, wait_until  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -204,7 +204,7 @@ def unescape(name):
     return re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1))), name)
 
 
-class Proc:
+class Proc(simtest.LineLog):
     """A process of the test (a daemon, a helper), its output collected in
     lines; stopped by its own pid."""
 
@@ -212,32 +212,7 @@ class Proc:
         self.args = args
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.cond:
-                self.lines.append(line.decode(errors="replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_for(self, pattern, timeout=15):
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if rx.search(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
-                    raise AssertionError("no line matching %r from %s; got:\n%s"
-                                         % (pattern, " ".join(self.args), "\n".join(self.lines)))
-                self.cond.wait(min(left, 0.2))
+        self.start_reader(self.proc.stdout)
 
     def stop(self, timeout=10):
         if self.proc.poll() is None:
