@@ -2,23 +2,19 @@
 #define _DEFAULT_SOURCE
 #include "doctor.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <libserialport.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dut.h"
 #include "json_at.h"
 #include "meter_port.h"
 #include "regmap.h"
+#include "tcp.h"
 
 struct tally {
 	int ok, failed, notes;
@@ -150,41 +146,10 @@ static void check_adapter(const struct sc_doctor_opts *o, struct tally *t)
 /* A TCP connection within the time limit: 0, or -1 with why. */
 static int tcp_reach(const char *host, int port, double timeout_s, char *why, size_t cap)
 {
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	struct addrinfo hints = {0}, *res;
-	hints.ai_family = AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	int rc = getaddrinfo(host, ps, &hints, &res);
-	if (rc != 0) {
-		snprintf(why, cap, "%s: %s", host, gai_strerror(rc));
+	int fd = sc_tcp_connect(host, port, (int)(timeout_s * 1000), why, cap);
+	if (fd < 0)
 		return -1;
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(why, cap, "socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return -1;
-	}
-	int err = 0;
-	if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-		err = errno;
-		if (err == EINPROGRESS) {
-			struct pollfd pf = {fd, POLLOUT, 0};
-			int n = poll(&pf, 1, (int)(timeout_s * 1000));
-			socklen_t l = sizeof err;
-			if (n == 0)
-				err = ETIMEDOUT;
-			else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
-				err = errno;
-		}
-	}
-	freeaddrinfo(res);
 	close(fd);
-	if (err) {
-		snprintf(why, cap, "%s:%d: %s", host, port, strerror(err));
-		return -1;
-	}
 	return 0;
 }
 

@@ -36,7 +36,7 @@
 /* --ready-file: written once every port listens (ready.h). */
 static const char *ready_path;
 
-/* Clears a stale ready file, then says ready. Returns 0, or the exit code. */
+/* Says ready (ready.h): the file, systemd. Returns 0, or the exit code. */
 static int announce_ready(const struct sc_ready *r)
 {
 	char why[300];

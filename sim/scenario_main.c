@@ -521,13 +521,15 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 		goto out;
 	sc_loop_run(x.loop);
 	pthread_join(th, NULL);
-	sc_ready_withdraw(o->ready_file);
 	code = x.result;
 	if (o->results) {
 		/* The run for a report writer (sc-hil's formats). */
 		o->results(o->results_arg, s, &x.run, x.wall_s);
 	}
 out:
+	/* Every way out after the twin started takes the ready file away. */
+	if (x.twin)
+		sc_ready_withdraw(o->ready_file);
 	sc_dut_close(x.dut);
 	sc_run_free(&x.run);
 	sc_channel_free(x.ch);
