@@ -20,6 +20,10 @@
 #include "cursor.h"
 #include "sc_error.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Value groups of a line kept for direct access (all are counted): every
  * known object but the failure log and the demand history has at most 2,
  * and those two read their entries with a group cursor (groups_next), so a
@@ -50,7 +54,7 @@ struct ctx {
 	size_t *err_off;
 	char *detail;
 	size_t detail_len;
-	uint64_t seen_bits;         /* quick filter over seen[] */
+	uint64_t seen_bits[4];      /* quick filter over seen[] */
 	int nseen;
 	uint32_t seen[MAX_SEEN];    /* keys of the known objects decoded */
 };
@@ -163,6 +167,132 @@ static bool split_line(struct line *ln, size_t *bad, const char **why)
 	return true;
 }
 
+/* The common line, in one pass: A-B:C.D.E (no value group F), then value
+ * groups of plain bytes, then CR LF, LF or the '!'. It decides only lines
+ * that split_line would accept with the same key and groups, and gives up
+ * (false) on anything else, which then goes the general way (its line end
+ * found first, split_line with its exact error). *next is where the line
+ * after it starts. Eight value bytes are classed at a time (SWAR): a byte
+ * that is not VB_PLAIN stops the scan. */
+static inline uint64_t bytes_below(uint64_t x, unsigned char n)
+{
+	/* High bit set in the lowest byte of x below n (n <= 128), and in no
+	 * byte below that one; higher bytes may be flagged falsely. */
+	return (x - 0x0101010101010101u * n) & ~x & 0x8080808080808080u;
+}
+
+static inline uint64_t bytes_equal(uint64_t x, unsigned char c)
+{
+	return bytes_below(x ^ (0x0101010101010101u * c), 1);
+}
+
+/* Offset of the first byte of s[0..n) that is not VB_PLAIN, or n. */
+static size_t plain_run(const char *s, size_t n)
+{
+	size_t j = 0;
+#if defined(__SSE2__)
+	/* Sixteen bytes at a time: a signed compare below 0x20 also catches
+	 * 0x80-0xFF. */
+	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
+	const __m128i open = _mm_set1_epi8('('), close = _mm_set1_epi8(')');
+	for (; j + 16 <= n; j += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
+		__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, space),
+							 _mm_cmpeq_epi8(x, del)),
+					    _mm_or_si128(_mm_cmpeq_epi8(x, open),
+							 _mm_cmpeq_epi8(x, close)));
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m)
+			return j + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; j + 8 <= n; j += 8) {
+		uint64_t x;
+		memcpy(&x, s + j, 8);
+		uint64_t stop = bytes_below(x, 0x20) | (x & 0x8080808080808080u) |
+				bytes_equal(x, 0x7F) | bytes_equal(x, '(') | bytes_equal(x, ')');
+		if (stop) {
+			/* The lowest flagged byte is exact (see bytes_below). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return j + (size_t)(__builtin_ctzll(stop) >> 3);
+#else
+			break; /* bytewise below */
+#endif
+		}
+	}
+	while (j < n && value_byte[(unsigned char)s[j]] == VB_PLAIN)
+		j++;
+	return j;
+}
+
+/* One OBIS field of 1-3 digits up to 255 at s, then sep: the byte after
+ * the sep, or NULL. s has at least four bytes to read. */
+static inline const char *obis_field(const char *s, char sep, unsigned *out)
+{
+	unsigned d0 = (unsigned)(unsigned char)s[0] - '0';
+	unsigned d1 = (unsigned)(unsigned char)s[1] - '0';
+	if (d0 > 9)
+		return NULL;
+	if (d1 > 9) {
+		*out = d0;
+		return s[1] == sep ? s + 2 : NULL;
+	}
+	unsigned d2 = (unsigned)(unsigned char)s[2] - '0';
+	if (d2 > 9) {
+		*out = d0 * 10 + d1;
+		return s[2] == sep ? s + 3 : NULL;
+	}
+	*out = d0 * 100 + d1 * 10 + d2;
+	return *out <= 255 && s[3] == sep ? s + 4 : NULL;
+}
+
+/* The longest A-B:C.D.E with its '(' (five fields of three digits). */
+#define OBIS_MAX 20
+
+static bool fast_line(struct line *ln, size_t pos, size_t bang, size_t *next)
+{
+	const char *raw = ln->raw;
+	unsigned f[5];
+
+	if (bang - pos < OBIS_MAX)
+		return false;
+	const char *q = raw + pos;
+	if (!(q = obis_field(q, '-', &f[0])) || !(q = obis_field(q, ':', &f[1])) ||
+	    !(q = obis_field(q, '.', &f[2])) || !(q = obis_field(q, '.', &f[3])) ||
+	    !(q = obis_field(q, '(', &f[4])))
+		return false;
+	size_t i = (size_t)(q - raw) - 1; /* the '(' */
+	ln->key = (f[0] < 16 && f[1] < 16) ? OBIS(f[0], f[1], f[2], f[3], f[4]) : 0xFFFFFFFFu;
+	ln->ngroups = 0;
+	for (;;) {
+		/* raw[i] is '(' */
+		size_t j = i + 1 + plain_run(raw + i + 1, bang - i - 1);
+		if (j >= bang || raw[j] != ')')
+			return false;
+		if (ln->ngroups < MAX_GROUPS) {
+			ln->g[ln->ngroups].off = (uint16_t)(i + 1);
+			ln->g[ln->ngroups].len = (uint16_t)(j - i - 1);
+		}
+		ln->ngroups++;
+		i = j + 1;
+		if (i < bang && raw[i] == '(')
+			continue;
+		break;
+	}
+	ln->off = pos;
+	ln->len = i - pos;
+	if (i == bang) {
+		*next = bang;
+	} else if (raw[i] == '\n') {
+		*next = i + 1;
+	} else if (raw[i] == '\r' && (i + 1 == bang || raw[i + 1] == '\n')) {
+		*next = i + 1 == bang ? bang : i + 2;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Length of the OBIS code at the start of a split line (up to its '('). */
 static int obis_len(const struct line *ln)
 {
@@ -245,6 +375,40 @@ static const char *unit_name(enum sc_unit u)
 	return u == SC_UNIT_NONE ? "none" : "other";
 }
 
+/* digits[.digits] at the start of s, at most 18 digits in all: the digits
+ * as one integer and how many follow the point. *used is the length of
+ * the number. */
+static int fixed_point(const char *s, size_t len, int64_t *mant, int *frac, size_t *used)
+{
+	uint64_t m = 0;
+	size_t i = 0;
+	unsigned d;
+	while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+		m = m * 10 + d;
+		i++;
+	}
+	size_t digits = i, after = 0;
+	if (i < len && s[i] == '.' && digits > 0) {
+		size_t start = ++i;
+		while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+			m = m * 10 + d;
+			i++;
+		}
+		after = i - start;
+		if (after == 0)
+			return SC_ERR_SYNTAX;
+		digits += after;
+	}
+	if (digits == 0)
+		return SC_ERR_SYNTAX;
+	if (digits > 18)
+		return SC_ERR_RANGE;
+	*mant = (int64_t)m;
+	*frac = (int)after;
+	*used = i;
+	return SC_OK;
+}
+
 /* Reads "number[*unit]" and checks the unit kind. want = SC_UNIT_NONE means
  * a plain count; unit_optional accepts a missing unit (M-Bus placeholders).
  * DSMR 5.0.2 §6.4: every value of a P1 object (energy, power, current,
@@ -259,9 +423,7 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	int64_t mant = 0;
 	int frac = 0;
 	size_t nlen = 0;
-	int rc = len > 0 && s[0] >= '0' && s[0] <= '9'
-			 ? sc_parse_decimal_parts(s, len, &mant, &frac, &nlen)
-			 : SC_ERR_SYNTAX;
+	int rc = fixed_point(s, len, &mant, &frac, &nlen);
 	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
 	if (rc == SC_OK && nlen < len && !star)
 		rc = SC_ERR_SYNTAX;
@@ -687,15 +849,16 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 /* True when a known object of this key was decoded before; else notes it. */
 static bool repeated(struct ctx *c, uint32_t key)
 {
-	uint64_t bit = 1ull << ((key * 0x9E3779B1u) >> 26);
-	if (c->seen_bits & bit) {
+	unsigned h = (key * 0x9E3779B1u) >> 24; /* one of 256 bits */
+	uint64_t bit = 1ull << (h & 63);
+	if (c->seen_bits[h >> 6] & bit) {
 		for (int i = 0; i < c->nseen; i++)
 			if (c->seen[i] == key)
 				return true;
 	}
 	/* Each key is noted once and there are fewer known keys than MAX_SEEN. */
 	assert(c->nseen < MAX_SEEN);
-	c->seen_bits |= bit;
+	c->seen_bits[h >> 6] |= bit;
 	c->seen[c->nseen++] = key;
 	return false;
 }
@@ -723,10 +886,55 @@ static void init_telegram(struct sc_p1_telegram *tg)
 	}
 }
 
+/* general_line: the line needs no object decoding (empty, or kept raw). */
+#define LINE_DONE 1
+
+/* Any line fast_line gave up on: its end found first, then split (with the
+ * exact error when it is not an object). Returns SC_OK with ln split,
+ * LINE_DONE, or the error. */
+static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang)
+{
+	const char *raw = ln->raw;
+	const char *eol = memchr(raw + *pos, '\n', bang - *pos);
+	size_t end = eol ? (size_t)(eol - raw) : bang;
+	size_t next = eol ? end + 1 : bang;
+	if (end > *pos && raw[end - 1] == '\r')
+		end--;
+	ln->off = *pos;
+	ln->len = end - *pos;
+	*pos = next;
+	if (ln->len == 0)
+		return LINE_DONE;
+	if (raw[ln->off] == '(') {
+		/* DSMR 2.2/3.0 continue the gas value on its own line. */
+		for (size_t i = 0; i < ln->len; i++) {
+			unsigned char ch = (unsigned char)raw[ln->off + i];
+			if (ch < 0x20 || ch > 0x7e)
+				return fail(c, ln->off + i, SC_ERR_SYNTAX,
+					    "byte 0x%02X inside a line", ch);
+		}
+		keep_unknown(c->tg, ln->off, ln->len);
+		return LINE_DONE;
+	}
+	size_t bad;
+	const char *why;
+	if (!split_line(ln, &bad, &why))
+		return fail(c, ln->off + bad, SC_ERR_SYNTAX, "%s: '%.*s'", why,
+			    (int)(ln->len > 60 ? 60 : ln->len), raw + ln->off);
+	return SC_OK;
+}
+
 int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
 		 size_t *err_off, char *detail, size_t detail_len)
 {
-	struct ctx c = {raw, tg, err_off, detail, detail_len, 0, 0, {0}};
+	struct ctx c; /* seen[] is read only as far as nseen */
+	c.raw = raw;
+	c.tg = tg;
+	c.err_off = err_off;
+	c.detail = detail;
+	c.detail_len = detail_len;
+	memset(c.seen_bits, 0, sizeof c.seen_bits);
+	c.nseen = 0;
 	struct line ln;
 	size_t dummy;
 
@@ -766,32 +974,13 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 	ln.raw = raw;
 	size_t pos = body;
 	while (pos < bang) {
-		const char *eol = memchr(raw + pos, '\n', bang - pos);
-		size_t end = eol ? (size_t)(eol - raw) : bang;
-		size_t next = eol ? end + 1 : bang;
-		if (end > pos && raw[end - 1] == '\r')
-			end--;
-		ln.off = pos;
-		ln.len = end - pos;
-		pos = next;
-		if (ln.len == 0)
-			continue;
-		if (raw[ln.off] == '(') {
-			/* DSMR 2.2/3.0 continue the gas value on its own line. */
-			for (size_t i = 0; i < ln.len; i++) {
-				unsigned char ch = (unsigned char)raw[ln.off + i];
-				if (ch < 0x20 || ch > 0x7e)
-					return fail(&c, ln.off + i, SC_ERR_SYNTAX,
-						    "byte 0x%02X inside a line", ch);
-			}
-			keep_unknown(tg, ln.off, ln.len);
-			continue;
+		if (!fast_line(&ln, pos, bang, &pos)) {
+			int rc = general_line(&c, &ln, &pos, bang);
+			if (rc == LINE_DONE)
+				continue;
+			if (rc != SC_OK)
+				return rc;
 		}
-		size_t bad;
-		const char *why;
-		if (!split_line(&ln, &bad, &why))
-			return fail(&c, ln.off + bad, SC_ERR_SYNTAX, "%s: '%.*s'", why,
-				    (int)(ln.len > 60 ? 60 : ln.len), raw + ln.off);
 		bool keep_raw;
 		int rc = object(&c, &ln, &keep_raw);
 		if (rc != SC_OK)

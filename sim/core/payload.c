@@ -3,11 +3,13 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "sc_error.h"
 #include "textout.h"
 
@@ -72,19 +74,61 @@ cJSON *sc_payload_power_instant(const struct sc_reading *r)
 /* A number as cJSON prints it (cJSON_PrintUnformatted): an integer that
  * fits an int as %d, else the shortest of %1.15g and %1.17g that reads
  * back the same; null for NaN and infinities. */
+/* A meter's values are short decimals (237.1 V, 0.378 kW). When d is the
+ * double nearest to k / 10^p for an integer k below 10^15 and p <= 9, and
+ * 1e-4 <= |d| < 1e15, "%1.15g" prints exactly k / 10^p (d is within 2^-53
+ * of it relatively, far less than half a unit in its 15th digit, and %g
+ * uses no exponent in that range) and cJSON keeps that text. Written here
+ * without printf's exact binary-to-decimal conversion; false when d is
+ * not such a number. */
+static bool put_short_decimal(struct sc_out *w, double d)
+{
+	double a = fabs(d);
+	if (!(a >= 1e-4 && a < 1e15))
+		return false;
+	for (int p = 1; p <= 9; p++) {
+		double scale = sc_pow10(p), t = a * scale;
+		if (t >= 1e15)
+			return false;
+		double k = floor(t + 0.5);
+		if (k / scale != a)
+			continue;
+		uint64_t ki = (uint64_t)k, unit = (uint64_t)scale;
+		uint64_t ip = ki / unit, fp = ki % unit;
+		int digits = p;
+		while (fp != 0 && fp % 10 == 0) {
+			fp /= 10;
+			digits--;
+		}
+		if (d < 0)
+			sc_out_ch(w, '-');
+		sc_out_uint(w, ip, 1);
+		if (fp != 0) {
+			sc_out_ch(w, '.');
+			sc_out_uint(w, fp, digits);
+		}
+		return true;
+	}
+	return false;
+}
+
 static void put_number(struct sc_out *w, double d)
 {
 	if (isnan(d) || isinf(d)) {
 		sc_out_str(w, "null");
 		return;
 	}
-	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == (double)(int)d) {
+	/* -0 is printed as cJSON prints it, "-0", by printf below. */
+	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == (double)(int)d &&
+	    !(d == 0 && signbit(d))) {
 		int v = (int)d;
 		if (v < 0)
 			sc_out_ch(w, '-');
 		sc_out_uint(w, v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v, 1);
 		return;
 	}
+	if (put_short_decimal(w, d))
+		return;
 	char t[32];
 	int n = snprintf(t, sizeof t, "%1.15g", d);
 	/* cJSON's test: equal within a relative DBL_EPSILON. */

@@ -24,18 +24,28 @@ void sc_out_ch(struct sc_out *w, char c)
 
 void sc_out_uint(struct sc_out *w, uint64_t v, int width)
 {
+	/* Two digits at a time, written backwards from the end of tmp. */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < width && n < (int)sizeof tmp)
-		tmp[n++] = '0';
-	char rev[24];
-	for (int i = 0; i < n; i++)
-		rev[i] = tmp[n - 1 - i];
-	sc_out_mem(w, rev, (size_t)n);
+	char *end = tmp + sizeof tmp, *p = end;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	while (end - p < width && p > tmp)
+		*--p = '0';
+	sc_out_mem(w, p, (size_t)(end - p));
 }
 
 void sc_out_hex(struct sc_out *w, uint64_t v, int digits)

@@ -510,11 +510,13 @@ int sc_loop_run(struct sc_loop *l)
 				continue;
 			}
 			dispatch(l, timeout);
-			if (l->advancing) {
-				int64_t due = l->nheap > 0 ? l->t[l->heap[0]].key : INT64_MAX;
-				if (due <= l->vuntil)
-					fire_due(l, due, 0);
-			}
+			/* Every timer due up to until, in order, each at its own
+			 * time, with a look at the descriptors every
+			 * SC_LOOP_FIRE_BATCH of them (not one at every instant: a
+			 * second of a device holds several, and each look is a
+			 * syscall). */
+			if (l->advancing)
+				fire_due(l, l->vuntil, SC_LOOP_FIRE_BATCH);
 			continue;
 		}
 		int64_t now = sc_mono_ms();

@@ -1097,3 +1097,69 @@ Test(p1_parse, every_byte_value_inside_a_value)
 		}
 	}
 }
+
+/* Lines are decoded in one pass when they have the usual shape and the
+ * general way otherwise (p1_decode.c, fast_line): both give the same
+ * values. Each body below is the same four objects with line ends, OBIS
+ * spellings and value bytes that take one way or the other. */
+Test(p1_parse, line_shapes_decode_alike)
+{
+	static const char *const bodies[] = {
+		"1-3:0.2.8(50)\r\n1-0:1.7.0(01.234*kW)\r\n1-0:1.8.1(000012.500*kWh)\r\n"
+		"1-0:32.7.0(230.1*V)\r\n",
+		/* LF alone, and the last line ended by the '!' itself */
+		"1-3:0.2.8(50)\n1-0:1.7.0(01.234*kW)\n1-0:1.8.1(000012.500*kWh)\n1-0:32.7.0(230.1*V)",
+		/* CR before the '!' */
+		"1-3:0.2.8(50)\r\n1-0:1.7.0(01.234*kW)\r\n1-0:1.8.1(000012.500*kWh)\r\n"
+		"1-0:32.7.0(230.1*V)\r",
+		/* leading zeros in OBIS fields, value group F, empty lines */
+		"001-003:000.002.008(50)\r\n\r\n1-0:1.7.0*255(01.234*kW)\r\n"
+		"1-0:1.8.1(000012.500*kWh)\r\n\r\n01-00:032.07.00(230.1*V)\r\n",
+		/* values longer than sixteen bytes around them (the scan's blocks) */
+		"1-3:0.2.8(50)\r\n0-0:96.13.0(303132333435363738393A3B3C3D3E3F40)\r\n"
+		"1-0:1.7.0(0000000000001.234*kW)\r\n1-0:1.8.1(000012.500*kWh)\r\n"
+		"1-0:32.7.0(230.1*V)\r\n",
+	};
+	static struct sc_p1_telegram tg;
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		char t[512], detail[160];
+		int n = snprintf(t, sizeof t, "/ISK5\\2M550T-1012\r\n\r\n%s!", bodies[i]);
+		size_t off = 0;
+		int rc = sc_p1_decode(t, (size_t)n, SC_P1_ANY_VERSION, &tg, &off, detail, sizeof detail);
+		cr_assert_eq(rc, SC_OK, "body %zu: %s at %zu", i, detail, off);
+		cr_assert_eq(tg.version, 50, "body %zu", i);
+		cr_assert_float_eq(tg.power_import.v, 1234.0, 1e-9, "body %zu", i);
+		cr_assert_float_eq(tg.import_tariff[0].v, 12500.0, 1e-9, "body %zu", i);
+		cr_assert_float_eq(tg.voltage[0].v, 230.1, 1e-9, "body %zu", i);
+	}
+}
+
+/* Where the one-pass decoding gives up, the error is the general one, at
+ * the same offset: a control byte in a value, a '(' inside one, text after
+ * the last value, a field over 255, a value not closed. */
+Test(p1_parse, line_errors_are_the_general_ones)
+{
+	static const struct {
+		const char *line;
+		const char *why;
+		size_t at; /* offset in the line */
+	} cases[] = {
+		{"1-0:1.7.0(01.2\x01" "34*kW)", "control or non-ASCII byte inside a value", 14},
+		{"1-0:1.7.0(01.2(34*kW)", "'(' inside a value", 14},
+		{"1-0:1.7.0(01.234*kW)x", "text after the last value", 20},
+		{"1-0:256.7.0(01.234*kW)", "not an OBIS object", 7},
+		{"1-0:1.7.0(01.234*kW", "value not closed by ')'", 19},
+		{"1-0:1.7.0(01.234*kW)\r1-0:2.7.0(00.000*kW)", "text after the last value", 20},
+	};
+	static struct sc_p1_telegram tg;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char t[512], detail[160];
+		const char *head = "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n";
+		int n = snprintf(t, sizeof t, "%s%s\r\n1-0:2.7.0(00.000*kW)\r\n!", head, cases[i].line);
+		size_t off = 0;
+		int rc = sc_p1_decode(t, (size_t)n, 0, &tg, &off, detail, sizeof detail);
+		cr_assert_eq(rc, SC_ERR_SYNTAX, "case %zu", i);
+		cr_assert(strstr(detail, cases[i].why), "case %zu: %s", i, detail);
+		cr_assert_eq(off, strlen(head) + cases[i].at, "case %zu: %s at %zu", i, detail, off);
+	}
+}

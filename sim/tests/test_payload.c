@@ -115,3 +115,45 @@ Test(payload, text_is_what_cjson_prints)
 		cr_assert_str_eq(fast, slow, "round %d", round);
 	}
 }
+
+/* Numbers one at a time, as a meter sends them (k / 10^p for every p up to
+ * 9, both signs, from 1e-5 to beyond 1e15) and values that are no short
+ * decimal (thirds, sums that do not round-trip, subnormal, -0): each is
+ * the text cJSON prints for it. */
+Test(payload, number_text_is_what_cjson_prints)
+{
+	uint64_t x = 99;
+	int checked = 0;
+	for (int round = 0; round < 200000; round++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int p = (int)((x >> 8) % 12);
+		double scale = 1;
+		for (int k = 0; k < p; k++)
+			scale *= 10;
+		double k = (double)((x >> 16) % (round % 3 == 0 ? 100000ull : 10000000000000000ull));
+		double v = k / scale;
+		switch (round % 7) {
+		case 4: v = 1.0 / (double)((x >> 40) % 97 + 3); break;
+		case 5: v = v + 0.1 + 0.2; break;
+		case 6: v = v * 1e-6; break;
+		default: break;
+		}
+		if ((x >> 63) != 0)
+			v = -v;
+		if (round == 0)
+			v = -0.0;
+		if (round == 1)
+			v = 5e-324;
+		struct sc_reading r;
+		memset(&r, 0, sizeof r);
+		sc_reading_set(&r, SC_RQ_P, v);
+		char fast[4096], slow[4096];
+		cr_assert_gt(sc_payload_power_instant_text(&r, fast, sizeof fast), 0);
+		cJSON *o = sc_payload_power_instant(&r);
+		cr_assert(o && cJSON_PrintPreallocated(o, slow, sizeof slow - 5, false));
+		cJSON_Delete(o);
+		cr_assert_str_eq(fast, slow, "value %.17g: %s against %s", v, fast, slow);
+		checked++;
+	}
+	cr_assert_eq(checked, 200000);
+}
