@@ -42,39 +42,6 @@ int sc_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return SC_OK;
 }
 
-int sc_parse_decimal_parts(const char *s, size_t len, int64_t *mant, int *frac, size_t *used)
-{
-	size_t i = 0;
-	bool neg = false;
-	if (len > 0 && s[0] == '-') {
-		neg = true;
-		i = 1;
-	}
-	uint64_t m = 0;
-	int digits = 0, after = -1;
-	for (; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.' && after < 0) {
-			after = 0;
-			continue;
-		}
-		unsigned d = (unsigned)c - '0';
-		if (d > 9)
-			break;
-		if (++digits > 18)
-			return SC_ERR_RANGE;
-		m = m * 10 + d;
-		if (after >= 0)
-			after++;
-	}
-	if (digits == 0 || after == 0)
-		return SC_ERR_SYNTAX;
-	*mant = neg ? -(int64_t)m : (int64_t)m;
-	*frac = after < 0 ? 0 : after;
-	*used = i;
-	return SC_OK;
-}
-
 double sc_decimal_value(int64_t mant, int exp10)
 {
 	/* One exact operation: 10^n is exact for n <= 22 and mant < 10^18, so

@@ -4,8 +4,11 @@
 #ifndef SC_CURSOR_H
 #define SC_CURSOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sc_error.h"
 
 /* Unsigned decimal integer of 1..19 digits, no sign, no spaces, <= max.
  * Returns SC_OK, SC_ERR_SYNTAX or SC_ERR_RANGE. */
@@ -20,7 +23,44 @@ int sc_parse_decimal(const char *s, size_t len, double *out, int *frac);
 /* The digits of a decimal number as an integer and the count of digits after
  * the point: "-001234.567" gives -1234567 and 3. Parses the longest number at
  * the start of s; *used tells where it ended. */
-int sc_parse_decimal_parts(const char *s, size_t len, int64_t *mant, int *frac, size_t *used);
+static inline int sc_parse_decimal_parts(const char *s, size_t len, int64_t *mant, int *frac,
+					 size_t *used)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (len > 0 && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	/* The integer digits, then the fraction's: two plain loops (every
+	 * P1 value comes through here: inline for that). */
+	uint64_t m = 0;
+	unsigned d;
+	size_t start = i;
+	while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+		m = m * 10 + d;
+		i++;
+	}
+	size_t digits = i - start, after = 0;
+	bool point = i < len && s[i] == '.';
+	if (point) {
+		size_t fstart = ++i;
+		while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+			m = m * 10 + d;
+			i++;
+		}
+		after = i - fstart;
+		digits += after;
+	}
+	if (digits > 18)
+		return SC_ERR_RANGE;
+	if (digits == 0 || (point && after == 0))
+		return SC_ERR_SYNTAX;
+	*mant = neg ? -(int64_t)m : (int64_t)m;
+	*frac = (int)after;
+	*used = i;
+	return SC_OK;
+}
 
 /* mant x 10^exp10 as the nearest double, in one rounding. */
 double sc_decimal_value(int64_t mant, int exp10);

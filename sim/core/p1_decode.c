@@ -375,40 +375,6 @@ static const char *unit_name(enum sc_unit u)
 	return u == SC_UNIT_NONE ? "none" : "other";
 }
 
-/* digits[.digits] at the start of s, at most 18 digits in all: the digits
- * as one integer and how many follow the point. *used is the length of
- * the number. */
-static int fixed_point(const char *s, size_t len, int64_t *mant, int *frac, size_t *used)
-{
-	uint64_t m = 0;
-	size_t i = 0;
-	unsigned d;
-	while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
-		m = m * 10 + d;
-		i++;
-	}
-	size_t digits = i, after = 0;
-	if (i < len && s[i] == '.' && digits > 0) {
-		size_t start = ++i;
-		while (i < len && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
-			m = m * 10 + d;
-			i++;
-		}
-		after = i - start;
-		if (after == 0)
-			return SC_ERR_SYNTAX;
-		digits += after;
-	}
-	if (digits == 0)
-		return SC_ERR_SYNTAX;
-	if (digits > 18)
-		return SC_ERR_RANGE;
-	*mant = (int64_t)m;
-	*frac = (int)after;
-	*used = i;
-	return SC_OK;
-}
-
 /* Reads "number[*unit]" and checks the unit kind. want = SC_UNIT_NONE means
  * a plain count; unit_optional accepts a missing unit (M-Bus placeholders).
  * DSMR 5.0.2 §6.4: every value of a P1 object (energy, power, current,
@@ -423,7 +389,9 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	int64_t mant = 0;
 	int frac = 0;
 	size_t nlen = 0;
-	int rc = fixed_point(s, len, &mant, &frac, &nlen);
+	int rc = len > 0 && s[0] >= '0' && s[0] <= '9'
+			 ? sc_parse_decimal_parts(s, len, &mant, &frac, &nlen)
+			 : SC_ERR_SYNTAX;
 	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
 	if (rc == SC_OK && nlen < len && !star)
 		rc = SC_ERR_SYNTAX;
