@@ -227,7 +227,8 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 {
 	struct hil *h = arg;
 	int rc = do_act(h, st, why, cap);
-	if (rc != 0 || st->kind != SC_STEP_BROKER || st->cut || !sc_dut_mqtt_subscribed(h->dut))
+	if (rc != 0 || st->action.kind != SC_ACT_BROKER || st->action.cut ||
+	    !sc_dut_mqtt_subscribed(h->dut))
 		return rc;
 	double w0 = mono_s();
 	char err[300];
@@ -245,45 +246,47 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 
 static int do_act(struct hil *h, const struct sc_step *st, char *why, size_t cap)
 {
+	/* The step's action (action.h), as far as this bench can carry it: the
+	 * meter cable through the serial port; the rest through an sc-sim's
+	 * control API, or a --hook, or the private broker. */
+	const struct sc_action *a = &st->action;
 	char body[256];
-	switch (st->kind) {
-	case SC_STEP_METER:
+	switch (a->kind) {
+	case SC_ACT_METER:
 		/* As the dongle sees it, a meter that stops sending. */
-		h->cut = st->cut;
-		sc_log(SC_LOG_INFO, "meter: %s", st->cut ? "cut (nothing is sent)" : "restored");
+		h->cut = a->cut;
+		sc_log(SC_LOG_INFO, "meter: %s", a->cut ? "cut (nothing is sent)" : "restored");
 		return 0;
-	case SC_STEP_BUTTON:
-		snprintf(body, sizeof body, "{\"Seconds\":%g}", st->seconds);
+	case SC_ACT_BUTTON:
+		snprintf(body, sizeof body, "{\"Seconds\":%g}", a->seconds);
 		if (h->twin)
 			return control(h, "/sim/v1/button", body, why, cap);
-		snprintf(body, sizeof body, "%g", st->seconds);
+		snprintf(body, sizeof body, "%g", a->seconds);
 		return run_hook(h, "button", body, why, cap);
-	case SC_STEP_POWER:
+	case SC_ACT_POWER:
 		if (h->twin)
 			return control(h, "/sim/v1/power", "{\"Action\":\"cycle\"}", why, cap);
 		return run_hook(h, "power", "cycle", why, cap);
-	case SC_STEP_NETWORK: {
-		static const char *const names[5] = {"EthernetCable", "WifiInRange", "DhcpServer",
-						     "Gateway", "Internet"};
+	case SC_ACT_NETWORK: {
 		size_t used = (size_t)snprintf(body, sizeof body, "{");
-		for (int i = 0; i < 5; i++)
-			if (st->net_given[i])
+		for (int i = 0; i < SC_NET_FIELDS; i++)
+			if (a->net_given[i])
 				used += (size_t)snprintf(body + used, sizeof body - used, "%s\"%s\":%s",
-							 used > 1 ? "," : "", names[i],
-							 st->net_value[i] ? "true" : "false");
+							 used > 1 ? "," : "", sc_net_field_names[i],
+							 a->net_value[i] ? "true" : "false");
 		snprintf(body + used, sizeof body - used, "}");
 		if (h->twin)
 			return control(h, "/sim/v1/network", body, why, cap);
 		return run_hook(h, "network", body, why, cap);
 	}
-	case SC_STEP_BROKER:
+	case SC_ACT_BROKER:
 		if (h->twin)
-			return control(h, "/sim/v1/broker", st->cut ? "{\"Reachable\":false}"
-								   : "{\"Reachable\":true}",
+			return control(h, "/sim/v1/broker", a->cut ? "{\"Reachable\":false}"
+								  : "{\"Reachable\":true}",
 				       why, cap);
 		if (h->broker) {
 			/* Our own broker: stopped, and started again on its port. */
-			if (st->cut) {
+			if (a->cut) {
 				sc_broker_stop(h->broker);
 				return 0;
 			}
@@ -294,11 +297,13 @@ static int do_act(struct hil *h, const struct sc_step *st, char *why, size_t cap
 			broker_pid = h->broker->pid;
 			return rc;
 		}
-		return run_hook(h, "broker", st->cut ? "down" : "up", why, cap);
-	default:
-		snprintf(why, cap, "not an action");
-		return 1;
+		return run_hook(h, "broker", a->cut ? "down" : "up", why, cap);
+	case SC_ACT_TELEGRAM: /* telegrams go over the meter port (io_meter) */
+	case SC_ACT_NONE:
+		break;
 	}
+	snprintf(why, cap, "not an action");
+	return 1;
 }
 
 /* ---- setting up ---- */

@@ -1,5 +1,5 @@
 /* sc-ctl: drive a running sc-sim through its control API (/sim/v1, see
- * sim/io/control.h) from a shell or a test script.
+ * sim/twin/control.h) from a shell or a test script.
  *
  *   sc-ctl state                          the whole state as JSON
  *   sc-ctl get Status.System.Led.State    one value of it

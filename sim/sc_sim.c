@@ -24,6 +24,8 @@
 #include "scenario_main.h"
 #include "twin.h"
 #include "fleet.h"
+#include "password.h"
+#include "router.h"
 #include "ready.h"
 #include "mdns.h"
 #include "statefile.h"
@@ -348,12 +350,89 @@ static int fds_for_fleet(long devices)
 	return -1;
 }
 
-static int run_fleet(struct sc_twin_opts *to, int devices, uint64_t offset, bool profile_given,
-		     bool phases_given, double speed, int64_t start_ms)
+/* What the command line asks for. */
+struct args {
+	struct sc_twin_opts to;       /* the device's options (a fleet's: every device's) */
+	struct sc_scenario_run scn;   /* --scenario and what goes with it */
+	long devices;                 /* --devices */
+	uint64_t offset;              /* --device-offset */
+	bool profile_given, phases_given;
+	double speed;                 /* --speed X */
+	int64_t start_ms;             /* --start, -1: now */
+};
+
+/* The library's error as the exit status (see --help). */
+static int exit_status(int err)
 {
+	return err == SC_ERR_NOMEM ? 1 : err == SC_ERR_USAGE ? 2 : EXIT_UNAVAILABLE;
+}
+
+/* The one serve/stop sequence of a device or a fleet (fo): start on a new
+ * loop, say ready (log, --ready-file, systemd), advertise (--mdns), run until
+ * a signal or the end of input, then withdraw, log the totals and stop. */
+static int serve(const struct args *a, const struct sc_fleet_opts *fo)
+{
+	struct sc_loop *loop = sc_loop_new();
+	if (!loop) {
+		fprintf(stderr, "sc-sim: out of memory\n");
+		return 1;
+	}
+	static struct sc_clock clock;
+	int64_t start_ms = a->start_ms;
+	if (start_ms < 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	sc_clock_init(&clock, start_ms, sc_loop_now(loop), a->speed);
+	struct sc_twin *twin = NULL;
+	struct sc_fleet *fleet = NULL;
+	char why[1024];
+	int rc = fo ? sc_fleet_start(loop, &clock, fo, &fleet, why, sizeof why)
+		    : sc_twin_start(loop, &clock, &a->to, &twin, why, sizeof why);
+	if (rc != SC_OK) {
+		sc_log(SC_LOG_ERROR, "%s", why);
+		sc_loop_free(loop);
+		return exit_status(rc);
+	}
+	static char line[2048];
+	struct sc_twin *first = fleet ? sc_fleet_twin(fleet, 0) : twin;
+	if (fleet)
+		sc_fleet_describe(fleet, line, sizeof line);
+	else
+		sc_twin_describe(twin, line, sizeof line);
+	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, a->speed);
+	struct sc_ready rd = {sc_twin_serial(first), fleet ? sc_fleet_size(fleet) : 1,
+			      sc_twin_modbus_port(first),
+			      fleet ? sc_fleet_http_port(fleet) : sc_twin_http_port(twin),
+			      fleet ? sc_fleet_https_port(fleet) : sc_twin_https_port(twin), line};
+	rc = announce_ready(&rd);
+	if (rc == 0) {
+		struct sc_mdns *mdns = start_mdns(loop, &a->to, twin, fleet);
+		int signo = sc_loop_run(loop);
+		if (signo > 0)
+			sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
+		sc_ready_withdraw(ready_path);
+		sc_mdns_stop(mdns);
+		if (fleet)
+			sc_fleet_summary(fleet, line, sizeof line);
+		else
+			sc_twin_summary(twin, line, sizeof line);
+		sc_log(SC_LOG_INFO, "%s", line);
+	}
+	sc_fleet_stop(fleet);
+	sc_twin_stop(twin);
+	sc_loop_free(loop);
+	return rc;
+}
+
+/* --devices N: the fleet's plan and its devices' options, then serve. */
+static int run_fleet(const struct args *a)
+{
+	const struct sc_twin_opts *to = &a->to;
 	static struct sc_fleet_opts fo;
-	fo.plan.devices = devices;
-	fo.plan.offset = offset;
+	fo.plan.devices = (int)a->devices;
+	fo.plan.offset = a->offset;
 	if (sc_fleet_parse_serial(to->serial, &fo.plan.first_serial) != 0) {
 		fprintf(stderr, "sc-sim: --serial-number: a fleet numbers its devices from a serial of "
 				"12 hex digits, such as E8DB84000001 ('%s' is not)\n", to->serial);
@@ -361,16 +440,16 @@ static int run_fleet(struct sc_twin_opts *to, int devices, uint64_t offset, bool
 	}
 	fo.plan.modbus_base_port = to->modbus.port;
 	fo.plan.seed = to->src.meter.seed;
-	fo.plan.fixed_profile = profile_given;
+	fo.plan.fixed_profile = a->profile_given;
 	fo.plan.profile = to->src.meter.profile;
-	fo.plan.phases = phases_given ? to->src.meter.phases : 0;
+	fo.plan.phases = a->phases_given ? to->src.meter.phases : 0;
 	fo.plan.cadence_ms = to->src.flavour == SC_FLAVOUR_DSMR42 ? 10000 : 1000;
 	char why[200];
 	if (sc_fleet_plan_check(&fo.plan, why, sizeof why) != 0) {
 		fprintf(stderr, "sc-sim: --devices: %s\n", why);
 		return EXIT_USAGE;
 	}
-	if (fds_for_fleet(devices) != 0)
+	if (fds_for_fleet(a->devices) != 0)
 		return EXIT_UNAVAILABLE;
 	fo.device = *to;
 	fo.state_dir = to->state_dir;
@@ -382,65 +461,19 @@ static int run_fleet(struct sc_twin_opts *to, int devices, uint64_t offset, bool
 	/* One password for the fleet: every device's page and API. */
 	static char pw[16];
 	if (!to->password && (to->http_addr || to->https_addr)) {
-		FILE *r = fopen("/dev/urandom", "rb");
-		static const char set[] = "abcdefghjkmnpqrstuvwxyz23456789";
-		unsigned char b[8] = {0};
-		if (!r || fread(b, 1, sizeof b, r) != sizeof b) {
-			if (r)
-				fclose(r);
-			fprintf(stderr, "sc-sim: cannot read /dev/urandom for the password\n");
+		if (sc_password_new(pw, sizeof pw, why, sizeof why) != SC_OK) {
+			fprintf(stderr, "sc-sim: %s\n", why);
 			return 1;
 		}
-		fclose(r);
-		for (int i = 0; i < 8; i++)
-			pw[i] = set[b[i] % (sizeof set - 1)];
 		fo.device.password = pw;
 		sc_log(SC_LOG_INFO, "http: login for every device: user / %s", pw);
 	}
-	struct sc_loop *loop = sc_loop_new();
-	if (!loop) {
-		fprintf(stderr, "sc-sim: out of memory\n");
-		return 1;
-	}
-	static struct sc_clock clock;
-	if (start_ms < 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	sc_clock_init(&clock, start_ms, sc_loop_now(loop), speed);
-	int code;
-	struct sc_fleet *f = sc_fleet_start(loop, &clock, &fo, &code);
-	if (!f) {
-		sc_loop_free(loop);
-		return code;
-	}
-	static char line[1024];
-	sc_fleet_describe(f, line, sizeof line);
-	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
-	struct sc_twin *first = sc_fleet_twin(f, 0);
-	struct sc_ready rd = {sc_twin_serial(first), sc_fleet_size(f), sc_twin_modbus_port(first),
-			      sc_fleet_http_port(f), sc_fleet_https_port(f), line};
-	int rc = announce_ready(&rd);
-	if (rc != 0) {
-		sc_fleet_stop(f);
-		sc_loop_free(loop);
-		return rc;
-	}
-	struct sc_mdns *mdns = start_mdns(loop, to, NULL, f);
-	int signo = sc_loop_run(loop);
-	if (signo > 0)
-		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
-	sc_ready_withdraw(ready_path);
-	sc_mdns_stop(mdns);
-	sc_fleet_summary(f, line, sizeof line);
-	sc_log(SC_LOG_INFO, "%s", line);
-	sc_fleet_stop(f);
-	sc_loop_free(loop);
-	return 0;
+	return serve(a, &fo);
 }
 
-int main(int argc, char **argv)
+/* The command line into a; -1 to go on, else the exit status (0 after
+ * --help). */
+static int parse_options(int argc, char **argv, struct args *a)
 {
 	enum {
 		O_MQTT = 256, O_MQTT_USER, O_MQTT_PW, O_PLAIN, O_SITE, O_SERIAL, O_CAFILE, O_CERT,
@@ -509,48 +542,46 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct sc_twin_opts to;
-	to.src = (struct sc_source_opts){
+	a->to.src = (struct sc_source_opts){
 		.kind = SC_SRC_GEN,
 		.flavour = SC_FLAVOUR_DSMR50,
 		.meter = {SC_PROFILE_HOUSEHOLD, 3, 1, 0, 0, 0},
 		.tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0},
 	};
-	to.source_spec = "gen:dsmr50";
-	to.modbus = (struct sc_modbus_opts){"0.0.0.0", 502, 1, 60};
-	to.dev = (struct sc_device_config){.protocol = SC_PROTO_AUTO, .regs = {SC_WORDS_CDAB, false}};
-	to.firmware = DEFAULT_FIRMWARE;
-	snprintf(to.serial, sizeof to.serial, "E8DB84000001");
-	sc_config_defaults(&to.factory);
-	to.qos = 0;
-	to.keepalive_s = 60;
-	to.reconnect_min_ms = 1000;
-	to.reconnect_max_ms = 10000;
-	to.counters_interval_s = 60;
+	a->to.source_spec = "gen:dsmr50";
+	a->to.modbus = (struct sc_modbus_opts){"0.0.0.0", 502, 1, 60};
+	a->to.dev = (struct sc_device_config){.protocol = SC_PROTO_AUTO, .regs = {SC_WORDS_CDAB, false}};
+	a->to.firmware = DEFAULT_FIRMWARE;
+	snprintf(a->to.serial, sizeof a->to.serial, "E8DB84000001");
+	sc_config_defaults(&a->to.factory);
+	a->to.qos = 0;
+	a->to.keepalive_s = 60;
+	a->to.reconnect_min_ms = 1000;
+	a->to.reconnect_max_ms = 10000;
+	a->to.counters_interval_s = 60;
 	static char mb_host[64] = "0.0.0.0", http_host[64] = "0.0.0.0", https_host[64] = "0.0.0.0";
-	to.http_addr = http_host;
-	to.https_addr = https_host;
-	to.http_port = 80;
-	to.https_port = 443;
-	to.session_idle_ms = 60000;
+	a->to.route = sc_router_serve;
+	a->to.http_addr = http_host;
+	a->to.https_addr = https_host;
+	a->to.http_port = 80;
+	a->to.https_port = 443;
+	a->to.session_idle_ms = 60000;
 	int device = -1; /* -1 from the source, else enum sc_protocol */
 	int control = -1; /* -1 auto: on when every HTTP address is a loopback one */
-	struct sc_scenario_run scn = {0};
-	bool mqtt_given = false, phases_given = false;
-	bool profile_given = false;
-	long devices = 1;
-	uint64_t offset = 0;
-	double speed = 1, d;
-	int64_t start_ms = -1;
+	bool mqtt_given = false;
+	a->devices = 1;
+	a->speed = 1;
+	a->start_ms = -1;
+	double d;
 	char err[256];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			to.source_spec = optarg;
-			profile_given = strncmp(optarg, "gen:", 4) == 0 && strchr(optarg + 4, ':');
-			if (sc_source_parse(optarg, &to.src, err, sizeof err) != 0) {
+			a->to.source_spec = optarg;
+			a->profile_given = strncmp(optarg, "gen:", 4) == 0 && strchr(optarg + 4, ':');
+			if (sc_source_parse(optarg, &a->to.src, err, sizeof err) != 0) {
 				fprintf(stderr, "sc-sim: --source: %s\n", err);
 				return EXIT_USAGE;
 			}
@@ -560,16 +591,16 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sc-sim: --phases must be 1 or 3\n");
 				return EXIT_USAGE;
 			}
-			to.src.meter.phases = optarg[0] - '0';
-			phases_given = true;
+			a->to.src.meter.phases = optarg[0] - '0';
+			a->phases_given = true;
 			break;
 		case 'S':
 			if (number("--seed", optarg, 0, 1e18, &d))
 				return EXIT_USAGE;
-			to.src.meter.seed = (uint64_t)d;
+			a->to.src.meter.seed = (uint64_t)d;
 			break;
 		case 'o':
-			to.src.tic.producer = true;
+			a->to.src.tic.producer = true;
 			break;
 		case 'C': {
 			int cal = sc_tic_calendar_from_name(optarg);
@@ -578,14 +609,14 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			to.src.tic.calendar = (enum sc_tic_calendar)cal;
+			a->to.src.tic.calendar = (enum sc_tic_calendar)cal;
 			break;
 		}
 		case 'L':
-			to.src.loop = true;
+			a->to.src.loop = true;
 			break;
 		case 'x':
-			to.src.exit_at_end = true;
+			a->to.src.exit_at_end = true;
 			break;
 		case 'd':
 			device = sc_protocol_from_name(optarg);
@@ -595,30 +626,30 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'n':
-			to.dev.p1_flags |= SC_P1_NO_CRC;
+			a->to.dev.p1_flags |= SC_P1_NO_CRC;
 			break;
 		case 'a':
-			to.dev.p1_flags |= SC_P1_ANY_VERSION;
+			a->to.dev.p1_flags |= SC_P1_ANY_VERSION;
 			break;
 		case 'D':
 			if (number("--no-data-timeout", optarg, 0.001, 86400, &d))
 				return EXIT_USAGE;
-			to.dev.no_data_ms = (int64_t)(d * 1000);
+			a->to.dev.no_data_ms = (int64_t)(d * 1000);
 			break;
 		case 'v':
 			if (strcmp(optarg, "max") == 0) {
-				scn.speed_max = true;
+				a->scn.speed_max = true;
 				break;
 			}
-			scn.speed_max = false;
-			if (number("--speed", optarg, 0.001, 100000, &speed))
+			a->scn.speed_max = false;
+			if (number("--speed", optarg, 0.001, 100000, &a->speed))
 				return EXIT_USAGE;
 			break;
 		case O_SCENARIO:
-			scn.path = optarg;
+			a->scn.path = optarg;
 			break;
 		case O_EACH:
-			scn.each_telegram = true;
+			a->scn.each_telegram = true;
 			break;
 		case O_DEVICES:
 			if (number("--devices", optarg, 1, SC_FLEET_MAX, &d))
@@ -627,7 +658,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sc-sim: --devices: '%s' is not a whole number\n", optarg);
 				return EXIT_USAGE;
 			}
-			devices = (long)d;
+			a->devices = (long)d;
 			break;
 		case O_OFFSET:
 			if (number("--device-offset", optarg, 0, (double)SC_SERIAL_MAX_VALUE, &d))
@@ -637,20 +668,20 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			offset = (uint64_t)d;
+			a->offset = (uint64_t)d;
 			break;
 		case O_BASE_PORT:
 			if (number("--modbus-base-port", optarg, 0, 65535, &d))
 				return EXIT_USAGE;
-			to.modbus.port = (int)d;
+			a->to.modbus.port = (int)d;
 			break;
 		case 't':
 			if (number("--start", optarg, 0, 4102444800.0, &d))
 				return EXIT_USAGE;
-			start_ms = (int64_t)d * 1000;
+			a->start_ms = (int64_t)d * 1000;
 			break;
 		case 'm':
-			if (parse_hostport(optarg, mb_host, sizeof mb_host, &to.modbus.port) != 0) {
+			if (parse_hostport(optarg, mb_host, sizeof mb_host, &a->to.modbus.port) != 0) {
 				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT\n", optarg);
 				return EXIT_USAGE;
 			}
@@ -658,18 +689,18 @@ int main(int argc, char **argv)
 		case 'c':
 			if (number("--modbus-clients", optarg, 1, SC_MODBUS_MAX_CLIENTS, &d))
 				return EXIT_USAGE;
-			to.modbus.max_clients = (int)d;
+			a->to.modbus.max_clients = (int)d;
 			break;
 		case 'i':
 			if (number("--modbus-idle-timeout", optarg, 1, 86400, &d))
 				return EXIT_USAGE;
-			to.modbus.idle_timeout_s = (int)d;
+			a->to.modbus.idle_timeout_s = (int)d;
 			break;
 		case 'w':
 			if (strcmp(optarg, "cdab") == 0)
-				to.dev.regs.order = SC_WORDS_CDAB;
+				a->to.dev.regs.order = SC_WORDS_CDAB;
 			else if (strcmp(optarg, "abcd") == 0)
-				to.dev.regs.order = SC_WORDS_ABCD;
+				a->to.dev.regs.order = SC_WORDS_ABCD;
 			else {
 				fprintf(stderr, "sc-sim: --word-order: '%s' is not cdab or abcd\n", optarg);
 				return EXIT_USAGE;
@@ -681,40 +712,40 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			to.firmware = optarg;
+			a->to.firmware = optarg;
 			break;
 		case O_MQTT:
 			mqtt_given = true;
 			if (strcmp(optarg, "off") == 0) {
-				to.mqtt_off = true;
+				a->to.mqtt_off = true;
 				break;
 			}
 			if (!sc_config_valid_broker(optarg, err, sizeof err)) {
 				fprintf(stderr, "sc-sim: --mqtt: '%s': %s\n", optarg, err);
 				return EXIT_USAGE;
 			}
-			to.mqtt_off = false;
-			to.factory.mqtt_enabled = true;
-			set_text("--mqtt", optarg, to.factory.broker, sizeof to.factory.broker);
+			a->to.mqtt_off = false;
+			a->to.factory.mqtt_enabled = true;
+			set_text("--mqtt", optarg, a->to.factory.broker, sizeof a->to.factory.broker);
 			break;
 		case O_MQTT_USER:
-			if (set_text("--mqtt-user", optarg, to.factory.username, sizeof to.factory.username))
+			if (set_text("--mqtt-user", optarg, a->to.factory.username, sizeof a->to.factory.username))
 				return EXIT_USAGE;
 			break;
 		case O_MQTT_PW:
-			if (set_text("--mqtt-password", optarg, to.factory.password,
-				     sizeof to.factory.password))
+			if (set_text("--mqtt-password", optarg, a->to.factory.password,
+				     sizeof a->to.factory.password))
 				return EXIT_USAGE;
 			break;
 		case O_PLAIN:
-			to.plaintext_ok = true;
+			a->to.plaintext_ok = true;
 			break;
 		case O_SITE:
 			if (!sc_config_valid_site(optarg, err, sizeof err)) {
 				fprintf(stderr, "sc-sim: --site: '%s': %s\n", optarg, err);
 				return EXIT_USAGE;
 			}
-			set_text("--site", optarg, to.factory.site, sizeof to.factory.site);
+			set_text("--site", optarg, a->to.factory.site, sizeof a->to.factory.site);
 			break;
 		case O_SERIAL:
 			if (!valid_serial(optarg)) {
@@ -722,56 +753,56 @@ int main(int argc, char **argv)
 						"digits\n", optarg, SC_SERIAL_MAX);
 				return EXIT_USAGE;
 			}
-			set_text("--serial-number", optarg, to.serial, sizeof to.serial);
+			set_text("--serial-number", optarg, a->to.serial, sizeof a->to.serial);
 			break;
 		case O_CAFILE:
-			to.cafile = optarg;
+			a->to.cafile = optarg;
 			break;
 		case O_CERT:
-			to.certfile = optarg;
+			a->to.certfile = optarg;
 			break;
 		case O_KEY:
-			to.keyfile = optarg;
+			a->to.keyfile = optarg;
 			break;
 		case O_CLIENT_ID:
 			if (!*optarg || strlen(optarg) > 65535) {
 				fprintf(stderr, "sc-sim: --mqtt-client-id: empty\n");
 				return EXIT_USAGE;
 			}
-			to.client_id = optarg;
+			a->to.client_id = optarg;
 			break;
 		case O_QOS:
 			if (strcmp(optarg, "0") != 0 && strcmp(optarg, "1") != 0) {
 				fprintf(stderr, "sc-sim: --mqtt-qos must be 0 or 1\n");
 				return EXIT_USAGE;
 			}
-			to.qos = optarg[0] - '0';
+			a->to.qos = optarg[0] - '0';
 			break;
 		case O_RETAIN:
-			to.retain = true;
+			a->to.retain = true;
 			break;
 		case O_KEEPALIVE:
 			if (number("--mqtt-keepalive", optarg, 5, 65535, &d))
 				return EXIT_USAGE;
-			to.keepalive_s = (int)d;
+			a->to.keepalive_s = (int)d;
 			break;
 		case O_RECONNECT:
 			if (number("--mqtt-reconnect-max", optarg, 0.1, 3600, &d))
 				return EXIT_USAGE;
-			to.reconnect_max_ms = (int)(d * 1000);
-			if (to.reconnect_min_ms > to.reconnect_max_ms)
-				to.reconnect_min_ms = to.reconnect_max_ms;
+			a->to.reconnect_max_ms = (int)(d * 1000);
+			if (a->to.reconnect_min_ms > a->to.reconnect_max_ms)
+				a->to.reconnect_min_ms = a->to.reconnect_max_ms;
 			break;
 		case O_COUNTERS:
 			if (number("--counters-interval", optarg, 0, 86400, &d))
 				return EXIT_USAGE;
-			to.counters_interval_s = (int)d;
+			a->to.counters_interval_s = (int)d;
 			break;
 		case O_EMPTY_SITE:
 			if (strcmp(optarg, "omit") == 0)
-				to.topic_site = SC_TOPIC_SITE_OMIT;
+				a->to.topic_site = SC_TOPIC_SITE_OMIT;
 			else if (strcmp(optarg, "empty") == 0)
-				to.topic_site = SC_TOPIC_SITE_EMPTY;
+				a->to.topic_site = SC_TOPIC_SITE_EMPTY;
 			else {
 				fprintf(stderr, "sc-sim: --empty-site: '%s' is not omit or empty\n", optarg);
 				return EXIT_USAGE;
@@ -780,8 +811,8 @@ int main(int argc, char **argv)
 		case O_HTTP:
 		case O_HTTPS: {
 			char *host = c == O_HTTP ? http_host : https_host;
-			int *port = c == O_HTTP ? &to.http_port : &to.https_port;
-			const char **addr = c == O_HTTP ? &to.http_addr : &to.https_addr;
+			int *port = c == O_HTTP ? &a->to.http_port : &a->to.https_port;
+			const char **addr = c == O_HTTP ? &a->to.http_addr : &a->to.https_addr;
 			if (strcmp(optarg, "off") == 0) {
 				*addr = NULL;
 				break;
@@ -795,7 +826,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_STATE:
-			to.state_dir = optarg;
+			a->to.state_dir = optarg;
 			break;
 		case O_PASSWORD: {
 			size_t n = strlen(optarg);
@@ -807,26 +838,26 @@ int main(int argc, char **argv)
 					SC_API_PASSWORD_MAX);
 				return EXIT_USAGE;
 			}
-			to.password = optarg;
+			a->to.password = optarg;
 			break;
 		}
 		case O_SESSION:
 			if (number("--session-idle", optarg, 1, 86400, &d))
 				return EXIT_USAGE;
-			to.session_idle_ms = (int64_t)(d * 1000);
+			a->to.session_idle_ms = (int64_t)(d * 1000);
 			break;
 		case O_ECHO:
-			to.echo_secrets = true;
+			a->to.echo_secrets = true;
 			break;
 		case O_PLAIN_API:
-			to.plain_http_api = true;
+			a->to.plain_http_api = true;
 			break;
 		case O_POWER_UP:
-			to.power_up = true;
+			a->to.power_up = true;
 			break;
 		case O_P1_OUT:
-			to.p1_out = strncmp(optarg, "serial:", 7) == 0 ? optarg + 7 : optarg;
-			if (!*to.p1_out) {
+			a->to.p1_out = strncmp(optarg, "serial:", 7) == 0 ? optarg + 7 : optarg;
+			if (!*a->to.p1_out) {
 				fprintf(stderr, "sc-sim: --p1-out: a serial port or pty is expected\n");
 				return EXIT_USAGE;
 			}
@@ -836,7 +867,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sc-sim: --record: a file name is expected\n");
 				return EXIT_USAGE;
 			}
-			to.record = optarg;
+			a->to.record = optarg;
 			break;
 		case O_CONTROL:
 			if (strcmp(optarg, "on") == 0)
@@ -861,7 +892,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_WEB_ROOT:
-			if (load_page(optarg, &to) != 0)
+			if (load_page(optarg, &a->to) != 0)
 				return EXIT_UNAVAILABLE;
 			break;
 		case O_READY:
@@ -875,8 +906,8 @@ int main(int argc, char **argv)
 			mdns_on = true;
 			break;
 		case O_MDNS_ADDRESS: {
-			char a[INET_ADDRSTRLEN], why[200];
-			if (sc_mdns_pick_address(NULL, optarg, a, sizeof a, why, sizeof why) != 0) {
+			char addr[INET_ADDRSTRLEN], why[200];
+			if (sc_mdns_pick_address(NULL, optarg, addr, sizeof addr, why, sizeof why) != 0) {
 				fprintf(stderr, "sc-sim: --mdns-address: %s\n", why);
 				return EXIT_USAGE;
 			}
@@ -896,33 +927,93 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sc-sim: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!to.certfile != !to.keyfile) {
+	if (!a->to.certfile != !a->to.keyfile) {
 		fprintf(stderr, "sc-sim: --cert and --key go together\n");
 		return EXIT_USAGE;
 	}
 	if (device >= 0)
-		to.dev.protocol = (enum sc_protocol)device;
-	else if (to.src.kind == SC_SRC_GEN)
-		to.dev.protocol = to.src.flavour == SC_FLAVOUR_TIC ? SC_PROTO_TIC : SC_PROTO_P1;
-	else if (to.src.kind == SC_SRC_SERIAL)
-		to.dev.protocol = SC_PROTO_P1;
-	to.src.tic_line = to.dev.protocol == SC_PROTO_TIC;
-	if (to.src.kind == SC_SRC_GEN &&
-	    (to.src.flavour == SC_FLAVOUR_TIC) != (to.dev.protocol == SC_PROTO_TIC))
+		a->to.dev.protocol = (enum sc_protocol)device;
+	else if (a->to.src.kind == SC_SRC_GEN)
+		a->to.dev.protocol = a->to.src.flavour == SC_FLAVOUR_TIC ? SC_PROTO_TIC : SC_PROTO_P1;
+	else if (a->to.src.kind == SC_SRC_SERIAL)
+		a->to.dev.protocol = SC_PROTO_P1;
+	a->to.src.tic_line = a->to.dev.protocol == SC_PROTO_TIC;
+	if (a->to.src.kind == SC_SRC_GEN &&
+	    (a->to.src.flavour == SC_FLAVOUR_TIC) != (a->to.dev.protocol == SC_PROTO_TIC))
 		sc_log(SC_LOG_WARN, "the %s meter does not match the %s device: its telegrams "
-				    "will be rejected", sc_flavour_name(to.src.flavour),
-		       sc_protocol_name(to.dev.protocol));
-	to.modbus.addr = mb_host;
+				    "will be rejected", sc_flavour_name(a->to.src.flavour),
+		       sc_protocol_name(a->to.dev.protocol));
+	a->to.modbus.addr = mb_host;
 	/* The control API drives the twin without a password: beyond loopback
 	 * only when asked for. */
-	bool loopback = (!to.http_addr || strncmp(to.http_addr, "127.", 4) == 0) &&
-			(!to.https_addr || strncmp(to.https_addr, "127.", 4) == 0);
-	to.control = control < 0 ? loopback : control == 1;
-	if (to.control && !loopback)
+	bool loopback = (!a->to.http_addr || strncmp(a->to.http_addr, "127.", 4) == 0) &&
+			(!a->to.https_addr || strncmp(a->to.https_addr, "127.", 4) == 0);
+	a->to.control = control < 0 ? loopback : control == 1;
+	if (a->to.control && !loopback)
 		sc_log(SC_LOG_WARN, "the control API (/sim/v1) answers without a password on %s",
-		       to.https_addr ? to.https_addr : to.http_addr);
-	to.seed = to.src.meter.seed;
+		       a->to.https_addr ? a->to.https_addr : a->to.http_addr);
+	a->to.seed = a->to.src.meter.seed;
 
+	a->scn.speed = a->speed;
+	a->scn.ready_file = ready_path;
+	a->scn.mqtt_off = mqtt_given && a->to.mqtt_off;
+	a->scn.mqtt_url = mqtt_given && !a->to.mqtt_off ? a->to.factory.broker : NULL;
+	return -1;
+}
+
+/* Which of the three ways to run: a fleet, a scenario, or one device; -1
+ * when the options go together, else the exit status. */
+static int check_mode(const struct args *a)
+{
+	const struct sc_twin_opts *to = &a->to;
+	if (a->devices > 1 || a->offset > 0) {
+		const char *why = a->scn.path		      ? "--scenario drives one device"
+				  : a->scn.speed_max	      ? "--speed max runs a scenario only"
+				  : a->scn.each_telegram      ? "--each-telegram goes with --scenario"
+				  : to->src.kind != SC_SRC_GEN && to->src.kind != SC_SRC_NONE
+					  ? "a fleet's devices have built-in meters (--source gen:...) "
+					    "or none"
+				  : to->p1_out		      ? "--p1-out repeats one device's meter"
+				  : to->record		      ? "--record records one device's meter"
+				  : to->client_id	      ? "--mqtt-client-id names one device; "
+								"a fleet's are their serials"
+				  : to->certfile	      ? "--cert is one device's certificate"
+							      : NULL;
+		if (why) {
+			fprintf(stderr, "sc-sim: --devices: %s\n", why);
+			return EXIT_USAGE;
+		}
+		if (mdns_on && a->devices > SC_MDNS_MAX_DEVICES) {
+			fprintf(stderr, "sc-sim: --mdns advertises a fleet of at most %d devices, not %ld "
+					"(run the others as a shard without --mdns)\n", SC_MDNS_MAX_DEVICES,
+				a->devices);
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
+	if (a->scn.path && mdns_on) {
+		fprintf(stderr, "sc-sim: --mdns advertises a running device, not a scenario's\n");
+		return EXIT_USAGE;
+	}
+	if (a->scn.path)
+		return -1;
+	if (a->scn.speed_max) {
+		fprintf(stderr, "sc-sim: --speed max runs a scenario (--scenario FILE) only\n");
+		return EXIT_USAGE;
+	}
+	if (a->scn.each_telegram) {
+		fprintf(stderr, "sc-sim: --each-telegram goes with --scenario FILE\n");
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct args a;
+	int rc = parse_options(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
 	if (ready_path) {
 		char why[300];
 		if (sc_ready_clear(ready_path, why, sizeof why) != 0) {
@@ -930,91 +1021,11 @@ int main(int argc, char **argv)
 			return EXIT_UNAVAILABLE;
 		}
 	}
-	if (devices > 1 || offset > 0) {
-		const char *why = scn.path		      ? "--scenario drives one device"
-				  : scn.speed_max	      ? "--speed max runs a scenario only"
-				  : scn.each_telegram	      ? "--each-telegram goes with --scenario"
-				  : to.src.kind != SC_SRC_GEN && to.src.kind != SC_SRC_NONE
-					  ? "a fleet's devices have built-in meters (--source gen:...) "
-					    "or none"
-				  : to.p1_out		      ? "--p1-out repeats one device's meter"
-				  : to.record		      ? "--record records one device's meter"
-				  : to.client_id	      ? "--mqtt-client-id names one device; "
-								"a fleet's are their serials"
-				  : to.certfile		      ? "--cert is one device's certificate"
-							      : NULL;
-		if (why) {
-			fprintf(stderr, "sc-sim: --devices: %s\n", why);
-			return EXIT_USAGE;
-		}
-		if (mdns_on && devices > SC_MDNS_MAX_DEVICES) {
-			fprintf(stderr, "sc-sim: --mdns advertises a fleet of at most %d devices, not %ld "
-					"(run the others as a shard without --mdns)\n", SC_MDNS_MAX_DEVICES,
-				devices);
-			return EXIT_USAGE;
-		}
-		return run_fleet(&to, (int)devices, offset, profile_given, phases_given, speed,
-				 start_ms);
-	}
-	if (scn.path && mdns_on) {
-		fprintf(stderr, "sc-sim: --mdns advertises a running device, not a scenario's\n");
-		return EXIT_USAGE;
-	}
-	if (scn.path) {
-		scn.speed = speed;
-		scn.ready_file = ready_path;
-		scn.mqtt_off = mqtt_given && to.mqtt_off;
-		scn.mqtt_url = mqtt_given && !to.mqtt_off ? to.factory.broker : NULL;
-		return sc_scenario_main(&scn, &to);
-	}
-	if (scn.speed_max) {
-		fprintf(stderr, "sc-sim: --speed max runs a scenario (--scenario FILE) only\n");
-		return EXIT_USAGE;
-	}
-	if (scn.each_telegram) {
-		fprintf(stderr, "sc-sim: --each-telegram goes with --scenario FILE\n");
-		return EXIT_USAGE;
-	}
-	struct sc_loop *loop = sc_loop_new();
-	if (!loop) {
-		fprintf(stderr, "sc-sim: out of memory\n");
-		return 1;
-	}
-	static struct sc_clock clock;
-	if (start_ms < 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	sc_clock_init(&clock, start_ms, sc_loop_now(loop), speed);
-
-	int code;
-	struct sc_twin *twin = sc_twin_start(loop, &clock, &to, &code);
-	if (!twin) {
-		sc_loop_free(loop);
-		return code;
-	}
-	static char line[2048];
-	sc_twin_describe(twin, line, sizeof line);
-	sc_log(SC_LOG_INFO, "ready: %s; speed %g", line, speed);
-	struct sc_ready rd = {sc_twin_serial(twin), 1, sc_twin_modbus_port(twin),
-			      sc_twin_http_port(twin), sc_twin_https_port(twin), line};
-	int rc = announce_ready(&rd);
-	if (rc != 0) {
-		sc_twin_stop(twin);
-		sc_loop_free(loop);
+	if ((rc = check_mode(&a)) >= 0)
 		return rc;
-	}
-	struct sc_mdns *mdns = start_mdns(loop, &to, twin, NULL);
-
-	int signo = sc_loop_run(loop);
-	if (signo > 0)
-		sc_log(SC_LOG_INFO, "stopping on signal %d", signo);
-	sc_ready_withdraw(ready_path);
-	sc_mdns_stop(mdns);
-	sc_twin_summary(twin, line, sizeof line);
-	sc_log(SC_LOG_INFO, "%s", line);
-	sc_twin_stop(twin);
-	sc_loop_free(loop);
-	return 0;
+	if (a.devices > 1 || a.offset > 0)
+		return run_fleet(&a);
+	if (a.scn.path)
+		return sc_scenario_main(&a.scn, &a.to);
+	return serve(&a, NULL);
 }

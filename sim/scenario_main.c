@@ -72,7 +72,9 @@ struct bytes_arg {
 static void in_loop_inject(void *arg, struct sc_call *call)
 {
 	struct bytes_arg *b = arg;
-	b->arrived = sc_twin_inject(b->x->twin, b->data, b->len);
+	struct sc_action a = {.kind = SC_ACT_TELEGRAM, .bytes = b->data, .len = b->len};
+	char why[80];
+	b->arrived = sc_twin_act(b->x->twin, &a, why, sizeof why) == 0;
 	sc_channel_done(call, 0);
 }
 
@@ -95,7 +97,9 @@ static void advance_done(void *arg)
 	/* While the client connects the bytes wait (see virt_advance). */
 	if (a->data && !(a->x->broker_url && strcmp(a->mqtt, "connecting") == 0 &&
 			 !a->x->mqtt_gave_up)) {
-		a->arrived = sc_twin_inject(a->x->twin, a->data, a->len);
+		struct sc_action tg = {.kind = SC_ACT_TELEGRAM, .bytes = a->data, .len = a->len};
+		char why[80];
+		a->arrived = sc_twin_act(a->x->twin, &tg, why, sizeof why) == 0;
 		a->data = NULL;
 	}
 	sc_channel_done(a->call, 0);
@@ -116,34 +120,9 @@ struct act_arg {
 static void in_loop_act(void *arg, struct sc_call *call)
 {
 	struct act_arg *a = arg;
-	struct sc_twin *t = a->x->twin;
-	const struct sc_step *st = a->st;
-	switch (st->kind) {
-	case SC_STEP_METER:
-		sc_twin_meter_cut(t, st->cut);
-		break;
-	case SC_STEP_BROKER:
-		sc_twin_broker_cut(t, st->cut);
-		break;
-	case SC_STEP_BUTTON:
-		sc_twin_press(t, (int64_t)(st->seconds * 1000.0 + 0.5));
-		break;
-	case SC_STEP_POWER:
-		sc_twin_power_cycle(t);
-		break;
-	case SC_STEP_NETWORK: {
-		struct sc_dongle_env env = sc_twin_dongle(t)->env;
-		bool *f[5] = {&env.ethernet_cable, &env.wifi_in_range, &env.dhcp_server, &env.gateway,
-			      &env.internet};
-		for (int i = 0; i < 5; i++)
-			if (st->net_given[i])
-				*f[i] = st->net_value[i];
-		sc_twin_set_env(t, &env);
-		break;
-	}
-	default:
-		break;
-	}
+	char why[80];
+	if (a->st->action.kind != SC_ACT_NONE)
+		sc_twin_act(a->x->twin, &a->st->action, why, sizeof why);
 	sc_channel_done(call, 0);
 }
 
@@ -324,7 +303,7 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 	}
 	/* The broker reachable again: the twin reconnects in real time, and the
 	 * timeline goes on once it has (virtual time waits for it). */
-	if (st->kind == SC_STEP_BROKER && !st->cut && x->virt &&
+	if (st->action.kind == SC_ACT_BROKER && !st->action.cut && x->virt &&
 	    !status_is(x, "Status.MQTT.State", "connected", 15)) {
 		snprintf(why, cap, "MQTT did not reconnect within 15 s");
 		return -1;
@@ -497,9 +476,12 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	} else {
 		sc_clock_init(&clock, epoch_ms, sc_loop_now(x.loop), x.speed);
 	}
-	x.twin = sc_twin_start(x.loop, &clock, to, &code);
-	if (!x.twin)
+	rc = sc_twin_start(x.loop, &clock, to, &x.twin, err, sizeof err);
+	if (rc != SC_OK) {
+		sc_log(SC_LOG_ERROR, "%s", err);
+		code = rc == SC_ERR_NOMEM ? 1 : 3; /* as sc-sim's exit statuses say */
 		goto out;
+	}
 	x.modbus_port = sc_twin_modbus_port(x.twin);
 	x.https_port = sc_twin_https_port(x.twin);
 	{

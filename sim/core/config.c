@@ -18,15 +18,6 @@ const char *sc_ipmode_name(enum sc_ipmode m)
 	return m == SC_IPMODE_STATIC ? "Static" : "DHCP";
 }
 
-static void copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 void sc_config_defaults(struct sc_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -36,7 +27,7 @@ void sc_config_defaults(struct sc_config *c)
 	c->eth.st.prefix = -1;
 	c->wifi.st.prefix = -1;
 	c->mqtt_enabled = true;
-	copy(c->broker, sizeof c->broker, SC_CONFIG_DEFAULT_BROKER);
+	sc_str_copy(c->broker, sizeof c->broker, SC_CONFIG_DEFAULT_BROKER);
 }
 
 /* ---- addresses ---- */
@@ -325,7 +316,7 @@ static int set_text(struct ctx *x, const cJSON *o, const char *path, const char 
 		snprintf(lim, sizeof lim, "%zu", cap - 1);
 		return fail(x, path, key, "longer than %s bytes", lim);
 	}
-	copy(dst, cap, s);
+	sc_str_copy(dst, cap, s);
 	return SC_OK;
 }
 
@@ -412,7 +403,7 @@ static int apply_if(struct ctx *x, const cJSON *o, const char *path, struct sc_c
 			size_t n = strlen(ssid);
 			if (n < 1 || n > SC_CONFIG_SSID_MAX)
 				return fail(x, sub, "WiFiSSID", "%s", "an SSID is 1-32 bytes");
-			copy(x->c->ssid, sizeof x->c->ssid, ssid);
+			sc_str_copy(x->c->ssid, sizeof x->c->ssid, ssid);
 		}
 		const char *psk = string_of(x, cd, sub, "WiFiPassword", &rc);
 		if (rc)
@@ -432,7 +423,7 @@ static int apply_if(struct ctx *x, const cJSON *o, const char *path, struct sc_c
 				return fail(x, sub, "WiFiPassword", "%s",
 					    "a WPA2 passphrase is 8-63 printable ASCII characters "
 					    "(or 64 hex digits)");
-			copy(x->c->psk, sizeof x->c->psk, psk);
+			sc_str_copy(x->c->psk, sizeof x->c->psk, psk);
 		}
 	}
 	return SC_OK;
@@ -457,7 +448,7 @@ static int apply_mqtt(struct ctx *x, const cJSON *o)
 	if (broker) {
 		if (!sc_config_valid_broker(broker, reason, sizeof reason))
 			return fail(x, "MQTT", "Broker", "%s", reason);
-		copy(x->c->broker, sizeof x->c->broker, broker);
+		sc_str_copy(x->c->broker, sizeof x->c->broker, broker);
 	}
 	const char *site = string_of(x, o, "MQTT", "Site", &rc);
 	if (rc)
@@ -465,7 +456,7 @@ static int apply_mqtt(struct ctx *x, const cJSON *o)
 	if (site) {
 		if (!sc_config_valid_site(site, reason, sizeof reason))
 			return fail(x, "MQTT", "Site", "%s", reason);
-		copy(x->c->site, sizeof x->c->site, site);
+		sc_str_copy(x->c->site, sizeof x->c->site, site);
 	}
 	if ((rc = set_text(x, o, "MQTT", "Username", x->c->username, sizeof x->c->username)))
 		return rc;

@@ -1,6 +1,7 @@
 #include "cursor.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "sc_error.h"
 
@@ -94,4 +95,14 @@ int sc_parse_hex16(const char *s, size_t len, uint16_t *out)
 	}
 	*out = (uint16_t)v;
 	return SC_OK;
+}
+
+size_t sc_str_copy(char *dst, size_t cap, const char *src)
+{
+	size_t len = src ? strlen(src) : 0;
+	size_t n = len < cap ? len : cap - 1;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+	return len;
 }

@@ -75,4 +75,9 @@ int sc_parse_hex16(const char *s, size_t len, uint16_t *out);
 /* Exact powers of ten 10^0 .. 10^22 as doubles. */
 double sc_pow10(int n);
 
+/* The bounded string copy: as much of src as fits in cap - 1 bytes, always
+ * terminated (cap >= 1); NULL src copies "". Returns strlen(src), so a
+ * result >= cap means the text was cut. */
+size_t sc_str_copy(char *dst, size_t cap, const char *src);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "cursor.h"
 #include "sc_error.h"
 
 int sc_device_init(struct sc_device *d, const struct sc_device_config *cfg)
@@ -24,15 +25,6 @@ void sc_device_free(struct sc_device *d)
 }
 
 /* As much of src as fits, NUL-terminated. */
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static void handle(struct sc_device *d, int64_t now_ms)
 {
 	struct sc_tg_event *ev = &d->ev;
@@ -47,8 +39,8 @@ static void handle(struct sc_device *d, int64_t now_ms)
 			d->counters.telegrams_frame_fail++;
 		else
 			d->counters.telegrams_fail++;
-		copy_text(d->last_fail_kind, sizeof d->last_fail_kind, ev->name);
-		copy_text(d->last_fail_detail, sizeof d->last_fail_detail, ev->detail);
+		sc_str_copy(d->last_fail_kind, sizeof d->last_fail_kind, ev->name);
+		sc_str_copy(d->last_fail_detail, sizeof d->last_fail_detail, ev->detail);
 		d->last_fail_ms = now_ms;
 		break;
 	case SC_TG_OK:

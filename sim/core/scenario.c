@@ -137,15 +137,6 @@ static bool get_bool(struct ld *l, const cJSON *o, const char *path, const char 
 	return true;
 }
 
-static void copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* ---- the meter ---- */
 
 static bool load_meter(struct ld *l, const cJSON *o, struct sc_scenario *s)
@@ -280,7 +271,7 @@ static bool load_values(struct ld *l, const cJSON *o, const char *path, double t
 		join(p, sizeof p, path, v->string);
 		if (strlen(v->string) >= sizeof m->key)
 			return fail(l, p, "name too long");
-		copy(m->key, sizeof m->key, v->string);
+		sc_str_copy(m->key, sizeof m->key, v->string);
 		if (!load_value(l, v, p, tolerance, m) || (keyfn && !keyfn(l, p, v->string, m)))
 			return false;
 	}
@@ -348,8 +339,8 @@ static bool load_http(struct ld *l, const cJSON *v, const char *p, double tol, s
 		join(q, sizeof q, p, "path");
 		return fail(l, q, "a path beginning with /");
 	}
-	copy(e->method, sizeof e->method, method);
-	copy(e->path, sizeof e->path, hp);
+	sc_str_copy(e->method, sizeof e->method, method);
+	sc_str_copy(e->path, sizeof e->path, hp);
 	e->status = (int)status;
 	const cJSON *body = get(v, "body");
 	if (body) {
@@ -375,7 +366,7 @@ static bool load_expect(struct ld *l, const cJSON *o, const char *path, struct s
 					   "tolerance"};
 	if (!members(l, o, path, keys, sizeof keys / sizeof keys[0]))
 		return false;
-	copy(e->where, sizeof e->where, path);
+	sc_str_copy(e->where, sizeof e->where, path);
 	double tol = 0;
 	if (!get_number(l, o, path, "within", 0, 86400, &e->within) ||
 	    !get_number(l, o, path, "tolerance", 0, 1e15, &tol))
@@ -420,7 +411,7 @@ static bool load_expect(struct ld *l, const cJSON *o, const char *path, struct s
 		if (!e->m)
 			return fail(l, p, "out of memory");
 		e->nm = 1;
-		copy(e->m->key, sizeof e->m->key, reg->valuestring);
+		sc_str_copy(e->m->key, sizeof e->m->key, reg->valuestring);
 		join(q, sizeof q, p, "value");
 		if (!load_value(l, val, q, tol, e->m))
 			return false;
@@ -442,7 +433,7 @@ static bool load_expect(struct ld *l, const cJSON *o, const char *path, struct s
 			join(q, sizeof q, p, "metric");
 			return fail(l, q, "'%s' is not power_instant or device_counters", metric);
 		}
-		copy(e->metric, sizeof e->metric, metric);
+		sc_str_copy(e->metric, sizeof e->metric, metric);
 		const cJSON *f = get(v, "fields");
 		char q[200];
 		join(q, sizeof q, p, "fields");
@@ -471,7 +462,7 @@ static bool load_expect(struct ld *l, const cJSON *o, const char *path, struct s
 		if (!ok)
 			return fail(l, p, "a LED state: power-up, initialising, normal, ap, no-data, "
 					  "no-data-ap, no-ip or no-data-no-ip");
-		copy(e->led, sizeof e->led, v->valuestring);
+		sc_str_copy(e->led, sizeof e->led, v->valuestring);
 		return true;
 	}
 	v = get(o, "counters");
@@ -495,7 +486,7 @@ static bool load_expects(struct ld *l, const cJSON *v, const char *path, struct 
 	for (int i = 0; i < n; i++, e = e->next) {
 		char p[200];
 		if (one)
-			copy(p, sizeof p, path);
+			sc_str_copy(p, sizeof p, path);
 		else
 			snprintf(p, sizeof p, "%s[%d]", path, i);
 		st->nexpect++;
@@ -532,7 +523,7 @@ static bool load_step(struct ld *l, const cJSON *o, const struct sc_scenario *s,
 	if (!get_string(l, o, path, "note", &note))
 		return false;
 	if (note)
-		copy(st->note, sizeof st->note, note);
+		sc_str_copy(st->note, sizeof st->note, note);
 	int actions = 0;
 	for (size_t i = 2; i < 13; i++)
 		actions += get(o, keys[i]) != NULL;
@@ -611,7 +602,7 @@ static bool load_step(struct ld *l, const cJSON *o, const struct sc_scenario *s,
 		join(q, sizeof q, p, "file");
 		if (!file || !*file || strlen(file) >= sizeof st->file)
 			return fail(l, q, "the capture's path, relative to the scenario file");
-		copy(st->file, sizeof st->file, file);
+		sc_str_copy(st->file, sizeof st->file, file);
 		int64_t from = 0, count = -1;
 		if (!get_int(l, v, p, "from", 0, 1e9, &from) || !get_int(l, v, p, "count", 1, 1e9, &count) ||
 		    !get_number(l, v, p, "every", 0.001, 86400, &st->every))
@@ -634,37 +625,41 @@ static bool load_step(struct ld *l, const cJSON *o, const struct sc_scenario *s,
 		const char *cut = meter ? "cut" : "down", *back = meter ? "restore" : "up";
 		if (!cJSON_IsString(v) || (strcmp(v->valuestring, cut) && strcmp(v->valuestring, back)))
 			return fail(l, p, "\"%s\" or \"%s\"", cut, back);
-		st->cut = strcmp(v->valuestring, cut) == 0;
+		st->action.kind = meter ? SC_ACT_METER : SC_ACT_BROKER;
+		st->action.cut = strcmp(v->valuestring, cut) == 0;
 	} else if ((v = get(o, "network"))) {
 		st->kind = SC_STEP_NETWORK;
 		join(p, sizeof p, path, "network");
-		static const char *const nk[] = {"EthernetCable", "WifiInRange", "DhcpServer", "Gateway",
-						 "Internet"};
-		if (!members(l, v, p, nk, 5))
+		const char *const *nk = sc_net_field_names;
+		if (!members(l, v, p, nk, SC_NET_FIELDS))
 			return false;
 		if (cJSON_GetArraySize(v) == 0)
 			return fail(l, p, "names nothing to change");
-		for (int i = 0; i < 5; i++) {
-			st->net_given[i] = get(v, nk[i]) != NULL;
-			if (!get_bool(l, v, p, nk[i], &st->net_value[i]))
+		st->action.kind = SC_ACT_NETWORK;
+		for (int i = 0; i < SC_NET_FIELDS; i++) {
+			st->action.net_given[i] = get(v, nk[i]) != NULL;
+			if (!get_bool(l, v, p, nk[i], &st->action.net_value[i]))
 				return false;
 		}
 	} else if ((v = get(o, "button"))) {
 		st->kind = SC_STEP_BUTTON;
-		if (!get_number(l, o, path, "button", 0.01, 60, &st->seconds))
+		st->action.kind = SC_ACT_BUTTON;
+		st->action.button = SC_BUTTON_PRESS;
+		if (!get_number(l, o, path, "button", 0.01, 60, &st->action.seconds))
 			return false;
 	} else if ((v = get(o, "power"))) {
 		st->kind = SC_STEP_POWER;
 		join(p, sizeof p, path, "power");
 		if (!cJSON_IsString(v) || strcmp(v->valuestring, "cycle") != 0)
 			return fail(l, p, "\"cycle\"");
+		st->action.kind = SC_ACT_POWER;
 	} else if ((v = get(o, "api"))) {
 		st->kind = SC_STEP_API;
 		join(p, sizeof p, path, "api");
 		/* An API request checks itself like an http expectation. Fix: it
 		 * was loaded as {"http": ...}, so its errors named
 		 * steps[N].http.method where the file says steps[N].api.method. */
-		copy(st->api.where, sizeof st->api.where, p);
+		sc_str_copy(st->api.where, sizeof st->api.where, p);
 		if (!load_http(l, v, p, 0, &st->api))
 			return false;
 	} else if ((v = get(o, "wait"))) {
@@ -769,8 +764,8 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 	}
 	/* Defaults. */
 	s->device = SC_PROTO_P1;
-	copy(s->firmware, sizeof s->firmware, "5.2.0");
-	copy(s->serial, sizeof s->serial, "E8DB84000001");
+	sc_str_copy(s->firmware, sizeof s->firmware, "5.2.0");
+	sc_str_copy(s->serial, sizeof s->serial, "E8DB84000001");
 	s->flavour = SC_FLAVOUR_DSMR50;
 	s->meter = (struct sc_meter_config){SC_PROFILE_HOUSEHOLD, 3, 1, 1751360400, 0, 0};
 	s->tic = (struct sc_tic_gen_opts){false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
@@ -792,7 +787,7 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 		for (const char *q = str; *q && ok; q++)
 			if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.'))
 				ok = fail(&l, "name", "lower-case letters, digits, '-', '_' and '.' only");
-		copy(s->name, sizeof s->name, str);
+		sc_str_copy(s->name, sizeof s->name, str);
 	}
 	str = NULL;
 	if (ok && (ok = get_string(&l, root, "", "description", &str)) && str)
@@ -811,7 +806,7 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 		if (strlen(str) >= sizeof s->firmware || sc_fw_parse(str, &fw) != SC_OK)
 			ok = fail(&l, "firmware", "'%s' is not a version like 5.1.2", str);
 		else
-			copy(s->firmware, sizeof s->firmware, str);
+			sc_str_copy(s->firmware, sizeof s->firmware, str);
 	}
 	str = NULL;
 	if (ok && (ok = get_string(&l, root, "", "serial", &str)) && str) {
@@ -823,7 +818,7 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 		if (!good)
 			ok = fail(&l, "serial", "1-32 letters and digits");
 		else
-			copy(s->serial, sizeof s->serial, str);
+			sc_str_copy(s->serial, sizeof s->serial, str);
 	}
 	str = NULL;
 	if (ok && (ok = get_string(&l, root, "", "word_order", &str)) && str) {
@@ -872,7 +867,8 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 	double cad = sc_scenario_cadence(s);
 	for (int i = 0; i < s->nsteps; i++) {
 		const struct sc_step *st = &s->steps[i];
-		double end_t = st->at + st->seconds;
+		/* A wait lasts its seconds, a button press as long as it is held. */
+		double end_t = st->at + st->seconds + (st->action.kind == SC_ACT_BUTTON ? st->action.seconds : 0);
 		if (st->kind == SC_STEP_TELEGRAMS)
 			end_t = st->at + (st->count - 1) * (st->every > 0 ? st->every : cad);
 		for (int k = 0; k < st->nexpect; k++)

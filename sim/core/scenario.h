@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "action.h"
 #include "meter.h"
 #include "p1_gen.h"
 #include "reading.h"
@@ -91,11 +92,10 @@ struct sc_step {
 	int from;             /* index of the first telegram */
 	bool by_time;
 	double from_time, to_time; /* s from the capture's first telegram (by_time) */
-	/* METER, BROKER: true = cut/down */
-	bool cut;
-	/* NETWORK: which fields are given and their values */
-	bool net_given[5], net_value[5]; /* EthernetCable, WifiInRange, DhcpServer, Gateway, Internet */
-	/* BUTTON */
+	/* METER, NETWORK, BROKER, BUTTON, POWER: what is done to the device
+	 * (kind SC_ACT_NONE for the other steps) */
+	struct sc_action action;
+	/* WAIT (an EXPECT step with "wait"): its length in s */
 	double seconds;
 	/* API (method/path/body/status in api) */
 	struct sc_expect api;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -20,12 +21,12 @@ struct sc_p1out {
 	uint64_t sent, dropped;
 };
 
-static int open_port(struct sc_p1out *o, bool quiet)
+/* Opens the port; -1 with why when it cannot be. */
+static int open_port(struct sc_p1out *o, char *why, size_t cap)
 {
 	int fd = open(o->path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		sc_log(quiet ? SC_LOG_DEBUG : SC_LOG_ERROR, "p1-out: cannot open %s: %s", o->path,
-		       strerror(errno));
+		snprintf(why, cap, "p1-out: cannot open %s: %s", o->path, strerror(errno));
 		return -1;
 	}
 	struct termios t;
@@ -46,21 +47,29 @@ static void on_reopen(void *arg)
 {
 	struct sc_p1out *o = arg;
 	o->timer = -1;
-	if (open_port(o, true) != 0)
+	char why[300];
+	if (open_port(o, why, sizeof why) != 0) {
+		sc_log(SC_LOG_DEBUG, "%s", why);
 		o->timer = sc_loop_add_timer(o->loop, sc_loop_now(o->loop) + 1000, on_reopen, o);
+	}
 }
 
-struct sc_p1out *sc_p1out_open(struct sc_loop *loop, const char *path, bool tic)
+struct sc_p1out *sc_p1out_open(struct sc_loop *loop, const char *path, bool tic, char *why,
+			       size_t cap)
 {
 	struct sc_p1out *o = calloc(1, sizeof *o);
-	if (!o)
+	if (!o) {
+		snprintf(why, cap, "out of memory");
 		return NULL;
+	}
 	o->loop = loop;
 	o->tic = tic;
 	o->fd = -1;
 	o->timer = -1;
 	o->path = strdup(path);
-	if (!o->path || open_port(o, false) != 0) {
+	if (!o->path)
+		snprintf(why, cap, "out of memory");
+	if (!o->path || open_port(o, why, cap) != 0) {
 		free(o->path);
 		free(o);
 		return NULL;

@@ -16,8 +16,9 @@
 struct sc_p1out;
 
 /* path: a serial device or pty; tic: 9600 7E1 instead of 115200 8N1.
- * NULL when it cannot be opened at all (logged). */
-struct sc_p1out *sc_p1out_open(struct sc_loop *loop, const char *path, bool tic);
+ * NULL with why when it cannot be opened at all. */
+struct sc_p1out *sc_p1out_open(struct sc_loop *loop, const char *path, bool tic, char *why,
+			       size_t cap);
 void sc_p1out_close(struct sc_p1out *o);
 void sc_p1out_write(struct sc_p1out *o, const void *data, size_t len);
 uint64_t sc_p1out_sent(const struct sc_p1out *o);

@@ -98,3 +98,23 @@ Test(civil, eu_summer_time_switches)
 	cr_assert_not(sc_eu_summer_time(1735689600)); /* 1 January */
 	cr_assert(sc_eu_summer_time(1751328000));     /* 1 July */
 }
+
+Test(str_copy, fits_cuts_and_terminates)
+{
+	char b[6];
+	memset(b, 'x', sizeof b);
+	cr_assert_eq(sc_str_copy(b, sizeof b, "abc"), 3);
+	cr_assert_str_eq(b, "abc");
+	/* Cut to cap - 1 bytes; the length returned tells it was cut. */
+	memset(b, 'x', sizeof b);
+	cr_assert_eq(sc_str_copy(b, sizeof b, "abcdefgh"), 8);
+	cr_assert_str_eq(b, "abcde");
+	cr_assert_eq(sc_str_copy(b, sizeof b, "abcdef"), 6);
+	cr_assert_str_eq(b, "abcde");
+	cr_assert_eq(sc_str_copy(b, sizeof b, "abcde"), 5);
+	cr_assert_str_eq(b, "abcde");
+	cr_assert_eq(sc_str_copy(b, sizeof b, NULL), 0);
+	cr_assert_str_eq(b, "");
+	cr_assert_eq(sc_str_copy(b, 1, "abc"), 3);
+	cr_assert_str_eq(b, "");
+}

@@ -312,25 +312,33 @@ Test(scenario_load, faults_and_actions)
 		"{\"at\": 6, \"note\": \"power\", \"power\": \"cycle\"},"
 		"{\"at\": 7, \"note\": \"wait\", \"wait\": 2.5}"));
 	cr_assert_eq(step_noted(s, "cut")->kind, SC_STEP_METER);
-	cr_assert(step_noted(s, "cut")->cut);
+	cr_assert(step_noted(s, "cut")->action.cut);
 	cr_assert_eq(step_noted(s, "restore")->kind, SC_STEP_METER);
-	cr_assert_not(step_noted(s, "restore")->cut);
+	cr_assert_not(step_noted(s, "restore")->action.cut);
 	cr_assert_eq(step_noted(s, "down")->kind, SC_STEP_BROKER);
-	cr_assert(step_noted(s, "down")->cut);
-	cr_assert_not(step_noted(s, "up")->cut);
+	cr_assert(step_noted(s, "down")->action.cut);
+	cr_assert_not(step_noted(s, "up")->action.cut);
 	const struct sc_step *st = step_noted(s, "net");
 	cr_assert_eq(st->kind, SC_STEP_NETWORK);
 	static const bool given[5] = {true, false, true, false, true}, value[5] = {false, false, true,
 										 false, false};
 	for (int i = 0; i < 5; i++) {
-		cr_assert_eq(st->net_given[i], given[i], "field %d", i);
-		cr_assert_eq(st->net_value[i], value[i], "field %d", i);
+		cr_assert_eq(st->action.net_given[i], given[i], "field %d", i);
+		cr_assert_eq(st->action.net_value[i], value[i], "field %d", i);
 	}
 	cr_assert_eq(step_noted(s, "button")->kind, SC_STEP_BUTTON);
-	cr_assert_eq(step_noted(s, "button")->seconds, 5.1);
+	cr_assert_eq(step_noted(s, "button")->action.seconds, 5.1);
 	cr_assert_eq(step_noted(s, "power")->kind, SC_STEP_POWER);
 	cr_assert_eq(step_noted(s, "wait")->kind, SC_STEP_EXPECT);
 	cr_assert_eq(step_noted(s, "wait")->seconds, 2.5);
+	/* The action each step carries, as the control API would build it. */
+	cr_assert_eq(step_noted(s, "cut")->action.kind, SC_ACT_METER);
+	cr_assert_eq(step_noted(s, "up")->action.kind, SC_ACT_BROKER);
+	cr_assert_eq(st->action.kind, SC_ACT_NETWORK);
+	cr_assert_eq(step_noted(s, "button")->action.kind, SC_ACT_BUTTON);
+	cr_assert_eq(step_noted(s, "button")->action.button, SC_BUTTON_PRESS);
+	cr_assert_eq(step_noted(s, "power")->action.kind, SC_ACT_POWER);
+	cr_assert_eq(step_noted(s, "wait")->action.kind, SC_ACT_NONE);
 	cr_assert_float_eq(s->duration, 10.1, 1e-9, "the press of 5.1 s at 5 s lasts longest");
 	sc_scenario_free(s);
 }

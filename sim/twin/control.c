@@ -1,3 +1,5 @@
+/* The control API /sim/v1 (control.h): requests parsed into actions
+ * (action.h) and other calls on the twin (twin.h); the twin never calls it. */
 #include "control.h"
 
 #include <cjson/cJSON.h>
@@ -6,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "meter.h"
 #include "tic_gen.h"
 #include "twin.h"
@@ -40,6 +43,18 @@ static void ok(struct sc_http_response *rs, const char *what)
 	if (o)
 		cJSON_AddStringToObject(o, "Result", what);
 	reply(rs, 200, o);
+}
+
+/* An action carried to the twin (twin.h), answered with what it did. A
+ * telegram that never arrives (the meter cable is out) is still "fed". */
+static void carry(struct sc_twin *t, const struct sc_action *a, struct sc_http_response *rs,
+		  const char *done)
+{
+	char why[200];
+	if (sc_twin_act(t, a, why, sizeof why) < 0)
+		fail(rs, 500, "the action failed", NULL, why);
+	else
+		ok(rs, done);
 }
 
 /* The body as a JSON object whose members are all among keys; NULL (and rs
@@ -150,13 +165,15 @@ static void post_button(struct sc_twin *t, const struct sc_http_request *rq,
 		return;
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, "Seconds");
 	const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "Action");
+	struct sc_action a = {.kind = SC_ACT_BUTTON};
 	if (sec && !act && cJSON_IsNumber(sec) && sec->valuedouble > 0 && sec->valuedouble <= 3600) {
-		sc_twin_press(t, (int64_t)llround(sec->valuedouble * 1000.0));
-		ok(rs, "pressed");
+		a.button = SC_BUTTON_PRESS;
+		a.seconds = sec->valuedouble;
+		carry(t, &a, rs, "pressed");
 	} else if (act && !sec && cJSON_IsString(act) &&
 		   (strcmp(act->valuestring, "down") == 0 || strcmp(act->valuestring, "up") == 0)) {
-		sc_twin_button(t, act->valuestring[0] == 'd');
-		ok(rs, act->valuestring[0] == 'd' ? "down" : "up");
+		a.button = act->valuestring[0] == 'd' ? SC_BUTTON_DOWN : SC_BUTTON_UP;
+		carry(t, &a, rs, act->valuestring[0] == 'd' ? "down" : "up");
 	} else {
 		fail(rs, 400, "invalid request", sec ? "Seconds" : "Action",
 		     "{\"Seconds\": 0-3600} or {\"Action\": \"down\" | \"up\"}");
@@ -173,8 +190,8 @@ static void post_meter(struct sc_twin *t, const struct sc_http_request *rq,
 		return;
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "Cable");
 	if (cJSON_IsString(c) && (strcmp(c->valuestring, "out") == 0 || strcmp(c->valuestring, "in") == 0)) {
-		sc_twin_meter_cut(t, strcmp(c->valuestring, "out") == 0);
-		ok(rs, c->valuestring[0] == 'o' ? "meter cable out" : "meter cable in");
+		struct sc_action a = {.kind = SC_ACT_METER, .cut = strcmp(c->valuestring, "out") == 0};
+		carry(t, &a, rs, a.cut ? "meter cable out" : "meter cable in");
 	} else {
 		fail(rs, 400, "invalid request", "Cable", "\"out\" or \"in\"");
 	}
@@ -184,19 +201,18 @@ static void post_meter(struct sc_twin *t, const struct sc_http_request *rq,
 static void post_network(struct sc_twin *t, const struct sc_http_request *rq,
 			 struct sc_http_response *rs)
 {
-	static const char *const keys[] = {"EthernetCable", "WifiInRange", "DhcpServer", "Gateway",
-					   "Internet"};
-	cJSON *o = object_of(rq, keys, 5, rs);
+	cJSON *o = object_of(rq, sc_net_field_names, SC_NET_FIELDS, rs);
 	if (!o)
 		return;
-	struct sc_dongle_env env = sc_twin_dongle(t)->env;
-	if (get_bool(o, "EthernetCable", &env.ethernet_cable, rs) &&
-	    get_bool(o, "WifiInRange", &env.wifi_in_range, rs) &&
-	    get_bool(o, "DhcpServer", &env.dhcp_server, rs) && get_bool(o, "Gateway", &env.gateway, rs) &&
-	    get_bool(o, "Internet", &env.internet, rs)) {
-		sc_twin_set_env(t, &env);
-		ok(rs, "network changed");
+	/* The fields given change; the others stay as they are. */
+	struct sc_action a = {.kind = SC_ACT_NETWORK};
+	bool valid = true;
+	for (int i = 0; valid && i < SC_NET_FIELDS; i++) {
+		a.net_given[i] = cJSON_GetObjectItemCaseSensitive(o, sc_net_field_names[i]) != NULL;
+		valid = get_bool(o, sc_net_field_names[i], &a.net_value[i], rs);
 	}
+	if (valid)
+		carry(t, &a, rs, "network changed");
 	cJSON_Delete(o);
 }
 
@@ -209,8 +225,8 @@ static void post_broker(struct sc_twin *t, const struct sc_http_request *rq,
 		return;
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "Reachable");
 	if (cJSON_IsBool(r)) {
-		sc_twin_broker_cut(t, !cJSON_IsTrue(r));
-		ok(rs, cJSON_IsTrue(r) ? "broker reachable" : "broker cut off");
+		struct sc_action a = {.kind = SC_ACT_BROKER, .cut = !cJSON_IsTrue(r)};
+		carry(t, &a, rs, a.cut ? "broker cut off" : "broker reachable");
 	} else {
 		fail(rs, 400, "invalid request", "Reachable", "true or false");
 	}
@@ -226,8 +242,8 @@ static void post_power(struct sc_twin *t, const struct sc_http_request *rq,
 		return;
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "Action");
 	if (cJSON_IsString(a) && strcmp(a->valuestring, "cycle") == 0) {
-		sc_twin_power_cycle(t);
-		ok(rs, "power cycled");
+		struct sc_action power = {.kind = SC_ACT_POWER};
+		carry(t, &power, rs, "power cycled");
 	} else {
 		fail(rs, 400, "invalid request", "Action", "\"cycle\"");
 	}
@@ -294,8 +310,9 @@ void sc_control_handle(struct sc_twin *t, bool enabled, const struct sc_http_req
 								 : "the body holds the meter's bytes");
 			return;
 		}
-		sc_twin_inject(t, rq->body, rq->body_len);
-		ok(rs, "fed");
+		/* Fed even with the meter cable out: the bytes are lost, as on a real line. */
+		struct sc_action a = {.kind = SC_ACT_TELEGRAM, .bytes = rq->body, .len = rq->body_len};
+		carry(t, &a, rs, "fed");
 		return;
 	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

@@ -2,7 +2,10 @@
  * what a test or an integrator needs to drive failure modes a real meter
  * and network cannot produce on demand. Not part of the device: off with
  * --control off, and off by default when the HTTP servers listen beyond
- * loopback. No authentication (a test tool on loopback).
+ * loopback. No authentication (a test tool on loopback). It sits above the
+ * twin: it calls the twin (twin.h), the twin never calls it; router.h sends
+ * it the /sim/ paths. The actions (button, meter, network, broker, power,
+ * telegram) become one struct sc_action each, carried by sc_twin_act.
  *
  *   GET  /sim/v1/state      the status document plus "Twin": clock, dongle
  *                           phases, network model and its environment, meter

@@ -1,3 +1,6 @@
+/* A fleet of twins on one loop (fleet.h): starting and numbering the
+ * devices, the fleet's HTTP server (/devices/SERIAL/ through the router,
+ * /fleet/v1), and the fleet's figures. */
 #include "fleet.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +13,8 @@
 #include "http.h"
 #include "log.h"
 #include "mqtt.h"
+#include "router.h"
+#include "sc_error.h"
 #include "tls_check.h"
 
 struct sc_fleet {
@@ -261,62 +266,61 @@ static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_
 	struct sc_http_request sub = *rq;
 	sub.path = rest;
 	sub.base = base;
-	sc_twin_http(f->twins[i], &sub, rs);
+	sc_router_serve(f->twins[i], &sub, rs);
 }
 
-static int start_servers(struct sc_fleet *f, int *exit_code)
+static int start_servers(struct sc_fleet *f, char *why, size_t cap)
 {
 	const struct sc_fleet_opts *o = &f->o;
 	int err;
-	*exit_code = 3;
 	if (o->https_addr) {
 		const char *sans[] = {"DNS:smart-connect.local", "DNS:localhost", "IP:127.0.0.1"};
-		char why[256];
+		char e[256];
 		if (sc_tls_self_signed("smart-connect-fleet", sans, sizeof sans / sizeof sans[0], 3650,
-				       &f->cert_pem, &f->key_pem, why, sizeof why) != 0) {
-			sc_log(SC_LOG_ERROR, "https: %s", why);
-			return -1;
+				       &f->cert_pem, &f->key_pem, e, sizeof e) != 0) {
+			snprintf(why, cap, "https: %s", e);
+			return SC_ERR_IO;
 		}
 		struct sc_http_opts ho = {o->https_addr, o->https_port, true, f->cert_pem, f->key_pem};
 		f->https = sc_http_start(f->loop, &ho, on_http, f, &err);
 		if (!f->https) {
-			sc_log(SC_LOG_ERROR, "https: cannot listen on %s:%d: %s", o->https_addr,
-			       o->https_port, strerror(err));
-			return -1;
+			snprintf(why, cap, "https: cannot listen on %s:%d: %s", o->https_addr,
+				 o->https_port, strerror(err));
+			return SC_ERR_IO;
 		}
 	}
 	if (o->http_addr) {
 		struct sc_http_opts ho = {o->http_addr, o->http_port, false, NULL, NULL};
 		f->http = sc_http_start(f->loop, &ho, on_http, f, &err);
 		if (!f->http) {
-			sc_log(SC_LOG_ERROR, "http: cannot listen on %s:%d: %s", o->http_addr,
-			       o->http_port, strerror(err));
-			return -1;
+			snprintf(why, cap, "http: cannot listen on %s:%d: %s", o->http_addr,
+				 o->http_port, strerror(err));
+			return SC_ERR_IO;
 		}
 	}
-	return 0;
+	return SC_OK;
 }
 
-struct sc_fleet *sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock,
-				const struct sc_fleet_opts *o, int *exit_code)
+int sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_fleet_opts *o,
+		   struct sc_fleet **out, char *why, size_t cap)
 {
-	char why[200];
-	*exit_code = 2;
-	if (sc_fleet_plan_check(&o->plan, why, sizeof why) != 0) {
-		sc_log(SC_LOG_ERROR, "fleet: %s", why);
-		return NULL;
+	char e[300];
+	*out = NULL;
+	if (sc_fleet_plan_check(&o->plan, e, sizeof e) != 0) {
+		snprintf(why, cap, "fleet: %s", e);
+		return SC_ERR_USAGE;
 	}
-	*exit_code = 1;
 	struct sc_fleet *f = calloc(1, sizeof *f);
 	if (!f || !(f->twins = calloc((size_t)o->plan.devices, sizeof *f->twins))) {
-		sc_log(SC_LOG_ERROR, "out of memory");
+		snprintf(why, cap, "out of memory");
 		free(f);
-		return NULL;
+		return SC_ERR_NOMEM;
 	}
 	f->loop = loop;
 	f->o = *o;
 	int64_t t0 = sc_mono_ms();
-	if (start_servers(f, exit_code) != 0)
+	int rc = start_servers(f, why, cap);
+	if (rc != SC_OK)
 		goto fail;
 	struct sc_twin_opts d = o->device;
 	d.http_addr = d.https_addr = NULL;
@@ -334,27 +338,29 @@ struct sc_fleet *sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock,
 		d.src.phase_ms = m.phase_ms;
 		if (o->state_dir) {
 			if (snprintf(dir, sizeof dir, "%s/%s", o->state_dir, m.serial) >= (int)sizeof dir) {
-				sc_log(SC_LOG_ERROR, "state: %s: path too long", o->state_dir);
-				*exit_code = 3;
+				snprintf(why, cap, "state: %s: path too long", o->state_dir);
+				rc = SC_ERR_IO;
 				goto fail;
 			}
 			d.state_dir = dir;
 		}
-		f->twins[i] = sc_twin_start(loop, clock, &d, exit_code);
-		if (!f->twins[i]) {
-			sc_log(SC_LOG_ERROR, "fleet: device %s (number %llu) could not start", m.serial,
-			       (unsigned long long)m.index);
+		rc = sc_twin_start(loop, clock, &d, &f->twins[i], e, sizeof e);
+		if (rc != SC_OK) {
+			/* The device's own failure, then which device it was. */
+			sc_log(SC_LOG_ERROR, "%s", e);
+			snprintf(why, cap, "fleet: device %s (number %llu) could not start", m.serial,
+				 (unsigned long long)m.index);
 			goto fail;
 		}
 		f->n = i + 1;
 	}
 	f->start_s = (double)(sc_mono_ms() - t0) / 1000.0;
 	start_window(f);
-	*exit_code = 0;
-	return f;
+	*out = f;
+	return SC_OK;
 fail:
 	sc_fleet_stop(f);
-	return NULL;
+	return rc;
 }
 
 void sc_fleet_stop(struct sc_fleet *f)

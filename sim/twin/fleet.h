@@ -27,10 +27,12 @@ struct sc_fleet_opts {
 
 struct sc_fleet;
 
-/* Starts every device; NULL with *exit_code set (as sc_twin_start) when
- * one cannot start, after stopping those that did. */
-struct sc_fleet *sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock,
-				const struct sc_fleet_opts *o, int *exit_code);
+/* Starts every device into *out. Returns 0, or a negative sc_err with why
+ * after stopping those that did start: SC_ERR_USAGE (the plan), and as
+ * sc_twin_start (a device's own failure is logged first). */
+int sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_fleet_opts *o,
+		   struct sc_fleet **out, char *why, size_t cap);
+/* Stops and frees; NULL is fine. */
 void sc_fleet_stop(struct sc_fleet *f);
 int sc_fleet_size(const struct sc_fleet *f);
 struct sc_twin *sc_fleet_twin(struct sc_fleet *f, int i);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "action.h"
 #include "api.h"
 #include "clock.h"
 #include "config.h"
@@ -20,6 +21,8 @@
 #include "source.h"
 
 #define SC_SERIAL_MAX 32
+
+struct sc_twin;
 
 struct sc_twin_opts {
 	char serial[SC_SERIAL_MAX + 1];
@@ -59,15 +62,19 @@ struct sc_twin_opts {
 	bool control;                  /* the twin's own control API (/sim/v1/...) */
 	int https_port_shown;          /* without servers of its own (a fleet's device):
 					* the HTTPS port its landing page links to */
+	/* Where the twin's own HTTP servers hand each request (router.h: the
+	 * control API and the device API by path); NULL: the device API only. */
+	void (*route)(struct sc_twin *t, const struct sc_http_request *rq,
+		      struct sc_http_response *rs);
 };
 
-struct sc_twin;
-
-/* Starts the device and its services. NULL on failure with *exit_code set
- * (3 when a port, the source or the state directory cannot be used) and
- * the cause logged. */
-struct sc_twin *sc_twin_start(struct sc_loop *loop, struct sc_clock *clock,
-			      const struct sc_twin_opts *o, int *exit_code);
+/* Starts the device and its services into *out. Returns 0, or a negative
+ * sc_err with why (nothing left running): SC_ERR_NOMEM, SC_ERR_INVAL (the
+ * firmware version), SC_ERR_IO (a port, the source, a file or the state
+ * directory cannot be used). */
+int sc_twin_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_twin_opts *o,
+		  struct sc_twin **out, char *why, size_t cap);
+/* Stops and frees; NULL is fine. */
 void sc_twin_stop(struct sc_twin *t);
 
 struct sc_device *sc_twin_device(struct sc_twin *t);
@@ -83,21 +90,25 @@ void sc_twin_describe(struct sc_twin *t, char *buf, size_t cap);
 /* One line of totals for the log at shutdown. */
 void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
 
-/* A request to the device's HTTP surface (its API, page and control API),
- * for a server that is not the twin's own (the fleet's). */
-void sc_twin_http(struct sc_twin *t, const struct sc_http_request *rq, struct sc_http_response *rs);
+/* A request to the device's own HTTP surface: its API (/api/...) and page.
+ * The control API is above the twin (control.h); router.h serves both. */
+void sc_twin_api(struct sc_twin *t, const struct sc_http_request *rq, struct sc_http_response *rs);
+/* Whether the control API (/sim/v1) answers for this twin (--control). */
+bool sc_twin_control_on(const struct sc_twin *t);
 /* The serial number, and the MQTT client's state (SC_MQTT_* of mqtt.h; -1
  * without a client). */
 const char *sc_twin_serial(const struct sc_twin *t);
 int sc_twin_mqtt_state_code(const struct sc_twin *t);
 
-/* ---- what the control API (control.h) does to a twin ---- */
+/* ---- what is done to a twin from outside ---- */
 
-/* Bytes as if the meter sent them now; false when the meter cable is out
- * (they never arrive). */
-bool sc_twin_inject(struct sc_twin *t, const void *data, size_t len);
+/* One action (action.h) carried out now: the one entry point for scenario
+ * steps, control API requests and test hooks. Returns 0; 1 for a telegram
+ * that never arrives (the meter cable is out); SC_ERR_INVAL with why for
+ * SC_ACT_NONE. */
+int sc_twin_act(struct sc_twin *t, const struct sc_action *a, char *why, size_t cap);
 /* Another meter source (SPEC as --source; o gives its options). Returns 0,
- * or -1 with why (the old source stays). */
+ * or a negative sc_err with why (the old source stays). */
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
 		       char *why, size_t cap);
 const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
@@ -105,18 +116,6 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
-/* The button: down or up now; or pressed now and released after ms of
- * device time. */
-void sc_twin_button(struct sc_twin *t, bool down);
-void sc_twin_press(struct sc_twin *t, int64_t ms);
-/* The meter cable out (true) or back in. */
-void sc_twin_meter_cut(struct sc_twin *t, bool cut);
-/* What the dongle is plugged into. */
-void sc_twin_set_env(struct sc_twin *t, const struct sc_dongle_env *env);
-/* The broker unreachable (true) or back. */
-void sc_twin_broker_cut(struct sc_twin *t, bool cut);
-/* Power cut and back: a full restart. */
-void sc_twin_power_cycle(struct sc_twin *t);
 /* The device clock X times faster from now (shared by every twin of the loop). */
 void sc_twin_set_speed(struct sc_twin *t, double speed);
 /* The whole internal state as JSON (malloc'd), NULL when out of memory. */

@@ -1,0 +1,20 @@
+/* The router of a twin's HTTP paths (router.h): the one place that knows
+ * both the control API and the device API. */
+#include "router.h"
+
+#include <string.h>
+
+#include "control.h"
+#include "log.h"
+#include "twin.h"
+
+void sc_router_serve(struct sc_twin *t, const struct sc_http_request *rq,
+		     struct sc_http_response *rs)
+{
+	if (strncmp(rq->path, "/sim/", 5) == 0) {
+		sc_control_handle(t, sc_twin_control_on(t), rq, rs);
+		sc_log(SC_LOG_DEBUG, "control: %s %s -> %d", rq->method, rq->path, rs->status);
+		return;
+	}
+	sc_twin_api(t, rq, rs);
+}

@@ -1,0 +1,160 @@
+/* A twin's saved state (--state-dir, statefile.h): its configuration, login
+ * password, running firmware version and HTTPS certificate, one file each,
+ * as a real unit keeps them in flash across restarts. Without a state
+ * directory they live in memory only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "cursor.h"
+#include "password.h"
+#include "sc_error.h"
+#include "tls_check.h"
+#include "twin_impl.h"
+
+#define CONFIG_FILE "config.json"
+#define PASSWORD_FILE "password"
+#define FIRMWARE_FILE "firmware"
+#define CERT_FILE "https-cert.pem"
+#define KEY_FILE "https-key.pem"
+
+int sc_twin_save_config(void *arg, const struct sc_config *c, char *why, size_t cap)
+{
+	struct sc_twin *t = arg;
+	char buf[4096];
+	int n = sc_config_write(c, true, buf, sizeof buf);
+	if (n < 0) {
+		snprintf(why, cap, "cannot write the configuration document");
+		return SC_ERR_IO;
+	}
+	buf[n++] = '\n';
+	if (sc_state_write(&t->state, CONFIG_FILE, buf, (size_t)n, why, cap) != 0) {
+		sc_log(SC_LOG_ERROR, "config: %s; the configuration stays as it was", why);
+		return SC_ERR_IO;
+	}
+	sc_log(SC_LOG_INFO, "config: saved%s", t->state.on ? "" : " (in memory: no --state-dir)");
+	return SC_OK;
+}
+
+bool sc_twin_load_config(struct sc_twin *t, struct sc_config *out)
+{
+	char *data, why[256];
+	size_t len;
+	int rc = sc_state_read(&t->state, CONFIG_FILE, &data, &len, why, sizeof why);
+	if (rc != 0) {
+		if (rc < 0)
+			sc_log(SC_LOG_ERROR, "config: %s; factory settings used", why);
+		return false;
+	}
+	struct sc_config_error e;
+	bool ok = sc_config_load(out, data, len, &e) == SC_OK;
+	free(data);
+	if (!ok) {
+		sc_log(SC_LOG_ERROR, "config: %s/%s: %s%s%s; factory settings used", t->state.dir,
+		       CONFIG_FILE, e.field, *e.field ? ": " : "", e.reason);
+		return false;
+	}
+	sc_log(SC_LOG_INFO, "config: loaded from %s/%s", t->state.dir, CONFIG_FILE);
+	return true;
+}
+
+void sc_twin_forget_config(struct sc_twin *t)
+{
+	char why[256];
+	if (sc_state_remove(&t->state, CONFIG_FILE, why, sizeof why) != 0)
+		sc_log(SC_LOG_ERROR, "reset: %s", why);
+}
+
+void sc_twin_load_firmware(struct sc_twin *t, struct sc_fw_version *fw)
+{
+	char *data, why[256];
+	size_t len;
+	if (sc_state_read(&t->state, FIRMWARE_FILE, &data, &len, why, sizeof why) != 0)
+		return;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	struct sc_fw_version v;
+	if (sc_fw_parse(data, &v) == SC_OK)
+		*fw = v;
+	free(data);
+}
+
+void sc_twin_save_firmware(struct sc_twin *t)
+{
+	char v[16], line[24], why[256];
+	sc_fw_format(&t->dongle.fw.version, v, sizeof v);
+	int n = snprintf(line, sizeof line, "%s\n", v);
+	if (sc_state_write(&t->state, FIRMWARE_FILE, line, (size_t)n, why, sizeof why) != 0)
+		sc_log(SC_LOG_ERROR, "firmware: %s", why);
+}
+
+int sc_twin_setup_password(struct sc_twin *t, char *pw, size_t cap, char *why, size_t wcap)
+{
+	if (t->o.password) {
+		sc_str_copy(pw, cap, t->o.password);
+		return SC_OK;
+	}
+	char *data, e[256];
+	size_t len;
+	int rc = sc_state_read(&t->state, PASSWORD_FILE, &data, &len, e, sizeof e);
+	if (rc == 0) {
+		while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+			data[--len] = '\0';
+		bool ok = len >= 1 && len <= SC_API_PASSWORD_MAX;
+		if (ok)
+			sc_str_copy(pw, cap, data);
+		free(data);
+		if (ok)
+			return SC_OK;
+	} else if (rc < 0) {
+		snprintf(why, wcap, "http: %s", e);
+		return SC_ERR_IO;
+	}
+	rc = sc_password_new(pw, cap, e, sizeof e);
+	if (rc != SC_OK) {
+		snprintf(why, wcap, "http: %s", e);
+		return rc;
+	}
+	char line[16];
+	int n = snprintf(line, sizeof line, "%s\n", pw);
+	if (sc_state_write(&t->state, PASSWORD_FILE, line, (size_t)n, e, sizeof e) != 0) {
+		snprintf(why, wcap, "http: %s", e);
+		return SC_ERR_IO;
+	}
+	/* Printed as the label prints it: user "user", this password. */
+	sc_log(SC_LOG_INFO, "http: login: user / %s%s", pw,
+	       t->state.on ? " (saved in the state directory)" : "");
+	return SC_OK;
+}
+
+int sc_twin_setup_certificate(struct sc_twin *t, char *why, size_t cap)
+{
+	char *cert = NULL, *key = NULL, e[256];
+	size_t n;
+	if (sc_state_read(&t->state, CERT_FILE, &cert, &n, e, sizeof e) == 0 &&
+	    sc_state_read(&t->state, KEY_FILE, &key, &n, e, sizeof e) == 0) {
+		t->cert_pem = cert;
+		t->key_pem = key;
+		return SC_OK;
+	}
+	free(cert);
+	free(key);
+	char cn[64], dns1[80], dns2[80];
+	snprintf(cn, sizeof cn, "smart-connect-%s", t->o.serial);
+	snprintf(dns1, sizeof dns1, "DNS:smart-connect-%s", t->o.serial);
+	snprintf(dns2, sizeof dns2, "DNS:smart-connect-%s.local", t->o.serial);
+	const char *sans[] = {dns1, dns2, "DNS:smart-connect.local", "DNS:smart-connect",
+			      "DNS:localhost", "IP:127.0.0.1", "IP:192.168.71.1"};
+	if (sc_tls_self_signed(cn, sans, sizeof sans / sizeof sans[0], 3650, &t->cert_pem,
+			       &t->key_pem, e, sizeof e) != 0) {
+		snprintf(why, cap, "https: %s", e);
+		return SC_ERR_IO;
+	}
+	if (sc_state_write(&t->state, KEY_FILE, t->key_pem, strlen(t->key_pem), e, sizeof e) != 0 ||
+	    sc_state_write(&t->state, CERT_FILE, t->cert_pem, strlen(t->cert_pem), e, sizeof e) != 0) {
+		snprintf(why, cap, "https: %s", e);
+		return SC_ERR_IO;
+	}
+	return SC_OK;
+}
