@@ -18,7 +18,8 @@ exit 0 within 300 s. The blocks of one page run in one folder, in order (a
 file one example writes, the next may read), and what a block leaves running
 in the background is stopped when it ends.
 
-Every relative link of those pages must lead to a file of the checkout.
+Every relative link of those pages must lead to a file of the checkout, and
+its #anchor, if any, to a heading of the page.
 
 Exit status: 0 when every example passed, 1 otherwise (each failure printed),
 2 on usage errors.
@@ -144,20 +145,43 @@ def run_block(text, scratch):
 LINK = re.compile(r"\]\(([^)#\s]*)(#[^)\s]*)?\)")
 
 
+def anchors(path):
+    """The anchors of a Markdown page's headings, as GitHub makes them."""
+    out = set()
+    fence = False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("```"):
+                fence = not fence
+            m = None if fence else re.match(r"^#{1,6}\s+(.*?)\s*$", line)
+            if m:
+                slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
+                n = 1
+                base = slug
+                while slug in out:
+                    slug = "%s-%d" % (base, n)
+                    n += 1
+                out.add(slug)
+    return out
+
+
 def check_links(path):
-    """Relative links of a page that lead to no file of the checkout."""
+    """Relative links of a page that lead to no file of the checkout, or to
+    no heading of a Markdown page."""
     with open(path) as f:
         text = f.read()
     errs = []
     for m in LINK.finditer(text):
-        target = m.group(1)
-        if not target or re.match(r"^[a-z]+:", target):
+        target, anchor = m.group(1), m.group(2)
+        if re.match(r"^[a-z]+:", target):
             continue
-        full = os.path.normpath(os.path.join(os.path.dirname(path), target))
+        full = os.path.normpath(os.path.join(os.path.dirname(path), target)) if target else path
+        line = text.count("\n", 0, m.start()) + 1
+        where = "%s:%d: link to %s%s" % (os.path.relpath(path, ROOT), line, target, anchor or "")
         if not full.startswith(ROOT + os.sep) or not os.path.exists(full):
-            line = text.count("\n", 0, m.start()) + 1
-            errs.append("%s:%d: link to %s leads to no file of the checkout"
-                        % (os.path.relpath(path, ROOT), line, target))
+            errs.append(where + " leads to no file of the checkout")
+        elif anchor and full.endswith(".md") and anchor[1:] not in anchors(full):
+            errs.append(where + " names no heading of the page")
     return errs
 
 
@@ -169,7 +193,7 @@ def main():
     files = a.files or ([os.path.join(ROOT, "README.md")]
                         + sorted(glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True)))
     failed = checked = ran = 0
-    for path in files:
+    for path in map(os.path.abspath, files):
         rel = os.path.relpath(path, ROOT)
         for e in check_links(path):
             print("FAIL " + e)
