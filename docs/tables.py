@@ -11,8 +11,9 @@
     /usr/bin/python3 docs/tables.py --check [--build DIR]   exit 1 when anything is stale
 
 DIR is the build tree (default build/), whose programs print the tables. With
---check it also checks that every program's --help is its man/help/*.txt (a
-@NAME@ there stands for a default the program defines once, any text). Each
+--check it also checks that every program's --help is the text of its
+man/help/*.txt (as sim/tools/help_header.c makes it; a @NAME@ there stands
+for a default the program defines once, any text). Each
 generated part sits between `<!-- generated: NAME ... -->` and
 `<!-- end of NAME -->`; the rest of each file is written by hand.
 
@@ -47,7 +48,8 @@ HELP = [
 ]
 # Where each program is in the build tree.
 PROGRAMS = {"sc-sim": "sim/sc-sim", "sc-ctl": "sim/sc-ctl", "sc-telegram": "sim/sc-telegram",
-            "sc-hil": "hil/sc-hil", "sc_regmap_md": "docs/sc_regmap_md"}
+            "sc-hil": "hil/sc-hil", "sc_regmap_md": "docs/sc_regmap_md",
+            "sc_help_header": "sc_help_header"}
 MAN_SECTION = {"sc-sim": 1, "sc-ctl": 1, "sc-telegram": 1, "sc-hil": 1}
 
 
@@ -121,14 +123,13 @@ def check_help(build):
     for prog, args in HELP:
         name, src = help_source(prog, args)
         names.add(name + ".txt")
-        with open(src) as f:
-            source = f.read()
+        source = run([os.path.join(build, PROGRAMS["sc_help_header"]), "text", src])
         printed = run([os.path.join(build, PROGRAMS[prog])] + args + ["--help"])
         if not help_matches(source, printed):
             diff = "".join(difflib.unified_diff(source.splitlines(True), printed.splitlines(True),
                                                 "man/help/%s.txt" % name,
                                                 "%s --help" % " ".join([prog] + args)))
-            errs.append("%s --help is not man/help/%s.txt:\n%s" % (" ".join([prog] + args), name, diff))
+            errs.append("%s --help is not the text of man/help/%s.txt:\n%s" % (" ".join([prog] + args), name, diff))
     for extra in sorted(set(os.listdir(HELP_DIR)) - names):
         if extra.endswith(".txt"):
             errs.append("man/help/%s is the help of no program listed in docs/tables.py" % extra)
@@ -141,7 +142,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build tree")
     ap.add_argument("--program", action="append", default=[], metavar="NAME=PATH",
                     help="where a program is, when not at its place in the build tree "
-                         "(NAME sc-sim, sc-ctl, sc-telegram, sc-hil or sc_regmap_md)")
+                         "(NAME sc-sim, sc-ctl, sc-telegram, sc-hil, sc_regmap_md or sc_help_header)")
     a = ap.parse_args()
     for spec in a.program:
         name, sep, path = spec.partition("=")

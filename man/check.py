@@ -23,8 +23,12 @@ For every page of a program given with --program NAME=PATH:
     the same set in --help and in the page's term, and an option without an
     argument has none on either side.
 
-The --help texts are written in man/help/*.txt and compiled into the
-programs (man/help/help.cmake); docs/reference/options.md shows them.
+The options of sc-sim, sc-hil and sc-telegram's commands are written once,
+in man/help/*.txt: their --help text is compiled into the programs and
+their pages' option terms are generated from the same file (man/help/help.cmake,
+sim/tools/help_header.c), so this check mostly guards the hand-written rest:
+sc-ctl's and sc-telegram's command lists, and the pages' other sections.
+docs/reference/options.md shows every --help.
 
 "Documented" means a term of the OPTIONS or COMMANDS section: a line at the
 section's text indentation with its description indented below it

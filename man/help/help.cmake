@@ -1,8 +1,10 @@
-# Each program's --help is written once, in man/help/PROGRAM.txt (and
-# PROGRAM-COMMAND.txt for a command with a --help of its own): the program
-# prints it from a header generated here, docs/reference/options.md shows it
-# (docs/tables.py, checked fresh by the docs_tables test) and the man_pages
-# test checks the manual page against it.
+# Each program's options are written once, in man/help/PROGRAM.txt (and
+# PROGRAM-COMMAND.txt for a command with a --help of its own; the format is
+# in sim/tools/help_header.c): the program prints its --help from a header
+# generated here, the manual page's option terms are generated from it
+# (man/CMakeLists.txt), docs/reference/options.md shows it (docs/tables.py,
+# checked fresh by the docs_tables test) and the man_pages test checks the
+# manual page against --help.
 #
 #   sc_program_help(TARGET FUNCTION NAME)
 #
@@ -20,7 +22,7 @@ function(sc_program_help target function name)
   add_custom_command(
     OUTPUT ${dir}/${name}.h
     COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
-    COMMAND sc_help_header ${function} ${src} > ${dir}/${name}.h.tmp
+    COMMAND sc_help_header header ${function} ${src} > ${dir}/${name}.h.tmp
     COMMAND ${CMAKE_COMMAND} -E rename ${dir}/${name}.h.tmp ${dir}/${name}.h
     DEPENDS sc_help_header ${src}
     COMMENT "Generating the --help text of ${name}"
