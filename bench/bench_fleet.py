@@ -5,7 +5,7 @@ and its MQTT client publishing to a local mosquitto.
 
 For each fleet size N (a ramp, --sizes): a private mosquitto on a free
 loopback port; the fleet in shards of at most --shard devices (one process
-each, numbered apart by --device-offset, as the README's Fleet mode shows),
+each, numbered apart by --device-offset, as docs/user/fleet.md shows),
 because one process may open only so many descriptors; every device
 connected; then a measurement window (POST /fleet/v1/window on every shard,
 --window seconds, GET /fleet/v1/status). N holds when, over the window:

@@ -51,59 +51,8 @@
 
 static const char *prog = "sc-hil";
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: sc-hil run SCENARIO --port DEV --dut HOST [OPTIONS]\n"
-		"       sc-hil record SCENARIO|CAPTURE --port DEV --dut HOST -o OUT.json [OPTIONS]\n"
-		"       sc-hil doctor [--port DEV] [--dut HOST] [--broker URL] [OPTIONS]\n"
-		"Plays a scenario into a Smart Connect through a USB-serial meter emulator, reads\n"
-		"what it serves (Modbus TCP, MQTT, HTTP API) and compares it with what the twin\n"
-		"says it should serve. record saves what the device served as a scenario.\n"
-		"doctor checks the rig: serial ports, the adapter and its line settings, Data\n"
-		"Request, the device on 502/443/80, the broker; an ok/FAIL/note line each\n"
-		"(also --protocol p1|tic for the line, --timeout S per check, default 5).\n"
-		"\n"
-		"Meter emulator:\n"
-		"  --port DEV             the adapter wired to the dongle's meter input (or a pty)\n"
-		"  --line BAUD,FORMAT     line settings (default 115200,8N1 for P1, 9600,7E1 for TIC)\n"
-		"  --data-request LINE    none (default) | cts | dsr | dcd | ri: send only while\n"
-		"                         the dongle's Data Request, read on that line, is high\n"
-		"\n"
-		"Device under test:\n"
-		"  --dut HOST             its address\n"
-		"  --modbus-port N        Modbus TCP port (default 502)\n"
-		"  --https-port N         API over HTTPS (default 443; 0: plain HTTP on --http-port)\n"
-		"  --http-port N          API over plain HTTP when --https-port is 0 (default 80)\n"
-		"  --user NAME            API user (default user)\n"
-		"  --password PW          API password (default: $SC_HIL_PASSWORD)\n"
-		"  --serial-number SN     its serial, for its MQTT topics (default: its API says)\n"
-		"  --broker URL           the broker it publishes to, read by a subscriber here\n"
-		"  --broker private[:IP]  a mosquitto started here on IP (default 127.0.0.1); with\n"
-		"                         --configure-broker the dongle is pointed at it\n"
-		"  --configure-broker     set the dongle's MQTT.Broker to --broker through its API\n"
-		"                         (then a reset, and a wait for it to connect)\n"
-		"  --no-mqtt              no subscriber: MQTT expectations fail\n"
-		"\n"
-		"Running:\n"
-		"  --speed X              the scenario X times faster, the line too (an sc-sim\n"
-		"                         under test started with --speed X, on a pty)\n"
-		"  --latency S            scenario seconds the device may take to serve a telegram:\n"
-		"                         every expectation's window, and when values are read back\n"
-		"                         (default 0.5)\n"
-		"  --no-read-back         no power/energy read-back after each telegram (no plots)\n"
-		"  --hook CMD             runs 'CMD ACTION ARGS' for what the harness cannot do\n"
-		"                         itself: button SECONDS, power cycle, network JSON, broker\n"
-		"                         down|up; exit 0 done, 77 not possible here (skipped)\n"
-		"  --report DIR           where run folders go (default reports)\n"
-		"  -o, --output FILE      record: the recorded scenario\n"
-		"  --log-level LEVEL      error | warn | info | debug (default info)\n"
-		"  -h, --help             this text\n"
-		"\n"
-		"Exit status: 0 everything matched, 1 a mismatch (or the run stopped), 2 usage\n"
-		"errors and invalid scenarios, 3 when the port, the device or the broker cannot be\n"
-		"used. doctor: 0 every check passed, 1 one failed, 2 usage errors.\n");
-}
+/* usage(FILE *): the text of man/help/sc-hil.txt, generated at build time. */
+#include "help/sc-hil.h"
 
 struct hil {
 	const struct sc_scenario *s;

@@ -17,7 +17,18 @@ For every page of a program given with --program NAME=PATH:
     "Usage: PROG WORD ..." lines) is documented in the page, and every
     command the page documents is one --help names;
   - for sc-telegram, whose commands have a --help of their own, each
-    command's options are compared with that command's subsection.
+    command's options are compared with that command's subsection;
+  - every option documented on both sides takes the same argument: the
+    alternatives of `--speed X|max` (or of several lines of one option) are
+    the same set in --help and in the page's term, and an option without an
+    argument has none on either side.
+
+The options of sc-sim, sc-hil and sc-telegram's commands are written once,
+in man/help/*.txt: their --help text is compiled into the programs and
+their pages' option terms are generated from the same file (man/help/help.cmake,
+sim/tools/help_header.c), so this check mostly guards the hand-written rest:
+sc-ctl's and sc-telegram's command lists, and the pages' other sections.
+docs/reference/options.md shows every --help.
 
 "Documented" means a term of the OPTIONS or COMMANDS section: a line at the
 section's text indentation with its description indented below it
@@ -197,6 +208,75 @@ def diff(what, in_help, in_page, helpname):
     return errs
 
 
+OPTION_LINE = re.compile(r"^ {1,6}(?:-[a-zA-Z], )?(--[a-z0-9][a-z0-9-]*(?: [^ -][^ ]*)?"
+                         r"(?: --[a-z0-9][a-z0-9-]*(?: [^ -][^ ]*)?)*)(?: {2,}|$)")
+BRACKETED = re.compile(r"\[(--[a-z0-9][a-z0-9-]*)(?: ([^\]\s]+))?\]")
+
+
+def alternatives(arg):
+    """An option's argument as the set of its alternatives: 'X|max' ->
+    {'X', 'max'}; no argument -> {''}."""
+    return set(arg.split("|")) if arg else {""}
+
+
+def add_forms(forms, tokens):
+    """Options and their arguments from the tokens of one term or line:
+    each --option, then its argument when the next token is not an option."""
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].rstrip(",")
+        if tok.startswith("--"):
+            arg = ""
+            if i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+                arg = tokens[i + 1].rstrip(",")
+                i += 1
+            forms.setdefault(tok, set()).update(alternatives(arg))
+        i += 1
+
+
+def help_arguments(text):
+    """{option: alternatives of its argument} as a --help prints them: the
+    option lines (an option at the start of an indented line, its argument
+    after one space, the description after two) and [--option ARG] in
+    command lines."""
+    forms = {}
+    for line in text.split("\n"):
+        m = OPTION_LINE.match(line)
+        if m:
+            add_forms(forms, m.group(1).split(" "))
+        for b in BRACKETED.finditer(line):
+            forms.setdefault(b.group(1), set()).update(alternatives(b.group(2) or ""))
+    return forms
+
+
+def page_arguments(sections, command=None):
+    """{option: alternatives of its argument} of the OPTIONS terms, and of
+    the COMMANDS terms (those of one command's subsection when command is
+    given)."""
+    forms = {}
+    for sub, lines in sections.get("OPTIONS", []):
+        for t in terms(lines):
+            add_forms(forms, t.split())
+    for sub, lines in sections.get("COMMANDS", []):
+        if command is not None and (sub is None or sub.split()[0] != command):
+            continue
+        for t in terms(lines):
+            add_forms(forms, t.split())
+    return forms
+
+
+def diff_arguments(in_help, in_page, helpname):
+    """Options documented on both sides whose arguments differ."""
+    errs = []
+    for o in sorted(set(in_help) & set(in_page)):
+        if o == "--help" or in_help[o] == in_page[o]:
+            continue
+        show = lambda alts: "|".join(sorted(a or "(none)" for a in alts))
+        errs.append("option %s: argument %s in %s, %s in the page"
+                    % (o, show(in_help[o]), helpname, show(in_page[o])))
+    return errs
+
+
 def check_program(name, path, sections):
     errs = []
     main_help, err = run_help(path, [])
@@ -218,11 +298,15 @@ def check_program(name, path, sections):
             errs += diff("option", help_options(name, text),
                          page_cmds.get(cmd, set()) | page_opts,
                          "%s %s --help" % (name, cmd))
+            errs += diff_arguments(help_arguments(text), page_arguments(sections, cmd),
+                                   "%s %s --help" % (name, cmd))
     else:
         every = set(page_opts)
         for o in page_cmds.values():
             every |= o
         errs += diff("option", help_opts, every, "%s --help" % name)
+        errs += diff_arguments(help_arguments(main_help), page_arguments(sections),
+                               "%s --help" % name)
     return errs
 
 

@@ -24,30 +24,8 @@
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-static void usage(FILE *f)
-{
-	fputs("Usage: sc-ctl [--url URL] COMMAND [ARGS]\n"
-	      "       sc-ctl -h | --help\n"
-	      "Drives a running sc-sim through its control API (/sim/v1). URL defaults to\n"
-	      "$SC_CTL_URL, else http://127.0.0.1:8080 (the plain HTTP port of scripts/sim.sh).\n"
-	      "\n"
-	      "Commands:\n"
-	      "  state                      the whole state (JSON)\n"
-	      "  get PATH                   one value of it, e.g. Status.System.Led.State\n"
-	      "  telegram FILE|-            feed raw meter bytes\n"
-	      "  source SPEC [--phases N] [--seed N] [--producer] [--calendar C] [--loop]\n"
-	      "                             switch the meter source (SPEC as sc-sim --source)\n"
-	      "  button SECONDS | down | up press the button (for SECONDS of device time)\n"
-	      "  meter out | in             the meter cable out or back in\n"
-	      "  network KEY=on|off ...     ethernet-cable, wifi, dhcp-server, gateway, internet\n"
-	      "  broker down | up           the MQTT broker unreachable or back\n"
-	      "  power cycle                power cut and back\n"
-	      "  speed X                    the device clock X times faster\n"
-	      "\n"
-	      "Exit status: 0 on success, 1 when sc-sim refused the request (its answer is\n"
-	      "printed), 2 on usage errors, 3 when sc-sim cannot be reached.\n",
-	      f);
-}
+/* usage(FILE *): the text of man/help/sc-ctl.txt, generated at build time. */
+#include "help/sc-ctl.h"
 
 struct buf {
 	char *p;

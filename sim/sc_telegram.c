@@ -28,78 +28,18 @@
 
 static const char *prog = "sc-telegram";
 
-static void usage_main(FILE *f)
-{
-	fprintf(f,
-		"Usage: %s COMMAND [OPTIONS] ...\n"
-		"Generate, parse and check smart-meter telegrams (P1: DSMR 4.2/5.0, e-MUCS;\n"
-		"TIC: Linky standard mode).\n"
-		"\n"
-		"Commands:\n"
-		"  gen     write synthetic telegrams to stdout\n"
-		"  parse   print one power_instant JSON object per good telegram\n"
-		"  check   validate captures, print a summary\n"
-		"  to-scenario  turn a capture into a replay scenario with the twin's answers\n"
-		"\n"
-		"Run '%s COMMAND --help' for the options of a command.\n",
-		prog, prog);
-}
-
-static void usage_gen(FILE *f)
-{
-	fprintf(f,
-		"Usage: %s gen [OPTIONS]\n"
-		"Write telegrams of a synthetic meter to stdout, byte-exact with valid CRCs\n"
-		"or checksums.\n"
-		"\n"
-		"  --protocol P     dsmr42 | dsmr50 | emucs | tic (default dsmr50)\n"
-		"  --phases N       1 or 3 (default 3)\n"
-		"  --profile NAME   household | pv | ev | pv-ev (default household)\n"
-		"  --count N        telegrams to write (default 10; 0 = no limit)\n"
-		"  --start EPOCH    UTC time of the first telegram (default: now)\n"
-		"  --interval S     seconds between telegrams (default: the protocol's\n"
-		"                   cadence: 10 for dsmr42, 1 for dsmr50 and emucs; for tic\n"
-		"                   the whole seconds a frame takes on the 9600 baud line)\n"
-		"  --seed N         seed of the meter model (default 1)\n"
-		"  --producer       TIC: a meter in producer mode (EAIT, SINSTI, ERQ1-4)\n"
-		"  --calendar C     TIC: base | hchp | tempo (default base)\n"
-		"  --fault KIND     P1: bad-crc | truncated | garbage | oversize\n"
-		"                   TIC: bad-checksum | truncated | garbage | bad-length | bit7 |\n"
-		"                   historic | oversize\n"
-		"  --fault-every N  apply the fault to every Nth telegram (default 1)\n"
-		"  --realtime       write each telegram at its time, as a meter does\n"
-		"  -h, --help       this text\n",
-		prog);
-}
+/* The texts of man/help/sc-telegram*.txt, generated at build time. */
+#include "help/sc-telegram.h"
+#include "help/sc-telegram-gen.h"
+#include "help/sc-telegram-parse.h"
+#include "help/sc-telegram-check.h"
 
 static void usage_parse(FILE *f, const char *cmd)
 {
-	bool parse = strcmp(cmd, "parse") == 0;
-	fprintf(f,
-		"Usage: %s %s [OPTIONS] [FILE|-]...\n"
-		"%s\n"
-		"\n"
-		"  --protocol P       auto (default: from the first bytes), p1 or tic\n"
-		"  --no-crc           the meter sends no CRC: accept telegrams without one\n"
-		"  --any-version      accept meters older than DSMR 4.2 (the device rejects them)\n"
-		"%s"
-		"  -h, --help         this text\n"
-		"\n"
-		"%s",
-		prog, cmd,
-		parse ? "Parse telegrams and print one power_instant JSON object per good one."
-		      : "Validate captures and print a summary line per file.",
-		parse ? "  --format F         json (default) | registers (the Modbus image)\n"
-			"  --word-order O     cdab (default, as the device) | abcd\n"
-			"  --energy-kwh       serve energy in kWh as firmware before 5.1 did\n"
-			"  --strict           exit 1 when any telegram failed\n"
-		      : "",
-		parse ? "Errors go to stderr as FILE:OFFSET: KIND: detail, then a summary line\n"
-			"'telegrams: N ok: M failed: K'. Exit status: 0 when the input could be\n"
-			"read, 1 with --strict when a telegram failed, 2 on usage or I/O errors.\n"
-		      : "The summary (stdout) counts telegrams, failures per kind and the first\n"
-			"error's offset; 'total:' follows for several files. Exit status: 0 when\n"
-			"every telegram parsed, 1 when one failed, 2 on usage or I/O errors.\n");
+	if (strcmp(cmd, "parse") == 0)
+		usage_parse_cmd(f);
+	else
+		usage_check_cmd(f);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)

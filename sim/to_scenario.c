@@ -28,23 +28,9 @@
 
 #define EXIT_USAGE 2
 
-static void usage(FILE *f)
-{
-	fputs("Usage: sc-telegram to-scenario [OPTIONS] CAPTURE\n"
-	      "Turn a capture (raw bytes, the timestamped form, either gzip-compressed) into a\n"
-	      "replay scenario whose expectations are what the twin serves for it.\n"
-	      "\n"
-	      "  -o, --output FILE  write the scenario there (default: stdout); the capture is\n"
-	      "                     named relative to it\n"
-	      "  --name NAME        the scenario's name (default: from the capture's file name)\n"
-	      "  --protocol P       auto (default), p1 or tic\n"
-	      "  --embed            put the telegrams in the scenario instead of naming the file\n"
-	      "  --every S          seconds between telegrams (default: the meter's cadence, or\n"
-	      "                     the capture's own times when it is timestamped)\n"
-	      "  --no-mqtt          expectations on Modbus only\n"
-	      "  -h, --help         this text\n",
-	      f);
-}
+/* usage(FILE *): the text of man/help/sc-telegram-to-scenario.txt, generated at
+ * build time. */
+#include "help/sc-telegram-to-scenario.h"
 
 /* The capture's path as the scenario will name it. */
 static void relative_path(const char *capture, const char *output, char *out, size_t cap)

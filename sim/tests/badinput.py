@@ -2,16 +2,17 @@
 input itself and the answer it must get. One list, read by two programs:
 test_badinput.py runs every case against the real programs (sc-telegram,
 sc-sim's Modbus and HTTP servers, sc-sim --scenario, the command lines) and
-checks each answer; scripts/badinput-table.py writes the README's table from
-it (and test_badinput.py checks that the README's table is that one).
+checks each answer; docs/tables.py writes the table of
+docs/developer/bad-input.md from it (and test_badinput.py checks that the
+documented table is that one).
 
 A case is Case(surface, what, data, answer, expect):
   surface  P1, TIC, Modbus, HTTP, JSON, Scenario or Flags
-  what     the class of bad input, as the README shows it
+  what     the class of bad input, as the documentation shows it
   data     the input: bytes for P1, TIC, Modbus and HTTP; a JSON text (str) for
            JSON (a PATCH body of /api/v1/config) and Scenario; a list of
            arguments for Flags (the program first)
-  answer   the answer in words, as the README shows it
+  answer   the answer in words, as the documentation shows it
   expect   what the runner checks: a regex the program's answer must match
            (for Modbus: the reply bytes in hex, or "closed"; for HTTP the
            status line and body; for the others exit status and stderr)
@@ -748,7 +749,7 @@ def by_surface():
 
 
 def table():
-    """The README's table (markdown), one row a case."""
+    """The documented table (markdown), one row a case."""
     lines = ["| surface | malformed input | answer |", "|---|---|---|"]
     for c in CASES:
         lines.append("| %s | %s | %s |" % (c.surface, c.what.replace("|", "\\|"), c.answer.replace("|", "\\|")))

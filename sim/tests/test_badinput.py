@@ -1,7 +1,7 @@
 """Runs every case of the bad-input catalogue (badinput.py) against the real
 programs and checks each answer; checks that nothing was lost on the way (the
 services still answer good requests, the configuration is unchanged) and that
-the README's table is the catalogue's.
+the table of docs/developer/bad-input.md is the catalogue's.
 
   /usr/bin/python3 sim/tests/test_badinput.py            the test
   /usr/bin/python3 sim/tests/test_badinput.py --show     every case's answer
@@ -24,8 +24,9 @@ from simtest import Sim, wait_until  # noqa: E402
 SIM_DIR = os.path.join(simtest.BUILD, "sim")
 PROGRAMS = {"sc-sim": os.path.join(SIM_DIR, "sc-sim"), "sc-telegram": os.path.join(SIM_DIR, "sc-telegram"),
             "sc-ctl": os.path.join(SIM_DIR, "sc-ctl"), "sc-hil": os.path.join(simtest.BUILD, "hil", "sc-hil")}
-README = os.path.join(simtest.SOURCE, "README.md")
-BEGIN, END = "<!-- bad-input table: scripts/badinput-table.py -->", "<!-- end of bad-input table -->"
+TABLE_DOC = os.path.join(simtest.SOURCE, "docs", "developer", "bad-input.md")
+BEGIN, END = ("<!-- generated: bad-input table by docs/tables.py; do not edit -->",
+              "<!-- end of bad-input table -->")
 SHOW = "--show" in sys.argv
 
 
@@ -212,12 +213,12 @@ class Catalogue(unittest.TestCase):
         self.assertEqual(set(badinput.by_surface()),
                          {"P1", "TIC", "Modbus", "HTTP", "JSON", "Scenario", "Flags"})
 
-    def test_readme_table_is_the_catalogues(self):
-        with open(README) as f:
+    def test_documented_table_is_the_catalogues(self):
+        with open(TABLE_DOC) as f:
             text = f.read()
         self.assertIn(BEGIN, text)
         got = text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
-        self.assertEqual(got, badinput.table(), "README table out of date: run scripts/badinput-table.py")
+        self.assertEqual(got, badinput.table(), "docs/developer/bad-input.md out of date: run docs/tables.py")
 
 
 if __name__ == "__main__":
