@@ -251,10 +251,19 @@ static int send_or_die(struct sc_mqtt_link *l, const uint8_t *p, size_t n, const
 {
 	bool broke;
 	if (send_bytes(l, p, n, &broke) != 0) {
-		char why[260], head[64];
+		char why[300], head[64];
 		snprintf(head, sizeof head, "%s: ", what);
+		if (broke && l->ssl && l->st == L_CONNACK && !l->tls_error[0]) {
+			/* TLS 1.3: a broker refusing the device certificate sends its
+			 * alert and resets the connection; the alert is still there
+			 * to read, and is the cause. */
+			int err = errno;
+			uint8_t b[64];
+			(void)io_read(l, b, sizeof b);
+			errno = err;
+		}
 		if (broke)
-			io_error(l, head, why, sizeof why);
+			io_error(l, l->tls_error[0] ? "" : head, why, sizeof why);
 		else
 			snprintf(why, sizeof why, "%s: out of memory", what);
 		die(l, why);
