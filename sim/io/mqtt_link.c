@@ -114,6 +114,7 @@ static ssize_t io_write(struct sc_mqtt_link *l, const uint8_t *p, size_t n)
 	if (!l->ssl)
 		return send(l->fd, p, n, MSG_NOSIGNAL);
 	ERR_clear_error();
+	errno = 0;
 	l->tls_wants_write = false;
 	int w = SSL_write(l->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
 	if (w > 0)
@@ -131,6 +132,7 @@ static ssize_t io_read(struct sc_mqtt_link *l, uint8_t *buf, size_t cap)
 	if (!l->ssl)
 		return recv(l->fd, buf, cap, 0);
 	ERR_clear_error();
+	errno = 0;
 	l->tls_wants_write = false;
 	int r = SSL_read(l->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
 	return r > 0 ? r : tls_failed(l, r);
@@ -397,6 +399,7 @@ static int send_connect(struct sc_mqtt_link *l)
 static void handshake(struct sc_mqtt_link *l)
 {
 	ERR_clear_error();
+	errno = 0;
 	l->tls_wants_write = false;
 	int r = SSL_connect(l->ssl);
 	if (r == 1) {
