@@ -17,9 +17,12 @@ connected; then a measurement window (POST /fleet/v1/window on every shard,
   - timers were late by less than 100 ms at p99 and 1000 ms at most.
 Reported per N: start-up, CPU per device-second (fleet and broker), RSS
 per device. Only the processes this script started are stopped, by pid.
+--tls: the devices connect to a TLS listener of the broker (a CA and a
+certificate for localhost made with openssl(1) for the run) and verify it.
+SC_SIM names another sc-sim (an older build measured beside this one).
 
   bench/bench_fleet.py [--sizes 1000,5000,10000] [--window 20] [--shard N]
-                       [--modbus-port P] [--json FILE]
+                       [--modbus-port P] [--tls] [--json FILE]
 """
 
 import argparse
@@ -78,15 +81,38 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def make_pki(directory):
+    """A CA and a broker certificate for localhost, with openssl(1)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    for cmd in (["req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=bench-ca",
+                                         "-keyout", "ca.key", "-out", "ca.crt"],
+                ["req"] + ec + ["-subj", "/CN=localhost", "-keyout", "broker.key",
+                                "-out", "broker.csr"],
+                ["x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "broker.crt"]):
+        subprocess.run(["openssl"] + cmd, cwd=directory, check=True, capture_output=True)
+    os.chmod(os.path.join(directory, "broker.key"), 0o644)
+    os.chmod(directory, 0o755)
+
+
 class Broker:
-    def __init__(self, directory):
+    def __init__(self, directory, tls=False):
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         conf = os.path.join(directory, "mosquitto.conf")
         import pwd
+        lines = ["user " + pwd.getpwuid(os.getuid()).pw_name,
+                 "listener %d 127.0.0.1" % self.port]
+        if tls:
+            make_pki(directory)
+            lines += ["listener %d 127.0.0.1" % self.tls_port,
+                      "cafile " + os.path.join(directory, "ca.crt"),
+                      "certfile " + os.path.join(directory, "broker.crt"),
+                      "keyfile " + os.path.join(directory, "broker.key")]
         with open(conf, "w") as f:
-            f.write("\n".join([
-                "user " + pwd.getpwuid(os.getuid()).pw_name,
-                "listener %d 127.0.0.1" % self.port,
+            f.write("\n".join(lines + [
                 "allow_anonymous true", "persistence false", "max_connections -1",
                 "sys_interval 1", "max_queued_messages 100",
                 "log_dest stderr", "log_type error", "log_type warning"]) + "\n")
@@ -120,14 +146,19 @@ class Broker:
 
 
 class Shard:
-    def __init__(self, devices, offset, modbus_port, broker_port, log_path):
+    def __init__(self, devices, offset, modbus_port, broker, log_path):
         self.devices, self.offset = devices, offset
         self.log = open(log_path, "w+b")
+        if broker.tls_port:
+            mqtt = ["--mqtt", "mqtts://localhost:%d" % broker.tls_port,
+                    "--cafile", os.path.join(os.path.dirname(log_path), "ca.crt")]
+        else:
+            mqtt = ["--mqtt", "mqtt://127.0.0.1:%d" % broker.port]
         self.proc = subprocess.Popen(
             [SC_SIM, "--devices", str(devices), "--device-offset", str(offset),
              "--modbus", "127.0.0.1:%d" % modbus_port, "--modbus-clients", "1",
-             "--http", "127.0.0.1:0", "--https", "off", "--password", PASSWORD,
-             "--mqtt", "mqtt://127.0.0.1:%d" % broker_port, "--log-level", "info"],
+             "--http", "127.0.0.1:0", "--https", "off", "--password", PASSWORD]
+            + mqtt + ["--log-level", "info"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
             preexec_fn=all_descriptors)
         self.http_port = None
@@ -214,14 +245,14 @@ def run_size(n, args, directory):
         raise RuntimeError("one mosquitto may open %d descriptors here (ulimit -Hn), fewer than "
                            "%d connections" % (hard, n + 32))
     modbus = modbus_range(n, args.modbus_port)
-    broker = Broker(directory)
+    broker = Broker(directory, args.tls)
     shards = []
     try:
         t0 = time.monotonic()
         offset = 0
         while offset < n:
             k = min(args.shard, n - offset)
-            shards.append(Shard(k, offset, modbus + offset, broker.port,
+            shards.append(Shard(k, offset, modbus + offset, broker,
                                 os.path.join(directory, "shard-%d.log" % offset)))
             offset += k
         wait_until("the shards' ready lines", lambda: all(s.ready() for s in shards), 120)
@@ -298,13 +329,16 @@ def main():
     ap.add_argument("--modbus-port", type=int, default=0,
                     help="the first device's Modbus port, the others after it "
                     "(default: the lowest free range from 1024)")
+    ap.add_argument("--tls", action="store_true",
+                    help="the devices connect over TLS, verifying the broker")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
     if not os.access(SC_SIM, os.X_OK):
         sys.exit("bench_fleet: no %s (build it: bench/run.sh, or set SC_SIM)" % SC_SIM)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     print("Fleet: every device a 1 s telegram, its Modbus listener and MQTT client, to a local "
-          "mosquitto; %.0f s window, shards of <= %d" % (args.window, args.shard))
+          "mosquitto%s; %.0f s window, shards of <= %d"
+          % (" over TLS" if args.tls else "", args.window, args.shard))
     print("%8s %6s %9s %9s %9s %10s %9s %9s %11s %10s %9s %6s" % (
         "devices", "shards", "start s", "conn s", "cadence", "mqtt lost", "late p99", "late max",
         "us/dev-s", "broker cpu", "KiB/dev", "holds"))
@@ -332,8 +366,8 @@ def main():
           "us/dev-s: fleet CPU per device-second; broker cpu: mosquitto's cores)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"benchmark": "fleet", "largest_held": largest, "results": results}, f,
-                      indent=1)
+            json.dump({"benchmark": "fleet", "tls": args.tls, "largest_held": largest,
+                       "results": results}, f, indent=1)
             f.write("\n")
 
 

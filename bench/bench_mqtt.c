@@ -7,7 +7,11 @@
  *     messages/s until the last one arrives, and how many arrived;
  *   - the floor: the same broker relaying messages published by a paho
  *     client of this process, one at a time (broker round trip only).
- * usage: bench_mqtt [--telegrams N] [--burst N] [--broker-nodelay] [--json FILE] */
+ * --tls: sc-sim publishes to a TLS listener of the same broker (a CA and a
+ * broker certificate for localhost made with openssl(1) in a temporary
+ * directory); the subscriber stays on plain TCP. SC_SIM in the environment
+ * names another sc-sim to measure (an older build beside this one).
+ * usage: bench_mqtt [--telegrams N] [--burst N] [--broker-nodelay] [--tls] [--json FILE] */
 #define _DEFAULT_SOURCE
 #include <MQTTClient.h>
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +130,7 @@ static MQTTClient client_on(int port, const char *id, bool subscriber)
 static pid_t children[4];
 static int nchildren;
 static char conf_path[64];
+static char pki_dir[64];
 
 static void stop_children(void)
 {
@@ -135,6 +141,34 @@ static void stop_children(void)
 	nchildren = 0;
 	if (conf_path[0])
 		unlink(conf_path);
+	if (pki_dir[0]) {
+		static const char *const files[] = {"ca.key", "ca.crt", "broker.key", "broker.csr",
+						    "broker.crt", "san.ext", "ca.srl"};
+		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+			char f[128];
+			snprintf(f, sizeof f, "%s/%s", pki_dir, files[i]);
+			unlink(f);
+		}
+		rmdir(pki_dir);
+		pki_dir[0] = '\0';
+	}
+}
+
+/* A CA and a broker certificate for localhost in pki_dir; false when
+ * openssl(1) failed. */
+static bool make_pki(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && printf 'subjectAltName=DNS:localhost\\n' > san.ext && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+		 "-subj /CN=bench-ca -keyout ca.key -out ca.crt 2>/dev/null && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-subj /CN=localhost -keyout broker.key -out broker.csr 2>/dev/null && "
+		 "openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		 "-days 2 -extfile san.ext -out broker.crt 2>/dev/null && chmod 644 broker.key",
+		 pki_dir);
+	return system(cmd) == 0;
 }
 
 static pid_t spawn(char *const argv[], int *stdin_fd, int *stderr_fd)
@@ -184,8 +218,9 @@ static bool wait_line(int fd, const char *what, double timeout)
 int main(int argc, char **argv)
 {
 	int ntel = 500, nburst = 20000;
-	bool nodelay = false;
+	bool nodelay = false, tls = false;
 	const char *json = NULL;
+	const char *sim = getenv("SC_SIM") ? getenv("SC_SIM") : SC_SIM_PATH;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--telegrams") == 0 && i + 1 < argc)
 			ntel = atoi(argv[++i]);
@@ -195,6 +230,8 @@ int main(int argc, char **argv)
 			json = argv[++i];
 		else if (strcmp(argv[i], "--broker-nodelay") == 0)
 			nodelay = true;
+		else if (strcmp(argv[i], "--tls") == 0)
+			tls = true;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
@@ -209,6 +246,22 @@ int main(int argc, char **argv)
 	 * --broker-nodelay sets set_tcp_nodelay, as sc-sim's own broker does. */
 	dprintf(cfd, "user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s",
 		pw ? pw->pw_name : "root", port, nodelay ? "set_tcp_nodelay true\n" : "");
+	int tls_port = 0;
+	if (tls) {
+		snprintf(pki_dir, sizeof pki_dir, "/tmp/bench-mqtt-pki-XXXXXX");
+		if (!mkdtemp(pki_dir) || chmod(pki_dir, 0755) != 0) {
+			pki_dir[0] = '\0';
+			return 2;
+		}
+		if (!make_pki()) {
+			fprintf(stderr, "bench_mqtt: openssl could not make the certificates\n");
+			return 2;
+		}
+		tls_port = free_port();
+		dprintf(cfd, "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/broker.crt\n"
+			     "keyfile %s/broker.key\n",
+			tls_port, pki_dir, pki_dir, pki_dir);
+	}
 	close(cfd);
 	char *mq_argv[] = {"/usr/sbin/mosquitto", "-c", conf, NULL};
 	int mq_in, mq_err;
@@ -237,10 +290,15 @@ int main(int argc, char **argv)
 	MQTTClient_destroy(&pub);
 
 	/* sc-sim reading telegrams from us. */
-	char mqtt_url[64];
-	snprintf(mqtt_url, sizeof mqtt_url, "tcp://127.0.0.1:%d", port);
-	char *sim_argv[] = {SC_SIM_PATH, "--source", "stdin", "--modbus", "127.0.0.1:0", "--mqtt",
-			    mqtt_url, "--counters-interval", "0", "--log-level", "info", NULL};
+	char mqtt_url[64], cafile[96];
+	if (tls)
+		snprintf(mqtt_url, sizeof mqtt_url, "mqtts://localhost:%d", tls_port);
+	else
+		snprintf(mqtt_url, sizeof mqtt_url, "tcp://127.0.0.1:%d", port);
+	snprintf(cafile, sizeof cafile, "%s/ca.crt", pki_dir);
+	char *sim_argv[] = {(char *)sim, "--source", "stdin", "--modbus", "127.0.0.1:0", "--mqtt",
+			    mqtt_url, "--counters-interval", "0", "--log-level", "info",
+			    tls ? "--cafile" : NULL, cafile, NULL};
 	int sim_in, sim_err;
 	spawn(sim_argv, &sim_in, &sim_err);
 	if (!wait_line(sim_err, "mqtt: connected", 20)) {
@@ -301,8 +359,8 @@ int main(int argc, char **argv)
 	MQTTClient_destroy(&sub);
 	stop_children();
 
-	printf("MQTT through a local mosquitto (%s), QoS 0, one paho subscriber\n",
-	       nodelay ? "set_tcp_nodelay true" : "default configuration");
+	printf("MQTT through a local mosquitto (%s), QoS 0, one paho subscriber, sc-sim over %s\n",
+	       nodelay ? "set_tcp_nodelay true" : "default configuration", tls ? "TLS" : "TCP");
 	printf("%-44s %10s %10s %10s\n", "latency", "p50 us", "p99 us", "max us");
 	printf("%-44s %10.1f %10.1f %10.1f\n", "telegram in -> power_instant received", s50, s99,
 	       smax);
@@ -313,11 +371,11 @@ int main(int argc, char **argv)
 		FILE *o = fopen(json, "w");
 		if (o) {
 			fprintf(o,
-				"{\n  \"benchmark\": \"mqtt\",\n"
+				"{\n  \"benchmark\": \"mqtt\",\n  \"transport\": \"%s\",\n"
 				"  \"telegram_to_message\": {\"p50_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f},\n"
 				"  \"broker_floor\": {\"p50_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f},\n"
 				"  \"sustained\": {\"telegrams\": %d, \"received\": %ld, \"per_s\": %.0f}\n}\n",
-				s50, s99, smax, f50, f99, fmax, nburst, got, rate);
+				tls ? "tls" : "tcp", s50, s99, smax, f50, f99, fmax, nburst, got, rate);
 			fclose(o);
 		}
 	}

@@ -64,8 +64,8 @@ void sc_mqtt_reader_init(struct sc_mqtt_reader *r);
 int sc_mqtt_read(struct sc_mqtt_reader *r, const uint8_t *data, size_t len, size_t *used,
 		 struct sc_mqtt_packet *out, char *why, size_t cap);
 
-/* What a CONNACK return code (or paho's code for it) means; NULL when
- * the code is not one of a refusal. */
+/* What a CONNACK return code means; NULL when the code is not one of a
+ * refusal. */
 const char *sc_mqtt_connack_text(int code);
 
 #endif

@@ -1,11 +1,11 @@
 /* The device's MQTT client (manual §5.1, §5.4): when to connect, retry with
- * a backoff, hold down, and what is counted. Two transports: a plain TCP
- * broker gets the loop's own connection (mqtt_link.h: no thread, a fleet of
- * thousands in one process); a TLS broker gets paho.mqtt.c's asynchronous
- * client, whose threads only queue what happened and wake the loop, so the
- * device state is only ever touched from the loop. Connecting never blocks
- * the loop; what is published while disconnected is dropped and counted, as
- * the device publishes live values, not a queue. */
+ * a backoff, hold down, and what is counted. It runs on the event loop
+ * alone, over TCP or TLS (mqtt_link.h: no thread, no state shared between
+ * clients, a fleet of thousands in one process); the TLS handshake checks
+ * the broker's certificate against the device clock and says why it failed
+ * (tls_check.h). Connecting never blocks the loop (but for resolving a
+ * host name); what is published while disconnected is dropped and counted,
+ * as the device publishes live values, not a queue. */
 #ifndef SC_MQTT_H
 #define SC_MQTT_H
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,12 +13,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tls_check.h"
+
 /* Publishes waiting to be written whole, and QoS 1 ones waiting for their
  * PUBACK: beyond these the broker is not keeping up and a publish fails. */
 #define PENDING_MAX 32
 #define TX_MAX (256 * 1024)
 
-enum stage { L_TCP, L_CONNACK, L_UP, L_DEAD };
+enum stage { L_TCP, L_TLS, L_CONNACK, L_UP, L_DEAD };
 
 struct sc_mqtt_link {
 	struct sc_loop *loop;
@@ -39,6 +45,11 @@ struct sc_mqtt_link {
 	uint16_t next_id;
 	uint64_t ok, failed;
 	struct sc_mqtt_connect connect;  /* strings owned by the caller until up */
+	/* TLS: NULL over plain TCP. */
+	SSL *ssl;
+	bool tls_wants_write;            /* OpenSSL waits for the socket to take bytes */
+	char *host;                      /* the name the broker's certificate must bear */
+	char tls_error[200];             /* why the last TLS call failed, "" when none */
 };
 
 static void on_timer(void *arg);
@@ -48,6 +59,92 @@ static void arm(struct sc_mqtt_link *l, int64_t in_ms)
 	sc_loop_cancel_timer(l->loop, l->timer);
 	l->timer = sc_loop_add_timer(l->loop, sc_loop_now(l->loop) + (in_ms > 0 ? in_ms : 0),
 				     on_timer, l);
+}
+
+/* Readable always; writable while bytes wait or OpenSSL waits to write. */
+static void watch(struct sc_mqtt_link *l)
+{
+	sc_loop_set_events(l->loop, l->fd,
+			   (short)(POLLIN | (l->tx_len || l->tls_wants_write ? POLLOUT : 0)));
+}
+
+/* What an SSL call's failure means, as recv and send say it: -1 with
+ * errno EAGAIN when it waits for the socket, 0 when the broker closed the
+ * connection, -1 with another errno when it broke (tls_error then says
+ * why, when OpenSSL knows). */
+static ssize_t tls_failed(struct sc_mqtt_link *l, int rc)
+{
+	int e = SSL_get_error(l->ssl, rc);
+	switch (e) {
+	case SSL_ERROR_WANT_WRITE:
+		l->tls_wants_write = true;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0) {
+			if (errno == 0 || errno == EAGAIN)
+				return 0; /* closed without close_notify */
+			return -1;
+		}
+		break;
+	default:
+		break;
+	}
+	if (l->st == L_CONNACK) {
+		/* Right after the handshake: a broker refusing the device certificate. */
+		char why[180];
+		sc_tls_explain(l->ssl, e, l->host, true, why, sizeof why);
+		snprintf(l->tls_error, sizeof l->tls_error, "TLS: %s", why);
+	} else {
+		const char *r = ERR_reason_error_string(ERR_peek_last_error());
+		snprintf(l->tls_error, sizeof l->tls_error, "TLS: %s", r ? r : "protocol error");
+		ERR_clear_error();
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+static ssize_t io_write(struct sc_mqtt_link *l, const uint8_t *p, size_t n)
+{
+	if (!l->ssl)
+		return send(l->fd, p, n, MSG_NOSIGNAL);
+	ERR_clear_error();
+	errno = 0;
+	l->tls_wants_write = false;
+	int w = SSL_write(l->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	if (w > 0)
+		return w;
+	ssize_t rc = tls_failed(l, w);
+	if (rc == 0) {
+		errno = EPIPE;
+		rc = -1;
+	}
+	return rc;
+}
+
+static ssize_t io_read(struct sc_mqtt_link *l, uint8_t *buf, size_t cap)
+{
+	if (!l->ssl)
+		return recv(l->fd, buf, cap, 0);
+	ERR_clear_error();
+	errno = 0;
+	l->tls_wants_write = false;
+	int r = SSL_read(l->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+	return r > 0 ? r : tls_failed(l, r);
+}
+
+/* "what: the cause" of a broken connection: OpenSSL's word when it has one. */
+static void io_error(const struct sc_mqtt_link *l, const char *what, char *why, size_t cap)
+{
+	if (l->tls_error[0])
+		snprintf(why, cap, "%s%s", what, l->tls_error);
+	else
+		snprintf(why, cap, "%s%s", what, strerror(errno));
 }
 
 static void lose_pending(struct sc_mqtt_link *l)
@@ -84,7 +181,7 @@ static void count_written(struct sc_mqtt_link *l)
 static int flush(struct sc_mqtt_link *l)
 {
 	while (l->tx_len > 0) {
-		ssize_t n = send(l->fd, l->tx + l->tx_off, l->tx_len, MSG_NOSIGNAL);
+		ssize_t n = io_write(l, l->tx + l->tx_off, l->tx_len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -99,7 +196,7 @@ static int flush(struct sc_mqtt_link *l)
 	if (l->tx_len == 0)
 		l->tx_off = 0;
 	count_written(l);
-	sc_loop_set_events(l->loop, l->fd, (short)(POLLIN | (l->tx_len ? POLLOUT : 0)));
+	watch(l);
 	return 0;
 }
 
@@ -112,7 +209,7 @@ static int send_bytes(struct sc_mqtt_link *l, const uint8_t *p, size_t n, bool *
 	size_t at = 0;
 	if (l->tx_len == 0) {
 		while (at < n) {
-			ssize_t w = send(l->fd, p + at, n - at, MSG_NOSIGNAL);
+			ssize_t w = io_write(l, p + at, n - at);
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;
@@ -147,7 +244,7 @@ static int send_bytes(struct sc_mqtt_link *l, const uint8_t *p, size_t n, bool *
 	}
 	memcpy(l->tx + l->tx_off + l->tx_len, p + at, rest);
 	l->tx_len += rest;
-	sc_loop_set_events(l->loop, l->fd, POLLIN | POLLOUT);
+	watch(l);
 	return 0;
 }
 
@@ -156,8 +253,21 @@ static int send_or_die(struct sc_mqtt_link *l, const uint8_t *p, size_t n, const
 {
 	bool broke;
 	if (send_bytes(l, p, n, &broke) != 0) {
-		char why[160];
-		snprintf(why, sizeof why, "%s: %s", what, broke ? strerror(errno) : "out of memory");
+		char why[300], head[64];
+		snprintf(head, sizeof head, "%s: ", what);
+		if (broke && l->ssl && l->st == L_CONNACK && !l->tls_error[0]) {
+			/* TLS 1.3: a broker refusing the device certificate sends its
+			 * alert and resets the connection; the alert is still there
+			 * to read, and is the cause. */
+			int err = errno;
+			uint8_t b[64];
+			(void)io_read(l, b, sizeof b);
+			errno = err;
+		}
+		if (broke)
+			io_error(l, l->tls_error[0] ? "" : head, why, sizeof why);
+		else
+			snprintf(why, sizeof why, "%s: out of memory", what);
 		die(l, why);
 		return -1;
 	}
@@ -212,7 +322,7 @@ static int on_readable(struct sc_mqtt_link *l)
 {
 	uint8_t buf[1024];
 	for (;;) {
-		ssize_t n = recv(l->fd, buf, sizeof buf, 0);
+		ssize_t n = io_read(l, buf, sizeof buf);
 		if (n == 0) {
 			die(l, l->st == L_UP ? "connection lost: closed by the broker"
 					     : "the broker closed the connection before CONNACK");
@@ -221,10 +331,15 @@ static int on_readable(struct sc_mqtt_link *l)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (l->ssl)
+					watch(l);
 				return 0;
-			char why[120];
-			snprintf(why, sizeof why, "connection lost: %s", strerror(errno));
+			}
+			char why[260];
+			/* Before CONNACK a TLS cause is the whole story. */
+			io_error(l, l->st == L_UP || !l->tls_error[0] ? "connection lost: " : "", why,
+				 sizeof why);
 			die(l, why);
 			return -1;
 		}
@@ -253,7 +368,8 @@ static int on_readable(struct sc_mqtt_link *l)
 	}
 }
 
-static void send_connect(struct sc_mqtt_link *l)
+/* 0, or -1 when the link died (and may be freed already). */
+static int send_connect(struct sc_mqtt_link *l)
 {
 	uint8_t pkt[1024];
 	uint8_t *p = pkt;
@@ -268,14 +384,42 @@ static void send_connect(struct sc_mqtt_link *l)
 		if (n < 0) {
 			free(p);
 			die(l, "the CONNECT packet cannot be made (a field longer than MQTT allows)");
-			return;
+			return -1;
 		}
 	}
 	l->st = L_CONNACK;
-	/* Whether it died or not, l is not touched again here. */
-	(void)send_or_die(l, p, (size_t)n, "sending CONNECT");
+	int rc = send_or_die(l, p, (size_t)n, "sending CONNECT");
 	if (p != pkt)
 		free(p);
+	return rc;
+}
+
+/* One step of the TLS handshake, as far as the socket allows; CONNECT
+ * follows it at once. */
+static void handshake(struct sc_mqtt_link *l)
+{
+	ERR_clear_error();
+	errno = 0;
+	l->tls_wants_write = false;
+	int r = SSL_connect(l->ssl);
+	if (r == 1) {
+		if (send_connect(l) == 0)
+			watch(l);
+		return;
+	}
+	int e = SSL_get_error(l->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		l->tls_wants_write = e == SSL_ERROR_WANT_WRITE;
+		watch(l);
+		return;
+	}
+	char why[200], text[220];
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno != 0)
+		snprintf(why, sizeof why, "the handshake failed: %s", strerror(errno));
+	else
+		sc_tls_explain(l->ssl, e, l->host, false, why, sizeof why);
+	snprintf(text, sizeof text, "TLS: %s", why);
+	die(l, text);
 }
 
 static void on_fd(void *arg, int fd, short revents)
@@ -296,17 +440,27 @@ static void on_fd(void *arg, int fd, short revents)
 		}
 		if (!(revents & POLLOUT))
 			return;
-		send_connect(l);
+		if (l->ssl) {
+			l->st = L_TLS;
+			handshake(l);
+		} else {
+			(void)send_connect(l);
+		}
 		return;
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+	if (l->st == L_TLS) {
+		handshake(l);
+		return;
+	}
+	/* OpenSSL may wait for the socket to be writable to go on reading. */
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) || (l->ssl && (revents & POLLOUT))) {
 		if (on_readable(l) != 0)
 			return;
 	}
 	if (revents & POLLOUT) {
 		if (flush(l) != 0) {
-			char why[120];
-			snprintf(why, sizeof why, "connection lost: %s", strerror(errno));
+			char why[260];
+			io_error(l, "connection lost: ", why, sizeof why);
 			die(l, why);
 		}
 	}
@@ -323,7 +477,10 @@ static void on_timer(void *arg)
 		if (now - l->opened_ms >= l->timeout_ms) {
 			char why[96];
 			snprintf(why, sizeof why, "%s timeout after %lld ms",
-				 l->st == L_TCP ? "TCP connect" : "CONNACK", (long long)l->timeout_ms);
+				 l->st == L_TCP	  ? "TCP connect"
+				 : l->st == L_TLS ? "TLS: handshake"
+						  : "CONNACK",
+				 (long long)l->timeout_ms);
 			die(l, why);
 			return;
 		}
@@ -417,21 +574,36 @@ struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqt
 	 * its delayed ACK: with Nagle each message would wait for it). */
 	int one = 1;
 	(void)setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (o->tls) {
+		l->host = strdup(o->host);
+		l->ssl = l->host ? sc_tls_client_new(o->tls, l->fd, o->host, o->tls_time, why, cap)
+				 : NULL;
+		if (!l->ssl) {
+			if (!l->host)
+				snprintf(why, cap, "out of memory");
+			free(l->host);
+			close(l->fd);
+			free(l);
+			return NULL;
+		}
+	}
 	l->opened_ms = l->last_tx_ms = sc_mono_ms();
 	if (connect(l->fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
 		snprintf(why, cap, "TCP connect: %s", strerror(errno));
-		close(l->fd);
-		free(l);
-		return NULL;
+		goto fail;
 	}
 	if (sc_loop_add_fd(loop, l->fd, POLLOUT, on_fd, l) != 0) {
 		snprintf(why, cap, "out of memory");
-		close(l->fd);
-		free(l);
-		return NULL;
+		goto fail;
 	}
 	arm(l, l->timeout_ms);
 	return l;
+fail:
+	SSL_free(l->ssl);
+	free(l->host);
+	close(l->fd);
+	free(l);
+	return NULL;
 }
 
 void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
@@ -442,16 +614,20 @@ void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
 		uint8_t p[2];
 		sc_mqtt_encode_disconnect(p, sizeof p);
 		flush(l);
-		if (l->tx_len == 0 && send(l->fd, p, 2, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		if (l->tx_len == 0 && io_write(l, p, 2) < 0) {
 			/* best effort: the broker sees the connection close anyway */
 		}
 		count_written(l);
+		if (l->ssl && l->tx_len == 0)
+			(void)SSL_shutdown(l->ssl); /* close_notify, best effort */
 	}
 	if (l->st != L_DEAD) {
 		sc_loop_cancel_timer(l->loop, l->timer);
 		sc_loop_del_fd(l->loop, l->fd);
 		lose_pending(l);
 	}
+	SSL_free(l->ssl);
+	free(l->host);
 	close(l->fd);
 	*ok += l->ok;
 	*failed += l->failed;

@@ -1,6 +1,7 @@
-/* One MQTT 3.1.1 connection over plain TCP, on the event loop: no thread,
- * one descriptor, a few hundred bytes while idle, so that a fleet of
- * thousands of devices runs in one process. The device's client (mqtt.h)
+/* One MQTT 3.1.1 connection over TCP or TLS, on the event loop: no thread,
+ * one descriptor, a few hundred bytes while idle over TCP, so that a fleet
+ * of thousands of devices runs in one process. The TLS handshake runs on
+ * the loop too (OpenSSL, non-blocking). The device's client (mqtt.h)
  * decides when to connect, hold and retry; a link only connects, sends
  * CONNECT, publishes, keeps the connection alive (PINGREQ) and reports.
  *
@@ -26,13 +27,19 @@ struct sc_mqtt_link_opts {
 	const char *host;          /* a name or an IPv4/IPv6 address */
 	int port;
 	struct sc_mqtt_connect connect;
-	int timeout_ms;            /* for TCP and CONNACK together */
+	int timeout_ms;            /* for TCP, TLS and CONNACK together */
+	/* TLS: NULL for plain TCP. The link takes a reference of its own (the
+	 * caller may free its one after open). The broker's certificate must
+	 * name host and be valid at tls_time (UTC epoch s: the device clock). */
+	struct ssl_ctx_st *tls;
+	int64_t tls_time;
 };
 
 struct sc_mqtt_link;
 
 /* Starts connecting. NULL with why when it cannot even start (the name does
- * not resolve, the connection is refused at once). */
+ * not resolve, the connection is refused at once). A TLS failure's why
+ * starts with "TLS: " and names the cause (tls_check.h). */
 struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqtt_link_opts *o,
 				       const struct sc_mqtt_link_events *ev, char *why, size_t cap);
 /* Sends DISCONNECT when up (best effort) and frees; no more callbacks.

@@ -1,5 +1,3 @@
-/* struct timeval needs more than _POSIX_C_SOURCE. */
-#define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/asn1.h>
@@ -16,12 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "tcp.h"
 #include "tls_check.h"
 
 static void format_time(const ASN1_TIME *t, char *buf, size_t cap)
@@ -89,7 +84,7 @@ int sc_tls_cert_cn(const char *path, char *cn, size_t cap)
 	return n < 0 ? -1 : 0;
 }
 
-/* ---- a diagnostic handshake ---- */
+/* ---- the broker connection ---- */
 
 static void openssl_reason(char *why, size_t cap, const char *prefix)
 {
@@ -102,74 +97,88 @@ static void openssl_reason(char *why, size_t cap, const char *prefix)
 	snprintf(why, cap, "%s%s", prefix, r ? r : "the connection was closed");
 }
 
-int sc_tls_probe(const char *host, int port, const char *cafile, const char *certfile,
-		 const char *keyfile, int64_t t, char *why, size_t cap)
+SSL_CTX *sc_tls_client_ctx(const char *cafile, const char *certfile, const char *keyfile,
+			   bool verify, char *why, size_t cap)
 {
-	int fd = sc_tcp_connect(host, port, 5000, why, cap);
-	if (fd < 0)
-		return -1;
-	int result = -1;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = NULL;
 	ERR_clear_error();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
 		openssl_reason(why, cap, "");
-		goto out;
+		return NULL;
 	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* A broker that closes without close_notify has closed the connection
+	 * (as over TCP), not failed the protocol. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+	/* Writes from a buffer that grows while a record waits; a write may
+	 * take part of what is offered; an idle connection keeps no buffers
+	 * (a fleet has thousands). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
 	if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
 		   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		openssl_reason(why, cap, "cannot load the CA certificates: ");
-		goto out;
+		goto fail;
 	}
 	if (certfile && (SSL_CTX_use_certificate_chain_file(ctx, certfile) != 1 ||
-			 SSL_CTX_use_PrivateKey_file(ctx, keyfile, SSL_FILETYPE_PEM) != 1)) {
+			 SSL_CTX_use_PrivateKey_file(ctx, keyfile ? keyfile : certfile,
+						     SSL_FILETYPE_PEM) != 1 ||
+			 SSL_CTX_check_private_key(ctx) != 1)) {
 		openssl_reason(why, cap, "cannot load the device certificate or key: ");
-		goto out;
+		goto fail;
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	X509_VERIFY_PARAM *vp = SSL_CTX_get0_param(ctx);
-	struct in_addr ip;
-	if (inet_pton(AF_INET, host, &ip) == 1)
-		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
-	else
-		X509_VERIFY_PARAM_set1_host(vp, host, 0);
-	X509_VERIFY_PARAM_set_time(vp, (time_t)t);
-	ssl = SSL_new(ctx);
-	if (!ssl) {
-		openssl_reason(why, cap, "");
-		goto out;
-	}
-	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, host);
-	if (SSL_connect(ssl) != 1) {
-		long v = SSL_get_verify_result(ssl);
-		if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-			snprintf(why, cap, "the broker's certificate is not for %s", host);
-		else if (v != X509_V_OK)
-			snprintf(why, cap, "the broker's certificate does not verify: %s",
-				 X509_verify_cert_error_string(v));
-		else
-			openssl_reason(why, cap, "the handshake failed: ");
-		goto out;
-	}
-	/* TLS 1.3: a server that refuses the client certificate says so after
-	 * the client has finished; look for its alert. */
-	char b;
-	struct timeval tv = {0, 300000};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	int r = SSL_peek(ssl, &b, 1);
-	if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL) {
-		openssl_reason(why, cap, "the broker refused the device certificate: ");
-		goto out;
-	}
-	snprintf(why, cap, "the TLS handshake succeeds");
-	result = 0;
-out:
-	if (ssl)
-		SSL_free(ssl);
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return ctx;
+fail:
 	SSL_CTX_free(ctx);
-	close(fd);
-	return result;
+	return NULL;
+}
+
+SSL *sc_tls_client_new(SSL_CTX *ctx, int fd, const char *host, int64_t t, char *why, size_t cap)
+{
+	ERR_clear_error();
+	SSL *ssl = SSL_new(ctx);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+		openssl_reason(why, cap, "TLS: ");
+		SSL_free(ssl);
+		return NULL;
+	}
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	struct in6_addr ip;
+	if (inet_pton(AF_INET, host, &ip) == 1 || inet_pton(AF_INET6, host, &ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+	} else {
+		X509_VERIFY_PARAM_set1_host(vp, host, 0);
+		SSL_set_tlsext_host_name(ssl, host);
+	}
+	X509_VERIFY_PARAM_set_time(vp, (time_t)t);
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+void sc_tls_explain(const SSL *ssl, int ssl_error, const char *host, bool handshaken, char *why,
+		    size_t cap)
+{
+	if (handshaken) {
+		if (ssl_error == SSL_ERROR_SSL)
+			openssl_reason(why, cap, "the broker refused the device certificate: ");
+		else
+			openssl_reason(why, cap, "the connection was closed after the handshake: ");
+		return;
+	}
+	long v = SSL_get_verify_result(ssl);
+	if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+		ERR_clear_error();
+		snprintf(why, cap, "the broker's certificate is not for %s", host);
+	} else if (v != X509_V_OK) {
+		ERR_clear_error();
+		snprintf(why, cap, "the broker's certificate does not verify: %s (certificate verify failed)",
+			 X509_verify_cert_error_string(v));
+	} else {
+		openssl_reason(why, cap, "the handshake failed: ");
+	}
 }
 
 /* ---- the device's own certificate ---- */

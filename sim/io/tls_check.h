@@ -1,9 +1,13 @@
 /* Certificate checks the device makes against its own clock, before a TLS
  * connection: a device whose date is far off cannot use its certificates
- * (manual §5.1: "correct date and time are required"). OpenSSL, read-only. */
+ * (manual §5.1: "correct date and time are required"); and the client side
+ * of the device's TLS connection to its broker (contexts, connections, and
+ * why one failed). OpenSSL. */
 #ifndef SC_TLS_CHECK_H
 #define SC_TLS_CHECK_H
 
+#include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,14 +20,30 @@ int sc_tls_check_valid(const char *path, int64_t t, const char *what, char *why,
 /* The subject CN of the first certificate of a PEM file; -1 when none. */
 int sc_tls_cert_cn(const char *path, char *cn, size_t cap);
 
-/* Why a TLS connection to host:port fails, found by a handshake of its own
- * with the same files, verifying the broker's name and validity at device
- * time t: "the broker's certificate does not match localhost", "the broker
- * refused the device certificate (tlsv1 alert unknown ca)"... Blocking
- * (at most a few seconds): run it off the loop. Returns 0 when the
- * handshake succeeds (why says so), -1 with the cause otherwise. */
-int sc_tls_probe(const char *host, int port, const char *cafile, const char *certfile,
-		 const char *keyfile, int64_t t, char *why, size_t cap);
+/* A client context for the broker: verifies the broker with the CA
+ * certificates of cafile (the system's when NULL) unless verify is false,
+ * and presents certfile with keyfile when certfile is set (mutual TLS).
+ * TLS 1.2 at least. NULL with the reason in why ("cannot load the CA
+ * certificates: ..."). The caller frees it with SSL_CTX_free. */
+SSL_CTX *sc_tls_client_ctx(const char *cafile, const char *certfile, const char *keyfile,
+			   bool verify, char *why, size_t cap);
+
+/* One client connection of ctx on the connected socket fd: the broker's
+ * certificate must name host (a name or an IP address) and be valid at
+ * device time t (UTC epoch s), as the device checks it against its own
+ * clock. Nothing is sent yet (SSL_connect does, blocking or not as fd is).
+ * NULL with why when out of memory. The caller frees it with SSL_free. */
+SSL *sc_tls_client_new(SSL_CTX *ctx, int fd, const char *host, int64_t t, char *why, size_t cap);
+
+/* Why a TLS connection failed, for the log: "the broker's certificate is
+ * not for localhost", "the broker's certificate does not verify: ...",
+ * "the broker refused the device certificate (tlsv1 alert unknown ca)".
+ * ssl_error is SSL_get_error's answer; handshaken says whether
+ * SSL_connect had succeeded (TLS 1.3: a broker that refuses the device
+ * certificate says so after the client finished its handshake). Reads and
+ * clears the thread's OpenSSL error queue. */
+void sc_tls_explain(const SSL *ssl, int ssl_error, const char *host, bool handshaken, char *why,
+		    size_t cap);
 
 /* A self-signed certificate for the device's HTTPS page: an EC P-256 key,
  * subject CN cn, the names in sans ("DNS:smart-connect.local",
