@@ -5,6 +5,10 @@
  * moment. The pieces are described in runner_int.h. */
 #include "runner_int.h"
 
+/* Bytes on the meter line at c->now (with the clock, when the advance was
+ * deferred to them): fed to the oracle when they reached the device,
+ * recorded as a telegram of the run, read back after when the run asks.
+ * 0, or -1 with run->error. */
 static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool keep, int step)
 {
 	char why[256];
@@ -57,6 +61,9 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	return 0;
 }
 
+/* A step's action at c->now: a telegram of its own, an API request judged
+ * at once, or a fault or action the device's io carries out (one it could
+ * not is a SKIP result, one that failed ends the run). 0, or -1. */
 static int act(struct sc_runner *c, const struct sc_step *st)
 {
 	char why[512];
