@@ -1,5 +1,5 @@
 /* sc-sim --scenario FILE: the twin runs in this process's event loop; the
- * scenario runner (hil/runner.h) runs in a thread of its own and sees the
+ * scenario runner (sim/runner/runner.h) runs in a thread of its own and sees the
  * twin only as a device on the network: Modbus, MQTT (through a real
  * broker) and HTTP clients on loopback. The meter line and the clock are
  * handed to the loop through a channel. At --speed max the loop runs on

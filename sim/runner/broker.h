@@ -17,9 +17,13 @@ struct sc_broker_proc {
 	char url[96];   /* tcp://ADDR:PORT */
 };
 
-/* 0, or -1 with why (no mosquitto installed, did not start). */
+/* 0, or -1 with why (no mosquitto installed, did not start). Up means
+ * the started mosquitto itself listens on the port; a port that another
+ * process takes while it starts is given up for a fresh one. Runs started
+ * at once (ctest -j) get ports of their own. */
 int sc_broker_start(struct sc_broker_proc *b, char *why, size_t cap);
-/* On addr (an IPv4 address of this machine) and port (0: a free one). */
+/* On addr (an IPv4 address of this machine) and port (0: a free one). A
+ * port given that is in use: -1, why says so. */
 int sc_broker_start_at(struct sc_broker_proc *b, const char *addr, int port, char *why, size_t cap);
 void sc_broker_stop(struct sc_broker_proc *b);
 

@@ -1,0 +1,300 @@
+/* The device's MQTT messages through a paho subscriber (paho's asynchronous
+ * client on its own thread, the right tool for a harness): paho's thread
+ * queues each message under a lock, the runner drains the queue into a log
+ * stamped with its own time. The subscription is renewed when the broker
+ * comes back (a broker outage restarts it). */
+#include "dut_int.h"
+
+#include <MQTTAsync.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct queued {
+	char metric[32];
+	char *payload;
+};
+
+#define QUEUE_CAP 4096
+
+struct sc_dut_mqtt {
+	const struct sc_dut *d;   /* its device: the broker's URL, the serial */
+	MQTTAsync mq;
+	volatile bool subscribed, failed;
+	char error[160];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct queued q[QUEUE_CAP];
+	int qhead, qlen;
+	uint64_t dropped;
+	struct sc_dut_msg *log;
+	size_t nlog, caplog;
+	uint64_t seq;
+};
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* ---- paho's thread queues ---- */
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	struct sc_dut_mqtt *m = ctx;
+	(void)topic_len;
+	const char *metric = strrchr(topic, '/');
+	metric = metric ? metric + 1 : topic;
+	char *payload = malloc((size_t)msg->payloadlen + 1);
+	if (payload) {
+		memcpy(payload, msg->payload, (size_t)msg->payloadlen);
+		payload[msg->payloadlen] = '\0';
+	}
+	pthread_mutex_lock(&m->mu);
+	if (payload && m->qlen < QUEUE_CAP) {
+		struct queued *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
+		copy(e->metric, sizeof e->metric, metric);
+		e->payload = payload;
+	} else {
+		m->dropped++;
+		free(payload);
+	}
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+	struct sc_dut_mqtt *m = ctx;
+	(void)cause;
+	m->subscribed = false;
+}
+
+static void signal_state(struct sc_dut_mqtt *m)
+{
+	pthread_mutex_lock(&m->mu);
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	struct sc_dut_mqtt *m = ctx;
+	m->subscribed = true;
+	signal_state(m);
+}
+
+static void on_sub_failed(void *ctx, MQTTAsync_failureData *r)
+{
+	struct sc_dut_mqtt *m = ctx;
+	snprintf(m->error, sizeof m->error, "cannot subscribe (paho code %d)", r ? r->code : 0);
+	m->failed = true;
+	signal_state(m);
+}
+
+static void subscribe(struct sc_dut_mqtt *m);
+
+static void on_connected(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	subscribe(ctx);
+}
+
+/* The broker came back (restarted for an outage): the subscriptions went
+ * with the session. */
+static void on_reconnected(void *ctx, char *cause)
+{
+	(void)cause;
+	subscribe(ctx);
+}
+
+static void subscribe(struct sc_dut_mqtt *m)
+{
+	/* The device's topics with a site and without one. */
+	char t1[160], t2[160]; /* paho keeps copies */
+	snprintf(t1, sizeof t1, "devices/+/smart-connect/%s/data/#", m->d->serial);
+	snprintf(t2, sizeof t2, "devices/smart-connect/%s/data/#", m->d->serial);
+	char *topics[2] = {t1, t2};
+	int qos[2] = {1, 1};
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.onSuccess = on_subscribed;
+	ro.onFailure = on_sub_failed;
+	ro.context = m;
+	if (MQTTAsync_subscribeMany(m->mq, 2, topics, qos, &ro) != MQTTASYNC_SUCCESS) {
+		snprintf(m->error, sizeof m->error, "cannot subscribe");
+		m->failed = true;
+		signal_state(m);
+	}
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
+{
+	struct sc_dut_mqtt *m = ctx;
+	snprintf(m->error, sizeof m->error, "cannot connect (paho code %d%s%s)",
+		 r ? r->code : 0, r && r->message ? ": " : "", r && r->message ? r->message : "");
+	m->failed = true;
+	signal_state(m);
+}
+
+/* ---- the runner's side ---- */
+
+int sc_dut_mqtt_start(struct sc_dut *d, char *why, size_t cap)
+{
+	struct sc_dut_mqtt *m = calloc(1, sizeof *m);
+	if (!m) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	m->d = d;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	d->mq = m;
+	const char *url = d->o.broker_url;
+	char id[96];
+	snprintf(id, sizeof id, "sc-hil-%ld-%s", (long)getpid(), d->serial);
+	if (MQTTAsync_create(&m->mq, url, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS) {
+		snprintf(why, cap, "mqtt: cannot create a client for %s", url);
+		m->mq = NULL;
+		return -1;
+	}
+	MQTTAsync_setCallbacks(m->mq, m, on_lost, on_message, NULL);
+	MQTTAsync_setConnected(m->mq, m, on_reconnected);
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	co.keepAliveInterval = 30;
+	co.automaticReconnect = 1;
+	co.minRetryInterval = 1;
+	co.maxRetryInterval = 2;
+	co.cleansession = 1;
+	co.connectTimeout = 10;
+	co.onSuccess = on_connected;
+	co.onFailure = on_connect_failed;
+	co.context = m;
+	if (MQTTAsync_connect(m->mq, &co) != MQTTASYNC_SUCCESS) {
+		snprintf(why, cap, "mqtt: cannot connect to %s", url);
+		return -1;
+	}
+	/* Subscribed before the run starts, or not at all. */
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 15;
+	pthread_mutex_lock(&m->mu);
+	while (!m->subscribed && !m->failed)
+		if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) != 0)
+			break;
+	pthread_mutex_unlock(&m->mu);
+	if (!m->subscribed) {
+		snprintf(why, cap, "mqtt: %s: %s", url, m->error[0] ? m->error : "no answer within 15 s");
+		return -1;
+	}
+	return 0;
+}
+
+void sc_dut_mqtt_free(struct sc_dut_mqtt *m)
+{
+	if (!m)
+		return;
+	if (m->mq) {
+		if (MQTTAsync_isConnected(m->mq)) {
+			MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+			o.timeout = 200;
+			MQTTAsync_disconnect(m->mq, &o);
+		}
+		MQTTAsync_destroy(&m->mq);
+	}
+	for (int i = 0; i < m->qlen; i++)
+		free(m->q[(m->qhead + i) % QUEUE_CAP].payload);
+	for (size_t i = 0; i < m->nlog; i++)
+		free(m->log[i].payload);
+	free(m->log);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	free(m);
+}
+
+void sc_dut_mqtt_drain(struct sc_dut *d, double now)
+{
+	struct sc_dut_mqtt *m = d->mq;
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	while (m->qlen > 0) {
+		struct queued *e = &m->q[m->qhead];
+		m->qhead = (m->qhead + 1) % QUEUE_CAP;
+		m->qlen--;
+		if (m->nlog == m->caplog) {
+			size_t cap = m->caplog ? m->caplog * 2 : 256;
+			struct sc_dut_msg *l = realloc(m->log, cap * sizeof *l);
+			if (!l) {
+				free(e->payload);
+				continue;
+			}
+			m->log = l;
+			m->caplog = cap;
+		}
+		struct sc_dut_msg *msg = &m->log[m->nlog++];
+		copy(msg->metric, sizeof msg->metric, e->metric);
+		msg->payload = e->payload;
+		msg->seen = now;
+		msg->seq = ++m->seq;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+const struct sc_dut_msg *sc_dut_mqtt_log(const struct sc_dut *d, size_t *n)
+{
+	*n = d->mq ? d->mq->nlog : 0;
+	return d->mq ? d->mq->log : NULL;
+}
+
+void sc_dut_mqtt_forget(struct sc_dut *d, double t)
+{
+	struct sc_dut_mqtt *m = d->mq;
+	if (!m)
+		return;
+	size_t k = 0;
+	while (k < m->nlog && m->log[k].seen < t)
+		free(m->log[k++].payload);
+	if (k == 0)
+		return;
+	memmove(m->log, m->log + k, (m->nlog - k) * sizeof *m->log);
+	m->nlog -= k;
+}
+
+bool sc_dut_mqtt_subscribed(const struct sc_dut *d)
+{
+	return d->mq && d->mq->mq && d->mq->subscribed;
+}
+
+bool sc_dut_mqtt_wait(struct sc_dut *d, int ms)
+{
+	struct timespec dl;
+	if (!d->mq) {
+		/* No subscriber: nothing will come; the wait is kept. */
+		dl.tv_sec = ms / 1000;
+		dl.tv_nsec = (long)(ms % 1000) * 1000000L;
+		nanosleep(&dl, NULL);
+		return false;
+	}
+	struct sc_dut_mqtt *m = d->mq;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->mu);
+	while (m->qlen == 0)
+		if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) != 0)
+			break;
+	bool got = m->qlen > 0;
+	pthread_mutex_unlock(&m->mu);
+	return got;
+}

@@ -1,0 +1,76 @@
+/* The oracle: the twin's own core (parser, mapping, register image) fed
+ * the telegrams that reached the device, so a check can compare what the
+ * device serves with what the twin says it should serve. It follows the
+ * firmware the device runs once an update was accepted (energy in kWh
+ * before 5.1). */
+#include "runner_int.h"
+
+#include "sc_error.h"
+
+int sc_oracle_init(struct sc_oracle *o, const struct sc_scenario *s)
+{
+	memset(o, 0, sizeof *o);
+	o->regs.order = s->word_order;
+	struct sc_fw_version fw;
+	if (sc_fw_parse(s->firmware, &fw) == SC_OK)
+		o->regs.energy_kwh = sc_fw_energy_kwh(&fw);
+	o->stream = sc_tg_stream_new(s->device, 0);
+	o->ev = malloc(sizeof *o->ev);
+	return o->stream && o->ev ? 0 : -1;
+}
+
+void sc_oracle_free(struct sc_oracle *o)
+{
+	sc_tg_stream_free(o->stream);
+	free(o->ev);
+	o->stream = NULL;
+	o->ev = NULL;
+}
+
+void sc_oracle_feed(struct sc_oracle *o, const char *data, size_t len, double at, bool *ok)
+{
+	*ok = false;
+	while (len > 0) {
+		size_t used = sc_tg_feed(o->stream, data, len, o->ev);
+		data += used;
+		len -= used;
+		if (o->ev->kind == SC_TG_OK) {
+			o->last = o->ev->reading;
+			o->last_at = at;
+			o->have_last = true;
+			*ok = true;
+		}
+	}
+}
+
+void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut)
+{
+	/* Energy in kWh before 5.1: the oracle follows the firmware the
+	 * device says it runs once an update was asked for. */
+	if (!o->fw_pending)
+		return;
+	int st;
+	char *body, why[256];
+	if (sc_dut_http(dut, "GET", "/api/v1/firmware", NULL, &st, &body, why, sizeof why) != 0)
+		return;
+	cJSON *doc = st == 200 ? cJSON_Parse(body) : NULL;
+	free(body);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "Version");
+	struct sc_fw_version fw;
+	if (cJSON_IsString(v) && sc_fw_parse(v->valuestring, &fw) == SC_OK &&
+	    sc_fw_cmp(&fw, &o->fw_target) == 0) {
+		o->regs.energy_kwh = sc_fw_energy_kwh(&fw);
+		o->fw_pending = false;
+	}
+	cJSON_Delete(doc);
+}
+
+void sc_oracle_served(const struct sc_oracle *o, double *p, double *e)
+{
+	struct sc_regmap img;
+	sc_regmap_build(&img, &o->last, &o->regs);
+	if (p)
+		*p = sc_words_to_float(&img.w[0x8016 - SC_REGMAP_BASE], o->regs.order);
+	if (e)
+		*e = sc_words_to_float(&img.w[0x8100 - SC_REGMAP_BASE], o->regs.order);
+}

@@ -1,0 +1,184 @@
+/* What the device serves after each telegram: with io.sample its power and
+ * energy import compared with the oracle's (a FAIL line for each of the
+ * first that differ, a result that sums them at the end); with io.record
+ * the key registers and the power_instant received since, kept with the
+ * telegram. Read io.latency after the telegram went out, from a queue. */
+#include "runner_int.h"
+
+#define SAMPLE_FAIL_LINES 10
+
+static bool same_float(double want, double got)
+{
+	if (isnan(want) || isnan(got))
+		return isnan(want) && isnan(got);
+	return fabs(want - got) <= fabs(want) * 1e-6;
+}
+
+static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, bool read)
+{
+	c->rb.samples++;
+	if (!read) {
+		c->rb.unread++;
+		return;
+	}
+	if (same_float(smp->want_p, smp->got_p) && same_float(smp->want_e, smp->got_e))
+		return;
+	if (c->rb.bad++ >= SAMPLE_FAIL_LINES)
+		return;
+	struct sc_result *x = sc_results_add(c->run);
+	if (!x)
+		return;
+	sc_rn_fmt(x->where, sizeof x->where, "telegram %zu", c->run->ntg - 1);
+	x->at = x->when = smp->at;
+	sc_rn_copy(x->kind, sizeof x->kind, "modbus");
+	sc_rn_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
+	sc_rn_fmt(x->expected, sizeof x->expected, "%s, %s", sc_rn_ftext(smp->want_p).s, sc_rn_ftext(smp->want_e).s);
+	sc_rn_fmt(x->actual, sizeof x->actual, "%s, %s", sc_rn_ftext(smp->got_p).s, sc_rn_ftext(smp->got_e).s);
+	if (c->rb.bad == SAMPLE_FAIL_LINES)
+		sc_rn_copy(x->note, sizeof x->note, "later ones are counted, not listed");
+	sc_results_report(c->run, c->log, x);
+}
+
+void sc_readback_summary(struct sc_runner *c)
+{
+	struct sc_result *x = sc_results_add(c->run);
+	if (!x)
+		return;
+	sc_rn_copy(x->where, sizeof x->where, "each telegram");
+	x->at = c->now;
+	x->when = c->now;
+	sc_rn_copy(x->kind, sizeof x->kind, "modbus");
+	sc_rn_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
+	size_t read = c->rb.samples - c->rb.unread;
+	sc_rn_fmt(x->expected, sizeof x->expected, "the twin's values after each of %zu telegrams", c->rb.samples);
+	if (c->rb.bad == 0)
+		sc_rn_fmt(x->actual, sizeof x->actual, "the same after each of %zu read back", read);
+	else
+		sc_rn_fmt(x->actual, sizeof x->actual, "%zu of %zu read back differ", c->rb.bad, read);
+	read -= c->rb.unsure;
+	if (c->rb.unread && c->rb.unsure)
+		sc_rn_fmt(x->note, sizeof x->note, "%zu not read: the device did not answer; %zu not judged: "
+					     "sent as the meter line came back", c->rb.unread,
+		    c->rb.unsure);
+	else if (c->rb.unread)
+		sc_rn_fmt(x->note, sizeof x->note, "%zu not read: the device did not answer", c->rb.unread);
+	else if (c->rb.unsure)
+		sc_rn_fmt(x->note, sizeof x->note, "%zu not judged: sent as the meter line came back",
+		    c->rb.unsure);
+	x->pass = c->rb.bad == 0 && read > 0;
+	sc_results_report(c->run, c->log, x);
+}
+
+/* What the device serves after telegram k (io.sample, io.record). */
+static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
+{
+	struct sc_run *r = c->run;
+	struct sc_run_telegram *t = &r->tg[k];
+	for (size_t j = k + 1; j < r->ntg; j++)
+		if (r->tg[j].sent) {
+			/* A newer telegram went out first: the device may serve
+			 * that one already. */
+			if (c->io->sample && t->ok)
+				c->rb.samples++, c->rb.unread++;
+			return;
+		}
+	char why[200];
+	/* The last telegram is this one: what the device should serve now,
+	 * with the firmware it runs now (a kWh to Wh update may have landed). */
+	if (t->ok) {
+		sc_oracle_firmware(&c->oracle, c->dut);
+		sc_oracle_served(&c->oracle, NULL, &smp.want_e);
+	}
+	if (c->io->sample && t->ok && t->unsure) {
+		c->rb.samples++;
+		c->rb.unsure++;
+	} else if (c->io->sample && t->ok) {
+		uint16_t w[2];
+		bool read = sc_dut_read(c->dut, 0x8016, 2, w, why, sizeof why) == 0;
+		if (read)
+			smp.got_p = sc_words_to_float(w, c->oracle.regs.order);
+		if (read && sc_dut_read(c->dut, 0x8100, 2, w, why, sizeof why) == 0)
+			smp.got_e = sc_words_to_float(w, c->oracle.regs.order);
+		else
+			read = false;
+		check_sample(c, &smp, read);
+		sc_results_sample(r, &smp);
+	}
+	if (c->io->record) {
+		uint16_t addrs[SC_REGMAP_NKEY];
+		for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
+			addrs[i] = sc_regmap_def_named(sc_regmap_key[i])->addr;
+		static uint16_t map[SC_REGMAP_WORDS];
+		if (sc_dut_read_floats(c->dut, addrs, SC_REGMAP_NKEY, map, why, sizeof why) == 0) {
+			t->served = true;
+			for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
+				t->regs[i] = sc_words_to_float(&map[addrs[i] - SC_REGMAP_BASE], c->oracle.regs.order);
+		}
+		if (sc_dut_mqtt_subscribed(c->dut)) {
+			sc_dut_mqtt_drain(c->dut, c->now);
+			size_t n;
+			const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
+			for (size_t i = n; i-- > 0;) {
+				if (log[i].seen < t->at)
+					break;
+				if (strcmp(log[i].metric, "power_instant") == 0) {
+					t->mqtt = strdup(log[i].payload);
+					break;
+				}
+			}
+		}
+	}
+}
+
+void sc_readback_due(struct sc_runner *c, bool all)
+{
+	struct sc_readback *rb = &c->rb;
+	while (rb->phead < rb->npend && (all || rb->pend[rb->phead].due <= c->now)) {
+		struct sc_pending *p = &rb->pend[rb->phead++];
+		read_back(c, p->tg, p->smp);
+	}
+	if (rb->phead == rb->npend)
+		rb->phead = rb->npend = 0;
+}
+
+int sc_readback_after(struct sc_runner *c, size_t k)
+{
+	struct sc_readback *rb = &c->rb;
+	/* The values the device should serve now: power and energy. */
+	struct sc_run_sample smp = {c->now, NAN, NAN, NAN, NAN};
+	if (c->run->tg[k].ok)
+		sc_oracle_served(&c->oracle, &smp.want_p, &smp.want_e);
+	if (c->io->latency <= 0) {
+		read_back(c, k, smp);
+		return 0;
+	}
+	if (rb->npend == rb->cappend) {
+		size_t cap = rb->cappend ? rb->cappend * 2 : 64;
+		struct sc_pending *n = realloc(rb->pend, cap * sizeof *n);
+		if (!n)
+			return -1;
+		rb->pend = n;
+		rb->cappend = cap;
+	}
+	/* From when its last byte left, which on the wall clock may be later
+	 * than it was due. */
+	double from = c->io->clock ? fmax(c->now, c->io->clock(c->io->arg)) : c->now;
+	rb->pend[rb->npend++] = (struct sc_pending){k, from + c->io->latency, smp};
+	return 0;
+}
+
+bool sc_readback_waiting(const struct sc_readback *rb)
+{
+	return rb->phead < rb->npend;
+}
+
+double sc_readback_next(const struct sc_readback *rb)
+{
+	return rb->phead < rb->npend ? rb->pend[rb->phead].due : INFINITY;
+}
+
+void sc_readback_free(struct sc_readback *rb)
+{
+	free(rb->pend);
+	memset(rb, 0, sizeof *rb);
+}

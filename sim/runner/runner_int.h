@@ -1,0 +1,235 @@
+/* The scenario runner's pieces and the state each owns, shared by its files
+ * only (the public API is runner.h):
+ *   timeline.c   when each step and telegram is due; the generated meter
+ *                and the captures that supply the bytes
+ *   oracle.c     the twin's own core fed the telegrams that reached the
+ *                device: what the device should serve
+ *   expect.c     the open expectations, each kind checked against what
+ *                the device serves (Modbus, MQTT, HTTP, LED, counters)
+ *   readback.c   what the device serves after each telegram (io.sample,
+ *                io.record), read when io.latency has passed
+ *   results.c    the run's record: results and their log lines,
+ *                telegrams, samples
+ *   runner.c     the run: time advanced, events carried out in order,
+ *                bytes put on the meter line, actions handed to io.act */
+#ifndef SC_RUNNER_INT_H
+#define SC_RUNNER_INT_H
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "firmware.h"
+#include "meter.h"
+#include "regmap.h"
+#include "runner.h"
+#include "telegram.h"
+
+/* ---- the timeline ---- */
+
+enum sc_ev_kind { SC_EV_ACTION, SC_EV_GEN, SC_EV_CHUNK };
+
+struct sc_ev {
+	double t;
+	enum sc_ev_kind kind;
+	int step;             /* index into s->steps */
+	int k;                /* telegram index within the step, or chunk index */
+	int order;            /* file order for equal times */
+};
+
+struct sc_capfile {
+	char path[1024];
+	struct sc_capture cap;
+};
+
+struct sc_timeline {
+	struct sc_ev *ev;         /* owned, in the order they happen */
+	size_t nev;
+	int *remaining;           /* owned: telegrams of each step still to send */
+	struct sc_meter meter;    /* the generated meter */
+	bool meter_started;
+	struct sc_capfile *caps;  /* owned: captures in use */
+	size_t ncaps;
+};
+
+/* ---- the oracle ---- */
+
+struct sc_oracle {
+	struct sc_tg_stream *stream; /* owned */
+	struct sc_tg_event *ev;      /* owned */
+	struct sc_reading last;      /* of the last good telegram */
+	bool have_last;
+	double last_at;              /* when the last good telegram was sent */
+	struct sc_regmap_opts regs;  /* how the device builds its map */
+	bool fw_pending;             /* an update to fw_target was accepted */
+	struct sc_fw_version fw_target;
+};
+
+/* ---- the expectations ---- */
+
+struct sc_open_exp {
+	const struct sc_expect *e;  /* the scenario's */
+	const struct sc_step *st;   /* the scenario's */
+	double opened, deadline;
+	bool done;
+	struct sc_reading want;     /* from_telegram: the oracle's reading when opened */
+	double want_at;             /* when that telegram was sent */
+	bool have_want;
+};
+
+struct sc_expects {
+	struct sc_open_exp *open;   /* owned */
+	size_t nopen, capopen;
+	/* the status document, fetched once per moment */
+	cJSON *status;              /* owned, or NULL */
+	double status_at;
+	/* The phase a restarting device named in its 503 answer to the status
+	 * request ("power-up", "initialising"), "" otherwise. */
+	char restarting[24];
+};
+
+/* ---- the read-backs after telegrams ---- */
+
+struct sc_pending {
+	size_t tg;                /* index into run->tg */
+	double due;
+	struct sc_run_sample smp; /* the oracle's values when it was sent */
+};
+
+struct sc_readback {
+	size_t samples, unread, unsure, bad; /* io.sample: telegrams so judged */
+	struct sc_pending *pend;  /* owned: waiting for io.latency, a queue from phead */
+	size_t npend, cappend, phead;
+};
+
+/* ---- the run ---- */
+
+struct sc_runner {
+	const struct sc_scenario *s;
+	const char *dir;          /* where the scenario file is */
+	struct sc_dut *dut;
+	const struct sc_run_io *io;
+	struct sc_run *run;       /* the caller's: the record being written */
+	FILE *log;                /* or NULL */
+	double now;               /* scenario time (s) */
+	bool defer_advance;       /* the device is brought to now with the next bytes */
+	struct sc_timeline tl;
+	struct sc_oracle oracle;
+	struct sc_expects ex;
+	struct sc_readback rb;
+};
+
+/* timeline.c. Builds c->tl from the scenario: 0, or -1 with run->error
+ * set (a capture that cannot be read, an empty slice) or left empty (out
+ * of memory). */
+int sc_timeline_build(struct sc_runner *c);
+void sc_timeline_free(struct sc_timeline *tl);
+/* The bytes of a telegram event at c->now: the generated meter's next
+ * telegram or a capture's chunk. *data points into storage of the
+ * timeline's, valid until the next call. 0, or -1 with run->error. */
+int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **data, size_t *len);
+
+/* oracle.c */
+int sc_oracle_init(struct sc_oracle *o, const struct sc_scenario *s);
+void sc_oracle_free(struct sc_oracle *o);
+/* Feeds bytes that reached the device at time at; *ok when a telegram in
+ * them was good. */
+void sc_oracle_feed(struct sc_oracle *o, const char *data, size_t len, double at, bool *ok);
+/* Once an update was accepted, asks the device which firmware it runs and
+ * follows it (energy in kWh before 5.1). */
+void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut);
+/* Power (0x8016) and energy import (0x8100) as the device should serve
+ * them for the last good telegram (either pointer may be NULL). */
+void sc_oracle_served(const struct sc_oracle *o, double *p, double *e);
+
+/* expect.c */
+/* Opens the expectations of step st at c->now; 0, or -1 out of memory. */
+int sc_expects_open(struct sc_runner *c, const struct sc_step *st);
+/* Every open expectation checked at c->now; final: decided now. */
+void sc_expects_check(struct sc_runner *c, bool final);
+/* An "api" step: the request made and judged at once. */
+void sc_expects_api(struct sc_runner *c, const struct sc_step *st);
+/* What the device says may have changed: fetch the status anew. */
+void sc_expects_stale(struct sc_expects *ex);
+void sc_expects_free(struct sc_expects *ex);
+
+/* readback.c */
+/* Telegram k (the last recorded) wants a read-back: at once, or queued
+ * until io.latency has passed. 0, or -1 out of memory. */
+int sc_readback_after(struct sc_runner *c, size_t k);
+/* The queued read-backs now due (all: every one). */
+void sc_readback_due(struct sc_runner *c, bool all);
+bool sc_readback_waiting(const struct sc_readback *rb);
+double sc_readback_next(const struct sc_readback *rb);
+/* The result that sums the telegrams read back (io.sample). */
+void sc_readback_summary(struct sc_runner *c);
+void sc_readback_free(struct sc_readback *rb);
+
+/* results.c */
+/* A new zeroed result in run->r, or NULL out of memory. */
+struct sc_result *sc_results_add(struct sc_run *run);
+/* Counts a filled result and writes its line to log (may be NULL). */
+void sc_results_report(struct sc_run *run, FILE *log, const struct sc_result *x);
+/* A new zeroed telegram in run->tg, or NULL out of memory. */
+struct sc_run_telegram *sc_results_telegram(struct sc_run *run);
+/* Keeps a sample; one that finds no memory is dropped. */
+void sc_results_sample(struct sc_run *run, const struct sc_run_sample *smp);
+
+/* ---- text helpers ---- */
+
+/* snprintf through a function of our own: texts here are cut to their
+ * buffers on purpose (-Wformat-truncation would object to each). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static inline int sc_rn_fmt(char *dst, size_t cap, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int n = vsnprintf(dst, cap, f, ap);
+	va_end(ap);
+	return n < 0 ? 0 : n;
+}
+
+static inline void sc_rn_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A served float as short as says it exactly: 19064.85, 19064850, 0.1. */
+struct sc_rn_num {
+	char s[24];
+};
+
+static inline struct sc_rn_num sc_rn_ftext(double v)
+{
+	struct sc_rn_num n;
+	if (isnan(v)) {
+		snprintf(n.s, sizeof n.s, "none");
+		return n;
+	}
+	if (v == floor(v) && fabs(v) < 1e15) {
+		snprintf(n.s, sizeof n.s, "%.0f", v);
+		return n;
+	}
+	for (int p = 6; p <= 9; p++) {
+		snprintf(n.s, sizeof n.s, "%.*g", p, v);
+		if (strtof(n.s, NULL) == (float)v)
+			break;
+	}
+	return n;
+}
+
+#endif
