@@ -5,10 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void copy(char *dst, size_t cap, const char *src)
-{
-	snprintf(dst, cap, "%s", src ? src : "");
-}
+#include "cursor.h"
 
 struct sc_dut *sc_dut_open(const struct sc_dut_opts *o, char *why, size_t cap)
 {
@@ -18,10 +15,10 @@ struct sc_dut *sc_dut_open(const struct sc_dut_opts *o, char *why, size_t cap)
 		return NULL;
 	}
 	d->o = *o;
-	copy(d->host, sizeof d->host, o->host);
-	copy(d->user, sizeof d->user, o->user ? o->user : "user");
-	copy(d->password, sizeof d->password, o->password);
-	copy(d->serial, sizeof d->serial, o->serial);
+	sc_str_copy(d->host, sizeof d->host, o->host);
+	sc_str_copy(d->user, sizeof d->user, o->user ? o->user : "user");
+	sc_str_copy(d->password, sizeof d->password, o->password);
+	sc_str_copy(d->serial, sizeof d->serial, o->serial);
 	d->o.host = d->host;
 	d->o.user = d->user;
 	d->o.password = d->password;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cursor.h"
+
 struct queued {
 	char metric[32];
 	char *payload;
@@ -35,11 +37,6 @@ struct sc_dut_mqtt {
 	uint64_t seq;
 };
 
-static void copy(char *dst, size_t cap, const char *src)
-{
-	snprintf(dst, cap, "%s", src ? src : "");
-}
-
 /* ---- paho's thread queues ---- */
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
@@ -56,7 +53,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	pthread_mutex_lock(&m->mu);
 	if (payload && m->qlen < QUEUE_CAP) {
 		struct queued *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
-		copy(e->metric, sizeof e->metric, metric);
+		sc_str_copy(e->metric, sizeof e->metric, metric);
 		e->payload = payload;
 	} else {
 		m->dropped++;
@@ -239,7 +236,7 @@ void sc_dut_mqtt_drain(struct sc_dut *d, double now)
 			m->caplog = cap;
 		}
 		struct sc_dut_msg *msg = &m->log[m->nlog++];
-		copy(msg->metric, sizeof msg->metric, e->metric);
+		sc_str_copy(msg->metric, sizeof msg->metric, e->metric);
 		msg->payload = e->payload;
 		msg->seen = now;
 		msg->seq = ++m->seq;

@@ -33,7 +33,7 @@ static const cJSON *status_doc(struct sc_runner *c, char *why, size_t cap)
 		cJSON *err = st == 503 ? cJSON_Parse(body) : NULL;
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(err, "reason");
 		if (cJSON_IsString(r)) {
-			sc_rn_copy(c->ex.restarting, sizeof c->ex.restarting, r->valuestring);
+			sc_str_copy(c->ex.restarting, sizeof c->ex.restarting, r->valuestring);
 			sc_rn_fmt(why, cap, "GET /api/v1/status answered 503 (restarting: %s)", r->valuestring);
 		}
 		cJSON_Delete(err);
@@ -92,10 +92,10 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 	char why[256];
 	if (e->from_telegram) {
 		sc_oracle_firmware(&c->oracle, c->dut);
-		sc_rn_copy(v->target, sizeof v->target, "the register map");
+		sc_str_copy(v->target, sizeof v->target, "the register map");
 		if (!o->have_want) {
-			sc_rn_copy(v->expected, sizeof v->expected, "a telegram sent before");
-			sc_rn_copy(v->actual, sizeof v->actual, "none was");
+			sc_str_copy(v->expected, sizeof v->expected, "a telegram sent before");
+			sc_str_copy(v->actual, sizeof v->actual, "none was");
 			v->final_fail = true;
 			return;
 		}
@@ -103,7 +103,7 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 			 (long long)o->want.ts);
 		static uint16_t got[SC_REGMAP_WORDS];
 		if (sc_dut_read_map(c->dut, got, why, sizeof why) != 0) {
-			sc_rn_copy(v->actual, sizeof v->actual, why);
+			sc_str_copy(v->actual, sizeof v->actual, why);
 			return;
 		}
 		struct sc_regmap img;
@@ -152,15 +152,15 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 				addrs[i] = e->m[i].addr;
 			rd = sc_dut_read_floats(c->dut, addrs, (size_t)e->nm, map, why, sizeof why);
 		} else {
-			sc_rn_copy(why, sizeof why, "out of memory");
+			sc_str_copy(why, sizeof why, "out of memory");
 			rd = -1;
 		}
 		free(addrs);
 	}
 	if (rd != 0) {
 		v->pass = false;
-		sc_rn_copy(v->expected, sizeof v->expected, "the registers");
-		sc_rn_copy(v->actual, sizeof v->actual, why);
+		sc_str_copy(v->expected, sizeof v->expected, "the registers");
+		sc_str_copy(v->actual, sizeof v->actual, why);
 		return;
 	}
 	size_t nm = e->nm > 0 ? (size_t)e->nm : 1;
@@ -170,7 +170,7 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		free(ok);
 		free(got);
 		v->pass = false;
-		sc_rn_copy(v->actual, sizeof v->actual, "out of memory");
+		sc_str_copy(v->actual, sizeof v->actual, "out of memory");
 		return;
 	}
 	int off = 0;
@@ -178,7 +178,7 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		const struct sc_match *m = &e->m[i];
 		uint16_t one[2];
 		if (!several && sc_dut_read(c->dut, m->addr, 2, one, why, sizeof why) != 0) {
-			sc_rn_copy(got[i], sizeof got[i], why);
+			sc_str_copy(got[i], sizeof got[i], why);
 			ok[i] = false;
 		} else {
 			const uint16_t *w = several ? &map[m->addr - SC_REGMAP_BASE] : one;
@@ -259,12 +259,12 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 	sc_dut_mqtt_drain(c->dut, c->now);
 	size_t n;
 	const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
-	sc_rn_copy(v->target, sizeof v->target, e->metric);
+	sc_str_copy(v->target, sizeof v->target, e->metric);
 	cJSON *want = NULL;
 	if (e->from_telegram) {
 		if (!o->have_want) {
-			sc_rn_copy(v->expected, sizeof v->expected, "a telegram sent before");
-			sc_rn_copy(v->actual, sizeof v->actual, "none was");
+			sc_str_copy(v->expected, sizeof v->expected, "a telegram sent before");
+			sc_str_copy(v->actual, sizeof v->actual, "none was");
 			v->final_fail = true;
 			return;
 		}
@@ -329,7 +329,7 @@ static void check_status_values(struct sc_runner *c, const struct sc_open_exp *o
 	char why[256];
 	const cJSON *doc = status_doc(c, why, sizeof why);
 	if (!doc) {
-		sc_rn_copy(v->actual, sizeof v->actual, why);
+		sc_str_copy(v->actual, sizeof v->actual, why);
 		return;
 	}
 	const struct sc_expect *e = o->e;
@@ -369,7 +369,7 @@ static void check_http(struct sc_runner *c, const struct sc_expect *e, struct ve
 				       eu ? ", " : "", e->m[i].key, d);
 	}
 	if (sc_dut_http(c->dut, e->method, e->path, e->body, &st, &body, why, sizeof why) != 0) {
-		sc_rn_copy(v->actual, sizeof v->actual, why);
+		sc_str_copy(v->actual, sizeof v->actual, why);
 		return;
 	}
 	cJSON_Delete(c->ex.status); /* a request may change what the status says */
@@ -415,7 +415,7 @@ static void check(struct sc_runner *c, const struct sc_open_exp *o, struct verdi
 	case SC_EXPECT_LED: {
 		char why[256];
 		const cJSON *doc = status_doc(c, why, sizeof why);
-		sc_rn_copy(v->target, sizeof v->target, "Status.System.Led.State");
+		sc_str_copy(v->target, sizeof v->target, "Status.System.Led.State");
 		sc_rn_fmt(v->expected, sizeof v->expected, "\"%s\"", o->e->led);
 		const cJSON *led = doc ? sc_json_at(doc, "Status.System.Led.State") : NULL;
 		if (!doc && (strcmp(c->ex.restarting, "power-up") == 0 ||
@@ -426,7 +426,7 @@ static void check(struct sc_runner *c, const struct sc_open_exp *o, struct verdi
 			break;
 		}
 		if (!doc)
-			sc_rn_copy(v->actual, sizeof v->actual, why);
+			sc_str_copy(v->actual, sizeof v->actual, why);
 		else
 			describe_json(led, v->actual, sizeof v->actual);
 		v->pass = cJSON_IsString(led) && strcmp(led->valuestring, o->e->led) == 0;
@@ -444,16 +444,16 @@ static void decide(struct sc_runner *c, struct sc_open_exp *o, const struct verd
 	o->done = true;
 	if (!x)
 		return;
-	sc_rn_copy(x->where, sizeof x->where, o->e->where);
+	sc_str_copy(x->where, sizeof x->where, o->e->where);
 	x->at = o->opened;
 	x->when = c->now;
-	sc_rn_copy(x->kind, sizeof x->kind, sc_expect_kind_name(o->e->kind));
-	sc_rn_copy(x->target, sizeof x->target, v->target);
-	sc_rn_copy(x->expected, sizeof x->expected, v->expected);
-	sc_rn_copy(x->actual, sizeof x->actual, v->actual);
+	sc_str_copy(x->kind, sizeof x->kind, sc_expect_kind_name(o->e->kind));
+	sc_str_copy(x->target, sizeof x->target, v->target);
+	sc_str_copy(x->expected, sizeof x->expected, v->expected);
+	sc_str_copy(x->actual, sizeof x->actual, v->actual);
 	x->pass = v->pass;
 	if (o->st->note[0])
-		sc_rn_copy(x->note, sizeof x->note, o->st->note);
+		sc_str_copy(x->note, sizeof x->note, o->st->note);
 	sc_results_report(c->run, c->log, x);
 }
 

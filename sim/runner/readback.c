@@ -30,12 +30,12 @@ static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, b
 		return;
 	sc_rn_fmt(x->where, sizeof x->where, "telegram %zu", c->run->ntg - 1);
 	x->at = x->when = smp->at;
-	sc_rn_copy(x->kind, sizeof x->kind, "modbus");
-	sc_rn_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
+	sc_str_copy(x->kind, sizeof x->kind, "modbus");
+	sc_str_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
 	sc_rn_fmt(x->expected, sizeof x->expected, "%s, %s", sc_rn_ftext(smp->want_p).s, sc_rn_ftext(smp->want_e).s);
 	sc_rn_fmt(x->actual, sizeof x->actual, "%s, %s", sc_rn_ftext(smp->got_p).s, sc_rn_ftext(smp->got_e).s);
 	if (c->rb.bad == SAMPLE_FAIL_LINES)
-		sc_rn_copy(x->note, sizeof x->note, "later ones are counted, not listed");
+		sc_str_copy(x->note, sizeof x->note, "later ones are counted, not listed");
 	sc_results_report(c->run, c->log, x);
 }
 
@@ -44,11 +44,11 @@ void sc_readback_summary(struct sc_runner *c)
 	struct sc_result *x = sc_results_add(c->run);
 	if (!x)
 		return;
-	sc_rn_copy(x->where, sizeof x->where, "each telegram");
+	sc_str_copy(x->where, sizeof x->where, "each telegram");
 	x->at = c->now;
 	x->when = c->now;
-	sc_rn_copy(x->kind, sizeof x->kind, "modbus");
-	sc_rn_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
+	sc_str_copy(x->kind, sizeof x->kind, "modbus");
+	sc_str_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
 	size_t read = c->rb.samples - c->rb.unread;
 	sc_rn_fmt(x->expected, sizeof x->expected, "the twin's values after each of %zu telegrams", c->rb.samples);
 	if (c->rb.bad == 0)

@@ -88,11 +88,11 @@ static int act(struct sc_runner *c, const struct sc_step *st)
 	struct sc_result *x = sc_results_add(c->run);
 	if (!x)
 		return -1;
-	sc_rn_copy(x->where, sizeof x->where, st->where);
+	sc_str_copy(x->where, sizeof x->where, st->where);
 	x->at = x->when = c->now;
-	sc_rn_copy(x->kind, sizeof x->kind, "action");
-	sc_rn_copy(x->target, sizeof x->target, st->note[0] ? st->note : "");
-	sc_rn_copy(x->actual, sizeof x->actual, why);
+	sc_str_copy(x->kind, sizeof x->kind, "action");
+	sc_str_copy(x->target, sizeof x->target, st->note[0] ? st->note : "");
+	sc_str_copy(x->actual, sizeof x->actual, why);
 	x->skipped = rc > 0;
 	sc_results_report(c->run, c->log, x);
 	if (rc < 0) {

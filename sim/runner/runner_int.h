@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "cursor.h"
 #include "firmware.h"
 #include "meter.h"
 #include "regmap.h"
@@ -198,15 +199,6 @@ static inline int sc_rn_fmt(char *dst, size_t cap, const char *f, ...)
 	return n < 0 ? 0 : n;
 }
 
-static inline void sc_rn_copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strlen(src) : 0;
-	if (n >= cap)
-		n = cap - 1;
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
-}
 
 /* A served float as short as says it exactly: 19064.85, 19064850, 0.1. */
 struct sc_rn_num {

@@ -49,7 +49,7 @@ static struct sc_capture *capture_of(struct sc_runner *c, const struct sc_step *
 {
 	char path[1024];
 	if (st->file[0] == '/')
-		sc_rn_copy(path, sizeof path, st->file);
+		sc_str_copy(path, sizeof path, st->file);
 	else
 		sc_rn_fmt(path, sizeof path, "%s/%s", c->dir, st->file);
 	for (size_t i = 0; i < c->tl.ncaps; i++)
@@ -60,7 +60,7 @@ static struct sc_capture *capture_of(struct sc_runner *c, const struct sc_step *
 		return NULL;
 	c->tl.caps = n;
 	struct sc_capfile *f = &c->tl.caps[c->tl.ncaps];
-	sc_rn_copy(f->path, sizeof f->path, path);
+	sc_str_copy(f->path, sizeof f->path, path);
 	char why[600];
 	if (sc_capture_load(path, c->s->device, 0, (size_t)1 << 30, &f->cap, why, sizeof why) != 0) {
 		sc_rn_fmt(c->run->error, sizeof c->run->error, "%s.capture: %s", st->where, why);
@@ -131,7 +131,7 @@ int sc_run_check_captures(const struct sc_scenario *s, const char *dir, char *er
 			continue;
 		char path[1024], why[600];
 		if (st->file[0] == '/')
-			sc_rn_copy(path, sizeof path, st->file);
+			sc_str_copy(path, sizeof path, st->file);
 		else
 			sc_rn_fmt(path, sizeof path, "%s/%s", dir && *dir ? dir : ".", st->file);
 		if (strcmp(path, loaded) != 0) {
@@ -142,7 +142,7 @@ int sc_run_check_captures(const struct sc_scenario *s, const char *dir, char *er
 				sc_rn_fmt(err, cap, "%s.capture.file: %s", st->where, why);
 				return -1;
 			}
-			sc_rn_copy(loaded, sizeof loaded, path);
+			sc_str_copy(loaded, sizeof loaded, path);
 		}
 		size_t first, last;
 		capture_slice(&capf, st, &first, &last);
