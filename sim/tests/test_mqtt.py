@@ -125,9 +125,7 @@ class Payloads(Base):
             self.assertEqual(p["l1"]["P"], 0)
 
     def test_field_capture_am550(self):
-        path = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
-        if not os.path.exists(path):
-            self.skipTest("field corpus not found")
+        path = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
         msgs = self.check(path, simtest.p1_values)
         self.assertEqual(len(msgs), 566)
         # ts is the telegram's own time (W = UTC+1): 2019-03-24 15:05:19.
