@@ -32,31 +32,14 @@ def free_port():
     return port
 
 
-class ClosedPort:
-    """A loopback port bound but not listening, held until close(): a
-    connection to it is refused, and no other program can take the number
-    while the test uses it. Also a context manager."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def closed_port(test):
-    """A ClosedPort's number, held until the end of the unittest test."""
-    c = ClosedPort()
-    test.addCleanup(c.close)
-    return c.port
+    """A loopback port bound but not listening, held until the end of the
+    unittest test: a connection to it is refused, and no other program can
+    take the number meanwhile."""
+    s = socket.socket()
+    test.addCleanup(s.close)
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
 
 
 class Pki:
