@@ -18,7 +18,7 @@ case "${1:-}" in
 	;;
 esac
 py=/usr/bin/python3
-corpus="$(cd .. && pwd)/shared/corpus"
+corpus="$PWD/corpus/field"
 scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release -DSC_BUILD_TESTS=OFF >&2
 out=bench/out
 mkdir -p "$out"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (build-fuzz/) and runs each for
 # SECONDS (default 10), seeded from fuzz/seeds, the project's captures, the
-# shipped scenarios and, when present, the field corpus (../shared/corpus,
-# split into single telegrams). New inputs the fuzzer finds stay in
+# shipped scenarios and the field captures (corpus/field, split into
+# single telegrams). New inputs the fuzzer finds stay in
 # build-fuzz/corpus/NAME; a crash is written to fuzz/out/ and fails the run:
 # copy it to fuzz/regressions/NAME/ and the test suite replays it for good.
 #
@@ -19,7 +19,7 @@ CC=clang cmake -S . -B build-fuzz -G Ninja -DSC_FUZZ=ON -DSC_WERROR=ON \
 	-DSC_BUILD_TESTS=OFF -DSC_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 
-field="$(cd .. && pwd)/shared/corpus"
+field="corpus/field"
 split="build-fuzz/field-seeds"
 if [ -d "$field" ] && [ ! -d "$split" ]; then
 	# One file per telegram or frame of every field capture (at most 200 of

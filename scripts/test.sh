@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # warnings as errors, runs every test, then builds again with AddressSanitizer
-# and UndefinedBehaviorSanitizer and runs every test a second time, then
+# and UndefinedBehaviorSanitizer and runs the tests a second time (all but
+# those that run once: real time, the package, valgrind, the inventory), then
 # builds the libFuzzer targets with clang and fuzzes each for a few seconds.
 #   scripts/test.sh            all three passes
-#   scripts/test.sh --quick    the plain pass only
+#   scripts/test.sh --quick    the plain pass only (every test, every label)
+# The fast part alone, after a build: ctest --test-dir build -L unit (the
+# labels: sim/tests/CMakeLists.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc 2>/dev/null || echo 2)"

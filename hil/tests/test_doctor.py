@@ -114,7 +114,7 @@ class Doctor(unittest.TestCase):
         self.assertIn("no modem lines", checks["adapter"][0][1])
 
     def test_device_and_broker_unreachable(self):
-        dead = brokertest.free_port()
+        dead = brokertest.closed_port(self)
         rc, checks, text = doctor(*self.dut(**{"--modbus-port": dead, "--https-port": dead,
                                                "--http-port": dead,
                                                "--broker": "tcp://127.0.0.1:%d" % dead}))

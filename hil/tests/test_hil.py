@@ -508,7 +508,7 @@ class Usage(Bench):
     def test_unreachable_device_and_missing_port(self):
         good = os.path.join(SCENARIOS, "emucs-decimal-currents.json")
         r = self.run_hil("run", good, "--port", self.pty.meter, "--dut", "127.0.0.1",
-                         "--https-port", str(brokertest.free_port()), "--password", "x")
+                         "--https-port", str(brokertest.closed_port(self)), "--password", "x")
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("does not answer", r.stderr)
         sim = self.dut(good)
@@ -554,7 +554,7 @@ class PrivateBroker(Bench):
             {"at": 29, "expect": {"mqtt": {"fields": "telegram"}, "within": 1}}],
             meter={"protocol": "dsmr50", "seed": 6, "start": 1751360400})
         state = os.path.join(self.dir, "state")
-        sim = self.dut(path, "--mqtt", "tcp://127.0.0.1:%d" % brokertest.free_port(),
+        sim = self.dut(path, "--mqtt", "tcp://127.0.0.1:%d" % brokertest.closed_port(self),
                        "--state-dir", state, "--control", "off", speed=2)
         args = [SC_HIL, "run", path, "--port", self.pty.meter, "--dut", "127.0.0.1",
                 "--modbus-port", str(sim.port), "--https-port", str(sim.https_port),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "slurp.h"
 #include "scenario.h"
 
 static char why[600];
@@ -31,20 +32,12 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-static char *slurp(const char *dir, const char *name)
+/* A file of the report folder, whole. */
+static char *report_file(const char *name)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	rewind(f);
-	char *t = malloc((size_t)n + 1);
-	cr_assert_eq(fread(t, 1, (size_t)n, f), (size_t)n);
-	t[n] = '\0';
-	fclose(f);
-	return t;
+	snprintf(path, sizeof path, "%s/%s", base, name);
+	return slurp(path, NULL);
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -165,7 +158,7 @@ Test(report, junit_json_and_html, .init = setup, .fini = teardown)
 	};
 	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
 
-	char *x = slurp(base, "junit.xml");
+	char *x = report_file("junit.xml");
 	cr_assert(strstr(x, "<testsuite name=\"rep\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "%s", x);
 	cr_assert_eq(count(x, "<testcase "), 3);
 	cr_assert(strstr(x, "-99999 &lt;wrong&gt; &amp; &quot;odd&quot;"), "%s", x);
@@ -177,7 +170,7 @@ Test(report, junit_json_and_html, .init = setup, .fini = teardown)
 	cr_assert(strstr(x, "<property name=\"dut_firmware\" value=\"5.2.0\"/>"), "%s", x);
 	free(x);
 
-	char *j = slurp(base, "result.json");
+	char *j = report_file("result.json");
 	cJSON *doc = cJSON_Parse(j);
 	cr_assert_not_null(doc, "result.json parses");
 	cr_assert_str_eq(cJSON_GetObjectItem(doc, "verdict")->valuestring, "FAIL");
@@ -195,7 +188,7 @@ Test(report, junit_json_and_html, .init = setup, .fini = teardown)
 	cJSON_Delete(doc);
 	free(j);
 
-	char *h = slurp(base, "report.html");
+	char *h = report_file("report.html");
 	cr_assert(strstr(h, "<!DOCTYPE html>") == h);
 	cr_assert(strstr(h, "id=\"verdict\">FAIL</span>"));
 	cr_assert(strstr(h, "a &lt;test&gt; &amp; more"));
@@ -227,7 +220,7 @@ Test(report, long_runs_plot_bounded_and_list_the_first_telegrams, .init = setup,
 	struct sc_report_info ri = {.scenario_path = "rep.json", .s = s, .dut = "d",
 				    .started = "2026-12-02T01:30:00Z", .wall_s = 1};
 	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
-	char *h = slurp(base, "report.html");
+	char *h = report_file("report.html");
 	/* A day of samples: at most ~2000 points a line (min and max per
 	 * column), whatever the gaps split it into. */
 	size_t points = 0;

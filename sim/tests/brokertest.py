@@ -6,6 +6,7 @@ time with the openssl command line; a subscriber (paho) collects messages."""
 import os
 import pwd
 import queue
+import re
 import shutil
 import socket
 import ssl
@@ -20,6 +21,10 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def free_port():
+    """A loopback port nobody listens on now. Another process may take it
+    before the caller binds it: a program given this number must be retried
+    with a fresh one when it reports the port in use (Broker does), and a test
+    that only needs a port where nothing answers holds closed_port() instead."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -27,17 +32,14 @@ def free_port():
     return port
 
 
-def wait_port(port, proc, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("mosquitto exited with %s" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise AssertionError("mosquitto did not listen on %d" % port)
+def closed_port(test):
+    """A loopback port bound but not listening, held until the end of the
+    unittest test: a connection to it is refused, and no other program can
+    take the number meanwhile."""
+    s = socket.socket()
+    test.addCleanup(s.close)
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
 
 
 class Pki:
@@ -78,51 +80,114 @@ class Pki:
 
 class Broker:
     """mosquitto on 127.0.0.1:<free port>. tls = (cert, key, cafile) or None;
-    require_cert: mutual TLS; users: {name: password} or None (anonymous)."""
+    require_cert: mutual TLS; users: {name: password} or None (anonymous).
 
-    def __init__(self, directory, tls=None, require_cert=False, users=None, port=None):
+    mosquitto cannot be handed a listening socket, so the port is chosen free
+    and, when another program takes it first (mosquitto then exits with
+    "Address already in use"), chosen again, up to PORT_TRIES times. Ready
+    means mosquitto's own log says it is running, not merely that something
+    answers on the port. While stopped (stop() then start()), the port is held
+    bound but not listening, so a twin sees the broker gone and no other test
+    takes the number."""
+
+    PORT_TRIES = 20
+
+    def __init__(self, directory, tls=None, require_cert=False, users=None):
         self.dir = directory
-        self.port = port or free_port()
         self.tls, self.require_cert, self.users = tls, require_cert, users
-        self.conf = os.path.join(directory, "mosquitto-%d.conf" % self.port)
+        self.proc = None
+        self.hold = None
+        self.pwfile = None
+        if users is not None:
+            fd, self.pwfile = tempfile.mkstemp(prefix="passwd-", dir=directory)
+            os.close(fd)
+            for u, p in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", self.pwfile, u, p], check=True,
+                               capture_output=True, timeout=30)
+            os.chmod(self.pwfile, 0o600)
+        fd, logname = tempfile.mkstemp(prefix="mosquitto-", suffix=".log", dir=directory)
+        os.close(fd)
+        self.log = open(logname, "ab")
+        for _ in range(self.PORT_TRIES):
+            self.port = free_port()
+            self._configure()
+            if self._launch():
+                return
+        self.log.close()
+        raise AssertionError("mosquitto found no free port in %d tries; log:\n%s"
+                             % (self.PORT_TRIES, self.log_text()))
+
+    def _configure(self):
+        self.conf = os.path.join(self.dir, "mosquitto-%d.conf" % self.port)
         # Started as root, mosquitto would switch to its own user, who cannot
         # read the test's files: it stays who we are.
         lines = ["user " + pwd.getpwuid(os.getuid()).pw_name,
                  "listener %d 127.0.0.1" % self.port, "persistence false",
-                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
-        if users is not None:
-            pwfile = os.path.join(directory, "passwd-%d" % self.port)
-            open(pwfile, "w").close()
-            for u, p in users.items():
-                subprocess.run(["mosquitto_passwd", "-b", pwfile, u, p], check=True,
-                               capture_output=True, timeout=30)
-            os.chmod(pwfile, 0o600)
-            lines += ["allow_anonymous false", "password_file " + pwfile]
+                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+                 "log_type information"]
+        if self.pwfile:
+            lines += ["allow_anonymous false", "password_file " + self.pwfile]
         else:
             lines += ["allow_anonymous true"]
-        if tls:
-            cert, key, cafile = tls
+        if self.tls:
+            cert, key, cafile = self.tls
             lines += ["certfile " + cert, "keyfile " + key, "cafile " + cafile]
-            if require_cert:
+            if self.require_cert:
                 lines += ["require_certificate true", "use_identity_as_username true"]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.log = open(os.path.join(directory, "mosquitto-%d.log" % self.port), "ab")
-        self.proc = None
-        self.start()
 
-    def start(self):
+    def _launch(self, timeout=10):
+        """Starts mosquitto on self.port: True once it runs, False when the
+        port was taken; fails the test otherwise."""
+        self.log.flush()
+        start = os.path.getsize(self.log.name)
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,
                                      stderr=self.log)
-        wait_port(self.port, self.proc)
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.log.name, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            if re.search(r"mosquitto version \S+ running", text):
+                return True
+            if self.proc.poll() is not None:
+                if "Address already in use" in text:
+                    return False
+                raise AssertionError("mosquitto exited with %s:\n%s" % (self.proc.returncode, text))
+            if time.monotonic() > deadline:
+                raise AssertionError("mosquitto did not start on %d within %s s:\n%s"
+                                     % (self.port, timeout, text))
+            time.sleep(0.02)
+
+    def start(self):
+        """Starts the stopped broker again, on the same port."""
+        if self.hold:
+            self.hold.close()
+            self.hold = None
+        if not self._launch():
+            raise AssertionError("port %d was taken while the broker was stopped" % self.port)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        if not self.hold:
+            # The closed connections linger in TIME_WAIT on this port, which
+            # only a socket with SO_REUSEADDR may share.
+            hold = socket.socket()
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                hold.bind(("127.0.0.1", self.port))
+                self.hold = hold
+            except OSError:
+                hold.close()
 
     def close(self):
         self.stop()
+        if self.hold:
+            self.hold.close()
+            self.hold = None
         self.log.close()
 
     def log_text(self):

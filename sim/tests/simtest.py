@@ -15,8 +15,18 @@ from decimal import Decimal
 
 BUILD = os.environ.get("SC_BINARY_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("SC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-CORPUS = os.environ.get("SC_CORPUS_DIR", os.path.join(SOURCE, "..", "shared", "corpus"))
+# The field captures of real meters (corpus/field, SOURCES.md there).
+CORPUS = os.environ.get("SC_CORPUS_DIR", os.path.join(SOURCE, "corpus", "field"))
 SC_SIM = os.path.join(BUILD, "sim", "sc-sim")
+
+
+def field_capture(kind, name):
+    """The path of a field capture (kind "p1" or "tic"): a test that needs
+    one fails when it is absent, it does not skip."""
+    path = os.path.join(CORPUS, kind, name)
+    if not os.path.isfile(path):
+        raise AssertionError("field capture %s not found (SC_CORPUS_DIR=%s)" % (path, CORPUS))
+    return path
 
 
 def sim_cmd(*args):

@@ -20,7 +20,6 @@ import simtest  # noqa: E402
 SC_SIM = simtest.SC_SIM
 SC_TELEGRAM = os.path.join(simtest.BUILD, "sim", "sc-telegram")
 MAGIC = "# smartconnect-twin capture 1"
-AM550 = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
 
 
 def gen(*args):
@@ -68,10 +67,10 @@ class Scratch(unittest.TestCase):
 
 
 class FieldCapture(Scratch):
-    @unittest.skipUnless(os.path.exists(AM550), "the corpus is not there (../shared/corpus)")
     def test_566_telegrams_replay_through_a_generated_scenario(self):
+        am550 = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
         out = self.path("am550.json")
-        r = to_scenario(AM550, output=out)
+        r = to_scenario(am550, output=out)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("567 steps, 566 telegrams with expectations", r.stderr)
         doc = self.load(out)
@@ -79,9 +78,9 @@ class FieldCapture(Scratch):
         # The capture is named relative to the scenario, and found from there.
         rel = doc["steps"][0]["capture"]["file"]
         self.assertFalse(os.path.isabs(rel))
-        self.assertEqual(os.path.realpath(os.path.join(self.dir, rel)), os.path.realpath(AM550))
+        self.assertEqual(os.path.realpath(os.path.join(self.dir, rel)), os.path.realpath(am550))
         # Every telegram's expectations against the telegram text itself.
-        telegrams = simtest.split_telegrams(open(AM550, "rb").read())
+        telegrams = simtest.split_telegrams(open(am550, "rb").read())
         self.assertEqual(len(telegrams), 566)
         for k in (0, 1, 283, 565):
             want = simtest.p1_values(telegrams[k])
@@ -96,10 +95,10 @@ class FieldCapture(Scratch):
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
         self.assertEqual(counts, (566 * 2 + 1, 0, 0, 566))
 
-    @unittest.skipUnless(os.path.exists(AM550), "the corpus is not there (../shared/corpus)")
     def test_a_changed_value_fails_naming_the_step(self):
+        am550 = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
         out = self.path("am550.json")
-        self.assertEqual(to_scenario(AM550, "--no-mqtt", output=out).returncode, 0)
+        self.assertEqual(to_scenario(am550, "--no-mqtt", output=out).returncode, 0)
         doc = self.load(out)
         regs = doc["steps"][100]["expect"][0]["modbus"]["registers"]
         served = regs["active_power"]

@@ -10,24 +10,11 @@
 #include <sys/wait.h>
 
 #include "payload.h"
+#include "slurp.h"
 #include "telegram.h"
 
 #define DIR SC_SOURCE_DIR "/corpus"
 #define TOOL SC_BINARY_DIR "/sim/sc-telegram"
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	*len = fread(s, 1, (size_t)n, f);
-	s[*len] = '\0';
-	fclose(f);
-	return s;
-}
 
 /* JSON lines of every good telegram in a capture, joined. */
 static char *parse_to_jsonl(const char *data, size_t len, int *failed)

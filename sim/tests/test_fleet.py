@@ -35,7 +35,11 @@ class Fleet(Sim):
 
     def __init__(self, *args, timeout=30):
         super().__init__("--password", "pw", *args, ready=False)
-        line = self.wait_for(r"ready: fleet of", timeout)
+        try:
+            line = self.wait_for(r"ready: fleet of", timeout)
+        except AssertionError:
+            self.__exit__()
+            raise
         m = re.search(r"https [\d.]+:(\d+)", line)
         self.https_port = int(m.group(1)) if m else None
         m = re.search(r"\bhttp [\d.]+:(\d+)", line)
@@ -69,6 +73,25 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def serial(n):
     return "E8DB84%06X" % n
+
+
+def free_range(n):
+    """The first of n consecutive loopback ports that are free now."""
+    for _ in range(50):
+        p = brokertest.free_port()
+        socks = []
+        try:
+            for k in range(n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p + k))
+            return p
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no %d free ports in a row" % n)
 
 
 class Devices(unittest.TestCase):
@@ -126,25 +149,21 @@ class Devices(unittest.TestCase):
                             for ln in f.lines), f.lines[-3:])
 
     def test_modbus_base_port_gives_a_range(self):
-        base = None
-        for _ in range(50):
-            p = brokertest.free_port()
-            socks = []
+        # Three numbers in a row that are free now; another test may take
+        # one before the fleet binds it, and then the fleet is started again
+        # on a fresh range.
+        for _ in range(20):
+            base = free_range(3)
             try:
-                for k in range(3):
-                    s = socket.socket()
-                    socks.append(s)
-                    s.bind(("127.0.0.1", p + k))
-                base = p
-            except OSError:
-                pass
-            finally:
-                for s in socks:
-                    s.close()
-            if base:
-                break
-        self.assertIsNotNone(base)
-        with Fleet("--devices", "3", "--modbus-base-port", str(base)) as f:
+                f = Fleet("--devices", "3", "--modbus-base-port", str(base))
+            except AssertionError as e:
+                if "the port is in use" in str(e):
+                    continue
+                raise
+            break
+        else:
+            self.fail("no free range of 3 ports in 20 tries")
+        with f:
             self.assertIn("modbus tcp 127.0.0.1:%d-%d" % (base, base + 2), f.ready_line)
             self.assertEqual([d["ModbusPort"] for d in f.json("/fleet/v1/devices")],
                              [base, base + 1, base + 2])

@@ -332,9 +332,7 @@ class Status(Base):
         self.assertGreaterEqual(st["Counters"]["telegrams_pass"], 1)
 
     def test_unsupported_meter_is_reported(self):
-        path = os.path.join(simtest.CORPUS, "p1", "dsmr22-iskra-no-crc.p1")
-        if not os.path.exists(path):
-            self.skipTest("field corpus not found")
+        path = simtest.field_capture("p1", "dsmr22-iskra-no-crc.p1")
         s = self.sim("--source", "file:" + path, "--loop", "--device", "p1")
         wait_until(lambda: curl(s.https_port, "GET", "/api/v1/status").json()["Status"]["Meter"]
                    ["State"] == "unsupported")

@@ -179,16 +179,25 @@ zc.close()
 '''
 
 
-def missing():
-    """Why the tests cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root (network and mount namespaces)"
+def missing_tool():
+    """A program or module the tests need that is not installed, or None:
+    then they fail (scripts/setup.sh installs every one)."""
     for tool in ("unshare", "nsenter", "ip", "dbus-daemon", "avahi-daemon", "avahi-resolve",
                  "avahi-browse", "avahi-publish"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             return "needs %s (scripts/setup.sh installs it)" % tool
     if subprocess.run([PYTHON, "-c", "import zeroconf"], capture_output=True).returncode != 0:
-        return "needs python3-zeroconf"
+        return "needs python3-zeroconf (scripts/setup.sh installs it)"
+    return None
+
+
+def cannot_run():
+    """Why this machine cannot run the tests at all (no root, no network
+    namespaces), or None: then they are skipped, saying so."""
+    if os.geteuid() != 0:
+        return "needs root (network and mount namespaces)"
+    if missing_tool():
+        return None
     r = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "/bin/sh", "-c",
                         "ip link add sca type veth peer name scb"], capture_output=True)
     if r.returncode != 0:
@@ -196,7 +205,7 @@ def missing():
     return None
 
 
-SKIP = missing()
+SKIP = cannot_run()
 
 
 def unescape(name):
@@ -288,6 +297,12 @@ class Netns:
 
 @unittest.skipIf(SKIP, SKIP or "")
 class Lan(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = missing_tool()
+        if missing:
+            raise AssertionError(missing)
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sc-mdns-")
         self.addCleanup(shutil.rmtree, self.dir, True)

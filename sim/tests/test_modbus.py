@@ -132,9 +132,7 @@ class ReplayedValues(unittest.TestCase):
                    "--firmware", "5.0.3", energy_kwh=True)
 
     def test_field_capture_kaifa(self):
-        path = os.path.join(simtest.CORPUS, "p1", "dsmr42-kaifa.p1")
-        if not os.path.exists(path):
-            self.skipTest("field corpus not found")
+        path = simtest.field_capture("p1", "dsmr42-kaifa.p1")
         self.check(path, simtest.p1_values)
 
 
@@ -308,9 +306,7 @@ class Snapshot(unittest.TestCase):
 
 class Replay566(unittest.TestCase):
     def test_capture_served_in_order(self):
-        path = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
-        if not os.path.exists(path):
-            self.skipTest("field corpus not found")
+        path = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
         with open(path, "rb") as f:
             tels = simtest.split_telegrams(f.read())
         self.assertEqual(len(tels), 566)

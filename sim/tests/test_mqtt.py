@@ -6,6 +6,7 @@ clock, a broker outage, and device_counters."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -125,9 +126,7 @@ class Payloads(Base):
             self.assertEqual(p["l1"]["P"], 0)
 
     def test_field_capture_am550(self):
-        path = os.path.join(simtest.CORPUS, "p1", "dsmr50-iskra-am550-566-telegrams.p1")
-        if not os.path.exists(path):
-            self.skipTest("field corpus not found")
+        path = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
         msgs = self.check(path, simtest.p1_values)
         self.assertEqual(len(msgs), 566)
         # ts is the telegram's own time (W = UTC+1): 2019-03-24 15:05:19.
@@ -466,6 +465,47 @@ class Wire(Base):
         b = self.fake(b"")
         with Sim("--mqtt", "mqtt://127.0.0.1:%d" % b.port) as sim:
             sim.wait_for(r"mqtt: .*the broker closed the connection before CONNACK", timeout=20)
+
+
+class BrokerPorts(Base):
+    """The tests' own mosquitto (brokertest) where another program holds the
+    port it picked: started again on a fresh one, and its port held while it
+    is stopped."""
+
+    def test_a_taken_port_is_given_up_for_a_fresh_one(self):
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = [taken.getsockname()[1]]
+        real = brokertest.free_port
+
+        def first_the_taken_one():
+            return picks.pop() if picks else real()
+        brokertest.free_port = first_the_taken_one
+        try:
+            b = self.broker()
+        finally:
+            brokertest.free_port = real
+        self.assertEqual(picks, [])
+        self.assertNotEqual(b.port, taken.getsockname()[1])
+        self.assertIn("Address already in use", b.log_text())
+        sub = self.subscriber(b.port, "t")
+        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "t", "-m", "x"], check=True,
+                       timeout=30)
+        self.assertEqual(sub.get()[1], b"x")
+
+    def test_the_port_is_held_while_stopped(self):
+        b = self.broker()
+        b.stop()
+        other = socket.socket()
+        self.addCleanup(other.close)
+        with self.assertRaises(OSError):
+            other.bind(("127.0.0.1", b.port))
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", b.port), timeout=2).close()
+        b.start()
+        socket.create_connection(("127.0.0.1", b.port), timeout=2).close()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "slurp.h"
+
 #define TOOL SC_BINARY_DIR "/sim/sc-telegram"
 #define CORPUS SC_CORPUS_DIR "/p1"
 
@@ -16,21 +18,6 @@ struct run {
 	char *out;
 	char *err;
 };
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	size_t got = fread(s, 1, (size_t)n, f);
-	s[got] = '\0';
-	fclose(f);
-	return s;
-}
 
 /* Runs a shell command line with the tool's path in $T. */
 static struct run sh(const char *cmd)
@@ -41,7 +28,7 @@ static struct run sh(const char *cmd)
 	char line[4096];
 	snprintf(line, sizeof line, "T='%s'; C='%s'; (%s) >%s 2>%s", TOOL, CORPUS, cmd, out, err);
 	int st = system(line);
-	struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
+	struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out, NULL), slurp(err, NULL)};
 	unlink(out);
 	unlink(err);
 	return r;
@@ -71,10 +58,11 @@ static const char *last_line(const char *s)
 	return s + n;
 }
 
-static bool have_corpus(void)
+/* Fails the test when a field capture it reads is absent. */
+static void need_capture(const char *path)
 {
 	struct stat st;
-	return stat(CORPUS "/dsmr50-iskra-am550-566-telegrams.p1", &st) == 0;
+	cr_assert_eq(stat(path, &st), 0, "field capture %s not found", path);
 }
 
 Test(sc_telegram, help_and_usage_errors)
@@ -215,8 +203,7 @@ Test(sc_telegram, register_format)
 
 Test(sc_telegram, corpus_parse_and_check)
 {
-	if (!have_corpus())
-		cr_skip_test("field corpus not found at %s", CORPUS);
+	need_capture(CORPUS "/dsmr50-iskra-am550-566-telegrams.p1");
 	struct run r = sh("$T parse $C/dsmr50-iskra-am550-566-telegrams.p1");
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(count_lines(r.out), 566);
@@ -247,9 +234,7 @@ Test(sc_telegram, corpus_parse_and_check)
 
 Test(sc_telegram, tic_autodetected_and_forced)
 {
-	struct stat st;
-	if (stat(SC_CORPUS_DIR "/tic/standard-mono-consumer-base.tic", &st) != 0)
-		cr_skip_test("TIC corpus not found");
+	need_capture(SC_CORPUS_DIR "/tic/standard-mono-consumer-base.tic");
 	struct run r = sh("$T parse $C/../tic/standard-mono-consumer-base.tic");
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(count_lines(r.out), 1);

@@ -1,4 +1,4 @@
-/* Field captures of Linky meters (../shared/corpus/tic): every file parsed
+/* Field captures of Linky meters (corpus/field/tic): every file parsed
  * whole, byte by byte and split everywhere, with its values checked against
  * an independent reading of the text done here with plain string handling. */
 #include <criterion/criterion.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "slurp.h"
 #include "tic_test_util.h"
 
 #define TIC_DIR SC_CORPUS_DIR "/tic"
@@ -25,20 +26,12 @@ static void teardown(void)
 
 TestSuite(tic_corpus, .init = setup, .fini = teardown);
 
+/* A capture of TIC_DIR, whole; the test fails when it is absent. */
 static char *load(const char *name, size_t *len)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", TIC_DIR, name);
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	char *s = malloc((size_t)st.st_size + 1);
-	*len = fread(s, 1, (size_t)st.st_size, f);
-	s[*len] = '\0';
-	fclose(f);
-	return s;
+	return slurp(path, len);
 }
 
 /* The oracle: the number after "\nLABEL\t" in a frame's text, -1 if absent. */
@@ -57,8 +50,6 @@ Test(tic_corpus, consumer_base_frame)
 {
 	size_t len;
 	char *data = load("standard-mono-consumer-base.tic", &len);
-	if (!data)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	tic_feed_checked(data, len, rec);
 	cr_assert_eq(rec->n, 1);
 	struct tic_rec_event *e = &rec->ev[0];
@@ -93,8 +84,6 @@ Test(tic_corpus, producer_log_with_corrupted_groups)
 {
 	size_t len;
 	char *data = load("standard-mono-producer-9-frames-with-corruption.log", &len);
-	if (!data)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	tic_feed_checked(data, len, rec);
 	/* The log starts with the ETX of a frame it did not keep, holds nine
 	 * whole frames and ends inside a tenth. Its corruption: binary junk
@@ -164,8 +153,6 @@ Test(tic_corpus, historic_capture_is_reported_as_historic)
 {
 	size_t len;
 	char *data = load("historic-mono-base.tic", &len);
-	if (!data)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	tic_feed_checked(data, len, rec);
 	cr_assert_eq(rec->n, 1);
 	cr_assert_eq(rec->ev[0].ev, SC_TIC_UNSUPPORTED);
@@ -190,8 +177,6 @@ Test(tic_corpus, damaged_historic_capture_is_still_historic)
 {
 	size_t len;
 	char *data = load("historic-mono-base.tic", &len);
-	if (!data)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	cr_assert_eq(data[0], 0x02);
 	cr_assert_eq(data[len - 1], 0x03);
 	char *f = malloc(len + 2), what[64];

@@ -16,6 +16,7 @@
 #include "sc_error.h"
 #include "tic.h"
 #include "tic_gen.h"
+#include "slurp.h"
 #include "tic_test_util.h"
 
 #define TIC_DIR SC_CORPUS_DIR "/tic"
@@ -957,20 +958,12 @@ Test(tic_gen, meter_fr_cells)
 
 /* ---- lines identical to the field captures ---- */
 
+/* A capture of TIC_DIR, whole; the test fails when it is absent. */
 static char *load(const char *name, size_t *len)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", TIC_DIR, name);
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	char *s = malloc((size_t)st.st_size + 1);
-	*len = fread(s, 1, (size_t)st.st_size, f);
-	s[*len] = '\0';
-	fclose(f);
-	return s;
+	return slurp(path, len);
 }
 
 /* The group "\nLABEL\t...\r" of a text, NUL-terminated into out. */
@@ -1047,8 +1040,6 @@ Test(tic_gen, like_the_consumer_capture)
 {
 	size_t len;
 	char *cap = load("standard-mono-consumer-base.tic", &len);
-	if (!cap)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	static char orders[4][1024];
 	cr_assert_eq(capture_orders(cap, len, orders, 4), 1);
 	char mine[1024];
@@ -1071,8 +1062,6 @@ Test(tic_gen, like_the_producer_capture)
 {
 	size_t len;
 	char *cap = load("standard-mono-producer-9-frames-with-corruption.log", &len);
-	if (!cap)
-		cr_skip_test("TIC corpus not found at %s", TIC_DIR);
 	static char orders[64][1024];
 	int nf = capture_orders(cap, len, orders, 64);
 	char mine[1024];
