@@ -13,6 +13,7 @@ namespaces of the test's own, so fixed ports never meet another program's."""
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -121,6 +122,13 @@ class Package(unittest.TestCase):
                      "/usr/share/smartconnect-twin/scenarios/dsmr50-household-day.json",
                      "/usr/share/doc/smartconnect-twin/copyright"]:
             self.assertTrue(os.path.exists(path), path)
+        # The README's links into docs/ lead to the guides installed beside it.
+        doc = "/usr/share/doc/smartconnect-twin"
+        with open(os.path.join(doc, "README.md"), encoding="utf-8") as f:
+            links = re.findall(r"\]\((docs/[^)#\s]+)", f.read())
+        self.assertTrue(links, "the README links to no page of docs/")
+        for link in links:
+            self.assertTrue(os.path.exists(os.path.join(doc, link)), link)
         for page in ["man1/sc-sim.1", "man1/sc-hil.1", "man1/sc-telegram.1", "man1/sc-ctl.1",
                      "man5/sc-scenario.5"]:
             self.assertTrue(glob.glob("/usr/share/man/%s*" % page), page)
