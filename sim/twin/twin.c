@@ -207,12 +207,14 @@ void sc_twin_apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 	}
 	if (ev->services_up) {
 		int merr;
-		sc_log(SC_LOG_INFO, "restart: running again");
+		/* Said once Modbus listens again, so that whoever reads the log
+		 * can connect when they see it. */
 		if (!start_modbus(t, &merr)) {
 			bind_error(why, sizeof why, "modbus", t->o.modbus.addr, t->modbus_port, merr,
 				   "--modbus");
 			sc_log(SC_LOG_ERROR, "%s", why);
 		}
+		sc_log(SC_LOG_INFO, "restart: running again");
 		sc_twin_start_mqtt(t);
 	} else if (ev->config_applied && sc_dongle_services_on(&t->dongle)) {
 		sc_log(SC_LOG_INFO, "config: saved settings take effect");
