@@ -485,6 +485,14 @@ static void not_allowed(struct sc_http_response *rs, const char *allow)
 	error(rs, 405, "method not allowed", NULL, allow);
 }
 
+/* Where the configuration page is: / and /config, the path the manual's
+ * troubleshooting section (§7) sends the user to. Over plain HTTP both give
+ * the landing page; over HTTPS both (and /index.html) give the page. */
+static bool is_page_path(const char *path)
+{
+	return strcmp(path, "/") == 0 || strcmp(path, "/config") == 0;
+}
+
 static void landing_page(const struct sc_api *a, const struct sc_http_request *rq,
 			 struct sc_http_response *rs)
 {
@@ -513,8 +521,10 @@ static void landing_page(const struct sc_api *a, const struct sc_http_request *r
 			path = "/";
 	const char *base = rq->base ? rq->base : "";
 	char url[300];
-	snprintf(url, sizeof url, "https://%s:%d%s/", host, a->https_port, base);
-	if (strcmp(rq->path, "/") != 0) {
+	/* The link leads to the page the client asked for (/ or /config). */
+	snprintf(url, sizeof url, "https://%s:%d%s%s", host, a->https_port, base,
+		 is_page_path(rq->path) ? rq->path : "/");
+	if (!is_page_path(rq->path)) {
 		snprintf(rs->location, sizeof rs->location, "https://%s:%d%s%s", host, a->https_port,
 			 base, path);
 		error(rs, 308, "the configuration environment is served over HTTPS", NULL,
@@ -542,7 +552,7 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 		return;
 	}
 	bool api = strncmp(rq->path, "/api/", 5) == 0;
-	bool page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/index.html") == 0;
+	bool page = is_page_path(rq->path) || strcmp(rq->path, "/index.html") == 0;
 	if (!api && !page) {
 		error(rs, 404, "not found", NULL, rq->path);
 		return;

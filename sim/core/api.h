@@ -27,8 +27,8 @@
  * several curl calls) belong to it.
  *
  * Over plain HTTP the device serves only a page linking to the secure
- * configuration environment (HTTPS); every other path redirects there
- * (308), unless the API is allowed on plain HTTP. */
+ * configuration environment (HTTPS), at / and /config; every other path
+ * redirects there (308), unless the API is allowed on plain HTTP. */
 #ifndef SC_API_H
 #define SC_API_H
 

@@ -420,9 +420,7 @@ static int apply_if(struct ctx *x, const cJSON *o, const char *path, struct sc_c
 			for (size_t k = 0; printable && k < n; k++)
 				printable = psk[k] >= 0x20 && psk[k] <= 0x7E;
 			if (!printable && !hex)
-				return fail(x, sub, "WiFiPassword", "%s",
-					    "a WPA2 passphrase is 8-63 printable ASCII characters "
-					    "(or 64 hex digits)");
+				return fail(x, sub, "WiFiPassword", "%s", SC_CONFIG_WPA2_RULE);
 			sc_str_copy(x->c->psk, sizeof x->c->psk, psk);
 		}
 	}
@@ -512,6 +510,10 @@ static int validate(struct ctx *x)
 	if (c->netif == SC_NETIF_WIFI && !c->ssid[0])
 		return fail(x, "WiFi.ConnectionData", "WiFiSSID", "%s",
 			    "needed when DefaultNetIf is WiFi");
+	/* The device joins WPA2-PSK networks only (manual §5.1: "alleen
+	 * WPA2-PSK"): an SSID without a passphrase would be an open network. */
+	if (c->ssid[0] && !c->psk[0])
+		return fail(x, "WiFi.ConnectionData", "WiFiPassword", "%s", SC_CONFIG_WPA2_RULE);
 	return SC_OK;
 }
 

@@ -33,6 +33,11 @@
 #define SC_CONFIG_METER_TYPE "PhoenixContact-EMPro"
 #define SC_CONFIG_DEFAULT_BROKER "mqtt://broker.xemex-cloud.eu:8883"
 
+/* Wi-Fi is WPA2-PSK only (manual §5.1): an SSID always comes with a
+ * passphrase; a PATCH that leaves the SSID without one (none given, or "")
+ * is refused with this reason. */
+#define SC_CONFIG_WPA2_RULE "the device joins WPA2-PSK networks only: the password is a WPA2-PSK " \
+			    "passphrase of 8-63 printable ASCII characters (or 64 hex digits)"
 #define SC_CONFIG_SSID_MAX 32   /* IEEE 802.11: 1-32 bytes */
 #define SC_CONFIG_PSK_MAX 64    /* WPA2: 8-63 printable, or 64 hex digits */
 #define SC_CONFIG_URL_MAX 255

@@ -576,6 +576,13 @@ add(J, "Wi-Fi without SSID", '{"DefaultNetIf": "WiFi"}', "400 WiFi.ConnectionDat
     r"^HTTP/1\.1 400.*WiFiSSID")
 add(J, "Wi-Fi passphrase of 7 characters", '{"WiFi": {"ConnectionData": {"WiFiSSID": "lab", '
     '"WiFiPassword": "1234567"}}}', "400 WiFiPassword: 8-63 characters", r"^HTTP/1\.1 400.*WiFiPassword")
+add(J, "Wi-Fi SSID without a password (an open network)", '{"WiFi": {"ConnectionData": {"WiFiSSID": "open-net"}}}',
+    "400 WiFiPassword: WPA2-PSK only", r"^HTTP/1\.1 400.*WiFiPassword.*WPA2-PSK")
+add(J, "Wi-Fi SSID with an empty password", '{"WiFi": {"ConnectionData": {"WiFiSSID": "open-net", '
+    '"WiFiPassword": ""}}}', "400 WiFiPassword: WPA2-PSK only", r"^HTTP/1\.1 400.*WiFiPassword.*WPA2-PSK")
+add(J, "Wi-Fi passphrase of 64 characters, not hex", '{"WiFi": {"ConnectionData": {"WiFiSSID": "lab", '
+    '"WiFiPassword": "%s"}}}' % ("p" * 64), "400 WiFiPassword: 8-63 characters",
+    r"^HTTP/1\.1 400.*WiFiPassword.*WPA2-PSK.*8-63")
 add(J, "meter type of another device", '{"MeterType": "Other"}', "400 MeterType: the device emulates one",
     r"^HTTP/1\.1 400.*MeterType")
 add(J, "2,000-element array as a site", '{"MQTT": {"Site": [%s]}}' % ",".join(["1"] * 2000),

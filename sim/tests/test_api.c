@@ -1141,6 +1141,31 @@ Test(api, the_page_over_https)
 	cr_assert_eq(status_of(&r), 200);
 }
 
+/* The manual's troubleshooting section (§7) sends the user to /config. */
+Test(api, the_page_at_config)
+{
+	const char *methods[] = {"GET", "HEAD"};
+	for (size_t i = 0; i < 2; i++) {
+		struct sc_http_request r = req(methods[i], "/config");
+		struct sc_http_response rs;
+		handle(&r, &rs);
+		cr_assert_eq(rs.status, 200);
+		cr_assert(strncmp(rs.content_type, "text/html", 9) == 0);
+		cr_assert_eq(rs.len, sc_web_index_html_len);
+		cr_assert(memcmp(rs.body, sc_web_index_html, rs.len) == 0);
+		sc_http_response_free(&rs);
+	}
+	struct sc_http_request r = req("POST", "/config");
+	cr_assert_eq(status_of(&r), 405);
+	r = req("GET", "/config");
+	r.authorization = NULL;
+	cr_assert_eq(status_of(&r), 401, "the page at /config asks for the login as / does");
+	r = req("GET", "/config/");
+	cr_assert_eq(status_of(&r), 404);
+	r = req("GET", "/configuration");
+	cr_assert_eq(status_of(&r), 404);
+}
+
 /* ---- plain HTTP ---- */
 
 static struct sc_http_request plain(const char *method, const char *path, const char *host)
@@ -1186,6 +1211,25 @@ Test(api, plain_http_landing_page)
 	sc_http_response_free(&rs);
 }
 
+Test(api, plain_http_landing_page_at_config)
+{
+	struct sc_http_request r = plain("GET", "/config", "192.168.1.100:8080");
+	struct sc_http_response rs;
+	handle(&r, &rs);
+	cr_assert_eq(rs.status, 200, "/config over plain HTTP is the landing page, as / is");
+	cr_assert(strncmp(rs.content_type, "text/html", 9) == 0);
+	cr_assert(strstr(rs.body, "href=\"https://192.168.1.100:8443/config\""), "%s", rs.body);
+	cr_assert_eq(rs.location[0], '\0');
+	sc_http_response_free(&rs);
+	/* In a fleet, under the device's directory. */
+	r.base = "/devices/E8DB84000001";
+	handle(&r, &rs);
+	cr_assert_eq(rs.status, 200);
+	cr_assert(strstr(rs.body, "href=\"https://192.168.1.100:8443/devices/E8DB84000001/config\""),
+		  "%s", rs.body);
+	sc_http_response_free(&rs);
+}
+
 Test(api, plain_http_redirects_everything_else)
 {
 	static const struct {
@@ -1221,6 +1265,16 @@ Test(api, plain_http_api_when_allowed)
 	cr_assert_eq(rs.status, 200);
 	cr_assert_str_eq(rs.location, "");
 	sc_http_response_free(&rs);
+	/* The page too, at / and at /config alike. */
+	const char *paths[] = {"/", "/config"};
+	for (size_t i = 0; i < 2; i++) {
+		r = plain("GET", paths[i], "192.168.1.100:8080");
+		r.authorization = good_auth();
+		handle(&r, &rs);
+		cr_assert_eq(rs.status, 200, "%s", paths[i]);
+		cr_assert_eq(rs.len, sc_web_index_html_len, "%s", paths[i]);
+		sc_http_response_free(&rs);
+	}
 }
 
 /* ---- while the device restarts ---- */

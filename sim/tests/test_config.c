@@ -205,6 +205,66 @@ Test(config, every_validation_error_changes_nothing)
 	}
 }
 
+/* Wi-Fi is WPA2-PSK only (manual §5.1): an SSID without a passphrase, or
+ * with one of the wrong length, is refused naming WPA2-PSK, and nothing
+ * changes; the device never joins an open network. */
+Test(config, wifi_is_wpa2_psk_only)
+{
+	static const char *const refused[] = {
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"open-net\"}}}",
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"open-net\",\"WiFiPassword\":\"\"}}}",
+		"{\"DefaultNetIf\":\"WiFi\",\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"open-net\"},"
+		"\"IpMode\":\"DHCP\"}}",
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":\"1234567\"}}}",
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":"
+		"\"1234567890123456789012345678901234567890123456789012345678901234x\"}}}",
+		/* The mask means "unchanged": with no passphrase saved, still none. */
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":\"********\"}}}",
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		struct sc_config c, before;
+		struct sc_config_error e;
+		sc_config_defaults(&c);
+		cr_assert_eq(patch(&c, "{\"MQTT\":{\"Site\":\"kept\"}}", &e), SC_OK);
+		before = c;
+		cr_assert_eq(patch(&c, refused[i], &e), SC_ERR_INVAL, "case %zu accepted", i);
+		cr_assert_str_eq(e.field, "WiFi.ConnectionData.WiFiPassword", "case %zu", i);
+		cr_assert(strstr(e.reason, "WPA2-PSK"), "case %zu: %s", i, e.reason);
+		cr_assert(strstr(e.reason, "8-63"), "case %zu: %s", i, e.reason);
+		cr_assert(memcmp(&c, &before, sizeof c) == 0, "case %zu changed the config", i);
+	}
+	/* 8 and 63 characters, and 64 hex digits, are WPA2-PSK passphrases. */
+	static const char *const accepted[] = {
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":\"12345678\"}}}",
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":"
+		"\"123456789012345678901234567890123456789012345678901234567890123\"}}}",
+		"{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"net\",\"WiFiPassword\":"
+		"\"0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef\"}}}",
+	};
+	for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+		struct sc_config c;
+		struct sc_config_error e;
+		sc_config_defaults(&c);
+		cr_assert_eq(patch(&c, accepted[i], &e), SC_OK, "case %zu: %s", i, e.reason);
+		cr_assert_str_eq(c.ssid, "net");
+	}
+	/* Once a passphrase is saved, a new SSID alone keeps it (a page that
+	 * round-trips a GET sends the mask). */
+	struct sc_config c;
+	struct sc_config_error e;
+	sc_config_defaults(&c);
+	cr_assert_eq(patch(&c, accepted[0], &e), SC_OK);
+	cr_assert_eq(patch(&c, "{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"other\"}}}", &e), SC_OK,
+		     "%s", e.reason);
+	cr_assert_eq(patch(&c, "{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"third\","
+			       "\"WiFiPassword\":\"********\"}}}", &e), SC_OK, "%s", e.reason);
+	cr_assert_str_eq(c.psk, "12345678");
+	/* A saved file with an SSID and no passphrase does not load either. */
+	const char *open_doc = "{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"open-net\"}}}";
+	cr_assert_eq(sc_config_load(&c, open_doc, strlen(open_doc), &e), SC_ERR_INVAL);
+	cr_assert(strstr(e.reason, "WPA2-PSK"));
+}
+
 /* A PATCH whose first field is good and second bad changes nothing at all. */
 Test(config, atomic)
 {
