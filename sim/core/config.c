@@ -6,11 +6,46 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "regmap.h"
 #include "sc_error.h"
 
 const char *sc_netif_name(enum sc_netif n)
 {
 	return n == SC_NETIF_WIFI ? "WiFi" : "Ethernet";
+}
+
+const char *sc_config_meter_type(const struct sc_config *c)
+{
+	size_t n;
+	const char *const *names = sc_regmap_templates(&n);
+	return names[c->meter_type < n ? c->meter_type : 0];
+}
+
+/* MeterType: one of the templates known, by its exact name. */
+static bool find_template(const char *name, unsigned *index)
+{
+	size_t n;
+	const char *const *names = sc_regmap_templates(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0) {
+			*index = (unsigned)i;
+			return true;
+		}
+	return false;
+}
+
+/* "\"A\", \"B\"": the templates known, for a refusal. */
+static void template_list(char *buf, size_t cap)
+{
+	size_t n, used = 0;
+	const char *const *names = sc_regmap_templates(&n);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < cap; i++) {
+		int w = snprintf(buf + used, cap - used, "%s\"%s\"", i ? ", " : "", names[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
 }
 
 const char *sc_ipmode_name(enum sc_ipmode m)
@@ -565,8 +600,12 @@ static int apply(struct sc_config *c, const char *json, size_t len, struct sc_co
 		}
 	int rc = check_members(&x, root, "", keys, 5);
 	const char *mt = rc ? NULL : string_of(&x, root, "", "MeterType", &rc);
-	if (!rc && mt && strcmp(mt, SC_CONFIG_METER_TYPE) != 0)
-		rc = fail(&x, "", "MeterType", "%s", "the device emulates \"" SC_CONFIG_METER_TYPE "\" only");
+	if (!rc && mt && !find_template(mt, &next.meter_type)) {
+		char known[96];
+		template_list(known, sizeof known);
+		rc = fail(&x, "", "MeterType", "not a Modbus map template the device knows; "
+					       "the templates known: %s", known);
+	}
 	int netif = (int)next.netif;
 	if (!rc)
 		rc = apply_enum(&x, root, "", "DefaultNetIf", "Ethernet", "WiFi", &netif);
@@ -636,7 +675,7 @@ int sc_config_write(const struct sc_config *c, bool with_secrets, char *buf, siz
 	cJSON *root = cJSON_CreateObject();
 	if (!root)
 		return SC_ERR_NOMEM;
-	bool ok = add_str(root, "MeterType", SC_CONFIG_METER_TYPE) &&
+	bool ok = add_str(root, "MeterType", sc_config_meter_type(c)) &&
 		  add_str(root, "DefaultNetIf", sc_netif_name(c->netif)) &&
 		  add_if(root, "Ethernet", &c->eth, c, false, with_secrets) &&
 		  add_if(root, "WiFi", &c->wifi, c, true, with_secrets);

@@ -19,6 +19,12 @@
  *     goes back to DHCP.
  *   - Netmask is a prefix length "0".."32" as in the example; a dotted mask
  *     ("255.255.255.0") is accepted and stored as its prefix length.
+ *   - MeterType is the Modbus map template (manual §1.2: the TIC variant's
+ *     map is chosen from templates at installation; §5.2 calls MeterType the
+ *     type of Modbus meter). A PATCH may name one of sc_regmap_templates();
+ *     another is refused with the list. Today the list holds the EMpro map
+ *     only, the one the manual documents; on the P1/A1 variant that is the
+ *     only map in any case.
  *   - Passwords are shown as SC_CONFIG_MASK; a PATCH that sends the mask
  *     back leaves the password as it was (a page can round-trip a GET).
  */
@@ -30,6 +36,7 @@
 #include <stdint.h>
 
 #define SC_CONFIG_MASK "********"
+/* The factory template: the first of sc_regmap_templates(). */
 #define SC_CONFIG_METER_TYPE "PhoenixContact-EMPro"
 #define SC_CONFIG_DEFAULT_BROKER "mqtt://broker.xemex-cloud.eu:8883"
 
@@ -58,6 +65,8 @@ struct sc_config_if {
 };
 
 struct sc_config {
+	unsigned meter_type; /* MeterType: the Modbus map template, an index into
+			      * sc_regmap_templates() (regmap.h) */
 	enum sc_netif netif; /* DefaultNetIf: the one active interface */
 	struct sc_config_if eth, wifi;
 	char ssid[SC_CONFIG_SSID_MAX + 1];
@@ -118,6 +127,9 @@ bool sc_utf8_valid(const char *text);
 /* Dotted-quad IPv4 "a.b.c.d", each 0-255 without leading zeros. */
 bool sc_ipv4_parse(const char *s, uint32_t *out);
 void sc_ipv4_format(uint32_t a, char *buf, size_t cap); /* cap >= 16 */
+
+/* The configuration's MeterType: the name of its Modbus map template. */
+const char *sc_config_meter_type(const struct sc_config *c);
 
 const char *sc_netif_name(enum sc_netif n);   /* "Ethernet", "WiFi" */
 const char *sc_ipmode_name(enum sc_ipmode m); /* "DHCP", "Static" */

@@ -60,6 +60,13 @@ static const struct sc_regdef defs[] = {
 
 #define NDEFS (sizeof defs / sizeof defs[0])
 
+const char *const *sc_regmap_templates(size_t *n)
+{
+	static const char *const names[] = {"PhoenixContact-EMPro"};
+	*n = sizeof names / sizeof names[0];
+	return names;
+}
+
 const struct sc_regdef *sc_regmap_defs(size_t *count)
 {
 	*count = NDEFS;

@@ -41,6 +41,13 @@ struct sc_regdef {
 	int ph;           /* 0..2 for per-phase values */
 };
 
+/* The Modbus map templates the twin knows, by the names the configuration's
+ * MeterType uses (manual §1.2: the TIC variant's map is chosen from
+ * templates at installation; §5.2: MeterType, the type of Modbus meter).
+ * Only the EMpro map (§5.3) is documented, so the list has that one; the
+ * manual does not name others. n gets the count. */
+const char *const *sc_regmap_templates(size_t *n);
+
 /* The map's definitions in address order. */
 const struct sc_regdef *sc_regmap_defs(size_t *count);
 /* Definition by address of its first word, or by name; NULL when none. */

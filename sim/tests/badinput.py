@@ -583,8 +583,9 @@ add(J, "Wi-Fi SSID with an empty password", '{"WiFi": {"ConnectionData": {"WiFiS
 add(J, "Wi-Fi passphrase of 64 characters, not hex", '{"WiFi": {"ConnectionData": {"WiFiSSID": "lab", '
     '"WiFiPassword": "%s"}}}' % ("p" * 64), "400 WiFiPassword: 8-63 characters",
     r"^HTTP/1\.1 400.*WiFiPassword.*WPA2-PSK.*8-63")
-add(J, "meter type of another device", '{"MeterType": "Other"}', "400 MeterType: the device emulates one",
-    r"^HTTP/1\.1 400.*MeterType")
+add(J, "meter type of another device (a Modbus map template not known)", '{"MeterType": "Other"}',
+    "400 MeterType: the templates known listed",
+    r'^HTTP/1\.1 400.*MeterType.*the templates known: \\"PhoenixContact-EMPro\\"')
 add(J, "2,000-element array as a site", '{"MQTT": {"Site": [%s]}}' % ",".join(["1"] * 2000),
     "400 MQTT.Site: must be a string", r"^HTTP/1\.1 400.*MQTT\.Site.*must be a string")
 add(J, "string with an escaped control character", '{"MQTT": {"Site": "a\\u0007"}}', '400 MQTT.Site: control characters',

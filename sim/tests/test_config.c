@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "regmap.h"
 #include "sc_error.h"
 
 static char *get(const struct sc_config *c, bool secrets)
@@ -128,7 +129,7 @@ Test(config, every_validation_error_changes_nothing)
 		{"{\"MQTT\":{\"Site\":\"\xed\xa0\x80\"}}", "MQTT.Site", "not valid UTF-8"},
 		{"{\"MQTT\":{\"Site\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
 		 "MQTT.Site", "longer than 64"},
-		{"{\"MeterType\":\"Other\"}", "MeterType", "emulates"},
+		{"{\"MeterType\":\"Other\"}", "MeterType", "the templates known: \"PhoenixContact-EMPro\""},
 		{"{\"DefaultNetIf\":\"LTE\"}", "DefaultNetIf", "\"Ethernet\" or \"WiFi\""},
 		{"{\"DefaultNetIf\":\"WiFi\"}", "WiFi.ConnectionData.WiFiSSID", "needed when"},
 		{"{\"Ethernet\":{\"IpMode\":\"Auto\"}}", "Ethernet.IpMode", "\"DHCP\" or \"Static\""},
@@ -263,6 +264,43 @@ Test(config, wifi_is_wpa2_psk_only)
 	const char *open_doc = "{\"WiFi\":{\"ConnectionData\":{\"WiFiSSID\":\"open-net\"}}}";
 	cr_assert_eq(sc_config_load(&c, open_doc, strlen(open_doc), &e), SC_ERR_INVAL);
 	cr_assert(strstr(e.reason, "WPA2-PSK"));
+}
+
+/* The Modbus map template (manual §1.2) is the configuration's MeterType:
+ * one of the templates known, today the EMpro map only; another is refused
+ * with the list, and nothing changes. */
+Test(config, meter_type_is_a_known_template)
+{
+	size_t n;
+	const char *const *names = sc_regmap_templates(&n);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(names[0], "PhoenixContact-EMPro");
+	cr_assert_str_eq(names[0], SC_CONFIG_METER_TYPE);
+	struct sc_config c, before;
+	struct sc_config_error e;
+	sc_config_defaults(&c);
+	cr_assert_str_eq(sc_config_meter_type(&c), "PhoenixContact-EMPro");
+	cr_assert_eq(patch(&c, "{\"MeterType\":\"PhoenixContact-EMPro\"}", &e), SC_OK, "%s", e.reason);
+	cr_assert(strstr(get(&c, false), "\"MeterType\":\"PhoenixContact-EMPro\""));
+	before = c;
+	static const char *const unknown[] = {
+		"{\"MeterType\":\"Linky-Standard\",\"MQTT\":{\"Site\":\"x\"}}",
+		"{\"MQTT\":{\"Site\":\"x\"},\"MeterType\":\"phoenixcontact-empro\"}",
+		"{\"MeterType\":\"\"}",
+	};
+	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+		cr_assert_eq(patch(&c, unknown[i], &e), SC_ERR_INVAL, "case %zu accepted", i);
+		cr_assert_str_eq(e.field, "MeterType");
+		cr_assert_str_eq(e.reason, "not a Modbus map template the device knows; the templates "
+					   "known: \"PhoenixContact-EMPro\"");
+		cr_assert(memcmp(&c, &before, sizeof c) == 0, "case %zu changed the config", i);
+	}
+	cr_assert_eq(patch(&c, "{\"MeterType\":5}", &e), SC_ERR_INVAL);
+	cr_assert_str_eq(e.reason, "must be a string");
+	/* A saved file naming an unknown template is not loaded. */
+	const char *doc = "{\"MeterType\":\"Other\"}";
+	cr_assert_eq(sc_config_load(&c, doc, strlen(doc), &e), SC_ERR_INVAL);
+	cr_assert_str_eq(e.field, "MeterType");
 }
 
 /* A PATCH whose first field is good and second bad changes nothing at all. */

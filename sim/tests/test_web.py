@@ -4,8 +4,8 @@ Chromium (Debian's chromium package) driven over the DevTools protocol
 and a state directory of its own, and the default synthetic meter.
 
 The live status, saving the MQTT settings, a refused static IP address, the
-page on a desktop and on a phone (screenshots kept as artifacts), and the
-plain-HTTP page that links to HTTPS. No request of the page may leave the
+page on a desktop and on a phone (screenshots kept as artifacts), the
+plain-HTTP page that links to HTTPS, and the page at /config. No request of the page may leave the
 device (127.0.0.1). Without Chromium the tests fail: they are not skipped."""
 
 import base64
@@ -347,6 +347,30 @@ class WebTest(unittest.TestCase):
         self.assertEqual(p.evaluate("document.title"), TITLE)
         self.assertIn(("http://127.0.0.1:%d/index.html" % self.sim.http_port, 308),
                       p.responses)
+
+    def test_page_at_config(self):
+        """/config, where the manual's troubleshooting section (§7) sends the
+        user, is the configuration page: it loads, shows the live status and
+        reads the API beside it (not under /config/); on plain HTTP its
+        link leads to /config on HTTPS."""
+        p = self.page
+        p.navigate(self.base + "config")
+        self.assertEqual(p.evaluate("document.title"), TITLE)
+        self.wait_status()
+        self.assertEqual(self.value("mqtt-broker"), self.config()["MQTT"]["Broker"])
+        api_calls = [u for u in p.requests if "/api/" in u]
+        self.assertTrue(api_calls)
+        for u in api_calls:
+            self.assertTrue(u.startswith(self.base + "api/v1/"), u)
+        p.navigate("http://127.0.0.1:%d/config" % self.sim.http_port)
+        href = p.wait_js("document.getElementById('secure') && "
+                         "document.getElementById('secure').href")
+        self.assertEqual(href, self.base + "config")
+        p.evaluate("window.__sc_old_document = true")
+        p.click("#secure")
+        p.wait_new_document(self.base + "config")
+        self.assertEqual(p.evaluate("document.title"), TITLE)
+        self.wait_status()
 
 
 if __name__ == "__main__":
