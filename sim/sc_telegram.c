@@ -364,7 +364,8 @@ static void handle(struct parse_run *run, const char *name, const struct sc_tg_e
 		print_registers(&ev->reading, &run->regopts, run->ok);
 	} else if (run->format == OUT_JSON) {
 		char json[4096];
-		if (sc_payload_power_instant_text(&ev->reading, json, sizeof json) > 0)
+		const struct sc_payload_opts po = {run->regopts.energy_kwh};
+		if (sc_payload_power_instant_text_as(&ev->reading, &po, json, sizeof json) > 0)
 			puts(json);
 	}
 }

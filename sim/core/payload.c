@@ -217,3 +217,28 @@ int sc_payload_parse_power_instant(const cJSON *obj, struct sc_reading *r)
 	}
 	return SC_OK;
 }
+
+/* The reading as firmware o sends it: energy in kWh before 5.1 (payload.h). */
+static const struct sc_reading *as_sent(const struct sc_reading *r, const struct sc_payload_opts *o,
+					struct sc_reading *copy)
+{
+	if (!o || !o->energy_kwh)
+		return r;
+	*copy = *r;
+	copy->q[SC_RQ_E_IMPORT].v /= 1000.0;
+	copy->q[SC_RQ_E_EXPORT].v /= 1000.0;
+	return copy;
+}
+
+cJSON *sc_payload_power_instant_as(const struct sc_reading *r, const struct sc_payload_opts *o)
+{
+	struct sc_reading copy;
+	return sc_payload_power_instant(as_sent(r, o, &copy));
+}
+
+int sc_payload_power_instant_text_as(const struct sc_reading *r, const struct sc_payload_opts *o,
+				     char *buf, size_t cap)
+{
+	struct sc_reading copy;
+	return sc_payload_power_instant_text(as_sent(r, o, &copy), buf, cap);
+}

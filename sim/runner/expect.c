@@ -268,7 +268,9 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 			v->final_fail = true;
 			return;
 		}
-		want = sc_payload_power_instant(&o->want);
+		/* In the firmware's energy unit, as the registers (kWh before 5.1). */
+		const struct sc_payload_opts po = {c->oracle.regs.energy_kwh};
+		want = sc_payload_power_instant_as(&o->want, &po);
 		sc_rn_fmt(v->expected, sizeof v->expected, "power_instant of the telegram of ts %lld",
 			 (long long)o->want.ts);
 	} else {

@@ -157,3 +157,41 @@ Test(payload, number_text_is_what_cjson_prints)
 	}
 	cr_assert_eq(checked, 200000);
 }
+
+/* Firmware before 5.1 sent E_IMPORT and E_EXPORT in kWh (the manual's
+ * footnote in §5.4, as on the registers in §5.3); nothing else changes. */
+Test(payload, energy_in_kwh_before_firmware_5_1)
+{
+	struct sc_reading r;
+	memset(&r, 0, sizeof r);
+	r.ts = 1780396069;
+	r.ts_set = true;
+	sc_reading_set(&r, SC_RQ_P, -4023);
+	sc_reading_set(&r, SC_RQ_E_IMPORT, 56500909);
+	sc_reading_set(&r, SC_RQ_E_EXPORT, 25593421);
+	sc_reading_set(&r, SC_RQ_EQ1, 1500);
+	sc_reading_set_ph(&r, 0, SC_PQ_P, -2735);
+	const struct sc_payload_opts kwh = {true}, wh = {false};
+	char a[2048], b[2048], c[2048];
+	cr_assert_gt(sc_payload_power_instant_text_as(&r, &kwh, a, sizeof a), 0);
+	cr_assert_gt(sc_payload_power_instant_text_as(&r, &wh, b, sizeof b), 0);
+	cr_assert_gt(sc_payload_power_instant_text(&r, c, sizeof c), 0);
+	cr_assert_str_eq(b, c, "5.1 and later: Wh, as without options");
+	cr_assert(strstr(a, "\"E_IMPORT\":56500.909,\"E_EXPORT\":25593.421,"), "%s", a);
+	cr_assert(strstr(b, "\"E_IMPORT\":56500909,\"E_EXPORT\":25593421,"), "%s", b);
+	cr_assert(strstr(a, "\"P\":-4023,") && strstr(a, "\"EQ1\":1500,"), "%s", a);
+	cr_assert(strstr(a, "\"l1\":{\"U\":null,\"I\":null,\"P\":-2735,"), "%s", a);
+	/* The reading itself is left as it was. */
+	cr_assert_eq(r.q[SC_RQ_E_IMPORT].v, 56500909);
+	/* The cJSON form, and absent energy stays null. */
+	cJSON *o = sc_payload_power_instant_as(&r, &kwh);
+	cr_assert_not_null(o);
+	cr_assert_float_eq(cJSON_GetObjectItem(o, "E_EXPORT")->valuedouble, 25593.421, 1e-9);
+	cJSON_Delete(o);
+	r.q[SC_RQ_E_EXPORT].set = false;
+	o = sc_payload_power_instant_as(&r, &kwh);
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "E_EXPORT")));
+	cJSON_Delete(o);
+	cr_assert_gt(sc_payload_power_instant_text_as(&r, NULL, c, sizeof c), 0);
+	cr_assert(strstr(c, "\"E_IMPORT\":56500909,"), "NULL options: Wh");
+}

@@ -96,7 +96,9 @@ void sc_twin_publish_power(struct sc_twin *t)
 	if (!t->mqtt)
 		return;
 	char json[2048];
-	int n = sc_payload_power_instant_text(&t->dev.reading, json, sizeof json);
+	/* Energy in the unit the emulated firmware sends (kWh before 5.1). */
+	const struct sc_payload_opts po = {t->dev.cfg.regs.energy_kwh};
+	int n = sc_payload_power_instant_text_as(&t->dev.reading, &po, json, sizeof json);
 	if (n > 0)
 		sc_mqtt_publish(t->mqtt, t->topic_power, json, (size_t)n);
 }
