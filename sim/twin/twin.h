@@ -57,6 +57,7 @@ struct sc_twin_opts {
 	size_t page_len;
 	bool plain_http_api;
 	bool power_up;                 /* start with power-up and initialising */
+	bool led_link_local_normal;    /* --led-link-local normal (dongle.h) */
 	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */
 	const char *record;            /* the meter line recorded there (capture.h), or NULL */
 	bool control;                  /* the twin's own control API (/sim/v1/...) */

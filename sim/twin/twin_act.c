@@ -62,13 +62,16 @@ static void set_env(struct sc_twin *t, const struct sc_action *a)
 	       env.gateway ? "up" : "down", env.internet ? "up" : "down");
 	sc_dongle_set_env(&t->dongle, &env, sc_twin_now_ms(t), &ev);
 	sc_twin_apply(t, &ev);
+	/* The gateway or the internet changed: a broker beyond the LAN with it. */
+	sc_twin_hold_mqtt(t);
 	sc_twin_schedule_dongle(t);
 }
 
 static void broker_cut(struct sc_twin *t, bool cut)
 {
 	t->broker_cut = cut;
-	sc_log(SC_LOG_INFO, "mqtt: broker %s", cut ? "cut off" : "reachable again");
+	sc_log(SC_LOG_INFO, "mqtt: broker %s", cut ? "down: the network refuses it"
+						     : "reachable again");
 	sc_twin_hold_mqtt(t);
 }
 
