@@ -123,6 +123,11 @@ static void in_loop_act(void *arg, struct sc_call *call)
 	char why[80];
 	if (a->st->action.kind != SC_ACT_NONE)
 		sc_twin_act(a->x->twin, &a->st->action, why, sizeof why);
+	/* The broker back in virtual time: the scenario's clock waits for the
+	 * device's next attempt instead of running on to it (as sc-hil's clock
+	 * waits for a unit's), so the attempt is made now. */
+	if (a->st->action.kind == SC_ACT_BROKER && !a->st->action.cut && a->x->virt)
+		sc_twin_mqtt_attempt_now(a->x->twin);
 	sc_channel_done(call, 0);
 }
 
@@ -301,9 +306,24 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 		snprintf(why, cap, "the twin did not act");
 		return -1;
 	}
-	/* The broker reachable again: the client's next attempt is a timer of
-	 * its back-off, which runs as virtual time advances; the attempt itself
-	 * runs in real time, and virtual time waits for it (virt_advance). */
+	/* The broker reachable again: the twin reconnects in real time, and the
+	 * timeline goes on once it has (virtual time waits for it). */
+	if (st->action.kind == SC_ACT_BROKER && !st->action.cut && x->virt) {
+		double dl = mono_s() + 15;
+		for (;;) {
+			struct mqtt_arg m = {x, ""};
+			if (sc_channel_run(x->ch, in_loop_mqtt_state, &m) != 0)
+				return -1;
+			if (strcmp(m.state, "connected") == 0)
+				break;
+			if (mono_s() >= dl) {
+				snprintf(why, cap, "MQTT did not reconnect within 15 s");
+				return -1;
+			}
+			struct timespec ts = {0, 5000000};
+			nanosleep(&ts, NULL);
+		}
+	}
 	return 0;
 }
 

@@ -117,6 +117,10 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
+/* The MQTT client's next attempt made now rather than when its back-off
+ * says (a scenario in virtual time, whose clock waits for a reconnection);
+ * nothing when it is connected, connecting or held. */
+void sc_twin_mqtt_attempt_now(struct sc_twin *t);
 /* The device clock X times faster from now (shared by every twin of the loop). */
 void sc_twin_set_speed(struct sc_twin *t, double speed);
 /* The whole internal state as JSON (malloc'd), NULL when out of memory. */

@@ -219,3 +219,9 @@ int sc_twin_mqtt_state_code(const struct sc_twin *t)
 {
 	return t->mqtt ? (int)sc_mqtt_state(t->mqtt) : -1;
 }
+
+void sc_twin_mqtt_attempt_now(struct sc_twin *t)
+{
+	if (t->mqtt && sc_mqtt_state(t->mqtt) == SC_MQTT_IDLE)
+		sc_mqtt_reconnect(t->mqtt);
+}
