@@ -355,7 +355,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
 		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
 		O_OFFSET, O_BASE_PORT, O_READY, O_WEB_ROOT,
-		O_MDNS, O_MDNS_ADDRESS,
+		O_MDNS, O_MDNS_ADDRESS, O_RECONNECT_MIN, O_LED_LINK_LOCAL,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -389,6 +389,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		{"mqtt-qos", required_argument, NULL, O_QOS},
 		{"mqtt-retain", no_argument, NULL, O_RETAIN},
 		{"mqtt-keepalive", required_argument, NULL, O_KEEPALIVE},
+		{"mqtt-reconnect-min", required_argument, NULL, O_RECONNECT_MIN},
 		{"mqtt-reconnect-max", required_argument, NULL, O_RECONNECT},
 		{"counters-interval", required_argument, NULL, O_COUNTERS},
 		{"empty-site", required_argument, NULL, O_EMPTY_SITE},
@@ -410,6 +411,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		{"modbus-base-port", required_argument, NULL, O_BASE_PORT},
 		{"ready-file", required_argument, NULL, O_READY},
 		{"web-root", required_argument, NULL, O_WEB_ROOT},
+		{"led-link-local", required_argument, NULL, O_LED_LINK_LOCAL},
 		{"mdns", no_argument, NULL, O_MDNS},
 		{"mdns-address", required_argument, NULL, O_MDNS_ADDRESS},
 		{"log-level", required_argument, NULL, 'l'},
@@ -664,8 +666,22 @@ static int parse_options(int argc, char **argv, struct args *a)
 			if (number("--mqtt-reconnect-max", optarg, 0.1, 3600, &d))
 				return EXIT_USAGE;
 			a->to.reconnect_max_ms = (int)(d * 1000);
-			if (a->to.reconnect_min_ms > a->to.reconnect_max_ms)
-				a->to.reconnect_min_ms = a->to.reconnect_max_ms;
+			break;
+		case O_RECONNECT_MIN:
+			if (number("--mqtt-reconnect-min", optarg, 0.1, 3600, &d))
+				return EXIT_USAGE;
+			a->to.reconnect_min_ms = (int)(d * 1000);
+			break;
+		case O_LED_LINK_LOCAL:
+			if (strcmp(optarg, "no-ip") == 0)
+				a->to.led_link_local_normal = false;
+			else if (strcmp(optarg, "normal") == 0)
+				a->to.led_link_local_normal = true;
+			else {
+				fprintf(stderr, "sc-sim: --led-link-local: '%s' is not no-ip or normal\n",
+					optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case O_COUNTERS:
 			if (number("--counters-interval", optarg, 0, 86400, &d))

@@ -392,6 +392,24 @@ char *sc_api_status_json(const struct sc_api_ctx *c)
 	} else {
 		cJSON_AddNullToObject(n, "IpAddress");
 	}
+	/* Each interface: its own MAC, and the address when it is the one in
+	 * use (one interface is active at a time; AP mode runs on Wi-Fi). */
+	for (int i = 0; i < 2; i++) {
+		enum sc_netif ni = i ? SC_NETIF_WIFI : SC_NETIF_ETHERNET;
+		cJSON *o = cJSON_AddObjectToObject(n, i ? "WiFi" : "Ethernet");
+		uint8_t mac[6];
+		sc_dongle_mac(u, ni, mac);
+		sc_mac_format(mac, text, sizeof text);
+		cJSON_AddStringToObject(o, "Mac", text);
+		bool active = u->ap_mode ? ni == SC_NETIF_WIFI : u->running.netif == ni;
+		cJSON_AddBoolToObject(o, "Active", active);
+		if (active && sc_dongle_has_address(u)) {
+			sc_ipv4_format(u->addr, text, sizeof text);
+			cJSON_AddStringToObject(o, "IpAddress", text);
+		} else {
+			cJSON_AddNullToObject(o, "IpAddress");
+		}
+	}
 	cJSON_AddBoolToObject(n, "ApMode", u->ap_mode);
 	if (u->ap_mode) {
 		snprintf(text, sizeof text, "SC-%s", u->serial);

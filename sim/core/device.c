@@ -87,6 +87,19 @@ void sc_device_input_end(struct sc_device *d, int64_t now_ms)
 		handle(d, now_ms);
 }
 
+void sc_device_restart(struct sc_device *d)
+{
+	d->have_reading = false;
+	memset(&d->reading, 0, sizeof d->reading);
+	d->reading_ms = 0;
+	sc_regmap_build(&d->image, NULL, &d->cfg.regs);
+	/* Modbus serves a new image: readers keyed on the generation rebuild. */
+	d->generation++;
+	d->last_raw_len = 0;
+	d->last_fail_kind[0] = d->last_fail_detail[0] = '\0';
+	d->last_fail_ms = 0;
+}
+
 int64_t sc_device_cadence_ms(const struct sc_device *d)
 {
 	/* P1-DSMR.md: DSMR 4.x every 10 s; DSMR 5.0 and e-MUCS every second.

@@ -74,6 +74,14 @@ void sc_device_free(struct sc_device *d);
 
 /* Meter bytes received at device time now_ms (dropped while cut). */
 void sc_device_feed(struct sc_device *d, const void *data, size_t len, int64_t now_ms);
+/* The device restarts (power cycle, soft reset, firmware update): what it
+ * kept in RAM is gone. The last reading, the register image (every register
+ * reads 0 again, as at a first start), the last telegram and what was
+ * rejected are cleared; the link is "never" until the first good telegram
+ * after the restart. The counters are the caller's to clear (they start over
+ * with the device's). The line's parser keeps its place: bytes arriving
+ * across the restart finish the telegram they belong to. */
+void sc_device_restart(struct sc_device *d);
 /* The meter input ended (file at its end, serial port gone): reports a
  * telegram cut short. The last values stay served. */
 void sc_device_input_end(struct sc_device *d, int64_t now_ms);

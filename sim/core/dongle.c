@@ -1,5 +1,6 @@
 #include "dongle.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The LAN a DHCP lease comes from in the model: 192.168.1.0/24 with the
@@ -13,6 +14,59 @@ static uint32_t serial_hash(const char *s)
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	return h;
+}
+
+static uint32_t mac_hash(const uint8_t mac[6])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 6; i++)
+		h = (h ^ mac[i]) * 16777619u;
+	return h;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void derive_macs(struct sc_dongle *u)
+{
+	uint64_t base = 0;
+	bool hex = strlen(u->serial) == 12;
+	for (int i = 0; hex && i < 12; i++) {
+		int d = hex_digit(u->serial[i]);
+		hex = d >= 0;
+		base = base << 4 | (uint64_t)(d < 0 ? 0 : d);
+	}
+	if (!hex) {
+		/* Locally administered, unicast: 02 and 40 bits of the serial's hash. */
+		uint64_t h = serial_hash(u->serial);
+		base = 0x020000000000ull | (h << 8 & 0xFFFFFFFF00ull) | (h >> 24 & 0xFF);
+	}
+	/* Wi-Fi: the base; Ethernet: base + 3 within the same OUI. */
+	uint64_t m[2];
+	m[SC_NETIF_WIFI] = base;
+	m[SC_NETIF_ETHERNET] = (base & 0xFFFFFF000000ull) | ((base + 3) & 0xFFFFFF);
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 6; k++)
+			u->mac[i][k] = (uint8_t)(m[i] >> (40 - 8 * k));
+}
+
+void sc_dongle_mac(const struct sc_dongle *u, enum sc_netif i, uint8_t out[6])
+{
+	memcpy(out, u->mac[i == SC_NETIF_WIFI ? SC_NETIF_WIFI : SC_NETIF_ETHERNET], 6);
+}
+
+void sc_mac_format(const uint8_t mac[6], char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%02X:%02X:%02X:%02X:%02X:%02X", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
 }
 
 static void clear_events(struct sc_dongle_events *ev)
@@ -81,6 +135,34 @@ bool sc_dongle_internet_ok(const struct sc_dongle *u)
 	return sc_dongle_gateway_ok(u) && u->env.internet;
 }
 
+static bool on_local_network(const char *host)
+{
+	size_t n = strlen(host);
+	if (strcmp(host, "localhost") == 0 || (n > 6 && strcmp(host + n - 6, ".local") == 0))
+		return true;
+	unsigned a[4];
+	char end;
+	if (sscanf(host, "%u.%u.%u.%u%c", &a[0], &a[1], &a[2], &a[3], &end) != 4)
+		return false; /* a name: resolved through the internet's DNS */
+	return a[0] == 127 || a[0] == 10 || (a[0] == 172 && a[1] >= 16 && a[1] < 32) ||
+	       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254);
+}
+
+const char *sc_dongle_broker_route(const struct sc_dongle *u, const char *host)
+{
+	if (!sc_dongle_has_address(u))
+		return "no route to the broker: the device has no address";
+	if (on_local_network(host) || sc_dongle_internet_ok(u))
+		return NULL;
+	if (u->ap_mode)
+		return "no route to the broker: access-point mode has no way beyond the device";
+	if (u->addr_state == SC_ADDR_LINK_LOCAL)
+		return "no route to the broker: a link-local address has no gateway";
+	if (!sc_dongle_gateway_ok(u))
+		return "no route to the broker: the gateway does not answer";
+	return "no route to the broker: no internet";
+}
+
 static void set_address(struct sc_dongle *u, enum sc_addr_state st, uint32_t a, int prefix,
 			uint32_t gw, uint32_t dns, struct sc_dongle_events *ev)
 {
@@ -142,14 +224,15 @@ static void dhcp_step(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_even
 	while (u->dhcp_attempt > 0 && now_ms >= u->dhcp_next_ms) {
 		int64_t at = u->dhcp_next_ms;
 		if (u->dhcp_answered) {
-			uint32_t host = 100 + serial_hash(u->serial) % 100;
+			/* The server leases by MAC: each interface its own address. */
+			uint32_t host = 100 + mac_hash(u->mac[u->running.netif == SC_NETIF_WIFI]) % 100;
 			set_address(u, SC_ADDR_DHCP, LAN_NET | host, 24, LAN_GW, LAN_GW, ev);
 			u->dhcp_attempt = 0;
 			return;
 		}
 		if (u->addr_state == SC_ADDR_NONE && u->dhcp_attempt >= SC_DONGLE_DHCP_ATTEMPTS) {
 			/* Manual §5.1: after 3 attempts, a link-local (APIPA) address. */
-			uint32_t h = serial_hash(u->serial);
+			uint32_t h = mac_hash(u->mac[u->running.netif == SC_NETIF_WIFI]);
 			uint32_t a = 0xA9FE0000u | (1 + h % 254) << 8 | (h >> 8) % 256;
 			set_address(u, SC_ADDR_LINK_LOCAL, a, 16, 0, 0, ev);
 		}
@@ -185,6 +268,7 @@ void sc_dongle_init(struct sc_dongle *u, const char *serial, const struct sc_con
 	if (n >= sizeof u->serial)
 		n = sizeof u->serial - 1;
 	memcpy(u->serial, serial, n);
+	derive_macs(u);
 	u->factory = *factory;
 	u->saved = saved ? *saved : *factory;
 	u->configured = configured;
@@ -399,7 +483,11 @@ void sc_dongle_led(const struct sc_dongle *u, enum sc_meter_link link, int64_t n
 		return;
 	}
 	bool no_data = link != SC_LINK_OK;
-	bool no_ip = !sc_dongle_has_address(u);
+	/* Manual §7 lists "no IP via DHCP" among the causes of green/orange;
+	 * §5.1 says DHCP failing ends in a link-local address: the LED says
+	 * "no IP" for it too (docs/developer/decisions.md), unless switched. */
+	bool no_ip = !sc_dongle_has_address(u) ||
+		     (!u->ap_mode && u->addr_state == SC_ADDR_LINK_LOCAL && !u->led_link_local_normal);
 	if (u->ap_mode && no_data)
 		*out = (struct sc_led){SC_LED_NO_DATA_AP, "no-data-ap", first ? "blue" : "red",
 				       "alternating 1 Hz"};

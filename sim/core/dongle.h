@@ -29,6 +29,7 @@
 #define SC_DONGLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -98,6 +99,11 @@ struct sc_dongle {
 	int64_t dhcp_next_ms;       /* end of the current attempt */
 	bool dhcp_answered;         /* the last attempt got a lease */
 	bool ap_mode;
+	/* Each interface's MAC (sc_dongle_mac), fixed at init. */
+	uint8_t mac[2][6];          /* [SC_NETIF_ETHERNET], [SC_NETIF_WIFI] */
+	/* The LED for a link-local address: false = "no IP" (green/orange, the
+	 * manual's §7 "no IP via DHCP"), true = normal (sc-sim --led-link-local). */
+	bool led_link_local_normal;
 	/* button */
 	bool button_down;
 	int64_t button_since_ms;
@@ -131,6 +137,15 @@ void sc_dongle_saved(struct sc_dongle *u, const struct sc_config *c);
 /* A firmware update reached its restart. */
 void sc_dongle_firmware_restart(struct sc_dongle *u, int64_t now_ms, struct sc_dongle_events *ev);
 
+/* The MAC of an interface. The serial number as the sticker shows it is
+ * the device's base MAC when it is 12 hex digits (an Espressif OUI such as
+ * E8DB84): Wi-Fi uses the base MAC, Ethernet the base + 3 (the ESP32's
+ * universal MAC addresses: station, access point, Bluetooth, Ethernet).
+ * Another serial gives locally administered MACs (02:..) drawn from it. */
+void sc_dongle_mac(const struct sc_dongle *u, enum sc_netif i, uint8_t out[6]);
+/* "E8:DB:84:00:00:01" into buf (at least 18 bytes). */
+void sc_mac_format(const uint8_t mac[6], char *buf, size_t cap);
+
 /* Views. */
 bool sc_dongle_services_on(const struct sc_dongle *u);  /* running, not mid-restart */
 bool sc_dongle_has_address(const struct sc_dongle *u);
@@ -138,6 +153,15 @@ bool sc_dongle_link(const struct sc_dongle *u);
 bool sc_dongle_gateway_ok(const struct sc_dongle *u);   /* pings to the gateway pass */
 bool sc_dongle_internet_ok(const struct sc_dongle *u);  /* pings beyond it pass */
 bool sc_dongle_restart_pending(const struct sc_dongle *u); /* saved differs from running */
+/* Whether the network model lets the MQTT client reach a broker on host
+ * (a name or IPv4 literal): NULL when it does, else why not, as the
+ * connect error. A broker on the local network (loopback, RFC 1918,
+ * 169.254/16, "localhost", a .local name: the broker of every test) is
+ * reached with any address; one beyond it needs the internet
+ * (sc_dongle_internet_ok), which AP mode and a link-local address never
+ * have. Without an address nothing is reached (the twin holds the client
+ * down then rather than failing attempts). */
+const char *sc_dongle_broker_route(const struct sc_dongle *u, const char *host);
 const char *sc_phase_name(enum sc_phase p);         /* "power-up", "initialising", "running" */
 const char *sc_addr_state_name(enum sc_addr_state s); /* "none", "dhcp", "static", "link-local" */
 

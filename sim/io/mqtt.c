@@ -27,6 +27,7 @@ struct sc_mqtt {
 	struct sc_mqtt_counters c;
 	uint64_t handed;               /* publishes the links took */
 	char last_error[320];
+	char refused[160];             /* the network refuses the broker: why */
 };
 
 const char *sc_mqtt_state_name(enum sc_mqtt_state s)
@@ -114,6 +115,12 @@ static void try_connect(void *arg)
 	};
 	char why[256], text[300];
 	SSL_CTX *ctx = NULL;
+	if (m->refused[0]) {
+		/* The attempt fails as the network makes it fail. */
+		failed(m, m->refused);
+		schedule_retry(m);
+		return;
+	}
 	if (m->o.broker.tls) {
 		/* The device checks certificates against its own clock. */
 		int64_t now = device_now(m);
@@ -228,6 +235,8 @@ struct sc_mqtt *sc_mqtt_start(struct sc_loop *loop, const struct sc_mqtt_opts *o
 		 o->broker.host, o->broker.port,
 		 o->broker.tls ? (o->certfile ? "mutual TLS" : "TLS")
 			       : (o->username && *o->username ? "user name and password" : "plain"));
+	if (o->refused)
+		snprintf(m->refused, sizeof m->refused, "%s", o->refused);
 	if (o->start_held) {
 		m->hold = true;
 		m->state = SC_MQTT_HELD;
@@ -314,6 +323,30 @@ void sc_mqtt_hold(struct sc_mqtt *m, bool hold)
 		m->backoff_ms = m->o.reconnect_min_ms;
 		if (m->state == SC_MQTT_IDLE)
 			try_connect(m);
+	}
+}
+
+void sc_mqtt_refuse(struct sc_mqtt *m, const char *why)
+{
+	if (!why)
+		why = "";
+	if (strcmp(why, m->refused) == 0)
+		return;
+	bool was = m->refused[0] != '\0';
+	snprintf(m->refused, sizeof m->refused, "%s", why);
+	if (!why[0]) {
+		sc_log(SC_LOG_INFO, "mqtt: the network reaches %s again", m->desc);
+		return;
+	}
+	if (!was)
+		sc_log(SC_LOG_INFO, "mqtt: the network refuses %s", m->desc);
+	if (m->state == SC_MQTT_CONNECTED) {
+		/* The connection breaks: lost, as a broker gone away. */
+		close_link(m);
+		handle(m, EV_LOST, why);
+	} else if (m->state == SC_MQTT_CONNECTING && m->link) {
+		close_link(m);
+		handle(m, EV_CONNECT_FAILED, why);
 	}
 }
 

@@ -35,6 +35,9 @@ struct sc_mqtt_opts {
 	int64_t (*device_time)(void *arg);
 	void *device_time_arg;
 	bool start_held;          /* start held down (the device has no network yet) */
+	/* Start with the network refusing the broker (sc_mqtt_refuse); NULL
+	 * or "" = reachable. */
+	const char *refused;
 	/* Called from the loop when the connection comes up or goes down. */
 	void (*on_state)(void *arg, bool connected);
 	void *on_state_arg;
@@ -68,6 +71,13 @@ bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, 
 /* Drops the connection and stays down until released (a test's "broker
  * down"); release reconnects at once. */
 void sc_mqtt_hold(struct sc_mqtt *m, bool hold);
+/* The network refuses the broker (why: the error each attempt fails with,
+ * e.g. "connection refused"), or reaches it again (why NULL or ""). While
+ * refused the client goes on trying with its back-off, each attempt fails
+ * and counts in event_errors, last_error says why; a connection up is lost
+ * (counted too). Reachable again: the next attempt due connects; the
+ * back-off is not cut short. Independent of sc_mqtt_hold. */
+void sc_mqtt_refuse(struct sc_mqtt *m, const char *why);
 /* Reconnect now (soft reset): closes a connection and connects again. */
 void sc_mqtt_reconnect(struct sc_mqtt *m);
 

@@ -285,7 +285,7 @@ class Control(unittest.TestCase):
         t = Twin(self, "--mqtt", "tcp://127.0.0.1:%d" % b.port, "--mqtt-reconnect-max", "0.5")
         t.sim.wait_for(r"mqtt: connected")
         t.ctl("broker", "down")
-        wait_until(lambda: t.status()["Status"]["MQTT"]["State"] == "held down")
+        wait_until(lambda: t.status()["Status"]["MQTT"]["State"] == "disconnected")
         t.ctl("broker", "up")
         wait_until(lambda: sum("mqtt: connected" in l for l in t.sim.lines) >= 2, timeout=20)
         self.assertEqual(t.status()["Status"]["MQTT"]["State"], "connected")

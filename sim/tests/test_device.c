@@ -277,3 +277,44 @@ Test(mbap, exception_keeps_ids_and_sets_bit_7)
 	sc_mbap_exception(odd, 0x01, out);
 	cr_assert_eq(out[7], 0x83);
 }
+
+Test(device, a_restart_forgets_the_reading_until_the_next_telegram)
+{
+	static char buf[1 << 14];
+	struct sc_reading last;
+	struct sc_device *d = new_device(SC_PROTO_AUTO);
+	size_t len = gen_p1(SC_FLAVOUR_DSMR50, 2, SC_P1_FAULT_NONE, 0, buf, sizeof buf, &last);
+	sc_device_feed(d, buf, len, 1000);
+	cr_assert(d->have_reading);
+	cr_assert_eq(sc_device_link(d, 1500), SC_LINK_OK);
+	bool nonzero = false;
+	for (size_t i = 0; i < SC_REGMAP_WORDS; i++)
+		nonzero |= d->image.w[i] != 0;
+	cr_assert(nonzero, "a telegram fills the image");
+	uint64_t gen = d->generation;
+
+	/* The power cut: RAM is gone. Every register reads 0 again, the link
+	 * is "never" as at a first start, the last telegram is gone. */
+	sc_device_restart(d);
+	cr_assert_not(d->have_reading);
+	for (size_t i = 0; i < SC_REGMAP_WORDS; i++)
+		cr_assert_eq(d->image.w[i], 0, "register %zu", i);
+	cr_assert_gt(d->generation, gen, "Modbus takes the new image");
+	cr_assert_eq(sc_device_link(d, 1500), SC_LINK_NEVER);
+	cr_assert_eq(sc_device_link(d, 100000), SC_LINK_NEVER, "not ok, however long");
+	cr_assert_eq(d->last_raw_len, 0);
+	cr_assert_eq(d->last_fail_ms, 0);
+
+	/* The next good telegram fills it again. */
+	struct sc_reading next;
+	len = gen_p1(SC_FLAVOUR_DSMR50, 1, SC_P1_FAULT_NONE, 0, buf, sizeof buf, &next);
+	sc_device_feed(d, buf, len, 20000);
+	cr_assert(d->have_reading);
+	cr_assert_eq(sc_device_link(d, 20000), SC_LINK_OK);
+	cr_assert_eq(d->reading_ms, 20000);
+	struct sc_regmap want;
+	struct sc_regmap_opts ro = {SC_WORDS_CDAB, false};
+	sc_regmap_build(&want, &next, &ro);
+	cr_assert_eq(memcmp(want.w, d->image.w, sizeof want.w), 0);
+	sc_device_free(d);
+}

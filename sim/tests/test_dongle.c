@@ -1190,3 +1190,165 @@ Test(dongle, next_ms_at_each_step)
 	cr_assert(e.factory_reset);
 	cr_assert_eq(sc_dongle_next_ms(&u, T0 + 11000), T0 + 12000, "power-up of the restart");
 }
+
+/* ---- per-interface MAC and address ---- */
+
+Test(dongle, each_interface_has_its_own_mac_from_the_serial)
+{
+	struct sc_dongle u;
+	struct sc_config f = factory_cfg();
+	/* The serial as the sticker shows it is the base MAC: Wi-Fi uses it,
+	 * Ethernet the base + 3. */
+	sc_dongle_init(&u, "E8DB84000001", &f, NULL, false, &FW, true, T0);
+	uint8_t m[6];
+	char text[18];
+	sc_dongle_mac(&u, SC_NETIF_WIFI, m);
+	sc_mac_format(m, text, sizeof text);
+	cr_assert_str_eq(text, "E8:DB:84:00:00:01");
+	sc_dongle_mac(&u, SC_NETIF_ETHERNET, m);
+	sc_mac_format(m, text, sizeof text);
+	cr_assert_str_eq(text, "E8:DB:84:00:00:04");
+	/* The + 3 stays within the vendor's block (the OUI is kept). */
+	sc_dongle_init(&u, "e8db84fffffe", &f, NULL, false, &FW, true, T0);
+	sc_dongle_mac(&u, SC_NETIF_ETHERNET, m);
+	sc_mac_format(m, text, sizeof text);
+	cr_assert_str_eq(text, "E8:DB:84:00:00:01");
+	/* Another serial: locally administered unicast MACs, distinct. */
+	sc_dongle_init(&u, SERIAL, &f, NULL, false, &FW, true, T0);
+	uint8_t w[6], e[6];
+	sc_dongle_mac(&u, SC_NETIF_WIFI, w);
+	sc_dongle_mac(&u, SC_NETIF_ETHERNET, e);
+	cr_assert_eq(w[0], 0x02);
+	cr_assert_eq(e[0], 0x02);
+	cr_assert_neq(memcmp(w, e, 6), 0);
+}
+
+Test(dongle, each_interface_gets_its_own_address)
+{
+	struct sc_config f = factory_cfg();
+	struct sc_config wc = wifi_cfg("XemexTesting");
+	int differ = 0;
+	for (int i = 0; i < 50; i++) {
+		char serial[16];
+		snprintf(serial, sizeof serial, "E8DB84%06X", i * 7919);
+		struct sc_dongle eth, wifi;
+		sc_dongle_init(&eth, serial, &f, NULL, false, &FW, true, T0);
+		sc_dongle_init(&wifi, serial, &f, &wc, true, &FW, true, T0);
+		cr_assert_eq(eth.addr_state, SC_ADDR_DHCP);
+		cr_assert_eq(wifi.addr_state, SC_ADDR_DHCP);
+		cr_assert_eq(eth.addr >> 8, 0xC0A801u);
+		cr_assert_eq(wifi.addr >> 8, 0xC0A801u);
+		differ += eth.addr != wifi.addr;
+		/* The same interface of the same device: the same lease again. */
+		struct sc_dongle again;
+		sc_dongle_init(&again, serial, &f, &wc, true, &FW, true, T0);
+		cr_assert_eq(again.addr, wifi.addr);
+	}
+	/* A lease is by MAC: two interfaces share an address only by chance
+	 * (1 in 100 of the pool). */
+	cr_assert_geq(differ, 45, "%d of 50 differ", differ);
+}
+
+/* ---- the LED with a link-local address ---- */
+
+static void link_local_dongle(struct sc_dongle *u, bool normal)
+{
+	init(u, NULL, false, T0);
+	u->led_link_local_normal = normal;
+	struct sc_dongle_env env = env_all();
+	env.dhcp_server = false;
+	act_env(u, env, T0);
+	run(u, T0, T0 + 14000);
+	cr_assert_eq(u->addr_state, SC_ADDR_LINK_LOCAL);
+}
+
+Test(dongle, led_says_no_ip_on_a_link_local_address)
+{
+	struct sc_dongle u;
+	struct sc_led led;
+	link_local_dongle(&u, false);
+	/* Manual §7: "no IP via DHCP" is green/orange. */
+	sc_dongle_led(&u, SC_LINK_OK, T0 + 14000, &led);
+	cr_assert_eq(led.state, SC_LED_NO_IP);
+	cr_assert_str_eq(led.colour, "green");
+	sc_dongle_led(&u, SC_LINK_OK, T0 + 14500, &led);
+	cr_assert_str_eq(led.colour, "orange");
+	sc_dongle_led(&u, SC_LINK_NO_DATA, T0 + 14000, &led);
+	cr_assert_eq(led.state, SC_LED_NO_DATA_NO_IP);
+	/* A DHCP server later: a lease, the LED normal. */
+	struct sc_dongle_env env = env_all();
+	act_env(&u, env, T0 + 14000);
+	run(&u, T0 + 14000, T0 + 30000);
+	cr_assert_eq(u.addr_state, SC_ADDR_DHCP);
+	sc_dongle_led(&u, SC_LINK_OK, T0 + 30000, &led);
+	cr_assert_eq(led.state, SC_LED_NORMAL);
+}
+
+Test(dongle, led_normal_on_link_local_when_switched)
+{
+	struct sc_dongle u;
+	struct sc_led led;
+	link_local_dongle(&u, true);
+	sc_dongle_led(&u, SC_LINK_OK, T0 + 14000, &led);
+	cr_assert_eq(led.state, SC_LED_NORMAL);
+	sc_dongle_led(&u, SC_LINK_NO_DATA, T0 + 14000, &led);
+	cr_assert_eq(led.state, SC_LED_NO_DATA);
+	/* Without any address it is no-ip whatever the switch says. */
+	struct sc_dongle_env env = env_all();
+	env.ethernet_cable = false;
+	act_env(&u, env, T0 + 14000);
+	sc_dongle_led(&u, SC_LINK_OK, T0 + 14000, &led);
+	cr_assert_eq(led.state, SC_LED_NO_IP);
+}
+
+/* ---- which broker the network reaches ---- */
+
+Test(dongle, broker_route_follows_the_network_model)
+{
+	struct sc_dongle u;
+	init(&u, NULL, true, T0);
+	const char *local[] = {"127.0.0.1", "localhost", "192.168.1.20", "10.0.0.5", "172.16.0.1",
+			       "172.31.255.1", "169.254.3.4", "mosquitto.local"};
+	const char *far[] = {"broker.xemex-cloud.eu", "8.8.8.8", "172.32.0.1", "192.169.0.1",
+			     "11.0.0.1"};
+	for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+		cr_assert_null(sc_dongle_broker_route(&u, local[i]), "%s", local[i]);
+	for (size_t i = 0; i < sizeof far / sizeof *far; i++)
+		cr_assert_null(sc_dongle_broker_route(&u, far[i]), "%s with internet", far[i]);
+
+	/* No internet: a broker beyond the LAN is out of reach, a LAN one is not. */
+	struct sc_dongle_env env = env_all();
+	env.internet = false;
+	act_env(&u, env, T0);
+	cr_assert_null(sc_dongle_broker_route(&u, "127.0.0.1"));
+	for (size_t i = 0; i < sizeof far / sizeof *far; i++) {
+		const char *why = sc_dongle_broker_route(&u, far[i]);
+		cr_assert_not_null(why, "%s", far[i]);
+		cr_assert(strstr(why, "no internet"), "%s", why);
+	}
+	env.internet = true;
+	env.gateway = false;
+	act_env(&u, env, T0);
+	cr_assert(strstr(sc_dongle_broker_route(&u, "broker.xemex-cloud.eu"), "gateway"));
+
+	/* Link-local (DHCP failed): no gateway, no internet. */
+	link_local_dongle(&u, false);
+	cr_assert_null(sc_dongle_broker_route(&u, "127.0.0.1"));
+	cr_assert(strstr(sc_dongle_broker_route(&u, "broker.xemex-cloud.eu"), "link-local"));
+
+	/* Access-point mode (factory state, button held 5 s). */
+	init(&u, NULL, true, T0);
+	button(&u, true, T0);
+	step(&u, T0 + SC_DONGLE_BUTTON_AP_MS);
+	button(&u, false, T0 + SC_DONGLE_BUTTON_AP_MS + 100);
+	cr_assert(u.ap_mode);
+	cr_assert(strstr(sc_dongle_broker_route(&u, "broker.xemex-cloud.eu"), "access-point"));
+	cr_assert_null(sc_dongle_broker_route(&u, "127.0.0.1"));
+
+	/* No address at all: nothing. */
+	init(&u, NULL, true, T0);
+	env = env_all();
+	env.ethernet_cable = false;
+	act_env(&u, env, T0);
+	cr_assert_not_null(sc_dongle_broker_route(&u, "127.0.0.1"));
+}

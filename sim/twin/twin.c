@@ -41,6 +41,8 @@ static void on_event(void *arg, const struct sc_tg_event *ev)
 		       (unsigned long long)ev->offset, ev->reading.q[SC_RQ_P].v);
 		if (t->link == SC_LINK_NO_DATA)
 			sc_log(SC_LOG_INFO, "meter: data again");
+		else if (t->link == SC_LINK_NEVER && t->dongle.starts > 1)
+			sc_log(SC_LOG_INFO, "meter: the first telegram since the restart");
 		t->link = SC_LINK_OK;
 		sc_loop_cancel_timer(t->loop, t->link_timer);
 		t->link_timer = sc_loop_add_device_timer(
@@ -192,6 +194,12 @@ void sc_twin_apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 		/* What the device counts lives in its RAM: a restart starts over. */
 		memset(&t->dev.counters, 0, sizeof t->dev.counters);
 		memset(&t->pings, 0, sizeof t->pings);
+		/* So does the last reading: Modbus serves 0 again and the meter
+		 * is "never" until the first good telegram after the restart. */
+		sc_device_restart(&t->dev);
+		sc_loop_cancel_timer(t->loop, t->link_timer);
+		t->link_timer = -1;
+		t->link = SC_LINK_NEVER;
 		sc_api_end_session(&t->api);
 		sc_twin_stop_mqtt(t);
 		sc_modbus_stop(t->modbus);
@@ -228,16 +236,14 @@ void sc_twin_apply(struct sc_twin *t, const struct sc_dongle_events *ev)
 		       t->dongle.ap_mode ? ", 192.168.71.1)" : "");
 	if (ev->network_down) {
 		sc_log(SC_LOG_INFO, "network: the address is gone");
-		if (t->mqtt)
-			sc_mqtt_hold(t->mqtt, true);
+		sc_twin_hold_mqtt(t);
 	}
 	if (ev->network_up) {
 		char a[16];
 		sc_ipv4_format(t->dongle.addr, a, sizeof a);
 		sc_log(SC_LOG_INFO, "network: %s address %s", t->dongle.ap_mode ? "access-point"
 				    : sc_addr_state_name(t->dongle.addr_state), a);
-		if (t->mqtt && !t->broker_cut)
-			sc_mqtt_hold(t->mqtt, false);
+		sc_twin_hold_mqtt(t);
 	}
 }
 
@@ -306,6 +312,7 @@ int sc_twin_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_
 	int64_t now = sc_twin_now_ms(t);
 	sc_dongle_init(&t->dongle, o->serial, &o->factory, configured ? &saved : NULL, configured,
 		       &fw, !o->power_up, now);
+	t->dongle.led_link_local_normal = o->led_link_local_normal;
 
 	struct sc_device_config dc = o->dev;
 	dc.regs.energy_kwh = sc_fw_energy_kwh(&fw);

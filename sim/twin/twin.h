@@ -57,6 +57,7 @@ struct sc_twin_opts {
 	size_t page_len;
 	bool plain_http_api;
 	bool power_up;                 /* start with power-up and initialising */
+	bool led_link_local_normal;    /* --led-link-local normal (dongle.h) */
 	const char *p1_out;            /* P1 ext output: a serial port or pty, or NULL */
 	const char *record;            /* the meter line recorded there (capture.h), or NULL */
 	bool control;                  /* the twin's own control API (/sim/v1/...) */
@@ -116,6 +117,10 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
+/* The MQTT client's next attempt made now rather than when its back-off
+ * says (a scenario in virtual time, whose clock waits for a reconnection);
+ * nothing when it is connected, connecting or held. */
+void sc_twin_mqtt_attempt_now(struct sc_twin *t);
 /* The device clock X times faster from now (shared by every twin of the loop). */
 void sc_twin_set_speed(struct sc_twin *t, double speed);
 /* The whole internal state as JSON (malloc'd), NULL when out of memory. */

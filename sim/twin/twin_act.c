@@ -13,21 +13,29 @@
 #include "sc_error.h"
 #include "twin_impl.h"
 
-static void button(struct sc_twin *t, bool down)
+static void button_at(struct sc_twin *t, bool down, int64_t at_ms)
 {
 	struct sc_dongle_events ev;
 	memset(&ev, 0, sizeof ev);
 	sc_log(SC_LOG_INFO, "button: %s", down ? "pressed" : "released");
-	sc_dongle_button(&t->dongle, down, sc_twin_now_ms(t), &ev);
+	sc_dongle_button(&t->dongle, down, at_ms, &ev);
 	sc_twin_apply(t, &ev);
 	sc_twin_schedule_dongle(t);
+}
+
+static void button(struct sc_twin *t, bool down)
+{
+	button_at(t, down, sc_twin_now_ms(t));
 }
 
 static void on_release(void *arg)
 {
 	struct sc_twin *t = arg;
 	t->release_timer = -1;
-	button(t, false);
+	/* Released when it was due, however late the loop runs the timer: a
+	 * press of 9.9 s is not held 10 s because the machine was busy. */
+	int64_t now = sc_twin_now_ms(t);
+	button_at(t, false, t->release_at_ms < now ? t->release_at_ms : now);
 }
 
 /* Pressed now, released after ms of device time. */
@@ -35,7 +43,8 @@ static void press(struct sc_twin *t, int64_t ms)
 {
 	sc_loop_cancel_timer(t->loop, t->release_timer);
 	button(t, true);
-	t->release_timer = sc_loop_add_device_timer(t->loop, t->clock, sc_twin_now_ms(t) + ms,
+	t->release_at_ms = sc_twin_now_ms(t) + ms;
+	t->release_timer = sc_loop_add_device_timer(t->loop, t->clock, t->release_at_ms,
 						    on_release, t);
 }
 
@@ -62,13 +71,16 @@ static void set_env(struct sc_twin *t, const struct sc_action *a)
 	       env.gateway ? "up" : "down", env.internet ? "up" : "down");
 	sc_dongle_set_env(&t->dongle, &env, sc_twin_now_ms(t), &ev);
 	sc_twin_apply(t, &ev);
+	/* The gateway or the internet changed: a broker beyond the LAN with it. */
+	sc_twin_hold_mqtt(t);
 	sc_twin_schedule_dongle(t);
 }
 
 static void broker_cut(struct sc_twin *t, bool cut)
 {
 	t->broker_cut = cut;
-	sc_log(SC_LOG_INFO, "mqtt: broker %s", cut ? "cut off" : "reachable again");
+	sc_log(SC_LOG_INFO, "mqtt: broker %s", cut ? "down: the network refuses it"
+						     : "reachable again");
 	sc_twin_hold_mqtt(t);
 }
 

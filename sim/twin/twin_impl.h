@@ -30,6 +30,7 @@ struct sc_twin {
 	bool record_failing;              /* logged once until a write succeeds again */
 	bool broker_cut;
 	int release_timer;        /* the button's release (a press) */
+	int64_t release_at_ms;    /* the device time it is due */
 	char *cert_pem, *key_pem;
 	char topic_power[300], topic_counters[300];
 	enum sc_meter_link link;  /* as last logged */

@@ -3,7 +3,8 @@
  * topics, what is published when (power_instant for every telegram parsed,
  * device_counters every --counters-interval of device time), the counters
  * those documents carry (the network model's pings, the heap model), and
- * when the client is held (no address, broker cut off). */
+ * when the client is held (no address) or its broker refused (broker cut
+ * off, no route to it in the network model). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,18 @@
 static int64_t device_time_s(void *arg)
 {
 	return sc_twin_now_ms(arg) / 1000;
+}
+
+/* Why the network keeps the broker from the client now: a test's broker
+ * outage (refused, as a broker host that is down), or the network model
+ * (no route beyond the LAN); NULL when the broker can be reached. */
+static const char *broker_refusal(const struct sc_twin *t, const char *host)
+{
+	if (t->broker_cut)
+		return "connection refused (the broker is down)";
+	if (!sc_dongle_has_address(&t->dongle))
+		return NULL; /* held down instead */
+	return sc_dongle_broker_route(&t->dongle, host);
 }
 
 void sc_twin_stop_mqtt(struct sc_twin *t)
@@ -71,11 +84,14 @@ void sc_twin_start_mqtt(struct sc_twin *t)
 	mo.qos = t->o.qos;
 	mo.retain = t->o.retain;
 	mo.keepalive_s = t->o.keepalive_s;
-	mo.reconnect_min_ms = t->o.reconnect_min_ms;
+	/* A minimum above the maximum is cut to it (--mqtt-reconnect-min). */
+	mo.reconnect_min_ms = t->o.reconnect_min_ms < t->o.reconnect_max_ms ? t->o.reconnect_min_ms
+									  : t->o.reconnect_max_ms;
 	mo.reconnect_max_ms = t->o.reconnect_max_ms;
 	mo.device_time = device_time_s;
 	mo.device_time_arg = t;
-	mo.start_held = !sc_dongle_has_address(&t->dongle) || t->broker_cut;
+	mo.start_held = !sc_dongle_has_address(&t->dongle);
+	mo.refused = broker_refusal(t, mo.broker.host);
 	sc_topic(t->topic_power, sizeof t->topic_power, c->site, t->o.serial, "power_instant",
 		 t->o.topic_site);
 	sc_topic(t->topic_counters, sizeof t->topic_counters, c->site, t->o.serial,
@@ -87,8 +103,15 @@ void sc_twin_start_mqtt(struct sc_twin *t)
 
 void sc_twin_hold_mqtt(struct sc_twin *t)
 {
-	if (t->mqtt)
-		sc_mqtt_hold(t->mqtt, t->broker_cut || !sc_dongle_has_address(&t->dongle));
+	if (!t->mqtt)
+		return;
+	struct sc_broker b;
+	char why[160];
+	if (sc_broker_parse(t->dongle.running.broker, &b, why, sizeof why) != SC_OK)
+		b.host[0] = '\0';
+	/* Refused first, so that a release does not connect past it. */
+	sc_mqtt_refuse(t->mqtt, broker_refusal(t, b.host));
+	sc_mqtt_hold(t->mqtt, !sc_dongle_has_address(&t->dongle));
 }
 
 void sc_twin_publish_power(struct sc_twin *t)
@@ -197,4 +220,10 @@ uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t)
 int sc_twin_mqtt_state_code(const struct sc_twin *t)
 {
 	return t->mqtt ? (int)sc_mqtt_state(t->mqtt) : -1;
+}
+
+void sc_twin_mqtt_attempt_now(struct sc_twin *t)
+{
+	if (t->mqtt && sc_mqtt_state(t->mqtt) == SC_MQTT_IDLE)
+		sc_mqtt_reconnect(t->mqtt);
 }
