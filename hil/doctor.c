@@ -211,7 +211,14 @@ static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *se
 	} else if (status != 200) {
 		line(t, "FAIL", what, "%s:%d: GET /api/v1/status answers %d", o->dut, port, status);
 	} else {
-		cJSON *j = cJSON_Parse(body);
+		/* The serial number and firmware come from the twin's state
+		 * (/sim/v1/state): a unit's status document holds neither. */
+		free(body);
+		body = NULL;
+		cJSON *j = NULL;
+		if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &status, &body, why, sizeof why) == 0 &&
+		    status == 200)
+			j = cJSON_Parse(body);
 		const cJSON *sn = sc_json_at(j, "Status.System.SerialNumber");
 		const cJSON *fw = sc_json_at(j, "Status.System.Firmware");
 		if (cJSON_IsString(sn) && !*serial)

@@ -296,9 +296,10 @@ static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, char *
 	return doc;
 }
 
-/* Waits for the device to run with no restart pending (a reset under way
- * shows as 503 or a pending restart) and, with want_mqtt, to be connected
- * to its broker. 0, or -1 with why (its state when the time was up). */
+/* Waits for the device to run with no restart pending and, with want_mqtt,
+ * to be connected to its broker. 0, or -1 with why (its state when the time
+ * was up). The state comes from the twin's /sim/v1/state ("Status"): a unit
+ * serves none of it (its /api/v1/status is the manual's document only). */
 static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *why, size_t cap)
 {
 	double dl = mono_s() + timeout_s;
@@ -306,7 +307,7 @@ static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *
 	for (;;) {
 		int st = 0;
 		char *body = NULL;
-		if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 && st == 200) {
+		if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 && st == 200) {
 			cJSON *doc = cJSON_Parse(body);
 			bool pending = cJSON_IsTrue(sc_json_at(doc, "Status.System.RestartPending"));
 			json_string(doc, "Status.System.State", state, sizeof state);
@@ -346,7 +347,7 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 		return -1;
 	}
 	free(body);
-	cJSON *sd = get_json(d, "/api/v1/status", 10, why, cap);
+	cJSON *sd = get_json(d, "/sim/v1/state", 10, why, cap);
 	if (!sd)
 		return -1;
 	bool pending = cJSON_IsTrue(sc_json_at(sd, "Status.System.RestartPending"));
@@ -695,18 +696,22 @@ int main(int argc, char **argv)
 			why);
 		goto out;
 	}
-	json_string(status, "Status.System.SerialNumber", serial, sizeof serial);
-	json_string(status, "Status.System.Firmware", firmware, sizeof firmware);
 	cJSON_Delete(status);
+	/* The serial number and firmware: the twin says them in /sim/v1/state;
+	 * a unit's status document holds neither. */
+	char *state = get_200(probe, "/sim/v1/state", 0, why, sizeof why);
+	cJSON *sd = state ? cJSON_Parse(state) : NULL;
+	bool twin = cJSON_IsObject(sc_json_at(sd, "Twin"));
+	json_string(sd, "Status.System.SerialNumber", serial, sizeof serial);
+	json_string(sd, "Status.System.Firmware", firmware, sizeof firmware);
+	cJSON_Delete(sd);
+	free(state);
 	if (o.serial)
 		snprintf(serial, sizeof serial, "%s", o.serial);
 	if (!serial[0]) {
 		fprintf(stderr, "%s: the device did not say its serial number: give --serial-number\n", prog);
 		goto out;
 	}
-	char *state = get_200(probe, "/sim/v1/state", 0, why, sizeof why);
-	bool twin = state && strstr(state, "\"Twin\"");
-	free(state);
 	snprintf(dut_desc, sizeof dut_desc, "%s%s (serial %s; Modbus %d, %s %d)", twin ? "sc-sim at " : "",
 		 o.dut, serial, o.modbus_port, o.https_port ? "HTTPS" : "HTTP",
 		 o.https_port ? o.https_port : o.http_port);
