@@ -185,7 +185,8 @@ static void check_modbus(const struct sc_doctor_opts *o, struct sc_dut *d, struc
 					  "not the map of a Smart Connect", o->dut, o->modbus_port, cd, ab);
 }
 
-/* Checks the API; fills serial from its status when it answers. */
+/* Checks the API (GET /api/v1/status with the password); fills serial from
+ * the twin's /sim/v1/state when it answers (a unit does not say it). */
 static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *serial, size_t cap,
 		      struct tally *t)
 {
