@@ -2,6 +2,7 @@
 endpoint called with curl over HTTPS (the device's self-signed certificate,
 not verified), each test with its own sc-sim on free loopback ports."""
 
+import calendar
 import json
 import os
 import random
@@ -185,7 +186,7 @@ class Session(Base):
         self.assertIn(b["seconds_left"], (1, 2))
         self.assertIn("127.0.0.1", b["reason"])
         self.assertIn(b["until"], b["reason"])
-        until = time.mktime(time.strptime(b["until"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        until = calendar.timegm(time.strptime(b["until"], "%Y-%m-%dT%H:%M:%SZ"))
         self.assertLess(abs(until - (time.time() + b["seconds_left"])), 2.5, b)
         self.assertEqual(int(r.headers["retry-after"]), b["seconds_left"])
         # The session's own address goes on; a wrong password elsewhere is 401.
