@@ -737,6 +737,12 @@ int main(int argc, char **argv)
 	json_string(sd, "Status.System.Firmware", firmware, sizeof firmware);
 	cJSON_Delete(sd);
 	free(state);
+	if (!firmware[0]) {
+		/* A unit: the version its firmware endpoint (manual §5.2) gives. */
+		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, why, sizeof why);
+		json_string(fw, "Version", firmware, sizeof firmware);
+		cJSON_Delete(fw);
+	}
 	if (o.serial)
 		snprintf(serial, sizeof serial, "%s", o.serial);
 	if (!serial[0]) {
