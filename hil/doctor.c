@@ -185,7 +185,8 @@ static void check_modbus(const struct sc_doctor_opts *o, struct sc_dut *d, struc
 					  "not the map of a Smart Connect", o->dut, o->modbus_port, cd, ab);
 }
 
-/* Checks the API; fills serial from its status when it answers. */
+/* Checks the API (GET /api/v1/status with the password); fills serial from
+ * the twin's /sim/v1/state when it answers (a unit does not say it). */
 static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *serial, size_t cap,
 		      struct tally *t)
 {
@@ -211,7 +212,14 @@ static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *se
 	} else if (status != 200) {
 		line(t, "FAIL", what, "%s:%d: GET /api/v1/status answers %d", o->dut, port, status);
 	} else {
-		cJSON *j = cJSON_Parse(body);
+		/* The serial number and firmware come from the twin's state
+		 * (/sim/v1/state): a unit's status document holds neither. */
+		free(body);
+		body = NULL;
+		cJSON *j = NULL;
+		if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &status, &body, why, sizeof why) == 0 &&
+		    status == 200)
+			j = cJSON_Parse(body);
 		const cJSON *sn = sc_json_at(j, "Status.System.SerialNumber");
 		const cJSON *fw = sc_json_at(j, "Status.System.Firmware");
 		if (cJSON_IsString(sn) && !*serial)

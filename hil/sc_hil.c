@@ -296,17 +296,21 @@ static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, char *
 	return doc;
 }
 
-/* Waits for the device to run with no restart pending (a reset under way
- * shows as 503 or a pending restart) and, with want_mqtt, to be connected
- * to its broker. 0, or -1 with why (its state when the time was up). */
+/* Waits for the device to run with no restart pending and, with want_mqtt,
+ * to be connected to its broker. 0, or -1 with why (its state when the time
+ * was up). The state comes from the twin's /sim/v1/state ("Status"): a unit
+ * serves none of it (its /api/v1/status is the manual's document only), so
+ * for a unit (the state refused: 403 or 404) the device is taken as ready
+ * once its API answers 200 again after a restart, MQTT unseen. */
 static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *why, size_t cap)
 {
-	double dl = mono_s() + timeout_s;
+	double start = mono_s(), dl = start + timeout_s;
 	char state[32] = "", mq[32] = "";
+	bool away = false, told = false;
 	for (;;) {
 		int st = 0;
 		char *body = NULL;
-		if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 && st == 200) {
+		if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 && st == 200) {
 			cJSON *doc = cJSON_Parse(body);
 			bool pending = cJSON_IsTrue(sc_json_at(doc, "Status.System.RestartPending"));
 			json_string(doc, "Status.System.State", state, sizeof state);
@@ -316,6 +320,28 @@ static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *
 			    (!want_mqtt || strcmp(mq, "connected") == 0)) {
 				free(body);
 				return 0;
+			}
+		} else if (st == 403 || st == 404) {
+			/* A unit: only its API answering again says the restart is over. */
+			free(body);
+			body = NULL;
+			if (!told && want_mqtt)
+				sc_log(SC_LOG_INFO, "device: it does not say whether MQTT is connected "
+						    "(no /sim/v1/state); going on when its API answers");
+			told = true;
+			if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 &&
+			    st == 200) {
+				if (away || mono_s() - start >= 10) {
+					free(body);
+					return 0;
+				}
+				snprintf(state, sizeof state, "not restarted yet");
+			} else {
+				away = true;
+				if (st)
+					snprintf(state, sizeof state, "answering %d", st);
+				else
+					snprintf(state, sizeof state, "not answering");
 			}
 		} else if (st) {
 			snprintf(state, sizeof state, "answering %d", st);
@@ -346,11 +372,17 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 		return -1;
 	}
 	free(body);
-	cJSON *sd = get_json(d, "/api/v1/status", 10, why, cap);
-	if (!sd)
-		return -1;
-	bool pending = cJSON_IsTrue(sc_json_at(sd, "Status.System.RestartPending"));
-	cJSON_Delete(sd);
+	/* A twin says whether a restart is due; a unit does not (no
+	 * /sim/v1/state), and applies network and MQTT settings at a restart
+	 * (manual §5.1): reset it. */
+	body = NULL;
+	bool pending = true;
+	if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 && st == 200) {
+		cJSON *sd = cJSON_Parse(body);
+		pending = cJSON_IsTrue(sc_json_at(sd, "Status.System.RestartPending"));
+		cJSON_Delete(sd);
+	}
+	free(body);
 	if (!pending)
 		return 0;
 	sc_log(SC_LOG_INFO, "device: the configuration takes effect at a reset; resetting");
@@ -695,18 +727,28 @@ int main(int argc, char **argv)
 			why);
 		goto out;
 	}
-	json_string(status, "Status.System.SerialNumber", serial, sizeof serial);
-	json_string(status, "Status.System.Firmware", firmware, sizeof firmware);
 	cJSON_Delete(status);
+	/* The serial number and firmware: the twin says them in /sim/v1/state;
+	 * a unit's status document holds neither. */
+	char *state = get_200(probe, "/sim/v1/state", 0, why, sizeof why);
+	cJSON *sd = state ? cJSON_Parse(state) : NULL;
+	bool twin = cJSON_IsObject(sc_json_at(sd, "Twin"));
+	json_string(sd, "Status.System.SerialNumber", serial, sizeof serial);
+	json_string(sd, "Status.System.Firmware", firmware, sizeof firmware);
+	cJSON_Delete(sd);
+	free(state);
+	if (!firmware[0]) {
+		/* A unit: the version its firmware endpoint (manual §5.2) gives. */
+		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, why, sizeof why);
+		json_string(fw, "Version", firmware, sizeof firmware);
+		cJSON_Delete(fw);
+	}
 	if (o.serial)
 		snprintf(serial, sizeof serial, "%s", o.serial);
 	if (!serial[0]) {
 		fprintf(stderr, "%s: the device did not say its serial number: give --serial-number\n", prog);
 		goto out;
 	}
-	char *state = get_200(probe, "/sim/v1/state", 0, why, sizeof why);
-	bool twin = state && strstr(state, "\"Twin\"");
-	free(state);
 	snprintf(dut_desc, sizeof dut_desc, "%s%s (serial %s; Modbus %d, %s %d)", twin ? "sc-sim at " : "",
 		 o.dut, serial, o.modbus_port, o.https_port ? "HTTPS" : "HTTP",
 		 o.https_port ? o.https_port : o.http_port);

@@ -272,14 +272,14 @@ static int io_advance(void *arg, double t, char *why, size_t cap)
 	}
 }
 
-/* The status answers path == want within wait_s of real time. */
+/* The twin's state (/sim/v1/state) answers path == want within wait_s of real time. */
 static bool status_is(struct scn *x, const char *path, const char *want, double wait_s)
 {
 	double dl = mono_s() + wait_s;
 	do {
 		int st;
 		char *body, why[256];
-		if (sc_dut_http(x->dut, "GET", "/api/v1/status", NULL, &st, &body, why, sizeof why) == 0) {
+		if (sc_dut_http(x->dut, "GET", "/sim/v1/state", NULL, &st, &body, why, sizeof why) == 0) {
 			cJSON *doc = st == 200 ? cJSON_Parse(body) : NULL;
 			const cJSON *v = sc_json_at(doc, path);
 			bool ok = cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;

@@ -365,7 +365,8 @@ class Reports(Bench):
             {"at": 5.5, "button": 1.0}],
             meter={"protocol": "dsmr50", "seed": 4, "start": 1751360400})
         sim = self.dut(path, "--control", "off", speed=5)
-        r = self.hil(sim, path, speed=5, latency=0.8)
+        # A unit does not say its serial number: given, as for a unit.
+        r = self.hil(sim, path, "--serial-number", "E8DB84000001", speed=5, latency=0.8)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         return r, self.report_dir()
 
@@ -534,7 +535,8 @@ class Hooks(Bench):
             {"at": 0, "telegrams": {"count": 3}}, {"at": 3, "button": 1.5},
             {"at": 4, "power": "cycle"}], meter={"protocol": "dsmr50", "start": 1751360400})
         sim = self.dut(path, "--control", "off", speed=5)
-        r = self.hil(sim, path, "--hook", hook, speed=5, latency=0.8)
+        r = self.hil(sim, path, "--hook", hook, "--serial-number", "E8DB84000001", speed=5,
+                     latency=0.8)
         with open(log) as f:
             self.assertEqual(f.read().split("\n")[:2], ["button 1.5", "power cycle"])
         self.assertRegex(r.stdout, r"SKIP steps\[2\] at 4 s: action .*not possible here")
@@ -559,6 +561,7 @@ class PrivateBroker(Bench):
         args = [SC_HIL, "run", path, "--port", self.pty.meter, "--dut", "127.0.0.1",
                 "--modbus-port", str(sim.port), "--https-port", str(sim.https_port),
                 "--password", PASSWORD, "--broker", "private", "--configure-broker",
+                "--serial-number", "E8DB84000001",
                 "--speed", "2", "--latency", "0.8", "--report", self.reports]
         r = subprocess.run(args, capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "firmware.h"
 #include "p1.h"
 #include "sc_error.h"
@@ -189,6 +190,39 @@ static void ip_text(uint32_t ip, char *buf, size_t cap)
 	sc_ipv4_format(ip, buf, cap);
 }
 
+/* 409 for a client other than the session's: who holds the session and
+ * until when, if it sends nothing more (each of its requests extends it).
+ * {"error", "reason", "client", "seconds_left", "until"}: until is the
+ * device clock's UTC time, seconds_left rounded up. */
+static void session_busy(const struct sc_api *a, int64_t now, struct sc_http_response *rs)
+{
+	char who[16], until[32], reason[240];
+	ip_text(a->session_ip, who, sizeof who);
+	int64_t end_ms = a->session_last_ms + a->session_idle_ms;
+	long long left = (long long)((end_ms - now + 999) / 1000);
+	if (left < 1)
+		left = 1;
+	int64_t end_s = end_ms / 1000 + (end_ms % 1000 > 0);
+	struct sc_civil t;
+	sc_epoch_to_civil(end_s, &t);
+	snprintf(until, sizeof until, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.month, t.day,
+		 t.hour, t.minute, t.second);
+	snprintf(reason, sizeof reason,
+		 "another client (%s) holds the session until %s (device clock), %lld s from now; "
+		 "each of its requests extends it by %lld s",
+		 who, until, left, (long long)(a->session_idle_ms / 1000));
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "error", "session in use");
+		cJSON_AddStringToObject(o, "reason", reason);
+		cJSON_AddStringToObject(o, "client", who);
+		cJSON_AddNumberToObject(o, "seconds_left", (double)left);
+		cJSON_AddStringToObject(o, "until", until);
+	}
+	set_json(rs, 409, o);
+	rs->retry_after_s = (int)left;
+}
+
 /* True when the request may go on; otherwise rs holds the answer. */
 static bool authorise(struct sc_api *a, const struct sc_http_request *rq, int64_t now,
 		      struct sc_http_response *rs)
@@ -214,14 +248,7 @@ static bool authorise(struct sc_api *a, const struct sc_http_request *rq, int64_
 		f->count = 0;
 	if (a->session_active && a->session_ip != rq->client_ip &&
 	    now - a->session_last_ms < a->session_idle_ms) {
-		char who[16], reason[200];
-		ip_text(a->session_ip, who, sizeof who);
-		long long left = (long long)((a->session_idle_ms - (now - a->session_last_ms) + 999) / 1000);
-		snprintf(reason, sizeof reason,
-			 "another client (%s) has the session; it ends after %lld s without requests",
-			 who, (long long)(a->session_idle_ms / 1000));
-		error(rs, 409, "session in use", NULL, reason);
-		rs->retry_after_s = (int)(left > 0 ? left : 1);
+		session_busy(a, now, rs);
 		return false;
 	}
 	a->session_active = true;
@@ -297,17 +324,60 @@ static void add_counters(cJSON *o, const struct sc_diag *d)
 		cJSON_AddNumberToObject(o, f[i].k, (double)f[i].v);
 }
 
-char *sc_api_status_json(const struct sc_api_ctx *c)
+/* The members of the manual's status document (§5.2's example), by dotted
+ * path; a static address adds StaticIPv4 to its interface. Nothing else. */
+static const char *const status_members[] = {
+	"MeterType", "DefaultNetIf",
+	"Ethernet", "Ethernet.IpMode", "Ethernet.StaticIPv4", "Ethernet.StaticIPv4.IpAddress",
+	"Ethernet.StaticIPv4.Netmask", "Ethernet.StaticIPv4.Gateway", "Ethernet.StaticIPv4.DNS",
+	"WiFi", "WiFi.IpMode", "WiFi.StaticIPv4", "WiFi.StaticIPv4.IpAddress",
+	"WiFi.StaticIPv4.Netmask", "WiFi.StaticIPv4.Gateway", "WiFi.StaticIPv4.DNS",
+	"MQTT", "MQTT.Broker", "MQTT.Site", "MQTT.Username", "MQTT.Password",
+};
+
+/* Drops every member of o (at path prefix) that status_members does not name. */
+static void keep_status_members(cJSON *o, const char *prefix)
 {
-	const struct sc_dongle *u = c->dongle;
-	const struct sc_device *d = c->dev;
+	cJSON *m = o->child;
+	while (m) {
+		cJSON *next = m->next;
+		char path[96];
+		snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", m->string);
+		bool known = false;
+		for (size_t i = 0; i < sizeof status_members / sizeof status_members[0]; i++)
+			known |= strcmp(path, status_members[i]) == 0;
+		if (!known)
+			cJSON_Delete(cJSON_DetachItemViaPointer(o, m));
+		else if (cJSON_IsObject(m))
+			keep_status_members(m, path);
+		m = next;
+	}
+}
+
+char *sc_api_status_json(const struct sc_api_ctx *c, bool secrets)
+{
+	/* The settings in force (the saved ones apply at the next restart),
+	 * in the configuration document's form, cut to the manual's members. */
 	char buf[4096];
-	if (sc_config_write(&u->running, false, buf, sizeof buf) < 0)
+	if (sc_config_write(&c->dongle->running, secrets, buf, sizeof buf) < 0)
 		return NULL;
 	cJSON *root = cJSON_Parse(buf);
 	if (!root)
 		return NULL;
-	cJSON *st = cJSON_AddObjectToObject(root, "Status");
+	keep_status_members(root, "");
+	char *out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+char *sc_api_state_json(const struct sc_api_ctx *c)
+{
+	const struct sc_dongle *u = c->dongle;
+	const struct sc_device *d = c->dev;
+	cJSON *root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	cJSON *st = root;
 	cJSON *sys = cJSON_AddObjectToObject(st, "System");
 	char text[64];
 	cJSON_AddStringToObject(sys, "SerialNumber", u->serial);
@@ -608,7 +678,7 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 			not_allowed(rs, "GET");
 			return;
 		}
-		char *doc = sc_api_status_json(c);
+		char *doc = sc_api_status_json(c, a->echo_secrets);
 		if (!doc) {
 			error(rs, 500, "out of memory", NULL, NULL);
 			return;

@@ -4,8 +4,9 @@
  *
  *   GET   /api/v1/config     the configuration document (config.h), secrets masked
  *   PATCH /api/v1/config     merge the given fields; validated whole; saved first
- *   GET   /api/v1/status     the configuration in force plus "Status": system,
- *                            meter, network, MQTT, LED, counters
+ *   GET   /api/v1/status     the manual's status document (§5.2) and nothing else:
+ *                            MeterType, DefaultNetIf, Ethernet, WiFi, MQTT of the
+ *                            configuration in force, secrets masked
  *   GET   /api/v1/firmware   version and update state
  *   POST  /api/v1/firmware   {"Version": "5.3.0"}: start a (simulated) update
  *   POST  /api/v1/reset      soft reset: the firmware restarts, reconnects the network
@@ -22,7 +23,9 @@
  * using valid credentials: it lasts while requests keep coming, and ends
  * after session_idle_ms without one (default 60 s) or at a restart. A
  * request with valid credentials from another address while a session lasts
- * gets 409 with a JSON reason naming when it ends. Requests from the
+ * gets 409 with a JSON body naming the holder's address ("client") and when
+ * the session ends if it stays idle ("seconds_left", "until": the device
+ * clock's UTC time), and Retry-After. Requests from the
  * session's own address (a browser's several connections, a script's
  * several curl calls) belong to it.
  *
@@ -125,8 +128,18 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 		   struct sc_http_response *rs);
 
 /* The status document (GET /api/v1/status) as JSON text, malloc'd; NULL when
- * out of memory. */
-char *sc_api_status_json(const struct sc_api_ctx *c);
+ * out of memory. Exactly the members of the manual's example (§5.2):
+ * MeterType, DefaultNetIf, Ethernet and WiFi (IpMode, StaticIPv4 when
+ * static), MQTT (Broker, Site, Username, Password). The password is masked
+ * unless secrets. */
+char *sc_api_status_json(const struct sc_api_ctx *c, bool secrets);
+
+/* What a unit does not serve and the twin observes in it, as JSON text,
+ * malloc'd (NULL when out of memory): the object "Status" of the twin's
+ * state (GET /sim/v1/state): System (serial, firmware, phase, uptime, LED),
+ * Meter (state, the last telegram and its age, the last rejected one),
+ * Network, MQTT, Modbus, Counters. */
+char *sc_api_state_json(const struct sc_api_ctx *c);
 
 /* Constant-time comparison of two NUL-terminated strings of at most max
  * bytes: the time does not depend on where they differ. */

@@ -23,10 +23,13 @@ static const cJSON *status_doc(struct sc_runner *c, char *why, size_t cap)
 	int st;
 	char *body;
 	c->ex.restarting[0] = '\0';
-	if (sc_dut_http(c->dut, "GET", "/api/v1/status", NULL, &st, &body, why, cap) != 0)
+	/* LED and counters are what the twin observes: its /sim/v1/state
+	 * ("Status"). A unit serves neither (its /api/v1/status is the
+	 * manual's document only). */
+	if (sc_dut_http(c->dut, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) != 0)
 		return NULL;
 	if (st != 200) {
-		sc_rn_fmt(why, cap, "GET /api/v1/status answered %d", st);
+		sc_rn_fmt(why, cap, "GET /sim/v1/state answered %d", st);
 		/* Fix: while restarting the device answers 503 with the phase as
 		 * its reason; the LED then shows that phase (power-up,
 		 * initialising), which a led expectation could not see before. */
@@ -34,7 +37,7 @@ static const cJSON *status_doc(struct sc_runner *c, char *why, size_t cap)
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(err, "reason");
 		if (cJSON_IsString(r)) {
 			sc_str_copy(c->ex.restarting, sizeof c->ex.restarting, r->valuestring);
-			sc_rn_fmt(why, cap, "GET /api/v1/status answered 503 (restarting: %s)", r->valuestring);
+			sc_rn_fmt(why, cap, "GET /sim/v1/state answered 503 (restarting: %s)", r->valuestring);
 		}
 		cJSON_Delete(err);
 		free(body);
@@ -43,7 +46,7 @@ static const cJSON *status_doc(struct sc_runner *c, char *why, size_t cap)
 	c->ex.status = cJSON_Parse(body);
 	free(body);
 	if (!c->ex.status)
-		sc_rn_fmt(why, cap, "the status is not JSON");
+		sc_rn_fmt(why, cap, "the twin's state is not JSON");
 	c->ex.status_at = c->now;
 	return c->ex.status;
 }

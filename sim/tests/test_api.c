@@ -249,6 +249,20 @@ static void assert_error(const struct sc_http_response *rs, int status, const ch
 	cJSON_Delete(j);
 }
 
+/* The twin's state (sc_api_state_json) under "Status", as GET /sim/v1/state
+ * serves it. */
+static cJSON *state_doc(void)
+{
+	char *text = sc_api_state_json(&ctx);
+	cr_assert(text != NULL);
+	cJSON *st = cJSON_Parse(text);
+	cr_assert(st != NULL, "JSON: %s", text);
+	free(text);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddItemToObject(j, "Status", st);
+	return j;
+}
+
 /* ---- authentication ---- */
 
 Test(api, authentication_required)
@@ -436,7 +450,14 @@ Test(api, one_session_at_a_time)
 	handle(&b, &rs);
 	assert_error(&rs, 409, NULL);
 	cJSON *j = json_of(&rs);
-	cr_assert_neq(str_at(j, "reason")[0], '\0', "a reason is given");
+	/* Who holds the session and until when: A's address, 60 s after its
+	 * request at T0 (2025-07-01T09:00:00Z), 59 s from now. */
+	cr_assert_str_eq(str_at(j, "client"), "192.168.1.50");
+	cr_assert_eq(num_at(j, "seconds_left"), 59);
+	cr_assert_str_eq(str_at(j, "until"), "2025-07-01T09:01:00Z");
+	cr_assert(strstr(str_at(j, "reason"), "192.168.1.50"), "%s", rs.body);
+	cr_assert(strstr(str_at(j, "reason"), "2025-07-01T09:01:00Z"), "%s", rs.body);
+	cr_assert(strstr(str_at(j, "reason"), "59 s"), "%s", rs.body);
 	cJSON_Delete(j);
 	/* The session ends 60 s after A's last request: 59 s from now. */
 	cr_assert_eq(rs.retry_after_s, 59);
@@ -453,6 +474,10 @@ Test(api, one_session_at_a_time)
 	handle(&b, &rs);
 	cr_assert_eq(rs.status, 409);
 	cr_assert_eq(rs.retry_after_s, 1);
+	j = json_of(&rs);
+	cr_assert_eq(num_at(j, "seconds_left"), 1);
+	cr_assert_str_eq(str_at(j, "until"), "2025-07-01T09:01:02Z", "extended by A's requests");
+	cJSON_Delete(j);
 	sc_http_response_free(&rs);
 
 	/* After session_idle_ms without a request, B gets in; now A waits. */
@@ -610,9 +635,11 @@ Test(api, patch_survives_a_restart)
 	cr_assert_eq(rs.status, 200);
 	cJSON *j = json_of(&rs);
 	cr_assert_str_eq(str_at(j, "MQTT.Site"), "garage", "the configuration in force");
-	cr_assert_not(bool_at(j, "Status.System.RestartPending"));
 	cJSON_Delete(j);
 	sc_http_response_free(&rs);
+	j = state_doc();
+	cr_assert_not(bool_at(j, "Status.System.RestartPending"));
+	cJSON_Delete(j);
 }
 
 Test(api, patch_with_an_invalid_field_changes_nothing)
@@ -706,18 +733,150 @@ Test(api, bodies_too_large)
 
 /* ---- status ---- */
 
-Test(api, status_document)
+/* The manual's example of GET /api/v1/status, §5.2 of
+ * smart-connect-manual-nl-v1.8.txt, as it is printed there. */
+static const char MANUAL_STATUS[] =
+	"{\n"
+	"  \"MeterType\": \"PhoenixContact-EMPro\",\n"
+	"  \"DefaultNetIf\": \"WiFi\",\n"
+	"  \"Ethernet\": {\n"
+	"    \"IpMode\": \"Static\",\n"
+	"    \"StaticIPv4\": {\n"
+	"      \"IpAddress\": \"192.168.10.101\",\n"
+	"      \"Netmask\": \"24\",\n"
+	"      \"Gateway\": \"192.168.10.1\",\n"
+	"      \"DNS\": \"192.168.10.1\"\n"
+	"    }\n"
+	"  },\n"
+	"  \"WiFi\": {\n"
+	"    \"IpMode\": \"DHCP\"\n"
+	"  },\n"
+	"  \"MQTT\": {\n"
+	"    \"Broker\": \"mqtt://broker.xemex-cloud.eu:8883\",\n"
+	"    \"Site\": \"site\",\n"
+	"    \"Username\": \"username\",\n"
+	"    \"Password\": \"password\"\n"
+	"  }\n"
+	"}\n";
+
+/* got has the members of want, in its order, and no other, level by level;
+ * a value is an object where want's is one, else a string as want's is. */
+static void same_keys(const cJSON *got, const cJSON *want, const char *path)
 {
+	const cJSON *g = got->child, *w = want->child;
+	for (; g && w; g = g->next, w = w->next) {
+		char sub[128];
+		snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", w->string);
+		cr_assert_str_eq(g->string, w->string, "at %s: %s where the manual has %s",
+				 path[0] ? path : "the top", g->string, w->string);
+		if (cJSON_IsObject(w)) {
+			cr_assert(cJSON_IsObject(g), "%s is not an object", sub);
+			same_keys(g, w, sub);
+		} else {
+			cr_assert(cJSON_IsString(g), "%s is not a string as in the manual", sub);
+		}
+	}
+	cr_assert(g == NULL, "%s%s%s is not in the manual's document", path, *path ? "." : "",
+		  g ? g->string : "");
+	cr_assert(w == NULL, "%s%s%s of the manual's document is missing", path,
+		  *path ? "." : "", w ? w->string : "");
+}
+
+/* The device configured as the manual's example, in force after a restart;
+ * then GET /api/v1/status. */
+static cJSON *status_configured_as_the_manual(bool echo_secrets, struct sc_http_response *rs)
+{
+	struct sc_http_request r = req_body(
+		"PATCH", "/api/v1/config",
+		"{\"DefaultNetIf\":\"WiFi\",\"WiFi\":{\"IpMode\":\"DHCP\",\"ConnectionData\":"
+		"{\"WiFiSSID\":\"XemexTesting\",\"WiFiPassword\":\"Xem3x123\"}},"
+		"\"Ethernet\":{\"IpMode\":\"Static\",\"StaticIPv4\":{\"IpAddress\":\"192.168.10.101\","
+		"\"Netmask\":\"24\",\"Gateway\":\"192.168.10.1\",\"DNS\":\"192.168.10.1\"}},"
+		"\"MQTT\":{\"Broker\":\"mqtt://broker.xemex-cloud.eu:8883\",\"Site\":\"site\","
+		"\"Username\":\"username\",\"Password\":\"password\"}}");
+	cr_assert_eq(status_of(&r), 200);
+	struct sc_dongle_events ev;
+	memset(&ev, 0, sizeof ev);
+	sc_dongle_restart(&dongle, T0 + 1000, &ev);
+	sc_dongle_step(&dongle, T0 + 7000, &ev);
+	cr_assert(sc_dongle_services_on(&dongle));
+	ctx.now_ms = T0 + 7000;
+	sc_api_end_session(&api);
+	api.echo_secrets = echo_secrets;
+	r = req("GET", "/api/v1/status");
+	handle(&r, rs);
+	cr_assert_eq(rs->status, 200);
+	return json_of(rs);
+}
+
+Test(api, status_document_is_the_manuals)
+{
+	/* §5.2: the keys of the manual's example, level by level, in its
+	 * order, and nothing else; with the same settings, its values. */
+	cJSON *want = cJSON_Parse(MANUAL_STATUS);
+	cr_assert(want != NULL);
+	struct sc_http_response rs;
+	cJSON *j = status_configured_as_the_manual(true, &rs);
+	same_keys(j, want, "");
+	cr_assert(cJSON_Compare(j, want, true), "not the manual's example: %s", rs.body);
+	/* sc_api_status_json gives the same document. */
+	char *doc = sc_api_status_json(&ctx, true);
+	cr_assert(doc);
+	cr_assert_str_eq(doc, rs.body);
+	free(doc);
+	cJSON_Delete(j);
+	sc_http_response_free(&rs);
+	cJSON_Delete(want);
+}
+
+Test(api, status_document_masks_the_password)
+{
+	/* The twin's decision against the manual's example: the MQTT password
+	 * is masked unless the firmware echoes secrets (--echo-secrets). */
+	cJSON *want = cJSON_Parse(MANUAL_STATUS);
+	struct sc_http_response rs;
+	cJSON *j = status_configured_as_the_manual(false, &rs);
+	same_keys(j, want, "");
+	cr_assert_str_eq(str_at(j, "MQTT.Password"), SC_CONFIG_MASK);
+	cr_assert_null(strstr(rs.body, "\"password\""), "%s", rs.body);
+	cr_assert_null(strstr(rs.body, "Xem3x123"), "%s", rs.body);
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(want, "MQTT"),
+					       "Password", cJSON_CreateString(SC_CONFIG_MASK));
+	cr_assert(cJSON_Compare(j, want, true), "%s", rs.body);
+	cJSON_Delete(j);
+	sc_http_response_free(&rs);
+	cJSON_Delete(want);
+}
+
+Test(api, status_document_at_factory_settings)
+{
+	/* Factory settings: DHCP everywhere, no StaticIPv4; still only the
+	 * manual's members, none of the twin's state. */
 	struct sc_http_request r = req("GET", "/api/v1/status");
 	struct sc_http_response rs;
 	handle(&r, &rs);
 	cr_assert_eq(rs.status, 200);
 	cJSON *j = json_of(&rs);
-	/* The configuration in force, as the manual's example shows. */
 	cr_assert_str_eq(str_at(j, "MeterType"), "PhoenixContact-EMPro");
 	cr_assert_str_eq(str_at(j, "DefaultNetIf"), "Ethernet");
+	cr_assert_str_eq(str_at(j, "Ethernet.IpMode"), "DHCP");
+	cr_assert_str_eq(str_at(j, "WiFi.IpMode"), "DHCP");
 	cr_assert_str_eq(str_at(j, "MQTT.Broker"), SC_CONFIG_DEFAULT_BROKER);
+	cr_assert_eq(cJSON_GetArraySize(j), 5, "%s", rs.body);
+	cr_assert_eq(cJSON_GetArraySize(item_at(j, "Ethernet")), 1, "%s", rs.body);
+	cr_assert_eq(cJSON_GetArraySize(item_at(j, "WiFi")), 1, "%s", rs.body);
+	cr_assert_eq(cJSON_GetArraySize(item_at(j, "MQTT")), 4, "%s", rs.body);
+	cr_assert_null(cJSON_GetObjectItemCaseSensitive(j, "Status"));
+	cr_assert_null(strstr(rs.body, "Enabled"), "%s", rs.body);
+	cJSON_Delete(j);
+	sc_http_response_free(&rs);
+}
 
+Test(api, twin_state)
+{
+	/* What the twin observes and a unit does not serve: /sim/v1/state's
+	 * "Status". */
+	cJSON *j = state_doc();
 	cr_assert_str_eq(str_at(j, "Status.System.SerialNumber"), SERIAL);
 	cr_assert_str_eq(str_at(j, "Status.System.Hostname"), "smart-connect-" SERIAL);
 	cr_assert_str_eq(str_at(j, "Status.System.Firmware"), "5.3.0");
@@ -775,15 +934,9 @@ Test(api, status_document)
 		cr_assert_eq(num_at(j, path), counters[i].v, "%s", counters[i].k);
 	}
 	cJSON_Delete(j);
-	/* sc_api_status_json gives the same document. */
-	char *doc = sc_api_status_json(&ctx);
-	cr_assert(doc);
-	cr_assert_str_eq(doc, rs.body);
-	free(doc);
-	sc_http_response_free(&rs);
 }
 
-Test(api, status_follows_the_device)
+Test(api, twin_state_follows_the_device)
 {
 	/* The meter goes quiet, the cable is pulled, MQTT fails. */
 	ctx.now_ms = T0 + 60000;
@@ -792,13 +945,11 @@ Test(api, status_follows_the_device)
 	sc_dongle_set_env(&dongle, &env, ctx.now_ms, &ev);
 	ctx.mqtt_state = "disconnected";
 	ctx.mqtt_error = "connection refused";
-	struct sc_http_request r = req("GET", "/api/v1/status");
-	struct sc_http_response rs;
-	handle(&r, &rs);
-	cr_assert_eq(rs.status, 200);
-	cJSON *j = json_of(&rs);
+	cJSON *j = state_doc();
 	cr_assert_str_eq(str_at(j, "Status.Meter.State"), "no-data");
+	/* Stale values stay served; their age says how stale. */
 	cr_assert_eq(num_at(j, "Status.Meter.LastTelegramAge"), 60);
+	cr_assert_float_eq(num_at(j, "Status.Meter.ActivePower"), tg_reading.q[SC_RQ_P].v, 1e-6);
 	cr_assert_not(bool_at(j, "Status.Network.Link"));
 	cr_assert_not(bool_at(j, "Status.Network.Network"));
 	cr_assert_not(bool_at(j, "Status.Network.Internet"));
@@ -807,23 +958,22 @@ Test(api, status_follows_the_device)
 	cr_assert_str_eq(str_at(j, "Status.MQTT.State"), "disconnected");
 	cr_assert_str_eq(str_at(j, "Status.MQTT.LastError"), "connection refused");
 	cJSON_Delete(j);
-	sc_http_response_free(&rs);
+	ctx.now_ms = T0 + 3600000;
+	j = state_doc();
+	cr_assert_eq(num_at(j, "Status.Meter.LastTelegramAge"), 3600, "device seconds");
+	cJSON_Delete(j);
 }
 
-Test(api_empty, status_before_any_telegram)
+Test(api_empty, twin_state_before_any_telegram)
 {
 	setup_with(SC_PROTO_P1, false);
-	struct sc_http_request r = req("GET", "/api/v1/status");
-	struct sc_http_response rs;
-	handle(&r, &rs);
-	cr_assert_eq(rs.status, 200);
-	cJSON *j = json_of(&rs);
+	cJSON *j = state_doc();
 	cr_assert_str_eq(str_at(j, "Status.Meter.State"), "never");
 	cr_assert(cJSON_IsNull(item_at(j, "Status.Meter.Flavour")));
 	cr_assert(cJSON_IsNull(item_at(j, "Status.Meter.ActivePower")));
+	cr_assert(cJSON_IsNull(item_at(j, "Status.Meter.LastTelegramAge")), "none yet");
 	cr_assert_str_eq(str_at(j, "Status.System.Led.State"), "no-data");
 	cJSON_Delete(j);
-	sc_http_response_free(&rs);
 }
 
 /* ---- firmware ---- */

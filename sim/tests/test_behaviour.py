@@ -44,7 +44,9 @@ class Twin:
         return out.stdout.strip()
 
     def status(self):
-        r = curl(self.sim.https_port, "GET", "/api/v1/status")
+        """What the twin observes in the device: /sim/v1/state (its Status
+        and Twin); a unit's /api/v1/status holds none of it."""
+        r = curl(self.sim.https_port, "GET", "/sim/v1/state", user=None)
         return r.json() if r.status == 200 else None
 
     def state_doc(self):

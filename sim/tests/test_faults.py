@@ -90,7 +90,7 @@ class Api:
         return r.status, json.loads(data) if data else None
 
     def counters(self):
-        return self.call("GET", "/api/v1/status")[1]["Status"]["Counters"]
+        return self.call("GET", "/sim/v1/state")[1]["Status"]["Counters"]
 
 
 class Base(unittest.TestCase):
@@ -291,7 +291,7 @@ class ClockSteps(Base):
             api = Api(sim.http_port)
 
             def meter():
-                return api.call("GET", "/api/v1/status")[1]["Status"]["Meter"]
+                return api.call("GET", "/sim/v1/state")[1]["Status"]["Meter"]
             wait_until(lambda: api.counters()["telegrams_pass"] >= 2, 15)
             for step in ("+3600", "-7200", "+0"):
                 n0, ts0 = api.counters()["telegrams_pass"], meter()["LastTelegramTs"]

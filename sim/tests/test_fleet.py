@@ -210,6 +210,8 @@ class Http(unittest.TestCase):
         sn = serial(2)
         with Fleet("--devices", "3") as f:
             st = f.json("/devices/%s/api/v1/status" % sn, tls=True)
+            self.assertEqual(st["MeterType"], "PhoenixContact-EMPro")
+            st = f.json("/devices/%s/sim/v1/state" % sn, tls=True)
             self.assertEqual(st["Status"]["System"]["SerialNumber"], sn)
             status, _, _ = f.get("/devices/%s/api/v1/status" % sn, tls=True, auth=False)
             self.assertEqual(status, 401)

@@ -2,6 +2,7 @@
 endpoint called with curl over HTTPS (the device's self-signed certificate,
 not verified), each test with its own sc-sim on free loopback ports."""
 
+import calendar
 import json
 import os
 import random
@@ -71,6 +72,47 @@ def gen(*args):
                           timeout=30).stdout
 
 
+def state(s):
+    """The twin's state (/sim/v1/state, its control API, no login)."""
+    r = curl(s.https_port, "GET", "/sim/v1/state", user=None)
+    assert r.status == 200, r.body
+    return r.json()
+
+
+# The manual's example of GET /api/v1/status (smart-connect-manual-nl-v1.8.txt
+# §5.2, "Voorbeeld van een GET-reactie"), as it is printed there.
+MANUAL_STATUS = """
+{
+  "MeterType": "PhoenixContact-EMPro",
+  "DefaultNetIf": "WiFi",
+  "Ethernet": {
+    "IpMode": "Static",
+    "StaticIPv4": {
+      "IpAddress": "192.168.10.101",
+      "Netmask": "24",
+      "Gateway": "192.168.10.1",
+      "DNS": "192.168.10.1"
+    }
+  },
+  "WiFi": {
+    "IpMode": "DHCP"
+  },
+  "MQTT": {
+    "Broker": "mqtt://broker.xemex-cloud.eu:8883",
+    "Site": "site",
+    "Username": "username",
+    "Password": "password"
+  }
+}
+"""
+
+
+def key_tree(doc):
+    """The keys of a document, level by level and in order, values left out:
+    [(key, subtree or type name)]."""
+    return [(k, key_tree(v) if isinstance(v, dict) else type(v).__name__) for k, v in doc.items()]
+
+
 class Base(unittest.TestCase):
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="sc-http-state-")
@@ -136,9 +178,17 @@ class Session(Base):
         self.assertEqual(curl(s.https_port, "GET", "/api/v1/status").status, 200)
         r = curl(s.https_port, "GET", "/api/v1/status", source="127.0.0.2")
         self.assertEqual(r.status, 409)
-        self.assertEqual(r.json()["error"], "session in use")
-        self.assertIn("127.0.0.1", r.json()["reason"])
-        self.assertIn("retry-after", r.headers)
+        b = r.json()
+        self.assertEqual(b["error"], "session in use")
+        # Who holds the session, and until when if it stays idle: seconds
+        # left and the device clock's time.
+        self.assertEqual(b["client"], "127.0.0.1")
+        self.assertIn(b["seconds_left"], (1, 2))
+        self.assertIn("127.0.0.1", b["reason"])
+        self.assertIn(b["until"], b["reason"])
+        until = calendar.timegm(time.strptime(b["until"], "%Y-%m-%dT%H:%M:%SZ"))
+        self.assertLess(abs(until - (time.time() + b["seconds_left"])), 2.5, b)
+        self.assertEqual(int(r.headers["retry-after"]), b["seconds_left"])
         # The session's own address goes on; a wrong password elsewhere is 401.
         self.assertEqual(curl(s.https_port, "GET", "/api/v1/config").status, 200)
         self.assertEqual(curl(s.https_port, "GET", "/api/v1/config", source="127.0.0.2",
@@ -180,9 +230,8 @@ class Config(Base):
         self.assertEqual(saved["MQTT"]["Password"], "newpassword")
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
         # Not in force until a reset, as on the device.
-        st = curl(s.https_port, "GET", "/api/v1/status").json()
-        self.assertTrue(st["Status"]["System"]["RestartPending"])
-        self.assertEqual(st["MQTT"]["Site"], "")
+        self.assertTrue(state(s)["Status"]["System"]["RestartPending"])
+        self.assertEqual(curl(s.https_port, "GET", "/api/v1/status").json()["MQTT"]["Site"], "")
 
     def test_every_validation_error_changes_nothing(self):
         s = self.sim()
@@ -252,11 +301,11 @@ class Config(Base):
         s2 = self.sim()
         self.assertEqual(self.get(s2), want)
         s2.wait_for(r"config: loaded from")
-        st = curl(s2.https_port, "GET", "/api/v1/status").json()
+        st = state(s2)
         # A start applies what was saved.
         self.assertEqual(st["Status"]["Network"]["IpAddress"], "10.1.2.3")
         self.assertEqual(st["Status"]["Network"]["AddressFrom"], "static")
-        self.assertEqual(st["MQTT"]["Site"], "attic")
+        self.assertEqual(curl(s2.https_port, "GET", "/api/v1/status").json()["MQTT"]["Site"], "attic")
         self.assertFalse(st["Status"]["System"]["FactoryState"])
 
     def test_a_broken_saved_file_is_reported_and_not_used(self):
@@ -306,13 +355,61 @@ class Config(Base):
 
 
 class Status(Base):
-    def test_status_document(self):
+    def status_as_the_manual(self, *args):
+        """A sc-sim configured as the manual's example, in force after a
+        reset; its GET /api/v1/status."""
+        s = self.sim(*args)
+        r = curl(s.https_port, "PATCH", "/api/v1/config", json.dumps({
+            "DefaultNetIf": "WiFi",
+            "WiFi": {"IpMode": "DHCP",
+                     "ConnectionData": {"WiFiSSID": "XemexTesting", "WiFiPassword": "Xem3x123"}},
+            "Ethernet": {"IpMode": "Static",
+                         "StaticIPv4": {"IpAddress": "192.168.10.101", "Netmask": "24",
+                                        "Gateway": "192.168.10.1", "DNS": "192.168.10.1"}},
+            "MQTT": {"Broker": "mqtt://broker.xemex-cloud.eu:8883", "Site": "site",
+                     "Username": "username", "Password": "password"}}))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(curl(s.https_port, "POST", "/api/v1/reset").status, 202)
+        s.wait_for(r"restart: running again", timeout=30)
+        r = curl(s.https_port, "GET", "/api/v1/status")
+        self.assertEqual(r.status, 200, r.body)
+        return r
+
+    def test_status_document_is_the_manuals(self):
+        """§5.2: the manual's example, key by key and level by level, in its
+        order and nothing else; with the same settings, its values too."""
+        want = json.loads(MANUAL_STATUS)
+        got = self.status_as_the_manual("--echo-secrets").json()
+        self.assertEqual(key_tree(got), key_tree(want))
+        self.assertEqual(got, want)
+
+    def test_status_document_masks_the_password(self):
+        """The twin's decision against the example: the password masked
+        unless --echo-secrets; the Wi-Fi password appears nowhere."""
+        want = json.loads(MANUAL_STATUS)
+        r = self.status_as_the_manual()
+        got = r.json()
+        self.assertEqual(key_tree(got), key_tree(want))
+        self.assertEqual(got["MQTT"]["Password"], "********")
+        want["MQTT"]["Password"] = "********"
+        self.assertEqual(got, want)
+        self.assertNotIn(b"Xem3x123", r.body)
+
+    def test_status_document_at_factory_settings(self):
         s = self.sim("--source", "gen:dsmr42")
-        wait_until(lambda: curl(s.https_port, "GET", "/api/v1/status").json()["Status"]["Meter"]
-                   ["State"] == "ok")
         d = curl(s.https_port, "GET", "/api/v1/status").json()
-        for k in ("MeterType", "DefaultNetIf", "Ethernet", "WiFi", "MQTT"):
-            self.assertIn(k, d, "the configuration in force, as the manual's status example")
+        self.assertEqual(key_tree(d), [
+            ("MeterType", "str"), ("DefaultNetIf", "str"), ("Ethernet", [("IpMode", "str")]),
+            ("WiFi", [("IpMode", "str")]),
+            ("MQTT", [("Broker", "str"), ("Site", "str"), ("Username", "str"), ("Password", "str")])])
+
+    def test_twin_state(self):
+        """What a unit does not serve is the twin's: /sim/v1/state, under
+        Status, beside Twin."""
+        s = self.sim("--source", "gen:dsmr42")
+        wait_until(lambda: state(s)["Status"]["Meter"]["State"] == "ok")
+        d = state(s)
+        self.assertEqual(sorted(d), ["Status", "Twin"])
         st = d["Status"]
         self.assertEqual(st["System"]["SerialNumber"], "E8DB84000001")
         self.assertEqual(st["System"]["Hostname"], "smart-connect-E8DB84000001")
@@ -331,12 +428,33 @@ class Status(Base):
         self.assertEqual(st["Modbus"]["Port"], s.port)
         self.assertGreaterEqual(st["Counters"]["telegrams_pass"], 1)
 
+    def test_age_of_the_last_telegram(self):
+        """Null before the first telegram; then device seconds since the last
+        good one, growing while the meter is quiet, its values still served."""
+        s = self.sim("--source", "none", "--speed", "10")
+        m = state(s)["Status"]["Meter"]
+        self.assertIsNone(m["LastTelegramAge"])
+        self.assertIsNone(m["ActivePower"])
+        r = curl(s.https_port, "POST", "/sim/v1/telegram", gen("--count", "1", "--seed", "3"),
+                 user=None)
+        self.assertEqual(r.status, 200, r.body)
+        m = state(s)["Status"]["Meter"]
+        self.assertLess(m["LastTelegramAge"], 1)
+        power = m["ActivePower"]
+        self.assertIsNotNone(power)
+        t0 = state(s)["Twin"]["Clock"]["DeviceTime"]
+        wait_until(lambda: state(s)["Status"]["Meter"]["LastTelegramAge"] > 20, timeout=30)
+        d = state(s)
+        self.assertEqual(d["Status"]["Meter"]["State"], "no-data")
+        age = d["Status"]["Meter"]["LastTelegramAge"]
+        self.assertAlmostEqual(age, d["Twin"]["Clock"]["DeviceTime"] - t0, delta=1.5)
+        self.assertEqual(d["Status"]["Meter"]["ActivePower"], power, "the last values stay served")
+
     def test_unsupported_meter_is_reported(self):
         path = simtest.field_capture("p1", "dsmr22-iskra-no-crc.p1")
         s = self.sim("--source", "file:" + path, "--loop", "--device", "p1")
-        wait_until(lambda: curl(s.https_port, "GET", "/api/v1/status").json()["Status"]["Meter"]
-                   ["State"] == "unsupported")
-        m = curl(s.https_port, "GET", "/api/v1/status").json()["Status"]["Meter"]
+        wait_until(lambda: state(s)["Status"]["Meter"]["State"] == "unsupported")
+        m = state(s)["Status"]["Meter"]
         self.assertEqual(m["LastRejected"]["Kind"], "unsupported")
 
 
@@ -377,8 +495,9 @@ class Reset(Base):
         s.wait_for(r"modbus: client .* closed \(shutting down\)")
         c.close()
         s.wait_for(r"restart: running again", timeout=20)
-        st = curl(s.https_port, "GET", "/api/v1/status").json()
-        self.assertEqual(st["MQTT"]["Site"], "after-reset")
+        self.assertEqual(curl(s.https_port, "GET", "/api/v1/status").json()["MQTT"]["Site"],
+                         "after-reset")
+        st = state(s)
         self.assertFalse(st["Status"]["System"]["RestartPending"])
         self.assertTrue(st["Status"]["Network"]["Network"])
 

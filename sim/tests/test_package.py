@@ -233,7 +233,7 @@ class Package(unittest.TestCase):
         self.assertIn("http: login: user / ", text)
         pw = text.split("http: login: user / ", 1)[1].split()[0]
         p = run(ns.cmd(["curl", "-sk", "-u", "user:" + pw, "https://127.0.0.1/api/v1/status"]))
-        self.assertIn("Status", json.loads(p.stdout))
+        self.assertIn("MeterType", json.loads(p.stdout))
         uid = int(run(["id", "-u", "sc-sim"]).stdout)
         kept = os.listdir(STATE)
         self.assertTrue(kept, "nothing kept in " + STATE)

@@ -179,7 +179,7 @@ class WebRoot(unittest.TestCase):
             self.assertTrue(ctype.startswith("text/html"))
             # The API is untouched.
             status, ctype, body = self.get(sim.http_port, "/api/v1/status")
-            self.assertIn(b"Status", body)
+            self.assertIn(b"MeterType", body)
 
     def test_the_installed_page_is_the_built_in_one(self):
         web = os.path.join(simtest.SOURCE, "sim", "web")

@@ -3,7 +3,8 @@ Chromium (Debian's chromium package) driven over the DevTools protocol
 (cdp.py), each test with its own sc-sim on free loopback ports, a password
 and a state directory of its own, and the default synthetic meter.
 
-The live status, saving the MQTT settings, a refused static IP address, the
+The live status (read from the twin's /sim/v1/state), stale meter values
+and their age, saving the MQTT settings, a refused static IP address, the
 page on a desktop and on a phone (screenshots kept as artifacts), the
 plain-HTTP page that links to HTTPS, and the page at /config. No request of the page may leave the
 device (127.0.0.1). Without Chromium the tests fail: they are not skipped."""
@@ -179,17 +180,34 @@ class WebTest(unittest.TestCase):
         self.assertIn("off", self.classes("dot-mqtt"))
         self.assertEqual(p.evaluate("getComputedStyle(document.getElementById('dot-link'),"
                                     " '::before').backgroundColor"), "rgb(46, 155, 69)")
-        # The values agree with the API's status.
-        status, doc = api(self.sim.https_port, "GET", "/api/v1/status")
+        # The values agree with the twin's state (/sim/v1/state), where the
+        # page reads them; the device's status document holds none of them.
+        status, doc = api(self.sim.https_port, "GET", "/sim/v1/state")
         self.assertEqual(status, 200)
         self.assertEqual(doc["Status"]["System"]["SerialNumber"], SERIAL)
+        status, doc = api(self.sim.https_port, "GET", "/api/v1/status")
+        self.assertEqual(status, 200)
+        self.assertNotIn("Status", doc)
         # The page polls: the uptime or the telegram's age changes on its own.
         first = (self.text("st-uptime"), self.text("st-age"))
         p.wait_js("document.getElementById('st-uptime').textContent !== %s || "
                   "document.getElementById('st-age').textContent !== %s"
                   % (json.dumps(first[0]), json.dumps(first[1])), timeout=20)
-        n = sum(1 for u in p.requests if u.endswith("/api/v1/status"))
+        n = sum(1 for u in p.requests if u.endswith("/sim/v1/state"))
         self.assertGreaterEqual(n, 2, p.requests)
+
+    def test_stale_meter_values(self):
+        """The meter goes quiet: the page keeps its last values and says how
+        old they are (the age of the last telegram, on the device clock)."""
+        self.open_page()
+        power = self.text("st-power")
+        self.assertEqual(api(self.sim.https_port, "POST", "/sim/v1/meter", {"Cable": "out"})[0], 200)
+        self.assertEqual(api(self.sim.https_port, "POST", "/sim/v1/clock", {"Speed": 20})[0], 200)
+        self.page.wait_js("document.getElementById('st-meter').textContent === 'no-data'", 30)
+        self.page.wait_js("/^\\d+\\.\\d s ago \\(the values shown are from then\\)$/"
+                          ".test(document.getElementById('st-age').textContent) && "
+                          "parseFloat(document.getElementById('st-age').textContent) > 10", 30)
+        self.assertEqual(self.text("st-power"), power, "the last value stays shown")
 
     def test_save_mqtt_site(self):
         """A new site saved from the form is kept: after a reload and in the API."""

@@ -7,9 +7,12 @@
  * it the /sim/ paths. The actions (button, meter, network, broker, power,
  * telegram) become one struct sc_action each, carried by sc_twin_act.
  *
- *   GET  /sim/v1/state      the status document plus "Twin": clock, dongle
- *                           phases, network model and its environment, meter
- *                           cable, source, MQTT, Modbus, session
+ *   GET  /sim/v1/state      {"Status": what the twin observes in the device and
+ *                           a unit does not serve (system, LED, meter and the
+ *                           age of its last telegram, network, MQTT, Modbus,
+ *                           counters), "Twin": clock, dongle phases, network
+ *                           model and its environment, meter cable, source,
+ *                           MQTT, Modbus, session}
  *   POST /sim/v1/telegram   body: raw meter bytes, fed as if the meter sent them
  *   POST /sim/v1/source     {"Source": "gen:dsmr42", "Phases": 1, "Seed": 3,
  *                            "Producer": true, "Calendar": "tempo", "Loop": true}

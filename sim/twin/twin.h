@@ -123,7 +123,8 @@ uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
 void sc_twin_mqtt_attempt_now(struct sc_twin *t);
 /* The device clock X times faster from now (shared by every twin of the loop). */
 void sc_twin_set_speed(struct sc_twin *t, double speed);
-/* The whole internal state as JSON (malloc'd), NULL when out of memory. */
+/* The whole internal state as JSON (malloc'd), NULL when out of memory:
+ * {"Status": ..., "Twin": ...}, GET /sim/v1/state (control.h). */
 char *sc_twin_state_json(struct sc_twin *t);
 
 #endif

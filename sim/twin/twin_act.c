@@ -167,12 +167,18 @@ char *sc_twin_state_json(struct sc_twin *t)
 {
 	struct sc_api_ctx c;
 	sc_twin_api_ctx(t, &c);
-	/* The device's status document, and what only the twin knows. */
-	char *status = sc_api_status_json(&c);
-	cJSON *root = status ? cJSON_Parse(status) : NULL;
+	/* {"Status": what the twin observes in the device (a unit does not
+	 * serve it), "Twin": what only a simulator has}. The device's own
+	 * status document is /api/v1/status, behind its login. */
+	char *status = sc_api_state_json(&c);
+	cJSON *seen = status ? cJSON_Parse(status) : NULL;
 	free(status);
-	if (!root)
+	cJSON *root = seen ? cJSON_CreateObject() : NULL;
+	if (!root) {
+		cJSON_Delete(seen);
 		return NULL;
+	}
+	cJSON_AddItemToObject(root, "Status", seen);
 	cJSON *tw = cJSON_AddObjectToObject(root, "Twin");
 	const struct sc_dongle *u = &t->dongle;
 	char text[64];
