@@ -390,6 +390,24 @@ class WebTest(unittest.TestCase):
         self.assertEqual(p.evaluate("document.title"), TITLE)
         self.wait_status()
 
+    def test_status_not_shown_when_control_is_off(self):
+        """With the twin's control API off (as by default beyond loopback)
+        the page has no /sim/v1/state to read: it says so where the state
+        would be, and the device's own forms still work."""
+        self.sim.__exit__(None, None, None)
+        self.sim = Sim("--password", PW, "--state-dir", os.path.join(self.dir, "state-off"),
+                       "--serial-number", SERIAL, "--control", "off", timeout=30)
+        self.addCleanup(self.sim.__exit__, None, None, None)
+        self.base = "https://127.0.0.1:%d/" % self.sim.https_port
+        self.expect_status.append(("/sim/v1/state", 403))
+        p = self.page
+        p.navigate(self.base)
+        p.wait_js("document.getElementById('st-state').textContent.indexOf("
+                  "'control API is off') >= 0 && "
+                  "document.getElementById('mqtt-broker').value !== ''", 30)
+        self.assertEqual(self.value("mqtt-broker"), self.config()["MQTT"]["Broker"])
+        self.assertIn("sc-sim --control on", self.text("st-state"))
+
 
 if __name__ == "__main__":
     unittest.main()
