@@ -406,6 +406,7 @@ struct opts {
 	const char *broker;
 	bool configure_broker, no_mqtt, no_read_back;
 	double speed, latency;
+	double unit_clock_ts; /* 0, or the window of a unit stamping its own clock (s) */
 	const char *hook, *report;
 };
 
@@ -428,6 +429,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		O_PORT = 256, O_LINE, O_DR, O_DUT, O_MB, O_HTTPS, O_HTTP, O_USER, O_PW, O_SERIAL,
 		O_BROKER, O_CONFB, O_NOMQTT, O_SPEED, O_LAT, O_NORB, O_HOOK, O_REPORT, O_LOG
 	};
+	enum { O_UNIT_CLOCK_TS = 512 };
 	static const struct option lo[] = {
 		{"port", required_argument, NULL, O_PORT}, {"line", required_argument, NULL, O_LINE},
 		{"data-request", required_argument, NULL, O_DR}, {"dut", required_argument, NULL, O_DUT},
@@ -442,6 +444,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"no-read-back", no_argument, NULL, O_NORB}, {"hook", required_argument, NULL, O_HOOK},
 		{"report", required_argument, NULL, O_REPORT}, {"output", required_argument, NULL, 'o'},
 		{"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, 'h'},
+		{"unit-clock-ts", required_argument, NULL, O_UNIT_CLOCK_TS},
 		{NULL, 0, NULL, 0},
 	};
 	double d;
@@ -482,6 +485,10 @@ static int parse(int argc, char **argv, struct opts *o)
 				return -1;
 			break;
 		case O_NORB: o->no_read_back = true; break;
+		case O_UNIT_CLOCK_TS:
+			if (number("--unit-clock-ts", optarg, 0.001, 86400, &o->unit_clock_ts))
+				return -1;
+			break;
 		case O_HOOK: o->hook = optarg; break;
 		case O_REPORT: o->report = optarg; break;
 		case 'o': o->output = optarg; break;
@@ -812,6 +819,7 @@ int main(int argc, char **argv)
 		.meter = io_meter, .advance = io_advance, .act = io_act, .clock = io_clock, .arg = &h, .tick = 0.25,
 		.latency = o.latency, .mqtt_grace_ms = 3000, .sample = !o.no_read_back,
 		.record = o.record,
+		.ts_window = o.unit_clock_ts,
 	};
 	run.keep_bytes = true;
 	sc_log(SC_LOG_INFO, "scenario %s: %d steps over %g s%s", s->name, s->nsteps, s->duration,

@@ -31,6 +31,7 @@ struct sc_dut_msg {
 	char metric[32];           /* "power_instant", "device_counters" */
 	char *payload;             /* NUL-terminated JSON */
 	double seen;               /* the runner's time when it was taken from the queue */
+	double wall;               /* the real time it arrived (s since 1970) */
 	uint64_t seq;
 };
 

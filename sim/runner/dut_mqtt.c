@@ -18,6 +18,7 @@
 struct queued {
 	char metric[32];
 	char *payload;
+	double wall;              /* real time it arrived (s since 1970) */
 };
 
 #define QUEUE_CAP 4096
@@ -55,6 +56,9 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		struct queued *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
 		sc_str_copy(e->metric, sizeof e->metric, metric);
 		e->payload = payload;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		e->wall = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	} else {
 		m->dropped++;
 		free(payload);
@@ -239,6 +243,7 @@ void sc_dut_mqtt_drain(struct sc_dut *d, double now)
 		sc_str_copy(msg->metric, sizeof msg->metric, e->metric);
 		msg->payload = e->payload;
 		msg->seen = now;
+		msg->wall = e->wall;
 		msg->seq = ++m->seq;
 	}
 	pthread_mutex_unlock(&m->mu);

@@ -10,6 +10,7 @@
 
 #include <time.h>
 
+#include "compare.h"
 #include "json_at.h"
 #include "payload.h"
 #include "sc_error.h"
@@ -113,22 +114,23 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		sc_regmap_build(&img, &o->want, &c->oracle.regs);
 		size_t ndefs;
 		const struct sc_regdef *defs = sc_regmap_defs(&ndefs);
-		size_t used = 0, bad = 0;
-		v->actual[0] = '\0';
+		size_t bad = 0;
+		struct sc_list diffs;
+		sc_list_init(&diffs, v->actual, sizeof v->actual);
 		for (size_t i = 0; i < ndefs; i++) {
 			size_t a = defs[i].addr - SC_REGMAP_BASE;
 			float want = sc_words_to_float(&img.w[a], c->oracle.regs.order);
 			float have = sc_words_to_float(&got[a], c->oracle.regs.order);
 			double tol = fmax(e->m ? 0 : 0, fabs((double)want) * 1e-6);
 			if (!(fabs((double)have - (double)want) <= tol)) {
-				if (used < sizeof v->actual)
-					used += (size_t)sc_rn_fmt(v->actual + used, sizeof v->actual - used,
-								 "%s0x%04X %s %s (want %s)",
-								 bad ? ", " : "", defs[i].addr,
-								 defs[i].name, sc_rn_ftext(have).s, sc_rn_ftext(want).s);
+				char item[128];
+				sc_rn_fmt(item, sizeof item, "0x%04X %s %s (want %s)", defs[i].addr,
+					  defs[i].name, sc_rn_ftext(have).s, sc_rn_ftext(want).s);
+				sc_list_add(&diffs, item);
 				bad++;
 			}
 		}
+		sc_list_end(&diffs);
 		v->pass = bad == 0;
 		if (v->pass)
 			sc_rn_fmt(v->actual, sizeof v->actual, "every register as the twin derives it from the "
@@ -199,61 +201,40 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		}
 	}
 	/* All of them when all held, else the ones off. */
-	size_t eu = 0, au = 0;
+	struct sc_list el, al;
+	/* Room for " (N others as expected)" after the served values. */
+	char others[40] = "";
+	if (!v->pass && several && off < e->nm)
+		sc_rn_fmt(others, sizeof others, " (%d other%s as expected)", e->nm - off,
+			  e->nm - off == 1 ? "" : "s");
+	sc_list_init(&el, v->expected, sizeof v->expected);
+	sc_list_init(&al, v->actual, sizeof v->actual - strlen(others));
 	for (int i = 0; i < e->nm; i++) {
 		if (!v->pass && ok[i])
 			continue;
 		const struct sc_regdef *d = sc_regmap_def_at(e->m[i].addr);
 		const char *name = several && d ? d->name : "";
-		const char *sep = eu ? ", " : "";
-		char exp[64];
+		char exp[64], item[192];
 		sc_match_describe(&e->m[i], exp, sizeof exp);
-		if (eu < sizeof v->expected)
-			eu += (size_t)sc_rn_fmt(v->expected + eu, sizeof v->expected - eu, "%s%s%s%s", sep, name,
-					  *name ? " " : "", exp);
-		if (au < sizeof v->actual)
-			au += (size_t)sc_rn_fmt(v->actual + au, sizeof v->actual - au, "%s%s%s%s", sep, name,
-					  *name ? " " : "", got[i]);
+		sc_rn_fmt(item, sizeof item, "%s%s%s", name, *name ? " " : "", exp);
+		sc_list_add(&el, item);
+		sc_rn_fmt(item, sizeof item, "%s%s%s", name, *name ? " " : "", got[i]);
+		sc_list_add(&al, item);
 	}
-	if (!v->pass && several && off < e->nm && au < sizeof v->actual)
-		sc_rn_fmt(v->actual + au, sizeof v->actual - au, " (%d other%s as expected)", e->nm - off,
-		    e->nm - off == 1 ? "" : "s");
+	sc_list_end(&el);
+	sc_list_end(&al);
+	memcpy(v->actual + al.used, others, strlen(others) + 1);
 	free(ok);
 	free(got);
 }
 
-/* The oracle's expected power_instant against a received one. */
-static bool same_payload(const cJSON *want, const cJSON *got, char *diff, size_t cap,
-			 const char *prefix)
+/* A scenario's field match on an MQTT value: its own tolerance, or for a
+ * number within float32 rounding (a unit may hold it as float32). */
+static bool mqtt_matches(const struct sc_match *m, const cJSON *v)
 {
-	for (const cJSON *w = want->child; w; w = w->next) {
-		const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
-		char key[64];
-		sc_rn_fmt(key, sizeof key, "%s%s", prefix, w->string);
-		if (cJSON_IsObject(w)) {
-			if (!cJSON_IsObject(g)) {
-				sc_rn_fmt(diff, cap, "%s missing", key);
-				return false;
-			}
-			char p[64];
-			sc_rn_fmt(p, sizeof p, "%s.", key);
-			if (!same_payload(w, g, diff, cap, p))
-				return false;
-			continue;
-		}
-		bool ok = cJSON_IsNull(w) ? cJSON_IsNull(g)
-			  : cJSON_IsNumber(w) && cJSON_IsNumber(g) &&
-				  fabs(w->valuedouble - g->valuedouble) <=
-					  fmax(1e-9, fabs(w->valuedouble) * 1e-9);
-		if (!ok) {
-			char gt[48], wt[48];
-			describe_json(g, gt, sizeof gt);
-			describe_json(w, wt, sizeof wt);
-			sc_rn_fmt(diff, cap, "%s %s (want %s)", key, gt, wt);
-			return false;
-		}
-	}
-	return true;
+	if (json_matches(m, v))
+		return true;
+	return m->kind == SC_MATCH_NUMBER && cJSON_IsNumber(v) && sc_cmp_f32(m->num, v->valuedouble);
 }
 
 static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
@@ -277,13 +258,15 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 		sc_rn_fmt(v->expected, sizeof v->expected, "power_instant of the telegram of ts %lld",
 			 (long long)o->want.ts);
 	} else {
-		size_t used = 0;
-		for (int i = 0; i < e->nm && used < sizeof v->expected; i++) {
-			char d[64];
+		struct sc_list el;
+		sc_list_init(&el, v->expected, sizeof v->expected);
+		for (int i = 0; i < e->nm; i++) {
+			char d[64], item[160];
 			sc_match_describe(&e->m[i], d, sizeof d);
-			used += (size_t)sc_rn_fmt(v->expected + used, sizeof v->expected - used, "%s%s %s",
-						 i ? ", " : "", e->m[i].key, d);
+			sc_rn_fmt(item, sizeof item, "%s %s", e->m[i].key, d);
+			sc_list_add(&el, item);
 		}
+		sc_list_end(&el);
 	}
 	/* The telegram's own message came when it was sent; other
 	 * expectations look at the messages since their step, or since the
@@ -300,21 +283,24 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 		cJSON *doc = cJSON_Parse(m->payload);
 		if (!doc)
 			continue;
-		bool ok = true;
-		char diff[200] = "";
+		char diff[sizeof v->actual - 24];
+		struct sc_list diffs;
+		sc_list_init(&diffs, diff, sizeof diff);
 		if (want) {
-			ok = same_payload(want, doc, diff, sizeof diff, "");
+			sc_cmp_payload(want, doc, &diffs, c->io->ts_window, m->wall);
 		} else {
-			for (int k = 0; ok && k < e->nm; k++) {
+			for (int k = 0; k < e->nm; k++) {
 				const cJSON *got = sc_json_at(doc, e->m[k].key);
-				ok = json_matches(&e->m[k], got);
-				if (!ok) {
-					char g[64];
+				if (!mqtt_matches(&e->m[k], got)) {
+					char g[64], item[160];
 					describe_json(got, g, sizeof g);
-					sc_rn_fmt(diff, sizeof diff, "%s %s", e->m[k].key, g);
+					sc_rn_fmt(item, sizeof item, "%s %s", e->m[k].key, g);
+					sc_list_add(&diffs, item);
 				}
 			}
 		}
+		bool ok = diffs.n + diffs.more == 0;
+		sc_list_end(&diffs);
 		cJSON_Delete(doc);
 		if (ok) {
 			v->pass = true;
@@ -339,22 +325,24 @@ static void check_status_values(struct sc_runner *c, const struct sc_open_exp *o
 	}
 	const struct sc_expect *e = o->e;
 	v->pass = true;
-	size_t eu = 0, au = 0;
+	struct sc_list el, al;
+	sc_list_init(&el, v->expected, sizeof v->expected);
+	sc_list_init(&al, v->actual, sizeof v->actual);
 	for (int i = 0; i < e->nm; i++) {
-		char path[160], d[64], g[64];
+		char path[160], d[64], g[64], item[192];
 		sc_rn_fmt(path, sizeof path, "%s%s", prefix, e->m[i].key);
 		const cJSON *got = sc_json_at(doc, path);
 		if (!json_matches(&e->m[i], got))
 			v->pass = false;
 		sc_match_describe(&e->m[i], d, sizeof d);
 		describe_json(got, g, sizeof g);
-		if (eu < sizeof v->expected)
-			eu += (size_t)sc_rn_fmt(v->expected + eu, sizeof v->expected - eu, "%s%s %s",
-					       i ? ", " : "", e->m[i].key, d);
-		if (au < sizeof v->actual)
-			au += (size_t)sc_rn_fmt(v->actual + au, sizeof v->actual - au, "%s%s %s",
-					       i ? ", " : "", e->m[i].key, g);
+		sc_rn_fmt(item, sizeof item, "%s %s", e->m[i].key, d);
+		sc_list_add(&el, item);
+		sc_rn_fmt(item, sizeof item, "%s %s", e->m[i].key, g);
+		sc_list_add(&al, item);
 	}
+	sc_list_end(&el);
+	sc_list_end(&al);
 	sc_rn_fmt(v->target, sizeof v->target, "%s%s%s", prefix, e->nm ? e->m[0].key : "",
 		 e->nm > 1 ? " ..." : "");
 }
@@ -364,22 +352,31 @@ static void check_http(struct sc_runner *c, const struct sc_expect *e, struct ve
 	int st;
 	char *body, why[256];
 	sc_rn_fmt(v->target, sizeof v->target, "%s %s", e->method, e->path);
-	size_t eu = 0;
-	if (e->status)
-		eu += (size_t)sc_rn_fmt(v->expected, sizeof v->expected, "status %d", e->status);
-	for (int i = 0; i < e->nm && eu < sizeof v->expected; i++) {
-		char d[64];
-		sc_match_describe(&e->m[i], d, sizeof d);
-		eu += (size_t)sc_rn_fmt(v->expected + eu, sizeof v->expected - eu, "%s%s %s",
-				       eu ? ", " : "", e->m[i].key, d);
+	struct sc_list el;
+	sc_list_init(&el, v->expected, sizeof v->expected);
+	if (e->status) {
+		char item[32];
+		sc_rn_fmt(item, sizeof item, "status %d", e->status);
+		sc_list_add(&el, item);
 	}
+	for (int i = 0; i < e->nm; i++) {
+		char d[64], item[192];
+		sc_match_describe(&e->m[i], d, sizeof d);
+		sc_rn_fmt(item, sizeof item, "%s %s", e->m[i].key, d);
+		sc_list_add(&el, item);
+	}
+	sc_list_end(&el);
 	if (sc_dut_http(c->dut, e->method, e->path, e->body, &st, &body, why, sizeof why) != 0) {
 		sc_str_copy(v->actual, sizeof v->actual, why);
 		return;
 	}
 	cJSON_Delete(c->ex.status); /* a request may change what the status says */
 	c->ex.status = NULL;
-	size_t au = (size_t)sc_rn_fmt(v->actual, sizeof v->actual, "status %d", st);
+	struct sc_list al;
+	sc_list_init(&al, v->actual, sizeof v->actual);
+	char item[192];
+	sc_rn_fmt(item, sizeof item, "status %d", st);
+	sc_list_add(&al, item);
 	v->pass = !e->status || st == e->status;
 	cJSON *doc = e->nm ? cJSON_Parse(body) : NULL;
 	for (int i = 0; i < e->nm; i++) {
@@ -388,10 +385,10 @@ static void check_http(struct sc_runner *c, const struct sc_expect *e, struct ve
 		describe_json(got, g, sizeof g);
 		if (!json_matches(&e->m[i], got))
 			v->pass = false;
-		if (au < sizeof v->actual)
-			au += (size_t)sc_rn_fmt(v->actual + au, sizeof v->actual - au, ", %s %s",
-					       e->m[i].key, g);
+		sc_rn_fmt(item, sizeof item, "%s %s", e->m[i].key, g);
+		sc_list_add(&al, item);
 	}
+	sc_list_end(&al);
 	/* An accepted firmware update: the oracle follows once it runs. */
 	if (st == 202 && strcmp(e->path, "/api/v1/firmware") == 0 && e->body) {
 		cJSON *b = cJSON_Parse(e->body);
@@ -454,8 +451,8 @@ static void decide(struct sc_runner *c, struct sc_open_exp *o, const struct verd
 	x->when = c->now;
 	sc_str_copy(x->kind, sizeof x->kind, sc_expect_kind_name(o->e->kind));
 	sc_str_copy(x->target, sizeof x->target, v->target);
-	sc_str_copy(x->expected, sizeof x->expected, v->expected);
-	sc_str_copy(x->actual, sizeof x->actual, v->actual);
+	sc_text_fit(x->expected, sizeof x->expected, v->expected);
+	sc_text_fit(x->actual, sizeof x->actual, v->actual);
 	x->pass = v->pass;
 	if (o->st->note[0])
 		sc_str_copy(x->note, sizeof x->note, o->st->note);

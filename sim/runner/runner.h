@@ -54,6 +54,9 @@ struct sc_run_io {
 	                       * out: every expectation's window is at least that
 	                       * long, and read-backs wait that long (0: at once) */
 	int mqtt_grace_ms;    /* real time a message may take to arrive */
+	double ts_window;     /* 0: a power_instant's ts is the meter's; > 0: the
+	                       * unit stamps its own clock, ts within this many
+	                       * seconds of the real time the message arrived */
 	bool record;          /* read the key registers and the last power_instant
 	                       * after every telegram (sc-hil record) */
 	bool sample;          /* read P and E_IMPORT after every telegram (plots), and
