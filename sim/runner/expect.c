@@ -229,12 +229,14 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 }
 
 /* A scenario's field match on an MQTT value: its own tolerance, or for a
- * number within float32 rounding (a unit may hold it as float32). */
-static bool mqtt_matches(const struct sc_match *m, const cJSON *v)
+ * measured value (f32: power_instant) within float32 rounding (a unit may
+ * hold it as float32). Counters stay exact integers. */
+static bool mqtt_matches(const struct sc_match *m, const cJSON *v, bool f32)
 {
 	if (json_matches(m, v))
 		return true;
-	return m->kind == SC_MATCH_NUMBER && cJSON_IsNumber(v) && sc_cmp_f32(m->num, v->valuedouble);
+	return f32 && m->kind == SC_MATCH_NUMBER && cJSON_IsNumber(v) &&
+	       sc_cmp_f32(m->num, v->valuedouble);
 }
 
 static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
@@ -289,9 +291,10 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 		if (want) {
 			sc_cmp_payload(want, doc, &diffs, c->io->ts_window, m->wall);
 		} else {
+			bool f32 = strcmp(e->metric, "power_instant") == 0;
 			for (int k = 0; k < e->nm; k++) {
 				const cJSON *got = sc_json_at(doc, e->m[k].key);
-				if (!mqtt_matches(&e->m[k], got)) {
+				if (!mqtt_matches(&e->m[k], got, f32)) {
 					char g[64], item[160];
 					describe_json(got, g, sizeof g);
 					sc_rn_fmt(item, sizeof item, "%s %s", e->m[k].key, g);
