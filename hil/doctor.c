@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "dut.h"
 #include "json_at.h"
 #include "meter_port.h"
@@ -185,8 +187,50 @@ static void check_modbus(const struct sc_doctor_opts *o, struct sc_dut *d, struc
 					  "not the map of a Smart Connect", o->dut, o->modbus_port, cd, ab);
 }
 
+/* Compares the broker the device is configured to publish to (its
+ * /api/v1/config, MQTT.Enabled and MQTT.Broker, read with the password) with
+ * --broker: the same host and port, or a FAIL naming both. */
+static void check_broker_config(const struct sc_doctor_opts *o, struct sc_dut *d, struct tally *t)
+{
+	int status;
+	char *body = NULL, why[512];
+	if (sc_dut_http(d, "GET", "/api/v1/config", NULL, &status, &body, why, sizeof why) != 0 ||
+	    status != 200) {
+		if (status)
+			snprintf(why, sizeof why, "GET /api/v1/config answers %d", status);
+		line(t, "FAIL", "mqtt config", "cannot read the device's MQTT settings: %s", why);
+		free(body);
+		return;
+	}
+	cJSON *j = cJSON_Parse(body);
+	free(body);
+	const cJSON *on = sc_json_at(j, "MQTT.Enabled");
+	const cJSON *url = sc_json_at(j, "MQTT.Broker");
+	struct sc_broker want, have;
+	if (!cJSON_IsString(url)) {
+		line(t, "FAIL", "mqtt config", "the device's configuration has no MQTT.Broker");
+	} else if (sc_broker_parse(o->broker, &want, why, sizeof why) != 0) {
+		line(t, "note", "mqtt config", "the device publishes to %s; --broker %s is not a "
+						 "broker URL to compare it with (%s)",
+		     url->valuestring, o->broker, why);
+	} else if (sc_broker_parse(url->valuestring, &have, why, sizeof why) != 0 ||
+		   strcasecmp(want.host, have.host) != 0 || want.port != have.port) {
+		line(t, "FAIL", "mqtt config", "the device publishes to %s (its MQTT.Broker), not to "
+						 "--broker %s: point it there (sc-hil run "
+						 "--configure-broker, or its page)",
+		     url->valuestring, o->broker);
+	} else if (cJSON_IsFalse(on)) {
+		line(t, "FAIL", "mqtt config", "the device's MQTT is off (MQTT.Enabled false): it "
+						 "publishes nothing to %s", url->valuestring);
+	} else {
+		line(t, "ok", "mqtt config", "the device publishes to %s, as --broker", url->valuestring);
+	}
+	cJSON_Delete(j);
+}
+
 /* Checks the API (GET /api/v1/status with the password); fills serial from
- * the twin's /sim/v1/state when it answers (a unit does not say it). */
+ * the twin's /sim/v1/state when it answers (a unit does not say it), and
+ * with --broker compares the device's configured broker. */
 static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *serial, size_t cap,
 		      struct tally *t)
 {
@@ -227,6 +271,8 @@ static void check_api(const struct sc_doctor_opts *o, struct sc_dut *d, char *se
 		line(t, "ok", what, "%s:%d: serial %s, firmware %s", o->dut, port,
 		     cJSON_IsString(sn) ? sn->valuestring : "?", cJSON_IsString(fw) ? fw->valuestring : "?");
 		cJSON_Delete(j);
+		if (o->broker)
+			check_broker_config(o, d, t);
 	}
 	free(body);
 }
@@ -285,9 +331,14 @@ int sc_doctor_run(const struct sc_doctor_opts *o)
 			line(&t, "FAIL", "device", "%s", why);
 		} else {
 			check_modbus(o, d, &t);
-			check_api(o, d, serial, sizeof serial, &t);
+			if (o->https_port > 0 || o->http_port > 0)
+				check_api(o, d, serial, sizeof serial, &t);
+			else
+				line(&t, "note", "api", "not checked: --https-port 0 and --http-port 0");
 			if (o->https_port > 0 && o->http_port > 0)
 				check_http(o, &t);
+			else if (o->https_port > 0)
+				line(&t, "note", "http", "not checked (--http-port 0)");
 			sc_dut_close(d);
 		}
 	} else {

@@ -6,7 +6,9 @@
  *   inversion      the P1 line is inverted: what the adapter needs
  *   data request   --data-request LINE: the dongle's request is high
  *   modbus         the device under test answers a read on its port (502)
- *   https / http   its API and page answer (443, 80)
+ *   https / http   its API and page answer (443, 80; --http-port 0: 80 unchecked)
+ *   mqtt config    with --broker: the device's own MQTT.Broker (its
+ *                  /api/v1/config) is that broker, and MQTT is on
  *   broker         --broker URL accepts a subscriber on the device's topics
  * Checks that need an option not given are not run (and say so). */
 #ifndef SC_DOCTOR_H

@@ -264,18 +264,28 @@ static void json_string(const cJSON *doc, const char *path, char *out, size_t ca
 	snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
-/* GET path until it answers 200 or wait_s pass; the body (malloc'd) or NULL. */
-static char *get_200(struct sc_dut *d, const char *path, double wait_s, char *why, size_t cap)
+/* GET path until it answers 200 or wait_s pass; the body (malloc'd) or NULL.
+ * A 401 (the password refused) is not tried again: each attempt would add
+ * to the unit's failed-login delay. *code (may be NULL): the last status,
+ * 0 when nothing answered. */
+static char *get_200(struct sc_dut *d, const char *path, double wait_s, int *code, char *why,
+		     size_t cap)
 {
 	double dl = mono_s() + wait_s;
 	for (;;) {
-		int st;
+		int st = 0;
 		char *body = NULL;
 		if (sc_dut_http(d, "GET", path, NULL, &st, &body, why, cap) == 0) {
+			if (code)
+				*code = st;
 			if (st == 200)
 				return body;
 			snprintf(why, cap, "GET %s answered %d", path, st);
 			free(body);
+			if (st == 401)
+				return NULL;
+		} else if (code) {
+			*code = 0;
 		}
 		if (mono_s() >= dl)
 			return NULL;
@@ -284,9 +294,10 @@ static char *get_200(struct sc_dut *d, const char *path, double wait_s, char *wh
 }
 
 /* get_200, parsed: the document (cJSON_Delete it) or NULL with why. */
-static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, char *why, size_t cap)
+static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, int *code, char *why,
+		       size_t cap)
 {
-	char *body = get_200(d, path, wait_s, why, cap);
+	char *body = get_200(d, path, wait_s, code, why, cap);
 	if (!body)
 		return NULL;
 	cJSON *doc = cJSON_Parse(body);
@@ -707,6 +718,41 @@ int main(int argc, char **argv)
 	char started[32], firmware[32] = "", serial[40] = "", dut_desc[300];
 	iso_now(started, sizeof started);
 
+	/* MQTT expectations need a subscriber: without --broker, say so before
+	 * the run rather than fail each of them after it; --no-mqtt skips them. */
+	if (!o.broker || o.no_mqtt) {
+		char steps[600] = "";
+		size_t used = 0;
+		int nsteps = 0;
+		for (int i = 0; i < s->nsteps; i++) {
+			const struct sc_step *st = &s->steps[i];
+			bool named = false;
+			for (int k = 0; k < st->nexpect; k++) {
+				if (st->expect[k].kind != SC_EXPECT_MQTT)
+					continue;
+				if (named)
+					continue; /* the step is named once */
+				named = true;
+				if (nsteps++ < 8 && used < sizeof steps)
+					used += (size_t)snprintf(steps + used, sizeof steps - used, "%s%s",
+								 used ? ", " : "", st->where);
+			}
+		}
+		if (nsteps > 8 && used < sizeof steps)
+			snprintf(steps + used, sizeof steps - used, " and %d more", nsteps - 8);
+		if (nsteps && !o.no_mqtt) {
+			fprintf(stderr,
+				"%s: %s expect%s MQTT messages, and no --broker URL names the broker the "
+				"device publishes to: give --broker, or --no-mqtt to skip those "
+				"expectations\n",
+				prog, steps, nsteps == 1 ? "s" : "");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (nsteps)
+			sc_log(SC_LOG_INFO, "--no-mqtt: the MQTT expectations of %s are skipped", steps);
+	}
+
 	/* A private broker. */
 	const char *broker_url = o.no_mqtt ? NULL : o.broker;
 	if (broker_url && strncmp(broker_url, "private", 7) == 0) {
@@ -727,7 +773,19 @@ int main(int argc, char **argv)
 		.broker_url = NULL, .serial = "", .timeout_s = 5,
 	};
 	probe = sc_dut_open(&dopts, why, sizeof why);
-	cJSON *status = probe ? get_json(probe, "/api/v1/status", 15, why, sizeof why) : NULL;
+	int api_code = 0;
+	cJSON *status = probe ? get_json(probe, "/api/v1/status", 15, &api_code, why, sizeof why)
+			      : NULL;
+	if (!status && api_code == 401) {
+		/* It answered: the password is the problem, and trying again
+		 * only lengthens the unit's failed-login delay. */
+		fprintf(stderr,
+			"%s: the device at %s refuses the password of user '%s' (401): %s; give "
+			"the unit's password with --password PW or in $SC_HIL_PASSWORD (the label's, "
+			"or the one set on its page)\n",
+			prog, o.dut, o.user, o.password && *o.password ? "it is wrong" : "none was given");
+		goto out;
+	}
 	if (!status) {
 		fprintf(stderr, "%s: the device's API at %s://%s:%d does not answer: %s\n", prog,
 			o.https_port ? "https" : "http", o.dut, o.https_port ? o.https_port : o.http_port,
@@ -737,7 +795,7 @@ int main(int argc, char **argv)
 	cJSON_Delete(status);
 	/* The serial number and firmware: the twin says them in /sim/v1/state;
 	 * a unit's status document holds neither. */
-	char *state = get_200(probe, "/sim/v1/state", 0, why, sizeof why);
+	char *state = get_200(probe, "/sim/v1/state", 0, NULL, why, sizeof why);
 	cJSON *sd = state ? cJSON_Parse(state) : NULL;
 	bool twin = cJSON_IsObject(sc_json_at(sd, "Twin"));
 	json_string(sd, "Status.System.SerialNumber", serial, sizeof serial);
@@ -746,7 +804,7 @@ int main(int argc, char **argv)
 	free(state);
 	if (!firmware[0]) {
 		/* A unit: the version its firmware endpoint (manual §5.2) gives. */
-		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, why, sizeof why);
+		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, NULL, why, sizeof why);
 		json_string(fw, "Version", firmware, sizeof firmware);
 		cJSON_Delete(fw);
 	}
@@ -791,7 +849,7 @@ int main(int argc, char **argv)
 	 * to the broker read here, connected to it. */
 	bool publishes = false;
 	if (broker_url) {
-		cJSON *cd = get_json(dut, "/api/v1/config", 10, why, sizeof why);
+		cJSON *cd = get_json(dut, "/api/v1/config", 10, NULL, why, sizeof why);
 		publishes = cJSON_IsTrue(sc_json_at(cd, "MQTT.Enabled"));
 		cJSON_Delete(cd);
 	}
@@ -822,6 +880,18 @@ int main(int argc, char **argv)
 		.ts_window = o.unit_clock_ts,
 	};
 	run.keep_bytes = true;
+	if (o.no_mqtt) {
+		/* Skipped, said before the run: the run checks the rest. */
+		for (int i = 0; i < s->nsteps; i++)
+			for (int k = 0; k < s->steps[i].nexpect; k++)
+				if (s->steps[i].expect[k].kind == SC_EXPECT_MQTT &&
+				    sc_run_skip(&run, stdout, &s->steps[i], &s->steps[i].expect[k],
+						"--no-mqtt: MQTT is not read on this bench") != 0) {
+					fprintf(stderr, "%s: out of memory\n", prog);
+					goto out;
+				}
+		sc_scenario_drop_expects(s, SC_EXPECT_MQTT);
+	}
 	sc_log(SC_LOG_INFO, "scenario %s: %d steps over %g s%s", s->name, s->nsteps, s->duration,
 	       o.speed != 1 ? ", faster" : "");
 	h.t0 = mono_s();

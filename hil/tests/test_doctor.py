@@ -84,6 +84,8 @@ class Doctor(unittest.TestCase):
         self.assertEqual(checks["https"], [("ok", "127.0.0.1:%d: serial E8DB84D0C70R, firmware 5.2.0"
                                              % self.sim.https_port)])
         self.assertEqual(checks["http"][0][0], "ok")
+        self.assertEqual(checks["mqtt config"], [("ok", "the device publishes to tcp://127.0.0.1:%d, "
+                                                     "as --broker" % self.broker.port)])
         # The serial came from the API; the broker check subscribed to its topics.
         self.assertEqual(checks["broker"], [("ok", "tcp://127.0.0.1:%d: subscribed to "
                                               "devices/+/smart-connect/E8DB84D0C70R/data/#" % self.broker.port)])
@@ -106,6 +108,27 @@ class Doctor(unittest.TestCase):
         self.assertIn("refuses the password: wrong", checks["https"][0][1])
         self.assertEqual(checks["modbus"][0][0], "ok")  # the rest is still checked
         self.assertRegex(text, r"\n\d+ ok, 2 failed, \d+ notes\n")
+
+    def test_a_device_publishing_to_another_broker_is_named(self):
+        other = brokertest.Broker(self.dir)
+        try:
+            url = "tcp://127.0.0.1:%d" % other.port
+            rc, checks, text = doctor(*self.dut(**{"--broker": url}))
+        finally:
+            other.close()
+        self.assertEqual(rc, 1, text)
+        self.assertEqual(checks["mqtt config"], [(
+            "FAIL", "the device publishes to tcp://127.0.0.1:%d (its MQTT.Broker), not to --broker %s: "
+            "point it there (sc-hil run --configure-broker, or its page)" % (self.broker.port, url))])
+        # The other broker itself is up: only the configuration is wrong.
+        self.assertEqual(checks["broker"][0][0], "ok")
+        self.assertRegex(text, r"\n\d+ ok, 1 failed, \d+ notes\n")
+
+    def test_http_port_0_skips_port_80(self):
+        rc, checks, text = doctor(*self.dut(**{"--http-port": 0}))
+        self.assertEqual(rc, 0, text)
+        self.assertEqual(checks["http"], [("note", "not checked (--http-port 0)")])
+        self.assertEqual(checks["https"][0][0], "ok")
 
     def test_data_request_on_a_port_without_modem_lines(self):
         rc, checks, text = doctor("--port", self.pty.meter, "--data-request", "cts")

@@ -509,7 +509,8 @@ class Usage(Bench):
     def test_unreachable_device_and_missing_port(self):
         good = os.path.join(SCENARIOS, "emucs-decimal-currents.json")
         r = self.run_hil("run", good, "--port", self.pty.meter, "--dut", "127.0.0.1",
-                         "--https-port", str(brokertest.closed_port(self)), "--password", "x")
+                         "--https-port", str(brokertest.closed_port(self)), "--password", "x",
+                         "--no-mqtt")
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("does not answer", r.stderr)
         sim = self.dut(good)
@@ -519,6 +520,66 @@ class Usage(Bench):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("--port: ", r.stderr)
+
+
+    def test_a_refused_password_stops_at_once(self):
+        good = os.path.join(SCENARIOS, "emucs-decimal-currents.json")
+        sim = self.dut(good)
+        for given in (("--password", "wrong"), ()):
+            env = {k: v for k, v in os.environ.items() if k != "SC_HIL_PASSWORD"}
+            t0 = time.monotonic()
+            r = subprocess.run([SC_HIL, "run", good, "--port", self.pty.meter, "--dut", "127.0.0.1",
+                                "--modbus-port", str(sim.port), "--https-port", str(sim.https_port),
+                                "--no-mqtt", *given], capture_output=True, text=True, timeout=60,
+                               env=env)
+            took = time.monotonic() - t0
+            self.assertEqual(r.returncode, 3, r.stderr)
+            # One request, no retries (the API's own timeout is 5 s).
+            self.assertLess(took, 4, r.stderr)
+            self.assertIn("refuses the password of user 'user' (401)", r.stderr)
+            self.assertIn("--password PW or in $SC_HIL_PASSWORD", r.stderr)
+            self.assertIn("it is wrong" if given else "none was given", r.stderr)
+            self.assertNotIn("does not answer", r.stderr)
+            self.assertEqual(r.stdout, "")
+
+    def mqtt_scenario(self):
+        return scenario_file(self.dir, "mqtt-steps", [
+            {"at": 0, "telegrams": {"count": 2}},
+            {"at": 1.5, "expect": [{"modbus": "telegram"}, {"mqtt": {"fields": "telegram"}}]},
+            {"at": 1.6, "expect": [{"modbus": "telegram"}]},
+            {"at": 1.7, "expect": [{"mqtt": {"fields": "telegram"}}]}],
+            meter={"protocol": "dsmr50", "seed": 3, "start": 1751360400})
+
+    def test_mqtt_expectations_without_a_broker_stop_before_the_run(self):
+        path = self.mqtt_scenario()
+        t0 = time.monotonic()
+        r = self.run_hil("run", path, "--port", self.pty.meter, "--dut", "127.0.0.1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("steps[1], steps[3] expect MQTT messages, and no --broker URL", r.stderr)
+        self.assertIn("--no-mqtt to skip", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_no_mqtt_skips_the_mqtt_expectations(self):
+        path = self.mqtt_scenario()
+        sim = self.dut(path, speed=5, mqtt=False)
+        r = subprocess.run([SC_HIL, "run", path, "--port", self.pty.meter, "--dut", "127.0.0.1",
+                            "--modbus-port", str(sim.port), "--https-port", str(sim.https_port),
+                            "--password", PASSWORD, "--no-mqtt", "--speed", "5", "--latency", "0.8",
+                            "--report", self.reports], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        skips = [ln for ln in r.stdout.splitlines() if ln.startswith("SKIP")]
+        self.assertEqual(skips, [
+            "SKIP steps[1].expect[1] at 1.5 s: mqtt power_instant: --no-mqtt: MQTT is not read "
+            "on this bench",
+            "SKIP steps[3].expect[0] at 1.7 s: mqtt power_instant: --no-mqtt: MQTT is not read "
+            "on this bench"], r.stdout)
+        self.assertFalse([ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")], r.stdout)
+        self.assertEqual(summary(r.stdout)[2:4], (0, 2), r.stdout)
+        with open(os.path.join(self.report_dir(), "junit.xml")) as f:
+            junit = ET.parse(f).getroot()
+        skipped = [c for c in junit.iter("testcase") if c.find("skipped") is not None]
+        self.assertEqual(len(skipped), 2)
 
 
 class Hooks(Bench):

@@ -718,6 +718,25 @@ void sc_scenario_free(struct sc_scenario *s)
 	free(s);
 }
 
+int sc_scenario_drop_expects(struct sc_scenario *s, enum sc_expect_kind kind)
+{
+	int dropped = 0;
+	for (int i = 0; i < s->nsteps; i++) {
+		struct sc_step *st = &s->steps[i];
+		int k = 0;
+		for (int j = 0; j < st->nexpect; j++) {
+			if (st->expect[j].kind == kind) {
+				free_expect(&st->expect[j]);
+				dropped++;
+			} else {
+				st->expect[k++] = st->expect[j];
+			}
+		}
+		st->nexpect = k;
+	}
+	return dropped;
+}
+
 int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_scenario **out,
 		     char *err, size_t cap)
 {

@@ -128,6 +128,10 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 		     char *err, size_t cap);
 void sc_scenario_free(struct sc_scenario *s);
 
+/* Removes (and frees) every expectation of a kind from the steps; returns
+ * how many were removed. */
+int sc_scenario_drop_expects(struct sc_scenario *s, enum sc_expect_kind kind);
+
 /* The meter's cadence for generated telegrams (s): 10 for DSMR 4.2, 1 else. */
 double sc_scenario_cadence(const struct sc_scenario *s);
 

@@ -40,6 +40,24 @@ void sc_results_report(struct sc_run *run, FILE *log, const struct sc_result *x)
 	fflush(log);
 }
 
+int sc_run_skip(struct sc_run *run, FILE *log, const struct sc_step *st,
+		const struct sc_expect *e, const char *why)
+{
+	struct sc_result *x = sc_results_add(run);
+	if (!x)
+		return -1;
+	sc_str_copy(x->where, sizeof x->where, e->where[0] ? e->where : st->where);
+	x->at = st->at;
+	x->when = st->at;
+	sc_str_copy(x->kind, sizeof x->kind, sc_expect_kind_name(e->kind));
+	sc_str_copy(x->target, sizeof x->target, e->kind == SC_EXPECT_MQTT ? e->metric : e->path);
+	sc_str_copy(x->expected, sizeof x->expected, "not checked");
+	sc_str_copy(x->actual, sizeof x->actual, why);
+	x->skipped = true;
+	sc_results_report(run, log, x);
+	return 0;
+}
+
 struct sc_run_telegram *sc_results_telegram(struct sc_run *r)
 {
 	if (r->ntg == r->captg) {

@@ -119,6 +119,12 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		    const struct sc_run_io *io, struct sc_run *run, FILE *log);
 void sc_run_free(struct sc_run *run);
 
+/* Records an expectation of step st as SKIP, with why as what was seen (a
+ * line in log, may be NULL): for one the bench is told not to check. 0, or
+ * -1 out of memory. */
+int sc_run_skip(struct sc_run *run, FILE *log, const struct sc_step *st,
+		const struct sc_expect *e, const char *why);
+
 /* Reads the captures the scenario's steps name and checks their slices:
  * 0, or -1 with "steps[2].capture.from: 40 is past the capture's last
  * telegram (it has 12)" in err. */

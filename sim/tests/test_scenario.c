@@ -478,6 +478,24 @@ Test(scenario_load, mqtt)
 	sc_scenario_free(s);
 }
 
+Test(scenario_load, drop_the_expectations_of_a_kind)
+{
+	struct sc_scenario *s = load(doc("",
+		"{\"at\": 0, \"expect\": [{\"mqtt\": {\"fields\": \"telegram\"}}, {\"modbus\": \"telegram\"},"
+		"{\"mqtt\": {\"fields\": {\"P\": 1}}}, {\"led\": \"no-data\"}]},"
+		"{\"at\": 1, \"expect\": {\"mqtt\": {\"fields\": \"telegram\"}}},"
+		"{\"at\": 2, \"expect\": {\"modbus\": \"telegram\"}}"));
+	cr_assert_eq(sc_scenario_drop_expects(s, SC_EXPECT_MQTT), 3);
+	cr_assert_eq(s->steps[0].nexpect, 2);
+	cr_assert_eq(s->steps[0].expect[0].kind, SC_EXPECT_MODBUS, "the others keep their order");
+	cr_assert_str_eq(s->steps[0].expect[0].where, "steps[0].expect[1]", "and their place in the file");
+	cr_assert_eq(s->steps[0].expect[1].kind, SC_EXPECT_LED);
+	cr_assert_eq(s->steps[1].nexpect, 0);
+	cr_assert_eq(s->steps[2].nexpect, 1);
+	cr_assert_eq(sc_scenario_drop_expects(s, SC_EXPECT_MQTT), 0, "none left");
+	sc_scenario_free(s);
+}
+
 Test(scenario_load, http_led_counters)
 {
 	struct sc_scenario *s = load(doc("",
