@@ -287,7 +287,7 @@ static double nice_step(double span, int n)
 #define PH 240
 #define ML 80
 #define MR 16
-#define MT 14
+#define MT 18
 #define MB 34
 /* More points than this in a series are drawn as min/max per column. */
 #define MAX_POINTS 2000
@@ -338,8 +338,43 @@ static void polyline(FILE *f, const struct series *s, double x0, double x1, doub
 		fprintf(f, "\"/>\n");
 }
 
+/* A short label for a step that acts on the device, or NULL. */
+static const char *event_label(const struct sc_step *st)
+{
+	const struct sc_action *a = &st->action;
+	switch (a->kind) {
+	case SC_ACT_METER:
+		return a->cut ? "cable out" : "cable in";
+	case SC_ACT_BROKER:
+		return a->cut ? "broker down" : "broker up";
+	case SC_ACT_POWER:
+		return "power cut";
+	case SC_ACT_BUTTON:
+		return a->button == SC_BUTTON_DOWN ? "button down" : a->button == SC_BUTTON_UP ? "button up" : "button";
+	case SC_ACT_NETWORK:
+		return "network";
+	default:
+		return NULL;
+	}
+}
+
+/* The scenario's actions as vertical lines with a label, inside the frame. */
+static void markers(FILE *f, const struct sc_scenario *s, double x0, double x1)
+{
+	for (int i = 0; s && i < s->nsteps; i++) {
+		const struct sc_step *st = &s->steps[i];
+		const char *label = event_label(st);
+		if (!label || st->at < x0 || st->at > x1)
+			continue;
+		double x = ML + (st->at - x0) / (x1 - x0) * (PW - ML - MR);
+		fprintf(f, "<g class=\"event\" data-step=\"%d\"><line class=\"ev\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>",
+			st->index, x, MT, x, PH - MB);
+		fprintf(f, "<text class=\"evl\" x=\"%.1f\" y=\"%d\">%s</text></g>\n", x + 3, MT + 12, label);
+	}
+}
+
 static void plot(FILE *f, const char *title, const char *unit, const struct series *want,
-		 const struct series *got, double t_end)
+		 const struct series *got, double t_end, const struct sc_scenario *sc)
 {
 	double x0 = 0, x1 = t_end > 0 ? t_end : 1;
 	double y0 = INFINITY, y1 = -INFINITY;
@@ -387,9 +422,10 @@ static void plot(FILE *f, const char *title, const char *unit, const struct seri
 		fprintf(f, "<text class=\"xl\" x=\"%.1f\" y=\"%d\">%.6g</text>\n", x, PH - MB + 16, v);
 	}
 	fprintf(f, "<text class=\"axis\" x=\"%d\" y=\"%d\">scenario time (s)</text>\n", PW - MR, PH - 2);
-	fprintf(f, "<text class=\"axis\" x=\"4\" y=\"%d\" text-anchor=\"start\">", MT - 2);
+	fprintf(f, "<text class=\"unit\" x=\"4\" y=\"%d\">", MT - 2);
 	esc(f, unit);
 	fprintf(f, "</text>\n");
+	markers(f, sc, x0, x1);
 	polyline(f, want, x0, x1, y0, y1, "want");
 	if (got)
 		polyline(f, got, x0, x1, y0, y1, "got");
@@ -400,6 +436,37 @@ static void plot(FILE *f, const char *title, const char *unit, const struct seri
 }
 
 /* ---- HTML ---- */
+
+/* Exported energy, when the telegrams carry it: expected from each telegram,
+ * served from the device's energy_export register read back after it. */
+static void export_plot(FILE *f, const struct sc_report_info *ri, const struct sc_run *run, double t_end)
+{
+	size_t n = run->ntg;
+	bool any = false, served = false;
+	for (size_t i = 0; i < n; i++) {
+		any = any || (run->tg[i].ok && isfinite(run->tg[i].e_export));
+		served = served || run->tg[i].served;
+	}
+	if (!any)
+		return;
+	int key = -1;
+	for (int k = 0; k < SC_REGMAP_NKEY; k++)
+		if (!strcmp(sc_regmap_key[k], "energy_export"))
+			key = k;
+	double *d = malloc(n * 3 * sizeof *d);
+	if (!d)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_run_telegram *t = &run->tg[i];
+		d[3 * i] = t->at;
+		d[3 * i + 1] = t->ok ? t->e_export : NAN;
+		d[3 * i + 2] = t->served && key >= 0 ? (double)t->regs[key] : NAN;
+	}
+	struct series we = {d, d + 1, n, 3};
+	struct series ge = {d, d + 2, n, 3};
+	plot(f, "Exported energy E_EXPORT", "Wh", &we, served && key >= 0 ? &ge : NULL, t_end, ri->s);
+	free(d);
+}
 
 static const char *css =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}"
@@ -412,7 +479,8 @@ static const char *css =
 	"pre{white-space:pre-wrap;margin:4px 0;background:#f8f8f8;padding:6px}.ctl{color:#999}"
 	"figure{margin:12px 0}figcaption{font-weight:bold}.note{color:#666}"
 	"svg .frame{fill:none;stroke:#999}svg .grid{stroke:#eee}svg text{font:11px sans-serif;fill:#555}"
-	"svg .yl{text-anchor:end}svg .xl{text-anchor:middle}svg .axis{text-anchor:end}"
+	"svg .yl{text-anchor:end}svg .xl{text-anchor:middle}svg .axis{text-anchor:end}svg .unit{text-anchor:start;font-weight:bold}"
+	"svg .ev{stroke:#8e24aa;stroke-dasharray:2 2}svg .evl{fill:#8e24aa;text-anchor:start}"
 	"svg polyline{fill:none;stroke-width:1.5}svg .want{stroke:#1f77b4}svg .got{stroke:#ff7f0e;stroke-dasharray:5 3}"
 	".kw{color:#1f77b4}.kg{color:#ff7f0e}.legend{margin:2px 0 0 80px}";
 
@@ -526,8 +594,8 @@ static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 		struct series gp = {b, &run->s[0].got_p, run->ns, stride};
 		struct series we = {b, &run->s[0].want_e, run->ns, stride};
 		struct series ge = {b, &run->s[0].got_e, run->ns, stride};
-		plot(f, "Active power P", "W", &wp, &gp, t_end);
-		plot(f, "Imported energy E_IMPORT", "Wh", &we, &ge, t_end);
+		plot(f, "Active power P", "W", &wp, &gp, t_end, ri->s);
+		plot(f, "Imported energy E_IMPORT", "Wh", &we, &ge, t_end, ri->s);
 	} else {
 		/* Only what the twin expected: values were not read back. */
 		size_t n = run->ntg;
@@ -541,10 +609,12 @@ static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 			   "(--no-read-back): the plots show what the twin expected.</p>\n");
 		struct series wp = {d, d ? d + 1 : NULL, d ? n : 0, 3};
 		struct series we = {d, d ? d + 2 : NULL, d ? n : 0, 3};
-		plot(f, "Active power P", "W", &wp, NULL, t_end);
-		plot(f, "Imported energy E_IMPORT", "Wh", &we, NULL, t_end);
+		plot(f, "Active power P", "W", &wp, NULL, t_end, ri->s);
+		plot(f, "Imported energy E_IMPORT", "Wh", &we, NULL, t_end, ri->s);
 		free(d);
 	}
+
+	export_plot(f, ri, run, t_end);
 
 	fprintf(f, "<h2>Expectations met or skipped (%d)</h2>\n", run->pass + run->skip);
 	results_table(f, run, 1);
@@ -654,7 +724,8 @@ static int mkdirs(const char *path, char *why, size_t cap)
 	return 0;
 }
 
-int sc_report_dir(const char *base, const char *name, char *out, size_t cap, char *why, size_t whycap)
+int sc_report_dir(const char *base, const char *started, const char *name, char *out, size_t cap, char *why,
+		  size_t whycap)
 {
 	if (mkdirs(base, why, whycap) != 0)
 		return -1;
@@ -668,11 +739,20 @@ int sc_report_dir(const char *base, const char *name, char *out, size_t cap, cha
 	safe[k] = '\0';
 	if (!k || safe[0] == '.')
 		safe[0] = '_', safe[1] = k ? safe[1] : '\0';
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
+	/* The run's start as ISO 8601 UTC, ':' (not allowed in a file name
+	 * everywhere) as '-': 2026-12-06T23-20-05Z. */
 	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+	if (started && *started) {
+		size_t j = 0;
+		for (const char *c = started; *c && j < sizeof stamp - 1; c++)
+			stamp[j++] = *c == ':' ? '-' : (*c >= '0' && *c <= '9') || *c == '-' || *c == 'T' || *c == 'Z' ? *c : '_';
+		stamp[j] = '\0';
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H-%M-%SZ", &tm);
+	}
 	for (int n = 1; n < 1000; n++) {
 		if (n == 1)
 			snprintf(out, cap, "%s/%s-%s", base, stamp, safe);

@@ -38,10 +38,12 @@ struct sc_report_info {
 int sc_report_write(const char *dir, const struct sc_report_info *ri, const struct sc_run *run,
 		    char *why, size_t cap);
 
-/* A new folder for a run under base: base/<UTC yyyymmdd-hhmmss>-<name>
- * (with -2, -3 ... if taken), created with its parents. Its path in out.
+/* A new folder for a run under base, named by the run's start (started:
+ * ISO 8601 UTC "2026-12-06T23:20:05Z", or NULL for now) and the scenario's
+ * name: base/2026-12-06T23-20-05Z-<name>, with -2, -3 ... when taken (two
+ * runs in the same second), created with its parents. Its path in out.
  * 0, or -1 with why. */
-int sc_report_dir(const char *base, const char *name, char *out, size_t cap, char *why,
-		  size_t whycap);
+int sc_report_dir(const char *base, const char *started, const char *name, char *out, size_t cap,
+		  char *why, size_t whycap);
 
 #endif

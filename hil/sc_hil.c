@@ -909,7 +909,7 @@ int main(int argc, char **argv)
 
 	/* Reports, and the recording. */
 	char rdir[4096];
-	if (sc_report_dir(o.report, s->name, rdir, sizeof rdir, why, sizeof why) != 0) {
+	if (sc_report_dir(o.report, started, s->name, rdir, sizeof rdir, why, sizeof why) != 0) {
 		fprintf(stderr, "%s: --report: %s\n", prog, why);
 		rc = EXIT_SETUP;
 	} else {

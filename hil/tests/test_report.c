@@ -94,6 +94,7 @@ static void telegrams(struct sc_run *run, size_t n)
 		t->ok = t->sent;
 		t->p = (double)(i % 7) * 100;
 		t->e_import = 1000 + (double)i;
+		t->e_export = NAN;
 		const char *b = "/ISK5\\2M550T\r\n\r\n1-0:1.8.1(1.0*kWh)\x02\xff\r\n!ABCD\r\n";
 		t->len = strlen(b);
 		t->bytes = strdup(b);
@@ -116,26 +117,28 @@ Test(report, folders_are_new_named_and_nested, .init = setup, .fini = teardown)
 {
 	char deep[256], a[512], b[512];
 	snprintf(deep, sizeof deep, "%s/x/y/reports", base);
-	cr_assert_eq(sc_report_dir(deep, "dsmr50 household/day", a, sizeof a, why, sizeof why), 0, "%s", why);
-	cr_assert_eq(sc_report_dir(deep, "dsmr50 household/day", b, sizeof b, why, sizeof why), 0, "%s", why);
+	const char *t0 = "2026-12-06T23:20:05Z";
+	cr_assert_eq(sc_report_dir(deep, t0, "dsmr50 household/day", a, sizeof a, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(sc_report_dir(deep, t0, "dsmr50 household/day", b, sizeof b, why, sizeof why), 0, "%s", why);
 	cr_assert_str_neq(a, b);
 	struct stat st;
 	cr_assert(stat(a, &st) == 0 && S_ISDIR(st.st_mode));
 	cr_assert(stat(b, &st) == 0 && S_ISDIR(st.st_mode));
-	/* base/<yyyymmdd-hhmmss>-<name>, the name made safe for a path. */
+	/* base/<the run's start, UTC>-<name>, the name made safe for a path;
+	 * a second run started in the same second gets -2. */
+	cr_assert_str_eq(strrchr(a, '/') + 1, "2026-12-06T23-20-05Z-dsmr50_household_day");
+	cr_assert_str_eq(strrchr(b, '/') + 1, "2026-12-06T23-20-05Z-dsmr50_household_day-2");
+	/* Without a start time: now, in the same form. */
+	cr_assert_eq(sc_report_dir(deep, NULL, "n", a, sizeof a, why, sizeof why), 0, "%s", why);
 	const char *leaf = strrchr(a, '/') + 1;
-	cr_assert_eq(strlen(leaf), strlen("20261202-013000-dsmr50_household_day"), "%s", leaf);
-	cr_assert(strstr(leaf, "-dsmr50_household_day"), "%s", leaf);
-	cr_assert_eq(leaf[8], '-');
-	/* Within the same second the second run gets -2. */
-	if (strncmp(a, b, strlen(a)) == 0)
-		cr_assert_str_eq(b + strlen(a), "-2");
+	cr_assert_eq(strlen(leaf), strlen("2026-12-06T23-20-05Z-n"), "%s", leaf);
+	cr_assert(leaf[10] == 'T' && leaf[13] == '-' && leaf[19] == 'Z', "%s", leaf);
 
 	char file[256];
 	snprintf(file, sizeof file, "%s/plain", base);
 	FILE *f = fopen(file, "w");
 	fclose(f);
-	cr_assert_eq(sc_report_dir(file, "n", a, sizeof a, why, sizeof why), -1);
+	cr_assert_eq(sc_report_dir(file, NULL, "n", a, sizeof a, why, sizeof why), -1);
 	cr_assert(strstr(why, "plain"), "%s", why);
 }
 
@@ -241,6 +244,56 @@ Test(report, long_runs_plot_bounded_and_list_the_first_telegrams, .init = setup,
 	snprintf(path, sizeof path, "%s/report.html", base);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_lt(st.st_size, 4 * 1024 * 1024, "%lld bytes", (long long)st.st_size);
+	free(h);
+	sc_run_free(&run);
+	sc_scenario_free(s);
+}
+
+Test(report, plots_mark_actions_show_export_and_whole_units, .init = setup, .fini = teardown)
+{
+	const char *text = "{\"scenario\":1,\"name\":\"ev\",\"steps\":["
+			   "{\"at\":0,\"telegrams\":{\"count\":20}},"
+			   "{\"at\":2,\"meter\":\"cut\"},{\"at\":4,\"meter\":\"restore\"},"
+			   "{\"at\":6,\"broker\":\"down\"},{\"at\":8,\"broker\":\"up\"},"
+			   "{\"at\":10,\"power\":\"cycle\"},{\"at\":12,\"button\":1.0},"
+			   "{\"at\":14,\"network\":{\"EthernetCable\":false}},"
+			   "{\"at\":15,\"expect\":[{\"modbus\":\"telegram\"}]}]}";
+	struct sc_scenario *s = NULL;
+	cr_assert_eq(sc_scenario_load(text, strlen(text), "ev.json", &s, why, sizeof why), 0, "%s", why);
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	result(&run, "steps[7].expect[0]", "modbus", true, false, "x", "x");
+	telegrams(&run, 20);
+	for (size_t i = 0; i < run.ntg; i++) {
+		run.tg[i].e_export = 500 + 2 * (double)i;
+		run.tg[i].served = true;
+		run.tg[i].regs[2] = (float)(500 + 2 * (double)i);
+	}
+	samples(&run, 20);
+	struct sc_report_info ri = {.scenario_path = "ev.json", .s = s, .dut = "d",
+				    .started = "2026-12-02T01:30:00Z", .wall_s = 1};
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+	char *h = report_file("report.html");
+	/* Power, import and export: three plots, export with both lines. */
+	cr_assert_eq(count(h, "<svg "), 3);
+	const char *ex = strstr(h, "Exported energy E_EXPORT");
+	cr_assert(ex, "no export plot");
+	cr_assert(strstr(ex, "class=\"want\"") && strstr(ex, "class=\"got\""));
+	/* Each action on each plot: a line and its label. */
+	const char *labels[] = {"cable out", "cable in", "broker down", "broker up", "power cut", "button",
+				"network"};
+	for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
+		char tag[64];
+		snprintf(tag, sizeof tag, ">%s</text></g>", labels[i]);
+		cr_assert_eq(count(h, tag), 3, "%s", labels[i]);
+	}
+	cr_assert_eq(count(h, "<g class=\"event\""), 3 * 7);
+	cr_assert_eq(count(h, "class=\"ev\""), 3 * 7);
+	/* The unit above each plot is anchored at its start, and no rule in the
+	 * style sheet anchors it at its end (which put it off the left edge). */
+	cr_assert_eq(count(h, "<text class=\"unit\" x=\"4\""), 3);
+	cr_assert(strstr(h, "svg .unit{text-anchor:start"));
+	cr_assert_null(strstr(h, "text-anchor=\"start\""), "an attribute the style sheet overrides");
 	free(h);
 	sc_run_free(&run);
 	sc_scenario_free(s);

@@ -43,6 +43,7 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	t->ok = ok;
 	t->p = ok && c->oracle.last.q[SC_RQ_P].set ? c->oracle.last.q[SC_RQ_P].v : NAN;
 	t->e_import = ok && c->oracle.last.q[SC_RQ_E_IMPORT].set ? c->oracle.last.q[SC_RQ_E_IMPORT].v : NAN;
+	t->e_export = ok && c->oracle.last.q[SC_RQ_E_EXPORT].set ? c->oracle.last.q[SC_RQ_E_EXPORT].v : NAN;
 	if ((keep && r->keep_bytes) || c->io->record) {
 		t->bytes = malloc(len + 1);
 		if (t->bytes) {

@@ -84,6 +84,7 @@ struct sc_run_telegram {
 	bool unsure;          /* it went out as the line came back (io.meter 2) */
 	bool ok;              /* the oracle parsed it (false when not sent) */
 	double p, e_import;   /* its P (W) and E_IMPORT (Wh), NAN when absent */
+	double e_export;      /* its E_EXPORT (Wh), NAN when absent */
 	char *bytes;          /* owned, kept when the run keeps telegrams */
 	/* io.record: what the device served after it (regs in the order of
 	 * sc_regmap_key; mqtt the power_instant received since, or NULL) */
