@@ -6,7 +6,9 @@
  *   result.json  the same, and the run's figures, for programs
  *   report.html  one self-contained page for a person: the verdict and
  *                summary, mismatches first, plots of expected against
- *                served power and energy over time (inline SVG), the
+ *                served power and energy (import; export when the
+ *                telegrams carry it) over time (inline SVG), with the
+ *                scenario's actions marked on them, the
  *                telegrams sent; no script, style sheet, font or image is
  *                fetched from anywhere
  * Files are written whole to a temporary name and renamed. */
