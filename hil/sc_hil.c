@@ -407,7 +407,26 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 	return wait_ready(d, want_mqtt, 60, why, cap);
 }
 
+/* --reset-first: POST /api/v1/reset, then wait (at most 60 s) for the
+ * device to run again (a unit: its API answering 200 again). Its event
+ * counters start over, so a run on it starts as on a fresh device. */
+static int reset_first(struct sc_dut *d, char *why, size_t cap)
+{
+	int st;
+	char *body = NULL;
+	sc_log(SC_LOG_INFO, "device: --reset-first: resetting");
+	if (sc_dut_http(d, "POST", "/api/v1/reset", "{}", &st, &body, why, cap) != 0)
+		return -1;
+	free(body);
+	if (st / 100 != 2) {
+		snprintf(why, cap, "POST /api/v1/reset answered %d", st);
+		return -1;
+	}
+	return wait_ready(d, false, 60, why, cap);
+}
+
 struct opts {
+	bool reset_first;
 	bool record;
 	const char *input, *output;
 	const char *port, *line, *dr;
@@ -440,7 +459,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		O_PORT = 256, O_LINE, O_DR, O_DUT, O_MB, O_HTTPS, O_HTTP, O_USER, O_PW, O_SERIAL,
 		O_BROKER, O_CONFB, O_NOMQTT, O_SPEED, O_LAT, O_NORB, O_HOOK, O_REPORT, O_LOG
 	};
-	enum { O_UNIT_CLOCK_TS = 512 };
+	enum { O_UNIT_CLOCK_TS = 512, O_RESET_FIRST };
 	static const struct option lo[] = {
 		{"port", required_argument, NULL, O_PORT}, {"line", required_argument, NULL, O_LINE},
 		{"data-request", required_argument, NULL, O_DR}, {"dut", required_argument, NULL, O_DUT},
@@ -456,12 +475,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"report", required_argument, NULL, O_REPORT}, {"output", required_argument, NULL, 'o'},
 		{"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, 'h'},
 		{"unit-clock-ts", required_argument, NULL, O_UNIT_CLOCK_TS},
+		{"reset-first", no_argument, NULL, O_RESET_FIRST},
 		{NULL, 0, NULL, 0},
 	};
 	double d;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
+		case O_RESET_FIRST: o->reset_first = true; break;
 		case O_PORT: o->port = optarg; break;
 		case O_LINE: o->line = optarg; break;
 		case O_DR: o->dr = optarg; break;
@@ -823,6 +844,10 @@ int main(int argc, char **argv)
 	    sc_fw_cmp(&want_fw, &have_fw) != 0)
 		sc_log(SC_LOG_WARN, "device: it runs firmware %s, the scenario is written for %s", firmware,
 		       s->firmware);
+	if (o.reset_first && reset_first(probe, why, sizeof why) != 0) {
+		fprintf(stderr, "%s: --reset-first: %s\n", prog, why);
+		goto out;
+	}
 	if (o.configure_broker) {
 		char doc[300];
 		snprintf(doc, sizeof doc, "{\"MQTT\":{\"Enabled\":true,\"Broker\":\"%s\"}}", broker_url);

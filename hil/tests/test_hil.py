@@ -630,5 +630,45 @@ class PrivateBroker(Bench):
         self.assertIn("resetting", r.stderr)
 
 
+class RepeatableRuns(Bench):
+    """The same scenario passes twice in a row on one device: counters
+    compared as differences from the start of each run, or the device reset
+    first (--reset-first)."""
+
+    def scenario(self):
+        return scenario_file(self.dir, "repeatable", [
+            {"at": 0, "telegrams": {"count": 6}},
+            {"at": 5.5, "expect": [{"counters": {"telegrams_pass": 6, "telegrams_fail": 0,
+                                                 "uptime": {"min": 5}}}]}],
+            meter={"protocol": "dsmr50", "seed": 3, "start": 1751360400})
+
+    def counted(self, sim):
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        url = "https://127.0.0.1:%d/sim/v1/state" % sim.https_port
+        with urllib.request.urlopen(url, context=ctx, timeout=5) as f:
+            return json.load(f)["Status"]["Counters"]["telegrams_pass"]
+
+    def test_twice_on_one_device_then_reset_first(self):
+        path = self.scenario()
+        sim = self.dut(path, speed=5)
+        for n in (1, 2):
+            r = self.hil(sim, path, "--report", os.path.join(self.dir, "r%d" % n), speed=5,
+                         latency=0.8)
+            self.assertEqual(r.returncode, 0, "run %d:\n%s%s" % (n, r.stdout, r.stderr))
+            self.assertIn("PASS steps[1].expect[0]", r.stdout)
+        # The device counted both runs: the second passed on differences.
+        self.assertGreaterEqual(self.counted(sim), 12)
+        r = self.hil(sim, path, "--reset-first", "--report", os.path.join(self.dir, "r3"),
+                     speed=5, latency=0.8)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--reset-first: resetting", r.stderr)
+        # Counted since the reset: this run's telegrams only.
+        self.assertEqual(self.counted(sim), 6)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -162,3 +162,57 @@ void sc_cmp_payload(const cJSON *want, const cJSON *got, struct sc_list *diffs, 
 {
 	payload_at(want, got, diffs, "", ts_window, wall);
 }
+
+bool sc_counter_is_gauge(const char *name)
+{
+	static const char *const gauges[] = {"uptime", "heap_free", "heap_min_free",
+					     "heap_largest_free"};
+	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+		if (strcmp(name, gauges[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Did the device restart between base and now? */
+static bool counters_restarted(const cJSON *now, const cJSON *base)
+{
+	const cJSON *n;
+	cJSON_ArrayForEach(n, now)
+	{
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(base, n->string);
+		if (!cJSON_IsNumber(n) || !cJSON_IsNumber(b))
+			continue;
+		bool gauge = sc_counter_is_gauge(n->string);
+		if (gauge && strcmp(n->string, "uptime") == 0 && n->valuedouble < b->valuedouble)
+			return true;
+		if (!gauge && n->valuedouble < b->valuedouble)
+			return true;
+	}
+	return false;
+}
+
+cJSON *sc_counters_since(const cJSON *now, const cJSON *base)
+{
+	if (!cJSON_IsObject(now))
+		return NULL;
+	cJSON *out = cJSON_CreateObject();
+	if (!out)
+		return NULL;
+	bool since = cJSON_IsObject(base) && !counters_restarted(now, base);
+	const cJSON *n;
+	cJSON_ArrayForEach(n, now)
+	{
+		const cJSON *b = since ? cJSON_GetObjectItemCaseSensitive(base, n->string) : NULL;
+		cJSON *v;
+		if (cJSON_IsNumber(n) && cJSON_IsNumber(b) && !sc_counter_is_gauge(n->string))
+			v = cJSON_CreateNumber(n->valuedouble - b->valuedouble);
+		else
+			v = cJSON_Duplicate(n, true);
+		if (!v || !cJSON_AddItemToObject(out, n->string, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}

@@ -44,4 +44,20 @@ void sc_text_fit(char *dst, size_t cap, const char *src);
 void sc_cmp_payload(const cJSON *want, const cJSON *got, struct sc_list *diffs, double ts_window,
 		    double wall);
 
+/* The device's counters (the twin's Status.Counters) are of two sorts:
+ * event counts, which only go up while the device runs (telegrams_*,
+ * mqtt_*, *_ping_*, heap_failed_allocs), and gauges, which say how things
+ * stand (uptime, heap_free, heap_min_free, heap_largest_free). True for a
+ * gauge. */
+bool sc_counter_is_gauge(const char *name);
+
+/* The counters as a run sees them: now (an object of numbers) with every
+ * event count less its value in base, the counters read at the start of
+ * the run; gauges as they are. When the device restarted since base (its
+ * uptime is below base's, or an event count went down) the counts started
+ * over, so they are given as they are. base NULL: all as they are. Returns
+ * a new object the caller frees with cJSON_Delete, NULL if out of memory
+ * or now is not an object. */
+cJSON *sc_counters_since(const cJSON *now, const cJSON *base);
+
 #endif

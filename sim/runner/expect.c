@@ -327,6 +327,18 @@ static void check_status_values(struct sc_runner *c, const struct sc_open_exp *o
 		return;
 	}
 	const struct sc_expect *e = o->e;
+	/* Counters: the differences from the start of the run, so that the
+	 * same scenario passes again on a device that has run before. */
+	cJSON *since = NULL;
+	if (e->kind == SC_EXPECT_COUNTERS) {
+		since = sc_counters_since(sc_json_at(doc, "Status.Counters"), c->ex.base);
+		if (!since) {
+			sc_str_copy(v->actual, sizeof v->actual, "no Status.Counters in the twin's state");
+			return;
+		}
+		doc = since;
+		prefix = "";
+	}
 	v->pass = true;
 	struct sc_list el, al;
 	sc_list_init(&el, v->expected, sizeof v->expected);
@@ -346,6 +358,9 @@ static void check_status_values(struct sc_runner *c, const struct sc_open_exp *o
 	}
 	sc_list_end(&el);
 	sc_list_end(&al);
+	cJSON_Delete(since);
+	if (e->kind == SC_EXPECT_COUNTERS)
+		prefix = "Status.Counters.";
 	sc_rn_fmt(v->target, sizeof v->target, "%s%s%s", prefix, e->nm ? e->m[0].key : "",
 		 e->nm > 1 ? " ..." : "");
 }
@@ -555,9 +570,30 @@ void sc_expects_stale(struct sc_expects *ex)
 	ex->status = NULL;
 }
 
+void sc_expects_baseline(struct sc_runner *c)
+{
+	bool wanted = false;
+	for (int i = 0; i < c->s->nsteps && !wanted; i++)
+		for (int j = 0; j < c->s->steps[i].nexpect; j++)
+			if (c->s->steps[i].expect[j].kind == SC_EXPECT_COUNTERS)
+				wanted = true;
+	if (!wanted)
+		return;
+	char why[256];
+	const cJSON *doc = status_doc(c, why, sizeof why);
+	const cJSON *k = doc ? sc_json_at(doc, "Status.Counters") : NULL;
+	if (cJSON_IsObject(k))
+		c->ex.base = cJSON_Duplicate(k, true);
+	/* Read again at the first check: the telegrams change it. */
+	cJSON_Delete(c->ex.status);
+	c->ex.status = NULL;
+	c->ex.status_at = -1;
+}
+
 void sc_expects_free(struct sc_expects *ex)
 {
 	free(ex->open);
 	cJSON_Delete(ex->status);
+	cJSON_Delete(ex->base);
 	memset(ex, 0, sizeof *ex);
 }

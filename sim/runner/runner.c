@@ -182,6 +182,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 			sc_rn_fmt(run->error, sizeof run->error, "out of memory");
 		goto out;
 	}
+	sc_expects_baseline(&c);
 	const struct sc_ev *ev = c.tl.ev;
 	size_t nev = c.tl.nev;
 	double tick = io->tick > 0 ? io->tick : 0.25;

@@ -91,6 +91,10 @@ struct sc_expects {
 	/* the status document, fetched once per moment */
 	cJSON *status;              /* owned, or NULL */
 	double status_at;
+	/* Status.Counters read once before the first telegram: counters
+	 * expectations compare the differences from it (sc_counters_since).
+	 * Owned, or NULL (not read, or the device did not serve it). */
+	cJSON *base;
 	/* The phase a restarting device named in its 503 answer to the status
 	 * request ("power-up", "initialising"), "" otherwise. */
 	char restarting[24];
@@ -160,6 +164,10 @@ void sc_expects_api(struct sc_runner *c, const struct sc_step *st);
 /* What the device says may have changed: fetch the status anew. */
 void sc_expects_stale(struct sc_expects *ex);
 void sc_expects_free(struct sc_expects *ex);
+/* Reads the baseline of the counters (ex.base) when the scenario has a
+ * counters expectation; a device that does not serve them leaves it NULL
+ * (those expectations then fail as they read nothing). */
+void sc_expects_baseline(struct sc_runner *c);
 
 /* readback.c */
 /* Telegram k (the last recorded) wants a read-back: at once, or queued

@@ -188,3 +188,74 @@ Test(payload, a_long_list_says_how_many_more)
 	cr_assert(strstr(out, " more)") != NULL, "got '%s'", out);
 	cr_assert_lt(strlen(out), sizeof out);
 }
+
+/* Counters since the start of the run: event counts less the baseline,
+ * gauges as they are, counts as they are after a restart. */
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	cr_assert(cJSON_IsNumber(v), "%s", k);
+	return v->valuedouble;
+}
+
+Test(counters, event_counts_are_differences_gauges_stay)
+{
+	cJSON *base = cJSON_Parse("{\"uptime\": 100, \"telegrams_pass\": 30, \"telegrams_fail\": 2,"
+				  " \"heap_free\": 150000, \"heap_failed_allocs\": 1}");
+	cJSON *now = cJSON_Parse("{\"uptime\": 140, \"telegrams_pass\": 60, \"telegrams_fail\": 2,"
+				 " \"heap_free\": 149000, \"heap_failed_allocs\": 3, \"mqtt_send_pass\": 7}");
+	cJSON *d = sc_counters_since(now, base);
+	cr_assert_not_null(d);
+	cr_assert_eq(num(d, "telegrams_pass"), 30);
+	cr_assert_eq(num(d, "telegrams_fail"), 0);
+	cr_assert_eq(num(d, "heap_failed_allocs"), 2);
+	cr_assert_eq(num(d, "uptime"), 140);
+	cr_assert_eq(num(d, "heap_free"), 149000);
+	/* not in the baseline: as it is */
+	cr_assert_eq(num(d, "mqtt_send_pass"), 7);
+	cJSON_Delete(d);
+	cJSON_Delete(now);
+	cJSON_Delete(base);
+}
+
+Test(counters, after_a_restart_the_counts_started_over)
+{
+	cJSON *base = cJSON_Parse("{\"uptime\": 100, \"telegrams_pass\": 30}");
+	cJSON *now = cJSON_Parse("{\"uptime\": 5, \"telegrams_pass\": 40}");
+	cJSON *d = sc_counters_since(now, base);
+	cr_assert_eq(num(d, "telegrams_pass"), 40);
+	cJSON_Delete(d);
+	cJSON_Delete(now);
+	/* uptime unknown, a count that went down */
+	now = cJSON_Parse("{\"telegrams_pass\": 4}");
+	d = sc_counters_since(now, base);
+	cr_assert_eq(num(d, "telegrams_pass"), 4);
+	cJSON_Delete(d);
+	cJSON_Delete(now);
+	cJSON_Delete(base);
+}
+
+Test(counters, without_a_baseline_all_as_they_are)
+{
+	cJSON *now = cJSON_Parse("{\"uptime\": 5, \"telegrams_pass\": 40}");
+	cJSON *d = sc_counters_since(now, NULL);
+	cr_assert_eq(num(d, "telegrams_pass"), 40);
+	cr_assert_eq(num(d, "uptime"), 5);
+	cJSON_Delete(d);
+	cr_assert_null(sc_counters_since(NULL, NULL));
+	cJSON *arr = cJSON_Parse("[1]");
+	cr_assert_null(sc_counters_since(arr, NULL));
+	cJSON_Delete(arr);
+	cJSON_Delete(now);
+}
+
+Test(counters, gauges_and_event_counts)
+{
+	cr_assert(sc_counter_is_gauge("uptime"));
+	cr_assert(sc_counter_is_gauge("heap_free"));
+	cr_assert(sc_counter_is_gauge("heap_min_free"));
+	cr_assert(sc_counter_is_gauge("heap_largest_free"));
+	cr_assert_not(sc_counter_is_gauge("heap_failed_allocs"));
+	cr_assert_not(sc_counter_is_gauge("telegrams_pass"));
+	cr_assert_not(sc_counter_is_gauge("gw_ping_fail"));
+}
