@@ -369,6 +369,22 @@ static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *
 	}
 }
 
+/* POST /api/v1/reset, then wait (at most 60 s) for the device to run again
+ * (a unit: its API answering 200 again; with want_mqtt, connected too). */
+static int reset_and_wait(struct sc_dut *d, bool want_mqtt, char *why, size_t cap)
+{
+	int st;
+	char *body = NULL;
+	if (sc_dut_http(d, "POST", "/api/v1/reset", "{}", &st, &body, why, cap) != 0)
+		return -1;
+	free(body);
+	if (st / 100 != 2) {
+		snprintf(why, cap, "POST /api/v1/reset answered %d", st);
+		return -1;
+	}
+	return wait_ready(d, want_mqtt, 60, why, cap);
+}
+
 /* PATCH the configuration; when a restart is due, a reset and a wait for
  * the device to come back (and, if it publishes, to connect). */
 static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *why, size_t cap)
@@ -397,32 +413,15 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 	if (!pending)
 		return 0;
 	sc_log(SC_LOG_INFO, "device: the configuration takes effect at a reset; resetting");
-	if (sc_dut_http(d, "POST", "/api/v1/reset", "{}", &st, &body, why, cap) != 0)
-		return -1;
-	free(body);
-	if (st / 100 != 2) {
-		snprintf(why, cap, "POST /api/v1/reset answered %d", st);
-		return -1;
-	}
-	return wait_ready(d, want_mqtt, 60, why, cap);
+	return reset_and_wait(d, want_mqtt, why, cap);
 }
 
-/* --reset-first: POST /api/v1/reset, then wait (at most 60 s) for the
- * device to run again (a unit: its API answering 200 again). Its event
- * counters start over, so a run on it starts as on a fresh device. */
+/* --reset-first: a reset before the run. The device's event counters start
+ * over, so a run on it starts as on a fresh device. */
 static int reset_first(struct sc_dut *d, char *why, size_t cap)
 {
-	int st;
-	char *body = NULL;
 	sc_log(SC_LOG_INFO, "device: --reset-first: resetting");
-	if (sc_dut_http(d, "POST", "/api/v1/reset", "{}", &st, &body, why, cap) != 0)
-		return -1;
-	free(body);
-	if (st / 100 != 2) {
-		snprintf(why, cap, "POST /api/v1/reset answered %d", st);
-		return -1;
-	}
-	return wait_ready(d, false, 60, why, cap);
+	return reset_and_wait(d, false, why, cap);
 }
 
 struct opts {
