@@ -93,13 +93,11 @@ static const char *verdict(const struct sc_report_info *ri, const struct sc_run 
 
 /* ---- JUnit XML ---- */
 
-static int junit(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
+/* A scenario's <testsuite> element. */
+static void junit_suite(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
 {
 	const char *name = ri->s->name;
 	int errors = ri->error ? 1 : 0;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"sc-hil\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
-		run->n + (size_t)errors, run->fail, errors, run->skip, ri->wall_s);
 	fprintf(f, "  <testsuite name=\"");
 	esc(f, name);
 	fprintf(f, "\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\" timestamp=\"",
@@ -170,7 +168,17 @@ static int junit(FILE *f, const struct sc_report_info *ri, const struct sc_run *
 		esc(f, ri->error);
 		fprintf(f, "\"/>\n    </testcase>\n");
 	}
-	fprintf(f, "  </testsuite>\n</testsuites>\n");
+	fprintf(f, "  </testsuite>\n");
+}
+
+static int junit(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
+{
+	int errors = ri->error ? 1 : 0;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"sc-hil\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+		run->n + (size_t)errors, run->fail, errors, run->skip, ri->wall_s);
+	junit_suite(f, ri, run);
+	fprintf(f, "</testsuites>\n");
 	return 0;
 }
 
@@ -767,4 +775,167 @@ int sc_report_dir(const char *base, const char *started, const char *name, char 
 	}
 	snprintf(why, whycap, "%s: no free name for a run's folder", base);
 	return -1;
+}
+
+int sc_report_subdir(const char *base, const char *name, char *out, size_t cap, char *why, size_t whycap)
+{
+	char safe[64];
+	size_t k = 0;
+	for (const char *s = name; *s && k < sizeof safe - 1; s++)
+		safe[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+				    *s == '-' || *s == '_' || *s == '.'
+			    ? *s
+			    : '_';
+	safe[k] = '\0';
+	if (!k || safe[0] == '.')
+		safe[0] = '_', safe[1] = k ? safe[1] : '\0';
+	for (int n = 1; n < 1000; n++) {
+		if (n == 1)
+			snprintf(out, cap, "%s/%s", base, safe);
+		else
+			snprintf(out, cap, "%s/%s-%d", base, safe, n);
+		if (mkdir(out, 0755) == 0)
+			return 0;
+		if (errno != EEXIST) {
+			snprintf(why, whycap, "%s: %s", out, strerror(errno));
+			return -1;
+		}
+	}
+	snprintf(why, whycap, "%s: no free name for a scenario's folder", base);
+	return -1;
+}
+
+/* ---- a suite: several scenarios on one device ---- */
+
+static void suite_junit(FILE *f, const struct sc_report_entry *e, size_t n, double wall_s)
+{
+	size_t tests = 0;
+	int failures = 0, errors = 0, skipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].ran)
+			continue;
+		tests += e[i].run->n + (e[i].ri.error ? 1 : 0);
+		failures += e[i].run->fail;
+		errors += e[i].ri.error ? 1 : 0;
+		skipped += e[i].run->skip;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"sc-hil\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+		tests, failures, errors, skipped, wall_s);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].ran) {
+			junit_suite(f, &e[i].ri, e[i].run);
+			continue;
+		}
+		/* Not run (the bench stopped before it): an error, so that a CI
+		 * does not count it as passed. */
+		fprintf(f, "  <testsuite name=\"");
+		esc(f, e[i].ri.s->name);
+		fprintf(f, "\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0\">\n"
+			   "    <testcase classname=\"");
+		esc(f, e[i].ri.s->name);
+		fprintf(f, ".run\" name=\"the run\">\n      <error type=\"not-run\" message=\"not run: "
+			   "the bench stopped before this scenario\"/>\n    </testcase>\n  </testsuite>\n");
+	}
+	fprintf(f, "</testsuites>\n");
+}
+
+static void suite_html(FILE *f, const struct sc_report_entry *e, size_t n, const char *started,
+		       double wall_s)
+{
+	size_t passed = 0, failed = 0, notrun = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].ran)
+			notrun++;
+		else if (e[i].ri.error || e[i].run->fail)
+			failed++;
+		else
+			passed++;
+	}
+	const char *v = failed ? "FAIL" : notrun ? "ERROR" : "PASS";
+	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		   "<title>%s: %zu scenarios (sc-hil)</title>\n<style>%s"
+		   ".NOTRUN{background:#777}</style>\n</head>\n<body>\n",
+		v, n, css);
+	fprintf(f, "<h1>Suite of %zu scenarios</h1>\n<p><span class=\"verdict %s\" id=\"verdict\">%s</span>"
+		   " &#160; %zu passed, %zu failed, %zu not run</p>\n",
+		n, v, v, passed, failed, notrun);
+	fprintf(f, "<table>\n");
+	row2(f, "device under test", n ? e[0].ri.dut : NULL);
+	row2(f, "firmware it said", n ? e[0].ri.dut_firmware : NULL);
+	row2(f, "started (UTC)", started);
+	char buf[64];
+	snprintf(buf, sizeof buf, "%.2f s", wall_s);
+	row2(f, "time taken", buf);
+	fprintf(f, "</table>\n<h2>Scenarios</h2>\n<table id=\"scenarios\">\n<tr><th>scenario</th>"
+		   "<th>verdict</th><th>passed</th><th>failed</th><th>skipped</th><th>telegrams</th>"
+		   "<th>time (s)</th><th>file</th></tr>\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_report_entry *x = &e[i];
+		const char *sv = !x->ran ? "NOTRUN" : verdict(&x->ri, x->run);
+		fprintf(f, "<tr class=\"%s\"><td>", strcmp(sv, "PASS") == 0 ? "" : "fail");
+		if (x->href) {
+			fprintf(f, "<a href=\"");
+			esc(f, x->href);
+			fprintf(f, "/report.html\">");
+			esc(f, x->ri.s->name);
+			fprintf(f, "</a>");
+		} else {
+			esc(f, x->ri.s->name);
+		}
+		fprintf(f, "</td><td><span class=\"verdict %s\">%s</span></td>", sv,
+			strcmp(sv, "NOTRUN") == 0 ? "NOT RUN" : sv);
+		if (x->ran)
+			fprintf(f, "<td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"num\">%d</td>"
+				   "<td class=\"num\">%zu</td><td class=\"num\">%.2f</td>",
+				x->run->pass, x->run->fail, x->run->skip, x->run->ntg, x->ri.wall_s);
+		else
+			fprintf(f, "<td></td><td></td><td></td><td></td><td></td>");
+		fprintf(f, "<td><code>");
+		esc(f, x->ri.scenario_path);
+		fprintf(f, "</code>");
+		if (x->ri.error) {
+			fprintf(f, "<br>stopped: ");
+			esc(f, x->ri.error);
+		}
+		fprintf(f, "</td></tr>\n");
+	}
+	fprintf(f, "</table>\n</body>\n</html>\n");
+}
+
+static int put_suite_doc(const char *dir, const char *name, const struct sc_report_entry *e, size_t n,
+			 const char *started, double wall_s, bool is_html, char *why, size_t cap)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f) {
+		snprintf(why, cap, "%s: out of memory", name);
+		return -1;
+	}
+	if (is_html)
+		suite_html(f, e, n, started, wall_s);
+	else
+		suite_junit(f, e, n, wall_s);
+	bool bad = ferror(f) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || !buf) {
+		free(buf);
+		snprintf(why, cap, "%s: out of memory", name);
+		return -1;
+	}
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = sc_write_file_atomic(path, buf, len, 0644, why, cap);
+	free(buf);
+	return rc;
+}
+
+int sc_report_suite(const char *dir, const struct sc_report_entry *e, size_t n, const char *started,
+		    double wall_s, char *why, size_t cap)
+{
+	if (put_suite_doc(dir, "junit.xml", e, n, started, wall_s, false, why, cap) != 0 ||
+	    put_suite_doc(dir, "index.html", e, n, started, wall_s, true, why, cap) != 0)
+		return -1;
+	return 0;
 }

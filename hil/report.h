@@ -15,6 +15,7 @@
 #ifndef SC_REPORT_H
 #define SC_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "meter_port.h"
@@ -47,5 +48,25 @@ int sc_report_write(const char *dir, const struct sc_report_info *ri, const stru
  * 0, or -1 with why. */
 int sc_report_dir(const char *base, const char *started, const char *name, char *out, size_t cap,
 		  char *why, size_t whycap);
+
+/* base/name (name made safe for a file name), base/name-2 ... when taken,
+ * created: a scenario's folder inside a suite's. 0, or -1 with why. */
+int sc_report_subdir(const char *base, const char *name, char *out, size_t cap, char *why, size_t whycap);
+
+/* A scenario of a suite, for its reports. */
+struct sc_report_entry {
+	struct sc_report_info ri;
+	const struct sc_run *run; /* when ran */
+	bool ran;                 /* false: the bench stopped before it */
+	const char *href;         /* its folder, relative to the suite's, or NULL */
+};
+
+/* A suite's reports in dir (each scenario's own are in its folder):
+ *   junit.xml   a <testsuite> per scenario (one not run: an error)
+ *   index.html  a line per scenario, its verdict and counts, linking
+ *               its report
+ * 0, or -1 with why. */
+int sc_report_suite(const char *dir, const struct sc_report_entry *e, size_t n, const char *started,
+		    double wall_s, char *why, size_t cap);
 
 #endif

@@ -16,15 +16,19 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "cursor.h"
 #include "doctor.h"
 #include "dut.h"
 #include "firmware.h"
@@ -166,7 +170,108 @@ static int run_hook(struct hil *h, const char *action, const char *arg1, char *w
 	return -1;
 }
 
-static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *why, size_t cap);
+/* The hook asked what it observes: `CMD led` prints the LED's state,
+ * `CMD counters` the counters as a JSON object (docs/lab/hooks.md). Its
+ * output (trimmed) into out: 0, 1 not possible here (exit 77, or no
+ * hook), -1 failed (why). A hook that has not finished in HOOK_S is
+ * stopped. */
+#define HOOK_S 10.0
+static int hook_observe(struct hil *h, const char *what, char *out, size_t cap, char *why,
+			size_t whycap)
+{
+	int fd[2];
+	if (pipe(fd) != 0) {
+		snprintf(why, whycap, "--hook: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, whycap, "--hook: %s", strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		close(fd[1]);
+		execl("/bin/sh", "sh", "-c", "exec $0 \"$@\"", h->hook, what, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	size_t used = 0;
+	bool late = false;
+	double dl = mono_s() + HOOK_S;
+	for (;;) {
+		double left = dl - mono_s();
+		if (left <= 0) {
+			late = true;
+			break;
+		}
+		struct pollfd pfd = {fd[0], POLLIN, 0};
+		int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			continue;
+		char buf[512];
+		ssize_t n = read(fd[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (used + 1 < cap)
+				out[used++] = buf[i];
+	}
+	close(fd[0]);
+	if (late)
+		kill(pid, SIGKILL);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	while (used && (out[used - 1] == '\n' || out[used - 1] == '\r' || out[used - 1] == ' ' ||
+			out[used - 1] == '\t'))
+		used--;
+	out[used] = '\0';
+	size_t lead = strspn(out, " \t\r\n");
+	memmove(out, out + lead, used - lead + 1);
+	if (late) {
+		snprintf(why, whycap, "--hook %s did not answer within %g s", what, HOOK_S);
+		return -1;
+	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77) {
+		snprintf(why, whycap, "--hook %s: not observable on this bench (exit 77)", what);
+		return 1;
+	}
+	if (code != 0) {
+		snprintf(why, whycap, "--hook %s failed (exit %d)", what, code);
+		return -1;
+	}
+	if (!out[0]) {
+		snprintf(why, whycap, "--hook %s printed nothing", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* io.observe for a unit: its LED and counters are on none of its
+ * interfaces, so only a hook can say them; without one, SKIP. */
+static int io_observe(void *arg, const char *what, char *out, size_t cap, char *why, size_t whycap)
+{
+	struct hil *h = arg;
+	if (!h->hook) {
+		snprintf(why, whycap, "a unit shows its %s on none of its interfaces: give --hook CMD "
+				      "that answers '%s' to observe it (docs/lab/hooks.md)",
+			 strcmp(what, "led") == 0 ? "LED" : "event counters", what);
+		return 1;
+	}
+	return hook_observe(h, what, out, cap, why, whycap);
+}
+
+static int wait_ready(struct sc_dut *d, bool twin, bool want_mqtt, bool restarted, double timeout_s,
+		      char *why, size_t cap);
 static int do_act(struct hil *h, const struct sc_step *st, char *why, size_t cap);
 
 /* An action; after the broker is up again, the scenario's clock waits for
@@ -181,7 +286,12 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 		return rc;
 	double w0 = mono_s();
 	char err[300];
-	int ready = wait_ready(h->dut, true, RECONNECT_S, err, sizeof err);
+	if (!h->twin) {
+		/* A unit does not say when it is connected again: what follows
+		 * the reconnection is for the scenario's "within" to allow. */
+		return 0;
+	}
+	int ready = wait_ready(h->dut, true, true, false, RECONNECT_S, err, sizeof err);
 	double waited = mono_s() - w0;
 	h->t0 += waited;
 	if (ready != 0) {
@@ -309,60 +419,60 @@ static cJSON *get_json(struct sc_dut *d, const char *path, double wait_s, int *c
 
 /* Waits for the device to run with no restart pending and, with want_mqtt,
  * to be connected to its broker. 0, or -1 with why (its state when the time
- * was up). The state comes from the twin's /sim/v1/state ("Status"): a unit
- * serves none of it (its /api/v1/status is the manual's document only), so
- * for a unit (the state refused: 403 or 404) the device is taken as ready
- * once its API answers 200 again after a restart, MQTT unseen. */
-static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *why, size_t cap)
+ * was up). A twin says its state in /sim/v1/state ("Status"). A unit says
+ * none of it (its /api/v1/status is the manual's document only): it is
+ * running when its API answers 200, after a restart (restarted) once it
+ * was seen away or 10 s passed; whether it is connected to its broker it
+ * does not say. */
+static int wait_ready(struct sc_dut *d, bool twin, bool want_mqtt, bool restarted, double timeout_s,
+		      char *why, size_t cap)
 {
 	double start = mono_s(), dl = start + timeout_s;
 	char state[32] = "", mq[32] = "";
-	bool away = false, told = false;
+	bool away = false;
 	for (;;) {
 		int st = 0;
 		char *body = NULL;
-		if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 && st == 200) {
-			cJSON *doc = cJSON_Parse(body);
-			bool pending = cJSON_IsTrue(sc_json_at(doc, "Status.System.RestartPending"));
-			json_string(doc, "Status.System.State", state, sizeof state);
-			json_string(doc, "Status.MQTT.State", mq, sizeof mq);
-			cJSON_Delete(doc);
-			if (!pending && strcmp(state, "running") == 0 &&
-			    (!want_mqtt || strcmp(mq, "connected") == 0)) {
-				free(body);
-				return 0;
-			}
-		} else if (st == 403 || st == 404) {
-			/* A unit: only its API answering again says the restart is over. */
-			free(body);
-			body = NULL;
-			if (!told && want_mqtt)
-				sc_log(SC_LOG_INFO, "device: it does not say whether MQTT is connected "
-						    "(no /sim/v1/state); going on when its API answers");
-			told = true;
-			if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 &&
+		if (twin) {
+			if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 &&
 			    st == 200) {
-				if (away || mono_s() - start >= 10) {
+				cJSON *doc = cJSON_Parse(body);
+				bool pending = cJSON_IsTrue(sc_json_at(doc, "Status.System.RestartPending"));
+				json_string(doc, "Status.System.State", state, sizeof state);
+				json_string(doc, "Status.MQTT.State", mq, sizeof mq);
+				cJSON_Delete(doc);
+				if (!pending && strcmp(state, "running") == 0 &&
+				    (!want_mqtt || strcmp(mq, "connected") == 0)) {
 					free(body);
 					return 0;
 				}
-				snprintf(state, sizeof state, "not restarted yet");
+			} else if (st) {
+				snprintf(state, sizeof state, "answering %d", st);
 			} else {
-				away = true;
-				if (st)
-					snprintf(state, sizeof state, "answering %d", st);
-				else
-					snprintf(state, sizeof state, "not answering");
+				snprintf(state, sizeof state, "not answering");
 			}
-		} else if (st) {
-			snprintf(state, sizeof state, "answering %d", st);
+		} else if (sc_dut_http(d, "GET", "/api/v1/status", NULL, &st, &body, why, cap) == 0 &&
+			   st == 200) {
+			if (!restarted || away || mono_s() - start >= 10) {
+				free(body);
+				if (want_mqtt)
+					sc_log(SC_LOG_DEBUG, "device: a unit does not say whether it is "
+							     "connected to its broker; its messages will");
+				return 0;
+			}
+			snprintf(state, sizeof state, "not restarted yet");
 		} else {
-			snprintf(state, sizeof state, "not answering");
+			away = true;
+			if (st)
+				snprintf(state, sizeof state, "answering %d", st);
+			else
+				snprintf(state, sizeof state, "not answering");
 		}
 		free(body);
 		if (mono_s() >= dl) {
 			snprintf(why, cap, "the device is not ready (state %s%s%s) after %g s", state,
-				 want_mqtt ? ", MQTT " : "", want_mqtt ? (mq[0] ? mq : "?") : "", timeout_s);
+				 want_mqtt && twin ? ", MQTT " : "",
+				 want_mqtt && twin ? (mq[0] ? mq : "?") : "", timeout_s);
 			return -1;
 		}
 		sleep_s(0.2);
@@ -371,7 +481,7 @@ static int wait_ready(struct sc_dut *d, bool want_mqtt, double timeout_s, char *
 
 /* POST /api/v1/reset, then wait (at most 60 s) for the device to run again
  * (a unit: its API answering 200 again; with want_mqtt, connected too). */
-static int reset_and_wait(struct sc_dut *d, bool want_mqtt, char *why, size_t cap)
+static int reset_and_wait(struct sc_dut *d, bool twin, bool want_mqtt, char *why, size_t cap)
 {
 	int st;
 	char *body = NULL;
@@ -382,12 +492,13 @@ static int reset_and_wait(struct sc_dut *d, bool want_mqtt, char *why, size_t ca
 		snprintf(why, cap, "POST /api/v1/reset answered %d", st);
 		return -1;
 	}
-	return wait_ready(d, want_mqtt, 60, why, cap);
+	return wait_ready(d, twin, want_mqtt, true, 60, why, cap);
 }
 
 /* PATCH the configuration; when a restart is due, a reset and a wait for
  * the device to come back (and, if it publishes, to connect). */
-static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *why, size_t cap)
+static int configure(struct sc_dut *d, bool twin, const char *doc, bool want_mqtt, char *why,
+		     size_t cap)
 {
 	int st;
 	char *body = NULL;
@@ -404,7 +515,8 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 	 * (manual §5.1): reset it. */
 	body = NULL;
 	bool pending = true;
-	if (sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 && st == 200) {
+	if (twin && sc_dut_http(d, "GET", "/sim/v1/state", NULL, &st, &body, why, cap) == 0 &&
+	    st == 200) {
 		cJSON *sd = cJSON_Parse(body);
 		pending = cJSON_IsTrue(sc_json_at(sd, "Status.System.RestartPending"));
 		cJSON_Delete(sd);
@@ -413,21 +525,24 @@ static int configure(struct sc_dut *d, const char *doc, bool want_mqtt, char *wh
 	if (!pending)
 		return 0;
 	sc_log(SC_LOG_INFO, "device: the configuration takes effect at a reset; resetting");
-	return reset_and_wait(d, want_mqtt, why, cap);
+	return reset_and_wait(d, twin, want_mqtt, why, cap);
 }
 
 /* --reset-first: a reset before the run. The device's event counters start
  * over, so a run on it starts as on a fresh device. */
-static int reset_first(struct sc_dut *d, char *why, size_t cap)
+static int reset_first(struct sc_dut *d, bool twin, char *why, size_t cap)
 {
 	sc_log(SC_LOG_INFO, "device: --reset-first: resetting");
-	return reset_and_wait(d, false, why, cap);
+	return reset_and_wait(d, twin, false, why, cap);
 }
 
 struct opts {
 	bool reset_first;
 	bool record;
-	const char *input, *output;
+	char **inputs;             /* the scenario files and folders given */
+	int ninputs;
+	const char *output;
+	const char *firmware;      /* --firmware: the oracle's firmware, or "unit" */
 	const char *port, *line, *dr;
 	const char *dut;
 	int modbus_port, https_port, http_port;
@@ -458,7 +573,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		O_PORT = 256, O_LINE, O_DR, O_DUT, O_MB, O_HTTPS, O_HTTP, O_USER, O_PW, O_SERIAL,
 		O_BROKER, O_CONFB, O_NOMQTT, O_SPEED, O_LAT, O_NORB, O_HOOK, O_REPORT, O_LOG
 	};
-	enum { O_UNIT_CLOCK_TS = 512, O_RESET_FIRST };
+	enum { O_UNIT_CLOCK_TS = 512, O_RESET_FIRST, O_FIRMWARE };
 	static const struct option lo[] = {
 		{"port", required_argument, NULL, O_PORT}, {"line", required_argument, NULL, O_LINE},
 		{"data-request", required_argument, NULL, O_DR}, {"dut", required_argument, NULL, O_DUT},
@@ -475,6 +590,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, 'h'},
 		{"unit-clock-ts", required_argument, NULL, O_UNIT_CLOCK_TS},
 		{"reset-first", no_argument, NULL, O_RESET_FIRST},
+		{"firmware", required_argument, NULL, O_FIRMWARE},
 		{NULL, 0, NULL, 0},
 	};
 	double d;
@@ -482,6 +598,16 @@ static int parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_RESET_FIRST: o->reset_first = true; break;
+		case O_FIRMWARE: {
+			struct sc_fw_version fw;
+			if (strcmp(optarg, "unit") != 0 && sc_fw_parse(optarg, &fw) != SC_OK) {
+				fprintf(stderr, "%s: --firmware: '%s' is not a version (5.1.0) or 'unit'\n",
+					prog, optarg);
+				return -1;
+			}
+			o->firmware = optarg;
+			break;
+		}
 		case O_PORT: o->port = optarg; break;
 		case O_LINE: o->line = optarg; break;
 		case O_DR: o->dr = optarg; break;
@@ -541,12 +667,13 @@ static int parse(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "%s: one %s expected\n", prog,
-			o->record ? "scenario or capture" : "scenario file");
+	if (o->record ? optind + 1 != argc : optind >= argc) {
+		fprintf(stderr, "%s: %s expected\n", prog,
+			o->record ? "one scenario or capture" : "a scenario file (or several, or a folder)");
 		return -1;
 	}
-	o->input = argv[optind];
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
 	const char *missing = !o->port ? "--port DEV (the meter emulator's serial port)"
 			      : !o->dut ? "--dut HOST (the device under test)"
 			      : o->record && !o->output ? "-o FILE (where the recording goes)"
@@ -652,6 +779,454 @@ static int doctor_main(int argc, char **argv)
 	return sc_doctor_run(&o) == 0 ? 0 : EXIT_MISMATCH;
 }
 
+
+/* ---- the scenarios of a run ---- */
+
+/* A scenario of the run: loaded (and its captures checked) before anything
+ * is set up, run in turn, its record kept for the suite's reports. */
+struct scen {
+	char path[4096];
+	char dir[4096];
+	char *text;                /* owned: the scenario's JSON */
+	struct sc_scenario *s;     /* owned */
+	struct sc_run run;
+	bool ran;
+	int rc;                    /* 0 passed, EXIT_MISMATCH, EXIT_SETUP */
+	double wall;
+	char started[32], desc[300], firmware[32], line[32], rdir[4096];
+	struct sc_meter_port_stats stats;
+	bool have_stats;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_scen(struct scen **v, size_t *n, const char *path, bool record)
+{
+	struct scen *m = realloc(*v, (*n + 1) * sizeof **v);
+	if (!m) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -1;
+	}
+	*v = m;
+	struct scen *sc = &m[*n];
+	memset(sc, 0, sizeof *sc);
+	(*n)++;
+	snprintf(sc->path, sizeof sc->path, "%s", path);
+	char why[1024];
+	size_t len = 0;
+	sc->text = sc_read_file(path, &len, why, sizeof why);
+	if (!sc->text) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		return -1;
+	}
+	size_t lead = strspn(sc->text, " \t\r\n");
+	if (record && sc->text[lead] != '{') {
+		free(sc->text);
+		sc->text = sc_record_capture_scenario(path, why, sizeof why);
+		if (!sc->text) {
+			fprintf(stderr, "%s: %s\n", prog, why);
+			return -1;
+		}
+		len = strlen(sc->text);
+	}
+	if (sc_scenario_load(sc->text, len, path, &sc->s, why, sizeof why) != 0) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		return -1;
+	}
+	char dirbuf[4096];
+	snprintf(dirbuf, sizeof dirbuf, "%s", path);
+	snprintf(sc->dir, sizeof sc->dir, "%s", dirname(dirbuf));
+	if (sc_run_check_captures(sc->s, sc->dir, why, sizeof why) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, why);
+		return -1;
+	}
+	sc->run.keep_bytes = true;
+	return 0;
+}
+
+/* The scenarios named: files as given, a folder's *.json in name order.
+ * 0, or -1 (said on stderr). */
+static int load_inputs(const struct opts *o, struct scen **v, size_t *n)
+{
+	for (int i = 0; i < o->ninputs; i++) {
+		const char *in = o->inputs[i];
+		struct stat st;
+		if (!o->record && stat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
+			DIR *d = opendir(in);
+			if (!d) {
+				fprintf(stderr, "%s: %s: %s\n", prog, in, strerror(errno));
+				return -1;
+			}
+			char **names = NULL;
+			size_t nn = 0;
+			struct dirent *de;
+			int rc = 0;
+			while ((de = readdir(d)) != NULL) {
+				size_t l = strlen(de->d_name);
+				if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.')
+					continue;
+				char **m = realloc(names, (nn + 1) * sizeof *names);
+				char *dup = m ? strdup(de->d_name) : NULL;
+				if (!dup) {
+					names = m ? m : names;
+					rc = -1;
+					break;
+				}
+				names = m;
+				names[nn++] = dup;
+			}
+			closedir(d);
+			if (rc == 0 && nn == 0) {
+				fprintf(stderr, "%s: %s: no scenario (*.json) in the folder\n", prog, in);
+				rc = -1;
+			} else if (rc != 0) {
+				fprintf(stderr, "%s: out of memory\n", prog);
+			}
+			if (nn)
+				qsort(names, nn, sizeof *names, cmp_name);
+			for (size_t k = 0; rc == 0 && k < nn; k++) {
+				char path[4096];
+				snprintf(path, sizeof path, "%s/%s", in, names[k]);
+				rc = add_scen(v, n, path, false);
+			}
+			for (size_t k = 0; k < nn; k++)
+				free(names[k]);
+			free(names);
+			if (rc != 0)
+				return -1;
+			continue;
+		}
+		if (add_scen(v, n, in, o->record) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The steps of s with MQTT expectations, named in out ("steps[2], steps[5]
+ * and 3 more"); how many. */
+static int mqtt_steps(const struct sc_scenario *s, char *out, size_t cap)
+{
+	size_t used = 0;
+	int nsteps = 0;
+	out[0] = '\0';
+	for (int i = 0; i < s->nsteps; i++) {
+		const struct sc_step *st = &s->steps[i];
+		bool has = false;
+		for (int k = 0; k < st->nexpect; k++)
+			has |= st->expect[k].kind == SC_EXPECT_MQTT;
+		if (has && nsteps++ < 8 && used < cap)
+			used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "", st->where);
+	}
+	if (nsteps > 8 && used < cap)
+		snprintf(out + used, cap - used, " and %d more", nsteps - 8);
+	return nsteps;
+}
+
+/* ---- the bench: the device and the broker, set up once ---- */
+
+struct bench {
+	const struct opts *o;
+	struct sc_broker_proc broker;
+	const char *broker_url;    /* NULL: MQTT is not read */
+	struct sc_dut_opts dopts;
+	bool twin;                 /* an sc-sim: its /sim/v1 may be used */
+	char serial[40];           /* given, said by a twin, or learnt from its messages; "" */
+	char firmware[32];         /* what the device says it runs, or "" */
+};
+
+static void describe_dut(const struct bench *b, char *out, size_t cap)
+{
+	const struct opts *o = b->o;
+	snprintf(out, cap, "%s%s (serial %s; Modbus %d, %s %d)", b->twin ? "sc-sim at " : "", o->dut,
+		 b->serial[0] ? b->serial : "not known", o->modbus_port, o->https_port ? "HTTPS" : "HTTP",
+		 o->https_port ? o->https_port : o->http_port);
+}
+
+/* The broker, the device's API, what it is (twin or unit), its serial
+ * and firmware; --configure-broker. 0, or an exit status (said on
+ * stderr). */
+static int setup_bench(struct bench *b)
+{
+	const struct opts *o = b->o;
+	char why[1024];
+	b->broker_url = o->no_mqtt ? NULL : o->broker;
+	if (b->broker_url && strncmp(b->broker_url, "private", 7) == 0) {
+		const char *addr = b->broker_url[7] == ':' ? b->broker_url + 8 : "127.0.0.1";
+		if (sc_broker_start_at(&b->broker, addr, 0, why, sizeof why) != 0) {
+			fprintf(stderr, "%s: --broker private: %s\n", prog, why);
+			return EXIT_SETUP;
+		}
+		b->broker_url = b->broker.url;
+		broker_pid = b->broker.pid;
+		sc_log(SC_LOG_INFO, "broker: mosquitto on %s", b->broker.url);
+	}
+	b->dopts = (struct sc_dut_opts){
+		.host = o->dut, .modbus_port = o->modbus_port, .https_port = o->https_port,
+		.http_port = o->http_port, .user = o->user, .password = o->password ? o->password : "",
+		.broker_url = NULL, .serial = "", .timeout_s = 5,
+	};
+	struct sc_dut *probe = sc_dut_open(&b->dopts, why, sizeof why);
+	int rc = EXIT_SETUP;
+	int api_code = 0;
+	cJSON *status = probe ? get_json(probe, "/api/v1/status", 15, &api_code, why, sizeof why)
+			      : NULL;
+	if (!status && api_code == 401) {
+		/* It answered: the password is the problem, and trying again
+		 * only lengthens the unit's failed-login delay. */
+		fprintf(stderr,
+			"%s: the device at %s refuses the password of user '%s' (401): %s; give "
+			"the unit's password with --password PW or in $SC_HIL_PASSWORD (the label's, "
+			"or the one set on its page)\n",
+			prog, o->dut, o->user, o->password && *o->password ? "it is wrong" : "none was given");
+		goto out;
+	}
+	if (!status) {
+		fprintf(stderr, "%s: the device's API at %s://%s:%d does not answer: %s\n", prog,
+			o->https_port ? "https" : "http", o->dut, o->https_port ? o->https_port : o->http_port,
+			why);
+		goto out;
+	}
+	cJSON_Delete(status);
+	/* A twin or a unit: asked once. A twin says its serial and firmware
+	 * in /sim/v1/state; a unit answers 404 there and is read from then on
+	 * through the manual's interfaces only. */
+	char *state = get_200(probe, "/sim/v1/state", 0, NULL, why, sizeof why);
+	cJSON *sd = state ? cJSON_Parse(state) : NULL;
+	b->twin = cJSON_IsObject(sc_json_at(sd, "Twin"));
+	if (b->twin) {
+		json_string(sd, "Status.System.SerialNumber", b->serial, sizeof b->serial);
+		json_string(sd, "Status.System.Firmware", b->firmware, sizeof b->firmware);
+	}
+	cJSON_Delete(sd);
+	free(state);
+	if (!b->firmware[0]) {
+		/* A unit: the version its firmware endpoint (manual §5.2) gives. */
+		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, NULL, why, sizeof why);
+		json_string(fw, "Version", b->firmware, sizeof b->firmware);
+		cJSON_Delete(fw);
+	}
+	if (o->serial)
+		snprintf(b->serial, sizeof b->serial, "%s", o->serial);
+	char desc[300];
+	describe_dut(b, desc, sizeof desc);
+	sc_log(SC_LOG_INFO, "device: %s, firmware %s", desc, b->firmware[0] ? b->firmware : "?");
+	if (!b->serial[0] && b->broker_url)
+		sc_log(SC_LOG_INFO, "device: its serial number is not known (a unit does not say it): "
+				    "its messages are read from the first device publishing to %s "
+				    "(--serial-number SN names it)",
+		       b->broker_url);
+	if (o->firmware && strcmp(o->firmware, "unit") == 0 && !b->firmware[0]) {
+		fprintf(stderr, "%s: --firmware unit: the device did not say its firmware "
+				"(GET /api/v1/firmware); give the version\n", prog);
+		goto out;
+	}
+	if (o->configure_broker) {
+		char doc[300];
+		snprintf(doc, sizeof doc, "{\"MQTT\":{\"Enabled\":true,\"Broker\":\"%s\"}}", b->broker_url);
+		if (configure(probe, b->twin, doc, true, why, sizeof why) != 0) {
+			fprintf(stderr, "%s: --configure-broker: %s\n", prog, why);
+			goto out;
+		}
+		sc_log(SC_LOG_INFO, "device: publishes to %s", b->broker_url);
+	}
+	rc = 0;
+out:
+	sc_dut_close(probe);
+	return rc;
+}
+
+/* One scenario on the bench: its configuration, the device ready, the
+ * meter port, the run, its report (in sc->rdir) and, recording, the
+ * recording. Sets sc->rc; returns EXIT_SETUP when the bench cannot go on
+ * (the suite stops), else 0. */
+static int run_one(struct bench *b, struct scen *sc, const char *report_base, bool in_suite)
+{
+	const struct opts *o = b->o;
+	struct sc_scenario *s = sc->s;
+	struct sc_run *run = &sc->run;
+	char why[1024];
+	struct sc_dut *dut = NULL, *probe = NULL;
+	struct sc_meter_port *port = NULL;
+	sc->rc = EXIT_SETUP;
+	iso_now(sc->started, sizeof sc->started);
+
+	/* The firmware the twin's oracle follows: the scenario's, or
+	 * --firmware's (the unit's own with "unit"). */
+	const char *fw = o->firmware ? strcmp(o->firmware, "unit") == 0 ? b->firmware : o->firmware
+				     : NULL;
+	struct sc_fw_version want_fw, have_fw;
+	if (fw && strcmp(fw, s->firmware) != 0) {
+		sc_log(SC_LOG_INFO, "twin: follows firmware %s (--firmware), the scenario is written for %s",
+		       fw, s->firmware);
+		sc_str_copy(s->firmware, sizeof s->firmware, fw);
+	} else if (!fw && sc_fw_parse(s->firmware, &want_fw) == SC_OK &&
+		   sc_fw_parse(b->firmware, &have_fw) == SC_OK && sc_fw_cmp(&want_fw, &have_fw) != 0) {
+		sc_log(SC_LOG_WARN, "device: it runs firmware %s, the scenario is written for %s "
+				    "(--firmware unit: the twin follows the unit)",
+		       b->firmware, s->firmware);
+	}
+	bool tic = s->device == SC_PROTO_TIC;
+	struct sc_line line = sc_line_for(tic);
+	if (o->line)
+		sc_line_parse(o->line, &line, why, sizeof why); /* checked before the bench */
+	enum sc_data_request dr = SC_DR_NONE;
+	if (o->dr)
+		sc_data_request_parse(o->dr, &dr);
+
+	probe = sc_dut_open(&b->dopts, why, sizeof why);
+	if (!probe) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		goto out;
+	}
+	if (o->reset_first && reset_first(probe, b->twin, why, sizeof why) != 0) {
+		fprintf(stderr, "%s: --reset-first: %s\n", prog, why);
+		goto out;
+	}
+	if (s->config && configure(probe, b->twin, s->config, b->broker_url != NULL, why, sizeof why) != 0) {
+		fprintf(stderr, "%s: %s: the scenario's configuration: %s\n", prog, sc->path, why);
+		goto out;
+	}
+	sc_dut_close(probe);
+	probe = NULL;
+	struct sc_dut_opts dopts = b->dopts;
+	dopts.broker_url = b->broker_url;
+	dopts.serial = b->serial;
+	dut = sc_dut_open(&dopts, why, sizeof why);
+	if (!dut) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		goto out;
+	}
+	/* Time 0 is when the device is ready: running and, if it publishes
+	 * to the broker read here, connected to it (as far as it says). */
+	bool publishes = false;
+	if (b->broker_url) {
+		cJSON *cd = get_json(dut, "/api/v1/config", 10, NULL, why, sizeof why);
+		publishes = cJSON_IsTrue(sc_json_at(cd, "MQTT.Enabled"));
+		cJSON_Delete(cd);
+	}
+	if (wait_ready(dut, b->twin, publishes, false, 30, why, sizeof why) != 0)
+		sc_log(SC_LOG_WARN, "device: %s; going on", why);
+
+	/* The meter emulator. */
+	struct sc_meter_port_opts po = {
+		.path = o->port, .line = line, .dr = dr, .pace = 1 / o->speed,
+		.min_gap_s = (tic ? 0.0167 : 0.0) / o->speed, .reopen_s = 0.5, .log = port_log,
+	};
+	port = sc_meter_port_open(&po, why, sizeof why);
+	if (!port) {
+		fprintf(stderr, "%s: --port: %s\n", prog, why);
+		goto out;
+	}
+	sc_line_format(&line, sc->line, sizeof sc->line);
+	sc_log(SC_LOG_INFO, "meter: %s at %s%s%s", o->port, sc->line, dr ? ", data request on " : "",
+	       dr ? sc_data_request_name(dr) : "");
+
+	struct hil h = {.s = s, .dut = dut, .port = port, .twin = b->twin, .speed = o->speed,
+			.hook = o->hook, .broker = b->broker.pid > 0 ? &b->broker : NULL};
+	struct sc_run_io io = {
+		.meter = io_meter, .advance = io_advance, .act = io_act, .clock = io_clock, .arg = &h, .tick = 0.25,
+		.latency = o->latency, .mqtt_grace_ms = 3000, .sample = !o->no_read_back,
+		.record = o->record,
+		.ts_window = o->unit_clock_ts,
+		.observe = b->twin ? NULL : io_observe,
+	};
+	if (o->no_mqtt) {
+		/* Skipped, said before the run: the run checks the rest. */
+		for (int i = 0; i < s->nsteps; i++)
+			for (int k = 0; k < s->steps[i].nexpect; k++)
+				if (s->steps[i].expect[k].kind == SC_EXPECT_MQTT &&
+				    sc_run_skip(run, stdout, &s->steps[i], &s->steps[i].expect[k],
+						"--no-mqtt: MQTT is not read on this bench") != 0) {
+					fprintf(stderr, "%s: out of memory\n", prog);
+					goto out;
+				}
+		sc_scenario_drop_expects(s, SC_EXPECT_MQTT);
+	}
+	sc_log(SC_LOG_INFO, "scenario %s: %d steps over %g s%s", s->name, s->nsteps, s->duration,
+	       o->speed != 1 ? ", faster" : "");
+	h.t0 = mono_s();
+	int r = sc_run_scenario(s, sc->dir, dut, &io, run, stdout);
+	sc->wall = mono_s() - h.t0;
+	sc->ran = true;
+	if (r != 0)
+		fprintf(stderr, "%s: scenario %s stopped: %s\n", prog, s->name, run->error);
+	sc->rc = r != 0 || run->fail ? EXIT_MISMATCH : 0;
+	printf("scenario %s: %d passed, %d failed, %d skipped; %zu telegrams over %g s in %.2f s",
+	       s->name, run->pass, run->fail, run->skip, run->ntg, run->duration, sc->wall);
+	if (run->not_sent)
+		printf("; %d did not reach the device", run->not_sent);
+	printf("\n");
+	fflush(stdout);
+
+	/* The serial a unit's messages came with, for the reports. */
+	if (!b->serial[0] && b->broker_url) {
+		char other[40];
+		sc_dut_mqtt_serial(dut, b->serial, sizeof b->serial, other, sizeof other);
+		if (b->serial[0])
+			sc_log(SC_LOG_INFO, "device: serial %s (from the topics of its messages)", b->serial);
+		if (other[0])
+			sc_log(SC_LOG_WARN, "device: another device (serial %s) publishes to the same broker; "
+					    "its messages were left out (--serial-number SN names the one "
+					    "under test)",
+			       other);
+	}
+	describe_dut(b, sc->desc, sizeof sc->desc);
+	snprintf(sc->firmware, sizeof sc->firmware, "%s", b->firmware);
+	if (port) {
+		sc->stats = *sc_meter_port_stats(port);
+		sc->have_stats = true;
+	}
+
+	/* Reports, and the recording. */
+	int made = in_suite ? sc_report_subdir(report_base, s->name, sc->rdir, sizeof sc->rdir, why, sizeof why)
+			    : sc_report_dir(report_base, sc->started, s->name, sc->rdir, sizeof sc->rdir, why,
+					    sizeof why);
+	if (made != 0) {
+		fprintf(stderr, "%s: --report: %s\n", prog, why);
+		sc->rc = EXIT_SETUP;
+	} else {
+		struct sc_report_info ri = {
+			.scenario_path = sc->path, .s = s, .dut = sc->desc,
+			.dut_firmware = sc->firmware[0] ? sc->firmware : NULL, .port = o->port, .line = sc->line,
+			.line_stats = &sc->stats, .started = sc->started, .wall_s = sc->wall,
+			.exit_status = sc->rc, .error = r != 0 ? run->error : NULL,
+		};
+		if (sc_report_write(sc->rdir, &ri, run, why, sizeof why) != 0) {
+			fprintf(stderr, "%s: report: %s\n", prog, why);
+			sc->rc = EXIT_SETUP;
+		} else {
+			printf("report: %s/report.html\n", sc->rdir);
+		}
+	}
+	if (o->record && r == 0) {
+		struct sc_record_info rec = {sc->path, sc->desc, sc->firmware[0] ? sc->firmware : NULL,
+					     sc->started};
+		if (sc_record_write(o->output, sc->text, &rec, run, why, sizeof why) != 0) {
+			fprintf(stderr, "%s: -o: %s\n", prog, why);
+			sc->rc = EXIT_SETUP;
+		} else {
+			size_t served = 0;
+			for (size_t k = 0; k < run->ntg; k++)
+				served += run->tg[k].served || run->tg[k].mqtt;
+			printf("recorded: %s (%zu telegrams, %zu with what the device served)\n", o->output,
+			       run->ntg, served);
+			/* A recording's expectations are what it saw, mismatches
+			 * with the twin included. */
+			if (sc->rc == EXIT_MISMATCH)
+				sc->rc = 0;
+		}
+	}
+	fflush(stdout);
+out:
+	sc_meter_port_close(port);
+	sc_dut_close(dut);
+	sc_dut_close(probe);
+	return sc->rc == EXIT_SETUP ? EXIT_SETUP : 0;
+}
+
 int main(int argc, char **argv)
 {
 	sc_log_set_prog(prog);
@@ -680,302 +1255,121 @@ int main(int argc, char **argv)
 	if (!o.password)
 		o.password = getenv("SC_HIL_PASSWORD");
 
-	/* The scenario (or, to record, a capture made one). */
+	int rc = EXIT_USAGE;
+	struct scen *v = NULL;
+	size_t n = 0;
+	struct bench b;
+	memset(&b, 0, sizeof b);
+	b.o = &o;
 	char why[1024];
-	size_t len = 0;
-	char *text = sc_read_file(o.input, &len, why, sizeof why);
-	if (!text) {
-		fprintf(stderr, "%s: %s\n", prog, why);
-		return EXIT_USAGE;
-	}
-	size_t lead = strspn(text, " \t\r\n");
-	if (o.record && text[lead] != '{') {
-		free(text);
-		text = sc_record_capture_scenario(o.input, why, sizeof why);
-		if (!text) {
-			fprintf(stderr, "%s: %s\n", prog, why);
-			return EXIT_USAGE;
-		}
-		len = strlen(text);
-	}
-	struct sc_scenario *s = NULL;
-	if (sc_scenario_load(text, len, o.input, &s, why, sizeof why) != 0) {
-		fprintf(stderr, "%s: %s\n", prog, why);
-		free(text);
-		return EXIT_USAGE;
-	}
-	char dirbuf[4096];
-	snprintf(dirbuf, sizeof dirbuf, "%s", o.input);
-	const char *dir = dirname(dirbuf);
-	if (sc_run_check_captures(s, dir, why, sizeof why) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, o.input, why);
-		sc_scenario_free(s);
-		free(text);
-		return EXIT_USAGE;
-	}
-	bool tic = s->device == SC_PROTO_TIC;
-	struct sc_line line = sc_line_for(tic);
+	if (load_inputs(&o, &v, &n) != 0)
+		goto out;
+	struct sc_line line;
 	if (o.line && sc_line_parse(o.line, &line, why, sizeof why) != 0) {
 		fprintf(stderr, "%s: --line: %s\n", prog, why);
-		sc_scenario_free(s);
-		free(text);
-		return EXIT_USAGE;
+		goto out;
 	}
-	enum sc_data_request dr = SC_DR_NONE;
+	enum sc_data_request dr;
 	if (o.dr && sc_data_request_parse(o.dr, &dr) != 0) {
 		fprintf(stderr, "%s: --data-request: '%s' is not none, cts, dsr, dcd or ri\n", prog, o.dr);
-		sc_scenario_free(s);
-		free(text);
-		return EXIT_USAGE;
+		goto out;
 	}
-
-	int rc = EXIT_SETUP;
-	struct sc_broker_proc broker = {0};
-	struct sc_dut *probe = NULL, *dut = NULL;
-	struct sc_meter_port *port = NULL;
-	struct sc_run run;
-	memset(&run, 0, sizeof run);
-	char started[32], firmware[32] = "", serial[40] = "", dut_desc[300];
-	iso_now(started, sizeof started);
-
 	/* MQTT expectations need a subscriber: without --broker, say so before
 	 * the run rather than fail each of them after it; --no-mqtt skips them. */
 	if (!o.broker || o.no_mqtt) {
-		char steps[600] = "";
-		size_t used = 0;
-		int nsteps = 0;
-		for (int i = 0; i < s->nsteps; i++) {
-			const struct sc_step *st = &s->steps[i];
-			bool named = false;
-			for (int k = 0; k < st->nexpect; k++) {
-				if (st->expect[k].kind != SC_EXPECT_MQTT)
-					continue;
-				if (named)
-					continue; /* the step is named once */
-				named = true;
-				if (nsteps++ < 8 && used < sizeof steps)
-					used += (size_t)snprintf(steps + used, sizeof steps - used, "%s%s",
-								 used ? ", " : "", st->where);
+		for (size_t i = 0; i < n; i++) {
+			char steps[600];
+			int nsteps = mqtt_steps(v[i].s, steps, sizeof steps);
+			if (nsteps && !o.no_mqtt) {
+				fprintf(stderr,
+					"%s: %s%s%s expect%s MQTT messages, and no --broker URL names the "
+					"broker the device publishes to: give --broker, or --no-mqtt to skip "
+					"those expectations\n",
+					prog, n > 1 ? v[i].path : "", n > 1 ? ": " : "", steps,
+					nsteps == 1 ? "s" : "");
+				goto out;
 			}
+			if (nsteps)
+				sc_log(SC_LOG_INFO, "--no-mqtt: the MQTT expectations of %s%s%s are skipped",
+				       n > 1 ? v[i].path : "", n > 1 ? ": " : "", steps);
 		}
-		if (nsteps > 8 && used < sizeof steps)
-			snprintf(steps + used, sizeof steps - used, " and %d more", nsteps - 8);
-		if (nsteps && !o.no_mqtt) {
-			fprintf(stderr,
-				"%s: %s expect%s MQTT messages, and no --broker URL names the broker the "
-				"device publishes to: give --broker, or --no-mqtt to skip those "
-				"expectations\n",
-				prog, steps, nsteps == 1 ? "s" : "");
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (nsteps)
-			sc_log(SC_LOG_INFO, "--no-mqtt: the MQTT expectations of %s are skipped", steps);
 	}
 
-	/* A private broker. */
-	const char *broker_url = o.no_mqtt ? NULL : o.broker;
-	if (broker_url && strncmp(broker_url, "private", 7) == 0) {
-		const char *addr = broker_url[7] == ':' ? broker_url + 8 : "127.0.0.1";
-		if (sc_broker_start_at(&broker, addr, 0, why, sizeof why) != 0) {
-			fprintf(stderr, "%s: --broker private: %s\n", prog, why);
-			goto out;
-		}
-		broker_url = broker.url;
-		broker_pid = broker.pid;
-		sc_log(SC_LOG_INFO, "broker: mosquitto on %s", broker.url);
-	}
+	rc = setup_bench(&b);
+	if (rc != 0)
+		goto out;
 
-	/* The device: its API first, for its serial and firmware. */
-	struct sc_dut_opts dopts = {
-		.host = o.dut, .modbus_port = o.modbus_port, .https_port = o.https_port,
-		.http_port = o.http_port, .user = o.user, .password = o.password ? o.password : "",
-		.broker_url = NULL, .serial = "", .timeout_s = 5,
-	};
-	probe = sc_dut_open(&dopts, why, sizeof why);
-	int api_code = 0;
-	cJSON *status = probe ? get_json(probe, "/api/v1/status", 15, &api_code, why, sizeof why)
-			      : NULL;
-	if (!status && api_code == 401) {
-		/* It answered: the password is the problem, and trying again
-		 * only lengthens the unit's failed-login delay. */
-		fprintf(stderr,
-			"%s: the device at %s refuses the password of user '%s' (401): %s; give "
-			"the unit's password with --password PW or in $SC_HIL_PASSWORD (the label's, "
-			"or the one set on its page)\n",
-			prog, o.dut, o.user, o.password && *o.password ? "it is wrong" : "none was given");
-		goto out;
-	}
-	if (!status) {
-		fprintf(stderr, "%s: the device's API at %s://%s:%d does not answer: %s\n", prog,
-			o.https_port ? "https" : "http", o.dut, o.https_port ? o.https_port : o.http_port,
-			why);
-		goto out;
-	}
-	cJSON_Delete(status);
-	/* The serial number and firmware: the twin says them in /sim/v1/state;
-	 * a unit's status document holds neither. */
-	char *state = get_200(probe, "/sim/v1/state", 0, NULL, why, sizeof why);
-	cJSON *sd = state ? cJSON_Parse(state) : NULL;
-	bool twin = cJSON_IsObject(sc_json_at(sd, "Twin"));
-	json_string(sd, "Status.System.SerialNumber", serial, sizeof serial);
-	json_string(sd, "Status.System.Firmware", firmware, sizeof firmware);
-	cJSON_Delete(sd);
-	free(state);
-	if (!firmware[0]) {
-		/* A unit: the version its firmware endpoint (manual §5.2) gives. */
-		cJSON *fw = get_json(probe, "/api/v1/firmware", 0, NULL, why, sizeof why);
-		json_string(fw, "Version", firmware, sizeof firmware);
-		cJSON_Delete(fw);
-	}
-	if (o.serial)
-		snprintf(serial, sizeof serial, "%s", o.serial);
-	if (!serial[0]) {
-		fprintf(stderr, "%s: the device did not say its serial number: give --serial-number\n", prog);
-		goto out;
-	}
-	snprintf(dut_desc, sizeof dut_desc, "%s%s (serial %s; Modbus %d, %s %d)", twin ? "sc-sim at " : "",
-		 o.dut, serial, o.modbus_port, o.https_port ? "HTTPS" : "HTTP",
-		 o.https_port ? o.https_port : o.http_port);
-	sc_log(SC_LOG_INFO, "device: %s, firmware %s", dut_desc, firmware[0] ? firmware : "?");
-	struct sc_fw_version want_fw, have_fw;
-	if (sc_fw_parse(s->firmware, &want_fw) == SC_OK && sc_fw_parse(firmware, &have_fw) == SC_OK &&
-	    sc_fw_cmp(&want_fw, &have_fw) != 0)
-		sc_log(SC_LOG_WARN, "device: it runs firmware %s, the scenario is written for %s", firmware,
-		       s->firmware);
-	if (o.reset_first && reset_first(probe, why, sizeof why) != 0) {
-		fprintf(stderr, "%s: --reset-first: %s\n", prog, why);
-		goto out;
-	}
-	if (o.configure_broker) {
-		char doc[300];
-		snprintf(doc, sizeof doc, "{\"MQTT\":{\"Enabled\":true,\"Broker\":\"%s\"}}", broker_url);
-		if (configure(probe, doc, true, why, sizeof why) != 0) {
-			fprintf(stderr, "%s: --configure-broker: %s\n", prog, why);
-			goto out;
-		}
-		sc_log(SC_LOG_INFO, "device: publishes to %s", broker_url);
-	}
-	if (s->config && configure(probe, s->config, broker_url != NULL, why, sizeof why) != 0) {
-		fprintf(stderr, "%s: the scenario's configuration: %s\n", prog, why);
-		goto out;
-	}
-	sc_dut_close(probe);
-	probe = NULL;
-	dopts.broker_url = broker_url;
-	dopts.serial = serial;
-	dut = sc_dut_open(&dopts, why, sizeof why);
-	if (!dut) {
-		fprintf(stderr, "%s: %s\n", prog, why);
-		goto out;
-	}
-	/* Time 0 is when the device is ready: running and, if it publishes
-	 * to the broker read here, connected to it. */
-	bool publishes = false;
-	if (broker_url) {
-		cJSON *cd = get_json(dut, "/api/v1/config", 10, NULL, why, sizeof why);
-		publishes = cJSON_IsTrue(sc_json_at(cd, "MQTT.Enabled"));
-		cJSON_Delete(cd);
-	}
-	if (wait_ready(dut, publishes, 30, why, sizeof why) != 0)
-		sc_log(SC_LOG_WARN, "device: %s; going on", why);
-
-	/* The meter emulator. */
-	struct sc_meter_port_opts po = {
-		.path = o.port, .line = line, .dr = dr, .pace = 1 / o.speed,
-		.min_gap_s = (tic ? 0.0167 : 0.0) / o.speed, .reopen_s = 0.5, .log = port_log,
-	};
-	port = sc_meter_port_open(&po, why, sizeof why);
-	if (!port) {
-		fprintf(stderr, "%s: --port: %s\n", prog, why);
-		goto out;
-	}
-	char line_text[32];
-	sc_line_format(&line, line_text, sizeof line_text);
-	sc_log(SC_LOG_INFO, "meter: %s at %s%s%s", o.port, line_text, dr ? ", data request on " : "",
-	       dr ? sc_data_request_name(dr) : "");
-
-	struct hil h = {.s = s, .dut = dut, .port = port, .twin = twin, .speed = o.speed,
-			.hook = o.hook, .broker = broker.pid > 0 ? &broker : NULL};
-	struct sc_run_io io = {
-		.meter = io_meter, .advance = io_advance, .act = io_act, .clock = io_clock, .arg = &h, .tick = 0.25,
-		.latency = o.latency, .mqtt_grace_ms = 3000, .sample = !o.no_read_back,
-		.record = o.record,
-		.ts_window = o.unit_clock_ts,
-	};
-	run.keep_bytes = true;
-	if (o.no_mqtt) {
-		/* Skipped, said before the run: the run checks the rest. */
-		for (int i = 0; i < s->nsteps; i++)
-			for (int k = 0; k < s->steps[i].nexpect; k++)
-				if (s->steps[i].expect[k].kind == SC_EXPECT_MQTT &&
-				    sc_run_skip(&run, stdout, &s->steps[i], &s->steps[i].expect[k],
-						"--no-mqtt: MQTT is not read on this bench") != 0) {
-					fprintf(stderr, "%s: out of memory\n", prog);
-					goto out;
-				}
-		sc_scenario_drop_expects(s, SC_EXPECT_MQTT);
-	}
-	sc_log(SC_LOG_INFO, "scenario %s: %d steps over %g s%s", s->name, s->nsteps, s->duration,
-	       o.speed != 1 ? ", faster" : "");
-	h.t0 = mono_s();
-	int r = sc_run_scenario(s, dir, dut, &io, &run, stdout);
-	double wall = mono_s() - h.t0;
-	if (r != 0)
-		fprintf(stderr, "%s: scenario %s stopped: %s\n", prog, s->name, run.error);
-	rc = r != 0 || run.fail ? EXIT_MISMATCH : 0;
-	printf("scenario %s: %d passed, %d failed, %d skipped; %zu telegrams over %g s in %.2f s",
-	       s->name, run.pass, run.fail, run.skip, run.ntg, run.duration, wall);
-	if (run.not_sent)
-		printf("; %d did not reach the device", run.not_sent);
-	printf("\n");
-	fflush(stdout);
-
-	/* Reports, and the recording. */
-	char rdir[4096];
-	if (sc_report_dir(o.report, started, s->name, rdir, sizeof rdir, why, sizeof why) != 0) {
+	/* One scenario: its folder under --report as before. Several: a
+	 * folder for the suite, one inside it for each, an index and one
+	 * junit.xml. */
+	bool suite = n > 1;
+	char started[32], sdir[4096] = "";
+	iso_now(started, sizeof started);
+	if (suite && sc_report_dir(o.report, started, "suite", sdir, sizeof sdir, why, sizeof why) != 0) {
 		fprintf(stderr, "%s: --report: %s\n", prog, why);
 		rc = EXIT_SETUP;
-	} else {
-		struct sc_report_info ri = {
-			.scenario_path = o.input, .s = s, .dut = dut_desc,
-			.dut_firmware = firmware[0] ? firmware : NULL, .port = o.port, .line = line_text,
-			.line_stats = sc_meter_port_stats(port), .started = started, .wall_s = wall,
-			.exit_status = rc, .error = r != 0 ? run.error : NULL,
-		};
-		if (sc_report_write(rdir, &ri, &run, why, sizeof why) != 0) {
+		goto out;
+	}
+	double t0 = mono_s();
+	bool stopped = false;
+	for (size_t i = 0; i < n && !stopped; i++) {
+		if (suite)
+			printf("== %s (%zu of %zu)\n", v[i].path, i + 1, n);
+		stopped = run_one(&b, &v[i], suite ? sdir : o.report, suite) != 0;
+	}
+	rc = 0;
+	size_t passed = 0, failed = 0, ran = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].ran)
+			ran++;
+		if (v[i].rc > rc)
+			rc = v[i].rc;
+		if (v[i].ran && v[i].rc == 0)
+			passed++;
+		else if (v[i].ran)
+			failed++;
+	}
+	if (stopped && rc < EXIT_SETUP)
+		rc = EXIT_SETUP;
+	if (suite) {
+		struct sc_report_entry *e = calloc(n, sizeof *e);
+		if (!e) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			rc = EXIT_SETUP;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			e[i].ran = v[i].ran;
+			e[i].run = &v[i].run;
+			e[i].href = v[i].rdir[0] ? v[i].rdir + strlen(sdir) + 1 : NULL;
+			e[i].ri = (struct sc_report_info){
+				.scenario_path = v[i].path, .s = v[i].s, .dut = v[i].desc,
+				.dut_firmware = v[i].firmware[0] ? v[i].firmware : NULL, .port = o.port,
+				.line = v[i].line, .line_stats = v[i].have_stats ? &v[i].stats : NULL,
+				.started = v[i].started, .wall_s = v[i].wall, .exit_status = v[i].rc,
+				.error = v[i].ran && v[i].run.error[0] ? v[i].run.error : NULL,
+			};
+		}
+		double wall = mono_s() - t0;
+		if (sc_report_suite(sdir, e, n, started, wall, why, sizeof why) != 0) {
 			fprintf(stderr, "%s: report: %s\n", prog, why);
 			rc = EXIT_SETUP;
 		} else {
-			printf("report: %s/report.html\n", rdir);
+			printf("suite: %zu scenarios, %zu passed, %zu failed%s%s in %.2f s\n", n, passed, failed,
+			       ran < n ? ", not run: " : "", ran < n ? "the bench stopped" : "", wall);
+			printf("report: %s/index.html\n", sdir);
 		}
-	}
-	if (o.record && r == 0) {
-		struct sc_record_info rec = {o.input, dut_desc, firmware[0] ? firmware : NULL, started};
-		if (sc_record_write(o.output, text, &rec, &run, why, sizeof why) != 0) {
-			fprintf(stderr, "%s: -o: %s\n", prog, why);
-			rc = EXIT_SETUP;
-		} else {
-			size_t served = 0;
-			for (size_t k = 0; k < run.ntg; k++)
-				served += run.tg[k].served || run.tg[k].mqtt;
-			printf("recorded: %s (%zu telegrams, %zu with what the device served)\n", o.output,
-			       run.ntg, served);
-			/* A recording's expectations are what it saw, mismatches
-			 * with the twin included. */
-			if (rc == EXIT_MISMATCH)
-				rc = 0;
-		}
+		free(e);
 	}
 	fflush(stdout);
 out:
-	sc_run_free(&run);
-	sc_meter_port_close(port);
-	sc_dut_close(dut);
-	sc_dut_close(probe);
-	if (broker.pid > 0)
-		sc_broker_stop(&broker);
-	sc_scenario_free(s);
-	free(text);
+	for (size_t i = 0; i < n; i++) {
+		sc_run_free(&v[i].run);
+		sc_scenario_free(v[i].s);
+		free(v[i].text);
+	}
+	free(v);
+	if (b.broker.pid > 0)
+		sc_broker_stop(&b.broker);
 	return rc;
 }

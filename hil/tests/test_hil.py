@@ -670,5 +670,131 @@ class RepeatableRuns(Bench):
         self.assertEqual(self.counted(sim), 6)
 
 
+HOOK = """#!/bin/sh
+# A lab's hook: the LED as a photodiode reads it, the counters from the
+# unit's debug console; here from files the test writes.
+case "$1" in
+led) cat %(dir)s/led ;;
+counters)
+    if [ -f %(dir)s/baseline-taken ]; then echo '{"telegrams_pass": 16, "telegrams_fail": 0, "uptime": 100}'
+    else touch %(dir)s/baseline-taken; echo '{"telegrams_pass": 10, "telegrams_fail": 0, "uptime": 90}'; fi ;;
+*) exit 77 ;;
+esac
+"""
+
+
+class UnitContract(Bench):
+    """A device without the twin's /sim/v1 (an sc-sim with --control off:
+    the manual's interfaces only) is read through what a unit serves: its
+    serial from its messages' topics, its LED and counters SKIP or through
+    --hook, no wait for a state it does not say."""
+
+    def scenario(self):
+        return scenario_file(self.dir, "unit", [
+            {"at": 0, "telegrams": {"count": 6}},
+            {"at": 2.5, "expect": [{"mqtt": {"fields": "telegram"}}, {"modbus": "telegram"}]},
+            {"at": 5.5, "expect": [{"led": "normal"},
+                                   {"counters": {"telegrams_pass": 6, "uptime": {"min": 5}}}]}],
+            meter={"protocol": "dsmr50", "seed": 5, "start": 1751360400})
+
+    def test_what_a_unit_cannot_show_is_skipped_or_hooked(self):
+        path = self.scenario()
+        sim = self.dut(path, "--control", "off", speed=5)
+        r = self.hil(sim, path, speed=5, latency=0.8)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("PASS steps[1].expect[0]", r.stdout)
+        self.assertRegex(r.stdout, r"SKIP steps\[2\]\.expect\[0\] at 5\.5 s: led .*"
+                         r"a unit shows its LED on none of its interfaces: give --hook CMD "
+                         r"that answers 'led'")
+        self.assertRegex(r.stdout, r"SKIP steps\[2\]\.expect\[1\] .*counters.*--hook CMD "
+                         r"that answers 'counters'")
+        self.assertIn("serial E8DB84000001 (from the topics of its messages)", r.stderr)
+        self.assertNotIn("/sim/v1", r.stdout)
+        with open(os.path.join(self.report_dir(), "report.html")) as f:
+            self.assertIn("serial E8DB84000001", f.read())
+        # The hook says what the bench sees.
+        hook = os.path.join(self.dir, "hook.sh")
+        with open(hook, "w") as f:
+            f.write(HOOK % {"dir": self.dir})
+        os.chmod(hook, 0o755)
+        with open(os.path.join(self.dir, "led"), "w") as f:
+            f.write("normal\n")
+        r = self.hil(sim, path, "--hook", hook, "--report", os.path.join(self.dir, "r2"), speed=5,
+                     latency=0.8)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("PASS steps[2].expect[0]", r.stdout)
+        # telegrams_pass 16 - 10 at the start; uptime a gauge, absolute.
+        self.assertIn("PASS steps[2].expect[1]", r.stdout)
+        os.unlink(os.path.join(self.dir, "baseline-taken"))
+        with open(os.path.join(self.dir, "led"), "w") as f:
+            f.write("no-data\n")
+        r = self.hil(sim, path, "--hook", hook, "--report", os.path.join(self.dir, "r3"), speed=5,
+                     latency=0.8)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r'FAIL steps\[2\]\.expect\[0\] .*expected "normal", got "no-data"')
+
+    def test_firmware_unit_lets_the_twin_follow(self):
+        # A unit on 5.0 serves kWh: the scenario (5.2.0) fails on it, and
+        # passes once the oracle follows the unit's firmware.
+        path = scenario_file(self.dir, "follow", [
+            {"at": 0, "telegrams": {"count": 4}},
+            {"at": 3.5, "expect": [{"modbus": "telegram"}]}],
+            meter={"protocol": "dsmr50", "seed": 2, "start": 1751360400})
+        sim = self.dut(path, "--control", "off", "--firmware", "5.0.0", speed=5)
+        r = self.hil(sim, path, "--no-mqtt", speed=5, latency=0.8)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("--firmware unit: the twin follows the unit", r.stderr)
+        r = self.hil(sim, path, "--no-mqtt", "--firmware", "unit", "--report",
+                     os.path.join(self.dir, "r2"), speed=5, latency=0.8)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("twin: follows firmware 5.0.0 (--firmware)", r.stderr)
+
+
+class Suites(Bench):
+    """Several scenarios on one device: a folder or a list, one junit.xml
+    with a testsuite per scenario, an index page linking each report."""
+
+    def test_a_folder_and_a_list(self):
+        folder = os.path.join(self.dir, "suite")
+        os.mkdir(folder)
+        meter = {"protocol": "dsmr50", "seed": 4, "start": 1751360400}
+        good = scenario_file(folder, "a-good", [
+            {"at": 0, "telegrams": {"count": 3}},
+            {"at": 2.5, "expect": [{"modbus": "telegram"}, {"mqtt": {"fields": "telegram"}}]}],
+            meter=meter)
+        bad = scenario_file(folder, "b-bad", [
+            {"at": 0, "telegrams": {"count": 3}},
+            {"at": 2.5, "expect": [{"modbus": {"registers": {"active_power": 123456}}}]}],
+            meter=meter)
+        sim = self.dut(good, speed=5)
+        for given in ([folder], [good, bad]):
+            reports = os.path.join(self.dir, "reports-%d" % len(given))
+            r = self.hil(sim, given[0], *given[1:], "--report", reports, speed=5, latency=0.8)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("suite: 2 scenarios, 1 passed, 1 failed", r.stdout)
+            suite = glob.glob(os.path.join(reports, "*-suite"))
+            self.assertEqual(len(suite), 1, os.listdir(reports))
+            root = ET.parse(os.path.join(suite[0], "junit.xml")).getroot()
+            suites = root.findall("testsuite")
+            self.assertEqual([s.get("name") for s in suites], ["a-good", "b-bad"])
+            self.assertEqual(root.get("failures"), "1")
+            self.assertEqual(suites[1].get("failures"), "1")
+            with open(os.path.join(suite[0], "index.html")) as f:
+                index = f.read()
+            for name in ("a-good", "b-bad"):
+                self.assertIn('href="%s/report.html"' % name, index)
+                self.assertTrue(os.path.isfile(os.path.join(suite[0], name, "report.html")))
+        r = subprocess.run([SC_HIL, "record", good, bad, "--port", self.pty.meter, "--dut",
+                            "127.0.0.1", "-o", os.path.join(self.dir, "x.json")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("one scenario or capture expected", r.stderr)
+        empty = os.path.join(self.dir, "empty")
+        os.mkdir(empty)
+        r = self.hil(sim, empty)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no scenario (*.json) in the folder", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -22,7 +22,8 @@ struct sc_dut_opts {
 	int http_port;             /* 80 */
 	const char *user, *password;
 	const char *broker_url;    /* where the device publishes (tcp://host:port), or NULL */
-	const char *serial;        /* its topics: devices/<site>/smart-connect/<serial>/... */
+	const char *serial;        /* its topics: devices/<site>/smart-connect/<serial>/...;
+	                            * "": any device's, the first seen is the one read */
 	double timeout_s;          /* per request */
 };
 
@@ -66,6 +67,11 @@ const struct sc_dut_msg *sc_dut_mqtt_log(const struct sc_dut *d, size_t *n);
 /* Forgets the logged messages seen before t (nothing will look at them). */
 void sc_dut_mqtt_forget(struct sc_dut *d, double t);
 bool sc_dut_mqtt_subscribed(const struct sc_dut *d);
+/* The serial number of the device whose messages are read: the one given,
+ * or (opened with "") the first seen publishing; "" while none has. other
+ * (may be NULL): a second device seen publishing there (its messages are
+ * left out), or "". */
+void sc_dut_mqtt_serial(struct sc_dut *d, char *out, size_t cap, char *other, size_t ocap);
 /* Waits up to ms (real time) for a message to arrive; true if one did. */
 bool sc_dut_mqtt_wait(struct sc_dut *d, int ms);
 

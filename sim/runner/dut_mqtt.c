@@ -33,6 +33,11 @@ struct sc_dut_mqtt {
 	struct queued q[QUEUE_CAP];
 	int qhead, qlen;
 	uint64_t dropped;
+	/* Opened without a serial: the first device seen on the wildcard
+	 * topics is the one read; another's messages are left out (other
+	 * names the first such, ignored counts them). Under mu. */
+	char learned[40], other[40];
+	uint64_t ignored;
 	struct sc_dut_msg *log;
 	size_t nlog, caplog;
 	uint64_t seq;
@@ -46,6 +51,34 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	(void)topic_len;
 	const char *metric = strrchr(topic, '/');
 	metric = metric ? metric + 1 : topic;
+	if (!m->d->serial[0]) {
+		/* devices/[<site>/]smart-connect/<serial>/data/<metric> */
+		char serial[40] = "";
+		const char *sn = strstr(topic, "smart-connect/");
+		if (sn) {
+			sn += strlen("smart-connect/");
+			size_t n = strcspn(sn, "/");
+			if (n < sizeof serial) {
+				memcpy(serial, sn, n);
+				serial[n] = '\0';
+			}
+		}
+		pthread_mutex_lock(&m->mu);
+		bool theirs = !m->learned[0] || strcmp(m->learned, serial) == 0;
+		if (!m->learned[0])
+			sc_str_copy(m->learned, sizeof m->learned, serial);
+		if (!theirs) {
+			if (!m->other[0])
+				sc_str_copy(m->other, sizeof m->other, serial);
+			m->ignored++;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (!theirs) {
+			MQTTAsync_freeMessage(&msg);
+			MQTTAsync_free(topic);
+			return 1;
+		}
+	}
 	char *payload = malloc((size_t)msg->payloadlen + 1);
 	if (payload) {
 		memcpy(payload, msg->payload, (size_t)msg->payloadlen);
@@ -118,10 +151,12 @@ static void on_reconnected(void *ctx, char *cause)
 
 static void subscribe(struct sc_dut_mqtt *m)
 {
-	/* The device's topics with a site and without one. */
+	/* The device's topics with a site and without one; without its
+	 * serial, any device's (the first seen is the one read). */
+	const char *serial = m->d->serial[0] ? m->d->serial : "+";
 	char t1[160], t2[160]; /* paho keeps copies */
-	snprintf(t1, sizeof t1, "devices/+/smart-connect/%s/data/#", m->d->serial);
-	snprintf(t2, sizeof t2, "devices/smart-connect/%s/data/#", m->d->serial);
+	snprintf(t1, sizeof t1, "devices/+/smart-connect/%s/data/#", serial);
+	snprintf(t2, sizeof t2, "devices/smart-connect/%s/data/#", serial);
 	char *topics[2] = {t1, t2};
 	int qos[2] = {1, 1};
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -299,4 +334,20 @@ bool sc_dut_mqtt_wait(struct sc_dut *d, int ms)
 	bool got = m->qlen > 0;
 	pthread_mutex_unlock(&m->mu);
 	return got;
+}
+
+void sc_dut_mqtt_serial(struct sc_dut *d, char *out, size_t cap, char *other, size_t ocap)
+{
+	struct sc_dut_mqtt *m = d->mq;
+	if (other && ocap)
+		other[0] = '\0';
+	if (d->serial[0] || !m) {
+		sc_str_copy(out, cap, d->serial);
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	sc_str_copy(out, cap, m->learned);
+	if (other && ocap)
+		sc_str_copy(other, ocap, m->other);
+	pthread_mutex_unlock(&m->mu);
 }

@@ -48,6 +48,14 @@ struct sc_run_io {
 	 * wall clock, which a slow check or a long telegram may have carried
 	 * past the runner's; read-backs wait `latency` from there. */
 	double (*clock)(void *arg);
+	/* Optional, for a device that serves only the manual's interfaces (a
+	 * unit): what it shows on none of them, observed another way (sc-hil's
+	 * --hook). what is "led" (out: the LED state as the twin names it,
+	 * e.g. "normal", "no-data") or "counters" (out: a JSON object of the
+	 * device_counters names). 0 with out, 1 not observable here (why says
+	 * so: the expectation is SKIP), -1 failed (why). NULL: both come from
+	 * the twin's /sim/v1/state. */
+	int (*observe)(void *arg, const char *what, char *out, size_t cap, char *why, size_t whycap);
 	void *arg;
 	double tick;          /* s of scenario time between checks of open expectations */
 	double latency;       /* s a device may take to serve a telegram after it went
