@@ -394,6 +394,50 @@ for _n, _d, _m in MALFORMED:
     _malformed(_n, _d, _m)
 
 
+class EveryPowerInstant(Scratch):
+    """Each telegram the twin takes expects one power_instant: a clean run
+    through a real mosquitto accounts every one; telegrams rejected (bad
+    CRC) or not sent (cable out) expect none, and those sent while the
+    broker is down are not judged."""
+
+    def line(self, out):
+        got = [ln for ln in out.splitlines() if "power_instant each telegram" in ln]
+        self.assertEqual(len(got), 1, out)
+        return got[0]
+
+    def test_clean_run_counts_every_telegram(self):
+        # 20 telegrams, 1 s apart: every fourth has a bad CRC (the 4th, 8th,
+        # 12th, 16th, 20th), the cable is out from 12.5 to 15.5 s (the 14th to
+        # 16th): 13 good ones reach the device, as its own counters say.
+        doc = {"scenario": 1, "name": "every", "meter": {"protocol": "dsmr50", "seed": 5, "start": START},
+               "steps": [{"at": 0, "telegrams": {"count": 20, "fault": "bad-crc", "fault_every": 4}},
+                         {"at": 12.5, "meter": "cut"},
+                         {"at": 15.5, "meter": "restore"},
+                         {"at": 19.5, "expect": [
+                             {"mqtt": {"fields": "telegram"}},
+                             {"counters": {"telegrams_pass": 13, "mqtt_send_pass": 13,
+                                           "mqtt_send_fail": 0}}]}]}
+        r = run(self.write(doc), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(self.line(r.stdout),
+                         r"^PASS each telegram at [\d.]+ s: mqtt power_instant each telegram: "
+                         r"13 delivered, 0 lost, 0 duplicated, 0 out of order$")
+
+    def test_broker_outage_not_judged(self):
+        # 66 telegrams, 20 dropped by the device while its broker is away
+        # (counted in its mqtt_send_fail): the other 46 delivered.
+        r = run(os.path.join(SCENARIOS, "broker-outage.json"), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(": mqtt power_instant each telegram: 46 delivered, 0 lost, 0 duplicated, "
+                      "0 out of order", self.line(r.stdout))
+
+    def test_not_accounted_without_mqtt(self):
+        # No MQTT expectation: no subscriber, no accounting.
+        r = run(self.write(smoke({"modbus": "telegram"})), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("power_instant each telegram", r.stdout)
+
+
 class RealTime(unittest.TestCase):
     def test_speed_20(self):
         # 29 s of scenario in about 1.5 s of wall time: the cadence holds on
