@@ -467,11 +467,18 @@ void sc_delivery_result(struct sc_runner *c)
 	sc_delivery_text(d, &n, x->actual, sizeof x->actual);
 	char note[512] = "";
 	size_t used = 0;
-	if (n.unsure || n.offline)
-		used += (size_t)sc_rn_fmt(note + used, sizeof note - used,
+	if (n.unsure && n.offline)
+		used += (size_t)sc_rn_fmt(note, sizeof note,
 					  "%zu not judged (%zu sent as the meter line came back, %zu "
 					  "while the device could not publish)",
 					  n.unsure + n.offline, n.unsure, n.offline);
+	else if (n.unsure)
+		used += (size_t)sc_rn_fmt(note, sizeof note,
+					  "%zu not judged (sent as the meter line came back)", n.unsure);
+	else if (n.offline)
+		used += (size_t)sc_rn_fmt(note, sizeof note,
+					  "%zu not judged (sent while the device could not publish)",
+					  n.offline);
 	if (n.unexpected && used < sizeof note)
 		sc_rn_fmt(note + used, sizeof note - used, "%s%d unexpected (matching no telegram), "
 			  "the first %s", used ? "; " : "", n.unexpected, d->unexpected_first);
