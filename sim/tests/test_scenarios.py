@@ -117,7 +117,9 @@ class WrongExpectations(Scratch):
                                  {"led": "normal"}, {"counters": {"telegrams_pass": 10}})),
                 "--speed", "max")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(summary(r.stdout)[1:4], (6, 0, 0))
+        # The six, and every telegram's power_instant.
+        self.assertEqual(summary(r.stdout)[1:4], (7, 0, 0))
+        self.assertIn("power_instant each telegram: 10 delivered, 0 lost", r.stdout)
 
     def test_wrong_ones_fail_naming_step_expected_and_actual(self):
         last = generated(3, START, 10)
@@ -149,7 +151,8 @@ class WrongExpectations(Scratch):
                       fails["steps[1].expect[4]"])
         self.assertIn("http GET /api/v1/firmware: expected status 200, Version \"9.9.9\", "
                       "got status 200, Version \"5.2.0\"", fails["steps[1].expect[5]"])
-        self.assertEqual(summary(r.stdout)[1:4], (1, 5, 0))
+        # The wrong ones fail; every telegram's power_instant came.
+        self.assertEqual(summary(r.stdout)[1:4], (2, 5, 0))
 
     def test_oracle_mismatch_names_the_registers(self):
         # A device that serves what the oracle would not: run with
