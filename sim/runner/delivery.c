@@ -260,24 +260,30 @@ void sc_delivery_tally(struct sc_delivery *d, struct sc_delivery_counts *n)
 void sc_delivery_text(const struct sc_delivery *d, const struct sc_delivery_counts *n, char *buf,
 		      size_t cap)
 {
-	int w = sc_rn_fmt(buf, cap, "%zu delivered, %zu lost, %d duplicated, %d out of order",
-			  n->delivered, n->lost, n->duplicated, n->out_of_order);
-	if (!n->lost || (size_t)w + 20 >= cap)
-		return;
-	size_t used = (size_t)w;
-	used += (size_t)sc_rn_fmt(buf + used, cap - used, "; lost: telegram%s ", n->lost == 1 ? "" : "s");
-	if (used >= cap)
-		return;
-	struct sc_list l;
-	sc_list_init(&l, buf + used, cap - used);
-	for (size_t k = 0; k < d->ntg; k++) {
-		if (d->tg[k].fate != SC_PI_LOST)
-			continue;
-		char item[24];
-		sc_rn_fmt(item, sizeof item, "%zu", k + 1);
-		sc_list_add(&l, item);
+	/* The unexpected ones last, with room kept for them. */
+	char tail[32] = "";
+	if (n->unexpected)
+		sc_rn_fmt(tail, sizeof tail, "; %d unexpected", n->unexpected);
+	size_t room = cap > strlen(tail) ? cap - strlen(tail) : 0;
+	size_t used = (size_t)sc_rn_fmt(buf, room, "%zu delivered, %zu lost, %d duplicated, %d out of order",
+					n->delivered, n->lost, n->duplicated, n->out_of_order);
+	if (n->lost && used + 20 < room) {
+		used += (size_t)sc_rn_fmt(buf + used, room - used, "; lost: telegram%s ",
+					  n->lost == 1 ? "" : "s");
+		struct sc_list l;
+		sc_list_init(&l, buf + used, room - used);
+		for (size_t k = 0; k < d->ntg; k++) {
+			if (d->tg[k].fate != SC_PI_LOST)
+				continue;
+			char item[24];
+			sc_rn_fmt(item, sizeof item, "%zu", k + 1);
+			sc_list_add(&l, item);
+		}
+		sc_list_end(&l);
+		used += l.used;
 	}
-	sc_list_end(&l);
+	if (used < room)
+		sc_rn_fmt(buf + used, cap - used, "%s", tail);
 }
 
 /* ---- the runner's side ---- */
@@ -480,8 +486,8 @@ void sc_delivery_result(struct sc_runner *c)
 					  "%zu not judged (sent while the device could not publish)",
 					  n.offline);
 	if (n.unexpected && used < sizeof note)
-		sc_rn_fmt(note + used, sizeof note - used, "%s%d unexpected (matching no telegram), "
-			  "the first %s", used ? "; " : "", n.unexpected, d->unexpected_first);
+		sc_rn_fmt(note + used, sizeof note - used, "%sunexpected: matching no telegram, the "
+			  "first %s", used ? "; " : "", d->unexpected_first);
 	sc_text_fit(x->note, sizeof x->note, note);
 	x->pass = n.lost == 0 && n.duplicated == 0 && n.out_of_order == 0;
 	sc_results_report(run, c->log, x);

@@ -113,6 +113,13 @@ Test(delivery, a_long_list_of_lost_says_how_many_more)
 	int more = 0;
 	cr_assert_eq(sscanf(p, " (%d more)", &more), 1, "%s", p);
 	cr_assert_eq(shown + more, 199);
+	/* An unexpected message is still counted at the end. */
+	sc_delivery_message(&d, "{}", 201, 1751371401);
+	text(&d, &n, t, sizeof t);
+	size_t len = strlen(t);
+	cr_assert_lt(len, sizeof t);
+	cr_assert(len > 14 && strcmp(t + len - 14, "; 1 unexpected") == 0, "%s", t);
+	cr_assert(strstr(t, " more); 1 unexpected"), "%s", t);
 	sc_delivery_free(&d);
 }
 
@@ -164,7 +171,8 @@ Test(delivery, a_message_of_no_telegram_is_unexpected_and_described)
 	struct sc_delivery_counts n;
 	char t[256];
 	text(&d, &n, t, sizeof t);
-	cr_assert_str_eq(t, "2 delivered, 1 lost, 0 duplicated, 0 out of order; lost: telegram 2");
+	cr_assert_str_eq(t, "2 delivered, 1 lost, 0 duplicated, 0 out of order; lost: telegram 2; "
+			    "2 unexpected");
 	cr_assert_eq(n.unexpected, 2);
 	cr_assert(strstr(d.unexpected_first, "at 1.5 s, as telegram 2's but P 999 (want 101), E_IMPORT"), "%s",
 		  d.unexpected_first);
