@@ -15,6 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import brokertest  # noqa: E402
 import simtest  # noqa: E402
 
 SC_SIM = simtest.SC_SIM
@@ -433,6 +434,34 @@ class EveryPowerInstant(Scratch):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn(": mqtt power_instant each telegram: 46 delivered, 0 lost, 0 duplicated, "
                       "0 out of order", self.line(r.stdout))
+
+    def test_a_duplicate_and_a_stranger_fail_the_result(self):
+        # A broker of the test's own, where the test publishes the third
+        # power_instant once more and then one no telegram carries.
+        broker = brokertest.Broker(self.dir)
+        self.addCleanup(broker.close)
+        sub = brokertest.Subscriber(broker.port, "#")
+        self.addCleanup(sub.close)
+        doc = smoke({"mqtt": {"fields": "telegram"}})
+        p = subprocess.Popen([SC_SIM, "--scenario", self.write(doc), "--speed", "4", "--mqtt",
+                              "tcp://127.0.0.1:%d" % broker.port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        seen = 0
+        while seen < 3:
+            topic, payload, _ = sub.get(timeout=30)
+            if topic.endswith("/power_instant"):
+                seen += 1
+        sub.c.publish(topic, payload, qos=1).wait_for_publish(10)
+        sub.c.publish(topic, b'{"ts":1,"P":1}', qos=1).wait_for_publish(10)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, out + err)
+        self.assertRegex(self.line(out),
+                         r"^FAIL each telegram at [\d.]+ s: mqtt power_instant each telegram: "
+                         r"expected one power_instant for each of 10 telegrams, got 10 delivered, "
+                         r"0 lost, 1 duplicated, 0 out of order; 1 unexpected \(unexpected: "
+                         r"matching no telegram, the first at [\d.]+ s, as telegram \d+'s but "
+                         r"ts 1 \(want \d+\), P 1 \(want [\d.-]+\)")
 
     def test_not_accounted_without_mqtt(self):
         # No MQTT expectation: no subscriber, no accounting.
