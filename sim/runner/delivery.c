@@ -39,11 +39,17 @@ void sc_delivery_init(struct sc_delivery *d, double ts_window, double start_wall
 
 void sc_delivery_free(struct sc_delivery *d)
 {
+	for (size_t i = 0; i < d->npend; i++)
+		cJSON_Delete(d->pend[i].got);
+	free(d->pend);
 	free(d->tg);
 	free(d->ev);
 	memset(d, 0, sizeof *d);
 	d->last = -1;
 }
+
+static bool due(const struct sc_dl_tg *t);
+static void retry_waiting(struct sc_delivery *d, size_t k);
 
 int sc_delivery_add(struct sc_delivery *d, double at, enum sc_pi_fate fate,
 		    const struct sc_reading *want, bool kwh, bool either_unit)
@@ -66,6 +72,8 @@ int sc_delivery_add(struct sc_delivery *d, double at, enum sc_pi_fate fate,
 	t->fate = fate == SC_PI_NOT_DUE || fate == SC_PI_UNSURE ? fate : SC_PI_UNCHECKED;
 	if (want)
 		t->want = *want;
+	if (d->npend && due(t))
+		retry_waiting(d, d->ntg - 1);
 	return 0;
 }
 
@@ -138,26 +146,24 @@ static bool matches(const struct sc_delivery *d, const struct sc_dl_tg *t, const
 	return compare(d, &other, got, wall, &diffs);
 }
 
-/* A message that is no telegram's: the first is described against the
- * telegram expected next (or the latest one). */
-static void unexpected(struct sc_delivery *d, const cJSON *got, double seen, double wall)
+/* What a message no telegram carries differs in, from the telegram expected
+ * next when it came (next), else the latest that expects one; got NULL:
+ * not JSON. */
+static void describe(const struct sc_delivery *d, char *out, size_t cap, const cJSON *got,
+		     double seen, double wall, long next)
 {
-	if (d->unexpected++)
-		return;
 	if (!got) {
-		sc_rn_fmt(d->unexpected_first, sizeof d->unexpected_first, "at %g s: not JSON", seen);
+		sc_rn_fmt(out, cap, "at %g s: not JSON", seen);
 		return;
 	}
-	/* The telegram expected next, else the latest that expects one. */
-	long k = d->last + 1;
+	long k = next;
 	while (k < (long)d->ntg && !due(&d->tg[k]))
 		k++;
 	if (k >= (long)d->ntg)
 		for (k = (long)d->ntg - 1; k >= 0 && !due(&d->tg[k]); k--)
 			;
 	if (k < 0) {
-		sc_rn_fmt(d->unexpected_first, sizeof d->unexpected_first,
-			  "at %g s, before any telegram it could carry", seen);
+		sc_rn_fmt(out, cap, "at %g s, before any telegram it could carry", seen);
 		return;
 	}
 	char diff[160];
@@ -167,14 +173,72 @@ static void unexpected(struct sc_delivery *d, const cJSON *got, double seen, dou
 	sc_list_end(&diffs);
 	char text[256];
 	sc_rn_fmt(text, sizeof text, "at %g s, as telegram %ld's but %s", seen, k + 1, diff);
-	sc_text_fit(d->unexpected_first, sizeof d->unexpected_first, text);
+	sc_text_fit(out, cap, text);
+}
+
+/* A message no telegram carries for good: counted, the first described. */
+static void unexpected(struct sc_delivery *d, const cJSON *got, double seen, double wall, long next)
+{
+	if (d->unexpected++ == 0) {
+		describe(d, d->given_up, sizeof d->given_up, got, seen, wall, next);
+		d->given_up_at = seen;
+	}
+}
+
+/* Messages waiting for their telegram: at most this many (a unit that
+ * publishes wrong values sends nothing else); the oldest is then given up. */
+#define SC_DL_PENDING 256
+
+static void wait_for_telegram(struct sc_delivery *d, cJSON *got, double seen, double wall)
+{
+	if (d->npend == SC_DL_PENDING) {
+		struct sc_dl_msg *o = &d->pend[0];
+		unexpected(d, o->got, o->seen, o->wall, o->next);
+		cJSON_Delete(o->got);
+		memmove(d->pend, d->pend + 1, --d->npend * sizeof *d->pend);
+	}
+	if (d->npend == d->cappend) {
+		size_t cap = d->cappend ? d->cappend * 2 : 16;
+		struct sc_dl_msg *n = realloc(d->pend, cap * sizeof *n);
+		if (!n) {
+			unexpected(d, got, seen, wall, d->last + 1);
+			cJSON_Delete(got);
+			return;
+		}
+		d->pend = n;
+		d->cappend = cap;
+	}
+	d->pend[d->npend++] = (struct sc_dl_msg){got, seen, wall, d->last + 1};
+}
+
+/* Telegram k, just recorded, may be what waiting messages carry (the first
+ * delivers it, any other is a duplicate). */
+static void retry_waiting(struct sc_delivery *d, size_t k)
+{
+	struct sc_dl_tg *t = &d->tg[k];
+	size_t keep = 0;
+	for (size_t i = 0; i < d->npend; i++) {
+		struct sc_dl_msg *m = &d->pend[i];
+		if (!matches(d, t, m->got, m->wall)) {
+			d->pend[keep++] = *m;
+			continue;
+		}
+		if (t->msgs++ == 0) {
+			t->seen = m->seen;
+			d->last = (long)k;
+		} else {
+			d->duplicated++;
+		}
+		cJSON_Delete(m->got);
+	}
+	d->npend = keep;
 }
 
 void sc_delivery_message(struct sc_delivery *d, const char *payload, double seen, double wall)
 {
 	cJSON *got = cJSON_Parse(payload);
 	if (!cJSON_IsObject(got)) {
-		unexpected(d, NULL, seen, wall);
+		unexpected(d, NULL, seen, wall, d->last + 1);
 		cJSON_Delete(got);
 		return;
 	}
@@ -207,10 +271,11 @@ void sc_delivery_message(struct sc_delivery *d, const char *payload, double seen
 		}
 	}
 	if (hit < 0) {
-		unexpected(d, got, seen, wall);
-	} else if (d->tg[hit].msgs++ == 0) {
-		d->tg[hit].seen = seen;
+		wait_for_telegram(d, got, seen, wall);
+		return;
 	}
+	if (d->tg[hit].msgs++ == 0)
+		d->tg[hit].seen = seen;
 	cJSON_Delete(got);
 }
 
@@ -254,7 +319,13 @@ void sc_delivery_tally(struct sc_delivery *d, struct sc_delivery_counts *n)
 	}
 	n->duplicated = d->duplicated;
 	n->out_of_order = d->out_of_order;
-	n->unexpected = d->unexpected;
+	n->unexpected = d->unexpected + (int)d->npend;
+	/* The first: given up, or still waiting. */
+	if (d->npend && (!d->unexpected || d->pend[0].seen < d->given_up_at))
+		describe(d, d->unexpected_first, sizeof d->unexpected_first, d->pend[0].got,
+			 d->pend[0].seen, d->pend[0].wall, d->pend[0].next);
+	else
+		sc_str_copy(d->unexpected_first, sizeof d->unexpected_first, d->given_up);
 }
 
 void sc_delivery_text(const struct sc_delivery *d, const struct sc_delivery_counts *n, char *buf,

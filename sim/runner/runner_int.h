@@ -143,6 +143,14 @@ struct sc_dl_event {
 	bool down;
 };
 
+/* A message no telegram recorded so far carries: it may be for one not
+ * recorded yet. */
+struct sc_dl_msg {
+	cJSON *got;               /* owned */
+	double seen, wall;
+	long next;                /* the telegram expected next when it came */
+};
+
 struct sc_delivery {
 	bool on;                  /* the run accounts every power_instant */
 	double ts_window;         /* as io.ts_window */
@@ -157,8 +165,16 @@ struct sc_delivery {
 	bool updating;            /* a firmware update under way (it restarts the
 	                           * device when it likes) */
 	unsigned net_down;        /* network fields the scenario turned off (bits) */
-	int duplicated, out_of_order, unexpected;
-	char unexpected_first[200]; /* what the first unexpected one differs in */
+	struct sc_dl_msg *pend;   /* owned, in the order they came */
+	size_t npend, cappend;
+	int duplicated, out_of_order;
+	int unexpected;           /* messages no telegram carries for good (not
+	                           * JSON, or waited too long), the pending ones
+	                           * not counted */
+	char given_up[200];       /* what the first given up differs in */
+	double given_up_at;       /* when it was taken */
+	char unexpected_first[200]; /* what the first unexpected one (given up
+	                           * or waiting) differs in: by sc_delivery_tally */
 };
 
 /* Counts of sc_delivery_tally. */
@@ -251,7 +267,8 @@ int sc_delivery_add(struct sc_delivery *d, double at, enum sc_pi_fate fate,
 int sc_delivery_event(struct sc_delivery *d, double at, bool down);
 /* One power_instant message (payload JSON) taken at seen (s of the scenario),
  * arrived at wall (s since 1970): matched to the telegram whose values it
- * carries, in order. */
+ * carries, in order; one that matches none waits for the telegrams recorded
+ * after it (it may have come before its telegram was recorded). */
 void sc_delivery_message(struct sc_delivery *d, const char *payload, double seen, double wall);
 /* The fate of every telegram as things stand, and the counts. */
 void sc_delivery_tally(struct sc_delivery *d, struct sc_delivery_counts *n);

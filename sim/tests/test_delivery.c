@@ -341,3 +341,50 @@ Test(delivery, float32_values_and_the_units_own_clock_match)
 	cJSON_Delete(full);
 	sc_delivery_free(&d);
 }
+
+Test(delivery, a_message_before_its_telegram_was_recorded_waits_for_it)
+{
+	struct sc_delivery d;
+	sc_delivery_init(&d, 0, 0);
+	telegrams(&d, 2, NULL);
+	message(&d, 0, 100, 0.5);
+	message(&d, 1, 101, 1.5);
+	/* Telegram 3's message, and a copy, before telegram 3 is recorded. */
+	message(&d, 2, 102, 2.1);
+	message(&d, 2, 102, 2.2);
+	struct sc_delivery_counts n;
+	sc_delivery_tally(&d, &n);
+	cr_assert_eq(n.unexpected, 2);
+	struct sc_reading r = reading(2, 102);
+	cr_assert_eq(sc_delivery_add(&d, 2, SC_PI_UNCHECKED, &r, false, false), 0);
+	char t[256];
+	text(&d, &n, t, sizeof t);
+	cr_assert_str_eq(t, "3 delivered, 0 lost, 1 duplicated, 0 out of order");
+	cr_assert_float_eq(d.tg[2].seen, 2.1, 1e-9);
+	/* The next one in order after it. */
+	struct sc_reading r3 = reading(3, 103);
+	cr_assert_eq(sc_delivery_add(&d, 3, SC_PI_UNCHECKED, &r3, false, false), 0);
+	message(&d, 3, 103, 3.5);
+	text(&d, &n, t, sizeof t);
+	cr_assert_str_eq(t, "4 delivered, 0 lost, 1 duplicated, 0 out of order");
+	sc_delivery_free(&d);
+}
+
+Test(delivery, messages_of_no_telegram_are_all_counted)
+{
+	/* A unit whose every message is wrong: far more than wait. */
+	struct sc_delivery d;
+	sc_delivery_init(&d, 0, 0);
+	telegrams(&d, 400, NULL);
+	for (int i = 0; i < 400; i++)
+		message(&d, i, 5000 + i, i + 0.5);
+	struct sc_delivery_counts n;
+	char t[256];
+	text(&d, &n, t, sizeof t);
+	cr_assert_eq(n.unexpected, 400);
+	cr_assert_eq(n.lost, 400);
+	cr_assert(strstr(t, "; 400 unexpected"), "%s", t);
+	cr_assert(strstr(d.unexpected_first, "at 0.5 s, as telegram 1's but P 5000 (want 100)"), "%s",
+		  d.unexpected_first);
+	sc_delivery_free(&d);
+}
