@@ -6,7 +6,10 @@
  * power_instant the oracle builds for k (sc_cmp_payload: float32 rounding,
  * ts the meter's or the unit's own clock). Among telegrams that carry the
  * same values, the earliest not yet matched after the latest matched one
- * takes it, so consecutive identical telegrams are matched in order.
+ * takes it, so consecutive identical telegrams are matched in order. A
+ * message that matches none of the telegrams recorded so far waits for the
+ * next ones (the meter line may record a telegram after the device has
+ * published it); still waiting at the end, it is unexpected.
  *
  * Counted at the end: delivered (a message came), lost (none by the end of
  * the run and the MQTT grace), duplicated (a message for a telegram that
