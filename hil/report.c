@@ -536,6 +536,73 @@ static void results_table(FILE *f, const struct sc_run *run, int want)
 /* Telegrams listed in the page; the rest are counted. */
 #define MAX_TELEGRAM_ROWS 500
 
+/* Each telegram's power_instant, when the run accounted them: whether its
+ * message came and when (the result "power_instant each telegram" sums
+ * them up). */
+static void power_instant_table(FILE *f, const struct sc_run *run)
+{
+	size_t judged = 0;
+	for (size_t i = 0; i < run->ntg; i++)
+		judged += run->tg[i].pi != SC_PI_UNCHECKED;
+	if (!judged)
+		return;
+	fprintf(f, "<h2 id=\"power-instant\">power_instant of each telegram</h2>\n");
+	for (size_t i = 0; i < run->n; i++)
+		if (strcmp(run->r[i].target, "power_instant each telegram") == 0) {
+			fprintf(f, "<p>");
+			esc(f, run->r[i].actual);
+			if (run->r[i].note[0]) {
+				fprintf(f, "; ");
+				esc(f, run->r[i].note);
+			}
+			fprintf(f, "</p>\n");
+		}
+	if (run->ntg > MAX_TELEGRAM_ROWS)
+		fprintf(f, "<p class=\"note\">The first %d of %zu are listed.</p>\n", MAX_TELEGRAM_ROWS, run->ntg);
+	fprintf(f, "<table>\n<tr><th>#</th><th>sent (s)</th><th>power_instant</th><th>came at (s)</th></tr>\n");
+	for (size_t i = 0; i < run->ntg && i < MAX_TELEGRAM_ROWS; i++) {
+		const struct sc_run_telegram *t = &run->tg[i];
+		const char *what = "", *cls = "";
+		char buf[64];
+		switch (t->pi) {
+		case SC_PI_DELIVERED:
+			if (t->pi_msgs > 1)
+				snprintf(buf, sizeof buf, "delivered %d times%s", t->pi_msgs,
+					 t->pi_out_of_order ? ", out of order" : "");
+			else
+				snprintf(buf, sizeof buf, "delivered%s", t->pi_out_of_order ? " out of order" : "");
+			what = buf;
+			cls = t->pi_msgs > 1 || t->pi_out_of_order ? " class=\"fail\"" : "";
+			break;
+		case SC_PI_LOST:
+			what = "lost";
+			cls = " class=\"fail\"";
+			break;
+		case SC_PI_NOT_DUE:
+			what = t->sent ? "none due (the twin rejected it)" : "none due (not sent)";
+			cls = " class=\"skip\"";
+			break;
+		case SC_PI_UNSURE:
+			what = "not judged (sent as the line came back)";
+			cls = " class=\"skip\"";
+			break;
+		case SC_PI_OFFLINE:
+			what = "not judged (the device could not publish)";
+			cls = " class=\"skip\"";
+			break;
+		case SC_PI_UNCHECKED:
+			break;
+		}
+		fprintf(f, "<tr%s><td class=\"num\">%zu</td><td class=\"num\">%.2f</td><td>%s</td>", cls, i + 1,
+			t->at, what);
+		if (t->pi == SC_PI_DELIVERED && isfinite(t->pi_seen))
+			fprintf(f, "<td class=\"num\">%.2f</td></tr>\n", t->pi_seen);
+		else
+			fprintf(f, "<td></td></tr>\n");
+	}
+	fprintf(f, "</table>\n");
+}
+
 static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *run)
 {
 	const char *v = verdict(ri, run);
@@ -627,6 +694,7 @@ static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 	fprintf(f, "<h2>Expectations met or skipped (%d)</h2>\n", run->pass + run->skip);
 	results_table(f, run, 1);
 
+	power_instant_table(f, run);
 	fprintf(f, "<h2>Telegrams sent (%zu)</h2>\n", run->ntg);
 	if (run->ntg > MAX_TELEGRAM_ROWS)
 		fprintf(f, "<p class=\"note\">The first %d of %zu are listed.</p>\n", MAX_TELEGRAM_ROWS, run->ntg);

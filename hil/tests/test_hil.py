@@ -669,6 +669,27 @@ class RepeatableRuns(Bench):
         # Counted since the reset: this run's telegrams only.
         self.assertEqual(self.counted(sim), 6)
 
+    def test_device_counters_twice_on_one_device(self):
+        # device_counters every 2 s of the device's clock: its counts too are
+        # differences from the start of each run, its gauges as they are.
+        path = scenario_file(self.dir, "repeatable-mqtt", [
+            {"at": 0, "telegrams": {"count": 6}},
+            {"at": 5.5, "expect": [{"mqtt": {"metric": "device_counters",
+                                             "fields": {"telegrams_pass": 6, "telegrams_fail": 0,
+                                                        "mqtt_send_fail": 0,
+                                                        "uptime": {"min": 5}}},
+                                    "within": 4}]}],
+            meter={"protocol": "dsmr50", "seed": 3, "start": 1751360400})
+        sim = self.dut(path, "--counters-interval", "2", speed=5)
+        for n in (1, 2):
+            r = self.hil(sim, path, "--report", os.path.join(self.dir, "m%d" % n), speed=5,
+                         latency=0.8)
+            self.assertEqual(r.returncode, 0, "run %d:\n%s%s" % (n, r.stdout, r.stderr))
+            self.assertIn("PASS steps[1].expect[0]", r.stdout)
+            self.assertIn("power_instant each telegram: 6 delivered, 0 lost, 0 duplicated, "
+                          "0 out of order", r.stdout)
+        self.assertGreaterEqual(self.counted(sim), 12)
+
 
 HOOK = """#!/bin/sh
 # A lab's hook: the LED as a photodiode reads it, the counters from the

@@ -311,3 +311,49 @@ Test(report, a_folder_that_cannot_be_written, .init = setup, .fini = teardown)
 	cr_assert(strstr(why, "missing"), "%s", why);
 	sc_scenario_free(s);
 }
+
+Test(report, each_telegrams_power_instant_listed, .init = setup, .fini = teardown)
+{
+	struct sc_scenario *s = scenario();
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	result(&run, "each telegram", "mqtt", false, false, "one power_instant for each of 4 telegrams",
+	       "3 delivered, 1 lost, 0 duplicated, 1 out of order; lost: telegram 4");
+	snprintf(run.r[0].target, sizeof run.r[0].target, "power_instant each telegram");
+	telegrams(&run, 6);
+	const enum sc_pi_fate fate[6] = {SC_PI_DELIVERED, SC_PI_NOT_DUE, SC_PI_DELIVERED,
+					 SC_PI_LOST, SC_PI_OFFLINE, SC_PI_DELIVERED};
+	for (size_t i = 0; i < 6; i++) {
+		run.tg[i].pi = fate[i];
+		run.tg[i].pi_msgs = fate[i] == SC_PI_DELIVERED;
+		run.tg[i].pi_seen = fate[i] == SC_PI_DELIVERED ? (double)i + 0.25 : NAN;
+	}
+	run.tg[2].pi_out_of_order = true;
+	struct sc_report_info ri = {.scenario_path = "rep.json", .s = s, .dut = "d",
+				    .started = "2026-12-02T01:30:00Z", .wall_s = 1};
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+	char *h = report_file("report.html");
+	const char *sec = strstr(h, "<h2 id=\"power-instant\">power_instant of each telegram</h2>");
+	cr_assert(sec, "%s", h);
+	cr_assert(strstr(sec, "<p>3 delivered, 1 lost, 0 duplicated, 1 out of order; lost: telegram 4</p>"));
+	cr_assert(strstr(sec, "<tr><td class=\"num\">1</td><td class=\"num\">0.00</td><td>delivered</td>"
+			      "<td class=\"num\">0.25</td></tr>"), "%s", sec);
+	cr_assert(strstr(sec, "<td>none due (not sent)</td>"), "%s", sec);
+	cr_assert(strstr(sec, "<tr class=\"fail\"><td class=\"num\">3</td><td class=\"num\">2.00</td>"
+			      "<td>delivered out of order</td><td class=\"num\">2.25</td></tr>"), "%s", sec);
+	cr_assert(strstr(sec, "<tr class=\"fail\"><td class=\"num\">4</td><td class=\"num\">3.00</td>"
+			      "<td>lost</td><td></td></tr>"), "%s", sec);
+	cr_assert(strstr(sec, "<td>not judged (the device could not publish)</td>"), "%s", sec);
+	free(h);
+	sc_run_free(&run);
+
+	/* Not accounted (no MQTT read): no section. */
+	memset(&run, 0, sizeof run);
+	telegrams(&run, 3);
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+	h = report_file("report.html");
+	cr_assert_null(strstr(h, "power_instant of each telegram"));
+	free(h);
+	sc_run_free(&run);
+	sc_scenario_free(s);
+}

@@ -350,8 +350,13 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 			sc_cmp_payload(want, doc, &diffs, c->io->ts_window, m->wall);
 		} else {
 			bool f32 = strcmp(e->metric, "power_instant") == 0;
+			/* device_counters as Status.Counters: event counts since the
+			 * start of the run, gauges as they are. */
+			cJSON *counts = NULL;
+			if (strcmp(e->metric, "device_counters") == 0)
+				counts = sc_counters_since(doc, c->ex.base ? c->ex.base : c->ex.mqtt_base);
 			for (int k = 0; k < e->nm; k++) {
-				const cJSON *got = sc_json_at(doc, e->m[k].key);
+				const cJSON *got = sc_json_at(counts ? counts : doc, e->m[k].key);
 				if (!mqtt_matches(&e->m[k], got, f32)) {
 					char g[64], item[160];
 					describe_json(got, g, sizeof g);
@@ -359,6 +364,7 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 					sc_list_add(&diffs, item);
 				}
 			}
+			cJSON_Delete(counts);
 		}
 		bool ok = diffs.n + diffs.more == 0;
 		sc_list_end(&diffs);
@@ -630,14 +636,44 @@ void sc_expects_stale(struct sc_expects *ex)
 	ex->status = NULL;
 }
 
+/* The baseline of device_counters: Status.Counters when the device serves
+ * it (the same counters; read below), else the latest device_counters
+ * message before the run (its ts left out: a time, not a count). None: the
+ * counts are compared as they are. */
+static void mqtt_counters_baseline(struct sc_runner *c)
+{
+	if (!sc_dut_mqtt_subscribed(c->dut))
+		return;
+	sc_dut_mqtt_drain(c->dut, c->now);
+	size_t n;
+	const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
+	for (size_t i = n; i-- > 0;) {
+		if (strcmp(log[i].metric, "device_counters") != 0)
+			continue;
+		cJSON *doc = cJSON_Parse(log[i].payload);
+		if (cJSON_IsObject(doc)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(doc, "ts");
+			c->ex.mqtt_base = doc;
+			return;
+		}
+		cJSON_Delete(doc);
+	}
+}
+
 void sc_expects_baseline(struct sc_runner *c)
 {
-	bool wanted = false;
-	for (int i = 0; i < c->s->nsteps && !wanted; i++)
-		for (int j = 0; j < c->s->steps[i].nexpect; j++)
-			if (c->s->steps[i].expect[j].kind == SC_EXPECT_COUNTERS)
+	bool wanted = false, mqtt = false;
+	for (int i = 0; i < c->s->nsteps; i++)
+		for (int j = 0; j < c->s->steps[i].nexpect; j++) {
+			const struct sc_expect *e = &c->s->steps[i].expect[j];
+			if (e->kind == SC_EXPECT_COUNTERS)
 				wanted = true;
-	if (!wanted)
+			if (e->kind == SC_EXPECT_MQTT && strcmp(e->metric, "device_counters") == 0)
+				mqtt = true;
+		}
+	if (mqtt)
+		mqtt_counters_baseline(c);
+	if (!wanted && !mqtt)
 		return;
 	char why[256];
 	bool skip;
@@ -656,5 +692,6 @@ void sc_expects_free(struct sc_expects *ex)
 	free(ex->open);
 	cJSON_Delete(ex->status);
 	cJSON_Delete(ex->base);
+	cJSON_Delete(ex->mqtt_base);
 	memset(ex, 0, sizeof *ex);
 }

@@ -51,6 +51,10 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 			t->bytes[len] = '\0';
 		}
 	}
+	if (sc_delivery_telegram(c, r->ntg - 1) != 0) {
+		sc_rn_fmt(r->error, sizeof r->error, "out of memory");
+		return -1;
+	}
 	/* Read back after what the device took: with a sample, what the twin
 	 * made of it; a recording also keeps what follows a telegram the twin
 	 * rejects (the device should still serve the last good one). */
@@ -130,6 +134,7 @@ static void take_messages(struct sc_runner *c)
 	if (!sc_dut_mqtt_subscribed(c->dut))
 		return;
 	sc_dut_mqtt_drain(c->dut, c->now);
+	sc_delivery_take(c); /* each power_instant, before the log forgets it */
 	double keep = c->oracle.have_last ? fmin(c->now, c->oracle.last_at) : c->now;
 	for (size_t k = 0; k < c->ex.nopen; k++)
 		keep = fmin(keep, fmin(c->ex.open[k].opened, c->ex.open[k].want_at));
@@ -144,6 +149,8 @@ static int carry_out(struct sc_runner *c, const struct sc_ev *e)
 	int r;
 	if (e->kind == SC_EV_ACTION) {
 		r = act(c, st);
+		if (r == 0)
+			sc_delivery_step(c, st);
 		if (r == 0 && st->kind != SC_STEP_TELEGRAMS && st->kind != SC_STEP_CAPTURE)
 			r = sc_expects_open(c, st);
 	} else {
@@ -183,6 +190,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		goto out;
 	}
 	sc_expects_baseline(&c);
+	sc_delivery_start(&c);
 	const struct sc_ev *ev = c.tl.ev;
 	size_t nev = c.tl.nev;
 	double tick = io->tick > 0 ? io->tick : 0.25;
@@ -232,12 +240,14 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 	}
 	if (io->sample)
 		sc_readback_summary(&c);
+	sc_delivery_result(&c);
 	rc = 0;
 out:
 	run->duration = c.now;
 	sc_timeline_free(&c.tl);
 	sc_expects_free(&c.ex);
 	sc_readback_free(&c.rb);
+	sc_delivery_free(&c.dl);
 	sc_oracle_free(&c.oracle);
 	return rc;
 }

@@ -83,6 +83,19 @@ struct sc_result {
 	char note[160];
 };
 
+/* What became of a telegram's power_instant (the run checks every one when
+ * it reads MQTT: see delivery.c). */
+enum sc_pi_fate {
+	SC_PI_UNCHECKED = 0,  /* not accounted in this run */
+	SC_PI_DELIVERED,      /* a message with its values came */
+	SC_PI_LOST,           /* none came by the end of the run (and the grace) */
+	SC_PI_NOT_DUE,        /* none expected: it did not reach the device, or the
+	                       * twin rejected it */
+	SC_PI_UNSURE,         /* not judged: sent as the meter line came back */
+	SC_PI_OFFLINE,        /* not judged: sent while the device could not
+	                       * publish (broker or network down, restarting) */
+};
+
 /* A telegram sent, with what the oracle made of it. */
 struct sc_run_telegram {
 	double at;
@@ -99,6 +112,13 @@ struct sc_run_telegram {
 	bool served;
 	float regs[SC_REGMAP_NKEY];
 	char *mqtt;
+	/* Its power_instant: what became of it, how many messages carried
+	 * it, when the first was taken (s of the scenario, NAN when none),
+	 * and whether it came after a later telegram's. */
+	enum sc_pi_fate pi;
+	int pi_msgs;
+	double pi_seen;
+	bool pi_out_of_order;
 };
 
 /* Expected and served values after a telegram (when io.sample). */

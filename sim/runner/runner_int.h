@@ -8,6 +8,9 @@
  *                the device serves (Modbus, MQTT, HTTP, LED, counters)
  *   readback.c   what the device serves after each telegram (io.sample,
  *                io.record), read when io.latency has passed
+ *   delivery.c   every telegram's power_instant: messages matched to the
+ *                telegrams by their values and order (delivered, lost,
+ *                duplicated, out of order)
  *   results.c    the run's record: results and their log lines,
  *                telegrams, samples
  *   runner.c     the run: time advanced, events carried out in order,
@@ -95,6 +98,9 @@ struct sc_expects {
 	 * expectations compare the differences from it (sc_counters_since).
 	 * Owned, or NULL (not read, or the device did not serve it). */
 	cJSON *base;
+	/* device_counters compare against base too; without it, against the
+	 * latest device_counters message before the run (owned, or NULL). */
+	cJSON *mqtt_base;
 	/* The phase a restarting device named in its 503 answer to the status
 	 * request ("power-up", "initialising"), "" otherwise. */
 	char restarting[24];
@@ -114,6 +120,70 @@ struct sc_readback {
 	size_t npend, cappend, phead;
 };
 
+/* ---- every telegram's power_instant ---- */
+
+/* A telegram as the accounting sees it. */
+struct sc_dl_tg {
+	double at;                /* when it was sent (s of the scenario) */
+	enum sc_pi_fate fate;     /* NOT_DUE / UNSURE set when recorded; the
+	                           * others by sc_delivery_tally */
+	struct sc_reading want;   /* the oracle's reading (when it is due) */
+	bool kwh;                 /* energy in kWh (the firmware's, then) */
+	bool either_unit;         /* sent during a firmware update: kWh or Wh */
+	int msgs;                 /* messages matched to it */
+	double seen;              /* when the first came (s), NAN */
+	bool out_of_order;        /* it came after a later telegram's */
+};
+
+/* Something done to the device that may keep it from publishing for a
+ * while: a broker or network outage, a restart, a request that restarts
+ * it. down: the broker or the network is still out after it. */
+struct sc_dl_event {
+	double at;
+	bool down;
+};
+
+/* A message no telegram recorded so far carries: it may be for one not
+ * recorded yet. */
+struct sc_dl_msg {
+	cJSON *got;               /* owned */
+	double seen, wall;
+	long next;                /* the telegram expected next when it came */
+};
+
+struct sc_delivery {
+	bool on;                  /* the run accounts every power_instant */
+	double ts_window;         /* as io.ts_window */
+	double start_wall;        /* messages that came before are not the run's */
+	struct sc_dl_tg *tg;      /* owned: one per telegram of the run, in order */
+	size_t ntg, captg;
+	struct sc_dl_event *ev;   /* owned, in order */
+	size_t nev, capev;
+	long last;                /* the latest telegram matched, -1 */
+	uint64_t seq;             /* the last message taken (sc_dut_msg.seq) */
+	bool broker_down;         /* the scenario's broker action: down */
+	bool updating;            /* a firmware update under way (it restarts the
+	                           * device when it likes) */
+	unsigned net_down;        /* network fields the scenario turned off (bits) */
+	struct sc_dl_msg *pend;   /* owned, in the order they came */
+	size_t npend, cappend;
+	int duplicated, out_of_order;
+	int unexpected;           /* messages no telegram carries for good (not
+	                           * JSON, or waited too long), the pending ones
+	                           * not counted */
+	char given_up[200];       /* what the first given up differs in */
+	double given_up_at;       /* when it was taken */
+	char unexpected_first[200]; /* what the first unexpected one (given up
+	                           * or waiting) differs in: by sc_delivery_tally */
+};
+
+/* Counts of sc_delivery_tally. */
+struct sc_delivery_counts {
+	size_t due;               /* telegrams that expect a message and are judged */
+	size_t delivered, lost, unsure, offline, not_due;
+	int duplicated, out_of_order, unexpected;
+};
+
 /* ---- the run ---- */
 
 struct sc_runner {
@@ -129,6 +199,7 @@ struct sc_runner {
 	struct sc_oracle oracle;
 	struct sc_expects ex;
 	struct sc_readback rb;
+	struct sc_delivery dl;
 };
 
 /* timeline.c. Builds c->tl from the scenario: 0, or -1 with run->error
@@ -180,6 +251,47 @@ double sc_readback_next(const struct sc_readback *rb);
 /* The result that sums the telegrams read back (io.sample). */
 void sc_readback_summary(struct sc_runner *c);
 void sc_readback_free(struct sc_readback *rb);
+
+/* delivery.c: the matching, pure (no device; the unit tests drive it) */
+void sc_delivery_init(struct sc_delivery *d, double ts_window, double start_wall);
+void sc_delivery_free(struct sc_delivery *d);
+/* A telegram sent at at: due (it reached the device, the oracle took it
+ * and it was not sent as the line came back) with the oracle's reading
+ * want and the firmware's energy unit (either_unit: kWh or Wh, the firmware
+ * is changing); else fate says why not (NOT_DUE,
+ * UNSURE). 0, or -1 out of memory. */
+int sc_delivery_add(struct sc_delivery *d, double at, enum sc_pi_fate fate,
+		    const struct sc_reading *want, bool kwh, bool either_unit);
+/* Something done to the device at at that may keep it from publishing; down:
+ * the broker or network stays out after it. 0, or -1 out of memory. */
+int sc_delivery_event(struct sc_delivery *d, double at, bool down);
+/* One power_instant message (payload JSON) taken at seen (s of the scenario),
+ * arrived at wall (s since 1970): matched to the telegram whose values it
+ * carries, in order; one that matches none waits for the telegrams recorded
+ * after it (it may have come before its telegram was recorded). */
+void sc_delivery_message(struct sc_delivery *d, const char *payload, double seen, double wall);
+/* The fate of every telegram as things stand, and the counts. */
+void sc_delivery_tally(struct sc_delivery *d, struct sc_delivery_counts *n);
+/* The result's text: "N delivered, N lost, N duplicated, N out of order;
+ * lost: telegrams 4, 14, 24" (1-based). */
+void sc_delivery_text(const struct sc_delivery *d, const struct sc_delivery_counts *n, char *buf,
+		      size_t cap);
+
+/* delivery.c: the runner's side */
+/* At the start of the run: on when MQTT is read and the scenario checks
+ * MQTT or the run reads back every telegram. */
+void sc_delivery_start(struct sc_runner *c);
+/* Telegram k was recorded in run->tg (the oracle has taken it). 0, or -1
+ * out of memory. */
+int sc_delivery_telegram(struct sc_runner *c, size_t k);
+/* Step st's action was carried out at c->now. */
+void sc_delivery_step(struct sc_runner *c, const struct sc_step *st);
+/* The messages drained since the last call, matched (before the log
+ * forgets them). */
+void sc_delivery_take(struct sc_runner *c);
+/* At the end: the late messages waited for (io.mqtt_grace_ms), the result
+ * "power_instant each telegram", and each telegram's fate in run->tg. */
+void sc_delivery_result(struct sc_runner *c);
 
 /* results.c */
 /* A new zeroed result in run->r, or NULL out of memory. */

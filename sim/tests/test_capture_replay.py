@@ -93,7 +93,10 @@ class FieldCapture(Scratch):
             self.assertEqual(fields["l3.I"], want["l3.I"])
         r, counts = replay(out)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
-        self.assertEqual(counts, (566 * 2 + 1, 0, 0, 566))
+        # Two a telegram, the read-backs' sum and every power_instant's.
+        self.assertEqual(counts, (566 * 2 + 2, 0, 0, 566))
+        self.assertIn("power_instant each telegram: 566 delivered, 0 lost, 0 duplicated, "
+                      "0 out of order", r.stdout)
 
     def test_a_changed_value_fails_naming_the_step(self):
         am550 = simtest.field_capture("p1", "dsmr50-iskra-am550-566-telegrams.p1")
@@ -130,7 +133,10 @@ class Captures(Scratch):
                          {"telegrams_pass": 9, "telegrams_fail": 3, "telegrams_frame_fail": 0})
         r, counts = replay(out)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(counts, (9 * 2 + 1, 0, 0, 12))
+        # The 3 rejected telegrams expect no power_instant.
+        self.assertEqual(counts, (9 * 2 + 2, 0, 0, 12))
+        self.assertIn("power_instant each telegram: 9 delivered, 0 lost, 0 duplicated, "
+                      "0 out of order", r.stdout)
 
     def test_timestamped_capture_keeps_its_times_and_gzip_reads_the_same(self):
         tels = simtest.split_telegrams(gen("--count", "3"))

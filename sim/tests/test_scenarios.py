@@ -15,6 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import brokertest  # noqa: E402
 import simtest  # noqa: E402
 
 SC_SIM = simtest.SC_SIM
@@ -117,7 +118,9 @@ class WrongExpectations(Scratch):
                                  {"led": "normal"}, {"counters": {"telegrams_pass": 10}})),
                 "--speed", "max")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(summary(r.stdout)[1:4], (6, 0, 0))
+        # The six, and every telegram's power_instant.
+        self.assertEqual(summary(r.stdout)[1:4], (7, 0, 0))
+        self.assertIn("power_instant each telegram: 10 delivered, 0 lost", r.stdout)
 
     def test_wrong_ones_fail_naming_step_expected_and_actual(self):
         last = generated(3, START, 10)
@@ -149,7 +152,8 @@ class WrongExpectations(Scratch):
                       fails["steps[1].expect[4]"])
         self.assertIn("http GET /api/v1/firmware: expected status 200, Version \"9.9.9\", "
                       "got status 200, Version \"5.2.0\"", fails["steps[1].expect[5]"])
-        self.assertEqual(summary(r.stdout)[1:4], (1, 5, 0))
+        # The wrong ones fail; every telegram's power_instant came.
+        self.assertEqual(summary(r.stdout)[1:4], (2, 5, 0))
 
     def test_oracle_mismatch_names_the_registers(self):
         # A device that serves what the oracle would not: run with
@@ -392,6 +396,78 @@ def _malformed(name, doc, message):
 
 for _n, _d, _m in MALFORMED:
     _malformed(_n, _d, _m)
+
+
+class EveryPowerInstant(Scratch):
+    """Each telegram the twin takes expects one power_instant: a clean run
+    through a real mosquitto accounts every one; telegrams rejected (bad
+    CRC) or not sent (cable out) expect none, and those sent while the
+    broker is down are not judged."""
+
+    def line(self, out):
+        got = [ln for ln in out.splitlines() if "power_instant each telegram" in ln]
+        self.assertEqual(len(got), 1, out)
+        return got[0]
+
+    def test_clean_run_counts_every_telegram(self):
+        # 20 telegrams, 1 s apart: every fourth has a bad CRC (the 4th, 8th,
+        # 12th, 16th, 20th), the cable is out from 12.5 to 15.5 s (the 14th to
+        # 16th): 13 good ones reach the device, as its own counters say.
+        doc = {"scenario": 1, "name": "every", "meter": {"protocol": "dsmr50", "seed": 5, "start": START},
+               "steps": [{"at": 0, "telegrams": {"count": 20, "fault": "bad-crc", "fault_every": 4}},
+                         {"at": 12.5, "meter": "cut"},
+                         {"at": 15.5, "meter": "restore"},
+                         {"at": 19.5, "expect": [
+                             {"mqtt": {"fields": "telegram"}},
+                             {"counters": {"telegrams_pass": 13, "mqtt_send_pass": 13,
+                                           "mqtt_send_fail": 0}}]}]}
+        r = run(self.write(doc), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(self.line(r.stdout),
+                         r"^PASS each telegram at [\d.]+ s: mqtt power_instant each telegram: "
+                         r"13 delivered, 0 lost, 0 duplicated, 0 out of order$")
+
+    def test_broker_outage_not_judged(self):
+        # 66 telegrams, 20 dropped by the device while its broker is away
+        # (counted in its mqtt_send_fail): the other 46 delivered.
+        r = run(os.path.join(SCENARIOS, "broker-outage.json"), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(": mqtt power_instant each telegram: 46 delivered, 0 lost, 0 duplicated, "
+                      "0 out of order", self.line(r.stdout))
+
+    def test_a_duplicate_and_a_stranger_fail_the_result(self):
+        # A broker of the test's own, where the test publishes the third
+        # power_instant once more and then one no telegram carries.
+        broker = brokertest.Broker(self.dir)
+        self.addCleanup(broker.close)
+        sub = brokertest.Subscriber(broker.port, "#")
+        self.addCleanup(sub.close)
+        doc = smoke({"mqtt": {"fields": "telegram"}})
+        p = subprocess.Popen([SC_SIM, "--scenario", self.write(doc), "--speed", "4", "--mqtt",
+                              "tcp://127.0.0.1:%d" % broker.port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        seen = 0
+        while seen < 3:
+            topic, payload, _ = sub.get(timeout=30)
+            if topic.endswith("/power_instant"):
+                seen += 1
+        sub.c.publish(topic, payload, qos=1).wait_for_publish(10)
+        sub.c.publish(topic, b'{"ts":1,"P":1}', qos=1).wait_for_publish(10)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, out + err)
+        self.assertRegex(self.line(out),
+                         r"^FAIL each telegram at [\d.]+ s: mqtt power_instant each telegram: "
+                         r"expected one power_instant for each of 10 telegrams, got 10 delivered, "
+                         r"0 lost, 1 duplicated, 0 out of order; 1 unexpected \(unexpected: "
+                         r"matching no telegram, the first at [\d.]+ s, as telegram \d+'s but "
+                         r"ts 1 \(want \d+\), P 1 \(want [\d.-]+\)")
+
+    def test_not_accounted_without_mqtt(self):
+        # No MQTT expectation: no subscriber, no accounting.
+        r = run(self.write(smoke({"modbus": "telegram"})), "--speed", "max")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("power_instant each telegram", r.stdout)
 
 
 class RealTime(unittest.TestCase):
