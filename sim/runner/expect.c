@@ -87,7 +87,7 @@ static bool json_matches(const struct sc_match *m, const cJSON *v)
 struct verdict {
 	bool pass;
 	bool final_fail;       /* cannot pass later (a missing path, a wrong type) */
-	char target[96], expected[160], actual[256];
+	char target[96], expected[160], actual[320];
 };
 
 /* Is the expectation's telegram the oracle's last (so its prev is the one
