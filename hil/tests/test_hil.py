@@ -180,7 +180,8 @@ class FaultyUnits(Bench):
         return scenario_file(self.dir, "faulty-unit", [
             {"at": 0, "telegrams": {"count": 8}},
             {"at": 7, "expect": [{"modbus": "telegram"},
-                                 {"modbus": {"registers": {"energy_import": {"min": 1000000}}}}]}],
+                                 {"modbus": {"registers": {"energy_import": {"min": 1000000}}}},
+                                 {"mqtt": {"fields": "telegram"}}]}],
             meter={"protocol": "dsmr50", "seed": 3, "start": 1751360400})
 
     def assert_cause(self, r, cause):
@@ -190,7 +191,7 @@ class FaultyUnits(Bench):
         phrase = "likely cause: " + cause
         fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
         oracle = [ln for ln in fails if "the register map" in ln or ln.startswith("FAIL telegram")
-                  or ln.startswith("FAIL each telegram")]
+                  or ln.startswith("FAIL each telegram") or "mqtt power_instant" in ln]
         self.assertGreaterEqual(len(oracle), 3, fails)
         for ln in oracle:
             self.assertIn(phrase, ln)
@@ -227,6 +228,10 @@ class FaultyUnits(Bench):
             res = json.load(f)
         self.assertEqual(res["exit_status"], 1)
         self.assertGreaterEqual(res["failed"], 3)
+        # MQTT too: the power_instant of the last telegram, energy in kWh.
+        mqtt = [ln for ln in fails if ln.startswith("FAIL steps[1].expect[2]")]
+        self.assertEqual(len(mqtt), 1, fails)
+        self.assertRegex(mqtt[0], r"E_IMPORT [\d.]+ \(want [\d.]+\)")
         self.assert_cause(r, "energy in kWh (firmware before 5.1)")
 
     def test_abcd_words_where_cdab_is_expected(self):
