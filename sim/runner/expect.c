@@ -91,11 +91,11 @@ struct verdict {
 };
 
 /* Is the expectation's telegram the oracle's last (so its prev is the one
- * before)? */
+ * before)? The same send time and meter time. */
 static bool want_is_last(const struct sc_runner *c, const struct sc_open_exp *o)
 {
-	return o->have_want && c->oracle.have_last &&
-	       memcmp(&o->want, &c->oracle.last, sizeof o->want) == 0;
+	return o->have_want && c->oracle.have_last && o->want_at == c->oracle.last_at &&
+	       o->want.ts == c->oracle.last.ts;
 }
 
 /* Appends the likely cause of a map that differs from the oracle's image
