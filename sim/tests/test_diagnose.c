@@ -1,6 +1,8 @@
 /* The diagnosis of a value mismatch (diagnose.h): each cause found from
  * values built the way a faulty unit serves them (float32 on the wire), the
- * most specific one winning, and no cause named when none fits. */
+ * most specific one winning, and no cause named when none fits; and the
+ * runner's evidence for a stale value (what moved across the last
+ * telegrams). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -10,6 +12,7 @@
 #include "diagnose.h"
 #include "reading.h"
 #include "regmap.h"
+#include "runner_int.h"
 
 /* A value as a unit holds it: float32. */
 static double f32(double v)
@@ -551,4 +554,64 @@ Test(from_payload, fields_of_power_instant)
 	cJSON_Delete(kwh);
 	cJSON_Delete(swapped);
 	cJSON_Delete(sign);
+}
+
+/* ---- the runner's evidence for stale: what moved across the last telegrams ---- */
+
+static struct sc_run_telegram tg(double p, double e)
+{
+	struct sc_run_telegram t;
+	memset(&t, 0, sizeof t);
+	t.sent = t.ok = true;
+	t.p = p;
+	t.e_import = e;
+	t.e_export = NAN;
+	return t;
+}
+
+Test(evidence, the_oracle_moved_at_each_step)
+{
+	struct sc_run_telegram t[5] = {tg(100, 5000), tg(110, 5000), tg(110, 5001), tg(120, 5001),
+				       tg(0, 0)};
+	t[4].ok = false; /* a bad telegram: not the oracle's */
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	run.tg = t;
+	run.ntg = 2;
+	cr_assert_eq(sc_oracle_moved(&run, 2), -1, "two telegrams are not three");
+	run.ntg = 5;
+	cr_assert_eq(sc_oracle_moved(&run, 2), 1);
+	cr_assert_eq(sc_oracle_moved(&run, 3), 1);
+	t[2].p = 110;
+	t[2].e_import = 5000;
+	cr_assert_eq(sc_oracle_moved(&run, 2), 0, "the same values twice");
+}
+
+static struct sc_run_sample smp(double p, double e)
+{
+	struct sc_run_sample s = {0, p + 1, p, e + 1, e};
+	return s;
+}
+
+Test(evidence, the_served_values_moved)
+{
+	struct sc_run_sample s[3] = {smp(100, 5000), smp(100, 5000), smp(100, 5000)};
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	run.s = s;
+	run.ns = 1;
+	struct sc_run_sample cur = smp(100, 5000);
+	cr_assert_eq(sc_readback_served_moved(&run, &cur, 3), -1, "two samples are not three");
+	run.ns = 3;
+	cr_assert_eq(sc_readback_served_moved(&run, &cur, 3), 0);
+	cr_assert_eq(sc_readback_served_moved(&run, NULL, 3), 0);
+	/* Older than the window: not counted. */
+	s[0].got_p = 90;
+	cr_assert_eq(sc_readback_served_moved(&run, &cur, 3), 0);
+	cr_assert_eq(sc_readback_served_moved(&run, NULL, 3), 1);
+	cur.got_e = 5001;
+	cr_assert_eq(sc_readback_served_moved(&run, &cur, 3), 1);
+	/* One not read in the window: unknown. */
+	s[2].got_p = NAN;
+	cr_assert_eq(sc_readback_served_moved(&run, &cur, 3), -1);
 }
