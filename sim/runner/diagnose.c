@@ -78,6 +78,14 @@ static bool all_differing(const struct sc_dx_input *in, bool (*rule)(const struc
 	return n > 0;
 }
 
+static bool any_differs(const struct sc_dx_input *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (differs(&in->v[i]))
+			return true;
+	return false;
+}
+
 /* The value of quantity q in phase ph, or NULL. */
 static const struct sc_dx_value *in_phase(const struct sc_dx_input *in, int ph, int q)
 {
@@ -169,7 +177,7 @@ enum sc_cause sc_diagnose(const struct sc_dx_input *in, struct sc_dx_cause *out)
 		c.cause = SC_CAUSE_EXPORT_SIGN;
 	else if (rule_phases(in, &c.pa, &c.pb))
 		c.cause = SC_CAUSE_PHASES;
-	else if (in->served_moved == 0 && in->oracle_moved == 1 && all_differing(in, differs))
+	else if (in->served_moved == 0 && in->oracle_moved == 1 && any_differs(in))
 		c.cause = SC_CAUSE_STALE;
 	else if (rule_late(in))
 		c.cause = SC_CAUSE_LATE;
