@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "diagnose.h"
 #include "dut.h"
 #include "json_at.h"
 #include "meter_port.h"
@@ -170,21 +171,25 @@ static void check_modbus(const struct sc_doctor_opts *o, struct sc_dut *d, struc
 		return;
 	}
 	/* A mains voltage tells the word order apart: the other order of the
-	 * same words is no voltage at all. */
-	double cd = (double)sc_words_to_float(w, SC_WORDS_CDAB);
-	double ab = (double)sc_words_to_float(w, SC_WORDS_ABCD);
+	 * same words is no voltage at all (the finding sc-hil's diagnosis of
+	 * a mismatch uses too: sc_word_order_fit). */
+	enum sc_word_order order = SC_WORDS_CDAB;
+	double volts = 0;
+	bool fits = sc_word_order_fit(w, 80, 300, &order, &volts) > 0;
 	if (w[0] == 0 && w[1] == 0)
 		line(t, "ok", "modbus", "%s:%d answers; 0x8006 voltage L1 reads 0: no telegram yet, or "
 					"a meter without voltages (DSMR 4.2)", o->dut, o->modbus_port);
-	else if (cd > 80 && cd < 300)
+	else if (fits && order == SC_WORDS_CDAB)
 		line(t, "ok", "modbus", "%s:%d: 0x8006 voltage L1 %.1f V, words CD AB (the device's "
-					"default)", o->dut, o->modbus_port, cd);
-	else if (ab > 80 && ab < 300)
+					"default)", o->dut, o->modbus_port, volts);
+	else if (fits)
 		line(t, "ok", "modbus", "%s:%d: 0x8006 voltage L1 %.1f V, words AB CD", o->dut,
-		     o->modbus_port, ab);
+		     o->modbus_port, volts);
 	else
 		line(t, "FAIL", "modbus", "%s:%d: 0x8006 voltage L1 reads %g (CD AB) or %g (AB CD): "
-					  "not the map of a Smart Connect", o->dut, o->modbus_port, cd, ab);
+					  "not the map of a Smart Connect", o->dut, o->modbus_port,
+		     (double)sc_words_to_float(w, SC_WORDS_CDAB),
+		     (double)sc_words_to_float(w, SC_WORDS_ABCD));
 }
 
 /* Compares the broker the device is configured to publish to (its

@@ -4,7 +4,8 @@ under test (--source serial:PTY), publishing to a real mosquitto; sc-hil
 reads it over Modbus, MQTT and HTTP and compares it with the twin's oracle.
 
 Every shipped scenario passes end to end; a unit on firmware 5.0 (kWh) and
-one serving ABCD words fail with mismatches naming the registers; the line
+one serving ABCD words fail with mismatches naming the registers and the
+likely cause (in stdout, JUnit and HTML); the line
 settings are checked on the pty with stty; pacing is measured on the
 receiving end; the pty vanishing and coming back mid-run is survived; the
 JUnit XML is parsed; the HTML report is opened in headless Chromium and
@@ -179,8 +180,33 @@ class FaultyUnits(Bench):
         return scenario_file(self.dir, "faulty-unit", [
             {"at": 0, "telegrams": {"count": 8}},
             {"at": 7, "expect": [{"modbus": "telegram"},
-                                 {"modbus": {"registers": {"energy_import": {"min": 1000000}}}}]}],
+                                 {"modbus": {"registers": {"energy_import": {"min": 1000000}}}},
+                                 {"mqtt": {"fields": "telegram"}}]}],
             meter={"protocol": "dsmr50", "seed": 3, "start": 1751360400})
+
+    def assert_cause(self, r, cause):
+        """Every FAIL line comparing served values with the oracle's names
+        the cause, in stdout, in junit.xml's failure messages and in the
+        HTML report; a check against a scenario's own number names none."""
+        phrase = "likely cause: " + cause
+        fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
+        oracle = [ln for ln in fails if "the register map" in ln or ln.startswith("FAIL telegram")
+                  or ln.startswith("FAIL each telegram") or "mqtt power_instant" in ln]
+        self.assertGreaterEqual(len(oracle), 3, fails)
+        for ln in oracle:
+            self.assertIn(phrase, ln)
+        for ln in fails:
+            if "steps[1].expect[1]" in ln:
+                self.assertNotIn("likely cause", ln)
+        d = self.report_dir()
+        root = ET.parse(os.path.join(d, "junit.xml")).getroot()
+        messages = [f.get("message") for f in root.iter("failure")]
+        named = [m for m in messages if phrase in m]
+        self.assertEqual(len(named), len(oracle), messages)
+        self.assertTrue(any(m.startswith("the register map: ") for m in named), named)
+        with open(os.path.join(d, "report.html")) as f:
+            html = f.read()
+        self.assertGreaterEqual(html.count(phrase), len(oracle))
 
     def test_firmware_5_0_serves_kwh(self):
         path = self.scenario()
@@ -202,6 +228,11 @@ class FaultyUnits(Bench):
             res = json.load(f)
         self.assertEqual(res["exit_status"], 1)
         self.assertGreaterEqual(res["failed"], 3)
+        # MQTT too: the power_instant of the last telegram, energy in kWh.
+        mqtt = [ln for ln in fails if ln.startswith("FAIL steps[1].expect[2]")]
+        self.assertEqual(len(mqtt), 1, fails)
+        self.assertRegex(mqtt[0], r"E_IMPORT [\d.]+ \(want [\d.]+\)")
+        self.assert_cause(r, "energy in kWh (firmware before 5.1)")
 
     def test_abcd_words_where_cdab_is_expected(self):
         path = self.scenario()
@@ -213,6 +244,9 @@ class FaultyUnits(Bench):
         self.assertEqual(len(oracle), 1, r.stdout)
         for reg in ("0x8006 voltage_l1", "0x8016 active_power"):
             self.assertIn(reg, oracle[0])
+        # The list of registers says how many more differ, numbers whole.
+        self.assertRegex(oracle[0], r"\(want [-\d.e+]+\) \(\d+ more\); likely cause: ")
+        self.assert_cause(r, "word order swapped")
 
 
 class Line(Bench):

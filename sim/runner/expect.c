@@ -145,8 +145,39 @@ struct verdict {
 	bool pass;
 	bool final_fail;       /* cannot pass later (a missing path, a wrong type) */
 	bool skip;             /* cannot be observed on this bench (SKIP, actual says why) */
-	char target[96], expected[160], actual[256];
+	char target[96], expected[160], actual[320];
 };
+
+/* Is the expectation's telegram the oracle's last (so its prev is the one
+ * before)? The same send time and meter time. */
+static bool want_is_last(const struct sc_runner *c, const struct sc_open_exp *o)
+{
+	return o->have_want && c->oracle.have_last && o->want_at == c->oracle.last_at &&
+	       o->want.ts == c->oracle.last.ts;
+}
+
+/* Appends the likely cause of a map that differs from the oracle's image
+ * (diagnose.h) to text. */
+static void diagnose_map(struct sc_runner *c, const struct sc_open_exp *o, const uint16_t *got,
+			 const struct sc_regmap *img, char *text, size_t cap)
+{
+	size_t ndefs;
+	sc_regmap_defs(&ndefs);
+	struct sc_dx_value *vals = malloc(ndefs * sizeof *vals);
+	if (!vals)
+		return;
+	static struct sc_regmap prev;
+	bool have_prev = want_is_last(c, o) && c->oracle.have_prev;
+	if (have_prev)
+		sc_regmap_build(&prev, &c->oracle.prev, &c->oracle.regs);
+	struct sc_dx_input in = {vals, 0, sc_readback_served_moved(c->run, NULL, 3),
+				 sc_oracle_moved(c->run, 2)};
+	in.n = sc_dx_from_map(got, img, have_prev ? &prev : NULL, c->oracle.regs.order, vals);
+	struct sc_dx_cause cause;
+	sc_diagnose(&in, &cause);
+	sc_diagnose_append(text, cap, &cause);
+	free(vals);
+}
 
 static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
 {
@@ -174,7 +205,8 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		const struct sc_regdef *defs = sc_regmap_defs(&ndefs);
 		size_t bad = 0;
 		struct sc_list diffs;
-		sc_list_init(&diffs, v->actual, sizeof v->actual);
+		/* Room kept for the likely cause. */
+		sc_list_init(&diffs, v->actual, sizeof v->actual - SC_DX_TAIL);
 		for (size_t i = 0; i < ndefs; i++) {
 			size_t a = defs[i].addr - SC_REGMAP_BASE;
 			float want = sc_words_to_float(&img.w[a], c->oracle.regs.order);
@@ -190,6 +222,8 @@ static void check_modbus(struct sc_runner *c, const struct sc_open_exp *o, struc
 		}
 		sc_list_end(&diffs);
 		v->pass = bad == 0;
+		if (!v->pass)
+			diagnose_map(c, o, got, &img, v->actual, sizeof v->actual);
 		if (v->pass)
 			sc_rn_fmt(v->actual, sizeof v->actual, "every register as the twin derives it from the "
 							 "telegram of ts %lld", (long long)o->want.ts);
@@ -297,6 +331,37 @@ static bool mqtt_matches(const struct sc_match *m, const cJSON *v, bool f32)
 	       sc_cmp_f32(m->num, v->valuedouble);
 }
 
+/* The likely cause of a message (got, log[k]) that differs from the
+ * oracle's power_instant (want): see diagnose.h. */
+static void diagnose_payload(struct sc_runner *c, const struct sc_open_exp *o, const cJSON *want,
+			     const cJSON *got, const struct sc_dut_msg *log, size_t k,
+			     struct sc_dx_cause *cause)
+{
+	cJSON *prev = NULL;
+	if (want_is_last(c, o) && c->oracle.have_prev) {
+		const struct sc_payload_opts po = {c->oracle.regs.energy_kwh};
+		prev = sc_payload_power_instant_as(&c->oracle.prev, &po);
+	}
+	/* Did the device's messages change across its last three? */
+	int older = 0, served_moved = 0;
+	for (size_t i = k; i-- > 0 && older < 2;) {
+		if (strcmp(log[i].metric, log[k].metric) != 0)
+			continue;
+		cJSON *d = cJSON_Parse(log[i].payload);
+		if (sc_dx_payload_moved(got, d))
+			served_moved = 1;
+		cJSON_Delete(d);
+		older++;
+	}
+	if (older < 2)
+		served_moved = -1;
+	struct sc_dx_value vals[96];
+	struct sc_dx_input in = {vals, sc_dx_from_payload(want, got, prev, vals, 96), served_moved,
+				 sc_oracle_moved(c->run, 2)};
+	sc_diagnose(&in, cause);
+	cJSON_Delete(prev);
+}
+
 static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
 {
 	const struct sc_expect *e = o->e;
@@ -345,7 +410,8 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 			continue;
 		char diff[sizeof v->actual - 24];
 		struct sc_list diffs;
-		sc_list_init(&diffs, diff, sizeof diff);
+		/* Against the oracle: room kept for the likely cause. */
+		sc_list_init(&diffs, diff, sizeof diff - (want ? SC_DX_TAIL : 0));
 		if (want) {
 			sc_cmp_payload(want, doc, &diffs, c->io->ts_window, m->wall);
 		} else {
@@ -368,6 +434,9 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 		}
 		bool ok = diffs.n + diffs.more == 0;
 		sc_list_end(&diffs);
+		struct sc_dx_cause cause = {SC_CAUSE_NONE, -1, -1, 0};
+		if (!ok && want && seen == 1)
+			diagnose_payload(c, o, want, doc, log, i, &cause);
 		cJSON_Delete(doc);
 		if (ok) {
 			v->pass = true;
@@ -375,8 +444,10 @@ static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct 
 							      : "a matching message", m->seen);
 			break;
 		}
-		if (seen == 1)
+		if (seen == 1) {
 			sc_rn_fmt(v->actual, sizeof v->actual, "the last message has %s", diff);
+			sc_diagnose_append(v->actual, sizeof v->actual, &cause);
+		}
 	}
 	cJSON_Delete(want);
 }

@@ -35,6 +35,9 @@ void sc_oracle_feed(struct sc_oracle *o, const char *data, size_t len, double at
 		data += used;
 		len -= used;
 		if (o->ev->kind == SC_TG_OK) {
+			/* The one before: a device one telegram late serves it. */
+			o->prev = o->last;
+			o->have_prev = o->have_last;
 			o->last = o->ev->reading;
 			o->last_at = at;
 			o->have_last = true;
@@ -67,10 +70,42 @@ void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut)
 
 void sc_oracle_served(const struct sc_oracle *o, double *p, double *e)
 {
+	sc_oracle_served_of(o, &o->last, p, e);
+}
+
+void sc_oracle_served_of(const struct sc_oracle *o, const struct sc_reading *r, double *p,
+			 double *e)
+{
 	struct sc_regmap img;
-	sc_regmap_build(&img, &o->last, &o->regs);
+	sc_regmap_build(&img, r, &o->regs);
 	if (p)
 		*p = sc_words_to_float(&img.w[0x8016 - SC_REGMAP_BASE], o->regs.order);
 	if (e)
 		*e = sc_words_to_float(&img.w[0x8100 - SC_REGMAP_BASE], o->regs.order);
+}
+
+/* Two telegrams' values differ (NAN equal to NAN: absent in both). */
+static bool tg_differ(const struct sc_run_telegram *a, const struct sc_run_telegram *b)
+{
+	const double x[] = {a->p, a->e_import, a->e_export}, y[] = {b->p, b->e_import, b->e_export};
+	for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+		if (isnan(x[i]) != isnan(y[i]) || (!isnan(x[i]) && x[i] != y[i]))
+			return true;
+	return false;
+}
+
+int sc_oracle_moved(const struct sc_run *run, size_t steps)
+{
+	const struct sc_run_telegram *later = NULL;
+	size_t seen = 0;
+	for (size_t i = run->ntg; i-- > 0 && seen < steps + 1;) {
+		const struct sc_run_telegram *t = &run->tg[i];
+		if (!t->ok)
+			continue;
+		if (later && !tg_differ(t, later))
+			return 0;
+		later = t;
+		seen++;
+	}
+	return seen == steps + 1 ? 1 : -1;
 }

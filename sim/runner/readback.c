@@ -14,7 +14,45 @@ static bool same_float(double want, double got)
 	return fabs(want - got) <= fabs(want) * 1e-6;
 }
 
-static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, bool read)
+/* The words served for P and E_IMPORT and the oracle's values for the
+ * telegram before (NAN unknown), for the diagnosis of a mismatch. */
+struct served_words {
+	uint16_t p[2], e[2];
+	double prev_p, prev_e;
+};
+
+int sc_readback_served_moved(const struct sc_run *run, const struct sc_run_sample *cur, size_t n)
+{
+	const struct sc_run_sample *later = cur;
+	size_t seen = cur ? 1 : 0;
+	bool moved = false;
+	for (size_t i = run->ns; i-- > 0 && seen < n;) {
+		const struct sc_run_sample *s = &run->s[i];
+		if (isnan(s->got_p) || isnan(s->got_e))
+			return -1; /* one not read: the window is not whole */
+		if (later && (s->got_p != later->got_p || s->got_e != later->got_e))
+			moved = true;
+		later = s;
+		seen++;
+	}
+	return seen < n ? -1 : moved ? 1 : 0;
+}
+
+/* The likely cause of a sample that differs (diagnose.h). */
+static void diagnose_sample(struct sc_runner *c, const struct sc_run_sample *smp,
+			    const struct served_words *sw, struct sc_dx_cause *cause)
+{
+	struct sc_dx_value v[2];
+	enum sc_word_order order = c->oracle.regs.order;
+	sc_dx_register(0x8016, sw->p, order, smp->want_p, sw->prev_p, &v[0]);
+	sc_dx_register(0x8100, sw->e, order, smp->want_e, sw->prev_e, &v[1]);
+	struct sc_dx_input in = {v, 2, sc_readback_served_moved(c->run, smp, 3),
+				 sc_oracle_moved(c->run, 2)};
+	sc_diagnose(&in, cause);
+}
+
+static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, bool read,
+			 const struct served_words *sw)
 {
 	c->rb.samples++;
 	if (!read) {
@@ -23,6 +61,10 @@ static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, b
 	}
 	if (same_float(smp->want_p, smp->got_p) && same_float(smp->want_e, smp->got_e))
 		return;
+	struct sc_dx_cause cause;
+	diagnose_sample(c, smp, sw, &cause);
+	c->rb.ncause[cause.cause]++;
+	c->rb.cause[cause.cause] = cause;
 	if (c->rb.bad++ >= SAMPLE_FAIL_LINES)
 		return;
 	struct sc_result *x = sc_results_add(c->run);
@@ -34,9 +76,26 @@ static void check_sample(struct sc_runner *c, const struct sc_run_sample *smp, b
 	sc_str_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
 	sc_rn_fmt(x->expected, sizeof x->expected, "%s, %s", sc_rn_ftext(smp->want_p).s, sc_rn_ftext(smp->want_e).s);
 	sc_rn_fmt(x->actual, sizeof x->actual, "%s, %s", sc_rn_ftext(smp->got_p).s, sc_rn_ftext(smp->got_e).s);
+	sc_diagnose_append(x->actual, sizeof x->actual, &cause);
 	if (c->rb.bad == SAMPLE_FAIL_LINES)
 		sc_str_copy(x->note, sizeof x->note, "later ones are counted, not listed");
 	sc_results_report(c->run, c->log, x);
+}
+
+/* Appends the cause named for most of the telegrams that differed, when
+ * it is more than half of them (no guess otherwise), and how many. */
+static void summary_cause(const struct sc_readback *rb, char *buf, size_t cap)
+{
+	size_t best = SC_CAUSE_NONE;
+	for (size_t k = SC_CAUSE_NONE + 1; k < SC_CAUSE_COUNT; k++)
+		if (rb->ncause[k] > rb->ncause[best] || (best == SC_CAUSE_NONE && rb->ncause[k]))
+			best = k;
+	if (best == SC_CAUSE_NONE || rb->ncause[best] * 2 <= rb->bad)
+		return;
+	char text[48];
+	sc_diagnose_text(&rb->cause[best], text, sizeof text);
+	size_t used = strlen(buf);
+	sc_rn_fmt(buf + used, cap - used, "; likely cause: %s (%zu of them)", text, rb->ncause[best]);
 }
 
 void sc_readback_summary(struct sc_runner *c)
@@ -55,6 +114,7 @@ void sc_readback_summary(struct sc_runner *c)
 		sc_rn_fmt(x->actual, sizeof x->actual, "the same after each of %zu read back", read);
 	else
 		sc_rn_fmt(x->actual, sizeof x->actual, "%zu of %zu read back differ", c->rb.bad, read);
+	summary_cause(&c->rb, x->actual, sizeof x->actual);
 	read -= c->rb.unsure;
 	if (c->rb.unread && c->rb.unsure)
 		sc_rn_fmt(x->note, sizeof x->note, "%zu not read: the device did not answer; %zu not judged: "
@@ -83,25 +143,27 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 			return;
 		}
 	char why[200];
+	struct served_words sw = {{0, 0}, {0, 0}, NAN, NAN};
 	/* The last telegram is this one: what the device should serve now,
 	 * with the firmware it runs now (a kWh to Wh update may have landed). */
 	if (t->ok) {
 		sc_oracle_firmware(&c->oracle, c->dut);
 		sc_oracle_served(&c->oracle, NULL, &smp.want_e);
+		if (c->oracle.have_prev)
+			sc_oracle_served_of(&c->oracle, &c->oracle.prev, &sw.prev_p, &sw.prev_e);
 	}
 	if (c->io->sample && t->ok && t->unsure) {
 		c->rb.samples++;
 		c->rb.unsure++;
 	} else if (c->io->sample && t->ok) {
-		uint16_t w[2];
-		bool read = sc_dut_read(c->dut, 0x8016, 2, w, why, sizeof why) == 0;
+		bool read = sc_dut_read(c->dut, 0x8016, 2, sw.p, why, sizeof why) == 0;
 		if (read)
-			smp.got_p = sc_words_to_float(w, c->oracle.regs.order);
-		if (read && sc_dut_read(c->dut, 0x8100, 2, w, why, sizeof why) == 0)
-			smp.got_e = sc_words_to_float(w, c->oracle.regs.order);
+			smp.got_p = sc_words_to_float(sw.p, c->oracle.regs.order);
+		if (read && sc_dut_read(c->dut, 0x8100, 2, sw.e, why, sizeof why) == 0)
+			smp.got_e = sc_words_to_float(sw.e, c->oracle.regs.order);
 		else
 			read = false;
-		check_sample(c, &smp, read);
+		check_sample(c, &smp, read, &sw);
 		sc_results_sample(r, &smp);
 	}
 	if (c->io->record) {

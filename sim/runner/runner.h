@@ -78,7 +78,7 @@ struct sc_result {
 	char kind[12];        /* modbus, mqtt, http, led, counters, api */
 	char target[96];      /* "0x8016 active_power", "l1.U", "Status.Meter.State" */
 	char expected[160];
-	char actual[256];
+	char actual[320];     /* a list, and the likely cause of a mismatch */
 	bool pass, skipped;
 	char note[160];
 };

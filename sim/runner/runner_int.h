@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "diagnose.h"
 #include "cursor.h"
 #include "firmware.h"
 #include "meter.h"
@@ -70,6 +71,8 @@ struct sc_oracle {
 	struct sc_tg_event *ev;      /* owned */
 	struct sc_reading last;      /* of the last good telegram */
 	bool have_last;
+	struct sc_reading prev;      /* of the good telegram before it */
+	bool have_prev;
 	double last_at;              /* when the last good telegram was sent */
 	struct sc_regmap_opts regs;  /* how the device builds its map */
 	bool fw_pending;             /* an update to fw_target was accepted */
@@ -118,6 +121,10 @@ struct sc_readback {
 	size_t samples, unread, unsure, bad; /* io.sample: telegrams so judged */
 	struct sc_pending *pend;  /* owned: waiting for io.latency, a queue from phead */
 	size_t npend, cappend, phead;
+	/* The likely cause of each telegram that differed (diagnose.h): how
+	 * many of each, and the last of each with its details. */
+	size_t ncause[SC_CAUSE_COUNT];
+	struct sc_dx_cause cause[SC_CAUSE_COUNT];
 };
 
 /* ---- every telegram's power_instant ---- */
@@ -224,6 +231,14 @@ void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut);
 /* Power (0x8016) and energy import (0x8100) as the device should serve
  * them for the last good telegram (either pointer may be NULL). */
 void sc_oracle_served(const struct sc_oracle *o, double *p, double *e);
+/* The same for reading r (the oracle's last or prev), with the firmware
+ * the oracle follows now. */
+void sc_oracle_served_of(const struct sc_oracle *o, const struct sc_reading *r, double *p,
+			 double *e);
+/* Did the oracle's values (P, E_IMPORT, E_EXPORT of run->tg) change from
+ * each of the last steps + 1 good telegrams to the next? 1 yes, 0 no, -1
+ * fewer telegrams than that. */
+int sc_oracle_moved(const struct sc_run *run, size_t steps);
 
 /* expect.c */
 /* Opens the expectations of step st at c->now; 0, or -1 out of memory. */
@@ -248,6 +263,9 @@ int sc_readback_after(struct sc_runner *c, size_t k);
 void sc_readback_due(struct sc_runner *c, bool all);
 bool sc_readback_waiting(const struct sc_readback *rb);
 double sc_readback_next(const struct sc_readback *rb);
+/* Did the served P and E_IMPORT change across the last n samples of run
+ * (cur, when not NULL, the newest)? 1 yes, 0 no, -1 fewer samples read. */
+int sc_readback_served_moved(const struct sc_run *run, const struct sc_run_sample *cur, size_t n);
 /* The result that sums the telegrams read back (io.sample). */
 void sc_readback_summary(struct sc_runner *c);
 void sc_readback_free(struct sc_readback *rb);
