@@ -152,9 +152,32 @@ static bool matches(const struct sc_delivery *d, const struct sc_dl_tg *t, const
 /* What a message no telegram carries differs in, from the telegram expected
  * next when it came (next), else the latest that expects one; got NULL:
  * not JSON. */
-static void describe(const struct sc_delivery *d, char *out, size_t cap, const cJSON *got,
-		     double seen, double wall, long next)
+/* The likely cause of a message that is telegram k's but differs
+ * (diagnose.h), against k's values and the previous telegram's; none when
+ * nothing fits. */
+static void diagnose(const struct sc_delivery *d, long k, const cJSON *got, struct sc_dx_cause *cause)
 {
+	memset(cause, 0, sizeof *cause);
+	const struct sc_payload_opts po = {d->tg[k].kwh};
+	cJSON *want = sc_payload_power_instant_as(&d->tg[k].want, &po);
+	cJSON *prev = NULL;
+	for (long j = k - 1; j >= 0 && !prev; j--)
+		if (due(&d->tg[j])) {
+			const struct sc_payload_opts pp = {d->tg[j].kwh};
+			prev = sc_payload_power_instant_as(&d->tg[j].want, &pp);
+		}
+	struct sc_dx_value v[64];
+	struct sc_dx_input in = {v, want ? sc_dx_from_payload(want, got, prev, v, 64) : 0, -1, -1};
+	sc_diagnose(&in, cause);
+	cJSON_Delete(want);
+	cJSON_Delete(prev);
+}
+
+static void describe(const struct sc_delivery *d, char *out, size_t cap, const cJSON *got,
+		     double seen, double wall, long next, struct sc_dx_cause *cause)
+{
+	if (cause)
+		memset(cause, 0, sizeof *cause);
 	if (!got) {
 		sc_rn_fmt(out, cap, "at %g s: not JSON", seen);
 		return;
@@ -177,13 +200,15 @@ static void describe(const struct sc_delivery *d, char *out, size_t cap, const c
 	char text[256];
 	sc_rn_fmt(text, sizeof text, "at %g s, as telegram %ld's but %s", seen, k + 1, diff);
 	sc_text_fit(out, cap, text);
+	if (cause)
+		diagnose(d, k, got, cause);
 }
 
 /* A message no telegram carries for good: counted, the first described. */
 static void unexpected(struct sc_delivery *d, const cJSON *got, double seen, double wall, long next)
 {
 	if (d->unexpected++ == 0) {
-		describe(d, d->given_up, sizeof d->given_up, got, seen, wall, next);
+		describe(d, d->given_up, sizeof d->given_up, got, seen, wall, next, &d->given_up_cause);
 		d->given_up_at = seen;
 	}
 }
@@ -326,18 +351,24 @@ void sc_delivery_tally(struct sc_delivery *d, struct sc_delivery_counts *n)
 	/* The first: given up, or still waiting. */
 	if (d->npend && (!d->unexpected || d->pend[0].seen < d->given_up_at))
 		describe(d, d->unexpected_first, sizeof d->unexpected_first, d->pend[0].got,
-			 d->pend[0].seen, d->pend[0].wall, d->pend[0].next);
-	else
+			 d->pend[0].seen, d->pend[0].wall, d->pend[0].next, &d->unexpected_cause);
+	else {
 		sc_str_copy(d->unexpected_first, sizeof d->unexpected_first, d->given_up);
+		d->unexpected_cause = d->given_up_cause;
+	}
 }
 
 void sc_delivery_text(const struct sc_delivery *d, const struct sc_delivery_counts *n, char *buf,
 		      size_t cap)
 {
-	/* The unexpected ones last, with room kept for them. */
-	char tail[32] = "";
-	if (n->unexpected)
+	/* The unexpected ones last, with room kept for them and for the
+	 * likely cause of the first (a unit serving every message wrong: all
+	 * lost, all unexpected, and why). */
+	char tail[32 + SC_DX_TAIL] = "";
+	if (n->unexpected) {
 		sc_rn_fmt(tail, sizeof tail, "; %d unexpected", n->unexpected);
+		sc_diagnose_append(tail, sizeof tail, &d->unexpected_cause);
+	}
 	size_t room = cap > strlen(tail) ? cap - strlen(tail) : 0;
 	size_t used = (size_t)sc_rn_fmt(buf, room, "%zu delivered, %zu lost, %d duplicated, %d out of order",
 					n->delivered, n->lost, n->duplicated, n->out_of_order);

@@ -180,6 +180,8 @@ struct sc_delivery {
 	                           * not counted */
 	char given_up[200];       /* what the first given up differs in */
 	double given_up_at;       /* when it was taken */
+	struct sc_dx_cause given_up_cause; /* its likely cause (diagnose.h), or none */
+	struct sc_dx_cause unexpected_cause; /* the first unexpected one's */
 	char unexpected_first[200]; /* what the first unexpected one (given up
 	                           * or waiting) differs in: by sc_delivery_tally */
 };

@@ -388,3 +388,34 @@ Test(delivery, messages_of_no_telegram_are_all_counted)
 		  d.unexpected_first);
 	sc_delivery_free(&d);
 }
+
+Test(delivery, every_message_wrong_the_same_way_names_the_likely_cause)
+{
+	/* A unit that publishes every power_instant with its power's sign
+	 * inverted: no message is any telegram's, and the text says why. */
+	struct sc_delivery d;
+	sc_delivery_init(&d, 0, 0);
+	double p[4] = {-500, -620, -480, -700};
+	telegrams(&d, 4, p);
+	for (int i = 0; i < 4; i++) {
+		struct sc_reading r = reading(i, p[i]);
+		r.q[SC_RQ_P].v = -p[i];
+		char buf[2048];
+		cr_assert_gt(sc_payload_power_instant_text(&r, buf, sizeof buf), 0);
+		sc_delivery_message(&d, buf, i + 0.5, 1751371200 + i + 0.5);
+	}
+	struct sc_delivery_counts n;
+	char t[320];
+	text(&d, &n, t, sizeof t);
+	cr_assert_eq(n.lost, 4);
+	cr_assert(strstr(t, "; 4 unexpected; likely cause: export sign inverted"), "%s", t);
+	sc_delivery_free(&d);
+	/* Messages that differ in no recognisable way name no cause. */
+	sc_delivery_init(&d, 0, 0);
+	telegrams(&d, 2, NULL);
+	sc_delivery_message(&d, "{\"ts\":1751371200,\"P\":7}", 0.5, 1751371200.5);
+	text(&d, &n, t, sizeof t);
+	cr_assert(strstr(t, "unexpected"), "%s", t);
+	cr_assert_null(strstr(t, "likely cause"), "%s", t);
+	sc_delivery_free(&d);
+}
