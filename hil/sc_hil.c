@@ -1132,6 +1132,7 @@ static int run_one(struct bench *b, struct scen *sc, const char *report_base, bo
 		.record = o->record,
 		.ts_window = o->unit_clock_ts,
 		.observe = b->twin ? NULL : io_observe,
+		.unit = !b->twin,
 	};
 	if (o->no_mqtt) {
 		/* Skipped, said before the run: the run checks the rest. */

@@ -749,7 +749,8 @@ class UnitContract(Bench):
             {"at": 0, "telegrams": {"count": 6}},
             {"at": 2.5, "expect": [{"mqtt": {"fields": "telegram"}}, {"modbus": "telegram"}]},
             {"at": 5.5, "expect": [{"led": "normal"},
-                                   {"counters": {"telegrams_pass": 6, "uptime": {"min": 5}}}]}],
+                                   {"counters": {"telegrams_pass": 6, "uptime": {"min": 5}}},
+                                   {"http": {"path": "/sim/v1/state", "status": 200}}]}],
             meter={"protocol": "dsmr50", "seed": 5, "start": 1751360400})
 
     def test_what_a_unit_cannot_show_is_skipped_or_hooked(self):
@@ -764,7 +765,10 @@ class UnitContract(Bench):
         self.assertRegex(r.stdout, r"SKIP steps\[2\]\.expect\[1\] .*counters.*--hook CMD "
                          r"that answers 'counters'")
         self.assertIn("serial E8DB84000001 (from the topics of its messages)", r.stderr)
-        self.assertNotIn("/sim/v1", r.stdout)
+        # The twin's own API is not asked of a unit.
+        self.assertRegex(r.stdout, r"SKIP steps\[2\]\.expect\[2\] .*http GET /sim/v1/state: "
+                         r"/sim/v1/state is the twin's own API: a unit serves only the manual's "
+                         r"interfaces")
         with open(os.path.join(self.report_dir(), "report.html")) as f:
             self.assertIn("serial E8DB84000001", f.read())
         # The hook says what the bench sees.

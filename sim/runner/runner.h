@@ -56,6 +56,9 @@ struct sc_run_io {
 	 * so: the expectation is SKIP), -1 failed (why). NULL: both come from
 	 * the twin's /sim/v1/state. */
 	int (*observe)(void *arg, const char *what, char *out, size_t cap, char *why, size_t whycap);
+	/* The device is a unit: it serves the manual's interfaces only, so a
+	 * request of the scenario to the twin's own API (/sim/...) is SKIP. */
+	bool unit;
 	void *arg;
 	double tick;          /* s of scenario time between checks of open expectations */
 	double latency;       /* s a device may take to serve a telegram after it went
