@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent Smart Connect (P1 variant) for sc-hil's tests.
+"""An independent Smart Connect (P1 or TIC variant) for sc-hil's tests.
 
 Written from the vendor's manual (v1.8: §5.2 HTTP API, §5.3 Modbus TCP,
 §5.4 MQTT) and the DSMR 5.0.2 P1 companion standard only. It imports nothing
@@ -7,8 +7,9 @@ of this project and reads none of its files: it is a second, separate
 reading of the manual, so that sc-hil is tested against a device under test
 that is not its own twin.
 
-It reads DSMR P1 telegrams (CRC-16/ARC checked) from a serial device or pty
-(--meter), and serves:
+It reads DSMR P1 telegrams (CRC-16/ARC checked), or with --device tic Linky
+TIC frames in standard mode (every group's checksum checked), from a serial
+device or pty (--meter), and serves:
   - Modbus TCP: the EMpro map, float32, words CD AB (low word first), FC 3
     and 4; every register of 0x8000-0x8C37 answers, 0 where no value;
   - MQTT: power_instant on devices/<site>/smart-connect/<serial>/data/ for
@@ -17,7 +18,6 @@ It reads DSMR P1 telegrams (CRC-16/ARC checked) from a serial device or pty
     document: MeterType, DefaultNetIf, Ethernet, WiFi, MQTT), /api/v1/config
     (GET, PATCH merging; MQTT settings take effect at a reset),
     /api/v1/reset, /api/v1/firmware, /api/v1/telegram.
-TIC is not read (P1 only).
 
 Faults (--fault, repeatable), each a way a unit could be wrong:
   word-order        floats served in the other word order than --word-order
@@ -39,6 +39,7 @@ import base64
 import calendar
 import copy
 import json
+import logging
 import os
 import select
 import struct
@@ -178,7 +179,7 @@ def p1_timestamp(text):
     return local - (7200 if text[12] == "S" else 3600)
 
 
-def reading_of(raw):
+def p1_reading(raw):
     """The device's reading of a telegram: a dict of Decimals (None where
     the telegram does not say), the manual's §5.4 keys, phases as 'l1.U'."""
     objs = p1_objects(raw)
@@ -244,6 +245,107 @@ def reading_of(raw):
         else:
             pf = float(r["P"]) / (float(r["P"]) ** 2 + float(q) ** 2) ** 0.5
             r["PF"] = Decimal(max(-1.0, min(1.0, pf)))
+    return r
+
+
+# --- TIC (Linky, standard mode) ----------------------------------------------------
+
+class TicFrames:
+    """Cuts a 7-bit byte stream into frames: STX ... ETX. EOT abandons the
+    frame being read; an STX inside a frame starts a new one."""
+
+    def __init__(self):
+        self.frame = None
+
+    def feed(self, data):
+        """Yields (frame bytes between STX and ETX, every group's checksum
+        and shape right)."""
+        for b in data:
+            b &= 0x7F                      # the parity bit of 7E1
+            if b == 0x02:
+                self.frame = bytearray()
+            elif b == 0x04:
+                self.frame = None
+            elif self.frame is None:
+                continue
+            elif b == 0x03:
+                frame, self.frame = bytes(self.frame), None
+                yield frame, tic_groups(frame) is not None
+            else:
+                self.frame.append(b)
+                if len(self.frame) > 8192:
+                    self.frame = None
+
+
+def tic_groups(frame):
+    """{label: (horodate or None, data)} of a standard-mode frame, or None
+    when a group is malformed or its checksum is wrong. Checksum: the sum of
+    the bytes from the label through the HT before the checksum, & 0x3F, +
+    0x20 (a space is a valid checksum: nothing is trimmed)."""
+    groups = {}
+    for part in frame.split(b"\n")[1:]:
+        if not part.endswith(b"\r"):
+            return None
+        g = part[:-1]
+        if len(g) < 3 or g[-2:-1] != b"\t":
+            return None
+        if (sum(g[:-1]) & 0x3F) + 0x20 != g[-1]:
+            return None
+        fields = g[:-2].decode("ascii").split("\t")
+        if len(fields) == 2:
+            groups[fields[0]] = (None, fields[1])
+        elif len(fields) == 3:
+            groups[fields[0]] = (fields[1], fields[2])
+        else:
+            return None
+    return groups or None
+
+
+def tic_horodate(text):
+    """UTC epoch of a horodate 'SYYMMDDhhmmss' (E summer UTC+2, H winter
+    UTC+1; lower case: the meter's clock degraded, same offsets)."""
+    if not text or len(text) != 13 or text[0] not in "EeHh" or not text[1:].isdigit():
+        return None
+    y, mo, d, h, mi, s = (int(text[i:i + 2]) for i in range(1, 13, 2))
+    try:
+        local = calendar.timegm((2000 + y, mo, d, h, mi, s, 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+    return local - (7200 if text[0] in "Ee" else 3600)
+
+
+def tic_reading(frame):
+    """The device's reading of a TIC frame (TIC.md's mapping): P = SINSTS -
+    SINSTI (VA taken as W), per-phase P and S = SINSTSn (never negative;
+    a single-phase meter's SINSTS on L1), S = SINSTS, energy EAST / EAIT,
+    EQ1-4 = ERQ1-4, U = URMSn, I = IRMSn; the rest is not in TIC."""
+    g = tic_groups(frame) or {}
+
+    def val(label):
+        if label not in g:
+            return None
+        try:
+            return Decimal(int(g[label][1]))
+        except ValueError:
+            return None
+
+    r = {k: None for k in REGISTERS.values()}
+    r.update({k: None for k in ("U12", "U31", "U32")})
+    r["ts"] = tic_horodate(g["DATE"][0]) if "DATE" in g else None
+    sinsts, sinsti = val("SINSTS"), val("SINSTI")
+    if sinsts is None:                      # pilot meters
+        sinsts = val("SINST1")
+    r["P"] = None if sinsts is None else sinsts - (sinsti or 0)
+    r["S"] = sinsts
+    r["E_IMPORT"], r["E_EXPORT"] = val("EAST"), val("EAIT")
+    for n in range(1, 5):
+        r["EQ%d" % n] = val("ERQ%d" % n)
+    three = "SINSTS1" in g or "IRMS2" in g
+    for n in (1, 2, 3):
+        p = "l%d." % n
+        r[p + "U"], r[p + "I"] = val("URMS%d" % n), val("IRMS%d" % n)
+        r[p + "P"] = val("SINSTS%d" % n) if three else (sinsts if n == 1 else None)
+        r[p + "S"] = r[p + "P"]
     return r
 
 
@@ -348,7 +450,7 @@ class Dongle:
             if not ok:
                 self.counters["telegrams_fail"] += 1
                 return
-            r = reading_of(raw)
+            r = tic_reading(raw) if self.args.device == "tic" else p1_reading(raw)
             if r["ts"] is None and r["P"] is None:
                 self.counters["telegrams_frame_fail"] += 1
                 return
@@ -376,14 +478,15 @@ class Dongle:
         m = self.mqtt_in_force
         if c is None:
             return
-        topic = "devices/%s/smart-connect/%s/data/%s" % (m.get("Site", ""), self.args.serial, metric)
+        topic = "devices/%s/smart-connect/%s/data/%s" % (m.get("Site", ""), self.args.serial,
+                                                         metric)
         info = c.publish(topic, json.dumps(doc), qos=0)
         with self.lock:
             self.counters["mqtt_send_pass" if info.rc == mqtt.MQTT_ERR_SUCCESS
                           else "mqtt_send_fail"] += 1
 
     def read_meter(self):
-        cutter = Telegrams()
+        cutter = TicFrames() if self.args.device == "tic" else Telegrams()
         fd = None
         while True:
             if fd is None:
@@ -392,11 +495,20 @@ class Dongle:
                     attrs = termios.tcgetattr(fd)
                     attrs[0] = 0                                   # iflag: raw
                     attrs[1] = 0                                   # oflag
-                    attrs[2] = termios.CS8 | termios.CREAD | termios.CLOCAL
                     attrs[3] = 0                                   # lflag: no echo, no canon
-                    attrs[4] = attrs[5] = termios.B115200
-                    termios.tcsetattr(fd, termios.TCSANOW, attrs)
-                except OSError as e:
+                    if self.args.device == "tic":                  # 9600 7E1
+                        attrs[2] = termios.CS7 | termios.PARENB | termios.CREAD | termios.CLOCAL
+                        attrs[4] = attrs[5] = termios.B9600
+                    else:                                          # 115200 8N1
+                        attrs[2] = termios.CS8 | termios.CREAD | termios.CLOCAL
+                        attrs[4] = attrs[5] = termios.B115200
+                    try:
+                        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+                    except termios.error as e:
+                        # A pty takes no character size or parity (Linux
+                        # refuses a change it cannot make at all): go on.
+                        log("meter: %s: line settings not taken (%s)" % (self.args.meter, e))
+                except (OSError, termios.error) as e:
                     if fd is not None:
                         os.close(fd)
                     fd = None
@@ -626,10 +738,7 @@ def make_handler(dongle):
         def do_PATCH(self):
             data = self.body()
             if self.path != "/api/v1/config":
-                return self.answer(404 if not self.path.startswith("/api/v1/") or
-                                   self.path not in ("/api/v1/status", "/api/v1/firmware",
-                                                     "/api/v1/reset", "/api/v1/telegram")
-                                   else 405, {"error": "not here"})
+                return self.not_here()
             if not self.allowed():
                 return
             try:
@@ -658,15 +767,22 @@ def make_handler(dongle):
                 return
             if self.path == "/api/v1/firmware":
                 return self.answer(501, {"error": "no update server here"})
-            return self.answer(404 if self.path not in ("/api/v1/status", "/api/v1/config",
-                                                        "/api/v1/telegram") else 405,
-                               {"error": "not here"})
+            return self.not_here()
+
+        def not_here(self):
+            """405 for an endpoint of the manual's table with another
+            method, 404 for anything else."""
+            known = ("/api/v1/status", "/api/v1/config", "/api/v1/firmware", "/api/v1/reset",
+                     "/api/v1/telegram")
+            return self.answer(405 if self.path in known else 404, {"error": "not here"})
 
     return Api
 
 
 def main():
     ap = argparse.ArgumentParser(description="An independent Smart Connect (P1) for tests.")
+    ap.add_argument("--device", choices=("p1", "tic"), default="p1",
+                    help="the variant: P1 (DSMR) or TIC (Linky, standard mode)")
     ap.add_argument("--meter", required=True, help="the serial device or pty of the meter line")
     ap.add_argument("--modbus-port", type=int, default=502)
     ap.add_argument("--http-port", type=int, default=80)
@@ -696,6 +812,8 @@ def main():
         if kind == "drop-mqtt" and value and (not value.isdigit() or int(value) < 1):
             ap.error("drop-mqtt takes a number from 1")
 
+    # pymodbus logs every client that hangs up as an error: not one here.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     dongle = Dongle(args)
     started = []
     start_modbus(dongle, args.modbus_port, started)
