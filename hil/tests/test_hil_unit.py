@@ -145,7 +145,7 @@ class Rig:
 # A result line: verdict, what (steps[1].expect[0], each telegram ...), its
 # kind (modbus, mqtt, http, led, counters) and the next word (an http
 # expectation's path, after its method).
-RESULT = re.compile(r"^(PASS|FAIL|SKIP) (.+?) at [\d.]+ s: (\S+) (?:GET |PATCH |POST )?([^\s:]+)")
+RESULT = re.compile(r"^(PASS|FAIL|SKIP) (.+?) at [\d.]+ s: (\S+) (?:GET |PATCH |POST )?([^\s:]*)")
 
 
 def fails(r):
