@@ -153,7 +153,7 @@ def p1_objects(raw):
         if not line or line[0] in "/!" or "(" not in line:
             continue
         obis, rest = line.split("(", 1)
-        values = [v for v in ("(" + rest).replace(")(", ")\x00(").split("\x00")]
+        values = ("(" + rest).replace(")(", ")\x00(").split("\x00")
         objs[obis] = [v.strip("()") for v in values]
     return objs
 
