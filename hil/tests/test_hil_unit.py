@@ -13,7 +13,9 @@ mosquitto. Everything runs in real time, as against a unit.
   power_instant accounting, naming the telegrams lost.
 - Benign quirks pass: values held as float32, ts from the unit's own clock
   when --unit-clock-ts says so.
-- A wrong password stops sc-hil at once (exit 3)."""
+- The dongle serves the manual's API documents only (no /sim/v1), takes its
+  MQTT site at a reset, publishes device_counters; a wrong password stops
+  sc-hil at once (exit 3)."""
 
 import base64
 import json
@@ -398,6 +400,27 @@ class Api(Rig, unittest.TestCase):
             self.assertEqual(unit.stderr().count("mqtt: connected"), 2, unit.stderr())
         finally:
             unit.stop()
+
+    def test_device_counters_on_the_configured_site(self):
+        sub = brokertest.Subscriber(self.broker.port,
+                                    "devices/+/smart-connect/%s/data/device_counters" % SERIAL)
+        unit = self.dongle("--counters-interval", "0.3", "--site", "farm")
+        try:
+            topic, payload, _ = sub.until(lambda m: True)[-1]
+            self.assertEqual(topic, "devices/farm/smart-connect/%s/data/device_counters" % SERIAL)
+            doc = json.loads(payload)
+            for key in ("ts", "uptime", "telegrams_pass", "telegrams_fail", "mqtt_send_pass"):
+                self.assertIn(key, doc)
+            # The site changes at the reset after a PATCH, not before.
+            self.assertEqual(unit.get("/api/v1/config", method="PATCH",
+                                      body={"MQTT": {"Site": "barn"}})[0], 200)
+            topic = sub.until(lambda m: True)[-1][0]
+            self.assertIn("/farm/", topic)
+            self.assertEqual(unit.get("/api/v1/reset", method="POST", body={})[0], 200)
+            sub.until(lambda m: "/barn/" in m[0])
+        finally:
+            unit.stop()
+            sub.close()
 
     def test_wrong_password_exit_3_at_once(self):
         unit = self.dongle()
