@@ -58,6 +58,18 @@ struct sc_timeline {
 	bool meter_started;
 	struct sc_capfile *caps;  /* owned: captures in use */
 	size_t ncaps;
+	/* A meter line of its own (io.line_put): the events handed to it are
+	 * those before fed; the bytes of the telegrams handed and not yet
+	 * carried out are kept, a queue from ahead_head. */
+	size_t fed;
+	struct sc_ahead *ahead;   /* owned, and each one's data */
+	size_t nahead, capahead, ahead_head;
+};
+
+struct sc_ahead {
+	size_t ev;                /* index into ev */
+	char *data;               /* owned */
+	size_t len;
 };
 
 /* ---- the oracle ---- */
@@ -110,6 +122,7 @@ struct sc_pending {
 
 struct sc_readback {
 	size_t samples, unread, unsure, bad; /* io.sample: telegrams so judged */
+	size_t skipped;           /* io.sample: not read, a newer telegram had gone out */
 	struct sc_pending *pend;  /* owned: waiting for io.latency, a queue from phead */
 	size_t npend, cappend, phead;
 };
@@ -136,10 +149,21 @@ struct sc_runner {
  * of memory). */
 int sc_timeline_build(struct sc_runner *c);
 void sc_timeline_free(struct sc_timeline *tl);
-/* The bytes of a telegram event at c->now: the generated meter's next
- * telegram or a capture's chunk. *data points into storage of the
- * timeline's, valid until the next call. 0, or -1 with run->error. */
+/* The bytes of a telegram event at its time: the generated meter's next
+ * telegram or a capture's chunk (called for the events in order, at their
+ * time or ahead of it). *data points into storage of the timeline's, valid
+ * until the next call. 0, or -1 with run->error. */
 int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **data, size_t *len);
+/* With a meter line (io.line_put): hands it the events from tl.fed on, up
+ * to io.line_ahead s past c->now, stopping at a broker step not carried
+ * out yet (index i or later). 0, or -1 with run->error. */
+int sc_timeline_feed(struct sc_runner *c, size_t i);
+/* The bytes handed to the line for event i, taken off the queue (the
+ * caller frees *data). 0, or -1 with run->error. */
+int sc_timeline_fed_bytes(struct sc_runner *c, size_t i, char **data, size_t *len);
+/* The time of the next telegram handed to the line and not carried out
+ * yet, INFINITY when none is. */
+double sc_timeline_next_fed(const struct sc_runner *c);
 
 /* oracle.c */
 int sc_oracle_init(struct sc_oracle *o, const struct sc_scenario *s);
