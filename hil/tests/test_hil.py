@@ -341,6 +341,47 @@ class Line(Bench):
         self.assertGreaterEqual(res["line_stats"]["reopens"], 1)
         self.assertGreater(res["telegrams"]["not_sent"], 0)
 
+    def test_the_line_keeps_time_while_a_check_waits(self):
+        # An MQTT expectation no unit can meet waits its 3 s of grace (real
+        # time) at 3.5 s; the meter line goes on writing a telegram a second
+        # meanwhile, and the read-backs the runner could not make in time
+        # are said to be skipped, not unanswered.
+        path = scenario_file(self.dir, "line-keeps-time", [
+            {"at": 0, "telegrams": {"count": 12}},
+            {"at": 3, "note": "cannot be met", "expect": [{"mqtt": {"fields": {"P": 123456789}}}]},
+            {"at": 11.5, "expect": [{"modbus": "telegram"}]}],
+            meter={"protocol": "dsmr50", "seed": 6, "start": 1751360400})
+        sim = self.dut(path)
+        r = self.hil(sim, path, latency=0.5)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
+        self.assertEqual(len(fails), 1, r.stdout + r.stderr)
+        self.assertTrue(fails[0].startswith("FAIL steps[1].expect[0]"), fails)
+        self.assertNotIn("left late", r.stdout)
+        with open(os.path.join(self.report_dir(), "result.json")) as f:
+            res = json.load(f)
+        tels = res["telegrams"]
+        self.assertEqual(tels["late"], 0)
+        each = tels["each"]
+        self.assertEqual(len(each), 12)
+        self.assertEqual([e["n"] for e in each if e["late"] or not e["sent"]], [])
+        # The recorded write times: one a cadence (1 s) after the other,
+        # through the check's grace too; none before its time.
+        written = [e["written"] for e in each]
+        gaps = [round(b - a, 3) for a, b in zip(written, written[1:])]
+        self.assertTrue(all(g > 0.5 for g in gaps), gaps)
+        self.assertTrue(all(e["written"] >= e["at"] for e in each), each)
+        summary_result = next(x for x in res["results"] if x["where"] == "each telegram")
+        self.assertEqual(summary_result["status"], "pass", summary_result)
+        self.assertRegex(summary_result.get("note", ""),
+                         r"^\d+ skipped: a newer telegram had gone out before the read-back was due$")
+        self.assertNotIn("did not answer", summary_result.get("note", ""))
+        # The report's table shows when each was written.
+        with open(os.path.join(self.report_dir(), "report.html")) as f:
+            html = f.read()
+        self.assertIn("<th>written (s)</th>", html)
+        self.assertNotIn("late (rig)", html)
+
     def _served(self, sim):
         try:
             import urllib.request
