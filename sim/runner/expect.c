@@ -242,7 +242,7 @@ static bool mqtt_matches(const struct sc_match *m, const cJSON *v, bool f32)
 static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
 {
 	const struct sc_expect *e = o->e;
-	sc_dut_mqtt_drain(c->dut, c->now);
+	sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 	size_t n;
 	const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
 	sc_str_copy(v->target, sizeof v->target, e->metric);

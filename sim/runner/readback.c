@@ -125,11 +125,11 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 				t->regs[i] = sc_words_to_float(&map[addrs[i] - SC_REGMAP_BASE], c->oracle.regs.order);
 		}
 		if (sc_dut_mqtt_subscribed(c->dut)) {
-			sc_dut_mqtt_drain(c->dut, c->now);
+			sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 			size_t n;
 			const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
 			for (size_t i = n; i-- > 0;) {
-				if (log[i].seen < t->at)
+				if (log[i].seen < t->written)
 					break;
 				if (strcmp(log[i].metric, "power_instant") == 0) {
 					t->mqtt = strdup(log[i].payload);

@@ -171,7 +171,7 @@ static void take_messages(struct sc_runner *c)
 {
 	if (!sc_dut_mqtt_subscribed(c->dut))
 		return;
-	sc_dut_mqtt_drain(c->dut, c->now);
+	sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 	double keep = c->oracle.have_last ? fmin(c->now, c->oracle.last_at) : c->now;
 	for (size_t k = 0; k < c->ex.nopen; k++)
 		keep = fmin(keep, fmin(c->ex.open[k].opened, c->ex.open[k].want_at));
@@ -262,7 +262,14 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		}
 		if (c.ex.nopen > 0 && io->settle)
 			io->settle(io->arg);
-		sc_expects_check(&c, i >= nev && next == INFINITY && !sc_readback_waiting(&c.rb));
+		bool final = i >= nev && next == INFINITY && !sc_readback_waiting(&c.rb);
+		/* Behind the device's clock (a check held the runner while the
+		 * meter line went on): the events the device has had first, so
+		 * that the oracle expects what it got; the open expectations are
+		 * checked once caught up. */
+		bool behind = io->line_put && io->clock && i < nev && ev[i].t <= io->clock(io->arg);
+		if (!behind || final)
+			sc_expects_check(&c, final);
 	}
 	/* A trailing wait lets time pass with nothing due in it (a client of
 	 * the twin talking to it meanwhile, the device's own timers). */

@@ -215,6 +215,14 @@ struct sc_run_telegram *sc_results_telegram(struct sc_run *run);
 /* Keeps a sample; one that finds no memory is dropped. */
 void sc_results_sample(struct sc_run *run, const struct sc_run_sample *smp);
 
+/* When a message taken from the MQTT queue now was seen (s of the
+ * scenario): on the wall clock, the device's time now (a check may have
+ * held the runner behind it, while the meter line went on); else c->now. */
+static inline double sc_rn_seen_now(const struct sc_runner *c)
+{
+	return c->io->clock ? fmax(c->now, c->io->clock(c->io->arg)) : c->now;
+}
+
 /* ---- text helpers ---- */
 
 /* snprintf through a function of our own: texts here are cut to their
