@@ -379,7 +379,7 @@ class Line(Bench):
         summary_result = next(x for x in res["results"] if x["where"] == "each telegram")
         self.assertEqual(summary_result["status"], "pass", summary_result)
         self.assertRegex(summary_result.get("note", ""),
-                         r"^\d+ skipped: a newer telegram had gone out before the read-back was due$")
+                         r"^\d+ skipped: a newer telegram had gone out before they were read$")
         self.assertNotIn("did not answer", summary_result.get("note", ""))
         # The report's table shows when each was written.
         with open(os.path.join(self.report_dir(), "report.html")) as f:

@@ -1,8 +1,10 @@
 /* Runs a scenario against a device (runner.h): the timeline's events in
  * order, time brought forward between them through io.advance, telegrams
- * put on the meter line and fed to the oracle when they reached the
- * device, actions handed to io.act, the open expectations checked at every
- * moment. The pieces are described in runner_int.h. */
+ * put on the meter line (or handed ahead to a line that keeps its own
+ * time, and what became of them taken when their time comes) and fed to
+ * the oracle when they reached the device, actions handed to io.act, the
+ * open expectations checked at every moment the runner is not behind the
+ * line. The pieces are described in runner_int.h. */
 #include "runner_int.h"
 
 /* Bytes on the meter line at c->now (with the clock, when the advance was

@@ -1,7 +1,8 @@
 /* The scenario runner's pieces and the state each owns, shared by its files
  * only (the public API is runner.h):
  *   timeline.c   when each step and telegram is due; the generated meter
- *                and the captures that supply the bytes
+ *                and the captures that supply the bytes; what is handed
+ *                ahead to a meter line of its own (io.line_put)
  *   oracle.c     the twin's own core fed the telegrams that reached the
  *                device: what the device should serve
  *   expect.c     the open expectations, each kind checked against what
