@@ -6,7 +6,9 @@ reads it over Modbus, MQTT and HTTP and compares it with the twin's oracle.
 Every shipped scenario passes end to end; a unit on firmware 5.0 (kWh) and
 one serving ABCD words fail with mismatches naming the registers; the line
 settings are checked on the pty with stty; pacing is measured on the
-receiving end; the pty vanishing and coming back mid-run is survived; the
+receiving end; the meter line keeps its cadence while a check waits, and a
+telegram it could not write in time is reported late, as the rig's fault;
+the pty vanishing and coming back mid-run is survived; the
 JUnit XML is parsed; the HTML report is opened in headless Chromium and
 screenshotted into build/artifacts/; record mode saves what the unit
 served, and the twin replays it."""
@@ -386,6 +388,32 @@ class Line(Bench):
             html = f.read()
         self.assertIn("<th>written (s)</th>", html)
         self.assertNotIn("late (rig)", html)
+
+    def test_a_telegram_the_line_could_not_write_in_time_is_the_rigs(self):
+        # 20000 bytes of noise take 1.74 s on a 115200 baud line: the
+        # telegram due at 1 s leaves about 0.74 s late, the rig's fault
+        # (stdout, result.json and the report say so); the next one, due
+        # at 2 s, is on time again.
+        path = scenario_file(self.dir, "line-late", [
+            {"at": 0, "telegram": "x" * 20000},
+            {"at": 1, "telegrams": {"count": 3}},
+            {"at": 3.5, "expect": [{"modbus": "telegram"}]}],
+            meter={"protocol": "dsmr50", "seed": 7, "start": 1751360400})
+        sim = self.dut(path)
+        r = self.hil(sim, path, "--no-mqtt")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("; 1 telegrams left late (the rig's fault, not the unit's)\n", r.stdout)
+        with open(os.path.join(self.report_dir(), "result.json")) as f:
+            tels = json.load(f)["telegrams"]
+        self.assertEqual(tels["late"], 1)
+        self.assertEqual([e["n"] for e in tels["each"] if e["late"]], [2])
+        late = tels["each"][1]
+        self.assertGreater(late["late_s"], 0.5)
+        self.assertGreater(late["written"], 1.5)
+        with open(os.path.join(self.report_dir(), "report.html")) as f:
+            html = f.read()
+        self.assertEqual(html.count("<b>late (rig)</b>"), 1)
+        self.assertIn("1 telegram left the meter line more than 50 ms after its time", html)
 
     def _served(self, sim):
         try:
