@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,11 @@ struct sc_meter_port {
 	bool sent_any;
 	bool said_pty;
 	double back_at;       /* when it last came back, or -1 */
+	double last_start;    /* when the first byte of the last send left, or NAN */
 	struct sc_meter_port_stats st;
+	/* Held by every public call: the meter line writes from its own
+	 * thread while another may ask whether the port is there. */
+	pthread_mutex_t mu;
 };
 
 static double mono_s(void)
@@ -286,7 +291,10 @@ static int read_dr(struct sc_meter_port *p)
 
 int sc_meter_port_data_request(struct sc_meter_port *p)
 {
-	return p->o.dr ? read_dr(p) : -1;
+	pthread_mutex_lock(&p->mu);
+	int r = p->o.dr ? read_dr(p) : -1;
+	pthread_mutex_unlock(&p->mu);
+	return r;
 }
 
 static int open_port(struct sc_meter_port *p, char *why, size_t cap)
@@ -314,6 +322,7 @@ struct sc_meter_port *sc_meter_port_open(const struct sc_meter_port_opts *o, cha
 	p->o = *o;
 	p->fd = -1;
 	p->back_at = -1;
+	p->last_start = NAN;
 	if (p->o.pace <= 0)
 		p->o.pace = 1;
 	if (p->o.reopen_s <= 0)
@@ -331,17 +340,32 @@ struct sc_meter_port *sc_meter_port_open(const struct sc_meter_port_opts *o, cha
 		free(p);
 		return NULL;
 	}
+	pthread_mutex_init(&p->mu, NULL);
 	return p;
 }
 
-double sc_meter_port_since_back(const struct sc_meter_port *p)
+double sc_meter_port_since_back(struct sc_meter_port *p)
 {
-	return p->back_at < 0 ? INFINITY : mono_s() - p->back_at;
+	pthread_mutex_lock(&p->mu);
+	double back = p->back_at;
+	pthread_mutex_unlock(&p->mu);
+	return back < 0 ? INFINITY : mono_s() - back;
 }
 
-bool sc_meter_port_present(const struct sc_meter_port *p)
+double sc_meter_port_last_start(struct sc_meter_port *p)
 {
-	return p->present;
+	pthread_mutex_lock(&p->mu);
+	double t = p->last_start;
+	pthread_mutex_unlock(&p->mu);
+	return t;
+}
+
+bool sc_meter_port_present(struct sc_meter_port *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool present = p->present;
+	pthread_mutex_unlock(&p->mu);
+	return present;
 }
 
 const struct sc_meter_port_stats *sc_meter_port_stats(const struct sc_meter_port *p)
@@ -349,11 +373,19 @@ const struct sc_meter_port_stats *sc_meter_port_stats(const struct sc_meter_port
 	return p ? &p->st : NULL;
 }
 
+void sc_meter_port_stats_get(struct sc_meter_port *p, struct sc_meter_port_stats *out)
+{
+	pthread_mutex_lock(&p->mu);
+	*out = p->st;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void sc_meter_port_close(struct sc_meter_port *p)
 {
 	if (!p)
 		return;
 	close_port(p);
+	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
 
@@ -418,9 +450,20 @@ static ssize_t put(struct sc_meter_port *p, const char *b, size_t n, double time
 	return (ssize_t)done;
 }
 
+static int send_locked(struct sc_meter_port *p, const void *data, size_t len, char *why, size_t cap);
+
 int sc_meter_port_send(struct sc_meter_port *p, const void *data, size_t len, char *why, size_t cap)
 {
+	pthread_mutex_lock(&p->mu);
+	int r = send_locked(p, data, len, why, cap);
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+static int send_locked(struct sc_meter_port *p, const void *data, size_t len, char *why, size_t cap)
+{
 	double now = mono_s();
+	p->last_start = now;
 	if (!p->present) {
 		if (now < p->next_try) {
 			p->st.not_sent_gone++;
@@ -470,6 +513,7 @@ int sc_meter_port_send(struct sc_meter_port *p, const void *data, size_t len, ch
 		start = p->last_end + p->o.min_gap_s;
 		sleep_until(start);
 	}
+	p->last_start = start;
 	const char *b = data;
 	size_t done = 0;
 	while (done < len) {

@@ -20,7 +20,13 @@
  *
  * Real ports go through libserialport; pseudo-terminals (a path that
  * resolves to /dev/pts/N, e.g. a socat link) through termios. Blocking: a
- * send returns when its last byte left (its line time). */
+ * send returns when its last byte left (its line time).
+ *
+ * Threads: every call but close may come from any thread (a send from the
+ * meter line's thread, meter_line.h, while another asks whether the port
+ * is there); calls are taken one at a time, so one made during a send
+ * waits for its end. Close once nothing else uses the port (the meter
+ * line stopped). */
 #ifndef SC_METER_PORT_H
 #define SC_METER_PORT_H
 
@@ -90,10 +96,18 @@ struct sc_meter_port *sc_meter_port_open(const struct sc_meter_port_opts *o, cha
 int sc_meter_port_send(struct sc_meter_port *p, const void *data, size_t len, char *why, size_t cap);
 /* Seconds since the port last came back after going away (INFINITY when
  * it never went): a device on the other side may not listen yet. */
-double sc_meter_port_since_back(const struct sc_meter_port *p);
+double sc_meter_port_since_back(struct sc_meter_port *p);
+/* The monotonic time (s) the first byte of the last send left (after the
+ * silence between telegrams); when it sent nothing, when it was called.
+ * NAN before the first send. */
+double sc_meter_port_last_start(struct sc_meter_port *p);
 /* Whether the port is open now (it may have gone away since the last send). */
-bool sc_meter_port_present(const struct sc_meter_port *p);
+bool sc_meter_port_present(struct sc_meter_port *p);
+/* The figures so far. The pointer stays valid until close; read through
+ * it only while no send is under way (e.g. once the meter line that sends
+ * stopped); _get copies them at any time. */
 const struct sc_meter_port_stats *sc_meter_port_stats(const struct sc_meter_port *p);
+void sc_meter_port_stats_get(struct sc_meter_port *p, struct sc_meter_port_stats *out);
 /* The Data Request line now: 1 high, 0 low, -1 cannot be read (no line
  * chosen, or the port has no modem lines). */
 int sc_meter_port_data_request(struct sc_meter_port *p);

@@ -117,6 +117,7 @@ static void junit_suite(FILE *f, const struct sc_report_info *ri, const struct s
 	}
 	fprintf(f, "      <property name=\"telegrams\" value=\"%zu\"/>\n", run->ntg);
 	fprintf(f, "      <property name=\"telegrams_not_sent\" value=\"%d\"/>\n", run->not_sent);
+	fprintf(f, "      <property name=\"telegrams_late\" value=\"%d\"/>\n", run->late);
 	fprintf(f, "    </properties>\n");
 	for (size_t i = 0; i < run->n; i++) {
 		const struct sc_result *r = &run->r[i];
@@ -240,6 +241,23 @@ static char *result_json(const struct sc_report_info *ri, const struct sc_run *r
 	cJSON_AddNumberToObject(t, "sent", (double)run->ntg - run->not_sent);
 	cJSON_AddNumberToObject(t, "not_sent", run->not_sent);
 	cJSON_AddNumberToObject(t, "rejected_by_oracle", rejected);
+	/* Each telegram's time and when it was written: late ones are the
+	 * rig's (the meter line's), not the unit's. */
+	cJSON_AddNumberToObject(t, "late", run->late);
+	cJSON *each = cJSON_AddArrayToObject(t, "each");
+	for (size_t i = 0; each && i < run->ntg; i++) {
+		const struct sc_run_telegram *g = &run->tg[i];
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "n", (double)(i + 1));
+		cJSON_AddNumberToObject(e, "at", g->at);
+		cJSON_AddItemToObject(e, "written", num_or_null(g->written));
+		cJSON_AddNumberToObject(e, "late_s", g->late_s);
+		cJSON_AddBoolToObject(e, "late", g->late);
+		cJSON_AddBoolToObject(e, "sent", g->sent);
+		if (!g->sent && g->why[0])
+			cJSON_AddStringToObject(e, "why", g->why);
+		cJSON_AddItemToArray(each, e);
+	}
 	if (ri->line_stats) {
 		const struct sc_meter_port_stats *st = ri->line_stats;
 		cJSON *l = cJSON_AddObjectToObject(o, "line_stats");
@@ -639,6 +657,11 @@ static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 	if (run->not_sent)
 		snprintf(buf, sizeof buf, "%zu sent, %d did not reach the device", run->ntg - (size_t)run->not_sent,
 			 run->not_sent);
+	if (run->late) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, sizeof buf - used, "; %d left late (the rig's fault, not the unit's)",
+			 run->late);
+	}
 	row2(f, "telegrams", buf);
 	if (ri->line_stats) {
 		const struct sc_meter_port_stats *st = ri->line_stats;
@@ -696,16 +719,39 @@ static int html(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 
 	power_instant_table(f, run);
 	fprintf(f, "<h2>Telegrams sent (%zu)</h2>\n", run->ntg);
+	if (run->late)
+		fprintf(f, "<p class=\"note\" id=\"late\">%d telegram%s left the meter line more than %.0f ms "
+			   "after %s time (marked late (rig) below): the rig's fault, not the unit's. Results "
+			   "right after a late telegram may be affected.</p>\n",
+			run->late, run->late == 1 ? "" : "s", SC_RUN_LATE_S * 1000, run->late == 1 ? "its" : "their");
 	if (run->ntg > MAX_TELEGRAM_ROWS)
-		fprintf(f, "<p class=\"note\">The first %d of %zu are listed.</p>\n", MAX_TELEGRAM_ROWS, run->ntg);
-	fprintf(f, "<table>\n<tr><th>#</th><th>time (s)</th><th>step</th><th>bytes</th><th>reached the device</th>"
-		   "<th>P (W)</th><th>E_IMPORT (Wh)</th><th>text</th></tr>\n");
-	for (size_t i = 0; i < run->ntg && i < MAX_TELEGRAM_ROWS; i++) {
+		fprintf(f, "<p class=\"note\">The first %d of %zu are listed.%s</p>\n", MAX_TELEGRAM_ROWS,
+			run->ntg, run->late ? " Later ones that left late are listed too." : "");
+	fprintf(f, "<table id=\"telegrams\">\n<tr><th>#</th><th>time (s)</th><th>written (s)</th><th>step</th>"
+		   "<th>bytes</th><th>reached the device</th><th>P (W)</th><th>E_IMPORT (Wh)</th><th>text</th></tr>\n");
+	for (size_t i = 0; i < run->ntg; i++) {
 		const struct sc_run_telegram *t = &run->tg[i];
-		fprintf(f, "<tr%s><td class=\"num\">%zu</td><td class=\"num\">%.2f</td><td class=\"num\">%d</td>"
-			   "<td class=\"num\">%zu</td><td>%s</td>",
-			t->sent ? "" : " class=\"skip\"", i + 1, t->at, t->step, t->len,
-			t->sent ? (t->ok ? "yes" : "yes (the twin rejected it)") : "no");
+		if (i >= MAX_TELEGRAM_ROWS && !t->late)
+			continue;
+		fprintf(f, "<tr%s><td class=\"num\">%zu</td><td class=\"num\">%.2f</td>",
+			t->late ? " class=\"fail\"" : t->sent ? "" : " class=\"skip\"", i + 1, t->at);
+		/* When it left (scenario s, by the line's clock). */
+		if (!t->sent || !isfinite(t->written))
+			fprintf(f, "<td></td>");
+		else if (t->late)
+			fprintf(f, "<td class=\"num\">%.3f <b>late (rig)</b> +%.0f ms</td>", t->written,
+				t->late_s * 1000);
+		else
+			fprintf(f, "<td class=\"num\">%.3f</td>", t->written);
+		fprintf(f, "<td class=\"num\">%d</td><td class=\"num\">%zu</td><td>", t->step, t->len);
+		if (t->sent)
+			fprintf(f, "%s", t->ok ? "yes" : "yes (the twin rejected it)");
+		else if (t->why[0]) {
+			fprintf(f, "no: ");
+			esc(f, t->why);
+		} else
+			fprintf(f, "no");
+		fprintf(f, "</td>");
 		if (t->ok && isfinite(t->p))
 			fprintf(f, "<td class=\"num\">%.10g</td>", t->p);
 		else

@@ -3,13 +3,17 @@
  *                failed, and the read-back summary) for CI systems: a
  *                <failure> with step, interface, field, expected, actual
  *                and time; <skipped> for what could not be done here
- *   result.json  the same, and the run's figures, for programs
+ *   result.json  the same, and the run's figures, for programs (with
+ *                each telegram's time, write time and lateness)
  *   report.html  one self-contained page for a person: the verdict and
  *                summary, mismatches first, plots of expected against
  *                served power and energy (import; export when the
  *                telegrams carry it) over time (inline SVG), with the
  *                scenario's actions marked on them, the
- *                telegrams sent; no script, style sheet, font or image is
+ *                telegrams sent with when each was written (those that
+ *                left more than SC_RUN_LATE_S late marked "late (rig)":
+ *                the rig's fault, not the unit's) or why it was not sent;
+ *                no script, style sheet, font or image is
  *                fetched from anywhere
  * Files are written whole to a temporary name and renamed. */
 #ifndef SC_REPORT_H

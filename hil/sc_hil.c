@@ -34,6 +34,7 @@
 #include "firmware.h"
 #include "json_at.h"
 #include "log.h"
+#include "meter_line.h"
 #include "meter_port.h"
 #include "record.h"
 #include "report.h"
@@ -62,6 +63,10 @@ struct hil {
 	const struct sc_scenario *s;
 	struct sc_dut *dut;
 	struct sc_meter_port *port;
+	/* The meter line on its own thread (meter_line.h), started with the
+	 * first telegram handed to it; it alone then writes the port and
+	 * reads `cut`. */
+	struct sc_meter_line *line;
 	bool twin;                 /* the device under test is an sc-sim (control API) */
 	bool cut;                  /* the scenario took the meter cable out */
 	double speed;
@@ -96,7 +101,9 @@ static void port_log(void *arg, const char *line)
 
 /* ---- the runner's side ---- */
 
-static int io_meter(void *arg, const void *data, size_t len, char *why, size_t cap)
+/* A telegram on the meter port now, as io.meter answers; *started: when
+ * its first byte left (left alone when none did). */
+static int meter_send(void *arg, const void *data, size_t len, double *started, char *why, size_t cap)
 {
 	struct hil *h = arg;
 	if (h->cut) {
@@ -104,11 +111,82 @@ static int io_meter(void *arg, const void *data, size_t len, char *why, size_t c
 		return 1;
 	}
 	int r = sc_meter_port_send(h->port, data, len, why, cap);
+	double t = sc_meter_port_last_start(h->port);
+	if (r != 1 && !isnan(t))
+		*started = t;
 	/* A device whose line just came back may not listen yet (it reopens
 	 * its own port, or it restarts): not judged by what it serves. */
 	if (r == 0 && sc_meter_port_since_back(h->port) < LINE_BACK_S)
 		return 2;
 	return r;
+}
+
+static int io_meter(void *arg, const void *data, size_t len, char *why, size_t cap)
+{
+	double started = 0;
+	return meter_send(arg, data, len, &started, why, cap);
+}
+
+/* The meter cable, on the line's thread at its time. */
+static void meter_cable(void *arg, bool cut)
+{
+	struct hil *h = arg;
+	h->cut = cut;
+	sc_log(SC_LOG_INFO, "meter: %s", cut ? "cut (nothing is sent)" : "restored");
+}
+
+static int line_started(struct hil *h, char *why, size_t cap)
+{
+	if (h->line)
+		return 0;
+	struct sc_meter_line_opts lo = {.t0 = h->t0, .speed = h->speed, .send = meter_send,
+					.cable = meter_cable, .arg = h};
+	h->line = sc_meter_line_start(&lo, why, cap);
+	return h->line ? 0 : -1;
+}
+
+static int io_line_put(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
+{
+	struct hil *h = arg;
+	if (line_started(h, why, cap) != 0)
+		return -1;
+	if (sc_meter_line_put(h->line, t, data, len) != 0) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int io_line_cable(void *arg, double t, bool cut, char *why, size_t cap)
+{
+	struct hil *h = arg;
+	if (line_started(h, why, cap) != 0)
+		return -1;
+	if (sc_meter_line_cable(h->line, t, cut) != 0) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int io_line_take(void *arg, struct sc_run_written *w, char *why, size_t cap)
+{
+	struct hil *h = arg;
+	struct sc_meter_line_done d;
+	if (!h->line || sc_meter_line_take(h->line, &d) != 0) {
+		snprintf(why, cap, "no telegram was handed to the meter line");
+		return -1;
+	}
+	*w = (struct sc_run_written){d.sent, d.written, d.ended, d.late_s};
+	snprintf(why, cap, "%s", d.why);
+	return 0;
+}
+
+/* The line stopped (its thread joined): the port is the caller's again. */
+static void line_stop(struct hil *h)
+{
+	sc_meter_line_stop(h->line);
+	h->line = NULL;
 }
 
 static int io_advance(void *arg, double t, char *why, size_t cap)
@@ -294,6 +372,8 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 	int ready = wait_ready(h->dut, true, true, false, RECONNECT_S, err, sizeof err);
 	double waited = mono_s() - w0;
 	h->t0 += waited;
+	if (h->line)
+		sc_meter_line_shift(h->line, waited);
 	if (ready != 0) {
 		snprintf(why, cap, "the broker is up, but %s", err);
 		return -1;
@@ -1128,6 +1208,8 @@ static int run_one(struct bench *b, struct scen *sc, const char *report_base, bo
 			.hook = o->hook, .broker = b->broker.pid > 0 ? &b->broker : NULL};
 	struct sc_run_io io = {
 		.meter = io_meter, .advance = io_advance, .act = io_act, .clock = io_clock, .arg = &h, .tick = 0.25,
+		.line_put = io_line_put, .line_cable = io_line_cable, .line_take = io_line_take,
+		.line_ahead = 30 * o->speed, /* 30 s of real time */
 		.latency = o->latency, .mqtt_grace_ms = 3000, .sample = !o->no_read_back,
 		.record = o->record,
 		.ts_window = o->unit_clock_ts,
@@ -1150,6 +1232,7 @@ static int run_one(struct bench *b, struct scen *sc, const char *report_base, bo
 	       o->speed != 1 ? ", faster" : "");
 	h.t0 = mono_s();
 	int r = sc_run_scenario(s, sc->dir, dut, &io, run, stdout);
+	line_stop(&h);
 	sc->wall = mono_s() - h.t0;
 	sc->ran = true;
 	if (r != 0)
@@ -1159,6 +1242,8 @@ static int run_one(struct bench *b, struct scen *sc, const char *report_base, bo
 	       s->name, run->pass, run->fail, run->skip, run->ntg, run->duration, sc->wall);
 	if (run->not_sent)
 		printf("; %d did not reach the device", run->not_sent);
+	if (run->late)
+		printf("; %d telegrams left late (the rig's fault, not the unit's)", run->late);
 	printf("\n");
 	fflush(stdout);
 

@@ -7,7 +7,9 @@ Every shipped scenario passes end to end; a unit on firmware 5.0 (kWh) and
 one serving ABCD words fail with mismatches naming the registers and the
 likely cause (in stdout, JUnit and HTML); the line
 settings are checked on the pty with stty; pacing is measured on the
-receiving end; the pty vanishing and coming back mid-run is survived; the
+receiving end; the meter line keeps its cadence while a check waits, and a
+telegram it could not write in time is reported late, as the rig's fault;
+the pty vanishing and coming back mid-run is survived; the
 JUnit XML is parsed; the HTML report is opened in headless Chromium and
 screenshotted into build/artifacts/; record mode saves what the unit
 served, and the twin replays it."""
@@ -374,6 +376,78 @@ class Line(Bench):
             res = json.load(f)
         self.assertGreaterEqual(res["line_stats"]["reopens"], 1)
         self.assertGreater(res["telegrams"]["not_sent"], 0)
+
+    def test_the_line_keeps_time_while_a_check_waits(self):
+        # An MQTT expectation no unit can meet waits its 3 s of grace (real
+        # time) at 3.5 s; the meter line goes on writing a telegram a second
+        # meanwhile, and the read-backs the runner could not make in time
+        # are said to be skipped, not unanswered. What is checked after
+        # (the one at 5 s once the runner caught up with the line) compares
+        # the device with the telegrams it really got: no false failure.
+        path = scenario_file(self.dir, "line-keeps-time", [
+            {"at": 0, "telegrams": {"count": 12}},
+            {"at": 3, "note": "cannot be met", "expect": [{"mqtt": {"fields": {"P": 123456789}}}]},
+            {"at": 5, "expect": [{"modbus": "telegram"}]},
+            {"at": 8, "expect": [{"modbus": "telegram"}, {"mqtt": {"fields": "telegram"}},
+                                 {"led": "normal"}]},
+            {"at": 11.5, "expect": [{"modbus": "telegram"}]}],
+            meter={"protocol": "dsmr50", "seed": 6, "start": 1751360400})
+        sim = self.dut(path)
+        r = self.hil(sim, path, latency=0.5)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
+        self.assertEqual(len(fails), 1, r.stdout + r.stderr)
+        self.assertTrue(fails[0].startswith("FAIL steps[1].expect[0]"), fails)
+        self.assertNotIn("left late", r.stdout)
+        with open(os.path.join(self.report_dir(), "result.json")) as f:
+            res = json.load(f)
+        tels = res["telegrams"]
+        self.assertEqual(tels["late"], 0)
+        each = tels["each"]
+        self.assertEqual(len(each), 12)
+        self.assertEqual([e["n"] for e in each if e["late"] or not e["sent"]], [])
+        # The recorded write times: one a cadence (1 s) after the other,
+        # through the check's grace too; none before its time.
+        written = [e["written"] for e in each]
+        gaps = [round(b - a, 3) for a, b in zip(written, written[1:])]
+        self.assertTrue(all(g > 0.5 for g in gaps), gaps)
+        self.assertTrue(all(e["written"] >= e["at"] for e in each), each)
+        summary_result = next(x for x in res["results"] if x["where"] == "each telegram")
+        self.assertEqual(summary_result["status"], "pass", summary_result)
+        self.assertRegex(summary_result.get("note", ""),
+                         r"^\d+ skipped: a newer telegram had gone out before they were read$")
+        self.assertNotIn("did not answer", summary_result.get("note", ""))
+        # The report's table shows when each was written.
+        with open(os.path.join(self.report_dir(), "report.html")) as f:
+            html = f.read()
+        self.assertIn("<th>written (s)</th>", html)
+        self.assertNotIn("late (rig)", html)
+
+    def test_a_telegram_the_line_could_not_write_in_time_is_the_rigs(self):
+        # 20000 bytes of noise take 1.74 s on a 115200 baud line: the
+        # telegram due at 1 s leaves about 0.74 s late, the rig's fault
+        # (stdout, result.json and the report say so); the next one, due
+        # at 2 s, is on time again.
+        path = scenario_file(self.dir, "line-late", [
+            {"at": 0, "telegram": "x" * 20000},
+            {"at": 1, "telegrams": {"count": 3}},
+            {"at": 3.5, "expect": [{"modbus": "telegram"}]}],
+            meter={"protocol": "dsmr50", "seed": 7, "start": 1751360400})
+        sim = self.dut(path)
+        r = self.hil(sim, path, "--no-mqtt")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("; 1 telegrams left late (the rig's fault, not the unit's)\n", r.stdout)
+        with open(os.path.join(self.report_dir(), "result.json")) as f:
+            tels = json.load(f)["telegrams"]
+        self.assertEqual(tels["late"], 1)
+        self.assertEqual([e["n"] for e in tels["each"] if e["late"]], [2])
+        late = tels["each"][1]
+        self.assertGreater(late["late_s"], 0.5)
+        self.assertGreater(late["written"], 1.5)
+        with open(os.path.join(self.report_dir(), "report.html")) as f:
+            html = f.read()
+        self.assertEqual(html.count("<b>late (rig)</b>"), 1)
+        self.assertIn("1 telegram left the meter line more than 50 ms after its time", html)
 
     def _served(self, sim):
         try:

@@ -357,3 +357,70 @@ Test(report, each_telegrams_power_instant_listed, .init = setup, .fini = teardow
 	sc_run_free(&run);
 	sc_scenario_free(s);
 }
+
+Test(report, telegrams_that_left_late_are_the_rigs, .init = setup, .fini = teardown)
+{
+	/* Each telegram's write time in the table; those that left more than
+	 * 50 ms late marked "late (rig)" (one past the 500 rows listed too),
+	 * counted in JUnit and result.json, and said not to be the unit's. */
+	struct sc_scenario *s = scenario();
+	struct sc_run run;
+	memset(&run, 0, sizeof run);
+	result(&run, "steps[1].expect[0]", "modbus", true, false, "x", "x");
+	telegrams(&run, 600);
+	for (size_t i = 0; i < run.ntg; i++) {
+		struct sc_run_telegram *t = &run.tg[i];
+		t->written = t->at + 0.004;
+		t->ended = t->written + 0.08;
+		t->late_s = 0.004;
+	}
+	size_t late[] = {3, 550};
+	for (size_t k = 0; k < 2; k++) {
+		struct sc_run_telegram *t = &run.tg[late[k]];
+		t->late_s = 0.25;
+		t->written = t->at + 0.25;
+		t->late = true;
+	}
+	snprintf(run.tg[1].why, sizeof run.tg[1].why, "the meter cable is out (the scenario cut it)");
+	run.late = 2;
+	struct sc_report_info ri = {.scenario_path = "rep.json", .s = s, .dut = "d",
+				    .started = "2026-12-02T01:30:00Z", .wall_s = 1};
+	cr_assert_eq(sc_report_write(base, &ri, &run, why, sizeof why), 0, "%s", why);
+
+	char *h = report_file("report.html");
+	cr_assert_eq(count(h, "<b>late (rig)</b>"), 2);
+	cr_assert(strstr(h, "<td class=\"num\">3.250 <b>late (rig)</b> +250 ms</td>"), "telegram 4");
+	cr_assert(strstr(h, "<td class=\"num\">550.250 <b>late (rig)</b> +250 ms</td>"), "telegram 551");
+	cr_assert(strstr(h, "<td class=\"num\">2.004</td>"), "written on time");
+	cr_assert(strstr(h, "2 telegrams left the meter line more than 50 ms after their time"));
+	cr_assert(strstr(h, "the rig's fault, not the unit's. Results right after a late telegram may be "
+			    "affected."));
+	cr_assert(strstr(h, "Later ones that left late are listed too."));
+	cr_assert(strstr(h, "<td>no: the meter cable is out (the scenario cut it)</td>"));
+	cr_assert(strstr(h, "2 left late (the rig&#39;s fault, not the unit&#39;s)"), "the summary");
+	free(h);
+
+	char *x = report_file("junit.xml");
+	cr_assert(strstr(x, "<property name=\"telegrams_late\" value=\"2\"/>"), "%s", x);
+	free(x);
+
+	char *j = report_file("result.json");
+	cJSON *doc = cJSON_Parse(j);
+	cr_assert_not_null(doc);
+	cJSON *t = cJSON_GetObjectItem(doc, "telegrams");
+	cr_assert_eq(cJSON_GetObjectItem(t, "late")->valueint, 2);
+	cJSON *each = cJSON_GetObjectItem(t, "each");
+	cr_assert_eq(cJSON_GetArraySize(each), 600);
+	cJSON *e = cJSON_GetArrayItem(each, 3);
+	cr_assert_eq(cJSON_GetObjectItem(e, "n")->valueint, 4);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(e, "late")));
+	cr_assert_float_eq(cJSON_GetObjectItem(e, "written")->valuedouble, 3.25, 1e-9);
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(each, 2), "late")));
+	cJSON *ns = cJSON_GetArrayItem(each, 1);
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(ns, "sent")));
+	cr_assert_str_eq(cJSON_GetObjectItem(ns, "why")->valuestring, "the meter cable is out (the scenario cut it)");
+	cJSON_Delete(doc);
+	free(j);
+	sc_run_free(&run);
+	sc_scenario_free(s);
+}

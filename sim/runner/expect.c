@@ -365,7 +365,7 @@ static void diagnose_payload(struct sc_runner *c, const struct sc_open_exp *o, c
 static void check_mqtt(struct sc_runner *c, const struct sc_open_exp *o, struct verdict *v)
 {
 	const struct sc_expect *e = o->e;
-	sc_dut_mqtt_drain(c->dut, c->now);
+	sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 	size_t n;
 	const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
 	sc_str_copy(v->target, sizeof v->target, e->metric);

@@ -2,7 +2,8 @@
  * energy import compared with the oracle's (a FAIL line for each of the
  * first that differ, a result that sums them at the end); with io.record
  * the key registers and the power_instant received since, kept with the
- * telegram. Read io.latency after the telegram went out, from a queue. */
+ * telegram. Read io.latency after the telegram's last byte went out, from
+ * a queue; not read when a newer telegram went out first. */
 #include "runner_int.h"
 
 #define SAMPLE_FAIL_LINES 10
@@ -108,7 +109,7 @@ void sc_readback_summary(struct sc_runner *c)
 	x->when = c->now;
 	sc_str_copy(x->kind, sizeof x->kind, "modbus");
 	sc_str_copy(x->target, sizeof x->target, "0x8016 active_power, 0x8100 energy_import");
-	size_t read = c->rb.samples - c->rb.unread;
+	size_t read = c->rb.samples - c->rb.unread - c->rb.skipped;
 	sc_rn_fmt(x->expected, sizeof x->expected, "the twin's values after each of %zu telegrams", c->rb.samples);
 	if (c->rb.bad == 0)
 		sc_rn_fmt(x->actual, sizeof x->actual, "the same after each of %zu read back", read);
@@ -116,17 +117,30 @@ void sc_readback_summary(struct sc_runner *c)
 		sc_rn_fmt(x->actual, sizeof x->actual, "%zu of %zu read back differ", c->rb.bad, read);
 	summary_cause(&c->rb, x->actual, sizeof x->actual);
 	read -= c->rb.unsure;
-	if (c->rb.unread && c->rb.unsure)
-		sc_rn_fmt(x->note, sizeof x->note, "%zu not read: the device did not answer; %zu not judged: "
-					     "sent as the meter line came back", c->rb.unread,
-		    c->rb.unsure);
-	else if (c->rb.unread)
-		sc_rn_fmt(x->note, sizeof x->note, "%zu not read: the device did not answer", c->rb.unread);
-	else if (c->rb.unsure)
-		sc_rn_fmt(x->note, sizeof x->note, "%zu not judged: sent as the meter line came back",
-		    c->rb.unsure);
+	/* Why some were not judged: the device did not answer, or the runner
+	 * did not read (a newer telegram had gone out by then), or the line
+	 * had just come back. */
+	size_t used = 0;
+	if (c->rb.unread)
+		used += (size_t)sc_rn_fmt(x->note + used, sizeof x->note - used,
+					  "%zu not read: the device did not answer", c->rb.unread);
+	if (c->rb.skipped && used < sizeof x->note)
+		used += (size_t)sc_rn_fmt(x->note + used, sizeof x->note - used,
+					  "%s%zu skipped: a newer telegram had gone out before they were read",
+					  used ? "; " : "", c->rb.skipped);
+	if (c->rb.unsure && used < sizeof x->note)
+		sc_rn_fmt(x->note + used, sizeof x->note - used,
+			  "%s%zu not judged: sent as the meter line came back", used ? "; " : "", c->rb.unsure);
 	x->pass = c->rb.bad == 0 && read > 0;
 	sc_results_report(c->run, c->log, x);
+}
+
+/* On a meter line of its own: the next telegram handed to it is due by
+ * the device's clock (it went out, or is going out, while the runner was
+ * busy). */
+static bool overtaken(const struct sc_runner *c)
+{
+	return c->io->line_put && c->io->clock && c->io->clock(c->io->arg) >= sc_timeline_next_fed(c);
 }
 
 /* What the device serves after telegram k (io.sample, io.record). */
@@ -134,14 +148,17 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 {
 	struct sc_run *r = c->run;
 	struct sc_run_telegram *t = &r->tg[k];
-	for (size_t j = k + 1; j < r->ntg; j++)
-		if (r->tg[j].sent) {
-			/* A newer telegram went out first: the device may serve
-			 * that one already. */
-			if (c->io->sample && t->ok)
-				c->rb.samples++, c->rb.unread++;
-			return;
-		}
+	/* A newer telegram went out first (on a line of its own it may have
+	 * gone out while the runner was busy, its time passed): the device
+	 * may serve that one already. */
+	bool newer = overtaken(c);
+	for (size_t j = k + 1; j < r->ntg && !newer; j++)
+		newer = r->tg[j].sent;
+	if (newer) {
+		if (c->io->sample && t->ok)
+			c->rb.samples++, c->rb.skipped++;
+		return;
+	}
 	char why[200];
 	struct served_words sw = {{0, 0}, {0, 0}, NAN, NAN};
 	/* The last telegram is this one: what the device should serve now,
@@ -163,25 +180,33 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 			smp.got_e = sc_words_to_float(sw.e, c->oracle.regs.order);
 		else
 			read = false;
-		check_sample(c, &smp, read, &sw);
-		sc_results_sample(r, &smp);
+		if (read && overtaken(c)) {
+			/* The next telegram went out while this was read: what
+			 * came back may be either's. */
+			c->rb.samples++;
+			c->rb.skipped++;
+		} else {
+			check_sample(c, &smp, read, &sw);
+			sc_results_sample(r, &smp);
+		}
 	}
 	if (c->io->record) {
 		uint16_t addrs[SC_REGMAP_NKEY];
 		for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
 			addrs[i] = sc_regmap_def_named(sc_regmap_key[i])->addr;
 		static uint16_t map[SC_REGMAP_WORDS];
-		if (sc_dut_read_floats(c->dut, addrs, SC_REGMAP_NKEY, map, why, sizeof why) == 0) {
+		if (sc_dut_read_floats(c->dut, addrs, SC_REGMAP_NKEY, map, why, sizeof why) == 0 &&
+		    !overtaken(c)) {
 			t->served = true;
 			for (size_t i = 0; i < SC_REGMAP_NKEY; i++)
 				t->regs[i] = sc_words_to_float(&map[addrs[i] - SC_REGMAP_BASE], c->oracle.regs.order);
 		}
 		if (sc_dut_mqtt_subscribed(c->dut)) {
-			sc_dut_mqtt_drain(c->dut, c->now);
+			sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 			size_t n;
 			const struct sc_dut_msg *log = sc_dut_mqtt_log(c->dut, &n);
 			for (size_t i = n; i-- > 0;) {
-				if (log[i].seen < t->at)
+				if (log[i].seen < t->written)
 					break;
 				if (strcmp(log[i].metric, "power_instant") == 0) {
 					t->mqtt = strdup(log[i].payload);
@@ -224,7 +249,7 @@ int sc_readback_after(struct sc_runner *c, size_t k)
 	}
 	/* From when its last byte left, which on the wall clock may be later
 	 * than it was due. */
-	double from = c->io->clock ? fmax(c->now, c->io->clock(c->io->arg)) : c->now;
+	double from = fmax(c->now, c->run->tg[k].ended);
 	rb->pend[rb->npend++] = (struct sc_pending){k, from + c->io->latency, smp};
 	return 0;
 }

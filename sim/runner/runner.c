@@ -1,32 +1,44 @@
 /* Runs a scenario against a device (runner.h): the timeline's events in
  * order, time brought forward between them through io.advance, telegrams
- * put on the meter line and fed to the oracle when they reached the
- * device, actions handed to io.act, the open expectations checked at every
- * moment. The pieces are described in runner_int.h. */
+ * put on the meter line (or handed ahead to a line that keeps its own
+ * time, and what became of them taken when their time comes) and fed to
+ * the oracle when they reached the device, actions handed to io.act, the
+ * open expectations checked at every moment the runner is not behind the
+ * line. The pieces are described in runner_int.h. */
 #include "runner_int.h"
 
 /* Bytes on the meter line at c->now (with the clock, when the advance was
- * deferred to them): fed to the oracle when they reached the device,
- * recorded as a telegram of the run, read back after when the run asks.
- * 0, or -1 with run->error. */
+ * deferred to them), or, with a line of its own, what became of the bytes
+ * handed to it: fed to the oracle at the time they were written when they
+ * reached the device, recorded as a telegram of the run, read back after
+ * when the run asks. 0, or -1 with run->error. */
 static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool keep, int step)
 {
-	char why[256];
-	int sent;
-	if (c->defer_advance) {
+	char why[256] = "";
+	struct sc_run_written w = {0, c->now, c->now, 0};
+	if (c->io->line_take) {
+		if (c->io->line_take(c->io->arg, &w, why, sizeof why) != 0)
+			w.sent = -1;
+	} else if (c->defer_advance) {
 		c->defer_advance = false;
-		sent = c->io->meter_at(c->io->arg, c->now, data, len, why, sizeof why);
+		w.sent = c->io->meter_at(c->io->arg, c->now, data, len, why, sizeof why);
 	} else {
-		sent = c->io->meter(c->io->arg, data, len, why, sizeof why);
+		w.sent = c->io->meter(c->io->arg, data, len, why, sizeof why);
+		/* Its last byte left now, which on the wall clock may be later
+		 * than it was due. */
+		if (c->io->clock)
+			w.ended = fmax(c->now, c->io->clock(c->io->arg));
 	}
+	int sent = w.sent;
 	if (sent < 0) {
 		sc_rn_fmt(c->run->error, sizeof c->run->error, "meter line: %s", why);
 		return -1;
 	}
-	/* Only what reached the device goes to the oracle. */
+	/* Only what reached the device goes to the oracle, at the time it
+	 * went out. */
 	bool ok = false;
 	if (sent != 1)
-		sc_oracle_feed(&c->oracle, data, len, c->now, &ok);
+		sc_oracle_feed(&c->oracle, data, len, w.written, &ok);
 	struct sc_run *r = c->run;
 	if (sent == 1)
 		r->not_sent++;
@@ -41,6 +53,14 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	t->sent = sent != 1;
 	t->unsure = sent == 2;
 	t->ok = ok;
+	t->written = w.written;
+	t->ended = w.ended;
+	t->late_s = w.late_s;
+	t->late = t->sent && w.late_s > SC_RUN_LATE_S;
+	if (t->late)
+		r->late++;
+	if (sent == 1)
+		sc_str_copy(t->why, sizeof t->why, why);
 	t->p = ok && c->oracle.last.q[SC_RQ_P].set ? c->oracle.last.q[SC_RQ_P].v : NAN;
 	t->e_import = ok && c->oracle.last.q[SC_RQ_E_IMPORT].set ? c->oracle.last.q[SC_RQ_E_IMPORT].v : NAN;
 	t->e_export = ok && c->oracle.last.q[SC_RQ_E_EXPORT].set ? c->oracle.last.q[SC_RQ_E_EXPORT].v : NAN;
@@ -66,17 +86,41 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	return 0;
 }
 
+/* The bytes of event i (a telegram), and what became of them: from the
+ * timeline at its time, or handed to the line ahead of it. */
+static int telegram_event(struct sc_runner *c, size_t i, const struct sc_step *st)
+{
+	if (!c->io->line_put) {
+		const char *data = st->bytes;
+		size_t len = st->nbytes;
+		if (c->tl.ev[i].kind != SC_EV_ACTION && sc_timeline_bytes(c, &c->tl.ev[i], &data, &len) != 0)
+			return -1;
+		return send_bytes(c, data, len, true, st->index);
+	}
+	char *data;
+	size_t len;
+	if (sc_timeline_feed(c, i) != 0 || sc_timeline_fed_bytes(c, i, &data, &len) != 0)
+		return -1;
+	int r = send_bytes(c, data, len, true, st->index);
+	free(data);
+	return r;
+}
+
 /* A step's action at c->now: a telegram of its own, an API request judged
  * at once, or a fault or action the device's io carries out (one it could
  * not is a SKIP result, one that failed ends the run). 0, or -1. */
-static int act(struct sc_runner *c, const struct sc_step *st)
+static int act(struct sc_runner *c, size_t i, const struct sc_step *st)
 {
 	char why[512];
 	switch (st->kind) {
 	case SC_STEP_EXPECT:
 		return 0;
 	case SC_STEP_TELEGRAM:
-		return send_bytes(c, st->bytes, st->nbytes, true, st->index);
+		return telegram_event(c, i, st);
+	case SC_STEP_METER:
+		if (c->io->line_put)
+			return 0; /* the line cut or restored it at its time */
+		break;
 	case SC_STEP_API:
 		sc_expects_api(c, st);
 		return 0;
@@ -133,7 +177,7 @@ static void take_messages(struct sc_runner *c)
 {
 	if (!sc_dut_mqtt_subscribed(c->dut))
 		return;
-	sc_dut_mqtt_drain(c->dut, c->now);
+	sc_dut_mqtt_drain(c->dut, sc_rn_seen_now(c));
 	sc_delivery_take(c); /* each power_instant, before the log forgets it */
 	double keep = c->oracle.have_last ? fmin(c->now, c->oracle.last_at) : c->now;
 	for (size_t k = 0; k < c->ex.nopen; k++)
@@ -143,22 +187,19 @@ static void take_messages(struct sc_runner *c)
 
 /* One event of the timeline at c->now: 0, or -1 with run->error (or left
  * empty: out of memory). */
-static int carry_out(struct sc_runner *c, const struct sc_ev *e)
+static int carry_out(struct sc_runner *c, size_t i)
 {
+	const struct sc_ev *e = &c->tl.ev[i];
 	const struct sc_step *st = &c->s->steps[e->step];
 	int r;
 	if (e->kind == SC_EV_ACTION) {
-		r = act(c, st);
+		r = act(c, i, st);
 		if (r == 0)
 			sc_delivery_step(c, st);
 		if (r == 0 && st->kind != SC_STEP_TELEGRAMS && st->kind != SC_STEP_CAPTURE)
 			r = sc_expects_open(c, st);
 	} else {
-		const char *data;
-		size_t len;
-		r = sc_timeline_bytes(c, e, &data, &len);
-		if (r == 0)
-			r = send_bytes(c, data, len, true, st->index);
+		r = telegram_event(c, i, st);
 		/* A telegram block's expectations open after its last telegram. */
 		if (r == 0 && --c->tl.remaining[e->step] == 0)
 			r = sc_expects_open(c, st);
@@ -197,12 +238,16 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 	size_t i = 0;
 	char why[512];
 	while (i < nev || c.ex.nopen > 0 || sc_readback_waiting(&c.rb)) {
+		/* A line of its own gets what is due soon before the runner
+		 * waits or checks anything. */
+		if (io->line_put && sc_timeline_feed(&c, i) != 0)
+			goto out;
 		double next = next_moment(&c, i, tick);
 		if (next > c.now) {
 			take_messages(&c);
 			/* When a telegram is the first thing at that time, the
 			 * device gets there with its bytes (meter_at). */
-			c.defer_advance = io->meter_at && i < nev && ev[i].t <= next &&
+			c.defer_advance = io->meter_at && !io->line_put && i < nev && ev[i].t <= next &&
 					  ev[i].kind != SC_EV_ACTION;
 			if (!c.defer_advance && io->advance(io->arg, next, why, sizeof why) != 0) {
 				sc_rn_fmt(run->error, sizeof run->error, "clock: %s", why);
@@ -212,7 +257,7 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		}
 		sc_readback_due(&c, false);
 		while (i < nev && ev[i].t <= c.now) {
-			if (carry_out(&c, &ev[i++]) != 0) {
+			if (carry_out(&c, i++) != 0) {
 				if (!run->error[0])
 					sc_rn_fmt(run->error, sizeof run->error, "out of memory");
 				goto out;
@@ -227,7 +272,14 @@ int sc_run_scenario(const struct sc_scenario *s, const char *dir, struct sc_dut 
 		}
 		if (c.ex.nopen > 0 && io->settle)
 			io->settle(io->arg);
-		sc_expects_check(&c, i >= nev && next == INFINITY && !sc_readback_waiting(&c.rb));
+		bool final = i >= nev && next == INFINITY && !sc_readback_waiting(&c.rb);
+		/* Behind the device's clock (a check held the runner while the
+		 * meter line went on): the events the device has had first, so
+		 * that the oracle expects what it got; the open expectations are
+		 * checked once caught up. */
+		bool behind = io->line_put && io->clock && i < nev && ev[i].t <= io->clock(io->arg);
+		if (!behind || final)
+			sc_expects_check(&c, final);
 	}
 	/* A trailing wait lets time pass with nothing due in it (a client of
 	 * the twin talking to it meanwhile, the device's own timers). */

@@ -23,6 +23,21 @@
 #include "dut.h"
 #include "scenario.h"
 
+/* What became of a telegram on a meter line that keeps its own time
+ * (io.line_take). */
+struct sc_run_written {
+	int sent;             /* as io.meter: 0, 1 (not sent), 2 (as the line came
+	                       * back), -1 the run cannot go on */
+	double written;       /* s of the scenario its first byte left (not sent:
+	                       * when it was tried) */
+	double ended;         /* s of the scenario its last byte left */
+	double late_s;        /* real s its first byte left after its time */
+};
+
+/* A telegram that left more than this many real seconds after its time
+ * left late: the rig's fault, not the device's. */
+#define SC_RUN_LATE_S 0.05
+
 struct sc_run_io {
 	/* Bytes on the meter line now. 0 when they went out, 1 when they did
 	 * not reach the device (why: the cable is out, the port is gone, Data
@@ -35,7 +50,9 @@ struct sc_run_io {
 	 * wait for the wall clock. 0, or -1 with why. */
 	int (*advance)(void *arg, double t, char *why, size_t cap);
 	/* A fault or action of the timeline (meter, network, broker, button,
-	 * power): 0 done, 1 not possible here (skipped, why says so), -1 failed. */
+	 * power): 0 done, 1 not possible here (skipped, why says so), -1 failed.
+	 * Only for a broker step may it hold the scenario's clock (a device on
+	 * the wall clock reconnecting: the clock waits for it). */
 	int (*act)(void *arg, const struct sc_step *st, char *why, size_t cap);
 	/* Optional, for a device on virtual time: advance to t and put the
 	 * bytes on the line in one step (a telegram's usual pair of calls). */
@@ -59,6 +76,22 @@ struct sc_run_io {
 	/* The device is a unit: it serves the manual's interfaces only, so a
 	 * request of the scenario to the twin's own API (/sim/...) is SKIP. */
 	bool unit;
+	/* Optional, a meter line that keeps its own time (sc-hil): the runner
+	 * hands it each telegram (line_put) and each cut or restore of the
+	 * meter cable (line_cable) ahead of its time, in the timeline's order,
+	 * up to line_ahead s of scenario time ahead of its own (0: all) and
+	 * never past a broker step not yet carried out (io.act may hold the
+	 * clock there); the line writes each at its time whatever the runner
+	 * is doing (a check that waits does not hold the meter back). When
+	 * the runner reaches a telegram's time it takes what became of it
+	 * (line_take, in the same order, waiting for the line to finish it:
+	 * 0, or -1 with why). With a line, io.meter and io.meter_at are not
+	 * used and io.act is not called for the meter cable. 0, or -1 with
+	 * why. */
+	int (*line_put)(void *arg, double t, const void *data, size_t len, char *why, size_t cap);
+	int (*line_cable)(void *arg, double t, bool cut, char *why, size_t cap);
+	int (*line_take)(void *arg, struct sc_run_written *w, char *why, size_t cap);
+	double line_ahead;
 	void *arg;
 	double tick;          /* s of scenario time between checks of open expectations */
 	double latency;       /* s a device may take to serve a telegram after it went
@@ -107,6 +140,15 @@ struct sc_run_telegram {
 	bool sent;            /* it reached the device (see io.meter) */
 	bool unsure;          /* it went out as the line came back (io.meter 2) */
 	bool ok;              /* the oracle parsed it (false when not sent) */
+	/* When it was written, by the device's clock (on virtual time: at).
+	 * The oracle took it at `written`; read-backs wait io.latency from
+	 * `ended`. */
+	double written;       /* s of the scenario its first byte left (not sent:
+	                       * when it was tried) */
+	double ended;         /* s of the scenario its last byte left */
+	double late_s;        /* real s it left after its time (0: on time) */
+	bool late;            /* sent, late_s > SC_RUN_LATE_S: the rig's fault */
+	char why[96];         /* not sent: why */
 	double p, e_import;   /* its P (W) and E_IMPORT (Wh), NAN when absent */
 	double e_export;      /* its E_EXPORT (Wh), NAN when absent */
 	char *bytes;          /* owned, kept when the run keeps telegrams */
@@ -139,6 +181,7 @@ struct sc_run {
 	struct sc_run_sample *s;
 	size_t ns, caps;
 	int not_sent;         /* telegrams that did not reach the device */
+	int late;             /* telegrams that left late (the rig's fault) */
 	double duration;      /* s of the scenario run */
 	bool keep_bytes;      /* set before running: keep the telegrams' bytes */
 	char error[512];      /* when the run could not go on */

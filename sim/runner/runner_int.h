@@ -1,7 +1,8 @@
 /* The scenario runner's pieces and the state each owns, shared by its files
  * only (the public API is runner.h):
  *   timeline.c   when each step and telegram is due; the generated meter
- *                and the captures that supply the bytes
+ *                and the captures that supply the bytes; what is handed
+ *                ahead to a meter line of its own (io.line_put)
  *   oracle.c     the twin's own core fed the telegrams that reached the
  *                device: what the device should serve
  *   expect.c     the open expectations, each kind checked against what
@@ -62,6 +63,18 @@ struct sc_timeline {
 	bool meter_started;
 	struct sc_capfile *caps;  /* owned: captures in use */
 	size_t ncaps;
+	/* A meter line of its own (io.line_put): the events handed to it are
+	 * those before fed; the bytes of the telegrams handed and not yet
+	 * carried out are kept, a queue from ahead_head. */
+	size_t fed;
+	struct sc_ahead *ahead;   /* owned, and each one's data */
+	size_t nahead, capahead, ahead_head;
+};
+
+struct sc_ahead {
+	size_t ev;                /* index into ev */
+	char *data;               /* owned */
+	size_t len;
 };
 
 /* ---- the oracle ---- */
@@ -119,6 +132,7 @@ struct sc_pending {
 
 struct sc_readback {
 	size_t samples, unread, unsure, bad; /* io.sample: telegrams so judged */
+	size_t skipped;           /* io.sample: not read, a newer telegram had gone out */
 	struct sc_pending *pend;  /* owned: waiting for io.latency, a queue from phead */
 	size_t npend, cappend, phead;
 	/* The likely cause of each telegram that differed (diagnose.h): how
@@ -216,10 +230,21 @@ struct sc_runner {
  * of memory). */
 int sc_timeline_build(struct sc_runner *c);
 void sc_timeline_free(struct sc_timeline *tl);
-/* The bytes of a telegram event at c->now: the generated meter's next
- * telegram or a capture's chunk. *data points into storage of the
- * timeline's, valid until the next call. 0, or -1 with run->error. */
+/* The bytes of a telegram event at its time: the generated meter's next
+ * telegram or a capture's chunk (called for the events in order, at their
+ * time or ahead of it). *data points into storage of the timeline's, valid
+ * until the next call. 0, or -1 with run->error. */
 int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **data, size_t *len);
+/* With a meter line (io.line_put): hands it the events from tl.fed on, up
+ * to io.line_ahead s past c->now, stopping at a broker step not carried
+ * out yet (index i or later). 0, or -1 with run->error. */
+int sc_timeline_feed(struct sc_runner *c, size_t i);
+/* The bytes handed to the line for event i, taken off the queue (the
+ * caller frees *data). 0, or -1 with run->error. */
+int sc_timeline_fed_bytes(struct sc_runner *c, size_t i, char **data, size_t *len);
+/* The time of the next telegram handed to the line and not carried out
+ * yet, INFINITY when none is. */
+double sc_timeline_next_fed(const struct sc_runner *c);
 
 /* oracle.c */
 int sc_oracle_init(struct sc_oracle *o, const struct sc_scenario *s);
@@ -322,6 +347,14 @@ void sc_results_report(struct sc_run *run, FILE *log, const struct sc_result *x)
 struct sc_run_telegram *sc_results_telegram(struct sc_run *run);
 /* Keeps a sample; one that finds no memory is dropped. */
 void sc_results_sample(struct sc_run *run, const struct sc_run_sample *smp);
+
+/* When a message taken from the MQTT queue now was seen (s of the
+ * scenario): on the wall clock, the device's time now (a check may have
+ * held the runner behind it, while the meter line went on); else c->now. */
+static inline double sc_rn_seen_now(const struct sc_runner *c)
+{
+	return c->io->clock ? fmax(c->now, c->io->clock(c->io->arg)) : c->now;
+}
 
 /* ---- text helpers ---- */
 

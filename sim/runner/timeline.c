@@ -9,11 +9,13 @@
 #include "sc_error.h"
 #include "tic_gen.h"
 
-/* The generated meter's telegram k of step st, at c->now. */
-static int generate(struct sc_runner *c, const struct sc_step *st, int k, const char **data, size_t *len)
+/* The generated meter's telegram k of step st, due at `at` (s of the
+ * scenario): made when it is due, or ahead of it for a meter line. */
+static int generate(struct sc_runner *c, const struct sc_step *st, int k, double at, const char **data,
+		    size_t *len)
 {
 	const struct sc_scenario *s = c->s;
-	int64_t t = s->meter.start + (int64_t)llround(c->now * s->time_scale);
+	int64_t t = s->meter.start + (int64_t)llround(at * s->time_scale);
 	if (!c->tl.meter_started) {
 		struct sc_meter_config mc = s->meter;
 		mc.start = t;
@@ -245,7 +247,7 @@ int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **d
 {
 	const struct sc_step *st = &c->s->steps[e->step];
 	if (e->kind == SC_EV_GEN)
-		return generate(c, st, e->k, data, len);
+		return generate(c, st, e->k, e->t, data, len);
 	const struct sc_capture *capf = capture_of(c, st);
 	if (!capf)
 		return -1;
@@ -255,8 +257,94 @@ int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **d
 	return 0;
 }
 
+/* ---- a meter line of its own ---- */
+
+static int keep_ahead(struct sc_runner *c, size_t i, const char *data, size_t len)
+{
+	struct sc_timeline *tl = &c->tl;
+	if (tl->ahead_head == tl->nahead)
+		tl->ahead_head = tl->nahead = 0;
+	if (tl->nahead == tl->capahead) {
+		size_t cap = tl->capahead ? tl->capahead * 2 : 64;
+		struct sc_ahead *n = realloc(tl->ahead, cap * sizeof *n);
+		if (!n)
+			return -1;
+		tl->ahead = n;
+		tl->capahead = cap;
+	}
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, data, len);
+	tl->ahead[tl->nahead++] = (struct sc_ahead){i, copy, len};
+	return 0;
+}
+
+int sc_timeline_feed(struct sc_runner *c, size_t i)
+{
+	struct sc_timeline *tl = &c->tl;
+	const struct sc_run_io *io = c->io;
+	char why[256];
+	while (tl->fed < tl->nev) {
+		size_t k = tl->fed;
+		const struct sc_ev *e = &tl->ev[k];
+		if (io->line_ahead > 0 && e->t > c->now + io->line_ahead)
+			break;
+		const struct sc_step *st = &c->s->steps[e->step];
+		/* The device's clock may be held at a broker step (io.act):
+		 * what follows waits until it is carried out. */
+		if (e->kind == SC_EV_ACTION && st->kind == SC_STEP_BROKER && k >= i)
+			break;
+		int r = 0;
+		if (e->kind == SC_EV_ACTION && st->kind == SC_STEP_METER) {
+			r = io->line_cable(io->arg, e->t, st->action.cut, why, sizeof why);
+		} else if (e->kind != SC_EV_ACTION || st->kind == SC_STEP_TELEGRAM) {
+			const char *data = st->bytes;
+			size_t len = st->nbytes;
+			if (e->kind != SC_EV_ACTION && sc_timeline_bytes(c, e, &data, &len) != 0)
+				return -1;
+			if (keep_ahead(c, k, data, len) != 0) {
+				sc_rn_fmt(c->run->error, sizeof c->run->error, "out of memory");
+				return -1;
+			}
+			r = io->line_put(io->arg, e->t, data, len, why, sizeof why);
+		}
+		if (r != 0) {
+			sc_rn_fmt(c->run->error, sizeof c->run->error, "meter line: %s", why);
+			return -1;
+		}
+		tl->fed++;
+	}
+	return 0;
+}
+
+int sc_timeline_fed_bytes(struct sc_runner *c, size_t i, char **data, size_t *len)
+{
+	struct sc_timeline *tl = &c->tl;
+	if (tl->ahead_head == tl->nahead || tl->ahead[tl->ahead_head].ev != i) {
+		sc_rn_fmt(c->run->error, sizeof c->run->error,
+			 "meter line: the telegram of %s was not handed to the line",
+			 c->s->steps[tl->ev[i].step].where);
+		return -1;
+	}
+	struct sc_ahead *a = &tl->ahead[tl->ahead_head++];
+	*data = a->data;
+	*len = a->len;
+	a->data = NULL;
+	return 0;
+}
+
+double sc_timeline_next_fed(const struct sc_runner *c)
+{
+	const struct sc_timeline *tl = &c->tl;
+	return tl->ahead_head < tl->nahead ? tl->ev[tl->ahead[tl->ahead_head].ev].t : INFINITY;
+}
+
 void sc_timeline_free(struct sc_timeline *tl)
 {
+	for (size_t k = tl->ahead_head; k < tl->nahead; k++)
+		free(tl->ahead[k].data);
+	free(tl->ahead);
 	free(tl->ev);
 	for (size_t k = 0; k < tl->ncaps; k++)
 		sc_capture_free(&tl->caps[k].cap);
