@@ -1103,6 +1103,9 @@ static void hold(struct sc_meter_hand *h, int k, double v)
 	h->t0[k] = 0;
 }
 
+static int set_on(struct sc_meter *m, const struct sc_meter_set *req,
+		  const struct sc_meter_limits *lim, bool power_asked, char *why, size_t cap);
+
 int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 		 const struct sc_meter_limits *lim, int64_t now, char *why, size_t cap)
 {
@@ -1148,7 +1151,19 @@ int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 		power_asked |= rk < SC_MK_L1_U;
 	}
 
-	sc_meter_advance(m, now);
+	/* Worked out on a copy moved to now: a refusal leaves m as it was. */
+	struct sc_meter probe = *m;
+	sc_meter_advance(&probe, now);
+	int rc = set_on(&probe, req, lim, power_asked, why, cap);
+	if (rc == SC_OK)
+		*m = probe;
+	return rc;
+}
+
+static int set_on(struct sc_meter *m, const struct sc_meter_set *req,
+		  const struct sc_meter_limits *lim, bool power_asked, char *why, size_t cap)
+{
+	int rk = req->ramp_key;
 	struct sc_meter_hand trial = m->hand;
 	bool p_now = req->given[SC_MK_P] || (req->ramp && rk == SC_MK_P);
 	if (p_now) {
@@ -1199,6 +1214,7 @@ int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 		trial.secs[k] = req->ramp_s;
 	}
 	/* Every phase held: the total is their sum. */
+	int rc;
 	bool all = true;
 	double sum = 0;
 	for (int ph = 0; ph < m->phases; ph++) {
@@ -1218,7 +1234,7 @@ int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 
 	/* Checked now and where each ramp ends (the limits are linear in each
 	 * ramp: its ends are the extremes). */
-	int rc = check_state(m, &trial, req, lim, m->t, power_asked, why, cap);
+	rc = check_state(m, &trial, req, lim, m->t, power_asked, why, cap);
 	for (int k = 0; !rc && k < SC_MK_COUNT; k++)
 		if (trial.held[k] && trial.secs[k] > 0 &&
 		    (double)(m->t - trial.t0[k]) < trial.secs[k])
