@@ -455,13 +455,22 @@ static void apply_hand(struct sc_meter *m)
 		/* The rest of the total over the free phases, as the model
 		 * splits its base load. */
 		double rest = hand_value(h, SC_MK_P, t) - held_sum;
+		/* Whole watts on every free phase but the last, which takes
+		 * what is left: a whole total stays whole once the meter
+		 * rounds each phase to the watt. */
+		double given = 0;
+		int last = -1;
 		for (int ph = 0; ph < m->phases; ph++) {
 			if (h->manual[ph])
 				continue;
-			p[ph] = free_share > 0 ? rest * m->model.share[ph] / free_share
-					       : rest / nfree;
-			h->manual[ph] = true;
+			p[ph] = floor((free_share > 0 ? rest * m->model.share[ph] / free_share
+						      : rest / nfree) + 0.5);
+			given += p[ph];
+			last = ph;
 		}
+		for (int ph = 0; ph < m->phases; ph++)
+			h->manual[ph] = true;
+		p[last] += rest - given;
 	}
 	for (int ph = 0; ph < m->phases; ph++) {
 		double gen_u = m->voltage[ph];

@@ -229,6 +229,9 @@ char *sc_twin_state_json(struct sc_twin *t)
 			v = gm->hand.from[k] + (gm->hand.to[k] - gm->hand.from[k]) *
 						       (double)(gm->t - gm->hand.t0[k]) /
 						       gm->hand.secs[k];
+		/* The tariff as the meter prints it (BE: 1 day = our 2). */
+		if (k == SC_MK_TARIFF && t->o.src.flavour == SC_FLAVOUR_EMUCS)
+			v = 3 - v;
 		cJSON_AddNumberToObject(hand, sc_meter_key_name((enum sc_meter_key)k), v);
 	}
 	cJSON *q = cJSON_AddObjectToObject(tw, "MQTT");
