@@ -999,12 +999,16 @@ static void split_total(double *reg, int n, int cur, double total)
 	reg[cur] = rest;
 }
 
-/* Which request key sets phase ph's power, for messages. */
+/* Which request key sets phase ph's power (current: or its current, which
+ * a voltage given changes), for messages. */
 static const char *phase_source(const struct sc_meter_set *req, const struct sc_meter_hand *h,
-				int ph)
+				int ph, bool current)
 {
 	if (req->given[SC_MK_L1_I + ph] || (req->ramp && (int)req->ramp_key == SC_MK_L1_I + ph))
 		return key_names[SC_MK_L1_I + ph];
+	if (current &&
+	    (req->given[SC_MK_L1_U + ph] || (req->ramp && (int)req->ramp_key == SC_MK_L1_U + ph)))
+		return key_names[SC_MK_L1_U + ph];
 	if (h->held[SC_MK_L1_P + ph])
 		return key_names[SC_MK_L1_P + ph];
 	return key_names[SC_MK_P];
@@ -1026,7 +1030,7 @@ static int check_state(const struct sc_meter *m, const struct sc_meter_hand *tri
 		net += p;
 		if (!c.hand.manual[ph])
 			continue;
-		const char *k = phase_source(req, &c.hand, ph);
+		const char *k = phase_source(req, &c.hand, ph, false);
 		bool own = c.hand.held[SC_MK_L1_P + ph];
 		if (own && p < -0.5 && !lim->phase_export)
 			return refuse(why, cap, SC_ERR_RANGE,
@@ -1037,10 +1041,12 @@ static int check_state(const struct sc_meter *m, const struct sc_meter_hand *tri
 			return refuse(why, cap, SC_ERR_RANGE,
 				      "%s: %.0f W on L%d is beyond what a %s meter prints (%.0f W)",
 				      k, p, ph + 1, lim->meter, lim->max_w);
-		if (c.current[ph] > lim->max_a + lim->a_step / 2)
+		if (c.current[ph] > lim->max_a + lim->a_step / 2) {
+			k = phase_source(req, &c.hand, ph, true);
 			return refuse(why, cap, SC_ERR_RANGE,
 				      "%s: %.0f W at %.1f V on L%d is %.1f A, beyond the meter's %.0f A",
 				      k, p, c.voltage[ph], ph + 1, c.current[ph], lim->max_a);
+		}
 	}
 	if (power_asked && fabs(net) > lim->max_w + 0.5)
 		return refuse(why, cap, SC_ERR_RANGE,

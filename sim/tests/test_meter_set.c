@@ -406,6 +406,10 @@ Test(meter_set, what_the_meter_cannot_express_changes_nothing)
 		set_refused(&m, k, T0 + 2, "P=nan", "P");
 		set_refused(&m, k, T0 + 2, "P=3000 l1.P=1000 l2.P=1000 l3.P=0", "P");
 		set_refused(&m, k, T0 + 2, "l1.P=2300 l1.U=230 l1.I=20", "l1.I");
+		/* 20 kW at 230 V is 87 A; at 150 V, 133 A: the voltage is named. */
+		set_ok(&m, k, T0 + 3, "l1.P=20000 l1.U=230");
+		set_refused(&m, k, T0 + 4, "l1.U=150", "l1.U");
+		set_ok(&m, k, T0 + 5, "l1.P=1000");
 		if (k->flavour == SC_FLAVOUR_TIC) {
 			/* No signed per-phase power on TIC. */
 			set_refused(&m, k, T0 + 2, "l1.P=-100", "l1.P");
