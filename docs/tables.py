@@ -44,6 +44,7 @@ HELP = [
     ("sc-telegram", ["parse"]),
     ("sc-telegram", ["check"]),
     ("sc-telegram", ["to-scenario"]),
+    ("sc-telegram", ["crc"]),
     ("sc-hil", []),
 ]
 # Where each program is in the build tree.

@@ -10,16 +10,21 @@
  *   sc-ctl telegram capture.p1
  *   sc-ctl source gen:dsmr42 --phases 1
  *   sc-ctl speed 20
- *   sc-ctl power cycle */
+ *   sc-ctl power cycle
+ *   sc-ctl set P=9000 l1.U=231         hold meter values by hand
+ *   sc-ctl set --profile               back to the generated day
+ *   sc-ctl ramp P 0 11000 30           a load step over 30 s of device time */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_at.h"
+#include "meter.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
@@ -99,6 +104,166 @@ static int post_json(const char *base, const char *path, cJSON *doc)
 	puts(out);
 	free(out);
 	return st >= 200 && st < 300 ? 0 : 1;
+}
+
+static int read_all(const char *path, char **data, size_t *len);
+
+/* A request of the meter set by hand: a refusal is a usage error (the
+ * value cannot be set), told on stderr as sc-sim words it. */
+static int post_set(const char *base, cJSON *doc)
+{
+	char *body = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	char *out;
+	long st = request(base, "POST", "/sim/v1/meter", body, strlen(body),
+			  "Content-Type: application/json", &out);
+	free(body);
+	if (st < 0) {
+		free(out);
+		return EXIT_UNREACHABLE;
+	}
+	int rc = 0;
+	if (st >= 200 && st < 300) {
+		puts(out);
+	} else {
+		cJSON *a = cJSON_Parse(out);
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(a, "error");
+		fprintf(stderr, "sc-ctl: %s\n", cJSON_IsString(r) ? r->valuestring
+						   : cJSON_IsString(e) ? e->valuestring : out);
+		cJSON_Delete(a);
+		rc = st == 400 ? EXIT_USAGE : 1;
+	}
+	free(out);
+	return rc;
+}
+
+/* A number as the meter takes it: all of the text, finite. */
+static bool number_arg(const char *text, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* The key of KEY=VALUE, or a message on stderr and -1. */
+static int key_arg(const char *name)
+{
+	int k = sc_meter_key_from_name(name);
+	if (k < 0) {
+		fprintf(stderr, "sc-ctl: %s: unknown key (", name);
+		for (int i = 0; i < SC_MK_COUNT; i++)
+			fprintf(stderr, "%s%s", i ? ", " : "", sc_meter_key_name((enum sc_meter_key)i));
+		fprintf(stderr, ")\n");
+	}
+	return k;
+}
+
+static int cmd_set(const char *base, int n, char **a)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (n == 1 && strcmp(a[0], "--profile") == 0) {
+		cJSON_AddBoolToObject(o, "Profile", 1);
+		return post_set(base, o);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *eq = strchr(a[i], '=');
+		char name[32];
+		double v;
+		if (!eq || (size_t)(eq - a[i]) >= sizeof name) {
+			fprintf(stderr, "sc-ctl: set: '%s' is not KEY=VALUE\n", a[i]);
+			cJSON_Delete(o);
+			return EXIT_USAGE;
+		}
+		snprintf(name, sizeof name, "%.*s", (int)(eq - a[i]), a[i]);
+		if (key_arg(name) < 0) {
+			cJSON_Delete(o);
+			return EXIT_USAGE;
+		}
+		if (!number_arg(eq + 1, &v)) {
+			fprintf(stderr, "sc-ctl: %s: '%s' is not a number\n", name, eq + 1);
+			cJSON_Delete(o);
+			return EXIT_USAGE;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(o, name)) {
+			fprintf(stderr, "sc-ctl: %s: given twice\n", name);
+			cJSON_Delete(o);
+			return EXIT_USAGE;
+		}
+		cJSON_AddNumberToObject(o, name, v);
+	}
+	return post_set(base, o);
+}
+
+static int cmd_ramp(const char *base, char **a)
+{
+	double from, to, secs;
+	if (key_arg(a[0]) < 0)
+		return EXIT_USAGE;
+	const char *what[] = {"FROM", "TO", "SECONDS"};
+	double *dst[] = {&from, &to, &secs};
+	for (int i = 0; i < 3; i++) {
+		if (!number_arg(a[1 + i], dst[i])) {
+			fprintf(stderr, "sc-ctl: ramp %s: %s '%s' is not a number\n", a[0], what[i],
+				a[1 + i]);
+			return EXIT_USAGE;
+		}
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON *r = cJSON_AddObjectToObject(o, "Ramp");
+	cJSON_AddStringToObject(r, "Key", a[0]);
+	cJSON_AddNumberToObject(r, "From", from);
+	cJSON_AddNumberToObject(r, "To", to);
+	cJSON_AddNumberToObject(r, "Seconds", secs);
+	return post_set(base, o);
+}
+
+/* The device's verdict on the bytes fed: printed (the answer on stdout, a
+ * rejection's reason on stderr); 0 only when every telegram was accepted. */
+static int cmd_telegram(const char *base, const char *path)
+{
+	char *data, *out;
+	size_t len;
+	if (read_all(path, &data, &len) != 0)
+		return EXIT_USAGE;
+	if (len == 0) {
+		fprintf(stderr, "sc-ctl: %s: empty: no meter bytes to feed\n", path);
+		free(data);
+		return EXIT_USAGE;
+	}
+	long st = request(base, "POST", "/sim/v1/telegram", data, len,
+			  "Content-Type: application/octet-stream", &out);
+	free(data);
+	if (st < 0) {
+		free(out);
+		return EXIT_UNREACHABLE;
+	}
+	puts(out);
+	int rc = 1;
+	cJSON *a = cJSON_Parse(out);
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(a, "Result");
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(a, "Reason");
+	const cJSON *detail = cJSON_GetObjectItemCaseSensitive(a, "Detail");
+	const cJSON *off = cJSON_GetObjectItemCaseSensitive(a, "Offset");
+	if (st == 200 && cJSON_IsString(res) && strcmp(res->valuestring, "accepted") == 0) {
+		rc = 0;
+	} else if (cJSON_IsString(res)) {
+		fprintf(stderr, "sc-ctl: telegram %s", res->valuestring);
+		if (cJSON_IsString(reason))
+			fprintf(stderr, ": %s", reason->valuestring);
+		if (cJSON_IsString(detail) && detail->valuestring[0])
+			fprintf(stderr, ": %s", detail->valuestring);
+		if (cJSON_IsNumber(off))
+			fprintf(stderr, " (at byte %.0f of the telegram)", off->valuedouble);
+		fputc('\n', stderr);
+	}
+	cJSON_Delete(a);
+	free(out);
+	return rc;
 }
 
 static int read_all(const char *path, char **data, size_t *len)
@@ -215,19 +380,11 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "get") == 0 && left == 1) {
 		rc = cmd_get(base, a[0]);
 	} else if (strcmp(cmd, "telegram") == 0 && left == 1) {
-		char *data, *out;
-		size_t len;
-		if (read_all(a[0], &data, &len) != 0) {
-			rc = EXIT_USAGE;
-		} else {
-			long st = request(base, "POST", "/sim/v1/telegram", data, len,
-					  "Content-Type: application/octet-stream", &out);
-			free(data);
-			if (st >= 0)
-				puts(out);
-			free(out);
-			rc = st < 0 ? EXIT_UNREACHABLE : st < 300 ? 0 : 1;
-		}
+		rc = cmd_telegram(base, a[0]);
+	} else if (strcmp(cmd, "set") == 0 && left >= 1) {
+		rc = cmd_set(base, left, a);
+	} else if (strcmp(cmd, "ramp") == 0 && left == 4) {
+		rc = cmd_ramp(base, a);
 	} else if (strcmp(cmd, "source") == 0 && left >= 1) {
 		cJSON_AddStringToObject(o, "Source", a[0]);
 		bool good = true;

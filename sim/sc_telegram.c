@@ -3,6 +3,7 @@
  *   sc-telegram gen --protocol dsmr50 --count 10 --seed 7
  *   sc-telegram parse capture.p1            one power_instant JSON per line
  *   sc-telegram check capture.p1            summary only
+ *   sc-telegram crc edited.p1 -o fixed.p1   checksums made right again
  *
  * A thin program around the core: every rule lives in sim/core. */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "regmap.h"
 #include "sc_error.h"
 #include "telegram.h"
+#include "tg_fix.h"
 #include "tic_gen.h"
 #include "to_scenario.h"
 
@@ -33,6 +35,7 @@ static const char *prog = "sc-telegram";
 #include "help/sc-telegram-gen.h"
 #include "help/sc-telegram-parse.h"
 #include "help/sc-telegram-check.h"
+#include "help/sc-telegram-crc.h"
 
 static void usage_parse(FILE *f, const char *cmd)
 {
@@ -558,6 +561,104 @@ static int cmd_parse(int argc, char **argv, bool check)
 	return strict && total.failed > 0 ? 1 : 0;
 }
 
+/* ---- crc ---- */
+
+static int cmd_crc(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *outpath = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'h':
+			usage_crc_cmd(stdout);
+			return 0;
+		default:
+			usage_crc_cmd(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "%s crc: one FILE (or -) to fix\n", prog);
+		usage_crc_cmd(stderr);
+		return EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+	bool is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "<stdin>" : path;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "%s crc: %s: %s\n", prog, path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	/* A telegram file is small: read whole, up to 16 MB. */
+	size_t cap = 16u << 20, len = 0;
+	char *in = malloc(cap + 1);
+	if (!in) {
+		if (!is_stdin)
+			fclose(f);
+		fprintf(stderr, "%s crc: out of memory\n", prog);
+		return EXIT_USAGE;
+	}
+	size_t r;
+	while (len <= cap && (r = fread(in + len, 1, cap + 1 - len, f)) > 0)
+		len += r;
+	bool rerr = ferror(f);
+	if (!is_stdin)
+		fclose(f);
+	if (rerr || len > cap) {
+		fprintf(stderr, "%s crc: %s: %s\n", prog, name,
+			rerr ? "read error" : "larger than 16 MB: not a telegram file");
+		free(in);
+		return EXIT_USAGE;
+	}
+	char *out = malloc(SC_TG_FIX_CAP(len));
+	char why[256];
+	struct sc_tg_fix_stats st;
+	long n = out ? sc_tg_fix(in, len, out, SC_TG_FIX_CAP(len), &st, why, sizeof why)
+		     : SC_ERR_NOMEM;
+	free(in);
+	if (n < 0) {
+		if (n == SC_ERR_NOMEM)
+			fprintf(stderr, "%s crc: out of memory\n", prog);
+		else
+			fprintf(stderr, "%s crc: %s: %s\n", prog, name, why);
+		free(out);
+		return n == SC_ERR_SYNTAX ? 1 : EXIT_USAGE;
+	}
+	FILE *o = outpath ? fopen(outpath, "wb") : stdout;
+	if (!o) {
+		fprintf(stderr, "%s crc: %s: %s\n", prog, outpath, strerror(errno));
+		free(out);
+		return EXIT_USAGE;
+	}
+	bool werr = fwrite(out, 1, (size_t)n, o) != (size_t)n;
+	werr |= outpath ? fclose(o) != 0 : fflush(o) != 0;
+	free(out);
+	if (werr) {
+		fprintf(stderr, "%s crc: %s: write error: %s\n", prog,
+			outpath ? outpath : "standard output", strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (st.tic)
+		fprintf(stderr, "%s crc: %s: %d frame%s, %d group%s, %d checksum%s rewritten\n", prog,
+			name, st.telegrams, st.telegrams == 1 ? "" : "s", st.groups,
+			st.groups == 1 ? "" : "s", st.changed, st.changed == 1 ? "" : "s");
+	else
+		fprintf(stderr, "%s crc: %s: %d telegram%s, %d CRC%s rewritten, %d line end%s made CR LF\n",
+			prog, name, st.telegrams, st.telegrams == 1 ? "" : "s", st.changed,
+			st.changed == 1 ? "" : "s", st.line_ends, st.line_ends == 1 ? "" : "s");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -577,6 +678,8 @@ int main(int argc, char **argv)
 		return cmd_parse(argc - 1, argv + 1, true);
 	if (strcmp(cmd, "to-scenario") == 0)
 		return sc_cmd_to_scenario(argc - 1, argv + 1);
+	if (strcmp(cmd, "crc") == 0)
+		return cmd_crc(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;

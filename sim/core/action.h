@@ -13,7 +13,7 @@
 enum sc_action_kind {
 	SC_ACT_NONE = 0,  /* not an action (a scenario step that only expects or waits) */
 	SC_ACT_BUTTON,    /* the button: pressed for a while, or held down, or let go */
-	SC_ACT_METER,     /* the meter cable out or back in */
+	SC_ACT_METER,     /* the meter cable out or back in; or values set by hand */
 	SC_ACT_NETWORK,   /* what the dongle is plugged into changes */
 	SC_ACT_BROKER,    /* the MQTT broker unreachable or back */
 	SC_ACT_POWER,     /* power cut and back: a full restart */
@@ -36,11 +36,16 @@ enum sc_net_field {
 	SC_NET_FIELDS
 };
 
+struct sc_meter_set; /* meter.h */
+
 struct sc_action {
 	enum sc_action_kind kind;
 	enum sc_button_action button;  /* BUTTON */
 	double seconds;                /* BUTTON PRESS: how long it is held (> 0) */
 	bool cut;                      /* METER: cable out; BROKER: unreachable */
+	/* METER: when not NULL, values set on the meter by hand (meter.h
+	 * sc_meter_set; not owned) instead of the cable. */
+	const struct sc_meter_set *meter_set;
 	/* NETWORK: the fields that change (given) and their new values; the
 	 * others stay as they are. */
 	bool net_given[SC_NET_FIELDS], net_value[SC_NET_FIELDS];

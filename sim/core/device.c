@@ -42,6 +42,7 @@ static void handle(struct sc_device *d, int64_t now_ms)
 		sc_str_copy(d->last_fail_kind, sizeof d->last_fail_kind, ev->name);
 		sc_str_copy(d->last_fail_detail, sizeof d->last_fail_detail, ev->detail);
 		d->last_fail_ms = now_ms;
+		d->last_fail_at = ev->error_offset >= ev->offset ? ev->error_offset - ev->offset : 0;
 		break;
 	case SC_TG_OK:
 		d->counters.telegrams_pass++;
@@ -98,6 +99,7 @@ void sc_device_restart(struct sc_device *d)
 	d->last_raw_len = 0;
 	d->last_fail_kind[0] = d->last_fail_detail[0] = '\0';
 	d->last_fail_ms = 0;
+	d->last_fail_at = 0;
 }
 
 int64_t sc_device_cadence_ms(const struct sc_device *d)

@@ -57,6 +57,7 @@ struct sc_device {
 	char last_fail_kind[16];
 	char last_fail_detail[160];
 	int64_t last_fail_ms;
+	uint64_t last_fail_at;       /* where in that telegram the fault was found */
 	struct sc_tg_event ev;       /* scratch */
 };
 

@@ -7,9 +7,12 @@
 #include "meter.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "civil.h"
+#include "sc_error.h"
 
 #define PI 3.14159265358979323846
 
@@ -384,6 +387,106 @@ static double gas_rate_at(const struct sc_meter *m, int64_t t, const struct loca
 	return rate;
 }
 
+/* ---- values set by hand (meter.h) ---- */
+
+static const char *const key_names[SC_MK_COUNT] = {
+	[SC_MK_P] = "P",
+	[SC_MK_L1_P] = "l1.P", [SC_MK_L2_P] = "l2.P", [SC_MK_L3_P] = "l3.P",
+	[SC_MK_L1_I] = "l1.I", [SC_MK_L2_I] = "l2.I", [SC_MK_L3_I] = "l3.I",
+	[SC_MK_L1_U] = "l1.U", [SC_MK_L2_U] = "l2.U", [SC_MK_L3_U] = "l3.U",
+	[SC_MK_E_IMPORT] = "E_IMPORT", [SC_MK_E_EXPORT] = "E_EXPORT",
+	[SC_MK_TARIFF] = "tariff",
+};
+
+const char *sc_meter_key_name(enum sc_meter_key k)
+{
+	return (unsigned)k < SC_MK_COUNT ? key_names[k] : "?";
+}
+
+int sc_meter_key_from_name(const char *name)
+{
+	if (!name)
+		return -1;
+	for (int i = 0; i < SC_MK_COUNT; i++)
+		if (strcmp(key_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+bool sc_meter_manual(const struct sc_meter *m)
+{
+	for (int k = 0; k < SC_MK_COUNT; k++)
+		if (m->hand.held[k])
+			return true;
+	return false;
+}
+
+/* A held key's value at t: a ramp's point, or the value. */
+static double hand_value(const struct sc_meter_hand *h, int k, int64_t t)
+{
+	if (h->secs[k] <= 0 || (double)(t - h->t0[k]) >= h->secs[k])
+		return h->to[k];
+	if (t <= h->t0[k])
+		return h->from[k];
+	return h->from[k] + (h->to[k] - h->from[k]) * (double)(t - h->t0[k]) / h->secs[k];
+}
+
+/* The held values over the generated ones just drawn at m->t. */
+static void apply_hand(struct sc_meter *m)
+{
+	struct sc_meter_hand *h = &m->hand;
+	int64_t t = m->t;
+	if (h->held[SC_MK_TARIFF])
+		m->tariff = (int)h->to[SC_MK_TARIFF];
+	double p[SC_METER_PHASES] = {0, 0, 0};
+	double held_sum = 0, free_share = 0;
+	int nfree = 0;
+	for (int ph = 0; ph < m->phases; ph++) {
+		h->manual[ph] = h->held[SC_MK_L1_P + ph];
+		if (h->manual[ph]) {
+			p[ph] = hand_value(h, SC_MK_L1_P + ph, t);
+			held_sum += p[ph];
+		} else {
+			free_share += m->model.share[ph];
+			nfree++;
+		}
+	}
+	if (h->held[SC_MK_P] && nfree > 0) {
+		/* The rest of the total over the free phases, as the model
+		 * splits its base load. */
+		double rest = hand_value(h, SC_MK_P, t) - held_sum;
+		/* Whole watts on every free phase but the last, which takes
+		 * what is left: a whole total stays whole once the meter
+		 * rounds each phase to the watt. */
+		double given = 0;
+		int last = -1;
+		for (int ph = 0; ph < m->phases; ph++) {
+			if (h->manual[ph])
+				continue;
+			p[ph] = floor((free_share > 0 ? rest * m->model.share[ph] / free_share
+						      : rest / nfree) + 0.5);
+			given += p[ph];
+			last = ph;
+		}
+		for (int ph = 0; ph < m->phases; ph++)
+			h->manual[ph] = true;
+		p[last] += rest - given;
+	}
+	for (int ph = 0; ph < m->phases; ph++) {
+		double gen_u = m->voltage[ph];
+		if (h->held[SC_MK_L1_U + ph])
+			m->voltage[ph] = hand_value(h, SC_MK_L1_U + ph, t);
+		if (h->manual[ph]) {
+			m->import_w[ph] = p[ph] > 0 ? p[ph] : 0.0;
+			m->export_w[ph] = p[ph] < 0 ? -p[ph] : 0.0;
+			m->current[ph] = m->voltage[ph] > 0 ? fabs(p[ph]) / m->voltage[ph] : 0.0;
+		} else if (m->voltage[ph] > 0) {
+			/* The same apparent power at another voltage. */
+			m->current[ph] *= gen_u / m->voltage[ph];
+		}
+	}
+}
+
 /* ---- instantaneous values ---- */
 
 static void draw_instant(struct sc_meter *m)
@@ -439,6 +542,7 @@ static void draw_instant(struct sc_meter *m)
 	}
 	m->gas_rate = gas_rate_at(m, t, &l);
 	m->tariff = tariff_at(t);
+	apply_hand(m);
 }
 
 double sc_meter_net_w(const struct sc_meter *m)
@@ -625,8 +729,9 @@ void sc_meter_advance(struct sc_meter *m, int64_t t)
 		int64_t b = floor_div(a, 300) * 300 + 300;
 		if (b > t)
 			b = t;
-		/* Tariff changes only on full hours, so it is constant on [a, b). */
-		int tar = tariff_at(a) - 1;
+		/* Tariff changes only on full hours, so it is constant on [a, b);
+		 * one set by hand holds throughout. */
+		int tar = (m->hand.held[SC_MK_TARIFF] ? (int)m->hand.to[SC_MK_TARIFF] : tariff_at(a)) - 1;
 		double wh = net * (double)(b - a) / 3600.0;
 		if (wh > 0) {
 			m->import_wh[tar] += wh;
@@ -858,4 +963,309 @@ void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg)
 	update_demand_avg(m);
 	init_fr(m);
 	fr_sample(m);
+}
+
+/* ---- sc_meter_set ---- */
+
+static int refuse(char *why, size_t cap, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static bool is_phase_key(int k, int base)
+{
+	return k >= base && k < base + SC_METER_PHASES;
+}
+
+/* Energy counters replaced by a total: split in the present proportions,
+ * whole Wh in every register but the one in force, which takes the rest,
+ * so the registers printed (truncated to the Wh) sum to the total. */
+static void split_total(double *reg, int n, int cur, double total)
+{
+	double sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += reg[i];
+	double rest = total;
+	for (int i = 0; i < n; i++) {
+		if (i == cur)
+			continue;
+		reg[i] = sum > 0 ? floor(reg[i] * total / sum) : 0.0;
+		rest -= reg[i];
+	}
+	reg[cur] = rest;
+}
+
+/* Which request key sets phase ph's power (current: or its current, which
+ * a voltage given changes), for messages. */
+static const char *phase_source(const struct sc_meter_set *req, const struct sc_meter_hand *h,
+				int ph, bool current)
+{
+	if (req->given[SC_MK_L1_I + ph] || (req->ramp && (int)req->ramp_key == SC_MK_L1_I + ph))
+		return key_names[SC_MK_L1_I + ph];
+	if (current &&
+	    (req->given[SC_MK_L1_U + ph] || (req->ramp && (int)req->ramp_key == SC_MK_L1_U + ph)))
+		return key_names[SC_MK_L1_U + ph];
+	if (h->held[SC_MK_L1_P + ph])
+		return key_names[SC_MK_L1_P + ph];
+	return key_names[SC_MK_P];
+}
+
+/* The meter state at time t with the trial values held: what it would
+ * print, checked against the meter's limits. */
+static int check_state(const struct sc_meter *m, const struct sc_meter_hand *trial,
+		       const struct sc_meter_set *req, const struct sc_meter_limits *lim, int64_t t,
+		       bool power_asked, char *why, size_t cap)
+{
+	struct sc_meter c = *m;
+	c.hand = *trial;
+	c.t = t;
+	draw_instant(&c);
+	double net = 0;
+	for (int ph = 0; ph < c.phases; ph++) {
+		double p = c.import_w[ph] - c.export_w[ph];
+		net += p;
+		if (!c.hand.manual[ph])
+			continue;
+		const char *k = phase_source(req, &c.hand, ph, false);
+		bool own = c.hand.held[SC_MK_L1_P + ph];
+		if (own && p < -0.5 && !lim->phase_export)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %.0f W: a %s meter has no negative per-phase power "
+				      "(export shows as a negative total: set P instead)",
+				      k, p, lim->meter);
+		if (fabs(p) > lim->max_w + 0.5)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %.0f W on L%d is beyond what a %s meter prints (%.0f W)",
+				      k, p, ph + 1, lim->meter, lim->max_w);
+		if (c.current[ph] > lim->max_a + lim->a_step / 2) {
+			k = phase_source(req, &c.hand, ph, true);
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %.0f W at %.1f V on L%d is %.1f A, beyond the meter's %.0f A",
+				      k, p, c.voltage[ph], ph + 1, c.current[ph], lim->max_a);
+		}
+	}
+	if (power_asked && fabs(net) > lim->max_w + 0.5)
+		return refuse(why, cap, SC_ERR_RANGE,
+			      "P: the phases sum to %.0f W, beyond what a %s meter prints (%.0f W)",
+			      net, lim->meter, lim->max_w);
+	if (power_asked && net < -0.5 && !lim->export)
+		return refuse(why, cap, SC_ERR_RANGE,
+			      "P: %.0f W: this %s meter shows no export (a consumer-mode meter)",
+			      net, lim->meter);
+	return SC_OK;
+}
+
+/* One key's value alone: a number the meter can hold. */
+static int check_value(const struct sc_meter *m, int k, double v,
+		       const struct sc_meter_limits *lim, char *why, size_t cap)
+{
+	const char *name = key_names[k];
+	if (!isfinite(v))
+		return refuse(why, cap, SC_ERR_INVAL, "%s: not a number", name);
+	for (int base = SC_MK_L1_P; base <= SC_MK_L1_U; base += SC_METER_PHASES)
+		if (is_phase_key(k, base) && k - base >= m->phases)
+			return refuse(why, cap, SC_ERR_RANGE, "%s: the meter has one phase", name);
+	if (k == SC_MK_P || is_phase_key(k, SC_MK_L1_P)) {
+		if (fabs(v) > lim->max_w + 0.5)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %g W is beyond what a %s meter prints (%.0f W)", name, v,
+				      lim->meter, lim->max_w);
+	} else if (is_phase_key(k, SC_MK_L1_I)) {
+		if (v < 0 || v > lim->max_a + lim->a_step / 2)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %g A is outside 0-%.0f A (the meter's rating)", name, v,
+				      lim->max_a);
+	} else if (is_phase_key(k, SC_MK_L1_U)) {
+		if (v < 1 || v > lim->max_v)
+			return refuse(why, cap, SC_ERR_RANGE, "%s: %g V is outside 1-%g V", name, v,
+				      lim->max_v);
+	} else if (k == SC_MK_E_IMPORT || k == SC_MK_E_EXPORT) {
+		if (v < 0 || v >= lim->max_wh)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: %g Wh is outside 0-%.0f Wh (the register's digits)", name,
+				      v, lim->max_wh - 1);
+		if (k == SC_MK_E_EXPORT && !lim->export)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "E_EXPORT: this %s meter has no export register (consumer mode)",
+				      lim->meter);
+	} else if (k == SC_MK_TARIFF) {
+		if (!lim->tariff)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "tariff: a %s meter's tariff follows its calendar", lim->meter);
+		if (v != 1 && v != 2)
+			return refuse(why, cap, SC_ERR_RANGE, "tariff: %g is not 1 or 2", v);
+	}
+	return SC_OK;
+}
+
+/* The voltage phase ph has at m->t under trial (held or drawn). */
+static double voltage_now(const struct sc_meter *m, const struct sc_meter_hand *trial, int ph)
+{
+	if (trial->held[SC_MK_L1_U + ph])
+		return hand_value(trial, SC_MK_L1_U + ph, m->t);
+	return m->voltage[ph];
+}
+
+static void hold(struct sc_meter_hand *h, int k, double v)
+{
+	h->held[k] = true;
+	h->from[k] = h->to[k] = v;
+	h->secs[k] = 0;
+	h->t0[k] = 0;
+}
+
+static int set_on(struct sc_meter *m, const struct sc_meter_set *req,
+		  const struct sc_meter_limits *lim, bool power_asked, char *why, size_t cap);
+
+int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
+		 const struct sc_meter_limits *lim, int64_t now, char *why, size_t cap)
+{
+	if (req->profile) {
+		bool any = req->ramp;
+		for (int k = 0; k < SC_MK_COUNT; k++)
+			any |= req->given[k];
+		if (any)
+			return refuse(why, cap, SC_ERR_INVAL,
+				      "profile: the generated day comes back alone, without keys");
+		sc_meter_advance(m, now);
+		memset(&m->hand, 0, sizeof m->hand);
+		draw_instant(m);
+		return SC_OK;
+	}
+	bool power_asked = req->given[SC_MK_P];
+	for (int k = 0; k < SC_MK_COUNT; k++) {
+		if (!req->given[k])
+			continue;
+		int rc = check_value(m, k, req->value[k], lim, why, cap);
+		if (rc)
+			return rc;
+		power_asked |= is_phase_key(k, SC_MK_L1_P) || is_phase_key(k, SC_MK_L1_I);
+	}
+	int rk = req->ramp_key;
+	if (req->ramp) {
+		if ((unsigned)rk >= SC_MK_COUNT || rk >= SC_MK_E_IMPORT)
+			return refuse(why, cap, SC_ERR_INVAL,
+				      "%s: only powers, currents and voltages ramp",
+				      sc_meter_key_name(req->ramp_key));
+		if (req->given[rk])
+			return refuse(why, cap, SC_ERR_INVAL, "%s: set and ramped at once",
+				      key_names[rk]);
+		int rc = check_value(m, rk, req->value[rk], lim, why, cap);
+		if (!rc)
+			rc = check_value(m, rk, req->ramp_to, lim, why, cap);
+		if (rc)
+			return rc;
+		if (!isfinite(req->ramp_s) || req->ramp_s <= 0 || req->ramp_s > 7 * 86400.0)
+			return refuse(why, cap, SC_ERR_RANGE,
+				      "%s: a ramp lasts more than 0 and at most 604800 s",
+				      key_names[rk]);
+		power_asked |= rk < SC_MK_L1_U;
+	}
+
+	/* Worked out on a copy moved to now: a refusal leaves m as it was. */
+	struct sc_meter probe = *m;
+	sc_meter_advance(&probe, now);
+	int rc = set_on(&probe, req, lim, power_asked, why, cap);
+	if (rc == SC_OK)
+		*m = probe;
+	return rc;
+}
+
+static int set_on(struct sc_meter *m, const struct sc_meter_set *req,
+		  const struct sc_meter_limits *lim, bool power_asked, char *why, size_t cap)
+{
+	int rk = req->ramp_key;
+	struct sc_meter_hand trial = m->hand;
+	bool p_now = req->given[SC_MK_P] || (req->ramp && rk == SC_MK_P);
+	if (p_now) {
+		/* A new total re-spreads: the phase powers not given with it go. */
+		for (int ph = 0; ph < m->phases; ph++) {
+			bool with = req->given[SC_MK_L1_P + ph] || req->given[SC_MK_L1_I + ph] ||
+				    (req->ramp && (rk == SC_MK_L1_P + ph || rk == SC_MK_L1_I + ph));
+			if (!with)
+				trial.held[SC_MK_L1_P + ph] = false;
+		}
+	}
+	for (int ph = 0; ph < m->phases; ph++)
+		if (req->given[SC_MK_L1_U + ph])
+			hold(&trial, SC_MK_L1_U + ph, req->value[SC_MK_L1_U + ph]);
+	if (req->given[SC_MK_P])
+		hold(&trial, SC_MK_P, req->value[SC_MK_P]);
+	for (int ph = 0; ph < m->phases; ph++) {
+		int kp = SC_MK_L1_P + ph, ki = SC_MK_L1_I + ph;
+		if (req->given[ki]) {
+			double u = voltage_now(m, &trial, ph);
+			double from_i = u * req->value[ki];
+			if (req->given[kp] &&
+			    fabs(fabs(req->value[kp]) - from_i) > u * lim->a_step / 2 + 0.5)
+				return refuse(why, cap, SC_ERR_INVAL,
+					      "%s: %g A at %.1f V is %.0f W, not %s=%g W", key_names[ki],
+					      req->value[ki], u, from_i, key_names[kp], req->value[kp]);
+			if (!req->given[kp])
+				hold(&trial, kp, from_i);
+		}
+		if (req->given[kp])
+			hold(&trial, kp, req->value[kp]);
+	}
+	if (req->ramp) {
+		int k = rk;
+		double from = req->value[rk], to = req->ramp_to;
+		if (is_phase_key(rk, SC_MK_L1_I)) {
+			/* A current ramp is the power ramp it takes at the voltage now. */
+			int ph = rk - SC_MK_L1_I;
+			double u = voltage_now(m, &trial, ph);
+			k = SC_MK_L1_P + ph;
+			from *= u;
+			to *= u;
+		}
+		trial.held[k] = true;
+		trial.from[k] = from;
+		trial.to[k] = to;
+		trial.t0[k] = m->t;
+		trial.secs[k] = req->ramp_s;
+	}
+	/* Every phase held: the total is their sum. */
+	int rc;
+	bool all = true;
+	double sum = 0;
+	for (int ph = 0; ph < m->phases; ph++) {
+		all &= trial.held[SC_MK_L1_P + ph];
+		sum += trial.held[SC_MK_L1_P + ph] ? hand_value(&trial, SC_MK_L1_P + ph, m->t) : 0;
+	}
+	if (all && trial.held[SC_MK_P]) {
+		if (req->given[SC_MK_P] && fabs(req->value[SC_MK_P] - sum) > 0.5 * m->phases)
+			return refuse(why, cap, SC_ERR_INVAL,
+				      "P: %g W is not the sum of the phases given (%.0f W)",
+				      req->value[SC_MK_P], sum);
+		trial.held[SC_MK_P] = false;
+	}
+	if (req->given[SC_MK_TARIFF])
+		hold(&trial, SC_MK_TARIFF,
+		     lim->tariff_inverted ? 3 - req->value[SC_MK_TARIFF] : req->value[SC_MK_TARIFF]);
+
+	/* Checked now and where each ramp ends (the limits are linear in each
+	 * ramp: its ends are the extremes). */
+	rc = check_state(m, &trial, req, lim, m->t, power_asked, why, cap);
+	for (int k = 0; !rc && k < SC_MK_COUNT; k++)
+		if (trial.held[k] && trial.secs[k] > 0 &&
+		    (double)(m->t - trial.t0[k]) < trial.secs[k])
+			rc = check_state(m, &trial, req, lim, trial.t0[k] + (int64_t)ceil(trial.secs[k]),
+					 power_asked, why, cap);
+	if (rc)
+		return rc;
+
+	m->hand = trial;
+	draw_instant(m);
+	if (req->given[SC_MK_E_IMPORT]) {
+		double wh = req->value[SC_MK_E_IMPORT];
+		split_total(m->import_wh, 2, m->tariff - 1, wh);
+		split_total(m->fr.import_wh, SC_METER_FR_CELLS, fr_cell_at(m, m->t), wh);
+	}
+	if (req->given[SC_MK_E_EXPORT])
+		split_total(m->export_wh, 2, m->tariff - 1, req->value[SC_MK_E_EXPORT]);
+	return SC_OK;
 }

@@ -27,6 +27,7 @@
 #define SC_METER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum sc_profile {
@@ -138,6 +139,89 @@ struct sc_meter_fr {
 	int64_t umoy_end;
 };
 
+/* ---- Values set by hand (sc-ctl set, POST /sim/v1/meter) ----
+ *
+ * A person (or a test) may hold some of the meter's quantities at chosen
+ * values instead of the generated day. Keys, as sc-ctl and the control API
+ * spell them:
+ *   P            total active power, W; + import, - export
+ *   l1.P..l3.P   one phase's active power, W, signed as P
+ *   l1.I..l3.I   one phase's current, A: taken as the power U x I that
+ *                phase imports at the voltage in force when it is set
+ *   l1.U..l3.U   one phase's voltage, V
+ *   E_IMPORT     total import energy, Wh (both tariff registers together)
+ *   E_EXPORT     total export energy, Wh
+ *   tariff       the tariff the meter prints (its own numbering: NL 1 low,
+ *                2 normal; BE 1 day, 2 night)
+ * Rules (the meter stays consistent whatever is held):
+ *   - the phases always sum to the total: a P held alone is spread over
+ *     the phases not held by their base-load shares (the model's split); a
+ *     phase power held without P leaves the other phases generated;
+ *     giving P releases the phase powers not given with it; holding every
+ *     phase's power releases P (it becomes their sum);
+ *   - a phase whose power is held draws I = |P| / U (power factor 1);
+ *     a held voltage with a generated power keeps the generated apparent
+ *     power, its current following the voltage;
+ *   - energies are counters: a set value replaces the total (split over
+ *     the tariff registers and the French cells in their present
+ *     proportions), then they integrate from the values in force, as
+ *     always (meter.h "Energy model");
+ *   - a ramp moves one key linearly from FROM to TO over SECONDS of the
+ *     meter's time (the device clock), then holds TO;
+ *   - values hold until changed; sc_meter_set with .profile returns every
+ *     key to the generated day (the counters keep what they counted).
+ * A request that the meter cannot express (sc_meter_limits) changes
+ * nothing: sc_meter_set answers SC_ERR_INVAL or SC_ERR_RANGE naming the key. */
+enum sc_meter_key {
+	SC_MK_P,
+	SC_MK_L1_P, SC_MK_L2_P, SC_MK_L3_P,
+	SC_MK_L1_I, SC_MK_L2_I, SC_MK_L3_I,
+	SC_MK_L1_U, SC_MK_L2_U, SC_MK_L3_U,
+	SC_MK_E_IMPORT, SC_MK_E_EXPORT,
+	SC_MK_TARIFF,
+	SC_MK_COUNT
+};
+
+/* "P", "l1.P", ... "tariff"; "?" if unknown. */
+const char *sc_meter_key_name(enum sc_meter_key k);
+/* The key of a name (exact spelling), or -1 when unknown. */
+int sc_meter_key_from_name(const char *name);
+
+/* What a meter can print (sc_p1_gen_limits, sc_tic_gen_limits): the widths
+ * of its telegram's fields and its rating. */
+struct sc_meter_limits {
+	const char *meter;       /* for messages: "DSMR 5", "TIC" ... */
+	double max_w;            /* |power|, total and per phase, W */
+	double max_a;            /* current the meter is rated for, A */
+	double a_step;           /* resolution of the current it prints, A */
+	double max_v;            /* voltage field, V */
+	double max_wh;           /* energy registers roll over here, Wh */
+	bool phase_export;       /* a phase's power may be negative (not TIC) */
+	bool export;             /* the meter shows export at all (not a consumer TIC) */
+	bool tariff;             /* the tariff can be set (not TIC: its calendar) */
+	bool tariff_inverted;    /* the meter prints our 1 as 2 (BE) */
+};
+
+/* One request. */
+struct sc_meter_set {
+	bool profile;                 /* back to the generated day (alone) */
+	bool given[SC_MK_COUNT];
+	double value[SC_MK_COUNT];
+	bool ramp;                    /* one key from value[ramp_key] to ramp_to */
+	enum sc_meter_key ramp_key;
+	double ramp_to, ramp_s;
+};
+
+/* The held values; private to meter.c (zero = nothing held). */
+struct sc_meter_hand {
+	bool held[SC_MK_COUNT];       /* P, lN.P, lN.U, tariff (lN.I become lN.P) */
+	double from[SC_MK_COUNT];     /* the value, or a ramp's start */
+	double to[SC_MK_COUNT];       /* a ramp's end (= from when none) */
+	int64_t t0[SC_MK_COUNT];      /* a ramp's start, meter time */
+	double secs[SC_MK_COUNT];     /* a ramp's length; 0 = no ramp */
+	bool manual[SC_METER_PHASES]; /* this phase's power is held or spread */
+};
+
 struct sc_meter {
 	struct sc_meter_config cfg;
 	int phases;                    /* 1 or 3 */
@@ -188,6 +272,9 @@ struct sc_meter {
 
 	/* French (Linky) registers, see "French calendars" above. */
 	struct sc_meter_fr fr;
+
+	/* Values set by hand, see above. */
+	struct sc_meter_hand hand;
 };
 
 /* Start a meter at cfg->start with seeded counters and identity. */
@@ -228,5 +315,15 @@ int sc_meter_fr_cell(enum sc_tempo_colour c, bool high_season, bool offpeak);
  * injected (TIC.md "Power semantics"). */
 double sc_meter_va(const struct sc_meter *m, int phase);
 bool sc_meter_phase_exports(const struct sc_meter *m, int phase);
+
+/* Carry out a request at meter time now (the meter first advances to it):
+ * every value checked against lim first, then held from now. Returns SC_OK,
+ * or SC_ERR_INVAL / SC_ERR_RANGE with why naming the key ("l1.P: ...") and
+ * the meter unchanged. */
+int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
+		 const struct sc_meter_limits *lim, int64_t now, char *why, size_t cap);
+
+/* True while any value is held by hand. */
+bool sc_meter_manual(const struct sc_meter *m);
 
 #endif

@@ -639,3 +639,23 @@ int sc_p1_gen(const struct sc_meter *m, const struct sc_p1_gen_opts *o, char *bu
 		buf[w.len] = '\0';
 	return (int)w.len;
 }
+
+int sc_p1_gen_limits(enum sc_flavour f, struct sc_meter_limits *lim)
+{
+	if (f != SC_FLAVOUR_DSMR42 && f != SC_FLAVOUR_DSMR50 && f != SC_FLAVOUR_EMUCS)
+		return SC_ERR_INVAL;
+	bool be = f == SC_FLAVOUR_EMUCS;
+	*lim = (struct sc_meter_limits){
+		.meter = f == SC_FLAVOUR_DSMR42 ? "DSMR 4.2" : be ? "e-MUCS" : "DSMR 5",
+		.max_w = 99999,
+		.max_a = 100,
+		.a_step = be ? 0.01 : 1,
+		.max_v = 999.9,
+		.max_wh = 1e9,
+		.phase_export = true,
+		.export = true,
+		.tariff = true,
+		.tariff_inverted = be,
+	};
+	return SC_OK;
+}

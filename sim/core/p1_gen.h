@@ -51,4 +51,11 @@ struct sc_p1_gen_opts {
 int sc_p1_gen(const struct sc_meter *m, const struct sc_p1_gen_opts *o, char *buf, size_t cap,
 	      struct sc_reading *expect);
 
+/* What a meter of flavour f prints (meter.h, values set by hand): powers
+ * 2.3 kW (99,999 W), voltages 3.1 V (999.9 V), currents 3 digits of A (NL)
+ * or 3.2 (e-MUCS), energies 6.3 kWh (rolling over at 10^9 Wh), signed phase
+ * powers (21.7.0 / 22.7.0); rated 100 A. Returns SC_OK, or SC_ERR_INVAL for
+ * a flavour it does not generate. */
+int sc_p1_gen_limits(enum sc_flavour f, struct sc_meter_limits *lim);
+
 #endif

@@ -792,3 +792,19 @@ int64_t sc_tic_cadence_ms(size_t frame_bytes)
 	uint64_t ms = (n * per_byte + silence + unit - 1) / unit;
 	return ms > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ms;
 }
+
+void sc_tic_gen_limits(const struct sc_tic_gen_opts *o, struct sc_meter_limits *lim)
+{
+	*lim = (struct sc_meter_limits){
+		.meter = "TIC",
+		.max_w = 99999,
+		.max_a = 100,
+		.a_step = 1,
+		.max_v = 999,
+		.max_wh = (double)WH_ROLL,
+		.phase_export = false,
+		.export = o->producer,
+		.tariff = false,
+		.tariff_inverted = false,
+	};
+}

@@ -124,6 +124,13 @@ struct sc_tic_gen_opts {
 int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *buf, size_t cap,
 	       struct sc_reading *expect);
 
+/* What a Linky with options o prints (meter.h, values set by hand): SINSTS
+ * and SINSTSn 5 digits of VA, URMS and IRMS 3 digits of V and A, indexes 9
+ * digits of Wh; no signed per-phase power (export is SINSTI, a producer's
+ * only: a consumer meter shows none); its tariff follows the calendar; rated
+ * 100 A like the P1 meters. */
+void sc_tic_gen_limits(const struct sc_tic_gen_opts *o, struct sc_meter_limits *lim);
+
 /* Line time (TIC.md "Line"): standard mode is 9600 baud 7E1, 10 bits a byte
  * on the wire (start, 7 data, parity, stop), so N bytes take N / 960 s: a
  * mono consumer frame (~865 bytes) 0.9 s, a three-phase producer frame

@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "log.h"
 #include "p1_gen.h"
+#include "sc_error.h"
 
 /* A capture replayed is loaded whole, up to this size. */
 #define SC_SOURCE_FILE_MAX ((size_t)1 << 30)
@@ -39,6 +40,7 @@ struct sc_source {
 	bool tic;       /* file: a TIC capture */
 	bool ended;
 	bool reopening; /* serial: quiet while waiting for the port to return */
+	bool paused;    /* gen: telegrams held back (a telegram was fed by hand) */
 };
 
 int sc_source_parse(const char *spec, struct sc_source_opts *o, char *err, size_t errlen)
@@ -120,9 +122,9 @@ static void on_gen(void *arg)
 		struct sc_p1_gen_opts go = {s->o.flavour, SC_P1_FAULT_NONE, 0};
 		n = sc_p1_gen(&s->meter, &go, gen_buf, sizeof gen_buf, NULL);
 	}
-	if (n > 0)
+	if (n > 0 && !s->paused)
 		sc_device_feed(s->dev, gen_buf, (size_t)n, now);
-	else
+	else if (n <= 0)
 		sc_log(SC_LOG_ERROR, "source: generator failed (%d)", n);
 	/* A Linky sends frame after frame, each taking its time on the line. */
 	if (s->o.flavour == SC_FLAVOUR_TIC && n > 0)
@@ -388,4 +390,46 @@ void sc_source_stop(struct sc_source *s)
 const char *sc_source_describe(const struct sc_source *s)
 {
 	return s->desc;
+}
+
+int sc_source_meter_set(struct sc_source *s, const struct sc_meter_set *req, int64_t now_ms,
+			char *why, size_t cap)
+{
+	if (!s || s->o.kind != SC_SRC_GEN) {
+		snprintf(why, cap, "the meter source is %s: only the built-in meter (gen:) takes "
+				   "values by hand", s ? s->desc : "none");
+		return SC_ERR_UNSUPPORTED;
+	}
+	struct sc_meter_limits lim;
+	if (s->o.flavour == SC_FLAVOUR_TIC)
+		sc_tic_gen_limits(&s->o.tic, &lim);
+	else if (sc_p1_gen_limits(s->o.flavour, &lim) != SC_OK)
+		return SC_ERR_UNSUPPORTED;
+	int rc = sc_meter_set(&s->meter, req, &lim, now_ms / 1000, why, cap);
+	if (rc == SC_OK && s->paused) {
+		s->paused = false;
+		sc_log(SC_LOG_INFO, "source: the generated meter sends again");
+	}
+	return rc;
+}
+
+bool sc_source_pause(struct sc_source *s)
+{
+	if (!s || s->o.kind != SC_SRC_GEN)
+		return false;
+	if (!s->paused)
+		sc_log(SC_LOG_INFO, "source: a telegram fed by hand: the generated meter holds its "
+				    "telegrams until the next 'sc-ctl set' (or set --profile)");
+	s->paused = true;
+	return true;
+}
+
+bool sc_source_paused(const struct sc_source *s)
+{
+	return s && s->paused;
+}
+
+const struct sc_meter *sc_source_meter(const struct sc_source *s)
+{
+	return s && s->o.kind == SC_SRC_GEN ? &s->meter : NULL;
 }

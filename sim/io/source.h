@@ -44,4 +44,18 @@ void sc_source_stop(struct sc_source *s);
 /* A line for the ready message: "gen:dsmr50:household (every 1 s)". */
 const char *sc_source_describe(const struct sc_source *s);
 
+/* gen: values set by hand on the built-in meter at device time now_ms
+ * (meter.h, sc_meter_set, checked against what the flavour can print); a
+ * pause ends. Returns SC_OK; SC_ERR_INVAL or SC_ERR_RANGE with why naming
+ * the key (nothing changed); SC_ERR_UNSUPPORTED with why for a source
+ * without a meter of its own (file:, serial:, stdin, none). */
+int sc_source_meter_set(struct sc_source *s, const struct sc_meter_set *req, int64_t now_ms,
+			char *why, size_t cap);
+/* gen: the generated telegrams are held back (the meter keeps its time and
+ * counts on) until the next sc_source_meter_set. False for other sources. */
+bool sc_source_pause(struct sc_source *s);
+bool sc_source_paused(const struct sc_source *s);
+/* gen: the built-in meter; NULL for other sources. */
+const struct sc_meter *sc_source_meter(const struct sc_source *s);
+
 #endif

@@ -747,6 +747,20 @@ add(F, "sc-hil: unknown option", ["sc-hil", "run", "--bogus"], 'exit 2: unrecogn
     r"^rc=2 run: unrecognized option '--bogus'")
 add(F, "sc-ctl: unknown command", ["sc-ctl", "frobnicate"], 'exit 2: not a command, the usage',
     r"^rc=2 sc-ctl: 'frobnicate' with these arguments is not a command")
+add(F, "sc-ctl set: unknown key", ["sc-ctl", "set", "power=9000"], 'exit 2: the key named, the keys listed',
+    r"^rc=2 sc-ctl: power: unknown key \(P, l1\.P, ")
+add(F, "sc-ctl set: value not a number", ["sc-ctl", "set", "P=9kW"], 'exit 2: the key and value named',
+    r"^rc=2 sc-ctl: P: '9kW' is not a number")
+add(F, "sc-ctl set: value NaN", ["sc-ctl", "set", "l1.U=nan"], 'exit 2: not a number',
+    r"^rc=2 sc-ctl: l1\.U: 'nan' is not a number")
+add(F, "sc-ctl set: no KEY=VALUE", ["sc-ctl", "set", "P"], 'exit 2: not KEY=VALUE',
+    r"^rc=2 sc-ctl: set: 'P' is not KEY=VALUE")
+add(F, "sc-ctl ramp: seconds not a number", ["sc-ctl", "ramp", "P", "0", "9000", "soon"],
+    'exit 2: the argument named', r"^rc=2 sc-ctl: ramp P: SECONDS 'soon' is not a number")
+add(F, "sc-telegram crc: not a telegram", ["sc-telegram", "crc", "-"], 'exit 1: not a telegram, nothing written',
+    r"^rc=1 sc-telegram crc: <stdin>: not a telegram")
+add(F, "sc-telegram crc: missing file", ["sc-telegram", "crc", "/nonexistent.p1"], 'exit 2: the file named',
+    r"^rc=2 sc-telegram crc: /nonexistent\.p1: No such file")
 
 
 def by_surface():

@@ -10,6 +10,7 @@
 
 #include "action.h"
 #include "meter.h"
+#include "sc_error.h"
 #include "tic_gen.h"
 #include "twin.h"
 
@@ -45,8 +46,7 @@ static void ok(struct sc_http_response *rs, const char *what)
 	reply(rs, 200, o);
 }
 
-/* An action carried to the twin (twin.h), answered with what it did. A
- * telegram that never arrives (the meter cable is out) is still "fed". */
+/* An action carried to the twin (twin.h), answered with what it did. */
 static void carry(struct sc_twin *t, const struct sc_action *a, struct sc_http_response *rs,
 		  const char *done)
 {
@@ -181,20 +181,158 @@ static void post_button(struct sc_twin *t, const struct sc_http_request *rq,
 	cJSON_Delete(o);
 }
 
+/* The keys of the meter set by hand, for messages. */
+static void key_list(char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int k = 0; k < SC_MK_COUNT && n < cap; k++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", k ? ", " : "",
+				      sc_meter_key_name((enum sc_meter_key)k));
+}
+
+/* A number member of the meter's request; false with rs set otherwise. */
+static bool meter_number(const cJSON *v, const char *field, double *out,
+			 struct sc_http_response *rs)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+		fail(rs, 400, "invalid request", field, "not a number");
+		return false;
+	}
+	*out = v->valuedouble;
+	return true;
+}
+
+/* Values set by hand: carried to the meter, answered with its refusal
+ * (400, naming the key) or what the meter now holds. */
+static void carry_set(struct sc_twin *t, const struct sc_meter_set *set,
+		      struct sc_http_response *rs, const char *done)
+{
+	struct sc_action a = {.kind = SC_ACT_METER, .meter_set = set};
+	char why[300] = "";
+	int rc = sc_twin_act(t, &a, why, sizeof why);
+	if (rc == SC_ERR_UNSUPPORTED) {
+		fail(rs, 409, "the meter takes no values by hand", NULL, why);
+	} else if (rc < 0) {
+		/* why starts with the key: "l1.P: ..." */
+		char field[32] = "";
+		const char *colon = strchr(why, ':');
+		if (colon && (size_t)(colon - why) < sizeof field)
+			snprintf(field, sizeof field, "%.*s", (int)(colon - why), why);
+		fail(rs, 400, "invalid request", field, why);
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		if (o)
+			cJSON_AddStringToObject(o, "Result", done);
+		reply(rs, 200, o);
+	}
+}
+
 static void post_meter(struct sc_twin *t, const struct sc_http_request *rq,
 		       struct sc_http_response *rs)
 {
-	static const char *const keys[] = {"Cable"};
-	cJSON *o = object_of(rq, keys, 1, rs);
-	if (!o)
+	if (rq->body_too_large) {
+		fail(rs, 400, "request too large", "", NULL);
 		return;
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "Cable");
-	if (cJSON_IsString(c) && (strcmp(c->valuestring, "out") == 0 || strcmp(c->valuestring, "in") == 0)) {
-		struct sc_action a = {.kind = SC_ACT_METER, .cut = strcmp(c->valuestring, "out") == 0};
-		carry(t, &a, rs, a.cut ? "meter cable out" : "meter cable in");
-	} else {
-		fail(rs, 400, "invalid request", "Cable", "\"out\" or \"in\"");
 	}
+	cJSON *o = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->body_len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		fail(rs, 400, "invalid request", "", "a JSON object is expected");
+		return;
+	}
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "Cable");
+	if (c) {
+		if (cJSON_GetArraySize(o) != 1)
+			fail(rs, 400, "invalid request", "Cable", "the cable goes alone");
+		else if (cJSON_IsString(c) &&
+			 (strcmp(c->valuestring, "out") == 0 || strcmp(c->valuestring, "in") == 0)) {
+			struct sc_action a = {.kind = SC_ACT_METER,
+					      .cut = strcmp(c->valuestring, "out") == 0};
+			carry(t, &a, rs, a.cut ? "meter cable out" : "meter cable in");
+		} else {
+			fail(rs, 400, "invalid request", "Cable", "\"out\" or \"in\"");
+		}
+		cJSON_Delete(o);
+		return;
+	}
+	/* {"P": 9000, "l1.U": 231, ...}, {"Profile": true} or
+	 * {"Ramp": {"Key": "P", "From": 0, "To": 9000, "Seconds": 10}} */
+	struct sc_meter_set set;
+	memset(&set, 0, sizeof set);
+	bool any = false;
+	for (const cJSON *m = o->child; m; m = m->next) {
+		if (strcmp(m->string, "Profile") == 0) {
+			if (!cJSON_IsTrue(m)) {
+				fail(rs, 400, "invalid request", "Profile", "true");
+				goto out;
+			}
+			set.profile = true;
+		} else if (strcmp(m->string, "Ramp") == 0) {
+			static const char *const rkeys[] = {"Key", "From", "To", "Seconds"};
+			const cJSON *k = cJSON_GetObjectItemCaseSensitive(m, "Key");
+			int key = cJSON_IsString(k) ? sc_meter_key_from_name(k->valuestring) : -1;
+			if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) != 4) {
+				fail(rs, 400, "invalid request", "Ramp",
+				     "{\"Key\": K, \"From\": X, \"To\": Y, \"Seconds\": S}");
+				goto out;
+			}
+			for (const cJSON *r = m->child; r; r = r->next) {
+				bool known = false;
+				for (size_t i = 0; i < 4; i++)
+					known |= strcmp(r->string, rkeys[i]) == 0;
+				if (!known) {
+					fail(rs, 400, "invalid request", r->string, "unknown field of Ramp");
+					goto out;
+				}
+			}
+			if (key < 0) {
+				char keys[200];
+				key_list(keys, sizeof keys);
+				char reason[300];
+				snprintf(reason, sizeof reason, "%s: unknown key (%s)",
+					 cJSON_IsString(k) ? k->valuestring : "Key", keys);
+				fail(rs, 400, "invalid request", cJSON_IsString(k) ? k->valuestring : "Key",
+				     reason);
+				goto out;
+			}
+			set.ramp = true;
+			set.ramp_key = (enum sc_meter_key)key;
+			if (!meter_number(cJSON_GetObjectItemCaseSensitive(m, "From"), "From",
+					  &set.value[key], rs) ||
+			    !meter_number(cJSON_GetObjectItemCaseSensitive(m, "To"), "To", &set.ramp_to,
+					  rs) ||
+			    !meter_number(cJSON_GetObjectItemCaseSensitive(m, "Seconds"), "Seconds",
+					  &set.ramp_s, rs))
+				goto out;
+		} else {
+			int key = sc_meter_key_from_name(m->string);
+			if (key < 0) {
+				char keys[200], reason[300];
+				key_list(keys, sizeof keys);
+				snprintf(reason, sizeof reason, "%s: unknown key (%s)", m->string, keys);
+				fail(rs, 400, "invalid request", m->string, reason);
+				goto out;
+			}
+			if (!cJSON_IsNumber(m) || !isfinite(m->valuedouble)) {
+				char reason[120];
+				snprintf(reason, sizeof reason, "%s: not a number", m->string);
+				fail(rs, 400, "invalid request", m->string, reason);
+				goto out;
+			}
+			set.given[key] = true;
+			set.value[key] = m->valuedouble;
+		}
+		any = true;
+	}
+	if (!any) {
+		fail(rs, 400, "invalid request", "",
+		     "{\"Cable\": \"out\"|\"in\"}, {KEY: VALUE, ...}, {\"Profile\": true} or "
+		     "{\"Ramp\": {...}}");
+		goto out;
+	}
+	carry_set(t, &set, rs, set.profile ? "generated day" : set.ramp ? "ramping" : "set");
+out:
 	cJSON_Delete(o);
 }
 
@@ -267,6 +405,56 @@ static void post_clock(struct sc_twin *t, const struct sc_http_request *rq,
 	cJSON_Delete(o);
 }
 
+/* Raw meter bytes, fed as if the meter sent them now; answered with the
+ * device's verdict: "accepted" (every complete telegram parsed), "rejected"
+ * (the last one rejected: the parser's reason, its detail and where in the
+ * telegram; or the meter cable is out and nothing arrived) or "incomplete"
+ * (no complete telegram in the bytes: the device waits for the rest). The
+ * generated meter then holds its telegrams back (sc_twin_hold_generator),
+ * so what was fed stays what the device shows. */
+static void post_telegram(struct sc_twin *t, const struct sc_http_request *rq,
+			  struct sc_http_response *rs)
+{
+	struct sc_device *d = sc_twin_device(t);
+	uint64_t pass = d->counters.telegrams_pass;
+	uint64_t failed = d->counters.telegrams_fail + d->counters.telegrams_frame_fail;
+	uint64_t garbage = d->counters.garbage_bytes;
+	struct sc_action a = {.kind = SC_ACT_TELEGRAM, .bytes = rq->body, .len = rq->body_len};
+	char why[200];
+	int rc = sc_twin_act(t, &a, why, sizeof why);
+	if (rc < 0) {
+		fail(rs, 500, "the action failed", NULL, why);
+		return;
+	}
+	sc_twin_hold_generator(t);
+	cJSON *o = cJSON_CreateObject();
+	if (!o) {
+		reply(rs, 500, NULL);
+		return;
+	}
+	uint64_t np = d->counters.telegrams_pass - pass;
+	uint64_t nf = d->counters.telegrams_fail + d->counters.telegrams_frame_fail - failed;
+	if (rc == 1) {
+		cJSON_AddStringToObject(o, "Result", "rejected");
+		cJSON_AddStringToObject(o, "Reason", "cable-out");
+		cJSON_AddStringToObject(o, "Detail", "the meter cable is out: nothing arrived");
+	} else if (nf > 0) {
+		cJSON_AddStringToObject(o, "Result", "rejected");
+		cJSON_AddStringToObject(o, "Reason", d->last_fail_kind);
+		cJSON_AddStringToObject(o, "Detail", d->last_fail_detail);
+		cJSON_AddNumberToObject(o, "Offset", (double)d->last_fail_at);
+	} else if (np > 0) {
+		cJSON_AddStringToObject(o, "Result", "accepted");
+	} else {
+		cJSON_AddStringToObject(o, "Result", "incomplete");
+		cJSON_AddStringToObject(o, "Detail", "no complete telegram: the device waits for the rest");
+	}
+	cJSON_AddNumberToObject(o, "Accepted", (double)np);
+	cJSON_AddNumberToObject(o, "Rejected", (double)nf);
+	cJSON_AddNumberToObject(o, "GarbageBytes", (double)(d->counters.garbage_bytes - garbage));
+	reply(rs, 200, o);
+}
+
 void sc_control_handle(struct sc_twin *t, bool enabled, const struct sc_http_request *rq,
 		       struct sc_http_response *rs)
 {
@@ -310,9 +498,7 @@ void sc_control_handle(struct sc_twin *t, bool enabled, const struct sc_http_req
 								 : "the body holds the meter's bytes");
 			return;
 		}
-		/* Fed even with the meter cable out: the bytes are lost, as on a real line. */
-		struct sc_action a = {.kind = SC_ACT_TELEGRAM, .bytes = rq->body, .len = rq->body_len};
-		carry(t, &a, rs, "fed");
+		post_telegram(t, rq, rs);
 		return;
 	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

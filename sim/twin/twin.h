@@ -106,8 +106,13 @@ int sc_twin_mqtt_state_code(const struct sc_twin *t);
 /* One action (action.h) carried out now: the one entry point for scenario
  * steps, control API requests and test hooks. Returns 0; 1 for a telegram
  * that never arrives (the meter cable is out); SC_ERR_INVAL with why for
- * SC_ACT_NONE. */
+ * SC_ACT_NONE; for values set on the meter, sc_source_meter_set's answer
+ * (SC_ERR_INVAL / SC_ERR_RANGE: a value the meter cannot express;
+ * SC_ERR_UNSUPPORTED: the source has no meter of its own). */
 int sc_twin_act(struct sc_twin *t, const struct sc_action *a, char *why, size_t cap);
+/* A telegram was fed by hand: the generated meter holds its telegrams
+ * back until values are set again (sc_source_pause). */
+void sc_twin_hold_generator(struct sc_twin *t);
 /* Another meter source (SPEC as --source; o gives its options). Returns 0,
  * or a negative sc_err with why (the old source stays). */
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,

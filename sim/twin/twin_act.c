@@ -104,6 +104,9 @@ int sc_twin_act(struct sc_twin *t, const struct sc_action *a, char *why, size_t 
 			button(t, a->button == SC_BUTTON_DOWN);
 		return SC_OK;
 	case SC_ACT_METER:
+		if (a->meter_set)
+			return sc_source_meter_set(t->source, a->meter_set, sc_twin_now_ms(t), why,
+						   cap);
 		meter_cut(t, a->cut);
 		return SC_OK;
 	case SC_ACT_NETWORK:
@@ -126,6 +129,11 @@ int sc_twin_act(struct sc_twin *t, const struct sc_action *a, char *why, size_t 
 	}
 	snprintf(why, cap, "not an action");
 	return SC_ERR_INVAL;
+}
+
+void sc_twin_hold_generator(struct sc_twin *t)
+{
+	sc_source_pause(t->source);
 }
 
 int sc_twin_set_source(struct sc_twin *t, const char *spec, const struct sc_source_opts *o,
@@ -209,6 +217,23 @@ char *sc_twin_state_json(struct sc_twin *t)
 	cJSON_AddNumberToObject(m, "Bytes", (double)t->dev.counters.bytes);
 	cJSON_AddNumberToObject(m, "GarbageBytes", (double)t->dev.counters.garbage_bytes);
 	cJSON_AddStringToObject(m, "Source", sc_source_describe(t->source));
+	add_bool(m, "Paused", sc_source_paused(t->source));
+	/* The values held by hand (sc-ctl set), as now in force. */
+	const struct sc_meter *gm = sc_source_meter(t->source);
+	cJSON *hand = cJSON_AddObjectToObject(m, "Hand");
+	for (int k = 0; gm && k < SC_MK_COUNT; k++) {
+		if (!gm->hand.held[k])
+			continue;
+		double v = gm->hand.to[k];
+		if (gm->hand.secs[k] > 0 && (double)(gm->t - gm->hand.t0[k]) < gm->hand.secs[k])
+			v = gm->hand.from[k] + (gm->hand.to[k] - gm->hand.from[k]) *
+						       (double)(gm->t - gm->hand.t0[k]) /
+						       gm->hand.secs[k];
+		/* The tariff as the meter prints it (BE: 1 day = our 2). */
+		if (k == SC_MK_TARIFF && t->o.src.flavour == SC_FLAVOUR_EMUCS)
+			v = 3 - v;
+		cJSON_AddNumberToObject(hand, sc_meter_key_name((enum sc_meter_key)k), v);
+	}
 	cJSON *q = cJSON_AddObjectToObject(tw, "MQTT");
 	add_bool(q, "BrokerCut", t->broker_cut);
 	cJSON_AddStringToObject(q, "State", sc_twin_mqtt_state(t));
