@@ -19,6 +19,7 @@
 #include "p1_gen.h"
 #include "payload.h"
 #include "regmap.h"
+#include "registers.h"
 #include "sc_error.h"
 #include "telegram.h"
 #include "tic_gen.h"
@@ -577,6 +578,8 @@ int main(int argc, char **argv)
 		return cmd_parse(argc - 1, argv + 1, true);
 	if (strcmp(cmd, "to-scenario") == 0)
 		return sc_cmd_to_scenario(argc - 1, argv + 1);
+	if (strcmp(cmd, "registers") == 0)
+		return sc_cmd_registers(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;
