@@ -731,25 +731,29 @@ class QuickStart:
                 return simtest.p1_values(tel), payload
         raise AssertionError("%s: no message matched the API's telegram in 15 tries" % self.name)
 
-    def run_tries(self):
-        """Runs the "try:" lines (sc-ctl, told the twin's URL); returns them."""
-        self.test.assertTrue(self.tries, "%s: no try: lines" % self.name)
-        for argv in self.tries:
-            if argv[0] not in ("sc-ctl", "build/sim/sc-ctl"):
-                raise AssertionError("%s: try: %r is not sc-ctl" % (self.name, " ".join(argv)))
-            url = "http://127.0.0.1:%d" % self.ports[8080]
-            p = subprocess.run([SC_CTL, "--url", url, *argv[1:]], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=30)
-            self.test.assertEqual(p.returncode, 0, "%s: %s: %s"
-                                  % (self.name, " ".join(argv), p.stdout.decode()))
-        return self.tries
+    def run_try(self, argv):
+        """Runs a "try:" line: sc-ctl, told the twin's URL."""
+        if argv[0] not in ("sc-ctl", "build/sim/sc-ctl"):
+            raise AssertionError("%s: try: %r is not sc-ctl" % (self.name, " ".join(argv)))
+        url = "http://127.0.0.1:%d" % self.ports[8080]
+        p = subprocess.run([SC_CTL, "--url", url, *argv[1:]], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        self.test.assertEqual(p.returncode, 0, "%s: %s: %s"
+                              % (self.name, " ".join(argv), p.stdout.decode()))
 
-
-def set_values(tries):
-    """{key: value} of the first try line's `set KEY=VALUE ...`."""
-    args = tries[0][1:]
-    assert args[0] == "set", tries[0]
-    return {k: float(v) for k, v in (a.split("=", 1) for a in args[1:])}
+    def load_step(self, read):
+        """The try: lines in order: `set KEY=VALUE`, after which read() must
+        come to VALUE, then `set --profile`, after which it leaves it."""
+        self.test.assertEqual(len(self.tries), 2, "%s: two try: lines" % self.name)
+        self.test.assertEqual(self.tries[1][1:], ["set", "--profile"], self.name)
+        args = self.tries[0][1:]
+        self.test.assertEqual((args[0], len(args)), ("set", 2), self.tries[0])
+        want = {k: float(v) for k, v in (a.split("=", 1) for a in args[1:])}
+        self.run_try(self.tries[0])
+        wait_until(lambda: close_enough(read(), list(want.values())[0]), timeout=20)
+        self.run_try(self.tries[1])
+        wait_until(lambda: not close_enough(read(), list(want.values())[0]), timeout=20)
+        return want
 
 
 def close_enough(got, want):
@@ -799,9 +803,8 @@ class EvccTwin(unittest.TestCase):
 
     def test_quick_start_load_step(self):
         """The try: lines: the value set by hand is what evcc reads."""
-        want = set_values(self.qs.run_tries())
+        want = self.qs.load_step(lambda: self.read()["powers[0]"][0])
         self.assertEqual(list(want), ["l1.P"])
-        wait_until(lambda: close_enough(self.read()["powers[0]"][0], want["l1.P"]), timeout=20)
 
 
 class HomeAssistantTwin(unittest.TestCase):
@@ -873,10 +876,8 @@ class HomeAssistantTwin(unittest.TestCase):
                             "%r" % (uid, v, want))
 
     def test_quick_start_load_step(self):
-        want = set_values(self.qs.run_tries())
+        want = self.qs.load_step(lambda: self.read_modbus()["twin_smart_connect_power"][0])
         self.assertEqual(list(want), ["P"])
-        wait_until(lambda: close_enough(self.read_modbus()["twin_smart_connect_power"][0],
-                                        want["P"]), timeout=20)
 
 
 class AlfenAceTwin(unittest.TestCase):
@@ -920,10 +921,8 @@ class AlfenAceTwin(unittest.TestCase):
             self.assertTrue(close(v, want), "%s: read %r, the telegram says %r" % (name, v, want))
 
     def test_quick_start_load_step(self):
-        want = set_values(self.qs.run_tries())
+        want = self.qs.load_step(lambda: self.read()["Real power L1"][0])
         self.assertEqual(list(want), ["l1.P"])
-        wait_until(lambda: close_enough(self.read()["Real power L1"][0], want["l1.P"]),
-                   timeout=20)
 
 
 if __name__ == "__main__":
