@@ -3,7 +3,7 @@
 
   docs/developer/bad-input.md   the bad-input table: the catalogue, sim/tests/badinput.py
   docs/reference/registers.md   the Modbus register map: the core's sim/core/regmap.c,
-                                printed by the build-time program docs/regmap_md.c
+                                printed by `sc-telegram registers --format markdown`
   docs/reference/options.md     every program's options: its --help, whose text is
                                 man/help/*.txt (compiled into the program)
 
@@ -45,11 +45,12 @@ HELP = [
     ("sc-telegram", ["check"]),
     ("sc-telegram", ["to-scenario"]),
     ("sc-telegram", ["crc"]),
+    ("sc-telegram", ["registers"]),
     ("sc-hil", []),
 ]
 # Where each program is in the build tree.
 PROGRAMS = {"sc-sim": "sim/sc-sim", "sc-ctl": "sim/sc-ctl", "sc-telegram": "sim/sc-telegram",
-            "sc-hil": "hil/sc-hil", "sc_regmap_md": "docs/sc_regmap_md",
+            "sc-hil": "hil/sc-hil",
             "sc_help_header": "sc_help_header"}
 MAN_SECTION = {"sc-sim": 1, "sc-ctl": 1, "sc-telegram": 1, "sc-hil": 1}
 
@@ -72,7 +73,7 @@ def badinput_table(build):
 
 
 def register_table(build):
-    return run([os.path.join(build, PROGRAMS["sc_regmap_md"])])
+    return run([os.path.join(build, PROGRAMS["sc-telegram"]), "registers", "--format", "markdown"])
 
 
 def options_reference(build):
@@ -143,7 +144,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build tree")
     ap.add_argument("--program", action="append", default=[], metavar="NAME=PATH",
                     help="where a program is, when not at its place in the build tree "
-                         "(NAME sc-sim, sc-ctl, sc-telegram, sc-hil, sc_regmap_md or sc_help_header)")
+                         "(NAME sc-sim, sc-ctl, sc-telegram, sc-hil or sc_help_header)")
     a = ap.parse_args()
     for spec in a.program:
         name, sep, path = spec.partition("=")

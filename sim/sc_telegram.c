@@ -20,6 +20,7 @@
 #include "p1_gen.h"
 #include "payload.h"
 #include "regmap.h"
+#include "registers.h"
 #include "sc_error.h"
 #include "telegram.h"
 #include "tg_fix.h"
@@ -680,6 +681,8 @@ int main(int argc, char **argv)
 		return sc_cmd_to_scenario(argc - 1, argv + 1);
 	if (strcmp(cmd, "crc") == 0)
 		return cmd_crc(argc - 1, argv + 1);
+	if (strcmp(cmd, "registers") == 0)
+		return sc_cmd_registers(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;

@@ -39,6 +39,16 @@ struct sc_regdef {
 	bool phase;       /* per-phase quantity (q is enum sc_pq) or total (enum sc_rq) */
 	int q;
 	int ph;           /* 0..2 for per-phase values */
+	/* For the register reference (sc-telegram registers, docs/reference/
+	 * registers.md): what the value means, and the meter's objects it is
+	 * made of, as p1_map.c and tic_map.c compute it: P1 OBIS codes
+	 * ("1-0:1.7.0 - 1-0:2.7.0") and TIC labels ("SINSTS - SINSTI"), each
+	 * code written out in full; "" when that protocol carries nothing for it
+	 * (the register then reads 0). sim/tests/test_registers.py checks them
+	 * against the mapping by changing each object of a telegram in turn. */
+	const char *what;
+	const char *p1;
+	const char *tic;
 };
 
 /* The Modbus map templates the twin knows, by the names the configuration's

@@ -12,14 +12,26 @@ address reads another quantity and fails.
 
 The recipes use placeholders, which the test replaces: Modbus host
 192.168.1.50 and port 502 become sc-sim's loopback address and free port; the
-MQTT site "home" and serial E8DB84123456 become the test's own."""
+MQTT site "home" and serial E8DB84123456 become the test's own.
+
+The twin's recipes (recipes/*-twin.*) are quick starts: the test runs their
+"$" lines as written (a mosquitto line starts a broker, an sc-sim line sc-sim;
+each ADDR:PORT gets port 0 and the port sc-sim reports stands for the written
+one wherever the configuration names it; a leading sudo is dropped), reads the
+twin with the configuration exactly as pasted, and compares with the telegram
+the twin's API says it received at that moment (the built-in meter sends one a
+second: a read between two identical answers belongs to that telegram). Then
+it runs their "try:" lines (sc-ctl, told the twin's URL) and reads again."""
 
 import base64
 import json
+import datetime
 import math
 import os
 import re
+import shlex
 import shutil
+import subprocess
 import ssl
 import struct
 import sys
@@ -165,13 +177,13 @@ class Modbus:
         self.c.close()
 
 
-def api_telegram(sim):
+def api_telegram(sim, password=PW):
     """The last telegram sc-sim's HTTP API says it received, or None."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     rq = urllib.request.Request("https://127.0.0.1:%d/api/v1/telegram" % sim.https_port)
-    rq.add_header("Authorization", "Basic " + base64.b64encode(("user:" + PW).encode()).decode())
+    rq.add_header("Authorization", "Basic " + base64.b64encode(("user:" + password).encode()).decode())
     try:
         with urllib.request.urlopen(rq, context=ctx, timeout=5) as r:
             return r.read()
@@ -218,10 +230,10 @@ def check_placeholders(test, text, name):
     test.assertEqual(ips, {HOST}, "%s: addresses other than the placeholder %s" % (name, HOST))
 
 
-def alfen_block(text):
-    blocks = re.findall(r"^```yaml\n(# recipe: alfen-ace\n.*?)^```", text, re.M | re.S)
+def alfen_block(text, name="alfen-ace"):
+    blocks = re.findall(r"^```yaml\n(# recipe: %s\n.*?)^```" % re.escape(name), text, re.M | re.S)
     if len(blocks) != 1:
-        raise AssertionError("alfen-ace.md: %d machine-readable blocks, not 1" % len(blocks))
+        raise AssertionError("%s.md: %d machine-readable blocks, not 1" % (name, len(blocks)))
     return yaml.safe_load(blocks[0])
 
 
@@ -608,6 +620,309 @@ class HomeAssistant(unittest.TestCase):
             want = truth_in(values, q, s["unit_of_measurement"], uid)
             self.assertTrue(close(v, want), "%s: Home Assistant would show %r, the telegram says %r"
                             % (uid, v, want))
+
+
+# ---- the twin's quick starts ----
+
+STEP = re.compile(r"^(?:#\s*)?\$ (.+)$", re.M)
+TRY = re.compile(r"^(?:#\s*)?try: (.+)$", re.M)
+# What the quick starts call the machine running the twin, besides loopback.
+TWIN_HOSTS = {"127.0.0.1", "192.168.1.60"}
+SC_CTL = os.path.join(simtest.BUILD, "sim", "sc-ctl")
+
+
+def p1_epoch(tel):
+    """The telegram's 0-0:1.0.0 as UTC epoch (W = UTC+1, S = UTC+2)."""
+    m = re.search(rb"0-0:1\.0\.0\((\d{12})([WS])\)", tel)
+    t = datetime.datetime.strptime(m.group(1).decode(), "%y%m%d%H%M%S")
+    t = t.replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) - (3600 if m.group(2) == b"W" else 7200)
+
+
+class QuickStart:
+    """The processes of a recipe's quick start, started as its "$" lines say."""
+
+    def __init__(self, test, text, name):
+        self.test, self.name = test, name
+        self.ports = {}           # the port the recipe writes -> the port in use
+        self.sim = self.broker = None
+        steps = [shlex.split(c) for c in STEP.findall(text)]
+        test.assertTrue(steps, "%s: no quick start ($ lines)" % name)
+        for argv in steps:
+            if argv[0] == "sudo":
+                argv = argv[1:]
+            prog = os.path.basename(argv[0])
+            if prog == "mosquitto":
+                self.start_broker(argv)
+            elif prog == "sc-sim" and argv[0] in ("sc-sim", "build/sim/sc-sim"):
+                self.start_sim(argv)
+            else:
+                raise AssertionError("%s: the quick start runs %r, which the test does not know"
+                                     % (name, " ".join(argv)))
+        test.assertIsNotNone(self.sim, "%s: the quick start starts no sc-sim" % name)
+        self.tries = [shlex.split(c) for c in TRY.findall(text)]
+
+    def start_broker(self, argv):
+        self.test.assertEqual(len(argv), 3, argv)
+        self.test.assertEqual(argv[1], "-p", argv)
+        tmp = brokertest.tmpdir()
+        self.test.addCleanup(shutil.rmtree, tmp, True)
+        self.broker = brokertest.Broker(tmp)
+        self.test.addCleanup(self.broker.close)
+        self.ports[int(argv[2])] = self.broker.port
+
+    def start_sim(self, argv):
+        args, servers = [], []
+        for prev, a in zip([""] + argv[1:], argv[1:]):
+            m = re.fullmatch(r"(mqtts?|tcp)://127\.0\.0\.1:(\d+)", a)
+            if m:
+                if int(m.group(2)) not in self.ports:
+                    raise AssertionError("%s: sc-sim's broker %s is started by no earlier line"
+                                         % (self.name, a))
+                a = "%s://127.0.0.1:%d" % (m.group(1), self.ports[int(m.group(2))])
+            elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+:\d+", a):
+                host, port = a.rsplit(":", 1)
+                servers.append((prev, int(port)))
+                a = host + ":0"
+            args.append(a)
+        self.password = args[args.index("--password") + 1]
+        self.sim = Sim(*args, timeout=30)
+        self.test.addCleanup(self.sim.__exit__)
+        got = {"--modbus": self.sim.port, "--http": self.sim.http_port,
+               "--https": self.sim.https_port}
+        for opt, port in servers:
+            self.test.assertIn(opt, got, "%s: %s ADDR:PORT" % (self.name, opt))
+            self.ports[port] = got[opt]
+        self.test.assertIsNotNone(self.sim.https_port,
+                                  "%s: the quick start's twin serves no HTTPS API" % self.name)
+
+    def local(self, host, port, what):
+        """The address the configuration names, as the test reaches it."""
+        if host not in TWIN_HOSTS or int(port) not in self.ports:
+            raise AssertionError("%s: %s:%s is not the twin the quick start started"
+                                 % (what, host, port))
+        return "127.0.0.1", self.ports[int(port)]
+
+    def snapshot(self, read):
+        """(the telegram's values, read()) for a read between two identical
+        answers of the twin's API: the values of one telegram."""
+        for _ in range(30):
+            before = api_telegram(self.sim, self.password)
+            got = read()
+            after = api_telegram(self.sim, self.password)
+            if before is not None and before == after:
+                return simtest.p1_values(before), got
+        raise AssertionError("%s: no read fell between two telegrams in 30 tries" % self.name)
+
+    def mqtt_snapshot(self, topic):
+        """(the telegram's values, its power_instant from mosquitto_sub on
+        topic): a message and the API's telegram with the same timestamp."""
+        port = self.broker.port if self.broker else None
+        self.test.assertIsNotNone(port, "%s: MQTT without a broker" % self.name)
+        for _ in range(15):
+            p = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic,
+                                "-C", "1", "-W", "15"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            self.test.assertEqual(p.returncode, 0, "%s: nothing on %s: %s"
+                                  % (self.name, topic, p.stderr.decode()))
+            payload = json.loads(p.stdout)
+            tel = api_telegram(self.sim, self.password)
+            if tel is not None and p1_epoch(tel) == payload["ts"]:
+                return simtest.p1_values(tel), payload
+        raise AssertionError("%s: no message matched the API's telegram in 15 tries" % self.name)
+
+    def run_try(self, argv):
+        """Runs a "try:" line: sc-ctl, told the twin's URL."""
+        if argv[0] not in ("sc-ctl", "build/sim/sc-ctl"):
+            raise AssertionError("%s: try: %r is not sc-ctl" % (self.name, " ".join(argv)))
+        url = "http://127.0.0.1:%d" % self.ports[8080]
+        p = subprocess.run([SC_CTL, "--url", url, *argv[1:]], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        self.test.assertEqual(p.returncode, 0, "%s: %s: %s"
+                              % (self.name, " ".join(argv), p.stdout.decode()))
+
+    def load_step(self, read):
+        """The try: lines in order: `set KEY=VALUE`, after which read() must
+        come to VALUE, then `set --profile`, after which it leaves it."""
+        self.test.assertEqual(len(self.tries), 2, "%s: two try: lines" % self.name)
+        self.test.assertEqual(self.tries[1][1:], ["set", "--profile"], self.name)
+        args = self.tries[0][1:]
+        self.test.assertEqual((args[0], len(args)), ("set", 2), self.tries[0])
+        want = {k: float(v) for k, v in (a.split("=", 1) for a in args[1:])}
+        self.run_try(self.tries[0])
+        wait_until(lambda: close_enough(read(), list(want.values())[0]), timeout=20)
+        self.run_try(self.tries[1])
+        wait_until(lambda: not close_enough(read(), list(want.values())[0]), timeout=20)
+        return want
+
+
+def close_enough(got, want):
+    return close(got, want, 0.01 * abs(want) + 0.5)
+
+
+class EvccTwin(unittest.TestCase):
+    """recipes/evcc-twin.yaml: its quick start, then evcc's reads."""
+
+    def setUp(self):
+        self.text = load("evcc-twin.yaml")
+        meters = yaml.safe_load(self.text)["meters"]
+        self.assertEqual(len(meters), 1)
+        self.meter = meters[0]
+        self.assertEqual((self.meter["name"], self.meter["type"]), ("grid", "custom"))
+        self.qs = QuickStart(self, self.text, "evcc-twin.yaml")
+
+    def read(self):
+        """{what: (value as evcc computes it, quantity, unit)}."""
+        c = None
+        out = {}
+        try:
+            for what, p, q, unit in Evcc.plugins(self):
+                self.assertFalse(set(p) - EVCC_PLUGIN_KEYS, what)
+                self.assertEqual((p["source"], p["id"]), ("modbus", 1), what)
+                host, _, port = p["uri"].rpartition(":")
+                if c is None:
+                    c = Modbus(*self.qs.local(host, port, "evcc-twin.yaml " + what))
+                reg = p["register"]
+                enc = reg.get("decode", reg.get("encoding"))
+                if enc not in EVCC_DECODE:
+                    raise AssertionError("%s: decode %r is not one the test knows" % (what, enc))
+                w = c.words(address_of(reg["address"], what), reg["type"], p["id"])
+                out[what] = (decode(w, EVCC_DECODE[enc]) * float(p.get("scale", 1)), q, unit)
+        finally:
+            if c:
+                c.close()
+        return out
+
+    def test_quick_start_reads_the_twin(self):
+        values, got = self.qs.snapshot(self.read)
+        self.assertIn("power", got)
+        for what, (v, q, unit) in got.items():
+            want = truth_in(values, q, unit, "evcc-twin.yaml " + what)
+            self.assertTrue(close(v, want), "%s: evcc would read %r, the telegram says %r"
+                            % (what, v, want))
+
+    def test_quick_start_load_step(self):
+        """The try: lines: the value set by hand is what evcc reads."""
+        want = self.qs.load_step(lambda: self.read()["powers[0]"][0])
+        self.assertEqual(list(want), ["l1.P"])
+
+
+class HomeAssistantTwin(unittest.TestCase):
+    """recipes/home-assistant-twin.yaml: its quick start (a broker, the twin),
+    then Home Assistant's Modbus and MQTT sensors."""
+
+    def setUp(self):
+        self.text = load("home-assistant-twin.yaml")
+        self.doc = yaml.safe_load(self.text)
+        self.qs = QuickStart(self, self.text, "home-assistant-twin.yaml")
+
+    def quantity(self, table, uid):
+        if not uid.startswith("twin_") or uid[5:] not in table:
+            raise AssertionError("home-assistant-twin.yaml: unique_id %r is not one the test "
+                                 "knows" % uid)
+        return table[uid[5:]]
+
+    def read_modbus(self):
+        """{unique_id: (value as Home Assistant shows it, quantity, sensor)}."""
+        hubs = self.doc["modbus"]
+        self.assertEqual(len(hubs), 1)
+        hub = hubs[0]
+        self.assertEqual(hub["type"], "tcp")
+        c = Modbus(*self.qs.local(hub["host"], hub["port"], "home-assistant-twin.yaml modbus"))
+        out = {}
+        try:
+            for s in hub["sensors"]:
+                uid = s["unique_id"]
+                q = self.quantity(HA_MODBUS, uid)
+                self.assertEqual((s["data_type"], s.get("slave", s.get("device_address"))),
+                                 ("float32", 1), uid)
+                swap = s.get("swap")
+                if swap not in HA_SWAP:
+                    raise AssertionError("%s: swap %r is not one the test knows" % (uid, swap))
+                w = c.words(address_of(s["address"], uid), s.get("input_type", "holding"), 1)
+                v = float(s.get("scale", 1)) * decode(w, HA_SWAP[swap]) + float(s.get("offset", 0))
+                out[uid] = (round(v, int(s.get("precision", 0))), q, s)
+        finally:
+            c.close()
+        return out
+
+    def test_quick_start_modbus(self):
+        values, got = self.qs.snapshot(self.read_modbus)
+        self.assertEqual(len(got), len(HA_MODBUS))
+        for uid, (v, q, s) in got.items():
+            HomeAssistant.check_sensor_meta(self, s, q, uid)
+            want = truth_in(values, q, s["unit_of_measurement"], uid)
+            prec = int(s.get("precision", 0))
+            self.assertTrue(close(v, want, 0.5 * 10 ** -prec + 1e-9),
+                            "%s: Home Assistant would show %r, the telegram says %r"
+                            % (uid, v, want))
+
+    def test_quick_start_mqtt(self):
+        sensors = self.doc["mqtt"]["sensor"]
+        topics = {s["state_topic"] for s in sensors}
+        self.assertEqual(len(topics), 1, "the sensors subscribe to one topic")
+        topic = topics.pop()
+        self.assertTrue(TOPIC.match(topic), topic)
+        values, payload = self.qs.mqtt_snapshot(topic)
+        self.assertEqual(len(sensors), len(HA_MQTT))
+        for s in sensors:
+            uid = s["unique_id"]
+            q = self.quantity(HA_MQTT, uid)
+            self.assertEqual(template_quantity(s["value_template"]), q, uid)
+            HomeAssistant.check_sensor_meta(self, s, q, uid)
+            v = apply_template(s["value_template"], payload)
+            want = truth_in(values, q, s["unit_of_measurement"], uid)
+            self.assertTrue(close(v, want), "%s: Home Assistant would show %r, the telegram says "
+                            "%r" % (uid, v, want))
+
+    def test_quick_start_load_step(self):
+        want = self.qs.load_step(lambda: self.read_modbus()["twin_smart_connect_power"][0])
+        self.assertEqual(list(want), ["P"])
+
+
+class AlfenAceTwin(unittest.TestCase):
+    """recipes/alfen-ace-twin.md: its quick start (the AB CD switch on port
+    502, here a free port), then the charger's custom mapping."""
+
+    def setUp(self):
+        self.text = load("alfen-ace-twin.md")
+        self.meter = alfen_block(self.text, "alfen-ace-twin")["meter"]
+        self.qs = QuickStart(self, self.text, "alfen-ace-twin.md")
+
+    def test_settings_and_table(self):
+        self.assertEqual((self.meter["connection"], self.meter["mapping"],
+                          self.meter["slave_address"]), ("TCP/IP meter", "custom", 1))
+        block = [(e["measurement"], address_of(e["address"], e["measurement"]), e["type"],
+                  float(e["multiplier"]), e["unit"]) for e in self.meter["registers"]]
+        self.assertEqual(alfen_table(self.text), block, "the table and the yaml block differ")
+        self.assertEqual(sorted(e[0] for e in block), sorted(ALFEN))
+        self.assertIn("| IP address | `%s` |" % self.meter["host"], self.text)
+        self.assertIn("| word order | %s |" % self.meter["word_order"], self.text)
+
+    def read(self):
+        c = Modbus(*self.qs.local(self.meter["host"], self.meter["port"], "alfen-ace-twin.md"))
+        order = ALFEN_ORDER[self.meter["word_order"]]
+        out = {}
+        try:
+            for e in self.meter["registers"]:
+                self.assertEqual(e["type"], "FLOAT32")
+                w = c.words(address_of(e["address"], e["measurement"]), "holding",
+                            self.meter["slave_address"])
+                out[e["measurement"]] = (decode(w, order) * float(e["multiplier"]), e["unit"])
+        finally:
+            c.close()
+        return out
+
+    def test_quick_start_reads_the_twin(self):
+        values, got = self.qs.snapshot(self.read)
+        self.assertEqual(sorted(got), sorted(ALFEN))
+        for name, (v, unit) in got.items():
+            want = truth_in(values, ALFEN[name], unit, "alfen-ace-twin.md " + name)
+            self.assertTrue(close(v, want), "%s: read %r, the telegram says %r" % (name, v, want))
+
+    def test_quick_start_load_step(self):
+        want = self.qs.load_step(lambda: self.read()["Real power L1"][0])
+        self.assertEqual(list(want), ["l1.P"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@ and a state directory of its own, and the default synthetic meter.
 The live status (read from the twin's /sim/v1/state), stale meter values
 and their age, saving the MQTT settings, a refused static IP address, the
 page on a desktop and on a phone (screenshots kept as artifacts), the
-plain-HTTP page that links to HTTPS, and the page at /config. No request of the page may leave the
+plain-HTTP page that links to HTTPS, and the page at /config. The page opened
+with the credentials in its URL, and the device gone. The twin's own panel at
+/sim/: every register and the last power_instant against a known telegram,
+the LED, the buttons that drive the twin, and the controls that set the
+meter by hand (PanelSetsMeter). No request of the page may leave the
 device (127.0.0.1). Without Chromium the tests fail: they are not skipped."""
 
 import base64
@@ -14,6 +18,7 @@ import json
 import os
 import shutil
 import ssl
+import struct
 import sys
 import tempfile
 import unittest
@@ -24,11 +29,47 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 import cdp  # noqa: E402
 import simtest  # noqa: E402
-from simtest import Sim  # noqa: E402
+from simtest import Sim, wait_until  # noqa: E402
 
 PW = "web-pw-4711"
 SERIAL = "E8DB84C0FFEE"
 TITLE = "SmartConnect Configuration"
+PANEL_TITLE = "Smart Connect twin"
+
+# A DSMR 5 three-phase telegram whose quantities all differ: the panel's
+# values are checked against it (simtest.p1_values, independent of the core).
+TELEGRAM = simtest.p1_telegram("XMX5LGF0010PANEL", [
+    "1-3:0.2.8(50)",
+    "0-0:1.0.0(250315120000W)",
+    "0-0:96.1.1(4530303437303030303037363330383138)",
+    "1-0:1.8.1(012345.678*kWh)",
+    "1-0:1.8.2(023456.789*kWh)",
+    "1-0:2.8.1(001234.567*kWh)",
+    "1-0:2.8.2(002345.678*kWh)",
+    "0-0:96.14.0(0002)",
+    "1-0:1.7.0(03.456*kW)",
+    "1-0:2.7.0(00.000*kW)",
+    "0-0:96.7.21(00007)",
+    "0-0:96.7.9(00003)",
+    "1-0:32.32.0(00002)",
+    "1-0:52.32.0(00001)",
+    "1-0:72.32.0(00005)",
+    "1-0:32.36.0(00006)",
+    "1-0:52.36.0(00008)",
+    "1-0:72.36.0(00009)",
+    "1-0:32.7.0(229.8*V)",
+    "1-0:52.7.0(231.4*V)",
+    "1-0:72.7.0(233.1*V)",
+    "1-0:31.7.0(011*A)",
+    "1-0:51.7.0(007*A)",
+    "1-0:71.7.0(004*A)",
+    "1-0:21.7.0(02.534*kW)",
+    "1-0:41.7.0(01.622*kW)",
+    "1-0:61.7.0(00.000*kW)",
+    "1-0:22.7.0(00.000*kW)",
+    "1-0:42.7.0(00.000*kW)",
+    "1-0:62.7.0(00.700*kW)",
+])
 ARTIFACTS = os.environ.get("SC_ARTIFACT_DIR") or os.path.join(simtest.BUILD, "artifacts")
 
 
@@ -52,7 +93,7 @@ def api(port, method, path, body=None, password=PW, timeout=20):
         return e.code, json.loads(e.read() or b"null")
 
 
-class WebTest(unittest.TestCase):
+class WebBase(unittest.TestCase):
     """One browser for the class; per test a sc-sim and a fresh tab."""
 
     @classmethod
@@ -74,6 +115,8 @@ class WebTest(unittest.TestCase):
         self.assertIsNotNone(self.sim.http_port, self.sim.lines)
         self.base = "https://127.0.0.1:%d/" % self.sim.https_port
         self.expect_status = []   # (path, status) the page is expected to meet
+        self.sim_stopped = False  # the test stops sc-sim: refused requests are expected
+        self.origins = set()      # the origins of sc-sims this test replaced
         self.page = self.browser.new_page()
         self.addCleanup(self.page.close)
         self.page.basic_auth("user", PW)
@@ -85,14 +128,15 @@ class WebTest(unittest.TestCase):
         exception and logged no error (a CSP refusal would be one)."""
         self.browser.pump(0.05)
         p = self.page
-        origins = {"https://127.0.0.1:%d" % self.sim.https_port,
-                   "http://127.0.0.1:%d" % self.sim.http_port}
+        origins = self.origins | {"https://127.0.0.1:%d" % self.sim.https_port,
+                                  "http://127.0.0.1:%d" % self.sim.http_port}
         for url in p.requests:
             if url == "about:blank":
                 continue
             u = urllib.parse.urlsplit(url)
             self.assertEqual(u.hostname, "127.0.0.1", "request to another host: %s" % url)
-            self.assertIn("%s://%s" % (u.scheme, u.netloc), origins,
+            # (credentials in the URL, user:pw@, are the same origin)
+            self.assertIn("%s://%s:%s" % (u.scheme, u.hostname, u.port), origins,
                           "request to another origin: %s" % url)
         self.assertEqual(p.exceptions, [], "exceptions in the page")
         errors = [c for c in p.console if c["level"] in ("error", "assert")
@@ -106,6 +150,9 @@ class WebTest(unittest.TestCase):
         answer a test provokes on purpose (self.expect_status)."""
         url = entry["url"]
         if url.endswith("/favicon.ico") or "/favicon.ico'" in entry["text"]:
+            return True
+        if self.sim_stopped and entry["source"] == "network" and \
+                "ERR_CONNECTION_REFUSED" in entry["text"]:
             return True
         return (entry["source"] == "network" and
                 any(url.endswith(path) and "status of %d" % status in entry["text"]
@@ -132,6 +179,25 @@ class WebTest(unittest.TestCase):
         return self.page.evaluate("[...document.getElementById(%s).classList]"
                                   % json.dumps(el_id))
 
+    def restart_sim(self, *args, stdin_pipe=False):
+        """This test's sc-sim replaced by one with other options."""
+        self.origins |= {"https://127.0.0.1:%d" % self.sim.https_port,
+                         "http://127.0.0.1:%d" % self.sim.http_port}
+        self.sim.__exit__(None, None, None)
+        self.sim = Sim("--password", PW, "--state-dir", os.path.join(self.dir, "state2"),
+                       "--serial-number", SERIAL, *args, timeout=30, stdin_pipe=stdin_pipe)
+        self.addCleanup(self.sim.__exit__, None, None, None)
+        self.base = "https://127.0.0.1:%d/" % self.sim.https_port
+
+    def state(self):
+        status, doc = api(self.sim.https_port, "GET", "/sim/v1/state")
+        self.assertEqual(status, 200, doc)
+        return doc
+
+    def stop_sim(self):
+        self.sim_stopped = True
+        self.sim.stop()
+
     def config(self):
         status, doc = api(self.sim.https_port, "GET", "/api/v1/config")
         self.assertEqual(status, 200, doc)
@@ -154,7 +220,15 @@ class WebTest(unittest.TestCase):
         self.assertGreater(len(data), 5000, "a near-empty picture")
         return width, height
 
-    # ---- the tests ----
+    def open_panel(self, url=None):
+        self.page.navigate(url or self.base + "sim/", lands_at=self.base + "sim/")
+        self.assertEqual(self.page.evaluate("document.title"), PANEL_TITLE)
+        self.page.wait_js("document.getElementById('reach').textContent.startsWith('live') && "
+                          "document.getElementById('reg-active_power') !== null", 30)
+
+
+class WebTest(WebBase):
+    """The device's page and the twin's panel."""
 
     def test_live_status(self):
         """Title, system and meter values, the dots, and values that refresh."""
@@ -407,6 +481,183 @@ class WebTest(unittest.TestCase):
                   "document.getElementById('mqtt-broker').value !== ''", 30)
         self.assertEqual(self.value("mqtt-broker"), self.config()["MQTT"]["Broker"])
         self.assertIn("sc-sim --control on", self.text("st-state"))
+
+    # ---- the device page: absolute URLs, the device gone ----
+
+    def test_credentials_in_the_url_then_the_device_gone(self):
+        """Opened as https://user:pw@127.0.0.1:PORT/ (the test's own
+        Authorization header dropped), the page shows the live status and the
+        forms: its API URLs are absolute, built from location.origin. Its
+        footer links the twin's register reference. Then sc-sim stops: the
+        page says the device is not reachable instead of its last state."""
+        p = self.page
+        p.send("Network.setExtraHTTPHeaders", {"headers": {}})
+        url = "https://user:%s@127.0.0.1:%d/" % (PW, self.sim.https_port)
+        # Chromium keeps the credentials out of location.href but in the
+        # document's base URL: a relative fetch is refused there.
+        p.navigate(url, lands_at=self.base)
+        self.assertIn("includes credentials",
+                      p.evaluate("fetch('/api/v1/config').then(r => 'fetched').catch(e => String(e))"))
+        self.wait_status()
+        self.assertEqual(self.text("st-state"), "running")
+        self.assertEqual(self.value("mqtt-site"), self.config()["MQTT"]["Site"])
+        calls = [u for u in p.requests if "/api/" in u or "/sim/" in u]
+        self.assertTrue(any(u.endswith("/api/v1/config") for u in calls), calls)
+        for u in calls:
+            self.assertTrue(u.startswith(self.base), u)
+        self.assertEqual(p.evaluate("document.getElementById('link-registers').href"),
+                         self.base + "sim/#registers")
+        self.assertFalse(p.evaluate("document.getElementById('twin-links').hidden"))
+        self.stop_sim()
+        p.wait_js("document.getElementById('st-state').textContent === "
+                  "'device not reachable'", 20)
+        self.assertIn("Device not reachable", self.text("st-reach"))
+        self.assertIn("err", self.classes("st-reach"))
+        self.assertNotIn("s ago", self.text("st-age"))
+        for dot in ("dot-link", "dot-network", "dot-internet", "dot-mqtt"):
+            self.assertNotIn("on", self.classes(dot), dot)
+        # It stays so: the next refreshes do not bring the old state back.
+        p.wait_js("document.getElementById('st-reach').textContent.indexOf('since') > 0", 10)
+        self.assertEqual(self.text("st-state"), "device not reachable")
+
+    # ---- the twin's panel ----
+
+    def test_panel_shows_every_register_and_power_instant(self):
+        """A known telegram: every register's value on the panel is the
+        telegram's (0 where it has none), power_instant is the payload, the
+        LED is a green dot; the panel links the device's page and works with
+        the credentials in the URL too. Then sc-sim stops: 'twin not
+        reachable'."""
+        self.restart_sim("--source", "stdin", stdin_pipe=True)
+        self.sim.proc.stdin.write(TELEGRAM)
+        self.sim.proc.stdin.flush()
+        values = simtest.p1_values(TELEGRAM)
+        self.open_panel("https://user:%s@127.0.0.1:%d/sim/" % (PW, self.sim.https_port))
+        p = self.page
+        p.wait_js("document.getElementById('reg-active_power').textContent === %s"
+                  % json.dumps(str(int(values["P"]))), 20)
+        shown = p.evaluate("Object.fromEntries([...document.querySelectorAll('#regs tr')]"
+                           ".map(tr => [tr.cells[0].textContent, [tr.cells[1].textContent,"
+                           " tr.cells[3].textContent, tr.cells[6].textContent]]))")
+        self.assertEqual(sorted(int(h, 16) for h in shown), sorted(simtest.REGISTERS))
+        for addr, key in simtest.REGISTERS.items():
+            dec, value, field = shown["0x%04X" % addr]
+            self.assertEqual((int(dec), field), (addr, key))
+            want = struct.unpack(">f", struct.pack(">f", values.get(key, 0.0)))[0]
+            self.assertAlmostEqual(float(value), want, delta=max(1e-3, abs(want) * 1e-6),
+                                   msg="%s (0x%04X)" % (key, addr))
+        pi = json.loads(self.text("pi"))
+        for key in ("P", "P+", "P-", "E_IMPORT", "E_EXPORT", "PF"):
+            self.assertAlmostEqual(pi[key], values[key], places=3, msg=key)
+        self.assertEqual(pi["l2"]["I"], values["l2.I"])
+        self.assertEqual(p.evaluate("document.getElementById('led').dataset.colour"), "green")
+        self.assertEqual(p.evaluate("getComputedStyle(document.getElementById('led'))"
+                                    ".backgroundColor"), "rgb(52, 168, 83)")
+        self.assertEqual(self.text("led-text"), "normal (steady)")
+        self.assertEqual(self.text("serial"), SERIAL)
+        self.assertEqual(p.evaluate("document.getElementById('device-page').href"),
+                         "https://127.0.0.1:%d/" % self.sim.https_port)
+        self.assertEqual(self.text("word-order"), "CD AB")
+        self.save_png("panel-desktop.png", p.screenshot(full_page=True))
+        self.stop_sim()
+        p.wait_js("document.getElementById('reach').textContent.startsWith("
+                  "'twin not reachable')", 20)
+        self.assertIn("err", self.classes("reach"))
+        self.assertEqual(p.evaluate("document.getElementById('led').dataset.colour"), "unknown")
+
+    def test_panel_buttons_drive_the_twin(self):
+        """The meter cable (and the LED it turns), the network, the broker,
+        the power cycle and the device's button, each by a click on the
+        panel, seen in the twin's state."""
+        self.open_panel()
+        p = self.page
+        self.assertEqual(self.text("cable-state"), "in")
+        p.click("#cable-out")
+        p.wait_js("document.getElementById('cable-state').textContent === 'out'", 20)
+        self.assertTrue(self.state()["Twin"]["Meter"]["CableOut"])
+        self.assertEqual(self.text("msg"), "meter cable out")
+        self.assertEqual(api(self.sim.https_port, "POST", "/sim/v1/clock", {"Speed": 20})[0], 200)
+        p.wait_js("document.getElementById('led-text').textContent.startsWith('no-data')", 30)
+        self.assertIn(p.evaluate("document.getElementById('led').dataset.colour"),
+                      ("red", "green"))
+        p.click("#cable-in")
+        p.wait_js("document.getElementById('cable-state').textContent === 'in'", 20)
+        p.wait_js("document.getElementById('led-text').textContent === 'normal (steady)'", 30)
+
+        self.assertTrue(p.evaluate("document.getElementById('net-Internet').checked"))
+        p.click("#net-Internet")
+        wait_until(lambda: not self.state()["Twin"]["Dongle"]["Environment"]["Internet"], 20)
+        self.assertEqual(self.text("msg"), "network changed")
+        p.click("#net-Internet")
+        wait_until(lambda: self.state()["Twin"]["Dongle"]["Environment"]["Internet"], 20)
+
+        self.assertTrue(p.evaluate("document.getElementById('broker-reachable').checked"))
+        p.click("#broker-reachable")
+        wait_until(lambda: self.state()["Twin"]["MQTT"]["BrokerCut"], 20)
+        self.assertEqual(self.text("msg"), "broker cut off")
+
+        starts = self.state()["Twin"]["Dongle"]["Starts"]
+        p.click("#power-cycle")
+        wait_until(lambda: self.state()["Twin"]["Dongle"]["Starts"] > starts, 20)
+        self.assertEqual(self.text("msg"), "power cycled")
+        p.wait_js("document.getElementById('st-state').textContent.startsWith('running')", 60)
+
+        p.click("#press-1")
+        p.wait_js("document.getElementById('msg').textContent === 'pressed'", 20)
+        self.assertIn("ok", self.classes("msg"))
+
+    def test_panel_at_sim_without_slash_and_with_control_off(self):
+        """/sim answers a redirect to /sim/; with the control API off the
+        panel is refused like the rest of /sim/."""
+        p = self.page
+        p.navigate("http://127.0.0.1:%d/sim" % self.sim.http_port,
+                   lands_at="http://127.0.0.1:%d/sim/" % self.sim.http_port)
+        self.assertEqual(p.evaluate("document.title"), PANEL_TITLE)
+        p.wait_js("document.getElementById('reach').textContent.startsWith('live')", 30)
+        self.restart_sim("--control", "off")
+        for path in ("/sim/", "/sim/v1/values"):
+            status, doc = api(self.sim.https_port, "GET", path)
+            self.assertEqual(status, 403, path)
+            self.assertIn("--control on", doc["reason"])
+
+
+class PanelSetsMeter(WebBase):
+    """The panel's set and ramp controls, through POST /sim/v1/meter: 9 kW
+    import typed in, seen in the registers and power_instant; back to the
+    generated day; a ramp; a value the meter refuses is shown with its key."""
+
+    def setUp(self):
+        super().setUp()
+        self.expect_status.append(("/sim/v1/meter", 400))
+
+    def test_set_and_ramp(self):
+        self.open_panel()
+        p = self.page
+        p.type("#set-P", "9000")
+        p.click("#set-apply")
+        p.wait_js("document.getElementById('msg').className !== ''", 20)
+        self.assertIn("ok", self.classes("msg"), self.text("msg"))
+        p.wait_js("document.getElementById('reg-active_power').textContent === '9000'", 20)
+        p.wait_js("JSON.parse(document.getElementById('pi').textContent).P === 9000", 20)
+        p.type("#set-P", "")
+        p.click("#set-profile")
+        p.wait_js("document.getElementById('msg').textContent !== '' && "
+                  "document.getElementById('reg-active_power').textContent !== '9000'", 20)
+        self.assertIn("ok", self.classes("msg"), self.text("msg"))
+        p.evaluate("document.getElementById('ramp-key').value = 'P'")
+        p.type("#ramp-from", "0")
+        p.type("#ramp-to", "5000")
+        p.type("#ramp-seconds", "30")
+        p.click("#ramp-start")
+        p.wait_js("document.getElementById('msg').className !== ''", 20)
+        self.assertIn("ok", self.classes("msg"), self.text("msg"))
+        p.wait_js("(v => v > 0 && v < 5000)(parseFloat("
+                  "document.getElementById('reg-active_power').textContent))", 20)
+        # A value the meter cannot hold: refused, the key named.
+        p.type("#set-P", "1e12")
+        p.click("#set-apply")
+        p.wait_js("document.getElementById('msg').className === 'err'", 20)
+        self.assertTrue(self.text("msg").startswith("P"), self.text("msg"))
 
 
 if __name__ == "__main__":

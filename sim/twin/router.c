@@ -6,11 +6,17 @@
 
 #include "control.h"
 #include "log.h"
+#include "panel.h"
 #include "twin.h"
 
 void sc_router_serve(struct sc_twin *t, const struct sc_http_request *rq,
 		     struct sc_http_response *rs)
 {
+	if (sc_panel_path(rq->path)) {
+		sc_panel_handle(t, sc_twin_control_on(t), rq, rs);
+		sc_log(SC_LOG_DEBUG, "panel: %s %s -> %d", rq->method, rq->path, rs->status);
+		return;
+	}
 	if (strncmp(rq->path, "/sim/", 5) == 0) {
 		sc_control_handle(t, sc_twin_control_on(t), rq, rs);
 		sc_log(SC_LOG_DEBUG, "control: %s %s -> %d", rq->method, rq->path, rs->status);

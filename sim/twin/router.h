@@ -1,6 +1,7 @@
-/* The router of a twin's HTTP paths: /sim/... to the control API above the
- * twin (control.h), everything else (/api/..., the page) to the device's own
- * API (twin.h). The single device's servers (sc_twin_opts.route) and the
+/* The router of a twin's HTTP paths: the twin's panel (/sim/ and its
+ * /sim/v1/values, panel.h) and /sim/... to the control API above the twin
+ * (control.h), both on the control side; everything else (/api/..., the
+ * device's page) to the device's own API (twin.h). The single device's servers (sc_twin_opts.route) and the
  * fleet's server (per device, under /devices/SERIAL/) both serve through it. */
 #ifndef SC_ROUTER_H
 #define SC_ROUTER_H
