@@ -686,7 +686,10 @@ int sc_expects_open(struct sc_runner *c, const struct sc_step *st)
 		o->e = &st->expect[i];
 		o->st = st;
 		o->opened = c->now;
-		o->deadline = c->now + fmax(st->expect[i].within, c->io->latency);
+		/* At least io.latency after the latest telegram really left:
+		 * one the line wrote late is given its full time too. */
+		o->deadline = fmax(c->now + fmax(st->expect[i].within, c->io->latency),
+				   c->last_ended + c->io->latency);
 		o->have_want = c->oracle.have_last;
 		if (c->oracle.have_last) {
 			o->want = c->oracle.last;

@@ -55,6 +55,8 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	t->ok = ok;
 	t->written = w.written;
 	t->ended = w.ended;
+	if (t->sent)
+		c->last_ended = fmax(c->last_ended, w.ended);
 	t->late_s = w.late_s;
 	t->late = t->sent && w.late_s > SC_RUN_LATE_S;
 	if (t->late)

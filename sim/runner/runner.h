@@ -96,7 +96,8 @@ struct sc_run_io {
 	double tick;          /* s of scenario time between checks of open expectations */
 	double latency;       /* s a device may take to serve a telegram after it went
 	                       * out: every expectation's window is at least that
-	                       * long, and read-backs wait that long (0: at once) */
+	                       * long (and lasts that long after the latest telegram's
+	                       * last byte), and read-backs wait that long (0: at once) */
 	int mqtt_grace_ms;    /* real time a message may take to arrive */
 	double ts_window;     /* 0: a power_instant's ts is the meter's; > 0: the
 	                       * unit stamps its own clock, ts within this many

@@ -217,6 +217,8 @@ struct sc_runner {
 	struct sc_run *run;       /* the caller's: the record being written */
 	FILE *log;                /* or NULL */
 	double now;               /* scenario time (s) */
+	double last_ended;        /* when the last byte of the latest telegram that
+	                           * reached the device left (s of the scenario) */
 	bool defer_advance;       /* the device is brought to now with the next bytes */
 	struct sc_timeline tl;
 	struct sc_oracle oracle;

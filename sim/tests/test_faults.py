@@ -162,12 +162,14 @@ class ModbusFaults(Base):
             script = ("import socket,sys,time\n"
                       "c=socket.create_connection(('127.0.0.1',%d))\n"
                       "c.sendall(bytes.fromhex('0001000000060103'))\n"
-                      "print('sent',flush=True)\n"
+                      "print('sent',c.getsockname()[1],flush=True)\n"
                       "time.sleep(600)\n" % sim.port)
             child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
             try:
-                self.assertEqual(child.stdout.readline().strip(), b"sent")
-                sim.wait_for(r"modbus: client .* connected")
+                said = child.stdout.readline().split()
+                self.assertEqual(said[0], b"sent")
+                peer = r"modbus: client 127\.0\.0\.1:%d " % int(said[1])
+                sim.wait_for(peer + "connected")
                 child.send_signal(signal.SIGKILL)
                 child.wait(10)
             finally:
@@ -175,7 +177,8 @@ class ModbusFaults(Base):
                     child.kill()
                     child.wait()
                 child.stdout.close()
-            sim.wait_for(r"modbus: client .* closed \(closed by the client\)")
+            # That client's close (the reads before it closed theirs too).
+            sim.wait_for(peer + r"closed \(closed by the client\)")
             # The one slot is free again at once, no idle timeout needed.
             self.assertTrue(modbus_read_ok(sim.port))
 
