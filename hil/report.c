@@ -846,14 +846,12 @@ static int mkdirs(const char *path, char *why, size_t cap)
 	return 0;
 }
 
-int sc_report_dir(const char *base, const char *started, const char *name, char *out, size_t cap, char *why,
-		  size_t whycap)
+/* name as a file name: letters, digits, '-', '_' and '.' kept, the rest
+ * '_', never empty or hidden. */
+static void safe_name(const char *name, char *safe, size_t cap)
 {
-	if (mkdirs(base, why, whycap) != 0)
-		return -1;
-	char safe[64];
 	size_t k = 0;
-	for (const char *s = name; *s && k < sizeof safe - 1; s++)
+	for (const char *s = name; *s && k < cap - 1; s++)
 		safe[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
 				    *s == '-' || *s == '_' || *s == '.'
 			    ? *s
@@ -861,6 +859,35 @@ int sc_report_dir(const char *base, const char *started, const char *name, char 
 	safe[k] = '\0';
 	if (!k || safe[0] == '.')
 		safe[0] = '_', safe[1] = k ? safe[1] : '\0';
+}
+
+/* Creates base/stem, or base/stem-2, -3 ... when taken; its path in out.
+ * 0, or -1 with why. */
+static int new_dir(const char *base, const char *stem, char *out, size_t cap, char *why, size_t whycap)
+{
+	for (int n = 1; n < 1000; n++) {
+		if (n == 1)
+			snprintf(out, cap, "%s/%s", base, stem);
+		else
+			snprintf(out, cap, "%s/%s-%d", base, stem, n);
+		if (mkdir(out, 0755) == 0)
+			return 0;
+		if (errno != EEXIST) {
+			snprintf(why, whycap, "%s: %s", out, strerror(errno));
+			return -1;
+		}
+	}
+	snprintf(why, whycap, "%s: no free name for a folder %s", base, stem);
+	return -1;
+}
+
+int sc_report_dir(const char *base, const char *started, const char *name, char *out, size_t cap, char *why,
+		  size_t whycap)
+{
+	if (mkdirs(base, why, whycap) != 0)
+		return -1;
+	char safe[64];
+	safe_name(name, safe, sizeof safe);
 	/* The run's start as ISO 8601 UTC, ':' (not allowed in a file name
 	 * everywhere) as '-': 2026-12-06T23-20-05Z. */
 	char stamp[32];
@@ -875,48 +902,16 @@ int sc_report_dir(const char *base, const char *started, const char *name, char 
 		gmtime_r(&now, &tm);
 		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H-%M-%SZ", &tm);
 	}
-	for (int n = 1; n < 1000; n++) {
-		if (n == 1)
-			snprintf(out, cap, "%s/%s-%s", base, stamp, safe);
-		else
-			snprintf(out, cap, "%s/%s-%s-%d", base, stamp, safe, n);
-		if (mkdir(out, 0755) == 0)
-			return 0;
-		if (errno != EEXIST) {
-			snprintf(why, whycap, "%s: %s", out, strerror(errno));
-			return -1;
-		}
-	}
-	snprintf(why, whycap, "%s: no free name for a run's folder", base);
-	return -1;
+	char stem[100];
+	snprintf(stem, sizeof stem, "%s-%s", stamp, safe);
+	return new_dir(base, stem, out, cap, why, whycap);
 }
 
 int sc_report_subdir(const char *base, const char *name, char *out, size_t cap, char *why, size_t whycap)
 {
 	char safe[64];
-	size_t k = 0;
-	for (const char *s = name; *s && k < sizeof safe - 1; s++)
-		safe[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-				    *s == '-' || *s == '_' || *s == '.'
-			    ? *s
-			    : '_';
-	safe[k] = '\0';
-	if (!k || safe[0] == '.')
-		safe[0] = '_', safe[1] = k ? safe[1] : '\0';
-	for (int n = 1; n < 1000; n++) {
-		if (n == 1)
-			snprintf(out, cap, "%s/%s", base, safe);
-		else
-			snprintf(out, cap, "%s/%s-%d", base, safe, n);
-		if (mkdir(out, 0755) == 0)
-			return 0;
-		if (errno != EEXIST) {
-			snprintf(why, whycap, "%s: %s", out, strerror(errno));
-			return -1;
-		}
-	}
-	snprintf(why, whycap, "%s: no free name for a scenario's folder", base);
-	return -1;
+	safe_name(name, safe, sizeof safe);
+	return new_dir(base, safe, out, cap, why, whycap);
 }
 
 /* ---- a suite: several scenarios on one device ---- */
