@@ -298,7 +298,7 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 {
 	struct scn *x = arg;
 	if (st->kind == SC_STEP_BROKER && !x->broker_url) {
-		snprintf(why, cap, "no MQTT in this run");
+		snprintf(why, cap, "--mqtt off: no broker in this run");
 		return 1;
 	}
 	struct act_arg a = {x, st};
