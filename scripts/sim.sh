@@ -168,7 +168,8 @@ if [ -s "$ready" ]; then
     if [ "$https" != null ]; then
       echo "  curl -sk -u user:smartconnect https://$host:$https/api/v1/status   # the device's status"
     fi
-    if [ "$http" != null ]; then
+    # The twin's control API answers on loopback only (sc-sim --control).
+    if [ "$http" != null ] && [ "${listen#127.}" != "$listen" ]; then
       echo "  curl -s http://$host:$http/sim/v1/state   # what the twin observes (LED, meter, ...)"
     fi
     if [ "$https" != null ]; then
