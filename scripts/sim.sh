@@ -139,8 +139,8 @@ if [ "$fresh" = 1 ]; then
   echo "sim.sh: --fresh: factory settings; $build/sim-state is not read, nothing is saved" >&2
 fi
 
-"$build/sim/sc-sim" --modbus "$listen:$modbus_port" --https "$listen:$https_port" \
-  --http "$listen:$http_port" --password smartconnect "${state_args[@]}" \
+"$build/sim/sc-sim" --listen "$listen" --modbus ":$modbus_port" --https ":$https_port" \
+  --http ":$http_port" --password smartconnect "${state_args[@]}" \
   "${broker_args[@]}" --site demo --source gen:dsmr50:pv-ev --ready-file "$ready" \
   "${passthrough[@]}" &
 sim_pid=$!

@@ -146,16 +146,17 @@ static long firmware_number(const char *v)
 }
 
 /* A listening address: dotted-quad IPv4 (the device's servers are IPv4 only)
- * and a port. Anything else is refused rather than read as "every address". */
+ * and a port; ":PORT" leaves host empty (the --listen address). Anything
+ * else is refused rather than read as "every address". */
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= hostlen || colon == s)
+	if (!colon || (size_t)(colon - s) >= hostlen)
 		return -1;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	struct in_addr a;
-	if (inet_pton(AF_INET, host, &a) != 1)
+	if (colon != s && inet_pton(AF_INET, host, &a) != 1)
 		return -1;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
@@ -565,7 +566,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 			break;
 		case 'm':
 			if (parse_hostport(optarg, mb_host, sizeof mb_host, &a->to.modbus.port) != 0) {
-				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT\n", optarg);
+				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT or :PORT\n", optarg);
 				return EXIT_USAGE;
 			}
 			mb_given = true;
@@ -724,7 +725,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 				break;
 			}
 			if (parse_hostport(optarg, host, 64, port) != 0) {
-				fprintf(stderr, "sc-sim: --%s: '%s' is not ADDR:PORT or off\n",
+				fprintf(stderr, "sc-sim: --%s: '%s' is not ADDR:PORT, :PORT or off\n",
 					c == O_HTTP ? "http" : "https", optarg);
 				return EXIT_USAGE;
 			}
@@ -860,12 +861,13 @@ static int parse_options(int argc, char **argv, struct args *a)
 		sc_log(SC_LOG_WARN, "the %s meter does not match the %s device: its telegrams "
 				    "will be rejected", sc_flavour_name(a->to.src.flavour),
 		       sc_protocol_name(a->to.dev.protocol));
-	/* A server without an address of its own listens on --listen's. */
-	if (!mb_given)
+	/* A server without an address of its own (no option, or ":PORT")
+	 * listens on --listen's. */
+	if (!mb_given || !mb_host[0])
 		memcpy(mb_host, listen_host, sizeof listen_host);
-	if (!http_given)
+	if (!http_given || !http_host[0])
 		memcpy(http_host, listen_host, sizeof listen_host);
-	if (!https_given)
+	if (!https_given || !https_host[0])
 		memcpy(https_host, listen_host, sizeof listen_host);
 	a->to.modbus.addr = mb_host;
 	/* The control API drives the twin without a password: beyond loopback
