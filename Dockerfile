@@ -6,8 +6,9 @@
 #   docker build -t smartconnect-twin .
 #   docker run --rm -p 1502:1502 -p 8443:8443 -p 8080:8080 smartconnect-twin --password demo
 #
-# Arguments after the image name go to sc-sim and win over the defaults below
-# (sc-sim --help). BASE names the base image (a local copy of Debian 12 slim).
+# Arguments after the image name, and the environment variable SC_SIM_OPTIONS,
+# go to sc-sim and win over the defaults below (sc-sim --help). BASE names the
+# base image (a local copy of Debian 12 slim, say).
 ARG BASE=debian:12-slim
 
 # The package, built as scripts/package.sh builds it (release, Debian's
@@ -37,7 +38,9 @@ WORKDIR /var/lib/smartconnect-twin
 EXPOSE 1502 8443 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["test", "-s", "/tmp/sc-sim.ready.json"]
-ENTRYPOINT ["/usr/bin/sc-sim", "--listen", "0.0.0.0", \
-            "--modbus", ":1502", "--https", ":8443", "--http", ":8080", \
-            "--state-dir", "/var/lib/smartconnect-twin", "--ready-file", "/tmp/sc-sim.ready.json"]
+# sc-sim with the image's defaults, then SC_SIM_OPTIONS (one line of options,
+# for a CI service that cannot pass arguments), then the arguments: later
+# options win.
+ENV SC_SIM_OPTIONS=""
+ENTRYPOINT ["/bin/sh", "-c", "exec /usr/bin/sc-sim --listen 0.0.0.0 --modbus :1502 --https :8443 --http :8080 --state-dir /var/lib/smartconnect-twin --ready-file /tmp/sc-sim.ready.json $SC_SIM_OPTIONS \"$@\"", "sc-sim"]
 CMD []

@@ -85,11 +85,13 @@ class Container(unittest.TestCase):
         self.addCleanup(sub.close)
         ports = [brokertest.free_port() for _ in range(3)]
         name = "sc-twin-test-%d" % os.getpid()
-        # As a CI service: the image's own options, ports and a broker given.
-        cid = self.podman("run", "-d", "--name", name, "--network=host", IMAGE,
+        # As a CI service: the image's own options, then SC_SIM_OPTIONS (a
+        # service that cannot pass arguments), then the arguments.
+        cid = self.podman("run", "-d", "--name", name, "--network=host",
+                          "-e", "SC_SIM_OPTIONS=--site ci --password " + PASSWORD, IMAGE,
                           "--modbus", ":%d" % ports[0], "--https", ":%d" % ports[1],
-                          "--http", ":%d" % ports[2], "--mqtt", "mqtt://127.0.0.1:%d" % broker.port,
-                          "--site", "ci", "--password", PASSWORD).strip()
+                          "--http", ":%d" % ports[2], "--mqtt", "mqtt://127.0.0.1:%d" % broker.port
+                          ).strip()
         self.addCleanup(subprocess.run, ["podman", *self.store, "rm", "-f", cid], env=self.env,
                         capture_output=True, timeout=120)
 
