@@ -191,11 +191,18 @@ class ListenOption(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("sc-sim: --listen: '%s' is not an IPv4 address" % bad, r.stderr)
 
+    def test_a_port_alone_must_be_a_port(self):
+        for opt, bad in (("--modbus", ":x"), ("--http", ":70000"), ("--https", ":")):
+            with self.subTest(opt + " " + bad):
+                r = subprocess.run([SC_SIM, opt, bad], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("sc-sim: %s: '%s' is not ADDR:PORT" % (opt, bad), r.stderr)
+
     def test_the_servers_listen_there_on_free_ports(self):
         # Without root: free ports, the address from --listen (Modbus's
         # port alone given), HTTP's own address winning.
         args = [SC_SIM, "--listen", "127.0.0.2", "--modbus-base-port", "0", "--mqtt", "off",
-                "--http", "127.0.0.1:0", "--https", "off"]
+                "--http", "127.0.0.1:0", "--https", ":0"]
         p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         log = simtest.LineLog()
@@ -205,6 +212,8 @@ class ListenOption(unittest.TestCase):
             line = log.wait_for(r"ready: ")
             self.assertRegex(line, r"modbus tcp 127\.0\.0\.2:\d+")
             self.assertRegex(line, r"http 127\.0\.0\.1:\d+")
+            # ":PORT": the port on the --listen address.
+            self.assertRegex(line, r"https 127\.0\.0\.2:\d+")
         finally:
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(10), 0)
