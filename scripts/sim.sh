@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 modbus_port=1502 https_port=8443 http_port=8080 broker_port=1883 listen=127.0.0.1
 fresh=0 build=build mqtt_given=0 mqtt_off=0
 passthrough=()
-usage() { sed -n '/^#   scripts\/sim.sh/,/^# 3 when/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '/^#   scripts\/sim.sh/,/^# 3 when/p' "$0" | sed 's/^# \{0,1\}//'; }
 port_arg() {
   case "$2" in
     ''|*[!0-9]*) echo "sim.sh: $1: '$2' is not a port number" >&2; exit 2 ;;
@@ -52,7 +52,7 @@ while [ $# -gt 0 ]; do
       esac
       shift 2 ;;
     --fresh) fresh=1; shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage; exit 0 ;;
     --mqtt)
       [ $# -ge 2 ] || { echo "sim.sh: --mqtt needs a value" >&2; exit 2; }
       mqtt_given=1
