@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 dir="${1:-build}"
 shift || true
 scripts/setup.sh
-cmake -S . -B "$dir" -G Ninja -DSC_WERROR=ON "$@" >/dev/null
+# The tests and benchmarks are built unless the arguments say otherwise
+# (a build folder that scripts/sim.sh configured without them gets them).
+cmake -S . -B "$dir" -G Ninja -DSC_WERROR=ON -DSC_BUILD_TESTS=ON -DSC_BUILD_BENCH=ON "$@" >/dev/null
 cmake --build "$dir"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build-pkg}"
 case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
-scripts/setup.sh
+scripts/setup.sh --package
 # Debian's hardening flags (fortify, stack protector, full RELRO, bind now),
 # as a Debian build of the package would have them.
 export DEB_BUILD_MAINT_OPTIONS=hardening=+all

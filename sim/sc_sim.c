@@ -34,6 +34,8 @@
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 3 /* a port or a source could not be opened */
 #define DEFAULT_FIRMWARE "5.2.0"
+/* Where the servers listen unless told (--listen): this machine only. */
+#define DEFAULT_LISTEN "127.0.0.1"
 
 /* --ready-file: written once every port listens (ready.h). */
 static const char *ready_path;
@@ -144,16 +146,17 @@ static long firmware_number(const char *v)
 }
 
 /* A listening address: dotted-quad IPv4 (the device's servers are IPv4 only)
- * and a port. Anything else is refused rather than read as "every address". */
+ * and a port; ":PORT" leaves host empty (the --listen address). Anything
+ * else is refused rather than read as "every address". */
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= hostlen || colon == s)
+	if (!colon || (size_t)(colon - s) >= hostlen)
 		return -1;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	struct in_addr a;
-	if (inet_pton(AF_INET, host, &a) != 1)
+	if (colon != s && inet_pton(AF_INET, host, &a) != 1)
 		return -1;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
@@ -355,7 +358,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		O_EMPTY_SITE, O_HTTP, O_HTTPS, O_STATE, O_PASSWORD, O_SESSION, O_ECHO, O_PLAIN_API,
 		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
 		O_OFFSET, O_BASE_PORT, O_READY, O_WEB_ROOT,
-		O_MDNS, O_MDNS_ADDRESS, O_RECONNECT_MIN, O_LED_LINK_LOCAL,
+		O_MDNS, O_MDNS_ADDRESS, O_RECONNECT_MIN, O_LED_LINK_LOCAL, O_LISTEN,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -414,6 +417,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		{"led-link-local", required_argument, NULL, O_LED_LINK_LOCAL},
 		{"mdns", no_argument, NULL, O_MDNS},
 		{"mdns-address", required_argument, NULL, O_MDNS_ADDRESS},
+		{"listen", required_argument, NULL, O_LISTEN},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -425,7 +429,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		.tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0},
 	};
 	a->to.source_spec = "gen:dsmr50";
-	a->to.modbus = (struct sc_modbus_opts){"0.0.0.0", 502, 1, 60};
+	a->to.modbus = (struct sc_modbus_opts){DEFAULT_LISTEN, 502, 1, 60};
 	a->to.dev = (struct sc_device_config){.protocol = SC_PROTO_AUTO, .regs = {SC_WORDS_CDAB, false}};
 	a->to.firmware = DEFAULT_FIRMWARE;
 	snprintf(a->to.serial, sizeof a->to.serial, "E8DB84000001");
@@ -435,7 +439,11 @@ static int parse_options(int argc, char **argv, struct args *a)
 	a->to.reconnect_min_ms = 1000;
 	a->to.reconnect_max_ms = 10000;
 	a->to.counters_interval_s = 60;
-	static char mb_host[64] = "0.0.0.0", http_host[64] = "0.0.0.0", https_host[64] = "0.0.0.0";
+	/* Each server's address: its own option's, else --listen's (set at the
+	 * end, once every option is read). */
+	static char mb_host[64], http_host[64], https_host[64];
+	static char listen_host[INET_ADDRSTRLEN] = DEFAULT_LISTEN;
+	bool mb_given = false, http_given = false, https_given = false;
 	a->to.route = sc_router_serve;
 	a->to.http_addr = http_host;
 	a->to.https_addr = https_host;
@@ -558,9 +566,10 @@ static int parse_options(int argc, char **argv, struct args *a)
 			break;
 		case 'm':
 			if (parse_hostport(optarg, mb_host, sizeof mb_host, &a->to.modbus.port) != 0) {
-				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT\n", optarg);
+				fprintf(stderr, "sc-sim: --modbus: '%s' is not ADDR:PORT or :PORT\n", optarg);
 				return EXIT_USAGE;
 			}
+			mb_given = true;
 			break;
 		case 'c':
 			if (number("--modbus-clients", optarg, 1, SC_MODBUS_MAX_CLIENTS, &d))
@@ -589,11 +598,13 @@ static int parse_options(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			a->to.firmware = optarg;
+			a->to.given |= SC_GIVEN_FIRMWARE;
 			break;
 		case O_MQTT:
 			mqtt_given = true;
 			if (strcmp(optarg, "off") == 0) {
 				a->to.mqtt_off = true;
+				a->to.given &= ~(unsigned)SC_GIVEN_BROKER;
 				break;
 			}
 			if (!sc_config_valid_broker(optarg, err, sizeof err)) {
@@ -602,16 +613,21 @@ static int parse_options(int argc, char **argv, struct args *a)
 			}
 			a->to.mqtt_off = false;
 			a->to.factory.mqtt_enabled = true;
+			/* Named on the command line: dialled, even the vendor's cloud. */
+			a->to.dial_factory_broker = sc_twin_is_factory_broker(optarg);
+			a->to.given |= SC_GIVEN_BROKER;
 			set_text("--mqtt", optarg, a->to.factory.broker, sizeof a->to.factory.broker);
 			break;
 		case O_MQTT_USER:
 			if (set_text("--mqtt-user", optarg, a->to.factory.username, sizeof a->to.factory.username))
 				return EXIT_USAGE;
+			a->to.given |= SC_GIVEN_MQTT_USER;
 			break;
 		case O_MQTT_PW:
 			if (set_text("--mqtt-password", optarg, a->to.factory.password,
 				     sizeof a->to.factory.password))
 				return EXIT_USAGE;
+			a->to.given |= SC_GIVEN_MQTT_PASSWORD;
 			break;
 		case O_PLAIN:
 			a->to.plaintext_ok = true;
@@ -622,6 +638,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			set_text("--site", optarg, a->to.factory.site, sizeof a->to.factory.site);
+			a->to.given |= SC_GIVEN_SITE;
 			break;
 		case O_SERIAL:
 			if (!valid_serial(optarg)) {
@@ -708,11 +725,22 @@ static int parse_options(int argc, char **argv, struct args *a)
 				break;
 			}
 			if (parse_hostport(optarg, host, 64, port) != 0) {
-				fprintf(stderr, "sc-sim: --%s: '%s' is not ADDR:PORT or off\n",
+				fprintf(stderr, "sc-sim: --%s: '%s' is not ADDR:PORT, :PORT or off\n",
 					c == O_HTTP ? "http" : "https", optarg);
 				return EXIT_USAGE;
 			}
 			*addr = host;
+			*(c == O_HTTP ? &http_given : &https_given) = true;
+			break;
+		}
+		case O_LISTEN: {
+			struct in_addr ia;
+			if (strlen(optarg) >= sizeof listen_host || inet_pton(AF_INET, optarg, &ia) != 1) {
+				fprintf(stderr, "sc-sim: --listen: '%s' is not an IPv4 address such as "
+						"127.0.0.1 or 0.0.0.0\n", optarg);
+				return EXIT_USAGE;
+			}
+			memcpy(listen_host, optarg, strlen(optarg) + 1);
 			break;
 		}
 		case O_STATE:
@@ -833,6 +861,14 @@ static int parse_options(int argc, char **argv, struct args *a)
 		sc_log(SC_LOG_WARN, "the %s meter does not match the %s device: its telegrams "
 				    "will be rejected", sc_flavour_name(a->to.src.flavour),
 		       sc_protocol_name(a->to.dev.protocol));
+	/* A server without an address of its own (no option, or ":PORT")
+	 * listens on --listen's. */
+	if (!mb_given || !mb_host[0])
+		memcpy(mb_host, listen_host, sizeof listen_host);
+	if (!http_given || !http_host[0])
+		memcpy(http_host, listen_host, sizeof listen_host);
+	if (!https_given || !https_host[0])
+		memcpy(https_host, listen_host, sizeof listen_host);
 	a->to.modbus.addr = mb_host;
 	/* The control API drives the twin without a password: beyond loopback
 	 * only when asked for. */

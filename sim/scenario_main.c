@@ -298,7 +298,7 @@ static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 {
 	struct scn *x = arg;
 	if (st->kind == SC_STEP_BROKER && !x->broker_url) {
-		snprintf(why, cap, "no MQTT in this run");
+		snprintf(why, cap, "--mqtt off: no broker in this run");
 		return 1;
 	}
 	struct act_arg a = {x, st};
@@ -389,6 +389,53 @@ static bool needs_mqtt(const struct sc_scenario *s)
 	return false;
 }
 
+/* --mqtt off: what only MQTT can show is not checked. Each MQTT expectation,
+ * each MQTT counter (mqtt_*) of a counters expectation and each MQTT state
+ * (Status.MQTT.*) of an expectation on /sim/v1/state gets a SKIP line
+ * saying so in run, before the run, and is taken out of the scenario (a
+ * counters expectation left with nothing goes too); the run checks the rest.
+ * 0, or -1 out of memory. */
+static int skip_mqtt(struct sc_scenario *s, struct sc_run *run)
+{
+	static const char why[] = "--mqtt off: MQTT is not checked in this run";
+	for (int i = 0; i < s->nsteps; i++) {
+		struct sc_step *st = &s->steps[i];
+		for (int k = 0; k < st->nexpect; k++) {
+			struct sc_expect *e = &st->expect[k];
+			if (e->kind == SC_EXPECT_MQTT) {
+				if (sc_run_skip(run, stdout, st, e, why) != 0)
+					return -1;
+				continue;
+			}
+			bool counters = e->kind == SC_EXPECT_COUNTERS;
+			bool state = e->kind == SC_EXPECT_HTTP && strcmp(e->path, "/sim/v1/state") == 0;
+			if (!counters && !state)
+				continue;
+			int kept = 0;
+			for (int j = 0; j < e->nm; j++) {
+				const char *key = e->m[j].key;
+				if (counters ? strncmp(key, "mqtt_", 5) != 0
+					     : strncmp(key, "Status.MQTT.", 12) != 0) {
+					e->m[kept++] = e->m[j];
+					continue;
+				}
+				struct sc_expect one = *e;
+				snprintf(one.path, sizeof one.path, "%s%s", counters ? "Status.Counters."
+										: "/sim/v1/state ", key);
+				if (sc_run_skip(run, stdout, st, &one, why) != 0)
+					return -1;
+				free(e->m[j].str);
+			}
+			/* Nothing left to check: dropped with the MQTT ones below. */
+			if (kept == 0 && (counters || e->status == 0))
+				e->kind = SC_EXPECT_MQTT;
+			e->nm = kept;
+		}
+	}
+	sc_scenario_drop_expects(s, SC_EXPECT_MQTT);
+	return 0;
+}
+
 int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 {
 	/* Read and load: every error names the file and the JSON path. */
@@ -448,14 +495,28 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	}
 	struct sc_broker_proc broker = {0};
 	const char *broker_url = NULL;
+	/* --mqtt URL: a copy, as the URL given may be the factory broker's
+	 * field that the broker is written into below. */
+	static char given_url[sizeof to->factory.broker];
+	struct sc_run skipped = {0};
+	if (o->mqtt_off && skip_mqtt(s, &skipped) != 0) {
+		fprintf(stderr, "sc-sim: out of memory\n");
+		sc_run_free(&skipped);
+		sc_scenario_free(s);
+		return 1;
+	}
 	if (o->mqtt_off || !needs_mqtt(s)) {
 		to->mqtt_off = true;
 	} else if (o->mqtt_url) {
-		broker_url = o->mqtt_url;
+		snprintf(given_url, sizeof given_url, "%s", o->mqtt_url);
+		broker_url = given_url;
+		/* Named on the command line: dialled, whichever broker it is. */
+		to->dial_factory_broker = true;
 	} else {
 		if (sc_broker_start(&broker, err, sizeof err) != 0) {
 			fprintf(stderr, "sc-sim: scenario %s needs an MQTT broker: %s (or give --mqtt URL)\n",
 				s->name, err);
+			sc_run_free(&skipped);
 			sc_scenario_free(s);
 			return 3;
 		}
@@ -475,6 +536,7 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 
 	struct scn x;
 	memset(&x, 0, sizeof x);
+	x.run = skipped; /* the SKIP lines of --mqtt off, first in the results */
 	x.s = s;
 	char *path_copy = strdup(o->path);
 	x.dir = path_copy ? dirname(path_copy) : ".";

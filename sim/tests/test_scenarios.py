@@ -485,5 +485,70 @@ class RealTime(unittest.TestCase):
         self.assertIn("real time", r.stderr)
 
 
+class MqttChoice(unittest.TestCase):
+    """--mqtt with --scenario: a broker of the user's instead of the private
+    one, or off (what only MQTT shows is SKIP, with the reason)."""
+
+    def test_a_broker_given_by_url_is_used(self):
+        import brokertest
+        with tempfile.TemporaryDirectory(prefix="sc-scn-mqtt-") as d:
+            broker = brokertest.Broker(d)
+            sub = None
+            try:
+                sub = brokertest.Subscriber(broker.port, "devices/#")
+                path = os.path.join(SCENARIOS, "crc-error-burst.json")
+                r = run(path, "--speed", "max", "--mqtt", "mqtt://127.0.0.1:%d" % broker.port)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertNotIn("is not a host name", r.stderr)
+                name, passed, failed, skipped, telegrams = summary(r.stdout)
+                self.assertEqual((name, failed, skipped), ("crc-error-burst", 0, 0), r.stdout)
+                mqtt = [ln for ln in r.stdout.splitlines() if ln.startswith("PASS") and " mqtt " in ln]
+                self.assertTrue(mqtt, r.stdout)
+                # The twin published to this broker, not to a private one.
+                with open(path) as f:
+                    serial = json.load(f).get("serial", "E8DB84000001")
+                got = sub.until(lambda m: m[0].endswith(serial + "/data/power_instant"))
+                self.assertTrue(got)
+            finally:
+                if sub:
+                    sub.close()
+                broker.close()
+
+    def test_off_skips_mqtt_with_the_reason_and_checks_the_rest(self):
+        for base in ("crc-error-burst", "broker-outage"):
+            with self.subTest(base):
+                path = os.path.join(SCENARIOS, base + ".json")
+                r = run(path, "--speed", "max", "--mqtt", "off")
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                lines = r.stdout.splitlines()
+                self.assertEqual([ln for ln in lines if ln.startswith("FAIL")], [], r.stdout)
+                skips = [ln for ln in lines if ln.startswith("SKIP")]
+                name, passed, failed, skipped, telegrams = summary(r.stdout)
+                self.assertEqual(skipped, len(skips))
+                self.assertGreater(passed, 0)
+                actions = [ln for ln in skips if re.match(r"SKIP steps\[\d+\] at [\d.]+ s: action ", ln)]
+                for ln in actions:
+                    self.assertTrue(ln.endswith(": --mqtt off: no broker in this run"), ln)
+                self.assertEqual(len(actions), 2 if base == "broker-outage" else 0, r.stdout)
+                for ln in set(skips) - set(actions):
+                    self.assertTrue(ln.endswith(": --mqtt off: MQTT is not checked in this run"), ln)
+                    self.assertRegex(ln, r"^SKIP steps\[\d+\]\.expect(\[\d+\])? at [\d.]+ s: "
+                                         r"(mqtt power_instant|mqtt device_counters|counters "
+                                         r"Status\.Counters\.mqtt_\w+|http /sim/v1/state "
+                                         r"Status\.MQTT\.\w+):")
+                # The others are still checked: Modbus and the LED pass.
+                self.assertTrue([ln for ln in lines if ln.startswith("PASS") and " modbus " in ln])
+                self.assertNotIn("did not connect", r.stderr)
+                self.assertIn("no MQTT", r.stderr)
+        # An MQTT expectation, and the counters: skipped, not failed after waiting.
+        r = run(os.path.join(SCENARIOS, "crc-error-burst.json"), "--speed", "max", "--mqtt", "off")
+        self.assertIn("SKIP steps[0].expect[1] at 0 s: mqtt power_instant: --mqtt off", r.stdout)
+        self.assertIn("SKIP steps[0].expect[2] at 0 s: counters Status.Counters.mqtt_send_pass: "
+                      "--mqtt off", r.stdout)
+        # The same expectation's other counters pass.
+        self.assertRegex(r.stdout, r"PASS steps\[0\]\.expect\[2\] at 9 s: counters "
+                                   r"Status\.Counters\.telegrams_pass")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -308,7 +308,9 @@ int sc_twin_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_
 		free(t);
 		return SC_ERR_INVAL;
 	}
+	struct sc_fw_version fw_given = fw;
 	sc_twin_load_firmware(t, &fw);
+	sc_twin_log_overrides(t, configured ? &saved : NULL, &fw_given, &fw);
 	int64_t now = sc_twin_now_ms(t);
 	sc_dongle_init(&t->dongle, o->serial, &o->factory, configured ? &saved : NULL, configured,
 		       &fw, !o->power_up, now);

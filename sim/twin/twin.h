@@ -24,6 +24,15 @@
 
 struct sc_twin;
 
+/* sc_twin_opts.given: what the command line set. */
+enum {
+	SC_GIVEN_BROKER = 1 << 0,        /* --mqtt URL: MQTT.Enabled, MQTT.Broker */
+	SC_GIVEN_MQTT_USER = 1 << 1,     /* --mqtt-user */
+	SC_GIVEN_MQTT_PASSWORD = 1 << 2, /* --mqtt-password */
+	SC_GIVEN_SITE = 1 << 3,          /* --site */
+	SC_GIVEN_FIRMWARE = 1 << 4,      /* --firmware */
+};
+
 struct sc_twin_opts {
 	char serial[SC_SERIAL_MAX + 1];
 	const char *firmware;          /* the factory version, "5.2.0" */
@@ -36,6 +45,13 @@ struct sc_twin_opts {
 	struct sc_config factory;
 	/* MQTT: what is not in the device configuration. */
 	bool mqtt_off;                 /* --mqtt off: no client at all */
+	/* The factory broker (SC_CONFIG_DEFAULT_BROKER, the vendor's cloud) is
+	 * shown in the configuration but dialled only when this is set (--mqtt
+	 * named it): a twin contacts no host beyond the machine unasked. */
+	bool dial_factory_broker;
+	/* Which factory settings and the firmware the command line gave
+	 * (SC_GIVEN_*): a saved value that overrides one at start is logged. */
+	unsigned given;
 	const char *cafile, *certfile, *keyfile;
 	const char *client_id;         /* NULL = the serial number */
 	int qos;
@@ -77,6 +93,10 @@ int sc_twin_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_
 		  struct sc_twin **out, char *why, size_t cap);
 /* Stops and frees; NULL is fine. */
 void sc_twin_stop(struct sc_twin *t);
+
+/* True when the broker URL names the factory broker's host (the vendor's
+ * cloud, SC_CONFIG_DEFAULT_BROKER), whatever its scheme and port. */
+bool sc_twin_is_factory_broker(const char *url);
 
 struct sc_device *sc_twin_device(struct sc_twin *t);
 /* The ports listened on (useful with port 0); 0 when not listening. */

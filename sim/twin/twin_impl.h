@@ -59,6 +59,10 @@ bool sc_twin_load_config(struct sc_twin *t, struct sc_config *out);
 int sc_twin_save_config(void *arg, const struct sc_config *c, char *why, size_t cap);
 /* The saved firmware version into fw, when there is a usable one. */
 void sc_twin_load_firmware(struct sc_twin *t, struct sc_fw_version *fw);
+/* Logs each setting the command line gave (t->o.given) that the saved
+ * configuration or firmware version overrides at start, a line each. */
+void sc_twin_log_overrides(const struct sc_twin *t, const struct sc_config *saved,
+			   const struct sc_fw_version *fw_given, const struct sc_fw_version *fw_saved);
 /* The running firmware version saved (errors logged). */
 void sc_twin_save_firmware(struct sc_twin *t);
 /* A factory reset: the saved configuration removed (errors logged). */

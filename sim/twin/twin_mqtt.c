@@ -7,6 +7,7 @@
  * off, no route to it in the network model). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "payload.h"
@@ -31,6 +32,19 @@ static const char *broker_refusal(const struct sc_twin *t, const char *host)
 	return sc_dongle_broker_route(&t->dongle, host);
 }
 
+bool sc_twin_is_factory_broker(const char *url)
+{
+	struct sc_broker b, factory;
+	char why[160];
+	if (sc_broker_parse(url, &b, why, sizeof why) != SC_OK ||
+	    sc_broker_parse(SC_CONFIG_DEFAULT_BROKER, &factory, why, sizeof why) != SC_OK)
+		return false;
+	size_t n = strlen(b.host);
+	while (n > 0 && b.host[n - 1] == '.') /* the root's dot: the same host */
+		n--;
+	return n == strlen(factory.host) && strncasecmp(b.host, factory.host, n) == 0;
+}
+
 void sc_twin_stop_mqtt(struct sc_twin *t)
 {
 	sc_mqtt_stop(t->mqtt);
@@ -48,6 +62,14 @@ void sc_twin_start_mqtt(struct sc_twin *t)
 	}
 	if (!c->mqtt_enabled) {
 		snprintf(t->mqtt_note, sizeof t->mqtt_note, "disabled in the configuration");
+		return;
+	}
+	if (!t->o.dial_factory_broker && sc_twin_is_factory_broker(c->broker)) {
+		snprintf(t->mqtt_note, sizeof t->mqtt_note,
+			 "the factory broker is not dialled by a twin (--mqtt URL names a broker)");
+		sc_log(SC_LOG_INFO, "mqtt: %s is the factory broker (the vendor's cloud); a twin does "
+				    "not dial it unless --mqtt names it: give --mqtt URL for a broker, or "
+				    "--mqtt off", c->broker);
 		return;
 	}
 	struct sc_mqtt_opts mo = {0};

@@ -59,6 +59,53 @@ bool sc_twin_load_config(struct sc_twin *t, struct sc_config *out)
 	return true;
 }
 
+/* One line: the flag, its value, and the saved one with where it is. */
+static void log_override(const struct sc_twin *t, const char *flag, const char *given,
+			 const char *field, const char *saved)
+{
+	sc_log(SC_LOG_WARN, "config: %s %s is overridden by the saved configuration: %s is %s in "
+			    "%s/" CONFIG_FILE " (a factory reset, or a start without the file, "
+			    "returns to the command line's)", flag, given, field, saved, t->state.dir);
+}
+
+void sc_twin_log_overrides(const struct sc_twin *t, const struct sc_config *saved,
+			   const struct sc_fw_version *fw_given, const struct sc_fw_version *fw_saved)
+{
+	const struct sc_config *f = &t->o.factory;
+	unsigned given = t->o.given;
+	if (saved && (given & SC_GIVEN_BROKER)) {
+		if (!saved->mqtt_enabled)
+			log_override(t, "--mqtt", f->broker, "MQTT.Enabled", "false");
+		else if (strcmp(saved->broker, f->broker) != 0)
+			log_override(t, "--mqtt", f->broker, "MQTT.Broker", saved->broker);
+	}
+	if (saved && (given & SC_GIVEN_SITE) && strcmp(saved->site, f->site) != 0) {
+		char quoted[sizeof saved->site + 2];
+		snprintf(quoted, sizeof quoted, "'%s'", saved->site);
+		char flag_value[sizeof f->site + 2];
+		snprintf(flag_value, sizeof flag_value, "'%s'", f->site);
+		log_override(t, "--site", flag_value, "MQTT.Site", quoted);
+	}
+	if (saved && (given & SC_GIVEN_MQTT_USER) && strcmp(saved->username, f->username) != 0) {
+		char quoted[sizeof saved->username + 2];
+		snprintf(quoted, sizeof quoted, "'%s'", saved->username);
+		char flag_value[sizeof f->username + 2];
+		snprintf(flag_value, sizeof flag_value, "'%s'", f->username);
+		log_override(t, "--mqtt-user", flag_value, "MQTT.Username", quoted);
+	}
+	if (saved && (given & SC_GIVEN_MQTT_PASSWORD) && strcmp(saved->password, f->password) != 0)
+		log_override(t, "--mqtt-password", "(not shown)", "MQTT.Password",
+			     "another one (not shown)");
+	if ((given & SC_GIVEN_FIRMWARE) &&
+	    sc_fw_cmp(fw_given, fw_saved) != 0) {
+		char a[16], b[16];
+		sc_fw_format(fw_given, a, sizeof a);
+		sc_fw_format(fw_saved, b, sizeof b);
+		sc_log(SC_LOG_WARN, "firmware: --firmware %s is overridden by the version saved by a "
+				    "simulated update: %s in %s/" FIRMWARE_FILE, a, b, t->state.dir);
+	}
+}
+
 void sc_twin_forget_config(struct sc_twin *t)
 {
 	char why[256];
