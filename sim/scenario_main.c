@@ -525,10 +525,7 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	if (broker_url) {
 		to->mqtt_off = false;
 		to->factory.mqtt_enabled = true;
-		/* --mqtt URL is already there (o->mqtt_url points at it): copying
-		 * a string onto itself left it empty. */
-		if (broker_url != to->factory.broker)
-			snprintf(to->factory.broker, sizeof to->factory.broker, "%s", broker_url);
+		snprintf(to->factory.broker, sizeof to->factory.broker, "%s", broker_url);
 		/* The back-off is the device's (--mqtt-reconnect-min/max): its
 		 * timers run on virtual time. */
 		to->plaintext_ok = true;
