@@ -439,18 +439,24 @@ class Line(Bench):
         sim = self.dut(path)
         r = self.hil(sim, path, "--no-mqtt")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("; 1 telegrams left late (the rig's fault, not the unit's)\n", r.stdout)
         with open(os.path.join(self.report_dir(), "result.json")) as f:
             tels = json.load(f)["telegrams"]
-        self.assertEqual(tels["late"], 1)
-        self.assertEqual([e["n"] for e in tels["each"] if e["late"]], [2])
+        # Telegram 2 left late; on a busy machine the pty may still be
+        # draining the noise when telegram 3 is due, so it may be late too:
+        # whatever the count, every late one is said so, in each place.
+        late_ns = [e["n"] for e in tels["each"] if e["late"]]
+        self.assertEqual(late_ns[:1], [2], tels["each"])
+        self.assertEqual(tels["late"], len(late_ns))
+        self.assertIn("; %d telegrams left late (the rig's fault, not the unit's)\n" % len(late_ns),
+                      r.stdout)
         late = tels["each"][1]
         self.assertGreater(late["late_s"], 0.5)
         self.assertGreater(late["written"], 1.5)
         with open(os.path.join(self.report_dir(), "report.html")) as f:
             html = f.read()
-        self.assertEqual(html.count("<b>late (rig)</b>"), 1)
-        self.assertIn("1 telegram left the meter line more than 50 ms after its time", html)
+        self.assertEqual(html.count("<b>late (rig)</b>"), len(late_ns))
+        self.assertRegex(html, r"%d telegrams? left the meter line more than 50 ms after (its|their) "
+                               r"time" % len(late_ns))
 
     def _served(self, sim):
         try:
