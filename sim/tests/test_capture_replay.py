@@ -298,12 +298,13 @@ class Record(Scratch):
             except (OSError, zlib.error):
                 return []
 
-        # --speed 5: a busy machine's scheduling delay of 50 ms is a
-        # quarter second of the device's clock (at 20 it was a whole one).
-        with simtest.Sim("--source", "gen:dsmr50", "--speed", "5", "--start", "1751360400",
+        # In real time (--speed 1): a busy machine's scheduling delay of
+        # 150 ms stays within the spacing's tolerance (at --speed 5 it was
+        # three quarters of a second of the device's clock).
+        with simtest.Sim("--source", "gen:dsmr50", "--speed", "1", "--start", "1751360400",
                          "--record", rec) as sim:
             # Written through while it runs: readable before the end.
-            simtest.wait_until(lambda: len(lines()) >= 9, timeout=30)
+            simtest.wait_until(lambda: len(lines()) >= 5, timeout=30)
             self.assertEqual(sim.stop(), 0)
             sim.wait_for(r"record: \d+ reads of the meter line written")
         got = lines()
@@ -312,7 +313,7 @@ class Record(Scratch):
         # The first telegram ends within its first second on the line.
         self.assertTrue(1751360400 <= times[0] < 1751360401, times[0])
         # The device clock when each read came: a telegram every second of
-        # it (at --speed 5 a millisecond of scheduling is 5 ms of it).
+        # it.
         for a, b in zip(times, times[1:]):
             self.assertAlmostEqual(b - a, 1.0, delta=0.3)
         with gzip.open(rec) as f:  # closed cleanly: a whole gzip file
