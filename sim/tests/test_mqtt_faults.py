@@ -220,8 +220,10 @@ class NoPuback(unittest.TestCase):
         sim.wait_for(r"mqtt: connected")
         api = simtest_api(sim.http_port)
         # Twice the keep-alive (10 s) without a PUBACK: stalled.
-        seen = wait_until(lambda: "stalled" in api()["Status"]["MQTT"]["LastError"] and api(),
-                          timeout=30, step=0.05)
+        def stalled():
+            doc = api()
+            return doc if "stalled" in doc["Status"]["MQTT"]["LastError"] else None
+        seen = wait_until(stalled, timeout=30, step=0.05)
         self.assertIn("no PUBACK within 10 s", seen["Status"]["MQTT"]["LastError"])
         self.assertNotEqual(seen["Twin"]["MQTT"]["State"], "connected")
         sim.wait_for(r"mqtt: .*stalled: no PUBACK within 10 s", timeout=5)
