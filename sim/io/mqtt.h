@@ -3,8 +3,8 @@
  * alone, over TCP or TLS (mqtt_link.h: no thread, no state shared between
  * clients, a fleet of thousands in one process); the TLS handshake checks
  * the broker's certificate against the device clock and says why it failed
- * (tls_check.h). Connecting never blocks the loop (but for resolving a
- * host name); what is published while disconnected is dropped and counted,
+ * (tls_check.h). Connecting never blocks the loop (a host name resolves
+ * on a thread, mqtt_link.h); what is published while disconnected is dropped and counted,
  * as the device publishes live values, not a queue. */
 #ifndef SC_MQTT_H
 #define SC_MQTT_H

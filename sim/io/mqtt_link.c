@@ -7,9 +7,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,17 +25,43 @@
  * PUBACK: beyond these the broker is not keeping up and a publish fails. */
 #define PENDING_MAX 32
 #define TX_MAX (256 * 1024)
+/* A broker name resolves within this, or the attempt fails. */
+#define RESOLVE_MS 5000
+/* The oldest QoS 1 publish is acknowledged within this (or twice the
+ * keep-alive when that is shorter), or the connection has stalled. */
+#define PUBACK_MAX_MS 30000
 
-enum stage { L_TCP, L_TLS, L_CONNACK, L_UP, L_DEAD };
+enum stage { L_RESOLVE, L_TCP, L_TLS, L_CONNACK, L_UP, L_DEAD };
+
+/* A name resolved by a thread of its own (getaddrinfo blocks, for as long
+ * as the DNS server keeps silent): the result is posted to the loop through
+ * an eventfd. Shared by the thread and the link; the last one to let go
+ * frees it, so a link may give up waiting (and be freed) while the thread
+ * still waits for its answer. */
+struct resolve_job {
+	atomic_int refs;
+	atomic_bool done;
+	int efd;
+	int port;
+	int rc; /* 0, or -1 with why */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char why[200];
+	char host[];
+};
 
 struct sc_mqtt_link {
 	struct sc_loop *loop;
-	int fd;
+	int fd;                          /* -1 while the name resolves */
+	struct resolve_job *job;         /* while the name resolves */
+	struct ssl_ctx_st *tls_ctx;      /* a reference held until the socket exists */
 	enum stage st;
 	struct sc_mqtt_link_events ev;
 	int64_t keepalive_ms, timeout_ms;
 	int64_t opened_ms, last_tx_ms, ping_sent_ms; /* monotonic; ping 0: none out */
+	int64_t ack_limit_ms;            /* a PUBACK later than this: stalled */
 	int timer;
+	int64_t timer_at;                /* loop time the timer fires at */
 	struct sc_mqtt_reader rd;
 	/* What could not be written at once. */
 	uint8_t *tx;
@@ -41,6 +70,7 @@ struct sc_mqtt_link {
 	uint64_t ends[PENDING_MAX];      /* QoS 0 messages in tx: where each ends */
 	int nends;
 	uint16_t ids[PENDING_MAX];       /* QoS 1 messages without PUBACK */
+	int64_t sent_ms[PENDING_MAX];    /* when each was handed over (monotonic) */
 	int nids;
 	uint16_t next_id;
 	uint64_t ok, failed;
@@ -49,6 +79,7 @@ struct sc_mqtt_link {
 	SSL *ssl;
 	bool tls_wants_write;            /* OpenSSL waits for the socket to take bytes */
 	char *host;                      /* the name the broker's certificate must bear */
+	int64_t tls_time;
 	char tls_error[200];             /* why the last TLS call failed, "" when none */
 };
 
@@ -57,8 +88,33 @@ static void on_timer(void *arg);
 static void arm(struct sc_mqtt_link *l, int64_t in_ms)
 {
 	sc_loop_cancel_timer(l->loop, l->timer);
-	l->timer = sc_loop_add_timer(l->loop, sc_loop_now(l->loop) + (in_ms > 0 ? in_ms : 0),
-				     on_timer, l);
+	l->timer_at = sc_loop_now(l->loop) + (in_ms > 0 ? in_ms : 0);
+	l->timer = sc_loop_add_timer(l->loop, l->timer_at, on_timer, l);
+}
+
+/* The timer fires within in_ms (earlier when it is due earlier already). */
+static void arm_by(struct sc_mqtt_link *l, int64_t in_ms)
+{
+	if (l->timer < 0 || sc_loop_now(l->loop) + in_ms < l->timer_at)
+		arm(l, in_ms);
+}
+
+static void job_release(struct resolve_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		close(j->efd);
+		free(j);
+	}
+}
+
+/* The link stops waiting for its name (the thread may still run). */
+static void drop_job(struct sc_mqtt_link *l)
+{
+	if (!l->job)
+		return;
+	sc_loop_del_fd(l->loop, l->job->efd);
+	job_release(l->job);
+	l->job = NULL;
 }
 
 /* Readable always; writable while bytes wait or OpenSSL waits to write. */
@@ -160,7 +216,9 @@ static void die(struct sc_mqtt_link *l, const char *why)
 	l->st = L_DEAD;
 	sc_loop_cancel_timer(l->loop, l->timer);
 	l->timer = -1;
-	sc_loop_del_fd(l->loop, l->fd);
+	drop_job(l);
+	if (l->fd >= 0)
+		sc_loop_del_fd(l->loop, l->fd);
 	lose_pending(l);
 	l->ev.down(l->ev.arg, was_up, why);
 }
@@ -303,7 +361,9 @@ static void on_packet(struct sc_mqtt_link *l, const struct sc_mqtt_packet *p, bo
 	case SC_MQTT_T_PUBACK:
 		for (int i = 0; i < l->nids; i++) {
 			if (l->ids[i] == p->id) {
-				l->ids[i] = l->ids[--l->nids];
+				l->nids--;
+				l->ids[i] = l->ids[l->nids];
+				l->sent_ms[i] = l->sent_ms[l->nids];
 				l->ok++;
 				return;
 			}
@@ -466,13 +526,26 @@ static void on_fd(void *arg, int fd, short revents)
 	}
 }
 
-/* Connect timeout before CONNACK; keep-alive after. Times are monotonic:
- * a loop on virtual time fires the timer early and it is set again. */
+/* The time limit of the name's resolution, then the connect timeout
+ * before CONNACK; keep-alive and the PUBACK limit after. Times are
+ * monotonic: a loop on virtual time fires the timer early and it is set
+ * again. */
 static void on_timer(void *arg)
 {
 	struct sc_mqtt_link *l = arg;
 	l->timer = -1;
 	int64_t now = sc_mono_ms();
+	if (l->st == L_RESOLVE) {
+		if (now - l->opened_ms >= RESOLVE_MS) {
+			char why[160];
+			snprintf(why, sizeof why, "cannot resolve %s: no answer within %d s",
+				 l->job->host, RESOLVE_MS / 1000);
+			die(l, why);
+			return;
+		}
+		arm(l, RESOLVE_MS - (now - l->opened_ms));
+		return;
+	}
 	if (l->st != L_UP) {
 		if (now - l->opened_ms >= l->timeout_ms) {
 			char why[96];
@@ -487,29 +560,50 @@ static void on_timer(void *arg)
 		arm(l, l->timeout_ms - (now - l->opened_ms));
 		return;
 	}
-	if (l->keepalive_ms <= 0)
-		return;
-	if (l->ping_sent_ms && now - l->ping_sent_ms >= l->keepalive_ms) {
-		char why[96];
-		snprintf(why, sizeof why, "no PINGRESP within %lld s: the broker is gone",
-			 (long long)(l->keepalive_ms / 1000));
-		die(l, why);
-		return;
-	}
-	if (!l->ping_sent_ms && now - l->last_tx_ms >= l->keepalive_ms) {
-		uint8_t p[2];
-		sc_mqtt_encode_pingreq(p, sizeof p);
-		if (send_or_die(l, p, 2, "sending PINGREQ") != 0)
+	int64_t next = INT64_MAX;
+	if (l->nids > 0) {
+		/* The broker takes publishes but acknowledges none: the window
+		 * fills and QoS 1 stops for good while the connection looks up. */
+		int64_t oldest = l->sent_ms[0];
+		for (int i = 1; i < l->nids; i++)
+			if (l->sent_ms[i] < oldest)
+				oldest = l->sent_ms[i];
+		if (now - oldest >= l->ack_limit_ms) {
+			char why[160];
+			snprintf(why, sizeof why,
+				 "stalled: no PUBACK within %lld s (%d QoS 1 publishes unacknowledged)",
+				 (long long)(l->ack_limit_ms / 1000), l->nids);
+			die(l, why);
 			return;
-		l->ping_sent_ms = now;
+		}
+		next = oldest + l->ack_limit_ms;
 	}
-	int64_t next = l->ping_sent_ms ? l->ping_sent_ms + l->keepalive_ms
-				       : l->last_tx_ms + l->keepalive_ms;
-	arm(l, next - now);
+	if (l->keepalive_ms > 0) {
+		if (l->ping_sent_ms && now - l->ping_sent_ms >= l->keepalive_ms) {
+			char why[96];
+			snprintf(why, sizeof why, "no PINGRESP within %lld s: the broker is gone",
+				 (long long)(l->keepalive_ms / 1000));
+			die(l, why);
+			return;
+		}
+		if (!l->ping_sent_ms && now - l->last_tx_ms >= l->keepalive_ms) {
+			uint8_t p[2];
+			sc_mqtt_encode_pingreq(p, sizeof p);
+			if (send_or_die(l, p, 2, "sending PINGREQ") != 0)
+				return;
+			l->ping_sent_ms = now;
+		}
+		int64_t ka = l->ping_sent_ms ? l->ping_sent_ms + l->keepalive_ms
+					     : l->last_tx_ms + l->keepalive_ms;
+		if (ka < next)
+			next = ka;
+	}
+	if (next != INT64_MAX)
+		arm(l, next - now);
 }
 
-static int resolve(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len,
-		   char *why, size_t cap)
+/* An address literal: no resolver needed. 0, or -1 when host is a name. */
+static int literal(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len)
 {
 	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
@@ -526,84 +620,202 @@ static int resolve(const char *host, int port, struct sockaddr_storage *sa, sock
 		*len = sizeof *v6;
 		return 0;
 	}
+	return -1;
+}
+
+/* The resolver thread: getaddrinfo as long as it takes, the result posted
+ * to the loop. Touches nothing but its job. */
+static void *resolver(void *arg)
+{
+	struct resolve_job *j = arg;
 	struct addrinfo hints, *res = NULL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
+	int rc = getaddrinfo(j->host, NULL, &hints, &res);
 	if (rc != 0 || !res) {
-		snprintf(why, cap, "cannot resolve %s: %s", host, gai_strerror(rc));
+		snprintf(j->why, sizeof j->why, "cannot resolve %s: %s", j->host,
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		j->rc = -1;
+	} else {
+		memcpy(&j->sa, res->ai_addr, res->ai_addrlen);
+		j->salen = res->ai_addrlen;
+		if (j->sa.ss_family == AF_INET)
+			((struct sockaddr_in *)&j->sa)->sin_port = htons((uint16_t)j->port);
+		else
+			((struct sockaddr_in6 *)&j->sa)->sin6_port = htons((uint16_t)j->port);
+		j->rc = 0;
+	}
+	if (res)
+		freeaddrinfo(res);
+	atomic_store_explicit(&j->done, true, memory_order_release);
+	uint64_t one = 1;
+	ssize_t w = write(j->efd, &one, sizeof one);
+	(void)w; /* an eventfd counter takes it: it cannot overflow here */
+	job_release(j);
+	return NULL;
+}
+
+/* Creates the socket and starts connecting to sa; 0, or -1 with why. */
+static int start_connect(struct sc_mqtt_link *l, const struct sockaddr_storage *sa,
+			 socklen_t salen, int64_t tls_time, char *why, size_t cap)
+{
+	l->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(why, cap, "socket: %s", strerror(errno));
 		return -1;
 	}
-	memcpy(sa, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	if (sa->ss_family == AF_INET)
-		v4->sin_port = htons((uint16_t)port);
-	else
-		v6->sin6_port = htons((uint16_t)port);
-	freeaddrinfo(res);
+	/* Each publish goes out at once (a broker acknowledges QoS 0 only with
+	 * its delayed ACK: with Nagle each message would wait for it). */
+	int one = 1;
+	(void)setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (l->tls_ctx) {
+		l->ssl = sc_tls_client_new(l->tls_ctx, l->fd, l->host, tls_time, why, cap);
+		SSL_CTX_free(l->tls_ctx);
+		l->tls_ctx = NULL;
+		if (!l->ssl)
+			goto fail;
+	}
+	l->st = L_TCP;
+	l->opened_ms = l->last_tx_ms = sc_mono_ms();
+	if (connect(l->fd, (const struct sockaddr *)sa, salen) != 0 && errno != EINPROGRESS) {
+		snprintf(why, cap, "TCP connect: %s", strerror(errno));
+		goto fail;
+	}
+	if (sc_loop_add_fd(l->loop, l->fd, POLLOUT, on_fd, l) != 0) {
+		snprintf(why, cap, "out of memory");
+		goto fail;
+	}
+	arm(l, l->timeout_ms);
+	return 0;
+fail:
+	SSL_free(l->ssl);
+	l->ssl = NULL;
+	close(l->fd);
+	l->fd = -1;
+	return -1;
+}
+
+/* The resolver's answer arrived: connect, or fail as open would have. */
+static void on_resolved(void *arg, int fd, short revents)
+{
+	struct sc_mqtt_link *l = arg;
+	(void)revents;
+	uint64_t n;
+	ssize_t r = read(fd, &n, sizeof n);
+	(void)r;
+	struct resolve_job *j = l->job;
+	if (!atomic_load_explicit(&j->done, memory_order_acquire))
+		return;
+	char why[300];
+	int rc = j->rc;
+	struct sockaddr_storage sa = j->sa;
+	socklen_t salen = j->salen;
+	snprintf(why, sizeof why, "%s", j->why);
+	drop_job(l);
+	if (rc != 0 || start_connect(l, &sa, salen, l->tls_time, why, sizeof why) != 0)
+		die(l, why);
+}
+
+static void link_free(struct sc_mqtt_link *l)
+{
+	drop_job(l);
+	if (l->tls_ctx)
+		SSL_CTX_free(l->tls_ctx);
+	SSL_free(l->ssl);
+	free(l->host);
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->tx);
+	free(l);
+}
+
+/* Starts the resolver thread for l's host; 0, or -1 with why. */
+static int start_resolve(struct sc_mqtt_link *l, const char *host, int port, char *why, size_t cap)
+{
+	size_t hl = strlen(host);
+	struct resolve_job *j = calloc(1, sizeof *j + hl + 1);
+	if (!j) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	memcpy(j->host, host, hl + 1);
+	j->port = port;
+	atomic_init(&j->refs, 2);
+	atomic_init(&j->done, false);
+	j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (j->efd < 0) {
+		snprintf(why, cap, "eventfd: %s", strerror(errno));
+		free(j);
+		return -1;
+	}
+	if (sc_loop_add_fd(l->loop, j->efd, POLLIN, on_resolved, l) != 0) {
+		snprintf(why, cap, "out of memory");
+		close(j->efd);
+		free(j);
+		return -1;
+	}
+	pthread_attr_t at;
+	pthread_t th;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	/* Enough for getaddrinfo and its NSS modules; little for a fleet. */
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	int e = pthread_create(&th, &at, resolver, j);
+	pthread_attr_destroy(&at);
+	if (e != 0) {
+		snprintf(why, cap, "cannot resolve %s: no thread: %s", host, strerror(e));
+		sc_loop_del_fd(l->loop, j->efd);
+		close(j->efd);
+		free(j);
+		return -1;
+	}
+	l->job = j;
+	l->st = L_RESOLVE;
+	l->opened_ms = sc_mono_ms();
+	arm(l, RESOLVE_MS);
 	return 0;
 }
 
 struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqtt_link_opts *o,
 				       const struct sc_mqtt_link_events *ev, char *why, size_t cap)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	if (resolve(o->host, o->port, &sa, &salen, why, cap) != 0)
-		return NULL;
 	struct sc_mqtt_link *l = calloc(1, sizeof *l);
 	if (!l) {
 		snprintf(why, cap, "out of memory");
 		return NULL;
 	}
 	l->loop = loop;
+	l->fd = -1;
 	l->ev = *ev;
 	l->connect = o->connect;
 	l->keepalive_ms = (int64_t)o->connect.keepalive_s * 1000;
 	l->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	l->ack_limit_ms = l->keepalive_ms > 0 && 2 * l->keepalive_ms < PUBACK_MAX_MS
+				  ? 2 * l->keepalive_ms
+				  : PUBACK_MAX_MS;
 	l->timer = -1;
 	l->next_id = 1;
+	l->tls_time = o->tls_time;
 	sc_mqtt_reader_init(&l->rd);
-	l->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0) {
-		snprintf(why, cap, "socket: %s", strerror(errno));
-		free(l);
-		return NULL;
-	}
-	/* Each publish goes out at once (a broker acknowledges QoS 0 only with
-	 * its delayed ACK: with Nagle each message would wait for it). */
-	int one = 1;
-	(void)setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (o->tls) {
 		l->host = strdup(o->host);
-		l->ssl = l->host ? sc_tls_client_new(o->tls, l->fd, o->host, o->tls_time, why, cap)
-				 : NULL;
-		if (!l->ssl) {
-			if (!l->host)
-				snprintf(why, cap, "out of memory");
-			free(l->host);
-			close(l->fd);
-			free(l);
+		if (!l->host || SSL_CTX_up_ref(o->tls) != 1) {
+			snprintf(why, cap, "out of memory");
+			link_free(l);
 			return NULL;
 		}
+		l->tls_ctx = o->tls;
 	}
-	l->opened_ms = l->last_tx_ms = sc_mono_ms();
-	if (connect(l->fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
-		snprintf(why, cap, "TCP connect: %s", strerror(errno));
-		goto fail;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int rc = literal(o->host, o->port, &sa, &salen) == 0
+			 ? start_connect(l, &sa, salen, o->tls_time, why, cap)
+			 : start_resolve(l, o->host, o->port, why, cap);
+	if (rc != 0) {
+		link_free(l);
+		return NULL;
 	}
-	if (sc_loop_add_fd(loop, l->fd, POLLOUT, on_fd, l) != 0) {
-		snprintf(why, cap, "out of memory");
-		goto fail;
-	}
-	arm(l, l->timeout_ms);
 	return l;
-fail:
-	SSL_free(l->ssl);
-	free(l->host);
-	close(l->fd);
-	free(l);
-	return NULL;
 }
 
 void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
@@ -623,16 +835,13 @@ void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
 	}
 	if (l->st != L_DEAD) {
 		sc_loop_cancel_timer(l->loop, l->timer);
-		sc_loop_del_fd(l->loop, l->fd);
+		if (l->fd >= 0)
+			sc_loop_del_fd(l->loop, l->fd);
 		lose_pending(l);
 	}
-	SSL_free(l->ssl);
-	free(l->host);
-	close(l->fd);
 	*ok += l->ok;
 	*failed += l->failed;
-	free(l->tx);
-	free(l);
+	link_free(l);
 }
 
 bool sc_mqtt_link_up(const struct sc_mqtt_link *l)
@@ -678,9 +887,12 @@ bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void 
 		return false;
 	}
 	l->last_tx_ms = sc_mono_ms();
-	if (qos == 1)
+	if (qos == 1) {
+		l->sent_ms[l->nids] = l->last_tx_ms;
 		l->ids[l->nids++] = id;
-	else if (l->written >= l->queued)
+		if (l->nids == 1)
+			arm_by(l, l->ack_limit_ms);
+	} else if (l->written >= l->queued)
 		l->ok++;
 	else
 		l->ends[l->nends++] = l->queued;

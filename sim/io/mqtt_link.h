@@ -1,7 +1,14 @@
 /* One MQTT 3.1.1 connection over TCP or TLS, on the event loop: no thread,
  * one descriptor, a few hundred bytes while idle over TCP, so that a fleet
  * of thousands of devices runs in one process. The TLS handshake runs on
- * the loop too (OpenSSL, non-blocking). The device's client (mqtt.h)
+ * the loop too (OpenSSL, non-blocking). A broker given by name is resolved
+ * by a short-lived thread of its own (getaddrinfo blocks as long as a DNS
+ * server keeps silent), which posts the address to the loop; without an
+ * answer within 5 s the attempt fails ("cannot resolve NAME: no answer
+ * within 5 s"). A connection whose oldest QoS 1 publish has no PUBACK
+ * within twice the keep-alive (30 s at most) has stalled: the link goes
+ * down with "stalled: no PUBACK ...", its unacknowledged publishes counted
+ * as failed (never sent again: clean session, see decisions.md). The device's client (mqtt.h)
  * decides when to connect, hold and retry; a link only connects, sends
  * CONNECT, publishes, keeps the connection alive (PINGREQ) and reports.
  *
@@ -37,8 +44,9 @@ struct sc_mqtt_link_opts {
 
 struct sc_mqtt_link;
 
-/* Starts connecting. NULL with why when it cannot even start (the name does
- * not resolve, the connection is refused at once). A TLS failure's why
+/* Starts connecting. NULL with why when it cannot even start (the
+ * connection to an address is refused at once, no resources); a name that
+ * does not resolve is reported by down(), as a connection that failed. A TLS failure's why
  * starts with "TLS: " and names the cause (tls_check.h). */
 struct sc_mqtt_link *sc_mqtt_link_open(struct sc_loop *loop, const struct sc_mqtt_link_opts *o,
 				       const struct sc_mqtt_link_events *ev, char *why, size_t cap);
