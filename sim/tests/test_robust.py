@@ -6,6 +6,8 @@ Modbus and logging limits."""
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -84,6 +86,38 @@ class Signals(unittest.TestCase):
                     s.reader.join(10)
                     s.wait_for(r"stopping on signal %d" % int(sig), 1)
                 self.assertFalse(os.path.exists(ready), "the ready file outlived sc-sim")
+
+
+class ModbusDeadline(unittest.TestCase):
+    def test_a_request_dripped_a_byte_a_second_is_closed_and_the_slot_freed(self):
+        from pymodbus.client import ModbusTcpClient
+        # The idle timeout (600 s) never fires here: only the request's
+        # deadline can close the connection while each byte beats it.
+        with Sim("--modbus-idle-timeout", "600", "--modbus-clients", "1") as s:
+            request = struct.pack(">HHHBBHH", 1, 0, 6, 1, 3, 0x8006, 2)
+            conn = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            self.addCleanup(conn.close)
+            closed = False
+            # One byte a second, never the whole request (the last byte is held).
+            for b in request[:-1]:
+                try:
+                    conn.sendall(bytes([b]))
+                    conn.settimeout(1.0)
+                    closed = conn.recv(1) == b""
+                except socket.timeout:
+                    continue
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+                if closed:
+                    break
+            self.assertTrue(closed, "a request dripped over %d s still held the slot"
+                            % (len(request) - 1))
+            s.wait_for(r"modbus: client .* closed \(request not complete within its deadline\)")
+            c = ModbusTcpClient("127.0.0.1", port=s.port, timeout=5)
+            self.addCleanup(c.close)
+            self.assertTrue(wait_until(c.connect, 10))
+            r = c.read_holding_registers(0x8006, 2, slave=1)
+            self.assertFalse(r.isError(), r)
 
 
 if __name__ == "__main__":
