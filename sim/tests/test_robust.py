@@ -7,10 +7,15 @@ import os
 import shutil
 import signal
 import socket
+import fcntl
+import json
+import random
 import struct
 import subprocess
+import threading
 import sys
 import tempfile
+import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -118,6 +123,92 @@ class ModbusDeadline(unittest.TestCase):
             self.assertTrue(wait_until(c.connect, 10))
             r = c.read_holding_registers(0x8006, 2, slave=1)
             self.assertFalse(r.isError(), r)
+
+
+def noise(size, seed=1):
+    """Random bytes with telegram starts and ends among them: every kind of
+    rejection the meter input logs."""
+    rnd = random.Random(seed)
+    block = bytes(rnd.getrandbits(8) for _ in range(1 << 16)) + b"/ISK5\\2M550T\r\n!12\r\n" * 200
+    return (block * (size // len(block) + 1))[:size]
+
+
+class Logging(unittest.TestCase):
+    def test_noise_on_the_input_gives_a_bounded_log_with_a_summary(self):
+        data = noise(32 << 20)
+        p = subprocess.Popen(sim_cmd("--source", "stdin", "--http", "off", "--https", "off"),
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        err = []
+        reader = threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True)
+        reader.start()
+        try:
+            p.stdin.write(data)
+            p.stdin.close()
+            # The input read to its end, the process stops on SIGTERM and says
+            # what it left out.
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(30), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        reader.join(10)
+        p.stderr.close()
+        log = err[0]
+        # Without a limit these 32 MB gave over 20 MB of log.
+        self.assertLess(len(log), 1 << 20, "%d bytes of log for %d of noise" % (len(log), len(data)))
+        self.assertRegex(log.decode(errors="replace"), r"warn: \d+ more like this in the last \d+ s: ")
+
+    def test_a_stderr_nobody_reads_never_stops_modbus(self):
+        from pymodbus.client import ModbusTcpClient
+        ready = os.path.join(tmpdir(self), "ready")
+        # stderr is a pipe this test never reads: once it is full, a log line
+        # that waited for it would freeze the device.
+        p = subprocess.Popen(sim_cmd("--source", "stdin", "--ready-file", ready, "--http", "off",
+                                     "--https", "off", "--log-level", "debug"),
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def stop():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stderr.close()
+        self.addCleanup(stop)
+        # One page of pipe (F_SETPIPE_SZ), so that it is full within the first lines.
+        fcntl.fcntl(p.stderr.fileno(), 1031, 4096)
+
+        def unread():
+            return struct.unpack("i", fcntl.ioctl(p.stderr.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+        fed = [0]
+
+        def feed():
+            try:
+                for k in range(200):
+                    p.stdin.write(noise(1 << 20, seed=k))
+                    fed[0] += 1 << 20
+                p.stdin.close()
+            except (BrokenPipeError, ValueError, OSError):
+                pass
+        threading.Thread(target=feed, daemon=True).start()
+        info = wait_until(lambda: os.path.exists(ready) and open(ready).read().endswith("\n")
+                          and json.load(open(ready)), 15)
+        port = info["modbus"]
+        # The noise's rejections have reached the pipe nobody reads, and
+        # 4 MB of noise (thousands of log lines) have been taken in since:
+        # a device blocked on its log would have stopped reading its input.
+        wait_until(lambda: unread() > 0 and fed[0] >= 4 << 20, 30)
+        for _ in range(3):
+            c = ModbusTcpClient("127.0.0.1", port=port, timeout=5)
+            try:
+                self.assertTrue(c.connect())
+                for _ in range(20):
+                    r = c.read_holding_registers(0x8006, 2, slave=1)
+                    self.assertFalse(r.isError(), r)
+            finally:
+                c.close()
+        self.assertIsNone(p.poll())
+        self.assertGreater(unread(), 0)
 
 
 if __name__ == "__main__":
