@@ -1,4 +1,9 @@
-/* Log lines to stderr: "sc-sim: LEVEL: text". One level threshold per process. */
+/* Log lines to stderr: "sc-sim: LEVEL: text". One level threshold per process.
+ * Bounded: a message (one format string at one level) is written at most 200
+ * times in 10 s, then counted and summarised once the 10 s are over ("N more
+ * like this in the last 10 s: LAST"). Never blocking: lines stderr cannot take
+ * at once wait in a 64 KiB buffer (then are dropped and counted), written by
+ * the next log call, and at exit for up to 1 s. Thread-safe. */
 #ifndef SC_LOG_H
 #define SC_LOG_H
 

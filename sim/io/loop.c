@@ -113,8 +113,12 @@ struct sc_loop *sc_loop_new(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* SIGHUP (the terminal gone), SIGUSR1 and SIGQUIT stop as SIGTERM does,
+	 * so that the ready file is withdrawn and the totals logged; the log is
+	 * stderr, there is no file to reopen. */
+	static const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGQUIT};
+	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+		sigaction(stops[i], &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sc_loop_add_fd(l, sig_pipe[0], POLLIN, on_sig_pipe, l);

@@ -22,8 +22,8 @@ struct sc_loop;
 typedef void (*sc_fd_cb)(void *arg, int fd, short revents);
 typedef void (*sc_timer_cb)(void *arg);
 
-/* NULL when out of memory. Installs SIGINT/SIGTERM handlers that stop the
- * loop, and ignores SIGPIPE. */
+/* NULL when out of memory. Installs SIGINT, SIGTERM, SIGHUP, SIGUSR1 and
+ * SIGQUIT handlers that stop the loop, and ignores SIGPIPE. */
 struct sc_loop *sc_loop_new(void);
 void sc_loop_free(struct sc_loop *l);
 

@@ -21,6 +21,7 @@ struct client {
 	uint8_t buf[SC_MBAP_MAX_ADU];
 	size_t len;
 	int64_t last_ms; /* monotonic time of the last byte received */
+	int64_t first_ms; /* when the request being received began; -1: none */
 	char peer[64];
 };
 
@@ -45,6 +46,7 @@ static void close_client(struct sc_modbus *m, struct client *c, const char *why)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	c->first_ms = -1;
 }
 
 /* The mapping libmodbus replies from mirrors the device's image; it is
@@ -103,14 +105,20 @@ static void on_client(void *arg, int fd, short revents)
 			close_client(m, c, strerror(errno));
 		return;
 	}
+	int64_t now = sc_loop_now(m->loop);
+	if (c->len == 0)
+		c->first_ms = now;
 	c->len += (size_t)r;
-	c->last_ms = sc_loop_now(m->loop);
+	c->last_ms = now;
 	/* Serve every whole request received, in order. */
 	for (;;) {
 		size_t n = 0;
 		enum sc_mbap_state st = sc_mbap_frame(c->buf, c->len, &n);
-		if (st == SC_MBAP_NEED_MORE)
+		if (st == SC_MBAP_NEED_MORE) {
+			/* The next request's clock starts with its first byte. */
+			c->first_ms = c->len ? c->first_ms : -1;
 			return;
+		}
 		if (st == SC_MBAP_INVALID) {
 			m->stats.dropped_garbage++;
 			close_client(m, c, "not a Modbus TCP request");
@@ -121,6 +129,7 @@ static void on_client(void *arg, int fd, short revents)
 			return;
 		memmove(c->buf, c->buf + n, c->len - n);
 		c->len -= n;
+		c->first_ms = now;
 	}
 }
 
@@ -173,6 +182,7 @@ static void on_accept(void *arg, int fd, short revents)
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = s;
 	c->len = 0;
+	c->first_ms = -1;
 	c->last_ms = sc_loop_now(m->loop);
 	memcpy(c->peer, peer, sizeof c->peer);
 	m->stats.connections++;
@@ -193,6 +203,12 @@ static void on_sweep(void *arg)
 		if (c->fd >= 0 && now - c->last_ms >= (int64_t)m->o.idle_timeout_s * 1000) {
 			m->stats.dropped_idle++;
 			close_client(m, c, "idle timeout");
+		} else if (c->fd >= 0 && c->first_ms >= 0 &&
+			   now - c->first_ms >= SC_MODBUS_REQUEST_DEADLINE_MS) {
+			/* A request dripped in a byte at a time would otherwise hold
+			 * the slot for as long as each byte beats the idle timeout. */
+			m->stats.dropped_idle++;
+			close_client(m, c, "request not complete within its deadline");
 		}
 	}
 	m->sweep_timer = -1;

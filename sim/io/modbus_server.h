@@ -10,6 +10,10 @@
 #include "loop.h"
 
 #define SC_MODBUS_MAX_CLIENTS 4
+/* A request must be whole within this long of its first byte, whatever the
+ * idle timeout, or its client is closed (one byte a second would otherwise
+ * hold the device's one slot for hours). */
+#define SC_MODBUS_REQUEST_DEADLINE_MS 5000
 
 struct sc_modbus_opts {
 	const char *addr;   /* IPv4 address to listen on, "0.0.0.0" for all */
@@ -34,6 +38,7 @@ void sc_modbus_drop_clients(struct sc_modbus *m, const char *why);
 int sc_modbus_clients(const struct sc_modbus *m);
 
 struct sc_modbus_stats {
+	/* dropped_idle: idle timeouts and requests past their deadline */
 	uint64_t requests, exceptions, connections, refused, dropped_garbage, dropped_idle;
 };
 const struct sc_modbus_stats *sc_modbus_stats(const struct sc_modbus *m);

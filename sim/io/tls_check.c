@@ -260,3 +260,38 @@ out:
 	EVP_PKEY_free(pk);
 	return rc;
 }
+
+static void last_error(const char *what, char *why, size_t cap)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	snprintf(why, cap, "%s%s%s%s", what, r ? " (" : "", r ? r : "", r ? ")" : "");
+	ERR_clear_error();
+}
+
+int sc_tls_check_pem_pair(const char *cert, const char *key, char *why, size_t cap)
+{
+	ERR_clear_error();
+	BIO *b = BIO_new_mem_buf(cert, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	if (!x) {
+		last_error("not a PEM certificate", why, cap);
+		return 1;
+	}
+	b = BIO_new_mem_buf(key, -1);
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	int rc = 0;
+	if (!k) {
+		last_error("not a PEM private key", why, cap);
+		rc = 2;
+	} else if (X509_check_private_key(x, k) != 1) {
+		snprintf(why, cap, "the key is not the certificate's");
+		ERR_clear_error();
+		rc = 2;
+	}
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return rc;
+}

@@ -52,4 +52,11 @@ void sc_tls_explain(const SSL *ssl, int ssl_error, const char *host, bool handsh
 int sc_tls_self_signed(const char *cn, const char *const *sans, size_t nsans, int days,
 		       char **cert, char **key, char *why, size_t cap);
 
+/* Checks an HTTPS server's PEM texts before they are used: 0 when cert is
+ * a PEM certificate, key a PEM private key, and the key the certificate's.
+ * Otherwise 1 (the certificate is wrong) or 2 (the key is wrong, or does
+ * not match the certificate), with what is wrong in why ("not a PEM private
+ * key (no start line)"). Clears the thread's OpenSSL error queue. */
+int sc_tls_check_pem_pair(const char *cert, const char *key, char *why, size_t cap);
+
 #endif

@@ -723,6 +723,12 @@ add(F, "sc-sim: log level loud", ["sc-sim", "--log-level", "loud"], 'exit 2: the
     r"^rc=2 sc-sim: --log-level: 'loud' is not error, warn")
 add(F, "sc-sim: stray argument", ["sc-sim", "extra"], 'exit 2: unexpected argument',
     r"^rc=2 sc-sim: unexpected argument 'extra'")
+# Issue 27 (robustness). NEW-DIR in an argument is a folder that does not exist yet
+# (the runner makes it a fresh path under a temporary folder).
+add(F, "sc-sim: fleet --state-dir that does not exist yet", ["sc-sim", "--devices", "2", "--password", "pw",
+                                                            "--state-dir", "NEW-DIR"],
+    'runs: the folder created, one folder per device in it',
+    r"^rc=running .*ready: fleet of 2")
 add(F, "sc-sim: capture file missing", ["sc-sim", "--source", "file:/nonexistent.p1"], 'exit 3: the source cannot start, the file named',
     r"^rc=3 .*source: /nonexistent\.p1: No such file")
 add(F, "sc-sim: start time a word", ["sc-sim", "--start", "yesterday"], 'exit 2: the range named',

@@ -202,6 +202,10 @@ class Catalogue(unittest.TestCase):
             with self.subTest(c.what):
                 prog = PROGRAMS[c.data[0]]
                 args = c.data[1:]
+                if "NEW-DIR" in args:
+                    tmp = tempfile.mkdtemp()
+                    self.addCleanup(subprocess.run, ["rm", "-rf", tmp])
+                    args = [a.replace("NEW-DIR", os.path.join(tmp, "new")) for a in args]
                 cmd = [prog] + (base + args if c.data[0] == "sc-sim" else args)
                 self.check(c, run(cmd, b"", timeout=4))
 

@@ -173,6 +173,19 @@ class Devices(unittest.TestCase):
                 c.close()
 
 
+class StateDir(unittest.TestCase):
+    def test_a_state_dir_that_does_not_exist_yet_is_created(self):
+        # Like a single device's --state-dir, the fleet's folder is created;
+        # each device then keeps its files in a folder named by its serial.
+        top = brokertest.tmpdir()
+        self.addCleanup(shutil.rmtree, top, True)
+        state = os.path.join(top, "fleet-state")
+        with Fleet("--devices", "2", "--state-dir", state) as f:
+            self.assertEqual(len(f.json("/fleet/v1/devices")), 2)
+            for n in (1, 2):
+                self.assertTrue(os.path.isdir(os.path.join(state, serial(n))), serial(n))
+
+
 class Shards(unittest.TestCase):
     def state(self, fleet, sn):
         return fleet.json("/devices/%s/sim/v1/state" % sn)

@@ -4,10 +4,12 @@
 #include "fleet.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -326,6 +328,13 @@ int sc_fleet_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc
 	d.http_addr = d.https_addr = NULL;
 	d.https_port_shown = f->https ? sc_http_port(f->https) : 0;
 	char dir[4096];
+	/* The fleet's folder holds one folder per device; like a single device's
+	 * --state-dir it is created when it does not exist yet (one level). */
+	if (o->state_dir && mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(why, cap, "state: cannot create %s: %s", o->state_dir, strerror(errno));
+		rc = SC_ERR_IO;
+		goto fail;
+	}
 	for (int i = 0; i < o->plan.devices; i++) {
 		struct sc_fleet_member m;
 		sc_fleet_member(&o->plan, i, &m);

@@ -117,13 +117,33 @@ void sc_twin_load_firmware(struct sc_twin *t, struct sc_fw_version *fw)
 {
 	char *data, why[256];
 	size_t len;
-	if (sc_state_read(&t->state, FIRMWARE_FILE, &data, &len, why, sizeof why) != 0)
+	int rc = sc_state_read(&t->state, FIRMWARE_FILE, &data, &len, why, sizeof why);
+	char cur[16];
+	sc_fw_format(fw, cur, sizeof cur);
+	if (rc < 0)
+		sc_log(SC_LOG_WARN, "firmware: %s: running %s instead", why, cur);
+	if (rc != 0)
 		return;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		data[--len] = '\0';
 	struct sc_fw_version v;
-	if (sc_fw_parse(data, &v) == SC_OK)
+	if (strlen(data) == len && sc_fw_parse(data, &v) == SC_OK) {
 		*fw = v;
+	} else {
+		/* A damaged file would otherwise switch the energy unit (kWh before
+		 * 5.1, Wh from 5.1 on) without a word: say which file and what it held. */
+		char shown[48];
+		size_t k = 0, i = 0;
+		for (; i < len && k + 5 < sizeof shown; i++) {
+			unsigned char c = (unsigned char)data[i];
+			k += (size_t)snprintf(shown + k, sizeof shown - k,
+					      c >= 0x20 && c < 0x7f && c != '\\' ? "%c" : "\\x%02x", c);
+		}
+		shown[k] = '\0';
+		sc_log(SC_LOG_WARN, "firmware: %s/" FIRMWARE_FILE " is not a version (%zu bytes: \"%s%s\"): "
+				    "ignored, running %s (kWh before 5.1, Wh from 5.1)",
+		       t->state.dir, len, shown, i < len ? "..." : "", cur);
+	}
 	free(data);
 }
 
@@ -178,9 +198,23 @@ int sc_twin_setup_password(struct sc_twin *t, char *pw, size_t cap, char *why, s
 int sc_twin_setup_certificate(struct sc_twin *t, char *why, size_t cap)
 {
 	char *cert = NULL, *key = NULL, e[256];
-	size_t n;
+	size_t n, kn;
 	if (sc_state_read(&t->state, CERT_FILE, &cert, &n, e, sizeof e) == 0 &&
-	    sc_state_read(&t->state, KEY_FILE, &key, &n, e, sizeof e) == 0) {
+	    sc_state_read(&t->state, KEY_FILE, &key, &kn, e, sizeof e) == 0) {
+		/* A damaged file is named with what is wrong, rather than
+		 * libmicrohttpd's "cannot listen ... Protocol error". */
+		int bad = strlen(cert) != n ? 1 : strlen(key) != kn ? 2 : 0;
+		if (bad)
+			snprintf(e, sizeof e, "a NUL byte inside the PEM text");
+		else
+			bad = sc_tls_check_pem_pair(cert, key, e, sizeof e);
+		if (bad != 0) {
+			snprintf(why, cap, "https: %s/%s: %s (removing both %s and %s makes a new pair)",
+				 t->state.dir, bad == 1 ? CERT_FILE : KEY_FILE, e, CERT_FILE, KEY_FILE);
+			free(cert);
+			free(key);
+			return SC_ERR_INVAL;
+		}
 		t->cert_pem = cert;
 		t->key_pem = key;
 		return SC_OK;
