@@ -15,6 +15,13 @@
 
 #include "log.h"
 
+/* HTTPS: TLS 1.2 and 1.3 only, with forward-secret key exchange and AEAD
+ * ciphers (no CBC, no SHA-1 MACs, no RSA key transport), in GnuTLS's
+ * priority syntax. */
+#define TLS_PRIORITIES                                                                         \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"  \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
 struct sc_http {
 	struct sc_loop *loop;
 	struct MHD_Daemon *d;
@@ -291,7 +298,8 @@ struct sc_http *sc_http_start(struct sc_loop *loop, const struct sc_http_opts *o
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(64 * 1024),
 		o->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, o->key_pem,
-		MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_END);
+		MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_OPTION_END);
 	if (!h->d) {
 		*err = o->tls ? EPROTO : EIO;
 		close(h->listen_fd);

@@ -713,6 +713,19 @@ add(F, "sc-sim: QoS 2", ["sc-sim", "--mqtt-qos", "2"], 'exit 2: 0 or 1',
     r"^rc=2 sc-sim: --mqtt-qos must be 0 or 1")
 add(F, "sc-sim: password of 100 characters", ["sc-sim", "--password", "p" * 100], 'exit 2: 1-64 printable ASCII',
     r"^rc=2 sc-sim: --password: 1-64 printable ASCII")
+# A (name, bytes) pair in a command line: a new state directory holding that file.
+add(F, "sc-sim: saved password file beginning with a NUL", ["sc-sim", "--state-dir", ("password", b"\x00secret1\n")],
+    'exit 2: the file and the byte named (never the empty password)',
+    r"^rc=2 .*/password: byte 1 is 0x00: the password must be 1-64 printable ASCII")
+add(F, "sc-sim: saved password file with a NUL inside", ["sc-sim", "--state-dir", ("password", b"secr\x00et1\n")],
+    'exit 2: the file and the byte named (never a cut password)',
+    r"^rc=2 .*/password: byte 5 is 0x00")
+add(F, "sc-sim: saved password file with a control character", ["sc-sim", "--state-dir", ("password", b"sec\x1bret\n")],
+    'exit 2: the file and the byte named', r"^rc=2 .*/password: byte 4 is 0x1b")
+add(F, "sc-sim: saved password file empty", ["sc-sim", "--state-dir", ("password", b"")],
+    'exit 2: the file named', r"^rc=2 .*/password: 0 characters: the password must be 1-64")
+add(F, "sc-sim: saved password file of 65 characters", ["sc-sim", "--state-dir", ("password", b"p" * 65 + b"\n")],
+    'exit 2: the file named', r"^rc=2 .*/password: 65 characters: the password must be 1-64")
 add(F, "sc-sim: --devices 0", ["sc-sim", "--devices", "0"], 'exit 2: from 1 to 100000',
     r"^rc=2 sc-sim: --devices: '0' is not a number from 1 to 100000")
 add(F, "sc-sim: --devices 10^9", ["sc-sim", "--devices", "1000000000"], 'exit 2: from 1 to 100000',
