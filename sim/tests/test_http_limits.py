@@ -4,12 +4,15 @@ slow requests holding the server. Each test runs its own sc-sim on free
 loopback ports and talks to it through the real interface (curl, openssl,
 sockets)."""
 
+import base64
+import http.client
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -116,6 +119,52 @@ class TlsVersions(unittest.TestCase):
             self.assertTrue(ok, what)
             self.assertEqual(what[0], "TLSv1.3")
             self.assertEqual(status(s.https_port, "tls-pw-1"), 200)
+            self.assertEqual(s.stop(), 0)
+
+
+class ManyAddresses(unittest.TestCase):
+    """Password guessing from 64 addresses (127.0.0.2-65, the client socket
+    bound to each): the failed logins answered at once stay within the
+    table's budget (32 addresses x 5 failures a minute); every other one is
+    answered a second late. The table once forgot its oldest address for a
+    new one, so 33 addresses guessed without any delay."""
+
+    ADDRESSES, TRIES, DELAY_S = 64, 8, 1.0
+
+    def test_budget(self):
+        with Sim("--password", "right-pw-7", "--source", "gen:dsmr50", "--http-api-plain") as s:
+            auth = "Basic " + base64.b64encode(b"user:wrong-guess").decode()
+            results, lock = [], threading.Lock()
+
+            def guess(ip):
+                for _ in range(self.TRIES):
+                    c = http.client.HTTPConnection("127.0.0.1", s.http_port, timeout=30,
+                                                   source_address=(ip, 0))
+                    t0 = time.monotonic()
+                    c.request("GET", "/api/v1/status", headers={"Authorization": auth})
+                    code = c.getresponse().status
+                    took = time.monotonic() - t0
+                    c.close()
+                    with lock:
+                        results.append((ip, code, took))
+
+            threads = [threading.Thread(target=guess, args=("127.0.0.%d" % (2 + k),))
+                       for k in range(self.ADDRESSES)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            self.assertEqual(len(results), self.ADDRESSES * self.TRIES)
+            self.assertEqual({code for _, code, _ in results}, {401})
+            # A late answer is held a second (less the event loop's time
+            # reading the request); one within half of that was not held.
+            at_once = sum(1 for _, _, took in results if took < self.DELAY_S / 2)
+            late = len(results) - at_once
+            self.assertLessEqual(at_once, 32 * 5, "%d failed logins answered at once, %d late"
+                                 % (at_once, late))
+            self.assertGreaterEqual(late, self.ADDRESSES * self.TRIES - 32 * 5)
+            # The right password is still answered at once, from a new address.
+            self.assertEqual(status(s.http_port, "right-pw-7", source="127.0.0.99", tls=False), 200)
             self.assertEqual(s.stop(), 0)
 
 
