@@ -9,6 +9,8 @@ import http.client
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -165,6 +167,72 @@ class ManyAddresses(unittest.TestCase):
             self.assertGreaterEqual(late, self.ADDRESSES * self.TRIES - 32 * 5)
             # The right password is still answered at once, from a new address.
             self.assertEqual(status(s.http_port, "right-pw-7", source="127.0.0.99", tls=False), 200)
+            self.assertEqual(s.stop(), 0)
+
+
+class SlowRequests(unittest.TestCase):
+    """Slowloris: 16 half-sent HTTPS requests from each of 4 addresses, a
+    header line every few seconds. The server closes each within the run (a
+    whole request must come within 10 s; at most 8 connections an address)
+    and a normal client polling /api/v1/status is served throughout. Once
+    the idle timeout alone let them hold every connection."""
+
+    ADDRESSES, PER_ADDRESS, LINE_EVERY_S, RUN_S = 4, 16, 3.0, 18.0
+
+    def slow_client(self, port, ip, closed, lock, stop):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        socks = []
+        for _ in range(self.PER_ADDRESS):
+            try:
+                raw = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                               source_address=(ip, 0))
+                c = ctx.wrap_socket(raw)
+                c.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                c.settimeout(0.05)
+                socks.append(c)
+            except OSError:
+                with lock:
+                    closed.append(ip)  # refused at once: the address's cap
+        while socks and not stop.wait(self.LINE_EVERY_S):
+            for c in list(socks):
+                try:
+                    c.sendall(b"X-Slow: 1\r\n")
+                    if c.recv(1) == b"":
+                        raise ConnectionResetError
+                except (socket.timeout, ssl.SSLWantReadError):
+                    continue
+                except (OSError, ssl.SSLError):
+                    socks.remove(c)
+                    c.close()
+                    with lock:
+                        closed.append(ip)
+        for c in socks:
+            c.close()
+
+    def test_slowloris(self):
+        with Sim("--password", "poll-pw-3", "--source", "gen:dsmr50") as s:
+            closed, lock, stop = [], threading.Lock(), threading.Event()
+            threads = [threading.Thread(target=self.slow_client,
+                                        args=(s.https_port, "127.0.0.%d" % (10 + k), closed,
+                                              lock, stop))
+                       for k in range(self.ADDRESSES)]
+            for t in threads:
+                t.start()
+            polls = []
+            t_end = time.monotonic() + self.RUN_S
+            while time.monotonic() < t_end:
+                polls.append(status(s.https_port, "poll-pw-3"))
+                stop.wait(0.5)
+            all_closed = len(closed) == self.ADDRESSES * self.PER_ADDRESS
+            stop.set()
+            for t in threads:
+                t.join(30)
+            self.assertGreater(len(polls), 5)
+            self.assertEqual(polls, [200] * len(polls), "the normal client was not served")
+            self.assertTrue(all_closed, "%d of %d slow requests closed by the server within the run"
+                            % (len(closed), self.ADDRESSES * self.PER_ADDRESS))
             self.assertEqual(s.stop(), 0)
 
 
