@@ -167,22 +167,26 @@ static bool basic_credentials(const char *h, char *out, size_t cap)
 	return memchr(out, '\0', n) == NULL;
 }
 
+/* The failures of ip within the window; NULL when it has none (and add is
+ * false, or the table is full). A full table evicts nobody: an address
+ * forgotten would start again with SC_API_FAIL_LIMIT free guesses, so
+ * enough addresses would guess without any delay. */
 static struct sc_api_failures *failures_of(struct sc_api *a, uint32_t ip, int64_t now, bool add)
 {
-	struct sc_api_failures *oldest = &a->fail[0];
+	struct sc_api_failures *free_slot = NULL;
 	for (int i = 0; i < SC_API_FAIL_TABLE; i++) {
 		struct sc_api_failures *f = &a->fail[i];
 		if (f->count > 0 && now - f->first_ms > SC_API_FAIL_WINDOW_MS)
 			f->count = 0; /* the window has passed */
 		if (f->count > 0 && f->ip == ip)
 			return f;
-		if (f->count == 0 || f->first_ms < oldest->first_ms)
-			oldest = f;
+		if (f->count == 0 && !free_slot)
+			free_slot = f;
 	}
-	if (!add)
+	if (!add || !free_slot)
 		return NULL;
-	*oldest = (struct sc_api_failures){ip, 0, now};
-	return oldest;
+	*free_slot = (struct sc_api_failures){ip, 0, now};
+	return free_slot;
 }
 
 static void ip_text(uint32_t ip, char *buf, size_t cap)
@@ -237,6 +241,13 @@ static bool authorise(struct sc_api *a, const struct sc_http_request *rq, int64_
 			f->count++;
 			if (f->count > SC_API_FAIL_LIMIT)
 				rs->delay_ms = SC_API_FAIL_DELAY_MS;
+		} else if (rq->authorization) {
+			/* The table is full (SC_API_FAIL_TABLE addresses failing within
+			 * the window): every other address is answered late from its
+			 * first failure, so the failures answered at once stay within
+			 * SC_API_FAIL_TABLE * SC_API_FAIL_LIMIT a window, however many
+			 * addresses guess. */
+			rs->delay_ms = SC_API_FAIL_DELAY_MS;
 		}
 		rs->www_authenticate = true;
 		error(rs, 401, rq->authorization ? "wrong user name or password" : "authentication required",

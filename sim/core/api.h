@@ -17,7 +17,10 @@
  * Authentication: HTTP Basic, user "user", the device's password, compared
  * in constant time. After SC_API_FAIL_LIMIT failures from one address within
  * SC_API_FAIL_WINDOW_MS, further failures from it are answered only after
- * SC_API_FAIL_DELAY_MS.
+ * SC_API_FAIL_DELAY_MS. The table keeps SC_API_FAIL_TABLE addresses; while
+ * it is full, every failure from another address is answered late too (a
+ * budget of failures answered at once that holds however many addresses
+ * guess).
  *
  * One session at a time (manual §5.2). A session is one client address
  * using valid credentials: it lasts while requests keep coming, and ends

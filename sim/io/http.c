@@ -15,6 +15,29 @@
 
 #include "log.h"
 
+/* HTTPS: TLS 1.2 and 1.3 only, with forward-secret key exchange and AEAD
+ * ciphers (no CBC, no SHA-1 MACs, no RSA key transport), in GnuTLS's
+ * priority syntax. */
+#define TLS_PRIORITIES                                                                         \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"  \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
+/* A whole request (TLS handshake, request line, headers, body) must come
+ * within REQUEST_DEADLINE_MS of the connection's opening or of its previous
+ * answer: the idle timeout alone lets a client that sends a header line now
+ * and then hold a connection for ever. At most PER_IP_CONNECTIONS at once
+ * from one address, so a few addresses cannot take every connection. */
+#define REQUEST_DEADLINE_MS 10000
+#define PER_IP_CONNECTIONS 8u
+#define MAX_CONNECTIONS 64u
+
+/* One open connection, while it waits for a request. */
+struct conn_watch {
+	struct MHD_Connection *conn;
+	int64_t since_ms;   /* waiting since; -1: a request is being answered */
+	struct conn_watch *prev, *next;
+};
+
 struct sc_http {
 	struct sc_loop *loop;
 	struct MHD_Daemon *d;
@@ -25,6 +48,8 @@ struct sc_http {
 	void *arg;
 	unsigned long requests;
 	struct pending *suspended[64]; /* answered late; resumed before a stop */
+	struct conn_watch *conns;      /* every open connection */
+	int sweep_timer;               /* the request deadline's check */
 };
 
 /* One request in progress: its body as it comes, then its response. */
@@ -41,6 +66,83 @@ struct pending {
 };
 
 static void schedule(struct sc_http *h);
+static void run(struct sc_http *h);
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Connections past the request deadline are shut down (libmicrohttpd then
+ * sees the end of the stream and closes them); the check runs every second
+ * while a connection waits for a request. */
+static void on_sweep(void *arg)
+{
+	struct sc_http *h = arg;
+	h->sweep_timer = -1;
+	int64_t now = sc_loop_now(h->loop);
+	bool waiting = false, cut = false;
+	for (struct conn_watch *w = h->conns; w; w = w->next) {
+		if (w->since_ms < 0)
+			continue;
+		if (now - w->since_ms < REQUEST_DEADLINE_MS) {
+			waiting = true;
+			continue;
+		}
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(w->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci && ci->connect_fd != MHD_INVALID_SOCKET)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		w->since_ms = -1;
+		cut = true;
+	}
+	if (cut) {
+		sc_log(SC_LOG_DEBUG, "http: closed connections without a whole request after %d s",
+		       REQUEST_DEADLINE_MS / 1000);
+		run(h);
+	}
+	if (waiting && h->sweep_timer < 0)
+		h->sweep_timer = sc_loop_add_timer(h->loop, now + 1000, on_sweep, h);
+}
+
+static void arm_sweep(struct sc_http *h)
+{
+	if (h->sweep_timer < 0)
+		h->sweep_timer = sc_loop_add_timer(h->loop, sc_loop_now(h->loop) + 1000, on_sweep, h);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct sc_http *h = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn_watch *w = calloc(1, sizeof *w);
+		if (!w)
+			return;
+		w->conn = conn;
+		w->since_ms = sc_loop_now(h->loop);
+		w->next = h->conns;
+		if (h->conns)
+			h->conns->prev = w;
+		h->conns = w;
+		*socket_context = w;
+		arm_sweep(h);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		struct conn_watch *w = *socket_context;
+		if (!w)
+			return;
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			h->conns = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
+		free(w);
+		*socket_context = NULL;
+	}
+}
 
 static void run(struct sc_http *h)
 {
@@ -183,6 +285,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 						     ->sin_addr.s_addr);
 		h->handler(h->arg, &rq, &p->rs);
 		p->answered = true;
+		struct conn_watch *w = watch_of(conn);
+		if (w)
+			w->since_ms = -1; /* the request is whole */
 		if (p->rs.delay_ms > 0) {
 			/* Failed logins are answered late, without holding the loop. */
 			sc_log(SC_LOG_WARN, "http: repeated failed logins from %s: answered after %d ms",
@@ -208,9 +313,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	(void)toe;
 	struct sc_http *h = cls;
+	/* A kept-alive connection has the deadline again for its next request. */
+	struct conn_watch *w = watch_of(conn);
+	if (w) {
+		w->since_ms = sc_loop_now(h->loop);
+		arm_sweep(h);
+	}
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
@@ -272,6 +382,7 @@ struct sc_http *sc_http_start(struct sc_loop *loop, const struct sc_http_opts *o
 	h->arg = arg;
 	h->tls = o->tls;
 	h->timer = -1;
+	h->sweep_timer = -1;
 	h->listen_fd = listen_on(o->addr, o->port, err);
 	if (h->listen_fd < 0) {
 		free(h);
@@ -287,11 +398,13 @@ struct sc_http *sc_http_start(struct sc_loop *loop, const struct sc_http_opts *o
 	h->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-		NULL, MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT,
+		MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(64 * 1024),
 		o->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, o->key_pem,
-		MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_END);
+		MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_OPTION_END);
 	if (!h->d) {
 		*err = o->tls ? EPROTO : EIO;
 		close(h->listen_fd);
@@ -319,6 +432,7 @@ void sc_http_stop(struct sc_http *h)
 	if (!h)
 		return;
 	sc_loop_cancel_timer(h->loop, h->timer);
+	sc_loop_cancel_timer(h->loop, h->sweep_timer);
 	sc_loop_del_fd(h->loop, h->epoll_fd);
 	/* libmicrohttpd must not stop with suspended connections. */
 	for (size_t i = 0; i < sizeof h->suspended / sizeof h->suspended[0]; i++) {
@@ -334,6 +448,8 @@ void sc_http_stop(struct sc_http *h)
 	/* Quiesced, it hands the listening socket back instead of closing it. */
 	MHD_socket fd = MHD_quiesce_daemon(h->d);
 	MHD_stop_daemon(h->d);
+	/* Closing the connections may have armed the check again. */
+	sc_loop_cancel_timer(h->loop, h->sweep_timer);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	free(h);

@@ -435,6 +435,46 @@ Test(api, failures_outside_the_window_do_not_add_up)
 	sc_http_response_free(&rs);
 }
 
+Test(api, many_addresses_do_not_escape_the_delay)
+{
+	/* 64 addresses guessing in turn: an address pushed out of a full table
+	 * once started again with free guesses. Now the failures answered at
+	 * once stay within the table's budget, however many addresses. */
+	struct sc_http_request r = req("GET", "/api/v1/status");
+	r.authorization = basic("user:guess");
+	struct sc_http_response rs;
+	int at_once = 0, late = 0;
+	for (int round = 0; round < 10; round++) {
+		for (uint32_t k = 0; k < 64; k++) {
+			ctx.now_ms = T0 + round * 1000 + (int64_t)k;
+			r.client_ip = IP_B + k;
+			handle(&r, &rs);
+			cr_assert_eq(rs.status, 401);
+			if (rs.delay_ms > 0)
+				late++;
+			else
+				at_once++;
+			sc_http_response_free(&rs);
+		}
+	}
+	cr_assert_eq(at_once, SC_API_FAIL_TABLE * SC_API_FAIL_LIMIT, "%d answered at once", at_once);
+	cr_assert_eq(late, 640 - SC_API_FAIL_TABLE * SC_API_FAIL_LIMIT);
+	/* The right password is never delayed, even from an address not in
+	 * the table. */
+	struct sc_http_request right = req("GET", "/api/v1/status");
+	right.client_ip = IP_B + 63;
+	handle(&right, &rs);
+	cr_assert_eq(rs.status, 200);
+	cr_assert_eq(rs.delay_ms, 0);
+	sc_http_response_free(&rs);
+	/* A window later the table has room again. */
+	ctx.now_ms += SC_API_FAIL_WINDOW_MS + 1000;
+	r.client_ip = IP_B + 100;
+	handle(&r, &rs);
+	cr_assert_eq(rs.delay_ms, 0, "the window has passed");
+	sc_http_response_free(&rs);
+}
+
 /* ---- the session (manual §5.2: one user session at a time) ---- */
 
 Test(api, one_session_at_a_time)

@@ -202,6 +202,13 @@ class Catalogue(unittest.TestCase):
             with self.subTest(c.what):
                 prog = PROGRAMS[c.data[0]]
                 args = c.data[1:]
+                for k, a in enumerate(args):
+                    if isinstance(a, tuple):  # (name, bytes): a state directory with that file
+                        d = tempfile.mkdtemp()
+                        self.addCleanup(subprocess.run, ["rm", "-rf", d])
+                        with open(os.path.join(d, a[0]), "wb") as f:
+                            f.write(a[1])
+                        args = args[:k] + [d] + args[k + 1:]
                 if "NEW-DIR" in args:
                     tmp = tempfile.mkdtemp()
                     self.addCleanup(subprocess.run, ["rm", "-rf", tmp])

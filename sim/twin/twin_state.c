@@ -166,14 +166,34 @@ int sc_twin_setup_password(struct sc_twin *t, char *pw, size_t cap, char *why, s
 	size_t len;
 	int rc = sc_state_read(&t->state, PASSWORD_FILE, &data, &len, e, sizeof e);
 	if (rc == 0) {
+		/* The file as written: the password and one line end. Anything
+		 * else (a NUL, a control byte, nothing, too much) is refused, not
+		 * repaired: a password cut at a NUL could be the empty one. */
 		while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-			data[--len] = '\0';
-		bool ok = len >= 1 && len <= SC_API_PASSWORD_MAX;
-		if (ok)
-			sc_str_copy(pw, cap, data);
+			len--;
+		size_t bad = len;
+		for (size_t k = 0; k < len && bad == len; k++)
+			if ((unsigned char)data[k] < 0x20 || (unsigned char)data[k] > 0x7E)
+				bad = k;
+		if (len < 1 || len > SC_API_PASSWORD_MAX || len >= cap || bad < len) {
+			if (bad < len)
+				snprintf(why, wcap, "http: %s/%s: byte %zu is 0x%02x: the password "
+					 "must be 1-%d printable ASCII characters on one line; fix or "
+					 "remove the file (a new password is then made)", t->state.dir,
+					 PASSWORD_FILE, bad + 1, (unsigned char)data[bad],
+					 SC_API_PASSWORD_MAX);
+			else
+				snprintf(why, wcap, "http: %s/%s: %zu characters: the password must "
+					 "be 1-%d printable ASCII characters on one line; fix or remove "
+					 "the file (a new password is then made)", t->state.dir,
+					 PASSWORD_FILE, len, SC_API_PASSWORD_MAX);
+			free(data);
+			return SC_ERR_USAGE;
+		}
+		memcpy(pw, data, len);
+		pw[len] = '\0';
 		free(data);
-		if (ok)
-			return SC_OK;
+		return SC_OK;
 	} else if (rc < 0) {
 		snprintf(why, wcap, "http: %s", e);
 		return SC_ERR_IO;
