@@ -590,6 +590,21 @@ add(J, "2,000-element array as a site", '{"MQTT": {"Site": [%s]}}' % ",".join(["
     "400 MQTT.Site: must be a string", r"^HTTP/1\.1 400.*MQTT\.Site.*must be a string")
 add(J, "string with an escaped control character", '{"MQTT": {"Site": "a\\u0007"}}', '400 MQTT.Site: control characters',
     r"^HTTP/1\.1 400.*control characters")
+add(J, "Site with U+0085 (a C1 control character)", '{"MQTT": {"Site": "a\\u0085"}}',
+    '400 MQTT.Site: U+0085 is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+0085 is not allowed in an MQTT topic")
+add(J, "Site with U+FFFF (a non-character)", '{"MQTT": {"Site": "\\uffff"}}',
+    '400 MQTT.Site: U+FFFF is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+FFFF is not allowed in an MQTT topic")
+add(J, "Site with U+FDD0 (a non-character)", '{"MQTT": {"Site": "\\ufdd0"}}',
+    '400 MQTT.Site: U+FDD0 is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+FDD0 is not allowed in an MQTT topic")
+add(J, "MQTT user name with U+0085", '{"MQTT": {"Username": "u\\u0085"}}',
+    '400 MQTT.Username: U+0085 is not allowed in an MQTT user name',
+    r"^HTTP/1\.1 400.*MQTT\.Username.*U\+0085 is not allowed in an MQTT user name")
+add(J, "MQTT user name with U+FFFF", '{"MQTT": {"Username": "\\uffff"}}',
+    '400 MQTT.Username: U+FFFF is not allowed in an MQTT user name',
+    r"^HTTP/1\.1 400.*MQTT\.Username.*U\+FFFF is not allowed in an MQTT user name")
 add(J, "a status field PATCHed", '{"System": {"Version": "9.9.9"}}', "400 System: unknown field",
     r"^HTTP/1\.1 400.*System.*unknown field")
 
@@ -706,7 +721,11 @@ add(F, "sc-sim: password over plain TCP", ["sc-sim", "--mqtt", "mqtt://127.0.0.1
     'runs, sends no credentials: an error names --mqtt-plaintext-ok',
     r"^rc=running .*refusing to send credentials in plain text.*--mqtt-plaintext-ok")
 add(F, "sc-sim: site with a slash", ["sc-sim", "--site", "a/b"], 'exit 2: one topic level',
-    r"^rc=2 sc-sim: --site: 'a/b': a site is one topic level")
+    r"^rc=2 sc-sim: --site: '/' is not allowed in an MQTT topic: a site is one topic level")
+add(F, "sc-sim: site with U+0085", ["sc-sim", "--site", "a\u0085"], 'exit 2: U+0085 is not allowed',
+    r"^rc=2 sc-sim: --site: U\+0085 is not allowed in an MQTT topic")
+add(F, "sc-sim: MQTT user name with U+FFFF", ["sc-sim", "--mqtt-user", "\uffff"], 'exit 2: U+FFFF is not allowed',
+    r"^rc=2 sc-sim: --mqtt-user: U\+FFFF is not allowed in an MQTT user name")
 add(F, "sc-sim: serial number with a slash", ["sc-sim", "--serial-number", "E8DB/84"], 'exit 2: letters and digits',
     r"^rc=2 sc-sim: --serial-number: 'E8DB/84' is not")
 add(F, "sc-sim: QoS 2", ["sc-sim", "--mqtt-qos", "2"], 'exit 2: 0 or 1',
