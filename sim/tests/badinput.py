@@ -140,6 +140,8 @@ def http(method, path, headers=(), body=b"", auth=True, version="HTTP/1.1"):
         h += "Authorization: %s\r\n" % auth
     for k in headers:
         h += k + "\r\n"
+    if body:
+        h += "Content-Type: application/json\r\n"
     if body or method in ("PATCH", "POST"):
         h += "Content-Length: %d\r\n" % len(body)
     return h.encode() + b"\r\n" + body
@@ -498,9 +500,22 @@ add(H, "page path with a query of 4 KB", http("GET", "/?" + "a=1&" * 1000, auth=
     "no answer: libmicrohttpd's pool overflows (431 logged, not sent); closed at the 30 s timeout",
     r"^no answer within 3 s$")
 add(H, "Host header of a stranger", http("GET", "/", headers=["X: y"]).replace(
-    b"Host: smart-connect.local", b"Host: evil.example<script>"), 'answered; the host not echoed',
-    r"^HTTP/1\.1 200(?!.*evil\.example)")
-add(H, "NUL byte in the path", b"GET /api/\x00v1/config HTTP/1.1\r\nHost: x\r\n\r\n", '401: the path ends at the NUL',
+    b"Host: smart-connect.local", b"Host: evil.example<script>"), '421 not a name of this device; the host not echoed',
+    r"^HTTP/1\.1 421(?!.*evil\.example)")
+add(H, "Host of a rebound name (DNS rebinding)", http("GET", "/api/v1/config").replace(
+    b"Host: smart-connect.local", b"Host: evil.example:8080"), '421 misdirected request',
+    r"^HTTP/1\.1 421.*misdirected request")
+add(H, "Origin of another site", http("POST", "/api/v1/reset", headers=["Origin: https://evil.example"]),
+    '403 cross-site request refused', r"^HTTP/1\.1 403.*cross-site request refused")
+add(H, "Origin null (a sandboxed page)", http("POST", "/api/v1/reset", headers=["Origin: null"]),
+    '403 cross-site request refused', r"^HTTP/1\.1 403.*cross-site request refused")
+add(H, "text/plain body on a state change", http("PATCH", "/api/v1/config", body=b'{"MQTT":{"Site":"x"}}').replace(
+    b"Content-Type: application/json", b"Content-Type: text/plain"), '415 a request body must be application/json',
+    r"^HTTP/1\.1 415.*must be application/json")
+add(H, "form body on a state change", http("POST", "/api/v1/firmware", body=b'{"Version":"5.3.0"}').replace(
+    b"Content-Type: application/json", b"Content-Type: application/x-www-form-urlencoded"),
+    '415 a request body must be application/json', r"^HTTP/1\.1 415.*must be application/json")
+add(H, "NUL byte in the path", b"GET /api/\x00v1/config HTTP/1.1\r\nHost: smart-connect.local\r\n\r\n", '401: the path ends at the NUL',
     r"^HTTP/1\.1 401")
 add(H, "control API path without auth", http("GET", "/sim/v1/state", auth=False),
     '403: the control API is off',
