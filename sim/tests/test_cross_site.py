@@ -139,6 +139,30 @@ class AsCurlSendsThem(Base):
         self.assertEqual(self.twin_meter()["CableOut"], True)
 
 
+class AFleet(Base):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sc-xsite-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def test_fleet_and_its_devices_refuse_them_too(self):
+        from test_fleet import Fleet
+        os.makedirs(os.path.join(self.dir, "fleet"))
+        f = Fleet("--devices", "2", "--state-dir", os.path.join(self.dir, "fleet"))
+        self.addCleanup(f.__exit__)
+        p = f.http_port
+        status, text = self.raw(p, "POST", "/fleet/v1/window", ["Origin: http://evil.example"])
+        self.assertEqual(status, 403, text)
+        status, text = self.raw(p, "GET", "/fleet/v1/status", ["Host: evil.example"])
+        self.assertEqual(status, 421, text)
+        status, text = self.raw(p, "GET", "/devices/E8DB84000001/sim/v1/state", ["Host: evil.example"])
+        self.assertEqual(status, 421, text)
+        status, text = self.raw(p, "POST", "/devices/E8DB84000001/sim/v1/meter",
+                                ["Content-Type: text/plain"], '{"P": 1}')
+        self.assertEqual(status, 415, text)
+        status, text = self.raw(p, "POST", "/fleet/v1/window", ["Origin: http://127.0.0.1:%d" % p])
+        self.assertEqual(status, 200, text)
+
+
 ATTACK = """<!DOCTYPE html><html><body>
 <iframe name="sink" id="sink"></iframe>
 <form id="f" method="POST" enctype="text/plain" target="sink" action="%(twin)s/sim/v1/meter">
