@@ -619,6 +619,10 @@ static int parse_options(int argc, char **argv, struct args *a)
 			set_text("--mqtt", optarg, a->to.factory.broker, sizeof a->to.factory.broker);
 			break;
 		case O_MQTT_USER:
+			if (!sc_config_valid_mqtt_user(optarg, err, sizeof err)) {
+				fprintf(stderr, "sc-sim: --mqtt-user: %s\n", err);
+				return EXIT_USAGE;
+			}
 			if (set_text("--mqtt-user", optarg, a->to.factory.username, sizeof a->to.factory.username))
 				return EXIT_USAGE;
 			a->to.given |= SC_GIVEN_MQTT_USER;
@@ -634,7 +638,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 			break;
 		case O_SITE:
 			if (!sc_config_valid_site(optarg, err, sizeof err)) {
-				fprintf(stderr, "sc-sim: --site: '%s': %s\n", optarg, err);
+				fprintf(stderr, "sc-sim: --site: %s\n", err);
 				return EXIT_USAGE;
 			}
 			set_text("--site", optarg, a->to.factory.site, sizeof a->to.factory.site);

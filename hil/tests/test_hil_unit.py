@@ -87,6 +87,8 @@ class Dongle:
         """(status, body bytes) of a request to its API."""
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http, path), method=method,
                                      data=json.dumps(body).encode() if body is not None else None)
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
         req.add_header("Authorization",
                        "Basic " + base64.b64encode(("user:" + password).encode()).decode())
         try:

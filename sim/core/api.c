@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "civil.h"
+#include "config.h"
 #include "firmware.h"
 #include "p1.h"
 #include "sc_error.h"
@@ -106,6 +108,154 @@ static void config_doc(struct sc_http_response *rs, int status, const struct sc_
 		error(rs, 500, "cannot write the configuration", NULL, NULL);
 	else
 		set_body(rs, status, "application/json", buf, (size_t)n);
+}
+
+/* ---- where a request comes from ---- */
+
+static bool same_text(const char *a, size_t n, const char *b)
+{
+	return strlen(b) == n && strncasecmp(a, b, n) == 0;
+}
+
+/* Whether name (n bytes, no port) is a dotted quad that is a loopback
+ * address or the address the connection came in on. */
+static bool own_address(const char *name, size_t n, uint32_t local_ip)
+{
+	char text[16];
+	uint32_t ip;
+	if (n >= sizeof text)
+		return false;
+	memcpy(text, name, n);
+	text[n] = '\0';
+	if (!sc_ipv4_parse(text, &ip))
+		return false;
+	return (ip >> 24) == 127 || (local_ip && ip == local_ip);
+}
+
+bool sc_api_host_is_device(const struct sc_api *a, const char *host, uint32_t local_ip)
+{
+	if (!host || !*host)
+		return false;
+	/* NAME or NAME:PORT; the device has no IPv6, so no "[...]". */
+	const char *colon = strchr(host, ':');
+	size_t n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon) {
+		const char *q = colon + 1;
+		if (!*q || strlen(q) > 5)
+			return false;
+		for (; *q; q++)
+			if (*q < '0' || *q > '9')
+				return false;
+	}
+	if (n > 0 && host[n - 1] == '.') /* the root's dot: "smart-connect.local." */
+		n--;
+	if (n == 0)
+		return false;
+	if (own_address(host, n, local_ip))
+		return true;
+	static const char *const fixed[] = {"localhost", "smart-connect", "smart-connect.local"};
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (same_text(host, n, fixed[i]))
+			return true;
+	if (a->serial[0]) {
+		char name[64];
+		snprintf(name, sizeof name, "smart-connect-%s", a->serial);
+		if (same_text(host, n, name))
+			return true;
+		snprintf(name, sizeof name, "smart-connect-%s.local", a->serial);
+		if (same_text(host, n, name))
+			return true;
+	}
+	if (a->hostname[0]) {
+		char name[80];
+		if (same_text(host, n, a->hostname))
+			return true;
+		snprintf(name, sizeof name, "%s.local", a->hostname);
+		if (same_text(host, n, name))
+			return true;
+	}
+	return false;
+}
+
+/* An Origin is the device's own when it is the scheme of this connection
+ * and the host (and port) the request was sent to, that Host being the
+ * device's; "null" (a sandboxed or local page) is nobody's. */
+static bool own_origin(const struct sc_api *a, const struct sc_http_request *rq)
+{
+	const char *scheme = rq->tls ? "https://" : "http://";
+	size_t sn = strlen(scheme);
+	if (strncasecmp(rq->origin, scheme, sn) != 0 || !rq->host)
+		return false;
+	const char *h = rq->origin + sn;
+	if (strcasecmp(h, rq->host) != 0) {
+		/* The default port may be written in one and not the other. */
+		const char *dflt = rq->tls ? ":443" : ":80";
+		size_t hn = strlen(h), rn = strlen(rq->host), dn = strlen(dflt);
+		bool same = (hn == rn + dn && strncasecmp(h, rq->host, rn) == 0 &&
+			     strcmp(h + rn, dflt) == 0) ||
+			    (rn == hn + dn && strncasecmp(h, rq->host, hn) == 0 &&
+			     strcmp(rq->host + hn, dflt) == 0);
+		if (!same)
+			return false;
+	}
+	return sc_api_host_is_device(a, rq->host, rq->local_ip);
+}
+
+/* Whether a Content-Type header is the media type want (parameters allowed). */
+static bool is_type(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Neither can a page elsewhere send without the browser asking the device
+ * first (a CORS preflight, which the device never grants). */
+static bool is_json_type(const char *ct)
+{
+	return is_type(ct, "application/json");
+}
+
+static bool is_bytes_type(const char *ct)
+{
+	return is_type(ct, "application/octet-stream");
+}
+
+bool sc_api_refuse_cross_site(const struct sc_api *a, const struct sc_http_request *rq,
+			      struct sc_http_response *rs)
+{
+	/* A page whose name was rebound to the device's address sends its own
+	 * name as Host. A request without Host (HTTP/1.0) comes from no browser. */
+	if (rq->host && !sc_api_host_is_device(a, rq->host, rq->local_ip)) {
+		error(rs, 421, "misdirected request", "Host",
+		      "not a name or address of this device");
+		return true;
+	}
+	if (rq->origin && !own_origin(a, rq)) {
+		error(rs, 403, "cross-site request refused", "Origin",
+		      "not this device's own scheme, name and port");
+		return true;
+	}
+	/* A form or a no-cors fetch can send any body, but as text/plain,
+	 * form data or multipart: a state change takes JSON only. */
+	bool reads = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0 ||
+		     strcmp(rq->method, "OPTIONS") == 0;
+	if (!reads && (rq->body_len > 0 || rq->body_too_large) && !is_json_type(rq->content_type) &&
+	    !(is_bytes_type(rq->content_type) && strcmp(rq->path, "/sim/v1/telegram") == 0)) {
+		error(rs, 415, "unsupported media type", "Content-Type",
+		      "a request body must be application/json (meter bytes to /sim/v1/telegram: "
+		      "application/octet-stream)");
+		return true;
+	}
+	return false;
 }
 
 /* ---- authentication and the session ---- */
@@ -595,23 +745,17 @@ static bool is_page_path(const char *path)
 static void landing_page(const struct sc_api *a, const struct sc_http_request *rq,
 			 struct sc_http_response *rs)
 {
-	/* The name the client used, when it is a plain host name or address:
-	 * it goes into a link and a header, so nothing else passes. */
+	/* The name the client used when it is one of the device's names or
+	 * addresses, else the address the connection came in on: a link and a
+	 * Location lead to this device only, never to a name a client made up. */
 	char host[256] = "smart-connect.local";
-	bool plain = rq->host && *rq->host && strlen(rq->host) < sizeof host;
-	for (const char *q = rq->host; plain && *q; q++)
-		plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-			*q == '.' || *q == '-' || *q == ':' || *q == '[' || *q == ']';
-	if (plain) {
+	if (sc_api_host_is_device(a, rq->host, rq->local_ip) && strlen(rq->host) < sizeof host) {
 		memcpy(host, rq->host, strlen(rq->host) + 1);
-		/* Drop the port: after the last ':' unless that is inside an
-		 * IPv6 literal ("[::1]:8080" -> "[::1]", "[::1]" stays). */
-		char *colon = strrchr(host, ':');
-		char *bracket = strrchr(host, ']');
-		if (colon && (!bracket || colon > bracket))
+		char *colon = strchr(host, ':'); /* the port dropped */
+		if (colon)
 			*colon = '\0';
-		if (!host[0])
-			snprintf(host, sizeof host, "smart-connect.local");
+	} else if (rq->local_ip) {
+		sc_ipv4_format(rq->local_ip, host, sizeof host);
 	}
 	/* The path goes into a Location header: printable ASCII only. */
 	const char *path = rq->path;
@@ -650,6 +794,8 @@ void sc_api_handle(struct sc_api *a, struct sc_api_ctx *c, const struct sc_http_
 		landing_page(a, rq, rs);
 		return;
 	}
+	if (sc_api_refuse_cross_site(a, rq, rs))
+		return;
 	bool api = strncmp(rq->path, "/api/", 5) == 0;
 	bool page = is_page_path(rq->path) || strcmp(rq->path, "/index.html") == 0;
 	if (!api && !page) {

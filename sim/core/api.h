@@ -65,6 +65,10 @@ struct sc_http_request {
 	bool body_too_large;       /* more than SC_API_BODY_MAX bytes came */
 	uint32_t client_ip;        /* IPv4, host order */
 	bool tls;                  /* came over HTTPS */
+	uint32_t local_ip;         /* the address the connection came in on (host
+				    * order), 0 when not known */
+	const char *origin;        /* the Origin header, or NULL */
+	const char *content_type;  /* the Content-Type header, or NULL */
 	const char *base;          /* the prefix the device is served under: NULL or
 				    * "" on its own server, "/devices/SN" in a fleet */
 };
@@ -100,12 +104,25 @@ struct sc_api {
 	bool echo_secrets;     /* firmware that shows passwords in GET responses */
 	bool plain_http_api;   /* the API answers over plain HTTP too */
 	int https_port;        /* for links and redirects from plain HTTP */
+	/* The device's names besides the fixed ones (localhost, smart-connect,
+	 * smart-connect.local): its serial number (smart-connect-SERIAL[.local])
+	 * and the host's name; "" when none. */
+	char serial[40];
+	char hostname[64];
 	/* The page at / (sc-sim --web-root); NULL: the one built in. */
 	const unsigned char *page;
 	size_t page_len;
 };
 
 void sc_api_init(struct sc_api *a, const char *password, int64_t session_idle_ms);
+/* Requests a web page elsewhere can make a browser send, refused: a Host that
+ * is none of the device's names or addresses (DNS rebinding: 421), an Origin
+ * other than the device's own scheme://Host (403), a body on a state change
+ * that is not application/json (415). True when refused, with rs filled. */
+bool sc_api_refuse_cross_site(const struct sc_api *a, const struct sc_http_request *rq,
+			      struct sc_http_response *rs);
+/* Whether a Host header's value (a port allowed) names this device. */
+bool sc_api_host_is_device(const struct sc_api *a, const char *host, uint32_t local_ip);
 /* The session ends (a restart). */
 void sc_api_end_session(struct sc_api *a);
 

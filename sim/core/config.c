@@ -223,6 +223,70 @@ bool sc_config_valid_broker(const char *url, char *reason, size_t cap)
 	return sc_broker_parse(url, &b, reason, cap) == SC_OK;
 }
 
+/* The next code point of well-formed UTF-8 at *s (advanced past it), or -1
+ * for a malformed sequence. */
+static long utf8_next(const unsigned char **s)
+{
+	const unsigned char *p = *s;
+	unsigned c = *p++;
+	int more;
+	unsigned min;
+	if (c < 0x80)
+		more = 0, min = 0;
+	else if (c >= 0xC2 && c <= 0xDF)
+		more = 1, min = 0x80, c &= 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		more = 2, min = 0x800, c &= 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		more = 3, min = 0x10000, c &= 0x07;
+	else
+		return -1;
+	for (; more > 0; more--, p++) {
+		if ((*p & 0xC0) != 0x80)
+			return -1;
+		c = (c << 6) | (*p & 0x3Fu);
+	}
+	/* No overlong form, no surrogate, nothing past U+10FFFF. */
+	if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+		return -1;
+	*s = p;
+	return (long)c;
+}
+
+/* An MQTT UTF-8 string (MQTT 3.1.1 §1.5.3, 5.0 §1.5.4): brokers drop the
+ * connection of a client sending U+0000, the control characters U+0001-001F
+ * and U+007F-009F, or a non-character (U+FDD0-FDEF, U+xFFFE and U+xFFFF);
+ * a topic level (§4.7) also has no '/', '+' or '#'. what names the field's
+ * kind in the reason ("an MQTT topic", "an MQTT user name"). */
+static bool mqtt_text_ok(const char *text, bool level, const char *what, char *reason,
+			 size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		long c = utf8_next(&s);
+		const char *why = NULL;
+		if (c < 0)
+			why = "not valid UTF-8";
+		else if (level && (c == '/' || c == '+' || c == '#')) {
+			if (reason)
+				snprintf(reason, cap, "'%c' is not allowed in %s: a site is one "
+						      "topic level", (char)c, what);
+			return false;
+		} else if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
+			why = "no control characters";
+		else if ((c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
+			why = "no non-characters";
+		if (why) {
+			if (reason && c < 0)
+				snprintf(reason, cap, "%s", why);
+			else if (reason)
+				snprintf(reason, cap, "U+%04lX is not allowed in %s: %s", c, what, why);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool sc_config_valid_site(const char *site, char *reason, size_t cap)
 {
 	size_t n = strlen(site);
@@ -231,45 +295,25 @@ bool sc_config_valid_site(const char *site, char *reason, size_t cap)
 			snprintf(reason, cap, "longer than %d characters", SC_CONFIG_SITE_MAX);
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)site[i];
-		/* One topic level (MQTT 3.1.1 §4.7): no separator, no wildcard. */
-		if (c == '/' || c == '+' || c == '#' || c < 0x20 || c == 0x7F) {
-			if (reason)
-				snprintf(reason, cap, "a site is one topic level: no '/', '+', '#' "
-						      "or control characters");
-			return false;
-		}
+	return mqtt_text_ok(site, true, "an MQTT topic", reason, cap);
+}
+
+bool sc_config_valid_mqtt_user(const char *user, char *reason, size_t cap)
+{
+	if (strlen(user) > SC_CONFIG_CRED_MAX) {
+		if (reason)
+			snprintf(reason, cap, "longer than %d bytes", SC_CONFIG_CRED_MAX);
+		return false;
 	}
-	return true;
+	return mqtt_text_ok(user, false, "an MQTT user name", reason, cap);
 }
 
 bool sc_utf8_valid(const char *text)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	while (*s) {
-		unsigned c = *s++;
-		int more;
-		unsigned min;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xC2 && c <= 0xDF)
-			more = 1, min = 0x80, c &= 0x1F;
-		else if (c >= 0xE0 && c <= 0xEF)
-			more = 2, min = 0x800, c &= 0x0F;
-		else if (c >= 0xF0 && c <= 0xF4)
-			more = 3, min = 0x10000, c &= 0x07;
-		else
+	while (*s)
+		if (utf8_next(&s) < 0)
 			return false;
-		for (; more > 0; more--, s++) {
-			if ((*s & 0xC0) != 0x80)
-				return false;
-			c = (c << 6) | (*s & 0x3Fu);
-		}
-		/* No overlong form, no surrogate, nothing past U+10FFFF. */
-		if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
-			return false;
-	}
 	return true;
 }
 
@@ -491,8 +535,14 @@ static int apply_mqtt(struct ctx *x, const cJSON *o)
 			return fail(x, "MQTT", "Site", "%s", reason);
 		sc_str_copy(x->c->site, sizeof x->c->site, site);
 	}
-	if ((rc = set_text(x, o, "MQTT", "Username", x->c->username, sizeof x->c->username)))
+	const char *user = string_of(x, o, "MQTT", "Username", &rc);
+	if (rc)
 		return rc;
+	if (user) {
+		if (!sc_config_valid_mqtt_user(user, reason, sizeof reason))
+			return fail(x, "MQTT", "Username", "%s", reason);
+		sc_str_copy(x->c->username, sizeof x->c->username, user);
+	}
 	const char *pw = string_of(x, o, "MQTT", "Password", &rc);
 	if (rc)
 		return rc;

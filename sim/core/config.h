@@ -121,6 +121,9 @@ int sc_broker_parse(const char *url, struct sc_broker *b, char *reason, size_t c
  * returns true when the text is acceptable; reason (may be NULL) gets why not. */
 bool sc_config_valid_broker(const char *url, char *reason, size_t cap);
 bool sc_config_valid_site(const char *site, char *reason, size_t cap);
+/* An MQTT user name: at most SC_CONFIG_CRED_MAX bytes of UTF-8 without
+ * control characters or non-characters (a broker drops such a client). */
+bool sc_config_valid_mqtt_user(const char *user, char *reason, size_t cap);
 /* Whether text is well-formed UTF-8 (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF). Every text field of a PATCH is. */
 bool sc_utf8_valid(const char *text);

@@ -274,6 +274,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq.path = url;
 		rq.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 		rq.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+		rq.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+		rq.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 		rq.body = p->body;
 		rq.body_len = p->len;
 		rq.body_too_large = p->too_large;
@@ -283,6 +285,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
 			rq.client_ip = ntohl(((const struct sockaddr_in *)(const void *)ci->client_addr)
 						     ->sin_addr.s_addr);
+		/* The address the client reached: links and checks name it, never
+		 * the Host header's. */
+		const union MHD_ConnectionInfo *fi =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct sockaddr_in local;
+		socklen_t local_len = sizeof local;
+		if (fi && getsockname(fi->connect_fd, (struct sockaddr *)&local, &local_len) == 0 &&
+		    local.sin_family == AF_INET)
+			rq.local_ip = ntohl(local.sin_addr.s_addr);
 		h->handler(h->arg, &rq, &p->rs);
 		p->answered = true;
 		struct conn_watch *w = watch_of(conn);

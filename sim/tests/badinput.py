@@ -140,6 +140,8 @@ def http(method, path, headers=(), body=b"", auth=True, version="HTTP/1.1"):
         h += "Authorization: %s\r\n" % auth
     for k in headers:
         h += k + "\r\n"
+    if body:
+        h += "Content-Type: application/json\r\n"
     if body or method in ("PATCH", "POST"):
         h += "Content-Length: %d\r\n" % len(body)
     return h.encode() + b"\r\n" + body
@@ -498,9 +500,22 @@ add(H, "page path with a query of 4 KB", http("GET", "/?" + "a=1&" * 1000, auth=
     "no answer: libmicrohttpd's pool overflows (431 logged, not sent); closed at the 10 s request deadline",
     r"^no answer within 3 s$")
 add(H, "Host header of a stranger", http("GET", "/", headers=["X: y"]).replace(
-    b"Host: smart-connect.local", b"Host: evil.example<script>"), 'answered; the host not echoed',
-    r"^HTTP/1\.1 200(?!.*evil\.example)")
-add(H, "NUL byte in the path", b"GET /api/\x00v1/config HTTP/1.1\r\nHost: x\r\n\r\n", '401: the path ends at the NUL',
+    b"Host: smart-connect.local", b"Host: evil.example<script>"), '421 not a name of this device; the host not echoed',
+    r"^HTTP/1\.1 421(?!.*evil\.example)")
+add(H, "Host of a rebound name (DNS rebinding)", http("GET", "/api/v1/config").replace(
+    b"Host: smart-connect.local", b"Host: evil.example:8080"), '421 misdirected request',
+    r"^HTTP/1\.1 421.*misdirected request")
+add(H, "Origin of another site", http("POST", "/api/v1/reset", headers=["Origin: https://evil.example"]),
+    '403 cross-site request refused', r"^HTTP/1\.1 403.*cross-site request refused")
+add(H, "Origin null (a sandboxed page)", http("POST", "/api/v1/reset", headers=["Origin: null"]),
+    '403 cross-site request refused', r"^HTTP/1\.1 403.*cross-site request refused")
+add(H, "text/plain body on a state change", http("PATCH", "/api/v1/config", body=b'{"MQTT":{"Site":"x"}}').replace(
+    b"Content-Type: application/json", b"Content-Type: text/plain"), '415 a request body must be application/json',
+    r"^HTTP/1\.1 415.*must be application/json")
+add(H, "form body on a state change", http("POST", "/api/v1/firmware", body=b'{"Version":"5.3.0"}').replace(
+    b"Content-Type: application/json", b"Content-Type: application/x-www-form-urlencoded"),
+    '415 a request body must be application/json', r"^HTTP/1\.1 415.*must be application/json")
+add(H, "NUL byte in the path", b"GET /api/\x00v1/config HTTP/1.1\r\nHost: smart-connect.local\r\n\r\n", '401: the path ends at the NUL',
     r"^HTTP/1\.1 401")
 add(H, "control API path without auth", http("GET", "/sim/v1/state", auth=False),
     '403: the control API is off',
@@ -590,6 +605,21 @@ add(J, "2,000-element array as a site", '{"MQTT": {"Site": [%s]}}' % ",".join(["
     "400 MQTT.Site: must be a string", r"^HTTP/1\.1 400.*MQTT\.Site.*must be a string")
 add(J, "string with an escaped control character", '{"MQTT": {"Site": "a\\u0007"}}', '400 MQTT.Site: control characters',
     r"^HTTP/1\.1 400.*control characters")
+add(J, "Site with U+0085 (a C1 control character)", '{"MQTT": {"Site": "a\\u0085"}}',
+    '400 MQTT.Site: U+0085 is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+0085 is not allowed in an MQTT topic")
+add(J, "Site with U+FFFF (a non-character)", '{"MQTT": {"Site": "\\uffff"}}',
+    '400 MQTT.Site: U+FFFF is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+FFFF is not allowed in an MQTT topic")
+add(J, "Site with U+FDD0 (a non-character)", '{"MQTT": {"Site": "\\ufdd0"}}',
+    '400 MQTT.Site: U+FDD0 is not allowed in an MQTT topic',
+    r"^HTTP/1\.1 400.*MQTT\.Site.*U\+FDD0 is not allowed in an MQTT topic")
+add(J, "MQTT user name with U+0085", '{"MQTT": {"Username": "u\\u0085"}}',
+    '400 MQTT.Username: U+0085 is not allowed in an MQTT user name',
+    r"^HTTP/1\.1 400.*MQTT\.Username.*U\+0085 is not allowed in an MQTT user name")
+add(J, "MQTT user name with U+FFFF", '{"MQTT": {"Username": "\\uffff"}}',
+    '400 MQTT.Username: U+FFFF is not allowed in an MQTT user name',
+    r"^HTTP/1\.1 400.*MQTT\.Username.*U\+FFFF is not allowed in an MQTT user name")
 add(J, "a status field PATCHed", '{"System": {"Version": "9.9.9"}}', "400 System: unknown field",
     r"^HTTP/1\.1 400.*System.*unknown field")
 
@@ -706,7 +736,11 @@ add(F, "sc-sim: password over plain TCP", ["sc-sim", "--mqtt", "mqtt://127.0.0.1
     'runs, sends no credentials: an error names --mqtt-plaintext-ok',
     r"^rc=running .*refusing to send credentials in plain text.*--mqtt-plaintext-ok")
 add(F, "sc-sim: site with a slash", ["sc-sim", "--site", "a/b"], 'exit 2: one topic level',
-    r"^rc=2 sc-sim: --site: 'a/b': a site is one topic level")
+    r"^rc=2 sc-sim: --site: '/' is not allowed in an MQTT topic: a site is one topic level")
+add(F, "sc-sim: site with U+0085", ["sc-sim", "--site", "a\u0085"], 'exit 2: U+0085 is not allowed',
+    r"^rc=2 sc-sim: --site: U\+0085 is not allowed in an MQTT topic")
+add(F, "sc-sim: MQTT user name with U+FFFF", ["sc-sim", "--mqtt-user", "\uffff"], 'exit 2: U+FFFF is not allowed',
+    r"^rc=2 sc-sim: --mqtt-user: U\+FFFF is not allowed in an MQTT user name")
 add(F, "sc-sim: serial number with a slash", ["sc-sim", "--serial-number", "E8DB/84"], 'exit 2: letters and digits',
     r"^rc=2 sc-sim: --serial-number: 'E8DB/84' is not")
 add(F, "sc-sim: QoS 2", ["sc-sim", "--mqtt-qos", "2"], 'exit 2: 0 or 1',

@@ -159,6 +159,7 @@ static struct sc_http_request req(const char *method, const char *path)
 	return (struct sc_http_request){
 		.method = method, .path = path, .authorization = good_auth(),
 		.host = "192.168.1.100", .client_ip = IP_A, .tls = true,
+		.local_ip = 0xC0A80164u, /* 192.168.1.100, the address it came in on */
 	};
 }
 
@@ -167,6 +168,7 @@ static struct sc_http_request req_body(const char *method, const char *path, con
 	struct sc_http_request r = req(method, path);
 	r.body = body;
 	r.body_len = strlen(body);
+	r.content_type = "application/json";
 	return r;
 }
 
@@ -1376,8 +1378,11 @@ Test(api, plain_http_landing_page)
 		{"192.168.1.100", "https://192.168.1.100:8443/"},
 		{"smart-connect.local", "https://smart-connect.local:8443/"},
 		{"smart-connect:80", "https://smart-connect:8443/"},
-		{"[::1]:8080", "https://[::1]:8443/"},
-		{"[::1]", "https://[::1]:8443/"},
+		/* Not the device's (it has no IPv6; a name it does not have):
+		 * the address the connection came in on. */
+		{"[::1]:8080", "https://192.168.1.100:8443/"},
+		{"evil.example", "https://192.168.1.100:8443/"},
+		{"10.0.0.9:80", "https://192.168.1.100:8443/"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct sc_http_request r = plain("GET", "/", cases[i].host);
@@ -1442,6 +1447,75 @@ Test(api, plain_http_redirects_everything_else)
 		cr_assert_not(ctx.want_soft_reset, "nothing is done over plain HTTP");
 	}
 	cr_assert_eq(saver.calls, 0);
+}
+
+/* ---- requests a page elsewhere makes a browser send ---- */
+
+Test(api, cross_site_requests_refused)
+{
+	snprintf(api.serial, sizeof api.serial, "E8DB84000001");
+	snprintf(api.hostname, sizeof api.hostname, "bench-7");
+	/* Host: the device's names and addresses only (DNS rebinding). */
+	static const char *const own[] = {
+		"192.168.1.100", "192.168.1.100:8443", "127.0.0.1:443", "localhost", "LOCALHOST:8443",
+		"smart-connect", "smart-connect.local", "smart-connect.local.", "smart-connect-E8DB84000001",
+		"smart-connect-e8db84000001.local:443", "bench-7", "bench-7.local",
+	};
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+		struct sc_http_request r = req("GET", "/api/v1/status");
+		r.host = own[i];
+		cr_assert_eq(status_of(&r), 200, "%s", own[i]);
+	}
+	static const char *const foreign[] = {
+		"evil.example", "evil.example:8443", "192.168.1.101", "smart-connect.local.evil.example",
+		"smart-connect-E8DB84000002", "localhost:", "localhost:8443x", "[::1]:8443", "",
+		"localhost@evil.example",
+	};
+	for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+		struct sc_http_request r = req_body("PATCH", "/api/v1/config", "{\"MQTT\":{\"Site\":\"x\"}}");
+		r.host = foreign[i];
+		cr_assert_eq(status_of(&r), 421, "%s", foreign[i]);
+	}
+	/* Origin: this device's scheme, name and port only. */
+	static const struct {
+		const char *host, *origin;
+		int status;
+	} origins[] = {
+		{"192.168.1.100:8443", "https://192.168.1.100:8443", 202},
+		{"smart-connect.local", "https://smart-connect.local", 202},
+		{"smart-connect.local", "https://smart-connect.local:443", 202},
+		{"smart-connect.local:443", "https://SMART-CONNECT.local", 202},
+		{"192.168.1.100:8443", "http://192.168.1.100:8443", 403},
+		{"192.168.1.100:8443", "https://192.168.1.100:8444", 403},
+		{"192.168.1.100:8443", "https://evil.example", 403},
+		{"192.168.1.100:8443", "null", 403},
+		{"192.168.1.100:8443", "", 403},
+	};
+	for (size_t i = 0; i < sizeof origins / sizeof origins[0]; i++) {
+		struct sc_http_request r = req("POST", "/api/v1/reset");
+		r.host = origins[i].host;
+		r.origin = origins[i].origin;
+		cr_assert_eq(status_of(&r), origins[i].status, "%s from %s", origins[i].host,
+			     origins[i].origin);
+		cr_assert_eq(ctx.want_soft_reset, origins[i].status == 202);
+	}
+	/* A body on a state change: JSON only. */
+	static const struct {
+		const char *type;
+		int status;
+	} types[] = {
+		{"application/json", 200},		     {"application/json; charset=utf-8", 200},
+		{"Application/JSON", 200},		     {NULL, 415},
+		{"text/plain", 415},			     {"application/x-www-form-urlencoded", 415},
+		{"multipart/form-data; boundary=x", 415}, {"application/jsonp", 415},
+		{"application/octet-stream", 415},
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		struct sc_http_request r = req_body("PATCH", "/api/v1/config", "{\"MQTT\":{\"Site\":\"t\"}}");
+		r.content_type = types[i].type;
+		cr_assert_eq(status_of(&r), types[i].status, "%s", types[i].type ? types[i].type : "none");
+	}
+	api.serial[0] = api.hostname[0] = '\0';
 }
 
 Test(api, plain_http_api_when_allowed)

@@ -123,6 +123,8 @@ Test(config, every_validation_error_changes_nothing)
 		{"{\"MQTT\":{\"Site\":\"a/b\"}}", "MQTT.Site", "one topic level"},
 		{"{\"MQTT\":{\"Site\":\"#\"}}", "MQTT.Site", "one topic level"},
 		{"{\"MQTT\":{\"Site\":\"a\\nb\"}}", "MQTT.Site", "control characters"},
+		{"{\"MQTT\":{\"Site\":\"a\\u0085\"}}", "MQTT.Site", "U+0085 is not allowed in an MQTT topic"},
+		{"{\"MQTT\":{\"Username\":\"\\ufdd0\"}}", "MQTT.Username", "U+FDD0 is not allowed"},
 		{"{\"MQTT\":{\"Site\":\"a\\u0000b\"}}", "", "NUL character"},
 		{"{\"MQTT\":{\"Site\":\"\xff\xfe\"}}", "MQTT.Site", "not valid UTF-8"},
 		{"{\"MQTT\":{\"Site\":\"\xc0\xaf\"}}", "MQTT.Site", "not valid UTF-8"},

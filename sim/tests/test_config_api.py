@@ -10,7 +10,11 @@ directory):
   WPA2-PSK, and neither the configuration in force nor the saved file
   changes;
 - the TIC variant's Modbus map template (manual §1.2) is the configuration's
-  MeterType: the known one is accepted, another refused with the list."""
+  MeterType: the known one is accepted, another refused with the list;
+- MQTT text a broker refuses (a Site or user name with a C0/C1 control
+  character or a non-character, a Site with '/', '+' or '#') is refused with
+  400 naming the field and the character, in the API and on the command line,
+  and nothing is saved: saved, the broker would drop every connection."""
 
 import json
 import os
@@ -22,6 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import simtest  # noqa: E402
 from simtest import Sim  # noqa: E402
 
 PW = "cfg-api-pw"
@@ -224,6 +229,56 @@ class TicTemplate(Base):
                 self.assertIn('"%s"' % known, doc["reason"])
             self.assertEqual(curl(s.https_port, "GET", "/api/v1/config").json(), before)
             self.assertEqual(self.saved_file(), saved)
+
+
+class MqttText(Base):
+    # (JSON document, field, code point named in the reason)
+    REFUSED = [
+        ({"MQTT": {"Site": "a\u0085b"}}, "MQTT.Site", "U+0085"),
+        ({"MQTT": {"Site": "\uffff"}}, "MQTT.Site", "U+FFFF"),
+        ({"MQTT": {"Site": "x\ufdd0"}}, "MQTT.Site", "U+FDD0"),
+        ({"MQTT": {"Site": "\U0001fffe"}}, "MQTT.Site", "U+1FFFE"),
+        ({"MQTT": {"Site": "a\u009fb"}}, "MQTT.Site", "U+009F"),
+        ({"MQTT": {"Username": "me\u0085"}}, "MQTT.Username", "U+0085"),
+        ({"MQTT": {"Username": "\uffff"}}, "MQTT.Username", "U+FFFF"),
+        ({"MQTT": {"Username": "\ufdef"}}, "MQTT.Username", "U+FDEF"),
+    ]
+
+    def test_refused_with_the_character_and_nothing_saved(self):
+        s = self.sim()
+        r = curl(s.https_port, "PATCH", "/api/v1/config",
+                 body='{"MQTT":{"Site":"kept","Username":"kept-user"}}')
+        self.assertEqual(r.status, 200, r.body)
+        before = curl(s.https_port, "GET", "/api/v1/config").json()
+        saved = self.saved_file()
+        for doc, field, cp in self.REFUSED:
+            r = curl(s.https_port, "PATCH", "/api/v1/config", body=json.dumps(doc))
+            self.assertEqual(r.status, 400, (doc, r.body))
+            err = r.json()
+            self.assertEqual(err["field"], field, doc)
+            self.assertIn(cp + " is not allowed in an MQTT", err["reason"], doc)
+            self.assertEqual(curl(s.https_port, "GET", "/api/v1/config").json(), before, doc)
+            self.assertEqual(self.saved_file(), saved, doc)
+        # Text brokers take is still accepted: letters past ASCII, a user name
+        # with '/' or '+' (only a topic level refuses those).
+        r = curl(s.https_port, "PATCH", "/api/v1/config",
+                 body=json.dumps({"MQTT": {"Site": "caf\u00e9-\u20ac", "Username": "a/b+c#"}}))
+        self.assertEqual(r.status, 200, r.body)
+        c = curl(s.https_port, "GET", "/api/v1/config").json()
+        self.assertEqual((c["MQTT"]["Site"], c["MQTT"]["Username"]), ("caf\u00e9-\u20ac", "a/b+c#"))
+
+    def test_command_line_refuses_them_as_usage_errors(self):
+        for opt, value, cp in [("--site", "a\u0085", "U+0085"), ("--site", "\uffff", "U+FFFF"),
+                               ("--site", "\ufdd0", "U+FDD0"),
+                               ("--mqtt-user", "u\u0085", "U+0085"),
+                               ("--mqtt-user", "\uffff", "U+FFFF"),
+                               ("--mqtt-user", "\ufdd0", "U+FDD0")]:
+            out = subprocess.run([*simtest.sim_cmd(), "--state-dir", self.state, opt,
+                                  value.encode()], capture_output=True, timeout=10)
+            self.assertEqual(out.returncode, 2, (opt, value, out.stderr))
+            err = out.stderr.decode("utf-8", "replace")
+            self.assertIn("sc-sim: %s: %s is not allowed in an MQTT" % (opt, cp), err)
+        self.assertIsNone(self.saved_file())
 
 
 if __name__ == "__main__":

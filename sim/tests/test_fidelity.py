@@ -57,6 +57,9 @@ class Twin:
         data = raw if raw is not None else (json.dumps(doc).encode() if doc is not None else None)
         rq = urllib.request.Request(self.url + path, data=data,
                                     method="POST" if data is not None else "GET")
+        if data is not None:
+            rq.add_header("Content-Type", "application/octet-stream" if raw is not None
+                          else "application/json")
         with urllib.request.urlopen(rq, timeout=20) as r:
             body = r.read()
         return json.loads(body) if body else None

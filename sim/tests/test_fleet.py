@@ -51,6 +51,8 @@ class Fleet(Sim):
         url = ("https://127.0.0.1:%d%s" % (self.https_port, path) if tls
                else "http://127.0.0.1:%d%s" % (self.http_port, path))
         rq = urllib.request.Request(url, method=method, data=body)
+        if body is not None:
+            rq.add_header("Content-Type", "application/json")
         if auth:
             rq.add_header("Authorization", AUTH)
         opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=CTX))

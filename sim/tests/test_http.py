@@ -569,11 +569,35 @@ class PlainHttp(Base):
                  extra=["-H", 'Host: x"><script>alert(1)</script>'])
         self.assertEqual(r.status, 200)
         self.assertNotIn(b"<script>", r.body)
-        self.assertIn(b"https://smart-connect.local:%d/" % s.https_port, r.body)
+        # Not a name of the device: the link names the address the
+        # connection came in on.
+        self.assertIn(b"https://127.0.0.1:%d/" % s.https_port, r.body)
         r = curl(s.http_port, "GET", "/api/v1/config", tls=False,
                  extra=["-H", "Host: smart-connect.local:80"])
         self.assertEqual(r.headers["location"], "https://smart-connect.local:%d/api/v1/config"
                          % s.https_port)
+
+    def test_redirect_leads_to_the_device_only(self):
+        # A Host the device does not answer to is never where the redirect
+        # leads: it leads to the address the connection came in on.
+        s = self.sim("--serial-number", "E8DB84A1B2C3")
+        for host in ("evil.example", "evil.example:80", "smart-connect.local.evil.example",
+                     "10.9.8.7", "localhost:80@evil.example"):
+            r = curl(s.http_port, "GET", "/index.html", tls=False, user=None,
+                     extra=["-H", "Host: " + host])
+            self.assertEqual(r.status, 308, host)
+            self.assertEqual(r.headers["location"], "https://127.0.0.1:%d/index.html" % s.https_port,
+                             host)
+            self.assertNotIn(b"evil", r.body, host)
+            r = curl(s.http_port, "GET", "/", tls=False, user=None, extra=["-H", "Host: " + host])
+            self.assertNotIn(b"evil", r.body, host)
+            self.assertIn(b'href="https://127.0.0.1:%d/"' % s.https_port, r.body, host)
+        # The device's own names are kept.
+        for host, name in (("localhost:8080", "localhost"), ("SMART-CONNECT.local", "SMART-CONNECT.local"),
+                           ("smart-connect-E8DB84A1B2C3", "smart-connect-E8DB84A1B2C3")):
+            r = curl(s.http_port, "GET", "/index.html", tls=False, user=None,
+                     extra=["-H", "Host: " + host])
+            self.assertEqual(r.headers["location"], "https://%s:%d/index.html" % (name, s.https_port))
 
     def test_api_over_plain_http_when_allowed(self):
         s = self.sim("--http-api-plain")

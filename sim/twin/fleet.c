@@ -234,6 +234,10 @@ static void on_http(void *arg, const struct sc_http_request *rq, struct sc_http_
 	struct sc_fleet *f = arg;
 	memset(rs, 0, sizeof *rs);
 	if (strncmp(rq->path, "/devices/", 9) != 0) {
+		/* The fleet's own API: refused to a page elsewhere as /sim/v1 is
+		 * (the fleet answers to the names and addresses its devices do). */
+		if (f->n > 0 && sc_api_refuse_cross_site(sc_twin_api_of(f->twins[0]), rq, rs))
+			return;
 		fleet_api(f, rq, rs);
 		return;
 	}

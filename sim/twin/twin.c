@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sc_error.h"
@@ -361,6 +362,10 @@ int sc_twin_start(struct sc_loop *loop, struct sc_clock *clock, const struct sc_
 	t->api.page_len = o->page_len;
 	t->api.plain_http_api = o->plain_http_api;
 	t->api.https_port = o->https_port_shown;
+	snprintf(t->api.serial, sizeof t->api.serial, "%s", o->serial);
+	if (gethostname(t->api.hostname, sizeof t->api.hostname) != 0)
+		t->api.hostname[0] = '\0';
+	t->api.hostname[sizeof t->api.hostname - 1] = '\0';
 	if (o->https_addr && (rc = sc_twin_setup_certificate(t, why, cap)) != SC_OK)
 		goto fail;
 
@@ -499,6 +504,11 @@ void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap)
 		 (unsigned long long)d.mqtt_send_pass, (unsigned long long)d.mqtt_send_fail,
 		 (unsigned long long)d.mqtt_event_connect, (unsigned long long)d.mqtt_event_errors,
 		 (t->http ? sc_http_requests(t->http) : 0) + (t->https ? sc_http_requests(t->https) : 0));
+}
+
+const struct sc_api *sc_twin_api_of(const struct sc_twin *t)
+{
+	return &t->api;
 }
 
 const char *sc_twin_serial(const struct sc_twin *t)

@@ -119,6 +119,8 @@ bool sc_twin_control_on(const struct sc_twin *t);
 /* The serial number, and the MQTT client's state (SC_MQTT_* of mqtt.h; -1
  * without a client). */
 const char *sc_twin_serial(const struct sc_twin *t);
+/* The device API's settings (its names and addresses), owned by the twin. */
+const struct sc_api *sc_twin_api_of(const struct sc_twin *t);
 int sc_twin_mqtt_state_code(const struct sc_twin *t);
 
 /* ---- what is done to a twin from outside ---- */
