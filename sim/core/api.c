@@ -229,12 +229,28 @@ static bool is_bytes_type(const char *ct)
 	return is_type(ct, "application/octet-stream");
 }
 
+/* Whether a Host header's value is a dotted quad (a port allowed). */
+static bool ipv4_host(const char *host)
+{
+	char text[16];
+	size_t n = strcspn(host, ":");
+	if (n >= sizeof text)
+		return false;
+	memcpy(text, host, n);
+	text[n] = '\0';
+	uint32_t ip;
+	return sc_ipv4_parse(text, &ip);
+}
+
 bool sc_api_refuse_cross_site(const struct sc_api *a, const struct sc_http_request *rq,
 			      struct sc_http_response *rs)
 {
 	/* A page whose name was rebound to the device's address sends its own
-	 * name as Host. A request without Host (HTTP/1.0) comes from no browser. */
-	if (rq->host && !sc_api_host_is_device(a, rq->host, rq->local_ip)) {
+	 * name as Host. A request without Host (HTTP/1.0) comes from no browser.
+	 * An address as Host is no rebinding (that takes a name): the device
+	 * reached through a NAT or a container's published port is asked by
+	 * an address that is not its own. */
+	if (rq->host && !sc_api_host_is_device(a, rq->host, rq->local_ip) && !ipv4_host(rq->host)) {
 		error(rs, 421, "misdirected request", "Host",
 		      "not a name or address of this device");
 		return true;

@@ -81,6 +81,10 @@ class AsCurlSendsThem(Base):
         status, text = self.raw(p, "GET", "/sim/v1/state", ["Host: evil.example:%d" % p])
         self.assertEqual(status, 421, text)
         self.assertIn("misdirected request", text)
+        # An address is no rebinding: the twin reached through a NAT or a
+        # container's published port is asked by an address not its own.
+        status, text = self.raw(p, "GET", "/sim/v1/state", ["Host: 10.1.2.3:%d" % p])
+        self.assertEqual(status, 200, text)
         self.assertEqual(self.twin_meter()["CableOut"], False)
         self.assertEqual(self.twin_meter()["Hand"], {})
         # Its own origin, and no Origin (curl, scripts) with JSON: accepted.
