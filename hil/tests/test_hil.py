@@ -401,14 +401,16 @@ class Line(Bench):
         fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL")]
         self.assertEqual(len(fails), 1, r.stdout + r.stderr)
         self.assertTrue(fails[0].startswith("FAIL steps[1].expect[0]"), fails)
-        self.assertNotIn("left late", r.stdout)
         with open(os.path.join(self.report_dir(), "result.json")) as f:
             res = json.load(f)
         tels = res["telegrams"]
-        self.assertEqual(tels["late"], 0)
         each = tels["each"]
         self.assertEqual(len(each), 12)
-        self.assertEqual([e["n"] for e in each if e["late"] or not e["sent"]], [])
+        self.assertEqual([e["n"] for e in each if not e["sent"]], [])
+        # None held back by the check's 3 s wait: each left within a
+        # quarter of its cadence (a busy machine may make one a few tens of
+        # ms late, which the run then flags as the rig's).
+        self.assertEqual([e["n"] for e in each if e["late_s"] > 0.25], [], each)
         # The recorded write times: one a cadence (1 s) after the other,
         # through the check's grace too; none before its time.
         written = [e["written"] for e in each]
@@ -424,7 +426,7 @@ class Line(Bench):
         with open(os.path.join(self.report_dir(), "report.html")) as f:
             html = f.read()
         self.assertIn("<th>written (s)</th>", html)
-        self.assertNotIn("late (rig)", html)
+        self.assertEqual(html.count("late (rig)"), tels["late"])
 
     def test_a_telegram_the_line_could_not_write_in_time_is_the_rigs(self):
         # 20000 bytes of noise take 1.74 s on a 115200 baud line: the

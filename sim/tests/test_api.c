@@ -1466,8 +1466,16 @@ Test(api, cross_site_requests_refused)
 		r.host = own[i];
 		cr_assert_eq(status_of(&r), 200, "%s", own[i]);
 	}
+	/* An address not the device's own (a NAT, a container's published
+	 * port) is no rebinding, which takes a name. */
+	static const char *const addresses[] = {"192.168.1.101", "10.0.0.5:8443"};
+	for (size_t i = 0; i < sizeof addresses / sizeof addresses[0]; i++) {
+		struct sc_http_request r = req_body("PATCH", "/api/v1/config", "{\"MQTT\":{\"Site\":\"x\"}}");
+		r.host = addresses[i];
+		cr_assert_eq(status_of(&r), 200, "%s", addresses[i]);
+	}
 	static const char *const foreign[] = {
-		"evil.example", "evil.example:8443", "192.168.1.101", "smart-connect.local.evil.example",
+		"evil.example", "evil.example:8443", "192.168.1.101.evil.example", "smart-connect.local.evil.example",
 		"smart-connect-E8DB84000002", "localhost:", "localhost:8443x", "[::1]:8443", "",
 		"localhost@evil.example",
 	};
