@@ -967,6 +967,9 @@ void sc_meter_init(struct sc_meter *m, const struct sc_meter_config *cfg)
 
 /* ---- sc_meter_set ---- */
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
 static int refuse(char *why, size_t cap, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -1145,7 +1148,7 @@ int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 			return rc;
 		power_asked |= is_phase_key(k, SC_MK_L1_P) || is_phase_key(k, SC_MK_L1_I);
 	}
-	int rk = req->ramp_key;
+	int rk = (int)req->ramp_key;
 	if (req->ramp) {
 		if ((unsigned)rk >= SC_MK_COUNT || rk >= SC_MK_E_IMPORT)
 			return refuse(why, cap, SC_ERR_INVAL,
@@ -1178,7 +1181,7 @@ int sc_meter_set(struct sc_meter *m, const struct sc_meter_set *req,
 static int set_on(struct sc_meter *m, const struct sc_meter_set *req,
 		  const struct sc_meter_limits *lim, bool power_asked, char *why, size_t cap)
 {
-	int rk = req->ramp_key;
+	int rk = (int)req->ramp_key;
 	struct sc_meter_hand trial = m->hand;
 	bool p_now = req->given[SC_MK_P] || (req->ramp && rk == SC_MK_P);
 	if (p_now) {
