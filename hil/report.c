@@ -782,6 +782,26 @@ static int json(FILE *f, const struct sc_report_info *ri, const struct sc_run *r
 	return 0;
 }
 
+/* A document written to the memory stream f (over *buf, *len) closed and
+ * put in place whole as dir/name; bad: its writer already failed. Frees
+ * the buffer. 0, or -1 with why. */
+static int put_doc(const char *dir, const char *name, FILE *f, char **buf, size_t *len, bool bad,
+		   char *why, size_t cap)
+{
+	bad |= ferror(f) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || !*buf) {
+		free(*buf);
+		snprintf(why, cap, "%s: out of memory", name);
+		return -1;
+	}
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = sc_write_file_atomic(path, *buf, *len, 0644, why, cap);
+	free(*buf);
+	return rc;
+}
+
 /* One file of the report, written whole by its writer and put in place. */
 static int write_doc(const char *dir, const char *name,
 		     int (*writer)(FILE *, const struct sc_report_info *, const struct sc_run *),
@@ -795,18 +815,7 @@ static int write_doc(const char *dir, const char *name,
 		return -1;
 	}
 	bool bad = writer(f, ri, run) != 0;
-	bad |= ferror(f) != 0;
-	bad |= fclose(f) != 0;
-	if (bad || !buf) {
-		free(buf);
-		snprintf(why, cap, "%s: out of memory", name);
-		return -1;
-	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int rc = sc_write_file_atomic(path, buf, len, 0644, why, cap);
-	free(buf);
-	return rc;
+	return put_doc(dir, name, f, &buf, &len, bad, why, cap);
 }
 
 int sc_report_write(const char *dir, const struct sc_report_info *ri, const struct sc_run *run,
@@ -1026,18 +1035,7 @@ static int put_suite_doc(const char *dir, const char *name, const struct sc_repo
 		suite_html(f, e, n, started, wall_s);
 	else
 		suite_junit(f, e, n, wall_s);
-	bool bad = ferror(f) != 0;
-	bad |= fclose(f) != 0;
-	if (bad || !buf) {
-		free(buf);
-		snprintf(why, cap, "%s: out of memory", name);
-		return -1;
-	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int rc = sc_write_file_atomic(path, buf, len, 0644, why, cap);
-	free(buf);
-	return rc;
+	return put_doc(dir, name, f, &buf, &len, false, why, cap);
 }
 
 int sc_report_suite(const char *dir, const struct sc_report_entry *e, size_t n, const char *started,
