@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The generated parts of the documentation, each from its one source:
 
-  docs/developer/bad-input.md   the bad-input table: the catalogue, sim/tests/badinput.py
+  docs/developer/bad-input.md   the bad-input table and the bad-condition table: the
+                                catalogue, sim/tests/badinput.py (CASES, CONDITIONS)
   docs/reference/registers.md   the Modbus register map: the core's sim/core/regmap.c,
                                 printed by `sc-telegram registers --format markdown`
   docs/reference/options.md     every program's options: its --help, whose text is
@@ -72,6 +73,10 @@ def badinput_table(build):
     return badinput.table()
 
 
+def condition_table(build):
+    return badinput.conditions_table()
+
+
 def register_table(build):
     return run([os.path.join(build, PROGRAMS["sc-telegram"]), "registers", "--format", "markdown"])
 
@@ -92,6 +97,7 @@ def options_reference(build):
 # (file, name of the generated part, function of the build tree)
 PARTS = [
     ("docs/developer/bad-input.md", "bad-input table", badinput_table),
+    ("docs/developer/bad-input.md", "bad-condition table", condition_table),
     ("docs/reference/registers.md", "register map", register_table),
     ("docs/reference/options.md", "option lists", options_reference),
 ]

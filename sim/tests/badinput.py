@@ -816,6 +816,103 @@ add(F, "sc-telegram crc: missing file", ["sc-telegram", "crc", "/nonexistent.p1"
     r"^rc=2 sc-telegram crc: /nonexistent\.p1: No such file")
 
 
+# ---- Bad conditions that are not a request (issue 27's probe) ----
+# Time, signals, slow peers, a silent DNS server, damaged files: each needs a
+# run of its own (a deadline to pass, a namespace, a peer of the test's
+# own), so test_badinput.py does not run them; the test named does, under
+# the sanitizers too. A Condition is (surface, what, answer, test), test
+# being "FILE: CLASS.METHOD" of sim/tests (conditions_missing() checks that
+# it is there: docs/tables.py and test_badinput.py fail otherwise).
+Condition = collections.namedtuple("Condition", "surface what answer test")
+CONDITIONS = []
+
+
+def condition(surface, what, answer, test):
+    CONDITIONS.append(Condition(surface, what, answer, test))
+
+
+condition("Signals", "SIGHUP, SIGUSR1 or SIGQUIT to sc-sim",
+          "exit 0 as on SIGTERM: 'stopping on signal N', the ready file withdrawn",
+          "test_robust.py: Signals.test_hup_usr1_and_quit_stop_cleanly_and_withdraw_the_ready_file")
+condition("Modbus", "a request dripped a byte a second (the idle timeout never reached)",
+          "closed 5 s after its first byte ('request not complete within its deadline'), the slot freed",
+          "test_robust.py: ModbusDeadline.test_a_request_dripped_a_byte_a_second_is_closed_and_the_slot_freed")
+condition("HTTPS", "slowloris: 16 half-sent requests from each of 4 addresses, a header line every 3 s",
+          "8 an address at once, the rest closed at once; each closed by the 10 s request deadline; "
+          "a normal client served throughout",
+          "test_http_limits.py: SlowRequests.test_slowloris")
+condition("HTTPS", "wrong passwords from 64 addresses",
+          "401 each; past 5 an address or 32 failing addresses a minute, answered a second late",
+          "test_http_limits.py: ManyAddresses.test_budget")
+condition("HTTPS", "a TLS 1.0 or 1.1 handshake, or TLS 1.2 with CBC suites only",
+          "handshake refused (TLS 1.2 and 1.3 with AEAD suites only)",
+          "test_http_limits.py: TlsVersions.test_versions")
+condition("MQTT", "the broker's name on a DNS server that never answers",
+          "resolved off the event loop: each attempt fails after 5 s naming the name; "
+          "Modbus answered throughout",
+          "test_mqtt_faults.py: SilentDnsServer.test_modbus_answers_while_the_broker_name_never_resolves")
+condition("MQTT", "a broker that never sends PUBACK (QoS 1)",
+          "the stall logged once, shown in Status.MQTT.LastError, reconnected; no publish sent twice",
+          "test_mqtt_faults.py: NoPuback.test_stall_detected_shown_and_resumed_without_duplicates")
+condition("Meter input", "32 MB of noise with telegram starts and ends among it",
+          "a log under 1 MB: a message 200 times in 10 s, then 'N more like this in the last S s'",
+          "test_robust.py: Logging.test_noise_on_the_input_gives_a_bounded_log_with_a_summary")
+condition("Log", "a stderr nobody reads (the pipe full) while noise arrives",
+          "Modbus answered and the input read on: writing the log never blocks",
+          "test_robust.py: Logging.test_a_stderr_nobody_reads_never_stops_modbus")
+condition("State files", "a firmware file that is not a version",
+          "a warning naming the file and its content; the --firmware version runs",
+          "test_robust.py: StateFiles.test_a_damaged_firmware_file_is_named_in_a_warning")
+condition("State files", "an HTTPS key or certificate file that is not PEM, empty or with a NUL byte",
+          "exit, the file and what is wrong named (never 'Protocol error')",
+          "test_robust.py: StateFiles.test_a_broken_key_or_certificate_is_named_with_what_is_wrong")
+condition("State files", "an HTTPS key of another certificate", "exit: 'the key is not the certificate's'",
+          "test_robust.py: StateFiles.test_a_key_of_another_certificate_is_named")
+condition("All", "the attacks above and the probe's request-shaped ones at once for about a minute, "
+          "clients killed -9 mid-request",
+          "each answered as listed; Modbus, MQTT and HTTPS clients served with the right values; "
+          "RSS flat, configuration and saved files unchanged",
+          "test_soak.py: Soak.test_the_probes_attacks_together")
+
+
+def conditions_missing():
+    """The tests CONDITIONS names that are not in sim/tests (FILE: CLASS.METHOD)."""
+    import ast
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    missing = []
+    for c in CONDITIONS:
+        name, _, where = c.test.partition(": ")
+        cls, _, method = where.partition(".")
+        path = os.path.join(here, name)
+        found = False
+        if os.path.isfile(path):
+            with open(path) as f:
+                tree = ast.parse(f.read(), path)
+            found = any(isinstance(n, ast.ClassDef) and n.name == cls and
+                        any(isinstance(m, ast.FunctionDef) and m.name == method for m in n.body)
+                        for n in tree.body)
+        if not found:
+            missing.append(c.test)
+    return missing
+
+
+def conditions_table():
+    """The documented table of CONDITIONS (markdown), one row each, the test
+    linked from docs/developer/."""
+    missing = conditions_missing()
+    if missing:
+        raise RuntimeError("badinput.CONDITIONS names tests that are not there: %s" % ", ".join(missing))
+    lines = ["| surface | bad condition | answer | checked by |", "|---|---|---|---|"]
+    for c in CONDITIONS:
+        name, _, where = c.test.partition(": ")
+        lines.append("| %s | %s | %s | [%s](../../sim/tests/%s) `%s` |"
+                     % (c.surface, c.what.replace("|", "\\|"), c.answer.replace("|", "\\|"), name, name, where))
+    lines.append("")
+    lines.append("%d conditions." % len(CONDITIONS))
+    return "\n".join(lines) + "\n"
+
+
 def by_surface():
     out = collections.OrderedDict()
     for c in CASES:

@@ -1,7 +1,8 @@
 """Runs every case of the bad-input catalogue (badinput.py) against the real
 programs and checks each answer; checks that nothing was lost on the way (the
 services still answer good requests, the configuration is unchanged) and that
-the table of docs/developer/bad-input.md is the catalogue's.
+the tables of docs/developer/bad-input.md are the catalogue's (its bad
+conditions, which other tests run, each naming a test that is there).
 
   /usr/bin/python3 sim/tests/test_badinput.py            the test
   /usr/bin/python3 sim/tests/test_badinput.py --show     every case's answer
@@ -27,6 +28,8 @@ PROGRAMS = {"sc-sim": os.path.join(SIM_DIR, "sc-sim"), "sc-telegram": os.path.jo
 TABLE_DOC = os.path.join(simtest.SOURCE, "docs", "developer", "bad-input.md")
 BEGIN, END = ("<!-- generated: bad-input table by docs/tables.py; do not edit -->",
               "<!-- end of bad-input table -->")
+CONDITIONS_MARKERS = ("<!-- generated: bad-condition table by docs/tables.py; do not edit -->",
+                      "<!-- end of bad-condition table -->")
 SHOW = "--show" in sys.argv
 
 
@@ -227,9 +230,17 @@ class Catalogue(unittest.TestCase):
     def test_documented_table_is_the_catalogues(self):
         with open(TABLE_DOC) as f:
             text = f.read()
-        self.assertIn(BEGIN, text)
-        got = text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
-        self.assertEqual(got, badinput.table(), "docs/developer/bad-input.md out of date: run docs/tables.py")
+        for (begin, end), want in (((BEGIN, END), badinput.table()),
+                                   (CONDITIONS_MARKERS, badinput.conditions_table())):
+            self.assertIn(begin, text)
+            got = text.split(begin, 1)[1].split(end, 1)[0].strip("\n") + "\n"
+            self.assertEqual(got, want, "docs/developer/bad-input.md out of date: run docs/tables.py")
+
+    def test_each_condition_names_a_test_that_is_there(self):
+        self.assertGreaterEqual(len(badinput.CONDITIONS), 10)
+        self.assertEqual(badinput.conditions_missing(), [])
+        whats = [(c.surface, c.what) for c in badinput.CONDITIONS]
+        self.assertEqual(len(whats), len(set(whats)), "a condition listed twice")
 
 
 if __name__ == "__main__":
