@@ -78,7 +78,11 @@ def serial(n):
 
 
 def free_range(n):
-    """The first of n consecutive loopback ports that are free now."""
+    """The first of n consecutive loopback ports that are free now. A port
+    whose only sockets are closed connections waiting out TIME_WAIT is free:
+    sc-sim binds its listeners with SO_REUSEADDR, and so does this probe (a
+    busy machine has thousands of them, which made a probe without it find
+    no range at all)."""
     for _ in range(50):
         p = brokertest.free_port()
         socks = []
@@ -86,6 +90,7 @@ def free_range(n):
             for k in range(n):
                 s = socket.socket()
                 socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", p + k))
             return p
         except OSError:
