@@ -435,11 +435,13 @@ Test(tic_parse, reset_and_names)
 
 /* A producer-only Linky (NGTF "PRODUCTEUR", LTARF "INDEX NON CONSO"): the
  * head of the frame a user of NextDom/plugin-teleinfo pasted from his meter
- * (issue 20, 2018-02-26; every checksum as the meter sent it), with NGTF
- * unpadded as such meters send it: 10 characters where TIC.md gives 16.
- * "PRODUCTEUR" and "   PRODUCTEUR   " have the same checksum (six spaces
- * are 3 x 64), so only the length rule decides. Text labels are taken at
- * or below their length; numeric ones stay exact. */
+ * (issue 20, 2018-02-26), the HTs put back where the thread shows them
+ * expanded to 8 columns; every checksum is the one the meter sent and
+ * checks. NGTF is written unpadded, as producer-only meters in the field
+ * send it (10 characters where TIC.md gives 16): the thread's rendering
+ * cannot tell "PRODUCTEUR" from "   PRODUCTEUR   ", and neither can the
+ * checksum (six spaces are 3 x 64), so only the length rule decides. Text
+ * labels are taken at or below their length; numeric ones stay exact. */
 static const char producer_only[] = "\x02"
 				    "\nADSC\t041662343035\t2\r"
 				    "\nVTIC\t02\tJ\r"
