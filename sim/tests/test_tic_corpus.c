@@ -46,6 +46,16 @@ static long field(const char *frame, size_t len, const char *label)
 	return -1;
 }
 
+/* The oracle's search: where "what" first occurs in len bytes of s, or NULL. */
+static const char *find(const char *s, size_t len, const char *what)
+{
+	size_t wl = strlen(what);
+	for (size_t i = 0; i + wl <= len; i++)
+		if (memcmp(s + i, what, wl) == 0)
+			return s + i;
+	return NULL;
+}
+
 Test(tic_corpus, consumer_base_frame)
 {
 	size_t len;
@@ -217,5 +227,46 @@ Test(tic_corpus, damaged_historic_capture_is_still_historic)
 		expect_historic(f, len + 1, what);
 	}
 	free(f);
+	free(data);
+}
+
+/* Ten consecutive frames of a single-phase Linky in historic mode on the
+ * TEMPO option (OPTARIF BBR(, six BBRH* indexes, PTEC HCJB, DEMAIN ROUG),
+ * recorded raw: each frame is reported once as historic, at its own STX,
+ * never as a stream of group errors and never as a reading. The oracle reads
+ * the frame bounds and the TEMPO index with plain string handling; the index
+ * only grows from frame to frame, as a live recording's does. */
+Test(tic_corpus, historic_tempo_run_is_reported_frame_by_frame)
+{
+	size_t len;
+	char *data = load("historic-mono-tempo-10-frames.tic", &len);
+	tic_feed_checked(data, len, rec);
+	cr_assert_eq(rec->n, 10);
+	size_t at = 0;
+	long last_hcjb = -1;
+	for (int i = 0; i < rec->n; i++) {
+		const struct tic_rec_event *e = &rec->ev[i];
+		const char *stx = memchr(data + at, 0x02, len - at);
+		cr_assert_not_null(stx);
+		const char *etx = memchr(stx, 0x03, len - (size_t)(stx - data));
+		cr_assert_not_null(etx);
+		cr_assert_eq(e->ev, SC_TIC_UNSUPPORTED, "frame %d: %s %s", i,
+			     sc_tic_event_name(e->ev), e->detail);
+		cr_assert(strstr(e->detail, "unsupported mode: historic"), "frame %d: %s", i, e->detail);
+		cr_assert_eq(e->offset, (uint64_t)(stx - data), "frame %d", i);
+		cr_assert_eq(e->length, (uint64_t)(etx - stx + 1), "frame %d", i);
+		const char *f = stx;
+		size_t fl = (size_t)(etx - stx + 1);
+		cr_assert_not_null(find(f, fl, "\nOPTARIF BBR( S\r"), "frame %d is TEMPO", i);
+		cr_assert_not_null(find(f, fl, "\nPTEC HCJB C\r"), "frame %d", i);
+		const char *h = find(f, fl, "\nBBRHCJB ");
+		cr_assert_not_null(h);
+		long hcjb = strtol(h + 9, NULL, 10);
+		cr_assert_geq(hcjb, last_hcjb, "frame %d: the index never goes back", i);
+		last_hcjb = hcjb;
+		at = (size_t)(etx - data) + 1;
+	}
+	cr_assert_eq(at, len, "the file is ten whole frames");
+	cr_assert_eq(last_hcjb, 18328876);
 	free(data);
 }
