@@ -272,9 +272,9 @@ Test(tic_corpus, historic_tempo_run_is_reported_frame_by_frame)
 }
 
 /* A three-phase Linky in standard mode on TEMPO (HC BLANC), recorded raw from
- * the line for 11 s: the recording starts inside a frame, holds seven whole
+ * the line for about 13 s: the recording starts inside a frame, holds seven whole
  * frames and ends inside the eighth. Five of the seven carry line damage
- * (single bits lost: '0' read as ' ', 'A' as '@', a CR as a form feed), each
+ * (bits lost: '0' read as ' ', 'A' as '@', a CR as a form feed), each
  * rejected whole with every bad group named where it starts; the two clean
  * ones give readings that agree with a plain reading of their labels. A
  * summing meter: SINSTS is the sum of the SINSTSn within the meter's
