@@ -399,6 +399,8 @@ int main(int argc, char **argv)
 				cJSON_AddNumberToObject(o, "Seed", atof(a[++k]));
 			else if (k + 1 < left && strcmp(a[k], "--calendar") == 0)
 				cJSON_AddStringToObject(o, "Calendar", a[++k]);
+			else if (k + 1 < left && strcmp(a[k], "--tic-total") == 0)
+				cJSON_AddStringToObject(o, "TicTotal", a[++k]);
 			else
 				good = false;
 		}

@@ -359,6 +359,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
 		O_OFFSET, O_BASE_PORT, O_READY, O_WEB_ROOT,
 		O_MDNS, O_MDNS_ADDRESS, O_RECONNECT_MIN, O_LED_LINK_LOCAL, O_LISTEN,
+		O_TIC_TOTAL,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -366,6 +367,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		{"seed", required_argument, NULL, 'S'},
 		{"producer", no_argument, NULL, 'o'},
 		{"calendar", required_argument, NULL, 'C'},
+		{"tic-total", required_argument, NULL, O_TIC_TOTAL},
 		{"loop", no_argument, NULL, 'L'},
 		{"exit-at-end", no_argument, NULL, 'x'},
 		{"device", required_argument, NULL, 'd'},
@@ -426,7 +428,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		.kind = SC_SRC_GEN,
 		.flavour = SC_FLAVOUR_DSMR50,
 		.meter = {SC_PROFILE_HOUSEHOLD, 3, 1, 0, 0, 0},
-		.tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0},
+		.tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM},
 	};
 	a->to.source_spec = "gen:dsmr50";
 	a->to.modbus = (struct sc_modbus_opts){DEFAULT_LISTEN, 502, 1, 60};
@@ -494,6 +496,15 @@ static int parse_options(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			a->to.src.tic.calendar = (enum sc_tic_calendar)cal;
+			break;
+		}
+		case O_TIC_TOTAL: {
+			int t = sc_tic_total_from_name(optarg);
+			if (t < 0) {
+				fprintf(stderr, "sc-sim: --tic-total: '%s' is not sum or net\n", optarg);
+				return EXIT_USAGE;
+			}
+			a->to.src.tic.total = (enum sc_tic_total)t;
 			break;
 		}
 		case 'L':

@@ -101,10 +101,11 @@ static int cmd_gen(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},     {"fault", required_argument, NULL, 'f'},
 		{"fault-every", required_argument, NULL, 'e'}, {"realtime", no_argument, NULL, 'R'},
 		{"producer", no_argument, NULL, 'o'},       {"calendar", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+		{"tic-total", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct sc_meter_config cfg = {SC_PROFILE_HOUSEHOLD, 3, 1, (int64_t)time(NULL), 0, 0};
-	struct sc_tic_gen_opts tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	struct sc_tic_gen_opts tic = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM};
 	enum sc_flavour flavour = SC_FLAVOUR_DSMR50;
 	const char *fault_name = NULL;
 	bool tic_only = false;
@@ -192,6 +193,17 @@ static int cmd_gen(int argc, char **argv)
 			tic_only = true;
 			break;
 		}
+		case 'T': {
+			int t = sc_tic_total_from_name(optarg);
+			if (t < 0) {
+				fprintf(stderr, "%s gen: --tic-total: '%s' is not sum or net\n", prog,
+					optarg);
+				return EXIT_USAGE;
+			}
+			tic.total = (enum sc_tic_total)t;
+			tic_only = true;
+			break;
+		}
 		case 'h':
 			usage_gen(stdout);
 			return 0;
@@ -206,7 +218,8 @@ static int cmd_gen(int argc, char **argv)
 	}
 	bool is_tic = flavour == SC_FLAVOUR_TIC;
 	if (tic_only && !is_tic) {
-		fprintf(stderr, "%s gen: --producer and --calendar need --protocol tic\n", prog);
+		fprintf(stderr, "%s gen: --producer, --calendar and --tic-total need --protocol tic\n",
+			prog);
 		return EXIT_USAGE;
 	}
 	int fault = 0;

@@ -142,8 +142,8 @@ static bool get_bool(struct ld *l, const cJSON *o, const char *path, const char 
 static bool load_meter(struct ld *l, const cJSON *o, struct sc_scenario *s)
 {
 	static const char *const keys[] = {"protocol", "profile", "phases", "seed", "start",
-					   "producer", "calendar", "time_scale", "import_wh",
-					   "export_wh"};
+					   "producer", "calendar", "tic_total", "time_scale",
+					   "import_wh", "export_wh"};
 	if (!members(l, o, "meter", keys, sizeof keys / sizeof keys[0]))
 		return false;
 	const char *text = NULL;
@@ -188,6 +188,17 @@ static bool load_meter(struct ld *l, const cJSON *o, struct sc_scenario *s)
 		if (c < 0)
 			return fail(l, "meter.calendar", "'%s' is not base, hchp or tempo", text);
 		s->tic.calendar = (enum sc_tic_calendar)c;
+	}
+	text = NULL;
+	if (!get_string(l, o, "meter", "tic_total", &text))
+		return false;
+	if (text) {
+		int t = sc_tic_total_from_name(text);
+		if (t < 0)
+			return fail(l, "meter.tic_total", "'%s' is not sum or net", text);
+		if (s->flavour != SC_FLAVOUR_TIC)
+			return fail(l, "meter.tic_total", "the phase totals are a TIC meter's");
+		s->tic.total = (enum sc_tic_total)t;
 	}
 	if (!get_number(l, o, "meter", "time_scale", 0.001, 100000, &s->time_scale) ||
 	    !get_number(l, o, "meter", "import_wh", 0, 1e12, &s->meter.import_wh) ||
@@ -787,7 +798,7 @@ int sc_scenario_load(const char *text, size_t len, const char *name, struct sc_s
 	sc_str_copy(s->serial, sizeof s->serial, "E8DB84000001");
 	s->flavour = SC_FLAVOUR_DSMR50;
 	s->meter = (struct sc_meter_config){SC_PROFILE_HOUSEHOLD, 3, 1, 1751360400, 0, 0};
-	s->tic = (struct sc_tic_gen_opts){false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	s->tic = (struct sc_tic_gen_opts){false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM};
 	s->time_scale = 1;
 
 	bool ok = members(&l, root, "", keys, sizeof keys / sizeof keys[0]);

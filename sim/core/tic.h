@@ -42,7 +42,7 @@ const char *sc_tic_event_name(enum sc_tic_event ev);
 /* What is wrong with one group. */
 enum sc_tic_group_error {
 	SC_TIC_GE_CHECKSUM = 1, /* checksum character does not match */
-	SC_TIC_GE_LENGTH,       /* data length differs from the label's fixed length */
+	SC_TIC_GE_LENGTH,       /* data length not the label's (sc_tic_label_lookup) */
 	SC_TIC_GE_SYNTAX,       /* missing HT or CR, empty label, bad horodate, bad value */
 	SC_TIC_GE_BIT7,         /* a byte with bit 7 set: a parity problem on the line */
 };
@@ -175,8 +175,14 @@ int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t);
 /* Decode an STGE value. */
 struct sc_tic_stge sc_tic_decode_stge(uint32_t raw);
 
-/* Fixed data length of a known label, -1 when unknown (tic_labels.c). */
+/* Data length TIC.md gives a known label, -1 when unknown (tic_labels.c). */
 int sc_tic_label_length(const char *label, size_t len, bool *has_horodate);
+/* The same, and the shortest data the parser accepts for it in *min_len
+ * (may be NULL): the full length for numeric and code labels, 0 for the
+ * text labels (NGTF, LTARF, MSG1, MSG2, PJOURF+1, PPOINTE), which field
+ * meters send unpadded. A group's data is good when min_len <= length <=
+ * the returned length (tic_labels.c holds the rule and its reasons). */
+int sc_tic_label_lookup(const char *label, size_t len, bool *has_horodate, int *min_len);
 /* The i-th known label (i from 0) with its length and horodate flag, NULL
  * past the last: lets tests hold the table against the spec both ways. */
 const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate);

@@ -61,6 +61,26 @@ static const char *const calendar_names[SC_TIC_CAL_COUNT] = {
 	[SC_TIC_CAL_TEMPO] = "tempo",
 };
 
+static const char *const total_names[SC_TIC_TOTAL_COUNT] = {
+	[SC_TIC_TOTAL_SUM] = "sum",
+	[SC_TIC_TOTAL_NET] = "net",
+};
+
+const char *sc_tic_total_name(enum sc_tic_total t)
+{
+	return (unsigned)t < SC_TIC_TOTAL_COUNT ? total_names[t] : "?";
+}
+
+int sc_tic_total_from_name(const char *name)
+{
+	if (!name)
+		return -1;
+	for (int i = 0; i < SC_TIC_TOTAL_COUNT; i++)
+		if (strcmp(total_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
 const char *sc_tic_calendar_name(enum sc_tic_calendar c)
 {
 	return (unsigned)c < SC_TIC_CAL_COUNT ? calendar_names[c] : "?";
@@ -357,6 +377,12 @@ static void quantise(const struct sc_meter *m, const struct sc_tic_gen_opts *o, 
 			drawn += s;
 		}
 	}
+	if (o->total == SC_TIC_TOTAL_NET) {
+		/* The phases netted (tic_gen.h): one of the two totals is 0. */
+		uint64_t injected = q->sinsti;
+		q->sinsti = injected > drawn ? injected - drawn : 0;
+		drawn = drawn > injected ? drawn - injected : 0;
+	}
 	q->sinsts = drawn > 99999 ? 99999 : drawn;
 	q->sinsti = q->sinsti > 99999 ? 99999 : q->sinsti;
 
@@ -442,7 +468,13 @@ static void group(struct gw *g, const char *label, const int64_t *horodate, cons
 	struct sc_out b = {body, sizeof body, 0, false};
 	char sep = g->historic ? ' ' : HT;
 	size_t dlen = strlen(data);
-	bool eligible = g->fault != SC_TIC_FAULT_BAD_LENGTH || dlen > 0;
+	/* A text label's data may be shorter than its length (tic_labels.c):
+	 * only one character too many is a bad length there. */
+	int min_len = 0;
+	int max_len = sc_tic_label_lookup(label, strlen(label), NULL, &min_len);
+	bool text = max_len > 0 && min_len == 0;
+	bool eligible = g->fault != SC_TIC_FAULT_BAD_LENGTH ||
+			(dlen > 0 && (!text || dlen == (size_t)max_len));
 	bool hit = eligible && g->eligible == g->target;
 	if (eligible)
 		g->eligible++;
@@ -456,7 +488,7 @@ static void group(struct gw *g, const char *label, const int64_t *horodate, cons
 	}
 	size_t data_at = b.len;
 	if (hit && g->fault == SC_TIC_FAULT_BAD_LENGTH) {
-		if (g->rnd & 1) {
+		if ((g->rnd & 1) || text) {
 			sc_out_ch(&b, data[0]); /* one too long */
 			sc_out_str(&b, data);
 		} else {
@@ -725,7 +757,8 @@ static void write_frame(struct gw *g, const struct quant *q)
 int sc_tic_gen(const struct sc_meter *m, const struct sc_tic_gen_opts *o, char *buf, size_t cap,
 	       struct sc_reading *expect)
 {
-	if ((unsigned)o->calendar >= SC_TIC_CAL_COUNT || (unsigned)o->fault >= SC_TIC_FAULT_COUNT)
+	if ((unsigned)o->calendar >= SC_TIC_CAL_COUNT || (unsigned)o->fault >= SC_TIC_FAULT_COUNT ||
+	    (unsigned)o->total >= SC_TIC_TOTAL_COUNT)
 		return SC_ERR_INVAL;
 	struct quant q;
 	quantise(m, o, &q);

@@ -12,7 +12,8 @@
  *              A phase that does not export counts as drawn: SINSTSn = S,
  *              else SINSTSn = 0 and S goes to SINSTI. SINSTS = sum of the
  *              printed SINSTSn (three-phase) or S of L1 (mono); SINSTI = sum
- *              of S over the exporting phases. IRMS and URMS are the same
+ *              of S over the exporting phases. A netting meter
+ *              (SC_TIC_TOTAL_NET) nets the same per-phase values instead. IRMS and URMS are the same
  *              current and voltage rounded to the ampere and volt, so
  *              |SINSTSn - URMSn x IRMSn| <= URMSn / 2 + IRMSn / 2 + 2.
  *   consumer   a consumer-mode meter (producer = false) has no EAIT, ERQ,
@@ -70,7 +71,9 @@ enum sc_tic_fault {
 				    * STX with or without bit 7, never '/', at
 				    * least one not blank) before an intact frame */
 	SC_TIC_FAULT_BAD_LENGTH,   /* one group's data one character too long or
-				    * too short, with a checksum VALID for it */
+				    * too short (a text label's, which may be
+				    * short: too long only), with a checksum
+				    * VALID for it */
 	SC_TIC_FAULT_BIT7,         /* one byte of a group's label or data with bit 7
 				    * set (checksum as sent before the fault) */
 	SC_TIC_FAULT_HISTORIC,     /* a historic-mode frame of the same meter:
@@ -104,11 +107,32 @@ const char *sc_tic_calendar_name(enum sc_tic_calendar c);
 /* The calendar of a name, or -1 when unknown. */
 int sc_tic_calendar_from_name(const char *name);
 
+/* How a three-phase meter makes its totals SINSTS / SINSTI from its phases
+ * (the rule "VA" above; a single-phase meter is the same either way). */
+enum sc_tic_total {
+	SC_TIC_TOTAL_SUM, /* SINSTS = sum of the drawing phases' S, SINSTI = sum of
+			   * the exporting phases' S (the default) */
+	SC_TIC_TOTAL_NET, /* the phases netted, as real three-phase producers do
+			   * (field: SINSTS 00013 while SINSTS2 00568): with N =
+			   * the drawing phases' S minus the exporting phases' S,
+			   * SINSTS = N and SINSTI = 0 when N >= 0, else SINSTS =
+			   * 0 and SINSTI = -N (a consumer-mode meter shows no
+			   * SINSTI). SINSTSn stay per phase, so SINSTS is not
+			   * their sum while the phases flow both ways. */
+	SC_TIC_TOTAL_COUNT
+};
+
+/* "sum", "net"; "?" if unknown. */
+const char *sc_tic_total_name(enum sc_tic_total t);
+/* The total rule of a name, or -1 when unknown. */
+int sc_tic_total_from_name(const char *name);
+
 struct sc_tic_gen_opts {
 	bool producer;                /* producer mode: EAIT, ERQ, SINSTI, ... */
 	enum sc_tic_calendar calendar;
 	enum sc_tic_fault fault;
 	uint64_t fault_seed;          /* which group, which byte, which garbage */
+	enum sc_tic_total total;      /* three-phase totals: summed (0) or netted */
 };
 
 /* Write the frame of meter state m at m->t into buf (cap bytes). Returns the

@@ -1,6 +1,15 @@
-/* Standard-mode TIC labels with their fixed data lengths (Enedis-NOI-CPT_54E
- * V3 §6.2, TIC.md). The checksum is weak (permutations and pairs of spaces
- * pass), so the parser also enforces these lengths. */
+/* Standard-mode TIC labels with their data lengths (Enedis-NOI-CPT_54E V3
+ * §6.2, TIC.md), and the one rule on them. The checksum is weak
+ * (permutations and pairs of spaces pass), so the parser also checks each
+ * group's data length:
+ *   - numeric and code labels (indexes, powers, voltages, currents, STGE,
+ *     ADSC, PRM, ...): exactly the length TIC.md gives. They carry every
+ *     value the device maps, and a wrong length is how a damaged digit
+ *     that the checksum lets through shows.
+ *   - text labels (NGTF, LTARF, MSG1, MSG2, PJOURF+1, PPOINTE): at most
+ *     that length. Meters in the field do not always pad them: a
+ *     producer-only Linky sends NGTF as "PRODUCTEUR", 10 characters where
+ *     TIC.md gives 16. They feed nothing of the device's reading. */
 #include <string.h>
 
 #include "tic.h"
@@ -9,35 +18,85 @@ struct label_def {
 	const char *name;
 	int len;
 	bool horodate;
+	bool text; /* data may be shorter than len (see above) */
 };
 
 static const struct label_def labels[] = {
-	{"ADSC", 12, false},    {"VTIC", 2, false},     {"DATE", 0, true},
-	{"NGTF", 16, false},    {"LTARF", 16, false},   {"EAST", 9, false},
-	{"EASF01", 9, false},   {"EASF02", 9, false},   {"EASF03", 9, false},
-	{"EASF04", 9, false},   {"EASF05", 9, false},   {"EASF06", 9, false},
-	{"EASF07", 9, false},   {"EASF08", 9, false},   {"EASF09", 9, false},
-	{"EASF10", 9, false},   {"EASD01", 9, false},   {"EASD02", 9, false},
-	{"EASD03", 9, false},   {"EASD04", 9, false},   {"EAIT", 9, false},
-	{"ERQ1", 9, false},     {"ERQ2", 9, false},     {"ERQ3", 9, false},
-	{"ERQ4", 9, false},     {"IRMS1", 3, false},    {"IRMS2", 3, false},
-	{"IRMS3", 3, false},    {"URMS1", 3, false},    {"URMS2", 3, false},
-	{"URMS3", 3, false},    {"PREF", 2, false},     {"PCOUP", 2, false},
-	{"SINSTS", 5, false},   {"SINSTS1", 5, false},  {"SINSTS2", 5, false},
-	{"SINSTS3", 5, false},  {"SMAXSN", 5, true},    {"SMAXSN1", 5, true},
-	{"SMAXSN2", 5, true},   {"SMAXSN3", 5, true},   {"SMAXSN-1", 5, true},
-	{"SMAXSN1-1", 5, true}, {"SMAXSN2-1", 5, true}, {"SMAXSN3-1", 5, true},
-	{"SINSTI", 5, false},   {"SMAXIN", 5, true},    {"SMAXIN-1", 5, true},
-	{"CCASN", 5, true},     {"CCASN-1", 5, true},   {"CCAIN", 5, true},
-	{"CCAIN-1", 5, true},   {"UMOY1", 3, true},     {"UMOY2", 3, true},
-	{"UMOY3", 3, true},     {"STGE", 8, false},     {"DPM1", 2, true},
-	{"DPM2", 2, true},      {"DPM3", 2, true},      {"FPM1", 2, true},
-	{"FPM2", 2, true},      {"FPM3", 2, true},      {"MSG1", 32, false},
-	{"MSG2", 16, false},    {"PRM", 14, false},     {"RELAIS", 3, false},
-	{"NTARF", 2, false},    {"NJOURF", 2, false},   {"NJOURF+1", 2, false},
-	{"PJOURF+1", 98, false}, {"PPOINTE", 98, false},
+	{"ADSC", 12, false, false},
+	{"VTIC", 2, false, false},
+	{"DATE", 0, true, false},
+	{"NGTF", 16, false, true},
+	{"LTARF", 16, false, true},
+	{"EAST", 9, false, false},
+	{"EASF01", 9, false, false},
+	{"EASF02", 9, false, false},
+	{"EASF03", 9, false, false},
+	{"EASF04", 9, false, false},
+	{"EASF05", 9, false, false},
+	{"EASF06", 9, false, false},
+	{"EASF07", 9, false, false},
+	{"EASF08", 9, false, false},
+	{"EASF09", 9, false, false},
+	{"EASF10", 9, false, false},
+	{"EASD01", 9, false, false},
+	{"EASD02", 9, false, false},
+	{"EASD03", 9, false, false},
+	{"EASD04", 9, false, false},
+	{"EAIT", 9, false, false},
+	{"ERQ1", 9, false, false},
+	{"ERQ2", 9, false, false},
+	{"ERQ3", 9, false, false},
+	{"ERQ4", 9, false, false},
+	{"IRMS1", 3, false, false},
+	{"IRMS2", 3, false, false},
+	{"IRMS3", 3, false, false},
+	{"URMS1", 3, false, false},
+	{"URMS2", 3, false, false},
+	{"URMS3", 3, false, false},
+	{"PREF", 2, false, false},
+	{"PCOUP", 2, false, false},
+	{"SINSTS", 5, false, false},
+	{"SINSTS1", 5, false, false},
+	{"SINSTS2", 5, false, false},
+	{"SINSTS3", 5, false, false},
+	{"SMAXSN", 5, true, false},
+	{"SMAXSN1", 5, true, false},
+	{"SMAXSN2", 5, true, false},
+	{"SMAXSN3", 5, true, false},
+	{"SMAXSN-1", 5, true, false},
+	{"SMAXSN1-1", 5, true, false},
+	{"SMAXSN2-1", 5, true, false},
+	{"SMAXSN3-1", 5, true, false},
+	{"SINSTI", 5, false, false},
+	{"SMAXIN", 5, true, false},
+	{"SMAXIN-1", 5, true, false},
+	{"CCASN", 5, true, false},
+	{"CCASN-1", 5, true, false},
+	{"CCAIN", 5, true, false},
+	{"CCAIN-1", 5, true, false},
+	{"UMOY1", 3, true, false},
+	{"UMOY2", 3, true, false},
+	{"UMOY3", 3, true, false},
+	{"STGE", 8, false, false},
+	{"DPM1", 2, true, false},
+	{"DPM2", 2, true, false},
+	{"DPM3", 2, true, false},
+	{"FPM1", 2, true, false},
+	{"FPM2", 2, true, false},
+	{"FPM3", 2, true, false},
+	{"MSG1", 32, false, true},
+	{"MSG2", 16, false, true},
+	{"PRM", 14, false, false},
+	{"RELAIS", 3, false, false},
+	{"NTARF", 2, false, false},
+	{"NJOURF", 2, false, false},
+	{"NJOURF+1", 2, false, false},
+	{"PJOURF+1", 98, false, true},
+	{"PPOINTE", 98, false, true},
 	/* Pilot meters (ADSC types 67/68) use these in place of SINSTS, SMAXSN. */
-	{"SINST1", 5, false},   {"SMAXN", 5, true},     {"SMAXN-1", 5, true},
+	{"SINST1", 5, false, false},
+	{"SMAXN", 5, true, false},
+	{"SMAXN-1", 5, true, false},
 };
 
 const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate)
@@ -51,7 +110,7 @@ const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate)
 	return labels[i].name;
 }
 
-int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)
+int sc_tic_label_lookup(const char *label, size_t len, bool *has_horodate, int *min_len)
 {
 	if (len == 0)
 		return -1;
@@ -60,8 +119,15 @@ int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)
 		    memcmp(labels[i].name, label, len) == 0) {
 			if (has_horodate)
 				*has_horodate = labels[i].horodate;
+			if (min_len)
+				*min_len = labels[i].text ? 0 : labels[i].len;
 			return labels[i].len;
 		}
 	}
 	return -1;
+}
+
+int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)
+{
+	return sc_tic_label_lookup(label, len, has_horodate, NULL);
 }

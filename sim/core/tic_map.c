@@ -20,6 +20,12 @@
  *   lists no P+ / P-, so they stay null until the lab harness shows what a
  *   production unit serves there.
  *
+ * Summing and netting three-phase meters (tic_gen.h, sc_tic_total) need
+ * no rule of their own: P = SINSTS - SINSTI is the net in both, S is the
+ * SINSTS the meter sends (0 on a netting meter exporting in total), lN.P
+ * its SINSTSn; so on a netting meter P is not the sum of lN.P while the
+ * phases flow both ways, which is what the meter sends.
+ *
  * Three-phase or not (r->phases, and so which phases get values) is the
  * frame's three_phase (tic.h): the ADSC meter type OR any three-phase-only
  * label. A three-phase meter whose frame lacks SINSTSn leaves lN.P/lN.S

@@ -4,7 +4,8 @@
  * discarded, as peers do and meters in the field show). A group is
  *   LF label HT [horodate HT] data HT checksum CR
  * and is checked for: bytes with bit 7 set (a parity problem of the 7E1
- * line), its shape, its checksum, and the label's fixed data length. A frame
+ * line), its shape, its checksum, and the label's data length (exact for
+ * numeric labels, at most for text ones: tic_labels.c). A frame
  * with any bad group is rejected whole (the device counts it as failed), and
  * every bad group is reported with its label and offset. Historic-mode frames
  * and DSMR telegrams are recognised and reported as unsupported rather than as
@@ -445,13 +446,14 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		}
 	}
 	bool want_h = false;
-	int want_len = sc_tic_label_length(b + fs[0], fe[0] - fs[0], &want_h);
+	int min_len = 0;
+	int want_len = sc_tic_label_lookup(b + fs[0], fe[0] - fs[0], &want_h, &min_len);
 	if (want_len >= 0) {
 		if ((nf == 3) != want_h) {
 			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
 			return;
 		}
-		if (g.data.len != want_len) {
+		if (g.data.len > want_len || g.data.len < min_len) {
 			group_error(c, SC_TIC_GE_LENGTH, lf, b + s, lab);
 			return;
 		}

@@ -324,6 +324,13 @@ add(T, "energy 20 digits", tic_with("EAST", "9" * 20), 'bad group: length',
     r"EAST length")
 add(T, "energy empty", tic_with("EAST", ""), 'bad group: length',
     r"EAST length")
+add(T, "text label shorter than its length (a producer-only meter's NGTF PRODUCTEUR, 10 of 16)",
+    tic_with("NGTF", "PRODUCTEUR"), 'accepted: text labels at or below their length',
+    r"ok: 1 failed: 0")
+add(T, "text label one character too long (NGTF, 17)", tic_with("NGTF", "BASE             "),
+    'bad group: length', r"NGTF length")
+add(T, "apparent power one digit short", tic_with("SINSTS", "0261"),
+    'bad group: length (numeric labels stay exact)', r"SINSTS length")
 add(T, "current with a letter", tic_with("IRMS1", "0A1"), 'bad group: syntax',
     r"IRMS1 syntax")
 add(T, "voltage empty", tic_with("URMS1", ""), 'bad group: length',
@@ -661,6 +668,10 @@ add(S, "meter protocol unknown", sc(meter={"protocol": "dsmr99"}), 'exit 2: the 
     r"^rc=2 .*: meter\.protocol: 'dsmr99' is not dsmr42")
 add(S, "meter phases 2", sc(meter={"protocol": "dsmr50", "phases": 2}), 'exit 2: 1 or 3',
     r"^rc=2 .*: meter\.phases: 1 or 3")
+add(S, "meter tic_total unknown", sc(meter={"protocol": "tic", "tic_total": "avg"}), 'exit 2: sum or net',
+    r"^rc=2 .*: meter\.tic_total: 'avg' is not sum or net")
+add(S, "meter tic_total on a P1 meter", sc(meter={"protocol": "dsmr50", "tic_total": "net"}),
+    "exit 2: a TIC meter's", r"^rc=2 .*: meter\.tic_total: the phase totals are a TIC meter's")
 add(S, "meter profile unknown", sc(meter={"protocol": "dsmr50", "profile": "factory"}), 'exit 2: the profiles listed',
     r"^rc=2 .*: meter\.profile: 'factory' is not household")
 add(S, "telegram count negative", sc(steps=[{"at": 0, "telegrams": {"count": -3}}]), 'exit 2: the range',
@@ -790,6 +801,10 @@ add(F, "sc-telegram gen: unknown fault", ["sc-telegram", "gen", "--fault", "melt
     r"^rc=2 sc-telegram gen: --fault: unknown P1 fault 'melt'")
 add(F, "sc-telegram gen: protocol unknown", ["sc-telegram", "gen", "--protocol", "x"], 'exit 2: the protocols listed',
     r"^rc=2 sc-telegram gen: --protocol: 'x' is not dsmr42")
+add(F, "sc-telegram gen: unknown TIC total rule", ["sc-telegram", "gen", "--protocol", "tic", "--tic-total", "avg"],
+    'exit 2: sum or net', r"^rc=2 sc-telegram gen: --tic-total: 'avg' is not sum or net")
+add(F, "sc-telegram gen: TIC total rule on a P1 meter", ["sc-telegram", "gen", "--tic-total", "net"],
+    'exit 2: needs --protocol tic', r"^rc=2 sc-telegram gen: --producer, --calendar and --tic-total need")
 add(F, "sc-telegram check: missing file", ["sc-telegram", "check", "/nonexistent.p1"], 'exit 2: the file named',
     r"^rc=2 sc-telegram: /nonexistent\.p1: No such file")
 add(F, "sc-telegram parse: protocol unknown", ["sc-telegram", "parse", "--protocol", "x", "-"], 'exit 2: auto, p1 or tic',

@@ -1259,7 +1259,7 @@ Test(api_empty, telegram_tic_bytes_intact)
 	static char buf[SC_TIC_GEN_MAX];
 	struct sc_meter m;
 	struct sc_meter_config mc = {SC_PROFILE_PV, 1, 2, 1751371200, 0, 0};
-	struct sc_tic_gen_opts to = {true, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	struct sc_tic_gen_opts to = {true, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM};
 	sc_meter_init(&m, &mc);
 	int n = sc_tic_gen(&m, &to, buf, sizeof buf, NULL);
 	cr_assert_gt(n, 0);

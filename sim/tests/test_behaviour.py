@@ -251,6 +251,8 @@ class Control(unittest.TestCase):
                                   ("/sim/v1/clock", '{"Speed": 0}', "Speed"),
                                   ("/sim/v1/source", '{"Source": "gen:dsmr30"}', "Source"),
                                   ("/sim/v1/source", '{"Source": "file:/nonexistent"}', "Source"),
+                                  ("/sim/v1/source", '{"Source": "gen:tic", "TicTotal": "avg"}',
+                                   "TicTotal"),
                                   ("/sim/v1/power", '{"Action": "off"}', "Action"),
                                   ("/sim/v1/broker", "not json", "")):
             r = curl(t.sim.http_port, "POST", path, body, tls=False, user=None)

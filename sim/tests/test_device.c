@@ -163,7 +163,7 @@ Test(device, tic_frames_feed_the_same_image)
 	static char buf[SC_TIC_GEN_MAX];
 	struct sc_meter m;
 	struct sc_meter_config mc = {SC_PROFILE_PV, 1, 2, 1751371200, 0, 0};
-	struct sc_tic_gen_opts to = {true, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	struct sc_tic_gen_opts to = {true, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM};
 	sc_meter_init(&m, &mc);
 	struct sc_reading want;
 	int n = sc_tic_gen(&m, &to, buf, sizeof buf, &want);
@@ -176,6 +176,64 @@ Test(device, tic_frames_feed_the_same_image)
 	sc_regmap_build(&img, &want, &d->cfg.regs);
 	cr_assert(memcmp(img.w, d->image.w, sizeof img.w) == 0);
 	sc_device_free(d);
+}
+
+/* A netting three-phase Linky (tic_gen.h) drawing on one phase while the
+ * installation exports in total: the device serves what the manual says
+ * from what the meter sends: total active power negative, every phase's
+ * active power SINSTSn (never negative, 0 W on the exporting phases), the
+ * total apparent power the SINSTS it sends (0); so the total is not the
+ * sum of the phases here. */
+static float reg(const struct sc_device *d, uint16_t addr)
+{
+	uint16_t w[2];
+	cr_assert_eq(sc_regmap_read(&d->image, addr, 2, w), SC_OK);
+	return sc_words_to_float(w, d->cfg.regs.order);
+}
+
+Test(device, netting_tic_meter_exporting_with_a_phase_drawing)
+{
+	static char buf[SC_TIC_GEN_MAX];
+	struct sc_meter m;
+	struct sc_meter_config mc = {SC_PROFILE_PV_EV, 3, 1, 1749520800, 0, 0};
+	struct sc_tic_gen_opts to = {true, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_NET};
+	sc_meter_init(&m, &mc);
+	int found = 0;
+	for (int64_t t = mc.start; t < mc.start + 4 * 86400 && !found; t += 601) {
+		sc_meter_advance(&m, t);
+		bool draws = false;
+		for (int ph = 0; ph < 3; ph++)
+			draws = draws || (!sc_meter_phase_exports(&m, ph) && sc_meter_va(&m, ph) >= 1);
+		if (!draws || sc_meter_net_w(&m) >= -100)
+			continue;
+		struct sc_reading want;
+		int n = sc_tic_gen(&m, &to, buf, sizeof buf, &want);
+		cr_assert_gt(n, 0);
+		if (want.q[SC_RQ_P].v >= 0)
+			continue; /* VA netted can still be drawn; look for net export */
+		struct sc_device *d = new_device(SC_PROTO_TIC);
+		sc_device_feed(d, buf, (size_t)n, 0);
+		cr_assert_eq(d->counters.telegrams_pass, 1);
+		float p = reg(d, 0x8016), sva = reg(d, 0x801A), sum = 0;
+		cr_assert_lt(p, 0.0f, "total active power negative on export");
+		cr_assert_eq(sva, 0.0f, "SINSTS of a netting meter exporting in total");
+		bool phase_draws = false;
+		for (int ph = 0; ph < 3; ph++) {
+			float pp = reg(d, (uint16_t)(0x801E + 2 * ph));
+			cr_assert_geq(pp, 0.0f, "L%d never negative", ph + 1);
+			cr_assert_eq(pp, (float)want.ph[ph][SC_PQ_P].v);
+			cr_assert_eq(reg(d, (uint16_t)(0x802A + 2 * ph)), pp, "L%d S", ph + 1);
+			if (sc_meter_phase_exports(&m, ph))
+				cr_assert_eq(pp, 0.0f, "an exporting phase reads 0 W");
+			phase_draws = phase_draws || pp > 0;
+			sum += pp;
+		}
+		cr_assert(phase_draws);
+		cr_assert_neq(p, sum, "the total is the meter's net, not the sum of the phases");
+		sc_device_free(d);
+		found++;
+	}
+	cr_assert_gt(found, 0, "a state exporting in total with a phase drawing");
 }
 
 /* ---- the device clock ---- */

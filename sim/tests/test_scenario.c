@@ -73,6 +73,7 @@ Test(scenario_load, defaults)
 	cr_assert_eq(s->meter.export_wh, 0);
 	cr_assert_eq(s->tic.producer, false);
 	cr_assert_eq(s->tic.calendar, SC_TIC_CAL_BASE);
+	cr_assert_eq(s->tic.total, SC_TIC_TOTAL_SUM);
 	cr_assert_eq(s->time_scale, 1);
 	cr_assert_eq(s->nsteps, 1);
 	cr_assert_eq(s->steps[0].kind, SC_STEP_EXPECT);
@@ -101,7 +102,8 @@ Test(scenario_load, top_level_and_meter)
 		"\"serial\": \"E8DB84ABCDEF\", \"word_order\": \"abcd\", "
 		"\"config\": {\"MQTT\": {\"Site\": \"demo\", \"Enabled\": true}}, "
 		"\"meter\": {\"protocol\": \"tic\", \"profile\": \"pv-ev\", \"phases\": 1, \"seed\": 42, "
-		"\"start\": 1751320800, \"producer\": true, \"calendar\": \"tempo\", \"time_scale\": 60, "
+		"\"start\": 1751320800, \"producer\": true, \"calendar\": \"tempo\", \"tic_total\": \"net\", "
+		"\"time_scale\": 60, "
 		"\"import_wh\": 1000.5, \"export_wh\": 20}",
 		"{\"at\": 0, \"wait\": 1}"));
 	cr_assert_str_eq(s->description, "a day");
@@ -117,6 +119,7 @@ Test(scenario_load, top_level_and_meter)
 	cr_assert_eq(s->meter.start, 1751320800);
 	cr_assert_eq(s->tic.producer, true);
 	cr_assert_eq(s->tic.calendar, SC_TIC_CAL_TEMPO);
+	cr_assert_eq(s->tic.total, SC_TIC_TOTAL_NET);
 	cr_assert_eq(s->time_scale, 60);
 	cr_assert_eq(s->meter.import_wh, 1000.5);
 	cr_assert_eq(s->meter.export_wh, 20);
@@ -627,7 +630,7 @@ Test(scenario_errors, meter)
 	} c[] = {
 		{"[]", "meter: must be an object"},
 		{"{\"rate\": 1}", "meter.rate: unknown key (known here: protocol, profile, phases, seed, start, "
-				  "producer, calendar, time_scale, import_wh, export_wh)"},
+				  "producer, calendar, tic_total, time_scale, import_wh, export_wh)"},
 		{"{\"protocol\": \"dsmr22\"}", "meter.protocol: 'dsmr22' is not dsmr42, dsmr50, emucs or tic"},
 		{"{\"protocol\": \"tic\"}", "meter.protocol: the meter is tic, the device p1: they do not fit"},
 		{"{\"profile\": \"farm\"}", "meter.profile: 'farm' is not household, pv, ev or pv-ev"},
@@ -641,6 +644,8 @@ Test(scenario_errors, meter)
 		{"{\"producer\": 1}", "meter.producer: must be true or false"},
 		{"{\"producer\": true}", "meter.producer: a producer meter is a TIC meter"},
 		{"{\"calendar\": \"ejp\"}", "meter.calendar: 'ejp' is not base, hchp or tempo"},
+		{"{\"tic_total\": \"avg\"}", "meter.tic_total: 'avg' is not sum or net"},
+		{"{\"tic_total\": \"net\"}", "meter.tic_total: the phase totals are a TIC meter's"},
 	};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
 		char top[256];

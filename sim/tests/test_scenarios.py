@@ -229,7 +229,7 @@ MALFORMED = [
      "word_order, config, meter, steps)"),
     ("unknown_meter_key", edit(lambda d: d["meter"].update(speed=2)),
      "meter.speed: unknown key (known here: protocol, profile, phases, seed, start, producer, "
-     "calendar, time_scale, import_wh, export_wh)"),
+     "calendar, tic_total, time_scale, import_wh, export_wh)"),
     ("unknown_step_key", step1(when=3, wait=1), "steps[1].when: unknown key (known here: %s)" % KNOWN_STEP),
     ("unknown_telegrams_key", edit(lambda d: d["steps"][0]["telegrams"].update(interval=2)),
      "steps[0].telegrams.interval: unknown key (known here: count, every, fault, fault_every)"),

@@ -63,7 +63,7 @@ static size_t gen_tic(int n, char *buf, size_t cap)
 {
 	struct sc_meter m;
 	struct sc_meter_config mc = {SC_PROFILE_PV, 1, 4, 1751371200, 0, 0};
-	struct sc_tic_gen_opts o = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0};
+	struct sc_tic_gen_opts o = {false, SC_TIC_CAL_BASE, SC_TIC_FAULT_NONE, 0, SC_TIC_TOTAL_SUM};
 	sc_meter_init(&m, &mc);
 	size_t len = 0;
 	for (int i = 0; i < n; i++) {

@@ -46,6 +46,16 @@ static long field(const char *frame, size_t len, const char *label)
 	return -1;
 }
 
+/* The oracle's search: where "what" first occurs in len bytes of s, or NULL. */
+static const char *find(const char *s, size_t len, const char *what)
+{
+	size_t wl = strlen(what);
+	for (size_t i = 0; i + wl <= len; i++)
+		if (memcmp(s + i, what, wl) == 0)
+			return s + i;
+	return NULL;
+}
+
 Test(tic_corpus, consumer_base_frame)
 {
 	size_t len;
@@ -217,5 +227,171 @@ Test(tic_corpus, damaged_historic_capture_is_still_historic)
 		expect_historic(f, len + 1, what);
 	}
 	free(f);
+	free(data);
+}
+
+/* Ten consecutive frames of a single-phase Linky in historic mode on the
+ * TEMPO option (OPTARIF BBR(, six BBRH* indexes, PTEC HCJB, DEMAIN ROUG),
+ * recorded raw: each frame is reported once as historic, at its own STX,
+ * never as a stream of group errors and never as a reading. The oracle reads
+ * the frame bounds and the TEMPO index with plain string handling; the index
+ * only grows from frame to frame, as a live recording's does. */
+Test(tic_corpus, historic_tempo_run_is_reported_frame_by_frame)
+{
+	size_t len;
+	char *data = load("historic-mono-tempo-10-frames.tic", &len);
+	tic_feed_checked(data, len, rec);
+	cr_assert_eq(rec->n, 10);
+	size_t at = 0;
+	long last_hcjb = -1;
+	for (int i = 0; i < rec->n; i++) {
+		const struct tic_rec_event *e = &rec->ev[i];
+		const char *stx = memchr(data + at, 0x02, len - at);
+		cr_assert_not_null(stx);
+		const char *etx = memchr(stx, 0x03, len - (size_t)(stx - data));
+		cr_assert_not_null(etx);
+		cr_assert_eq(e->ev, SC_TIC_UNSUPPORTED, "frame %d: %s %s", i,
+			     sc_tic_event_name(e->ev), e->detail);
+		cr_assert(strstr(e->detail, "unsupported mode: historic"), "frame %d: %s", i, e->detail);
+		cr_assert_eq(e->offset, (uint64_t)(stx - data), "frame %d", i);
+		cr_assert_eq(e->length, (uint64_t)(etx - stx + 1), "frame %d", i);
+		const char *f = stx;
+		size_t fl = (size_t)(etx - stx + 1);
+		cr_assert_not_null(find(f, fl, "\nOPTARIF BBR( S\r"), "frame %d is TEMPO", i);
+		cr_assert_not_null(find(f, fl, "\nPTEC HCJB C\r"), "frame %d", i);
+		const char *h = find(f, fl, "\nBBRHCJB ");
+		cr_assert_not_null(h);
+		long hcjb = strtol(h + 9, NULL, 10);
+		cr_assert_geq(hcjb, last_hcjb, "frame %d: the index never goes back", i);
+		last_hcjb = hcjb;
+		at = (size_t)(etx - data) + 1;
+	}
+	cr_assert_eq(at, len, "the file is ten whole frames");
+	cr_assert_eq(last_hcjb, 18328876);
+	free(data);
+}
+
+/* A three-phase Linky in standard mode on TEMPO (HC BLANC), recorded raw from
+ * the line for about 13 s: the recording starts inside a frame, holds seven whole
+ * frames and ends inside the eighth. Five of the seven carry line damage
+ * (bits lost: '0' read as ' ', 'A' as '@', a CR as a form feed), each
+ * rejected whole with every bad group named where it starts; the two clean
+ * ones give readings that agree with a plain reading of their labels. A
+ * summing meter: SINSTS is the sum of the SINSTSn within the meter's
+ * rounding, and P, S and each phase come out as the mapping gives them. */
+static const struct {
+	uint64_t frame;
+	int n;
+	struct {
+		const char *label;
+		uint64_t offset;
+		enum sc_tic_group_error kind;
+	} bad[3];
+} tri_damage[] = {
+	{2444, 1, {{"EASD01", 2769, SC_TIC_GE_SYNTAX}}}, /* its CR read as FF */
+	{3708,
+	 3,
+	 {{"EASF06", 3933, SC_TIC_GE_SYNTAX},
+	  {"EASF09", 3993, SC_TIC_GE_CHECKSUM},
+	  {"EASD02", 4053, SC_TIC_GE_CHECKSUM}}},
+	{4972, 2, {{"CC@SN-1", 5828, SC_TIC_GE_CHECKSUM}, {"NTARF", 6084, SC_TIC_GE_CHECKSUM}}},
+	{6236,
+	 3,
+	 {{"EASF07", 6481, SC_TIC_GE_CHECKSUM},
+	  {"SMAXSN2-1", 6997, SC_TIC_GE_CHECKSUM},
+	  {"FPM1", 7246, SC_TIC_GE_CHECKSUM}}},
+	{7500,
+	 3,
+	 {{"@COUP", 7994, SC_TIC_GE_CHECKSUM},
+	  {"SINSTS1", 8022, SC_TIC_GE_CHECKSUM},
+	  {"CC@SN", 8327, SC_TIC_GE_CHECKSUM}}},
+};
+
+Test(tic_corpus, three_phase_tempo_run_with_line_damage)
+{
+	size_t len;
+	char *data = load("standard-tri-consumer-tempo-8-frames-damaged.tic", &len);
+	cr_assert_eq(len, 11183);
+	tic_feed_checked(data, len, rec);
+	cr_assert_eq(rec->n, 9);
+
+	/* The head of a frame the recording started inside. */
+	cr_assert_eq(rec->ev[0].ev, SC_TIC_GARBAGE, "%s", sc_tic_event_name(rec->ev[0].ev));
+	cr_assert_eq(rec->ev[0].offset, 0);
+	cr_assert_eq(rec->ev[0].length, 1180);
+
+	int frames = 0, damaged = 0;
+	int64_t ts[2] = {0, 0};
+	for (int i = 1; i < 8; i++) {
+		const struct tic_rec_event *e = &rec->ev[i];
+		cr_assert_eq(data[e->offset], 0x02, "event %d starts at an STX", i);
+		cr_assert_eq(e->length, 1264, "event %d", i);
+		if (e->ev == SC_TIC_BAD_GROUPS) {
+			cr_assert_lt(damaged, 5);
+			cr_assert_eq(e->offset, tri_damage[damaged].frame);
+			cr_assert_eq(e->nerrors, tri_damage[damaged].n, "frame at %lu",
+				     (unsigned long)e->offset);
+			for (int k = 0; k < e->nerrors; k++) {
+				cr_assert_str_eq(e->errors[k].label, tri_damage[damaged].bad[k].label);
+				cr_assert_eq(e->errors[k].offset, tri_damage[damaged].bad[k].offset,
+					     "%s", e->errors[k].label);
+				cr_assert_eq(e->errors[k].kind, tri_damage[damaged].bad[k].kind, "%s: %s",
+					     e->errors[k].label,
+					     sc_tic_group_error_name(e->errors[k].kind));
+				cr_assert_eq(data[e->errors[k].offset], '\n');
+			}
+			damaged++;
+			continue;
+		}
+		cr_assert_eq(e->ev, SC_TIC_FRAME, "event %d: %s %s", i, sc_tic_event_name(e->ev),
+			     e->detail);
+		cr_assert_lt(frames, 2);
+		const char *f = data + e->offset;
+		size_t fl = e->length;
+		const struct sc_reading *r = &e->reading;
+		long sinsts = field(f, fl, "SINSTS");
+		long sum = field(f, fl, "SINSTS1") + field(f, fl, "SINSTS2") + field(f, fl, "SINSTS3");
+		cr_assert_leq(labs(sinsts - sum), 3, "a summing meter: %ld against %ld", sinsts, sum);
+		cr_assert_eq(field(f, fl, "SINSTI"), -1, "a consumer: no SINSTI");
+		cr_assert_eq(r->phases, 3);
+		cr_assert_str_eq(r->meter_id, "041776199277");
+		cr_assert_eq(r->tariff, field(f, fl, "NTARF"));
+		cr_assert_eq(r->q[SC_RQ_P].v, (double)sinsts);
+		cr_assert_eq(r->q[SC_RQ_S].v, (double)sinsts);
+		cr_assert_eq(r->q[SC_RQ_E_IMPORT].v, (double)field(f, fl, "EAST"));
+		cr_assert_not(r->q[SC_RQ_E_EXPORT].set, "a consumer: no EAIT");
+		cr_assert_not(r->q[SC_RQ_P_PLUS].set, "TIC.md mapping: no P+");
+		cr_assert_not(r->q[SC_RQ_P_MINUS].set, "TIC.md mapping: no P-");
+		static const char *const sl[3] = {"SINSTS1", "SINSTS2", "SINSTS3"};
+		static const char *const ul[3] = {"URMS1", "URMS2", "URMS3"};
+		static const char *const il[3] = {"IRMS1", "IRMS2", "IRMS3"};
+		for (int p = 0; p < 3; p++) {
+			cr_assert_eq(r->ph[p][SC_PQ_P].v, (double)field(f, fl, sl[p]), "l%d", p + 1);
+			cr_assert_eq(r->ph[p][SC_PQ_S].v, (double)field(f, fl, sl[p]), "l%d", p + 1);
+			cr_assert_eq(r->ph[p][SC_PQ_U].v, (double)field(f, fl, ul[p]), "l%d", p + 1);
+			cr_assert_eq(r->ph[p][SC_PQ_I].v, (double)field(f, fl, il[p]), "l%d", p + 1);
+		}
+		ts[frames++] = r->ts;
+	}
+	cr_assert_eq(frames, 2);
+	cr_assert_eq(damaged, 5);
+	/* The clean frames: the first of the recording and the seventh. */
+	cr_assert_eq(rec->ev[1].ev, SC_TIC_FRAME);
+	cr_assert_eq(rec->ev[1].offset, 1180);
+	cr_assert_eq(ts[0], 1581718084); /* DATE H200214230804: 23:08:04 UTC+1 */
+	cr_assert_eq(rec->ev[1].reading.q[SC_RQ_P].v, 2700);
+	cr_assert_eq(rec->ev[1].reading.ph[0][SC_PQ_P].v, 664);
+	cr_assert_eq(rec->ev[1].reading.ph[1][SC_PQ_P].v, 1373);
+	cr_assert_eq(rec->ev[1].reading.ph[2][SC_PQ_P].v, 664);
+	cr_assert_eq(rec->ev[1].reading.q[SC_RQ_E_IMPORT].v, 21849106);
+	cr_assert_eq(rec->ev[1].reading.tariff, 3);
+	cr_assert_eq(rec->ev[7].offset, 8764);
+	cr_assert_eq(ts[1], 1581718094); /* H200214230814 */
+	cr_assert_eq(rec->ev[7].reading.q[SC_RQ_P].v, 2698);
+
+	/* The eighth frame, cut by the end of the recording. */
+	cr_assert_eq(rec->ev[8].ev, SC_TIC_FRAMING, "%s", sc_tic_event_name(rec->ev[8].ev));
+	cr_assert_eq(rec->ev[8].offset, 10028);
+	cr_assert_eq(rec->ev[8].error_offset, len);
 	free(data);
 }

@@ -346,6 +346,15 @@ Test(tic_gen, names)
 	}
 	cr_assert_eq(sc_tic_calendar_from_name("ejp"), -1);
 	cr_assert_eq(sc_tic_calendar_from_name(NULL), -1);
+	static const char *const tn[] = {"sum", "net"};
+	cr_assert_eq(sizeof tn / sizeof tn[0], SC_TIC_TOTAL_COUNT);
+	for (int i = 0; i < SC_TIC_TOTAL_COUNT; i++) {
+		cr_assert_str_eq(sc_tic_total_name((enum sc_tic_total)i), tn[i]);
+		cr_assert_eq(sc_tic_total_from_name(tn[i]), i);
+	}
+	cr_assert_eq(sc_tic_total_from_name("netted"), -1);
+	cr_assert_eq(sc_tic_total_from_name(NULL), -1);
+	cr_assert_str_eq(sc_tic_total_name(SC_TIC_TOTAL_COUNT), "?");
 }
 
 Test(tic_gen, bad_options_and_small_buffer)
@@ -358,6 +367,9 @@ Test(tic_gen, bad_options_and_small_buffer)
 	o.fault = SC_TIC_FAULT_COUNT;
 	cr_assert_eq(sc_tic_gen(&m, &o, buf, SC_TIC_GEN_MAX, NULL), SC_ERR_INVAL);
 	o.fault = SC_TIC_FAULT_NONE;
+	o.total = SC_TIC_TOTAL_COUNT;
+	cr_assert_eq(sc_tic_gen(&m, &o, buf, SC_TIC_GEN_MAX, NULL), SC_ERR_INVAL);
+	o.total = SC_TIC_TOTAL_SUM;
 	int n = sc_tic_gen(&m, &o, buf, SC_TIC_GEN_MAX, NULL);
 	cr_assert_gt(n, 0);
 	cr_assert_eq(buf[n], '\0');
@@ -680,6 +692,103 @@ Test(tic_gen, consumer_meter_exporting)
 	}
 	cr_assert_geq(seen, 5);
 	free(t);
+}
+
+/* Summing and netting meters (tic_gen.h, sc_tic_total) in the same state:
+ * the same per-phase values, totals that differ exactly as the rule says,
+ * and through the parser and the mapping the reading each kind's expect
+ * gives: P = SINSTS - SINSTI is the net either way (the device's total
+ * active power, negative on export), S is the SINSTS each meter sends, the
+ * phases are SINSTSn (0 W while exporting). A single-phase meter is the
+ * same byte for byte. */
+static void expect_one_frame(const char *data, size_t len, size_t chunk,
+			     const struct sc_reading *want, const char *what);
+
+Test(tic_gen, netting_and_summing_meters, .timeout = 300)
+{
+	struct tframe *ts = malloc(sizeof *ts), *tn = malloc(sizeof *tn);
+	static const char *const sl[] = {"SINSTS1", "SINSTS2", "SINSTS3"};
+	int mixed = 0, net_export = 0, frames = 0;
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		for (int phases = 1; phases <= 3; phases += 2) {
+			struct sc_meter m;
+			int64_t t0 = utc(2025, 6, 10, 3, 0, 0);
+			meter_at(&m, SC_PROFILE_PV_EV, phases, seed, t0);
+			for (int64_t tt = t0; tt < t0 + 2 * 86400; tt += 1801) {
+				sc_meter_advance(&m, tt);
+				for (int prod = 0; prod < 2; prod++) {
+					struct sc_tic_gen_opts o = {.producer = prod};
+					struct sc_reading want_s, want_n;
+					int ns = sc_tic_gen(&m, &o, buf, SC_TIC_GEN_MAX, &want_s);
+					o.total = SC_TIC_TOTAL_NET;
+					int nn = sc_tic_gen(&m, &o, buf2, SC_TIC_GEN_MAX, &want_n);
+					cr_assert(ns > 0 && nn > 0);
+					if (phases == 1) {
+						cr_assert(ns == nn && memcmp(buf, buf2, (size_t)ns) == 0,
+							  "single phase: the same frame");
+						continue;
+					}
+					split_frame(buf, (size_t)ns, false, ts);
+					split_frame(buf2, (size_t)nn, false, tn);
+					uint64_t drawn = 0;
+					for (int ph = 0; ph < 3; ph++) {
+						cr_assert_eq(num(tn, sl[ph]), num(ts, sl[ph]));
+						drawn += num(ts, sl[ph]);
+					}
+					cr_assert_eq(num(ts, "SINSTS"), drawn, "summing: SINSTS = sum");
+					/* The exporting phases' S, which a consumer-mode
+					 * meter shows nowhere but still nets. */
+					uint64_t inj = 0;
+					for (int ph = 0; ph < 3; ph++)
+						if (m.export_w[ph] > 0)
+							inj += (uint64_t)floor(m.voltage[ph] * m.current[ph] +
+									       0.5);
+					if (prod)
+						cr_assert_eq(num(ts, "SINSTI"), inj);
+					uint64_t n_s = num(tn, "SINSTS"), n_i = prod ? num(tn, "SINSTI") : 0;
+					cr_assert_eq(n_s, drawn > inj ? drawn - inj : 0, "netting: SINSTS");
+					if (prod) {
+						cr_assert_eq(n_i, inj > drawn ? inj - drawn : 0,
+							     "netting: SINSTI");
+						cr_assert((double)n_s - (double)n_i ==
+							  (double)drawn - (double)inj);
+					} else {
+						cr_assert_not(has(tn, "SINSTI"));
+					}
+					mixed += prod && drawn > 0 && inj > 0 && n_s != drawn;
+					net_export += prod && n_i > 0;
+					/* Only the totals differ: the rest of the frame is the same. */
+					cr_assert_eq(ts->n, tn->n);
+					for (int k = 0; k < ts->n; k++) {
+						const char *l = ts->g[k].label;
+						if (strcmp(l, "SINSTS") && strcmp(l, "SINSTI") &&
+						    strcmp(l, "SMAXSN") && strcmp(l, "SMAXIN") &&
+						    strcmp(l, "STGE"))
+							cr_assert(ts->g[k].len == tn->g[k].len &&
+								  memcmp(ts->g[k].s, tn->g[k].s,
+									 ts->g[k].len) == 0,
+								  "%s differs", l);
+					}
+					/* gen -> parse -> values, for both kinds. */
+					expect_one_frame(buf, (size_t)ns, 0, &want_s, "summing");
+					expect_one_frame(buf2, (size_t)nn, 0, &want_n, "netting");
+					if (prod)
+						cr_assert_eq(want_n.q[SC_RQ_P].v, want_s.q[SC_RQ_P].v,
+							     "P is the net either way (producer)");
+					cr_assert_eq(want_n.q[SC_RQ_S].v, (double)n_s);
+					for (int ph = 0; ph < 3; ph++)
+						cr_assert_eq(want_n.ph[ph][SC_PQ_P].v,
+							     (double)num(tn, sl[ph]));
+					frames++;
+				}
+			}
+		}
+	}
+	cr_assert_gt(frames, 100);
+	cr_assert_gt(mixed, 0, "a netting meter drawing on one phase, exporting on another");
+	cr_assert_gt(net_export, 0, "a netting meter exporting in total");
+	free(ts);
+	free(tn);
 }
 
 Test(tic_gen, stge_bits)

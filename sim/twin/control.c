@@ -102,8 +102,9 @@ static bool get_bool(const cJSON *o, const char *k, bool *out, struct sc_http_re
 static void post_source(struct sc_twin *t, const struct sc_http_request *rq,
 			struct sc_http_response *rs)
 {
-	static const char *const keys[] = {"Source", "Phases", "Seed", "Producer", "Calendar", "Loop"};
-	cJSON *o = object_of(rq, keys, 6, rs);
+	static const char *const keys[] = {"Source",   "Phases",   "Seed", "Producer",
+					   "Calendar", "TicTotal", "Loop"};
+	cJSON *o = object_of(rq, keys, sizeof keys / sizeof keys[0], rs);
 	if (!o)
 		return;
 	struct sc_source_opts so = *sc_twin_source_opts(t);
@@ -113,6 +114,7 @@ static void post_source(struct sc_twin *t, const struct sc_http_request *rq,
 	const cJSON *ph = cJSON_GetObjectItemCaseSensitive(o, "Phases");
 	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "Seed");
 	const cJSON *cal = cJSON_GetObjectItemCaseSensitive(o, "Calendar");
+	const cJSON *tot = cJSON_GetObjectItemCaseSensitive(o, "TicTotal");
 	if (!cJSON_IsString(src) || sc_source_parse(src->valuestring, &so, why, sizeof why) != 0) {
 		fail(rs, 400, "invalid request", "Source",
 		     cJSON_IsString(src) ? why : "gen:METER[:PROFILE], file:PATH or serial:DEV");
@@ -144,6 +146,14 @@ static void post_source(struct sc_twin *t, const struct sc_http_request *rq,
 			goto out;
 		}
 		so.tic.calendar = (enum sc_tic_calendar)c;
+	}
+	if (tot) {
+		int c = cJSON_IsString(tot) ? sc_tic_total_from_name(tot->valuestring) : -1;
+		if (c < 0) {
+			fail(rs, 400, "invalid request", "TicTotal", "sum or net");
+			goto out;
+		}
+		so.tic.total = (enum sc_tic_total)c;
 	}
 	if (!get_bool(o, "Producer", &so.tic.producer, rs) || !get_bool(o, "Loop", &so.loop, rs))
 		goto out;
