@@ -16,11 +16,12 @@
  *     standard input, then reads in a tight loop until the new value shows
  *     (includes one read's latency).
  * Every server runs for the whole benchmark; each round measures every
- * server, client count and workload for --round-ms, the servers in a
- * different order each round, so that the machine's other load falls on
- * all of them alike. Each figure is the median of the rounds, and sc-sim's
- * ratio to the libmodbus loop the median of the rounds' ratios. --pin
- * puts the clients on one CPU and the servers on another.
+ * client count and workload for --round-ms on each server in turn, back to
+ * back, in an order that rotates, so that the machine's other load falls
+ * on all of them alike (default 9 rounds of 200 ms, 1 and 4 clients).
+ * Each figure is the median of the rounds, and a server's ratio to the
+ * libmodbus loop (reads/s, and p99) the median of the rounds' ratios.
+ * --pin puts the clients on one CPU and the servers on another.
  * usage: bench_modbus [--rounds N] [--round-ms MS] [--clients LIST]
  *                     [--pin CLIENT_CPU,SERVER_CPU] [--telegrams N] [--json FILE] */
 #define _GNU_SOURCE
@@ -548,7 +549,7 @@ static struct figure fig[NSERVERS][MAX_COUNTS][2];
 
 int main(int argc, char **argv)
 {
-	int ntel = 300, rounds = 7, round_ms = 250, counts[MAX_COUNTS] = {1, 4}, ncounts = 2;
+	int ntel = 300, rounds = 9, round_ms = 200, counts[MAX_COUNTS] = {1, 4}, ncounts = 2;
 	const char *json = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -688,22 +689,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* The rounds: each server in turn, in an order rotating by round. */
+	/* The rounds: each figure of every server in turn, back to back, the
+	 * servers in an order rotating by round and figure, so that the
+	 * figures compared were measured within a moment of each other. */
 	workers_start(most);
 	double secs = round_ms / 1000.0;
 	for (int r = 0; r < rounds; r++)
-		for (int k = 0; k < NSERVERS; k++) {
-			int s = (r + k) % NSERVERS;
-			if (!ok[s])
-				continue;
-			for (int c = 0; c < ncounts; c++)
-				for (int w = 0; w < 2; w++)
-					if (!run_job(conn[s], counts[c], &wl[w], secs, &fig[s][c][w].round[r])) {
+		for (int c = 0; c < ncounts; c++)
+			for (int w = 0; w < 2; w++)
+				for (int k = 0; k < NSERVERS; k++) {
+					int s = (r + c * 2 + w + k) % NSERVERS;
+					if (ok[s] &&
+					    !run_job(conn[s], counts[c], &wl[w], secs, &fig[s][c][w].round[r])) {
 						fprintf(stderr, "bench_modbus: %s stopped answering\n",
 							server_name[s]);
 						return 1;
 					}
-		}
+				}
 	workers_stop();
 	for (int s = 0; s < NSERVERS; s++) {
 		close_all(conn[s], most);
