@@ -28,6 +28,7 @@ SC_SIM names another sc-sim (an older build measured beside this one).
 
   bench/bench_fleet.py [--sizes 1000,5000,10000] [--window 20] [--shard N]
                        [--brokers N] [--modbus-port P] [--tls] [--json FILE]
+                       [--logs DIR]
 """
 
 import argparse
@@ -345,6 +346,17 @@ def run_size(n, args, directory):
             b.stop()
 
 
+def keep_logs(logs, n, directory):
+    """The run's logs (shards' and brokers') into logs/N/, when asked."""
+    if not logs:
+        return
+    dest = os.path.join(logs, str(n))
+    os.makedirs(dest, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".log"):
+            shutil.copy(os.path.join(directory, name), dest)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,5000,10000,15000,19000",
@@ -360,6 +372,7 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="the devices connect over TLS, verifying the broker")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--logs", help="keep each size's shard and broker logs in this directory")
     args = ap.parse_args()
     if args.brokers < 1 or args.shard < 1:
         ap.error("--brokers and --shard are at least 1")
@@ -380,10 +393,12 @@ def main():
             try:
                 r = run_size(n, args, d)
             except RuntimeError as e:
+                keep_logs(args.logs, n, d)
                 print("%8d  did not run: %s" % (n, e))
                 results.append({"subject": "fleet_%d" % n, "figure": "fleet of %d devices" % n,
                                 "devices": n, "holds": False, "error": str(e)})
                 continue
+            keep_logs(args.logs, n, d)
         results.append(r)
         print("%8d %6d %9.2f %9.2f %8.2f%% %10d %7d ms %6d ms %11.1f %10.2f %9.1f %6s" % (
             n, r["shards"], r["start_s"], r["connected_s"], r["cadence"] * 100,
