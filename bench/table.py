@@ -61,6 +61,7 @@ def rows(out):
     modbus, mqtt = load(out, "modbus"), load(out, "mqtt")
     nodelay, startup = load(out, "mqtt-nodelay"), load(out, "startup")
     replay, fleet = load(out, "replay"), load(out, "fleet")
+    fleet2 = load(out, "fleet-2brokers")
     table = []
 
     for proto, doc, stage, unit in (("P1 DSMR 5", p1, "parse+crc+map", "telegrams"),
@@ -175,6 +176,14 @@ def rows(out):
                           big["rss_kib_per_device"] * 1024 <= 64000))
         else:
             table.append(("Fleet", "no size held", "", ">= 10,000", False))
+    if fleet2:
+        rs = fleet2.get("results", [])
+        table.append(("Fleet over %d brokers: sizes held" % fleet2.get("brokers", 2),
+                      ", ".join("%s %s" % (num(r["devices"]), "yes" if r.get("holds") else "no")
+                                for r in rs),
+                      "; ".join("%s: start %.1f s, late p99 %d ms" % (
+                          num(r["devices"]), r["start_s"], r["late_p99_ms"])
+                                for r in rs if "start_s" in r), "", None))
     return table
 
 
