@@ -591,11 +591,12 @@ int main(int argc, char **argv)
 	pin_to(pin_client);
 
 	/* sc-sim fed by us through its standard input; as many connections
-	 * at a time as the largest client count (1: the device's one slot). */
+	 * at a time as the largest client count (1: the device's one slot);
+	 * no web servers (their default ports may be another's). */
 	char most_s[16];
 	snprintf(most_s, sizeof most_s, "%d", most);
 	char *sim_argv[] = {SC_SIM_PATH, "--source", "stdin", "--modbus", "127.0.0.1:0",
-			    "--modbus-clients", most_s, NULL};
+			    "--modbus-clients", most_s, "--http", "off", "--https", "off", NULL};
 	struct child sim = spawn(sim_argv, true);
 	int port = ready_port(sim.err);
 	if (port <= 0) {
