@@ -23,11 +23,15 @@ certificate for localhost made with openssl(1) for the run) and verify it.
 as a larger fleet splits over brokers): tells whether the broker or the
 twin is the ceiling. One mosquitto holds a descriptor per device, so one
 broker cannot go past this machine's descriptor limit (ulimit -Hn); with
-more brokers each needs only its part.
+more brokers each needs only its part. --listeners 2: each broker listens
+on two ports and its shards go to them in turn (one broker process, two
+destinations for the devices' connections: tells the broker process from
+the local ports connect() has to find for each address and port).
 SC_SIM names another sc-sim (an older build measured beside this one).
 
   bench/bench_fleet.py [--sizes 1000,5000,10000] [--window 20] [--shard N]
-                       [--brokers N] [--modbus-port P] [--tls] [--json FILE]
+                       [--brokers N] [--listeners N] [--modbus-port P] [--tls]
+                       [--json FILE]
                        [--logs DIR]
 """
 
@@ -104,13 +108,16 @@ def make_pki(directory):
 
 
 class Broker:
-    def __init__(self, directory, tls=False, pki=True):
+    def __init__(self, directory, tls=False, pki=True, listeners=1):
         self.port = free_port()
+        # More plain listeners on ports of their own (--listeners).
+        self.ports = [self.port] + [free_port() for _ in range(listeners - 1)]
         self.tls_port = free_port() if tls else None
         conf = os.path.join(directory, "mosquitto-%d.conf" % self.port)
         import pwd
         lines = ["user " + pwd.getpwuid(os.getuid()).pw_name,
                  "listener %d 127.0.0.1" % self.port]
+        lines += ["listener %d 127.0.0.1" % p for p in self.ports[1:]]
         if tls:
             if pki:
                 make_pki(directory)
@@ -153,14 +160,14 @@ class Broker:
 
 
 class Shard:
-    def __init__(self, devices, offset, modbus_port, broker, log_path):
+    def __init__(self, devices, offset, modbus_port, broker, log_path, listener=0):
         self.devices, self.offset = devices, offset
         self.log = open(log_path, "w+b")
         if broker.tls_port:
             mqtt = ["--mqtt", "mqtts://localhost:%d" % broker.tls_port,
                     "--cafile", os.path.join(os.path.dirname(log_path), "ca.crt")]
         else:
-            mqtt = ["--mqtt", "mqtt://127.0.0.1:%d" % broker.port]
+            mqtt = ["--mqtt", "mqtt://127.0.0.1:%d" % broker.ports[listener]]
         self.proc = subprocess.Popen(
             [SC_SIM, "--devices", str(devices), "--device-offset", str(offset),
              "--modbus", "127.0.0.1:%d" % modbus_port, "--modbus-clients", "1",
@@ -244,17 +251,19 @@ def modbus_range(n, base):
     return base
 
 
-def plan_shards(n, brokers, shard):
-    """(devices, offset, broker index) of each shard: as few shards of at
-    most shard devices as a multiple of brokers allows, of equal size
-    (within one), numbered on from each other; the brokers take equal
-    runs of them."""
+def plan_shards(n, brokers, shard, listeners=1):
+    """(devices, offset, broker index, listener index) of each shard: as few
+    shards of at most shard devices as a multiple of brokers x listeners
+    allows, of equal size (within one), numbered on from each other; the
+    brokers take equal runs of them, and a broker's shards go to its
+    listeners in turn."""
+    ways = brokers * listeners
     count = -(-n // shard)
-    count = -(-count // brokers) * brokers
+    count = -(-count // ways) * ways
     plan, offset = [], 0
     for i in range(count):
         k = n // count + (1 if i < n % count else 0)
-        plan.append((k, offset, i * brokers // count))
+        plan.append((k, offset, i * brokers // count, i % listeners))
         offset += k
     return plan
 
@@ -262,8 +271,8 @@ def plan_shards(n, brokers, shard):
 def run_size(n, args, directory):
     # A broker holds each of its devices' connections: it needs a
     # descriptor each (and a few of its own) under this machine's hard limit.
-    if n < args.brokers:
-        raise RuntimeError("fewer devices than brokers")
+    if n < args.brokers * args.listeners:
+        raise RuntimeError("fewer devices than brokers x listeners")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     per_broker = -(-n // args.brokers)
     if hard != resource.RLIM_INFINITY and per_broker + 32 > hard:
@@ -274,11 +283,11 @@ def run_size(n, args, directory):
     brokers, shards = [], []
     try:
         for b in range(args.brokers):
-            brokers.append(Broker(directory, args.tls, pki=(b == 0)))
+            brokers.append(Broker(directory, args.tls, pki=(b == 0), listeners=args.listeners))
         t0 = time.monotonic()
-        for k, offset, b in plan_shards(n, args.brokers, args.shard):
+        for k, offset, b, li in plan_shards(n, args.brokers, args.shard, args.listeners):
             shards.append(Shard(k, offset, modbus + offset, brokers[b],
-                                os.path.join(directory, "shard-%d.log" % offset)))
+                                os.path.join(directory, "shard-%d.log" % offset), li))
         wait_until("the shards' ready lines", lambda: all(s.ready() for s in shards), 120)
         ready_s = time.monotonic() - t0
         start_s = max(s.call("/fleet/v1/status")["StartSeconds"] for s in shards)
@@ -322,7 +331,8 @@ def run_size(n, args, directory):
                  received >= sent and None not in totals and late_p99 < 100 and late_max < 1000)
         return {
             "subject": "fleet_%d" % n, "figure": "fleet of %d devices" % n, "devices": n,
-            "shards": len(shards), "brokers": len(brokers), "ready_s": round(ready_s, 2), "start_s": round(start_s, 3),
+            "shards": len(shards), "brokers": len(brokers), "listeners": args.listeners,
+            "ready_s": round(ready_s, 2), "start_s": round(start_s, 3),
             "connected_s": round(connected_s, 2), "window_s": round(seconds, 2),
             "telegrams": telegrams, "cadence": round(cadence, 5),
             "mqtt_failed": mqtt_failed, "mqtt_sent_total": sent,
@@ -371,11 +381,16 @@ def main():
                     "(default: the lowest free range from 1024)")
     ap.add_argument("--tls", action="store_true",
                     help="the devices connect over TLS, verifying the broker")
+    ap.add_argument("--listeners", type=int, default=1,
+                    help="plain listeners (ports) of each broker, its shards spread over them "
+                    "(default 1)")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--logs", help="keep each size's shard and broker logs in this directory")
     args = ap.parse_args()
-    if args.brokers < 1 or args.shard < 1:
-        ap.error("--brokers and --shard are at least 1")
+    if args.brokers < 1 or args.shard < 1 or args.listeners < 1:
+        ap.error("--brokers, --listeners and --shard are at least 1")
+    if args.tls and args.listeners > 1:
+        ap.error("--listeners is for plain MQTT")
     if not os.access(SC_SIM, os.X_OK):
         sys.exit("bench_fleet: no %s (build it: bench/run.sh, or set SC_SIM)" % SC_SIM)
     sizes = [int(x) for x in args.sizes.split(",") if x]

@@ -773,7 +773,7 @@ int main(int argc, char **argv)
 			const struct figure *g = &fig[SIM][c][w];
 			bool met = g->ratio >= 0.95 && g->p99_ratio <= 1.0;
 			printf("aim %d client%s %s: >= 95 %% of the loop, p99 not above: %.1f %%, p99 "
-			       "x%.2f: %s\n",
+			       "x%.3f: %s\n",
 			       counts[c], counts[c] > 1 ? "s" : "", wl[w].key, g->ratio * 100,
 			       g->p99_ratio, met ? "met" : "NOT met");
 		}
