@@ -341,6 +341,7 @@ def run_size(n, args, directory):
             "mqtt_dropped_total": failed_total,
             "broker_received_total": received,
             "late_p99_ms": late_p99, "late_max_ms": late_max,
+            "late_p99_ms_each": [w["LateP99Ms"] for w in windows],
             "fleet_cpu_cores": round(fleet_cpu / wall, 3),
             "fleet_us_per_device_s": round(fleet_cpu / wall / n * 1e6, 2),
             "broker_cpu_cores": round(broker_cpu / wall, 3),
