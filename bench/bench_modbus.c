@@ -18,7 +18,7 @@
  * Every server runs for the whole benchmark; each round measures every
  * client count and workload for --round-ms on each server in turn, back to
  * back, in an order that rotates, so that the machine's other load falls
- * on all of them alike (default 9 rounds of 200 ms, 1 and 4 clients).
+ * on all of them alike (default 15 rounds of 200 ms, 1 and 4 clients).
  * Each figure is the median of the rounds, and a server's ratio to the
  * libmodbus loop (reads/s, and p99) the median of the rounds' ratios.
  * --pin puts the clients on one CPU and the servers on another.
@@ -549,7 +549,7 @@ static struct figure fig[NSERVERS][MAX_COUNTS][2];
 
 int main(int argc, char **argv)
 {
-	int ntel = 300, rounds = 9, round_ms = 200, counts[MAX_COUNTS] = {1, 4}, ncounts = 2;
+	int ntel = 300, rounds = 15, round_ms = 200, counts[MAX_COUNTS] = {1, 4}, ncounts = 2;
 	const char *json = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
