@@ -19,10 +19,20 @@ Reported per N: start-up, CPU per device-second (fleet and broker), RSS
 per device. Only the processes this script started are stopped, by pid.
 --tls: the devices connect to a TLS listener of the broker (a CA and a
 certificate for localhost made with openssl(1) for the run) and verify it.
+--brokers 2: two mosquittos, each serving half of the fleet (its own shards,
+as a larger fleet splits over brokers): tells whether the broker or the
+twin is the ceiling. One mosquitto holds a descriptor per device, so one
+broker cannot go past this machine's descriptor limit (ulimit -Hn); with
+more brokers each needs only its part. --listeners 2: each broker listens
+on two ports and its shards go to them in turn (one broker process, two
+destinations for the devices' connections: tells the broker process from
+the local ports connect() has to find for each address and port).
 SC_SIM names another sc-sim (an older build measured beside this one).
 
   bench/bench_fleet.py [--sizes 1000,5000,10000] [--window 20] [--shard N]
-                       [--modbus-port P] [--tls] [--json FILE]
+                       [--brokers N] [--listeners N] [--modbus-port P] [--tls]
+                       [--json FILE]
+                       [--logs DIR]
 """
 
 import argparse
@@ -98,15 +108,19 @@ def make_pki(directory):
 
 
 class Broker:
-    def __init__(self, directory, tls=False):
+    def __init__(self, directory, tls=False, pki=True, listeners=1):
         self.port = free_port()
+        # More plain listeners on ports of their own (--listeners).
+        self.ports = [self.port] + [free_port() for _ in range(listeners - 1)]
         self.tls_port = free_port() if tls else None
-        conf = os.path.join(directory, "mosquitto.conf")
+        conf = os.path.join(directory, "mosquitto-%d.conf" % self.port)
         import pwd
         lines = ["user " + pwd.getpwuid(os.getuid()).pw_name,
                  "listener %d 127.0.0.1" % self.port]
+        lines += ["listener %d 127.0.0.1" % p for p in self.ports[1:]]
         if tls:
-            make_pki(directory)
+            if pki:
+                make_pki(directory)
             lines += ["listener %d 127.0.0.1" % self.tls_port,
                       "cafile " + os.path.join(directory, "ca.crt"),
                       "certfile " + os.path.join(directory, "broker.crt"),
@@ -116,7 +130,7 @@ class Broker:
                 "allow_anonymous true", "persistence false", "max_connections -1",
                 "sys_interval 1", "max_queued_messages 100",
                 "log_dest stderr", "log_type error", "log_type warning"]) + "\n")
-        self.log = open(os.path.join(directory, "mosquitto.log"), "ab")
+        self.log = open(os.path.join(directory, "mosquitto-%d.log" % self.port), "ab")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log, stderr=self.log,
                                      preexec_fn=all_descriptors)
 
@@ -146,14 +160,14 @@ class Broker:
 
 
 class Shard:
-    def __init__(self, devices, offset, modbus_port, broker, log_path):
+    def __init__(self, devices, offset, modbus_port, broker, log_path, listener=0):
         self.devices, self.offset = devices, offset
         self.log = open(log_path, "w+b")
         if broker.tls_port:
             mqtt = ["--mqtt", "mqtts://localhost:%d" % broker.tls_port,
                     "--cafile", os.path.join(os.path.dirname(log_path), "ca.crt")]
         else:
-            mqtt = ["--mqtt", "mqtt://127.0.0.1:%d" % broker.port]
+            mqtt = ["--mqtt", "mqtt://127.0.0.1:%d" % broker.ports[listener]]
         self.proc = subprocess.Popen(
             [SC_SIM, "--devices", str(devices), "--device-offset", str(offset),
              "--modbus", "127.0.0.1:%d" % modbus_port, "--modbus-clients", "1",
@@ -237,24 +251,43 @@ def modbus_range(n, base):
     return base
 
 
+def plan_shards(n, brokers, shard, listeners=1):
+    """(devices, offset, broker index, listener index) of each shard: as few
+    shards of at most shard devices as a multiple of brokers x listeners
+    allows, of equal size (within one), numbered on from each other; the
+    brokers take equal runs of them, and a broker's shards go to its
+    listeners in turn."""
+    ways = brokers * listeners
+    count = -(-n // shard)
+    count = -(-count // ways) * ways
+    plan, offset = [], 0
+    for i in range(count):
+        k = n // count + (1 if i < n % count else 0)
+        plan.append((k, offset, i * brokers // count, i % listeners))
+        offset += k
+    return plan
+
+
 def run_size(n, args, directory):
-    # One broker holds every device's connection: it needs a descriptor
-    # each (and a few of its own) under this machine's hard limit.
+    # A broker holds each of its devices' connections: it needs a
+    # descriptor each (and a few of its own) under this machine's hard limit.
+    if n < args.brokers * args.listeners:
+        raise RuntimeError("fewer devices than brokers x listeners")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if hard != resource.RLIM_INFINITY and n + 32 > hard:
+    per_broker = -(-n // args.brokers)
+    if hard != resource.RLIM_INFINITY and per_broker + 32 > hard:
         raise RuntimeError("one mosquitto may open %d descriptors here (ulimit -Hn), fewer than "
-                           "%d connections" % (hard, n + 32))
+                           "%d connections (try --brokers %d)"
+                           % (hard, per_broker + 32, -(-n // (hard - 32))))
     modbus = modbus_range(n, args.modbus_port)
-    broker = Broker(directory, args.tls)
-    shards = []
+    brokers, shards = [], []
     try:
+        for b in range(args.brokers):
+            brokers.append(Broker(directory, args.tls, pki=(b == 0), listeners=args.listeners))
         t0 = time.monotonic()
-        offset = 0
-        while offset < n:
-            k = min(args.shard, n - offset)
-            shards.append(Shard(k, offset, modbus + offset, broker,
-                                os.path.join(directory, "shard-%d.log" % offset)))
-            offset += k
+        for k, offset, b, li in plan_shards(n, args.brokers, args.shard, args.listeners):
+            shards.append(Shard(k, offset, modbus + offset, brokers[b],
+                                os.path.join(directory, "shard-%d.log" % offset), li))
         wait_until("the shards' ready lines", lambda: all(s.ready() for s in shards), 120)
         ready_s = time.monotonic() - t0
         start_s = max(s.call("/fleet/v1/status")["StartSeconds"] for s in shards)
@@ -265,13 +298,14 @@ def run_size(n, args, directory):
         connected_s = time.monotonic() - t0
         # A few seconds for the first telegrams' bursts to settle.
         time.sleep(args.settle)
-        broker_cpu0 = proc_cpu_seconds(broker.proc.pid)
+        broker_cpu0 = [proc_cpu_seconds(b.proc.pid) for b in brokers]
         w0 = time.monotonic()
         for s in shards:
             s.call("/fleet/v1/window", "POST")
         time.sleep(args.window)
         status = [s.call("/fleet/v1/status") for s in shards]
-        broker_cpu = proc_cpu_seconds(broker.proc.pid) - broker_cpu0
+        broker_cpus = [proc_cpu_seconds(b.proc.pid) - c0 for b, c0 in zip(brokers, broker_cpu0)]
+        broker_cpu = sum(broker_cpus)
         wall = time.monotonic() - w0
         windows = [st["Window"] for st in status]
         seconds = min(w["Seconds"] for w in windows)
@@ -288,16 +322,17 @@ def run_size(n, args, directory):
         failed_total = sum(t[3] for t in totals if t)
         received = 0
         try:
-            received = wait_until("the broker's count", lambda: (lambda r: r if r >= sent else 0)(
-                broker.received()), 8, 0.5)
+            received = wait_until("the brokers' count", lambda: (lambda r: r if r >= sent else 0)(
+                sum(b.received() for b in brokers)), 8, 0.5)
         except RuntimeError:
-            received = broker.received()
+            received = sum(b.received() for b in brokers)
         cadence = telegrams / expected if expected else 0.0
         holds = (cadence >= 0.999 and mqtt_failed == 0 and
                  received >= sent and None not in totals and late_p99 < 100 and late_max < 1000)
         return {
             "subject": "fleet_%d" % n, "figure": "fleet of %d devices" % n, "devices": n,
-            "shards": len(shards), "ready_s": round(ready_s, 2), "start_s": round(start_s, 3),
+            "shards": len(shards), "brokers": len(brokers), "listeners": args.listeners,
+            "ready_s": round(ready_s, 2), "start_s": round(start_s, 3),
             "connected_s": round(connected_s, 2), "window_s": round(seconds, 2),
             "telegrams": telegrams, "cadence": round(cadence, 5),
             "mqtt_failed": mqtt_failed, "mqtt_sent_total": sent,
@@ -306,9 +341,11 @@ def run_size(n, args, directory):
             "mqtt_dropped_total": failed_total,
             "broker_received_total": received,
             "late_p99_ms": late_p99, "late_max_ms": late_max,
+            "late_p99_ms_each": [w["LateP99Ms"] for w in windows],
             "fleet_cpu_cores": round(fleet_cpu / wall, 3),
             "fleet_us_per_device_s": round(fleet_cpu / wall / n * 1e6, 2),
             "broker_cpu_cores": round(broker_cpu / wall, 3),
+            "broker_cpu_cores_each": [round(c / wall, 3) for c in broker_cpus],
             "rss_kib_per_device": round(rss_kib / n, 1), "holds": holds,
         }
     finally:
@@ -316,7 +353,19 @@ def run_size(n, args, directory):
             if s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait(10)
-        broker.stop()
+        for b in brokers:
+            b.stop()
+
+
+def keep_logs(logs, n, directory):
+    """The run's logs (shards' and brokers') into logs/N/, when asked."""
+    if not logs:
+        return
+    dest = os.path.join(logs, str(n))
+    os.makedirs(dest, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".log"):
+            shutil.copy(os.path.join(directory, name), dest)
 
 
 def main():
@@ -326,19 +375,31 @@ def main():
     ap.add_argument("--window", type=float, default=20, help="seconds measured (default 20)")
     ap.add_argument("--settle", type=float, default=3, help="seconds before (default 3)")
     ap.add_argument("--shard", type=int, default=8000, help="devices per process (default 8000)")
+    ap.add_argument("--brokers", type=int, default=1,
+                    help="mosquittos, each serving an equal part of the fleet (default 1)")
     ap.add_argument("--modbus-port", type=int, default=0,
                     help="the first device's Modbus port, the others after it "
                     "(default: the lowest free range from 1024)")
     ap.add_argument("--tls", action="store_true",
                     help="the devices connect over TLS, verifying the broker")
+    ap.add_argument("--listeners", type=int, default=1,
+                    help="plain listeners (ports) of each broker, its shards spread over them "
+                    "(default 1)")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--logs", help="keep each size's shard and broker logs in this directory")
     args = ap.parse_args()
+    if args.brokers < 1 or args.shard < 1 or args.listeners < 1:
+        ap.error("--brokers, --listeners and --shard are at least 1")
+    if args.tls and args.listeners > 1:
+        ap.error("--listeners is for plain MQTT")
     if not os.access(SC_SIM, os.X_OK):
         sys.exit("bench_fleet: no %s (build it: bench/run.sh, or set SC_SIM)" % SC_SIM)
     sizes = [int(x) for x in args.sizes.split(",") if x]
-    print("Fleet: every device a 1 s telegram, its Modbus listener and MQTT client, to a local "
-          "mosquitto%s; %.0f s window, shards of <= %d"
-          % (" over TLS" if args.tls else "", args.window, args.shard))
+    print("Fleet: every device a 1 s telegram, its Modbus listener and MQTT client, to %s%s; "
+          "%.0f s window, shards of <= %d"
+          % ("a local mosquitto" if args.brokers == 1 else
+             "%d local mosquittos (an equal part of the fleet each)" % args.brokers,
+             " over TLS" if args.tls else "", args.window, args.shard))
     print("%8s %6s %9s %9s %9s %10s %9s %9s %11s %10s %9s %6s" % (
         "devices", "shards", "start s", "conn s", "cadence", "mqtt lost", "late p99", "late max",
         "us/dev-s", "broker cpu", "KiB/dev", "holds"))
@@ -348,10 +409,12 @@ def main():
             try:
                 r = run_size(n, args, d)
             except RuntimeError as e:
+                keep_logs(args.logs, n, d)
                 print("%8d  did not run: %s" % (n, e))
                 results.append({"subject": "fleet_%d" % n, "figure": "fleet of %d devices" % n,
                                 "devices": n, "holds": False, "error": str(e)})
                 continue
+            keep_logs(args.logs, n, d)
         results.append(r)
         print("%8d %6d %9.2f %9.2f %8.2f%% %10d %7d ms %6d ms %11.1f %10.2f %9.1f %6s" % (
             n, r["shards"], r["start_s"], r["connected_s"], r["cadence"] * 100,
@@ -366,7 +429,8 @@ def main():
           "us/dev-s: fleet CPU per device-second; broker cpu: mosquitto's cores)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"benchmark": "fleet", "tls": args.tls, "largest_held": largest,
+            json.dump({"benchmark": "fleet", "tls": args.tls, "brokers": args.brokers,
+                       "largest_held": largest,
                        "results": results}, f, indent=1)
             f.write("\n")
 

@@ -25,9 +25,9 @@ mkdir -p "$out"
 rm -f "$out"/*.json
 if [ "$quick" = 1 ]; then
 	mb=(--mb 20) peers_mb=(--mb 2) runs=(--runs 5) fleet=(--sizes 1000,5000 --window 10)
-	replay=(--telegrams 20000)
+	replay=(--telegrams 20000) fleet2=(--sizes 5000 --window 10)
 else
-	mb=() peers_mb=() runs=() fleet=() replay=()
+	mb=() peers_mb=() runs=() fleet=() replay=() fleet2=(--sizes 19000,25000)
 fi
 section() { printf '\n=== %s\n' "$1"; }
 
@@ -50,6 +50,8 @@ section "Replay at --speed max"
 build-release/bench/bench_replay --json "$out/replay.json" "${replay[@]}"
 section "Fleet"
 "$py" bench/bench_fleet.py --json "$out/fleet.json" "${fleet[@]}"
+section "Fleet over two brokers"
+"$py" bench/bench_fleet.py --brokers 2 --shard 5000 --json "$out/fleet-2brokers.json" "${fleet2[@]}"
 section "Headline"
 "$py" bench/table.py "$out"
 echo

@@ -61,6 +61,7 @@ def rows(out):
     modbus, mqtt = load(out, "modbus"), load(out, "mqtt")
     nodelay, startup = load(out, "mqtt-nodelay"), load(out, "startup")
     replay, fleet = load(out, "replay"), load(out, "fleet")
+    fleet2 = load(out, "fleet-2brokers")
     table = []
 
     for proto, doc, stage, unit in (("P1 DSMR 5", p1, "parse+crc+map", "telegrams"),
@@ -90,21 +91,29 @@ def rows(out):
                 table.append(("P1 telegram to registers and power_instant JSON",
                               "%s/s" % num(full["per_second"]), "", "", None))
 
-    for fig, label in (("block30", "30-register block"), ("whole_map", "whole map")):
-        ours = find(modbus, "results", subject="sc_sim", figure=fig)
-        if ours is None:
-            table.append(("Modbus " + label, "not run", "", "", None))
-            continue
-        peer = []
-        for subj, name in (("pymodbus", "pymodbus"), ("libmodbus_floor", "libmodbus loop")):
-            r = find(modbus, "results", subject=subj, figure=fig)
-            if r:
-                peer.append("%s %s/s p50 %.0f p99 %.0f us" % (name, num(r["reads_per_s"]),
-                                                            r["p50_us"], r["p99_us"]))
-        table.append(("Modbus %s, one client, reads/s, latency" % label,
-                      "%s/s p50 %.0f p99 %.0f us" % (num(ours["reads_per_s"]), ours["p50_us"],
-                                                     ours["p99_us"]),
-                      "; ".join(peer), "", None))
+    counts = sorted({r.get("clients", 1) for r in (modbus or {}).get("results", [])
+                     if r.get("subject") == "sc_sim" and "reads_per_s" in r}) or [1]
+    for clients in counts:
+        for fig, label in (("block30", "30-register block"), ("whole_map", "whole map")):
+            ours = find(modbus, "results", subject="sc_sim", figure=fig, clients=clients)
+            if ours is None:
+                table.append(("Modbus " + label, "not run", "", "", None))
+                continue
+            peer = []
+            for subj, name in (("pymodbus", "pymodbus"), ("libmodbus_floor", "libmodbus loop")):
+                r = find(modbus, "results", subject=subj, figure=fig, clients=clients)
+                if r:
+                    peer.append("%s %s/s p50 %.0f p99 %.0f us" % (
+                        name, num(r["reads_per_s"]), r["p50_us"], r["p99_us"]))
+            ratio, p99r = ours["ratio_to_loop"], ours["p99_ratio_to_loop"]
+            scaling = " (x%.2f of 1 client)" % ours["scaling"] if clients > 1 else ""
+            table.append(("Modbus %s, %d client%s, reads/s, latency (median of %d rounds)"
+                          % (label, clients, "s" if clients > 1 else "", modbus["rounds"]),
+                          "%s/s%s p50 %.0f p99 %.0f us; %.0f %% of the loop, p99 x%.2f" % (
+                              num(ours["reads_per_s"]), scaling, ours["p50_us"],
+                              ours["p99_us"], ratio * 100, p99r),
+                          "; ".join(peer), ">= 95 % of the loop, p99 not above",
+                          ratio >= 0.95 and p99r <= 1.0))
     ping = find(modbus, "results", subject="tcp_pingpong")
     if ping:
         table.append(("Loopback TCP ping-pong of the same sizes (the floor)",
@@ -167,6 +176,14 @@ def rows(out):
                           big["rss_kib_per_device"] * 1024 <= 64000))
         else:
             table.append(("Fleet", "no size held", "", ">= 10,000", False))
+    if fleet2:
+        rs = fleet2.get("results", [])
+        table.append(("Fleet over %d brokers: sizes held" % fleet2.get("brokers", 2),
+                      ", ".join("%s %s" % (num(r["devices"]), "yes" if r.get("holds") else "no")
+                                for r in rs),
+                      "; ".join("%s: start %.1f s, late p99 %d ms" % (
+                          num(r["devices"]), r["start_s"], r["late_p99_ms"])
+                                for r in rs if "start_s" in r), "", None))
     return table
 
 
