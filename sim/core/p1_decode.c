@@ -443,6 +443,39 @@ static const struct {
 /* get_val and the object readers: the object is set aside (see vrules). */
 #define SET_ASIDE 2
 
+/* A unit other than the kind's own (*unit as looked up, SC_UNIT_NONE when
+ * the value has none): read (*unit is then the unit to store), the object
+ * set aside (SET_ASIDE) or the telegram failed, by the rule of the kind. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int other_unit(struct ctx *c, const struct line *ln, struct sc_span g, enum vkind kind,
+		      const char *star, size_t ulen, enum sc_unit *unit)
+{
+	bool strict = (c->flags & SC_P1_STRICT) != 0;
+	enum sc_unit u = *unit;
+	bool ok;
+	if (kind == VK_MBUS)
+		ok = true; /* M-Bus devices differ (m3, GJ, none) */
+	else if (strict)
+		ok = false;
+	else if (u == SC_UNIT_NONE)
+		ok = vrules[kind].bare != SC_UNIT_NONE;
+	else
+		ok = u != SC_UNIT_OTHER && (vrules[kind].also & UBIT(u)) != 0;
+	if (ok) {
+		if (u == SC_UNIT_NONE)
+			*unit = vrules[kind].bare != SC_UNIT_NONE ? vrules[kind].bare
+								  : vrules[kind].strict;
+		return SC_OK;
+	}
+	if (!strict && !vrules[kind].needed)
+		return SET_ASIDE;
+	return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: unit '%.*s' where %s was expected",
+		    obis_len(ln), c->raw + ln->off, star ? (int)ulen : 4, star ? star + 1 : "none",
+		    unit_name(vrules[kind].strict));
+}
+
 /* Reads "number[*unit]" and checks the unit against the rule of its kind.
  * An M-Bus reading takes any unit and none (a channel without device sends
  * a bare (00000000)). DSMR 5.0.2 §6.4: every value of a P1 object (energy,
@@ -471,35 +504,18 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	if (rc != SC_OK)
 		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
 			    c->raw + ln->off, (int)nlen, s);
-	bool strict = (c->flags & SC_P1_STRICT) != 0;
 	enum sc_unit unit = SC_UNIT_NONE, want = vrules[kind].strict;
 	int exp = 0;
 	if (star)
-		unit = lookup_unit(star + 1, len - nlen - 1, strict, &exp);
-	bool ok;
-	if (kind == VK_MBUS)
-		ok = true; /* M-Bus devices differ (m3, GJ, none) */
-	else if (unit == want)
-		ok = true;
-	else if (strict)
-		ok = false;
-	else if (unit == SC_UNIT_NONE)
-		ok = vrules[kind].bare != SC_UNIT_NONE;
-	else
-		ok = unit != SC_UNIT_OTHER && (vrules[kind].also & UBIT(unit)) != 0;
-	if (!ok) {
-		if (!strict && !vrules[kind].needed)
-			return SET_ASIDE;
-		return fail(c, g.off, SC_ERR_SYNTAX,
-			    "%.*s: unit '%.*s' where %s was expected", obis_len(ln),
-			    c->raw + ln->off, star ? (int)(len - nlen - 1) : 4,
-			    star ? star + 1 : "none", unit_name(want));
+		unit = lookup_unit(star + 1, len - nlen - 1, (c->flags & SC_P1_STRICT) != 0, &exp);
+	if (unit != want) { /* the rare case, out of the common path */
+		int rc2 = other_unit(c, ln, g, kind, star, len - nlen - 1, &unit);
+		if (rc2 != SC_OK)
+			return rc2;
 	}
 	/* Scaled in one step: 02.027 kW is exactly 2027 W. */
 	out->v = exp == frac ? (double)mant : sc_decimal_value(mant, exp - frac);
-	out->unit = unit != SC_UNIT_NONE	       ? unit
-		    : vrules[kind].bare != SC_UNIT_NONE ? vrules[kind].bare
-							: want;
+	out->unit = unit;
 	out->set = true;
 	return SC_OK;
 }
