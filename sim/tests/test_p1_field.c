@@ -348,6 +348,27 @@ Test(p1_field, sagemcom_t210d)
 	cr_assert(r->gas_m3.set && fabs(r->gas_m3.v - 16.713) < 1e-9 && r->gas_ts == 1509909000);
 }
 
+/* Fluvius e-MUCS 50213, single phase: no 1-3:0.2.8, gas on 24.2.3. */
+Test(p1_field, fluvius_emucs_50213)
+{
+	const struct rec_event *e = telegram_of("emucs-50213-fluvius-1phase.p1", 0);
+	const struct sc_reading *r = &e->reading;
+	cr_assert(r->ts_set && r->ts == 1568904870);
+	cr_assert_eq(r->flavour, SC_FLAVOUR_EMUCS);
+	cr_assert_eq(r->version, 50213);
+	is(r, SC_RQ_P, 342);
+	is(r, SC_RQ_E_IMPORT, 31250 + 40792);
+	is(r, SC_RQ_E_EXPORT, 61957 + 23548);
+	ph(r, 1, SC_PQ_U, 236.7);
+	ph(r, 1, SC_PQ_I, 2);
+	cr_assert(e->tg.limiter.v == 999900 && e->tg.limiter.unit == SC_UNIT_W);
+	cr_assert(e->tg.fuse[0].v == 999 && e->tg.fuse[0].unit == SC_UNIT_A);
+	cr_assert_eq(e->tg.breaker_state, 1);
+	cr_assert(r->gas_m3.set && fabs(r->gas_m3.v - 1.315) < 1e-9 && r->gas_ts == 1568904607);
+	cr_assert_eq(e->tg.unknown_count, 0);
+	cr_assert_eq(e->tg.set_aside, 0);
+}
+
 /* ------------------------------------------------------------------------
  * Versions. */
 
