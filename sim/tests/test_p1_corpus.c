@@ -322,6 +322,7 @@ static const char *const known_single[] = {
 	"dsmr42-landisgyr-e350-clock-unset.p1",
 	"dsmr42-landisgyr-e350.p1",
 	"dsmr50-sagemcom-t210d-xs210.p1",
+	"dsmr50-sagemcom-t211-3phase.p1",
 	"emucs-50213-fluvius-1phase.p1",
 	"sweden-kaifa-ma304h4e-kvar.p1",
 	"dsmr50-iskra-am550-two-mbus.p1",

@@ -348,6 +348,27 @@ Test(p1_field, sagemcom_t210d)
 	cr_assert(r->gas_m3.set && fabs(r->gas_m3.v - 16.713) < 1e-9 && r->gas_ts == 1509909000);
 }
 
+Test(p1_field, sagemcom_t211_three_phase)
+{
+	const struct rec_event *e = telegram_of("dsmr50-sagemcom-t211-3phase.p1", 0);
+	const struct sc_reading *r = &e->reading;
+	cr_assert(r->ts_set && r->ts == 1700859418);
+	is(r, SC_RQ_P, 499);
+	is(r, SC_RQ_E_IMPORT, 341156 + 265076);
+	is(r, SC_RQ_E_EXPORT, 469838 + 945206);
+	is(r, SC_RQ_S, 87 + 88 + 323);
+	is(r, SC_RQ_PFAIL, 15);
+	is(r, SC_RQ_LPFAIL, 9);
+	ph(r, 3, SC_PQ_I, 1);
+	ph(r, 2, SC_PQ_U, 233);
+	ph(r, 3, SC_PQ_P, 323);
+	cr_assert_eq(r->phases, 3);
+	cr_assert_eq(e->tg.failure_log_count, 1);
+	cr_assert_eq(e->tg.failure_log[0].end.epoch, 1690109806);
+	cr_assert_eq(e->tg.failure_log[0].duration_s, 712);
+	cr_assert(!r->gas_m3.set);
+}
+
 /* Fluvius e-MUCS 50213, single phase: no 1-3:0.2.8, gas on 24.2.3. */
 Test(p1_field, fluvius_emucs_50213)
 {
