@@ -1,6 +1,7 @@
 /* libFuzzer target: P1 bytes as from a serial line through the incremental
  * parser (framing, CRC, decoding) in chunks whose size the input's first
- * byte draws (its top bit also sets SC_P1_ANY_VERSION or SC_P1_NO_CRC);
+ * byte draws (its top bit also sets SC_P1_ANY_VERSION or SC_P1_NO_CRC; the
+ * next bit alone, SC_P1_STRICT);
  * every telegram found is mapped to a reading, its register image built and
  * its power_instant text written: the whole path of a telegram in the
  * device. */
@@ -36,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&parser, 0, sizeof parser);
 	if (size && (data[0] & 0x80))
 		parser.flags = data[0] & 0x40 ? SC_P1_NO_CRC : SC_P1_ANY_VERSION;
+	else if (size && (data[0] & 0x40))
+		parser.flags = SC_P1_STRICT;
 	for (size_t off = 0; off < size;) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t used = sc_p1_feed(&parser, data + off, n, &res);

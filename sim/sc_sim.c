@@ -359,7 +359,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		O_POWER_UP, O_P1_OUT, O_RECORD, O_CONTROL, O_SCENARIO, O_EACH, O_DEVICES,
 		O_OFFSET, O_BASE_PORT, O_READY, O_WEB_ROOT,
 		O_MDNS, O_MDNS_ADDRESS, O_RECONNECT_MIN, O_LED_LINK_LOCAL, O_LISTEN,
-		O_TIC_TOTAL,
+		O_TIC_TOTAL, O_STRICT,
 	};
 	static const struct option opts[] = {
 		{"source", required_argument, NULL, 's'},
@@ -373,6 +373,7 @@ static int parse_options(int argc, char **argv, struct args *a)
 		{"device", required_argument, NULL, 'd'},
 		{"no-crc", no_argument, NULL, 'n'},
 		{"any-version", no_argument, NULL, 'a'},
+		{"strict", no_argument, NULL, O_STRICT},
 		{"no-data-timeout", required_argument, NULL, 'D'},
 		{"speed", required_argument, NULL, 'v'},
 		{"start", required_argument, NULL, 't'},
@@ -525,6 +526,9 @@ static int parse_options(int argc, char **argv, struct args *a)
 			break;
 		case 'a':
 			a->to.dev.p1_flags |= SC_P1_ANY_VERSION;
+			break;
+		case O_STRICT:
+			a->to.dev.p1_flags |= SC_P1_STRICT;
 			break;
 		case 'D':
 			if (number("--no-data-timeout", optarg, 0.001, 86400, &d))

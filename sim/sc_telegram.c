@@ -529,8 +529,9 @@ static int cmd_parse(int argc, char **argv, bool check)
 			run.regopts.energy_kwh = true;
 			break;
 		case 's':
-			if (check)
-				goto bad;
+			/* Strict reading; parse also exits 1 on a failed telegram
+			 * (check always does). */
+			run.flags |= SC_P1_STRICT;
 			strict = true;
 			break;
 		case 'h':

@@ -15,7 +15,7 @@
 
 struct sc_device_config {
 	enum sc_protocol protocol;  /* SC_PROTO_P1, SC_PROTO_TIC, or AUTO from the first bytes */
-	unsigned p1_flags;          /* SC_P1_NO_CRC, SC_P1_ANY_VERSION */
+	unsigned p1_flags;          /* SC_P1_NO_CRC, SC_P1_ANY_VERSION, SC_P1_STRICT */
 	struct sc_regmap_opts regs; /* word order, kWh energy of firmware < 5.1 */
 	/* No telegram for this long (device time) and the meter counts as
 	 * silent: the last values stay served, the link state says "no data".

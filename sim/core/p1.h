@@ -55,6 +55,17 @@ const char *sc_p1_event_name(enum sc_p1_event ev);
 /* Parser options (bit set in sc_p1_parser.flags). */
 #define SC_P1_NO_CRC 0x1u      /* the meter sends no CRC: accept telegrams without one */
 #define SC_P1_ANY_VERSION 0x2u /* decode telegrams older than DSMR 4.2 instead of rejecting */
+/* Read objects as strictly as the tables say: a unit other than the one of
+ * DSMR 5.0.2 table 6-3 / e-MUCS (spelt exactly), a value without unit, an
+ * empty M-Bus device type 0-n:24.1.0() or a failure duration without *s
+ * fail the telegram. Without it, unit names compare without case, the other
+ * units the standards allow are read (kVA or A on the limiter 0-0:17.0.0),
+ * a duration without unit is seconds, an empty device type is no device,
+ * and an object that feeds no quantity every reading has (reactive power
+ * and energy, limiter, fuse, demand, failure log) with a unit outside its
+ * rule is set aside (sc_p1_telegram.set_aside) instead of failing the
+ * telegram. */
+#define SC_P1_STRICT 0x4u
 
 /* A slice of the raw telegram. */
 struct sc_span {
@@ -90,7 +101,8 @@ struct sc_p1_time {
 	int64_t epoch;    /* UTC */
 	bool set;         /* a real time was sent */
 	bool placeholder; /* a known filler: 000101000001, 632525252525,
-			   * 700101010000 or 000000000000 (S or W) */
+			   * 700101010000, 000101010000 (a clock never set)
+			   * or 000000000000 (S or W) */
 	char dst;         /* 'S' or 'W' */
 };
 
@@ -162,10 +174,13 @@ struct sc_p1_telegram {
 	int unknown_count;
 	struct sc_span unknown[SC_P1_MAX_UNKNOWN]; /* whole raw lines */
 	int dropped;                          /* objects past a capacity */
+	int set_aside;                        /* known objects whose unit their rule
+					       * does not allow, kept raw instead
+					       * (SC_P1_STRICT) */
 };
 
 struct sc_p1_parser {
-	unsigned flags;     /* SC_P1_NO_CRC, SC_P1_ANY_VERSION; set before feeding */
+	unsigned flags;     /* SC_P1_NO_CRC, SC_P1_ANY_VERSION, SC_P1_STRICT; set before feeding */
 	/* Everything below is private. */
 	int state;
 	uint64_t pos;       /* stream offset of the next byte fed */

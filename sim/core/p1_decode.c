@@ -54,6 +54,7 @@ struct ctx {
 	size_t *err_off;
 	char *detail;
 	size_t detail_len;
+	unsigned flags;             /* SC_P1_* of the parser */
 	uint64_t seen_bits[4];      /* quick filter over seen[] */
 	int nseen;
 	uint32_t seen[MAX_SEEN];    /* keys of the known objects decoded */
@@ -327,7 +328,10 @@ static struct sc_span groups_next(struct groups *it)
 	return g;
 }
 
-/* Units as sent, with the power of ten that converts them to the base unit. */
+/* Units as sent, with the power of ten that converts them to the base unit.
+ * DLMS unit names are written in either case in the field (Swedish meters
+ * send kVAr, kVArh): they are compared without case, except with
+ * SC_P1_STRICT. */
 static const struct {
 	const char *name;
 	enum sc_unit unit;
@@ -341,7 +345,22 @@ static const struct {
 	{"Hz", SC_UNIT_HZ, 0},
 };
 
-static enum sc_unit lookup_unit(const char *u, size_t ulen, int *exp)
+static bool same_unit_name(const char *name, const char *u, size_t ulen, bool exact)
+{
+	if (strlen(name) != ulen)
+		return false;
+	if (exact)
+		return memcmp(name, u, ulen) == 0;
+	for (size_t i = 0; i < ulen; i++) {
+		unsigned char a = (unsigned char)name[i], b = (unsigned char)u[i];
+		bool letter = (a | 0x20) >= 'a' && (a | 0x20) <= 'z';
+		if (a != b && !(letter && (a ^ 0x20) == b))
+			return false;
+	}
+	return true;
+}
+
+static enum sc_unit lookup_unit(const char *u, size_t ulen, bool exact, int *exp)
 {
 	/* The usual units first, without a library call. */
 	if (ulen == 3 && u[0] == 'k' && u[1] == 'W' && u[2] == 'h') {
@@ -358,7 +377,7 @@ static enum sc_unit lookup_unit(const char *u, size_t ulen, int *exp)
 										    : SC_UNIT_W;
 	}
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0) {
+		if (same_unit_name(units[i].name, u, ulen, exact)) {
 			*exp = units[i].exp;
 			return units[i].unit;
 		}
@@ -375,14 +394,97 @@ static const char *unit_name(enum sc_unit u)
 	return u == SC_UNIT_NONE ? "none" : "other";
 }
 
-/* Reads "number[*unit]" and checks the unit kind. want = SC_UNIT_NONE means
- * a plain count; unit_optional accepts a missing unit (M-Bus placeholders).
- * DSMR 5.0.2 §6.4: every value of a P1 object (energy, power, current,
- * voltage, counts, durations, M-Bus readings) is an unsigned fixed-point
- * number such as F9(3,3): digits, then '.' and digits; no sign and no
- * missing integer part. */
-static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum sc_unit want,
-		   bool unit_optional, struct sc_p1_val *out)
+/* The unit rule of each kind of value: the one place that says which units
+ * an object may carry and what a value outside them costs.
+ *
+ * - strict: the one unit of DSMR 5.0.2 table 6-3 / e-MUCS (SC_UNIT_NONE for
+ *   a count, SC_UNIT_OTHER for "any"); with SC_P1_STRICT it is the only one
+ *   accepted, its name spelt exactly, and anything else fails the telegram.
+ * - also: further units the standards allow for the object (bit per
+ *   enum sc_unit): the limiter 0-0:17.0.0 in kW (DSMR 4/5, e-MUCS), kVA
+ *   (Luxembourg) or A (DSMR 3.0).
+ * - bare: the unit of a value sent without one (SC_UNIT_NONE: not read);
+ *   failure-log durations without unit are seconds (DSMR 5.0 meters).
+ * - needed: the value feeds a quantity every reading has (time, active
+ *   power, active energy, phase voltage, current and power, counts): a
+ *   value outside the rule fails the telegram. Otherwise (reactive power
+ *   and energy, which only some meters send; limiter, fuse, demand and
+ *   failure log, which feed nothing of the reading) it costs that object
+ *   alone: it is set aside, kept as a raw line and counted in
+ *   tg->set_aside, and the reading is published without it. */
+enum vkind {
+	VK_ENERGY, VK_POWER, VK_VOLTAGE, VK_CURRENT, VK_COUNT,
+	VK_REACTIVE_POWER, VK_REACTIVE_ENERGY, VK_DURATION, VK_LIMITER, VK_FUSE, VK_DEMAND,
+	VK_MBUS,
+};
+
+#define UBIT(u) (1u << (u))
+
+static const struct {
+	enum sc_unit strict;
+	unsigned also;
+	enum sc_unit bare;
+	bool needed;
+} vrules[] = {
+	[VK_ENERGY] = {SC_UNIT_WH, 0, SC_UNIT_NONE, true},
+	[VK_POWER] = {SC_UNIT_W, 0, SC_UNIT_NONE, true},
+	[VK_VOLTAGE] = {SC_UNIT_V, 0, SC_UNIT_NONE, true},
+	[VK_CURRENT] = {SC_UNIT_A, 0, SC_UNIT_NONE, true},
+	[VK_COUNT] = {SC_UNIT_NONE, 0, SC_UNIT_NONE, true},
+	[VK_REACTIVE_POWER] = {SC_UNIT_VAR, 0, SC_UNIT_NONE, false},
+	[VK_REACTIVE_ENERGY] = {SC_UNIT_VARH, 0, SC_UNIT_NONE, false},
+	[VK_DURATION] = {SC_UNIT_S, 0, SC_UNIT_S, false},
+	[VK_LIMITER] = {SC_UNIT_W, UBIT(SC_UNIT_VA) | UBIT(SC_UNIT_A), SC_UNIT_NONE, false},
+	[VK_FUSE] = {SC_UNIT_A, 0, SC_UNIT_NONE, false},
+	[VK_DEMAND] = {SC_UNIT_W, 0, SC_UNIT_NONE, false},
+	[VK_MBUS] = {SC_UNIT_OTHER, 0, SC_UNIT_NONE, false},
+};
+
+/* get_val and the object readers: the object is set aside (see vrules). */
+#define SET_ASIDE 2
+
+/* A unit other than the kind's own (*unit as looked up, SC_UNIT_NONE when
+ * the value has none): read (*unit is then the unit to store), the object
+ * set aside (SET_ASIDE) or the telegram failed, by the rule of the kind. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int other_unit(struct ctx *c, const struct line *ln, struct sc_span g, enum vkind kind,
+		      const char *star, size_t ulen, enum sc_unit *unit)
+{
+	bool strict = (c->flags & SC_P1_STRICT) != 0;
+	enum sc_unit u = *unit;
+	bool ok;
+	if (kind == VK_MBUS)
+		ok = true; /* M-Bus devices differ (m3, GJ, none) */
+	else if (strict)
+		ok = false;
+	else if (u == SC_UNIT_NONE)
+		ok = vrules[kind].bare != SC_UNIT_NONE;
+	else
+		ok = u != SC_UNIT_OTHER && (vrules[kind].also & UBIT(u)) != 0;
+	if (ok) {
+		if (u == SC_UNIT_NONE)
+			*unit = vrules[kind].bare != SC_UNIT_NONE ? vrules[kind].bare
+								  : vrules[kind].strict;
+		return SC_OK;
+	}
+	if (!strict && !vrules[kind].needed)
+		return SET_ASIDE;
+	return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: unit '%.*s' where %s was expected",
+		    obis_len(ln), c->raw + ln->off, star ? (int)ulen : 4, star ? star + 1 : "none",
+		    unit_name(vrules[kind].strict));
+}
+
+/* Reads "number[*unit]" and checks the unit against the rule of its kind.
+ * An M-Bus reading takes any unit and none (a channel without device sends
+ * a bare (00000000)). DSMR 5.0.2 §6.4: every value of a P1 object (energy,
+ * power, current, voltage, counts, durations, M-Bus readings) is an
+ * unsigned fixed-point number such as F9(3,3): digits, then '.' and
+ * digits; no sign and no missing integer part. Returns SC_OK, an error or
+ * SET_ASIDE. */
+static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum vkind kind,
+		   struct sc_p1_val *out)
 {
 	const char *s = c->raw + g.off;
 	size_t len = g.len;
@@ -402,20 +504,18 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	if (rc != SC_OK)
 		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
 			    c->raw + ln->off, (int)nlen, s);
-	enum sc_unit unit = SC_UNIT_NONE;
+	enum sc_unit unit = SC_UNIT_NONE, want = vrules[kind].strict;
 	int exp = 0;
 	if (star)
-		unit = lookup_unit(star + 1, len - nlen - 1, &exp);
-	/* want == SC_UNIT_OTHER accepts any unit (M-Bus devices differ). */
-	if (want != SC_UNIT_OTHER && unit != want && !(unit == SC_UNIT_NONE && unit_optional)) {
-		return fail(c, g.off, SC_ERR_SYNTAX,
-			    "%.*s: unit '%.*s' where %s was expected", obis_len(ln),
-			    c->raw + ln->off, star ? (int)(len - nlen - 1) : 4,
-			    star ? star + 1 : "none", unit_name(want));
+		unit = lookup_unit(star + 1, len - nlen - 1, (c->flags & SC_P1_STRICT) != 0, &exp);
+	if (unit != want) { /* the rare case, out of the common path */
+		int rc2 = other_unit(c, ln, g, kind, star, len - nlen - 1, &unit);
+		if (rc2 != SC_OK)
+			return rc2;
 	}
 	/* Scaled in one step: 02.027 kW is exactly 2027 W. */
 	out->v = exp == frac ? (double)mant : sc_decimal_value(mant, exp - frac);
-	out->unit = unit == SC_UNIT_NONE ? want : unit;
+	out->unit = unit;
 	out->set = true;
 	return SC_OK;
 }
@@ -446,8 +546,9 @@ int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
 	t->dst = s[12];
 	/* The fillers meters send where they have no time (P1-DSMR.md "field
 	 * quirks": 000101000001W in Kaifa failure logs, 632525252525W for
-	 * Fluvius' "no peak", 700101010000W on an empty M-Bus channel) and the
-	 * all-zero one. They are known by their digits; the DST letter says
+	 * Fluvius' "no peak", 700101010000W on an empty M-Bus channel,
+	 * 000101010000W as the clock of a meter whose time was never set) and
+	 * the all-zero one. They are known by their digits; the DST letter says
 	 * nothing about them. Any other impossible date is an error, not a
 	 * filler: the CRC says the meter sent it so. */
 	static const char fillers[][12] = {
@@ -455,6 +556,7 @@ int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
 		{'6', '3', '2', '5', '2', '5', '2', '5', '2', '5', '2', '5'},
 		{'7', '0', '0', '1', '0', '1', '0', '1', '0', '0', '0', '0'},
 		{'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'},
+		{'0', '0', '0', '1', '0', '1', '0', '1', '0', '0', '0', '0'},
 	};
 	for (size_t k = 0; k < sizeof fillers / sizeof fillers[0]; k++) {
 		if (memcmp(s, fillers[k], 12) == 0) {
@@ -496,10 +598,10 @@ static int want_groups(struct ctx *c, const struct line *ln, int n)
 		    obis_len(ln), c->raw + ln->off, ln->ngroups, n);
 }
 
-static int one_val(struct ctx *c, const struct line *ln, enum sc_unit want, struct sc_p1_val *v)
+static int one_val(struct ctx *c, const struct line *ln, enum vkind kind, struct sc_p1_val *v)
 {
 	int rc = want_groups(c, ln, 1);
-	return rc ? rc : get_val(c, ln, ln->g[0], want, false, v);
+	return rc ? rc : get_val(c, ln, ln->g[0], kind, v);
 }
 
 static int one_int(struct ctx *c, const struct line *ln, uint64_t max, int *out)
@@ -594,6 +696,7 @@ static int failure_log(struct ctx *c, const struct line *ln)
 		return fail(c, ln->off, SC_ERR_SYNTAX,
 			    "1-0:99.97.0: count %d but %d (time, duration) values", count, pairs);
 	tg->failure_log_count = count;
+	int dropped = tg->dropped;
 	struct groups it = groups_of(ln);
 	for (int k = 0; k < first; k++)
 		groups_next(&it);
@@ -602,8 +705,13 @@ static int failure_log(struct ctx *c, const struct line *ln)
 		struct sc_p1_time end;
 		struct sc_span gt = groups_next(&it), gd = groups_next(&it);
 		if ((rc = get_time(c, ln, gt, &end)) ||
-		    (rc = get_val(c, ln, gd, SC_UNIT_S, false, &dur)))
+		    (rc = get_val(c, ln, gd, VK_DURATION, &dur))) {
+			if (rc == SET_ASIDE) { /* the whole log, not a part of it */
+				tg->failure_log_count = -1;
+				tg->dropped = dropped;
+			}
 			return rc;
+		}
 		if (k < SC_P1_MAX_FAILLOG) {
 			tg->failure_log[k].end = end;
 			tg->failure_log[k].duration_s = dur.v;
@@ -640,6 +748,7 @@ static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
 			    "0-0:98.1.0: count %d but %d (month, time, demand) values", (int)count,
 			    (ln->ngroups - first) / 3);
 	tg->demand_hist_count = (int)count;
+	int dropped = tg->dropped;
 	struct groups it = groups_of(ln);
 	for (int k = 0; k < first; k++)
 		groups_next(&it);
@@ -649,8 +758,13 @@ static int demand_history(struct ctx *c, const struct line *ln, bool *keep_raw)
 		int rc;
 		struct sc_span gm = groups_next(&it), gw = groups_next(&it), gv = groups_next(&it);
 		if ((rc = get_time(c, ln, gm, &dm.month)) || (rc = get_time(c, ln, gw, &dm.when)) ||
-		    (rc = get_val(c, ln, gv, SC_UNIT_W, false, &v)))
+		    (rc = get_val(c, ln, gv, VK_DEMAND, &v))) {
+			if (rc == SET_ASIDE) {
+				tg->demand_hist_count = -1;
+				tg->dropped = dropped;
+			}
 			return rc;
+		}
 		dm.w = v.v;
 		if (k < SC_P1_MAX_DEMAND_HIST)
 			tg->demand_hist[k] = dm;
@@ -676,6 +790,10 @@ static int mbus_object(struct ctx *c, const struct line *ln, unsigned ch, uint32
 	}
 	switch (key) {
 	case OBIS(0, 0, 24, 1, 0):
+		/* An empty slot: DSMR 5.0 meters send 0-n:24.1.0() where no device
+		 * is bound; that is no device (device type -1). */
+		if (ln->ngroups == 1 && ln->g[0].len == 0 && !(c->flags & SC_P1_STRICT))
+			return SC_OK;
 		return one_int(c, ln, 255, &m->device_type);
 	case OBIS(0, 0, 96, 1, 0): /* DSMR 5.0.2 table 6-3: equipment id, hex */
 	case OBIS(0, 0, 96, 1, 1): /* the same in e-MUCS */
@@ -689,7 +807,7 @@ static int mbus_object(struct ctx *c, const struct line *ln, unsigned ch, uint32
 			return rc;
 		/* The unit depends on the device (m3 gas/water, GJ heat); a channel
 		 * with no device sends a bare (00000000). */
-		if ((rc = get_val(c, ln, ln->g[1], SC_UNIT_OTHER, true, &m->reading)) == SC_OK) {
+		if ((rc = get_val(c, ln, ln->g[1], VK_MBUS, &m->reading)) == SC_OK) {
 			m->corrected = key == OBIS(0, 0, 24, 2, 1);
 			return SC_OK;
 		}
@@ -706,7 +824,7 @@ static int phase_of(unsigned c)
 	return c < 41 ? 0 : c < 61 ? 1 : 2;
 }
 
-static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
+static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	struct sc_p1_telegram *tg = c->tg;
 	uint32_t key = ln->key;
@@ -745,73 +863,88 @@ static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 		*keep_raw = true;
 		return SC_OK;
 	case OBIS(1, 0, 1, 8, 0):
-		return one_val(c, ln, SC_UNIT_WH, &tg->import_total);
+		return one_val(c, ln, VK_ENERGY, &tg->import_total);
 	case OBIS(1, 0, 2, 8, 0):
-		return one_val(c, ln, SC_UNIT_WH, &tg->export_total);
+		return one_val(c, ln, VK_ENERGY, &tg->export_total);
 	case OBIS(1, 0, 1, 8, 1): case OBIS(1, 0, 1, 8, 2):
 	case OBIS(1, 0, 1, 8, 3): case OBIS(1, 0, 1, 8, 4):
-		return one_val(c, ln, SC_UNIT_WH, &tg->import_tariff[e - 1]);
+		return one_val(c, ln, VK_ENERGY, &tg->import_tariff[e - 1]);
 	case OBIS(1, 0, 2, 8, 1): case OBIS(1, 0, 2, 8, 2):
 	case OBIS(1, 0, 2, 8, 3): case OBIS(1, 0, 2, 8, 4):
-		return one_val(c, ln, SC_UNIT_WH, &tg->export_tariff[e - 1]);
+		return one_val(c, ln, VK_ENERGY, &tg->export_tariff[e - 1]);
 	case OBIS(0, 0, 96, 14, 0):
 		return one_int(c, ln, 9999, &tg->tariff);
 	case OBIS(1, 0, 1, 7, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->power_import);
+		return one_val(c, ln, VK_POWER, &tg->power_import);
 	case OBIS(1, 0, 2, 7, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->power_export);
+		return one_val(c, ln, VK_POWER, &tg->power_export);
 	case OBIS(1, 0, 3, 7, 0):
-		return one_val(c, ln, SC_UNIT_VAR, &tg->reactive_import);
+		return one_val(c, ln, VK_REACTIVE_POWER, &tg->reactive_import);
 	case OBIS(1, 0, 4, 7, 0):
-		return one_val(c, ln, SC_UNIT_VAR, &tg->reactive_export);
+		return one_val(c, ln, VK_REACTIVE_POWER, &tg->reactive_export);
 	case OBIS(1, 0, 5, 8, 0): case OBIS(1, 0, 6, 8, 0):
 	case OBIS(1, 0, 7, 8, 0): case OBIS(1, 0, 8, 8, 0):
-		return one_val(c, ln, SC_UNIT_VARH, &tg->reactive_energy_quadrant[cc - 5]);
+		return one_val(c, ln, VK_REACTIVE_ENERGY, &tg->reactive_energy_quadrant[cc - 5]);
 	case OBIS(0, 0, 96, 7, 21):
-		return one_val(c, ln, SC_UNIT_NONE, &tg->power_failures);
+		return one_val(c, ln, VK_COUNT, &tg->power_failures);
 	case OBIS(0, 0, 96, 7, 9):
-		return one_val(c, ln, SC_UNIT_NONE, &tg->long_power_failures);
+		return one_val(c, ln, VK_COUNT, &tg->long_power_failures);
 	case OBIS(1, 0, 99, 97, 0):
 		return failure_log(c, ln);
 	case OBIS(1, 0, 32, 32, 0): case OBIS(1, 0, 52, 32, 0): case OBIS(1, 0, 72, 32, 0):
-		return one_val(c, ln, SC_UNIT_NONE, &tg->sags[phase_of(cc)]);
+		return one_val(c, ln, VK_COUNT, &tg->sags[phase_of(cc)]);
 	case OBIS(1, 0, 32, 36, 0): case OBIS(1, 0, 52, 36, 0): case OBIS(1, 0, 72, 36, 0):
-		return one_val(c, ln, SC_UNIT_NONE, &tg->swells[phase_of(cc)]);
+		return one_val(c, ln, VK_COUNT, &tg->swells[phase_of(cc)]);
 	case OBIS(0, 0, 96, 13, 0): /* text message, hex */
 		return one_hex(c, ln, &tg->message);
 	case OBIS(0, 0, 96, 13, 1):
 		return one_span(c, ln, &tg->message_code);
 	case OBIS(1, 0, 32, 7, 0): case OBIS(1, 0, 52, 7, 0): case OBIS(1, 0, 72, 7, 0):
-		return one_val(c, ln, SC_UNIT_V, &tg->voltage[phase_of(cc)]);
+		return one_val(c, ln, VK_VOLTAGE, &tg->voltage[phase_of(cc)]);
 	case OBIS(1, 0, 31, 7, 0): case OBIS(1, 0, 51, 7, 0): case OBIS(1, 0, 71, 7, 0):
-		return one_val(c, ln, SC_UNIT_A, &tg->current[phase_of(cc)]);
+		return one_val(c, ln, VK_CURRENT, &tg->current[phase_of(cc)]);
 	case OBIS(1, 0, 21, 7, 0): case OBIS(1, 0, 41, 7, 0): case OBIS(1, 0, 61, 7, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->phase_import[phase_of(cc)]);
+		return one_val(c, ln, VK_POWER, &tg->phase_import[phase_of(cc)]);
 	case OBIS(1, 0, 22, 7, 0): case OBIS(1, 0, 42, 7, 0): case OBIS(1, 0, 62, 7, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->phase_export[phase_of(cc)]);
+		return one_val(c, ln, VK_POWER, &tg->phase_export[phase_of(cc)]);
 	case OBIS(1, 0, 23, 7, 0): case OBIS(1, 0, 43, 7, 0): case OBIS(1, 0, 63, 7, 0):
-		return one_val(c, ln, SC_UNIT_VAR, &tg->phase_reactive_import[phase_of(cc)]);
+		return one_val(c, ln, VK_REACTIVE_POWER, &tg->phase_reactive_import[phase_of(cc)]);
 	case OBIS(1, 0, 24, 7, 0): case OBIS(1, 0, 44, 7, 0): case OBIS(1, 0, 64, 7, 0):
-		return one_val(c, ln, SC_UNIT_VAR, &tg->phase_reactive_export[phase_of(cc)]);
+		return one_val(c, ln, VK_REACTIVE_POWER, &tg->phase_reactive_export[phase_of(cc)]);
 	case OBIS(1, 0, 1, 4, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->demand_avg);
+		return one_val(c, ln, VK_DEMAND, &tg->demand_avg);
 	case OBIS(1, 0, 1, 6, 0):
 		if ((rc = want_groups(c, ln, 2)) ||
 		    (rc = get_time(c, ln, ln->g[0], &tg->demand_max_time)))
 			return rc;
-		return get_val(c, ln, ln->g[1], SC_UNIT_W, false, &tg->demand_max);
+		if ((rc = get_val(c, ln, ln->g[1], VK_DEMAND, &tg->demand_max)) == SET_ASIDE)
+			memset(&tg->demand_max_time, 0, sizeof tg->demand_max_time);
+		return rc;
 	case OBIS(0, 0, 98, 1, 0):
 		return demand_history(c, ln, keep_raw);
 	case OBIS(0, 0, 96, 3, 10):
 		return one_int(c, ln, 9, &tg->breaker_state);
 	case OBIS(0, 0, 17, 0, 0):
-		return one_val(c, ln, SC_UNIT_W, &tg->limiter);
+		return one_val(c, ln, VK_LIMITER, &tg->limiter);
 	case OBIS(1, 0, 31, 4, 0): case OBIS(1, 0, 51, 4, 0): case OBIS(1, 0, 71, 4, 0):
-		return one_val(c, ln, SC_UNIT_A, &tg->fuse[phase_of(cc)]);
+		return one_val(c, ln, VK_FUSE, &tg->fuse[phase_of(cc)]);
 	default:
 		*keep_raw = true;
 		return SC_OK;
 	}
+}
+
+/* One object line: decoded into tg, or kept raw (*keep_raw) when unknown or
+ * set aside by its unit rule (vrules). */
+static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
+{
+	int rc = decode_object(c, ln, keep_raw);
+	if (rc == SET_ASIDE) {
+		c->tg->set_aside++;
+		*keep_raw = true;
+		return SC_OK;
+	}
+	return rc;
 }
 
 /* True when a known object of this key was decoded before; else notes it. */
@@ -892,8 +1025,9 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
 	return SC_OK;
 }
 
-int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
-		 size_t *err_off, char *detail, size_t detail_len)
+static int decode_telegram(const char *raw, size_t len, unsigned flags,
+			   struct sc_p1_telegram *tg, size_t *err_off, char *detail,
+			   size_t detail_len)
 {
 	struct ctx c; /* seen[] is read only as far as nseen */
 	c.raw = raw;
@@ -901,6 +1035,7 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 	c.err_off = err_off;
 	c.detail = detail;
 	c.detail_len = detail_len;
+	c.flags = flags;
 	memset(c.seen_bits, 0, sizeof c.seen_bits);
 	c.nseen = 0;
 	struct line ln;
@@ -961,17 +1096,93 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 		tg->objects++;
 	}
 
-	/* The device supports DSMR 4.2 and later (manual §7). A 2.2/3.0 meter
-	 * sends neither a version object nor a CRC; 4.0 sends (40). */
-	if (!(flags & SC_P1_ANY_VERSION)) {
-		if (tg->version == 0 && tg->emucs_version == 0 && !tg->has_crc)
-			return fail(&c, 0, SC_ERR_UNSUPPORTED,
-				    "DSMR 2.2/3.0 telegram (no version, no CRC): the device "
-				    "needs DSMR 4.2 or later");
-		if (tg->version != 0 && tg->version < 42)
-			return fail(&c, 0, SC_ERR_UNSUPPORTED,
-				    "P1 version %d.%d: the device needs DSMR 4.2 or later",
-				    tg->version / 10, tg->version % 10);
-	}
 	return SC_OK;
+}
+
+/* The version a telegram declares, found without decoding it: for a
+ * telegram whose decoding failed, to tell an old meter from a bad one. */
+static bool declared_version(const char *raw, size_t len, int *version, bool *emucs,
+			     bool *crc)
+{
+	static const char dsmr[] = "1-3:0.2.8(", mucs[] = "0-0:96.1.4(";
+	size_t bang = len;
+	while (bang > 0 && raw[bang - 1] != '!')
+		bang--;
+	if (bang == 0)
+		return false; /* not a telegram at all */
+	*crc = bang < len;
+	*version = 0;
+	*emucs = false;
+	for (const char *p = raw, *end = raw + bang;
+	     (p = memchr(p, '\n', (size_t)(end - p))) != NULL;) {
+		p++;
+		size_t left = (size_t)(end - p);
+		if (left > sizeof mucs - 1 && memcmp(p, mucs, sizeof mucs - 1) == 0)
+			*emucs = true;
+		if (*version == 0 && left > sizeof dsmr - 1 &&
+		    memcmp(p, dsmr, sizeof dsmr - 1) == 0) {
+			int v = 0;
+			size_t i = sizeof dsmr - 1;
+			for (; i < left && i < sizeof dsmr + 2 && p[i] >= '0' && p[i] <= '9'; i++)
+				v = v * 10 + (p[i] - '0');
+			if (i == sizeof dsmr - 1 || i >= left || p[i] != ')') {
+				*version = -1; /* named but unreadable: not an old meter */
+				continue;
+			}
+			while (v >= 100)
+				v /= 10;
+			*version = v;
+		}
+	}
+	return true;
+}
+
+/* The device reads DSMR 4.2 and later (manual §1, §7: "DSMR < 4.2" is an
+ * incompatible meter). The version is recognised from the telegram's
+ * shape: DSMR 4.0 and later send a CRC (P1-DSMR.md), and every DSMR 4.x/5
+ * meter names its version in 1-3:0.2.8, e-MUCS in 0-0:96.1.4 instead. So:
+ * - a version below 42 (4.0 sends 40, 3.0 sends nothing) is unsupported;
+ * - neither version object nor CRC is DSMR 2.2/3.0: unsupported;
+ * - a CRC without a version object is read (DSMR 5 as other countries
+ *   send it: Sweden, Ireland, Austria; not an old Dutch meter, which has no
+ *   CRC).
+ * This holds also when the content of an old telegram breaks a rule of
+ * the current tables (a limiter in A, gas on two lines): the version is
+ * what the device rejects it for. */
+int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
+		 size_t *err_off, char *detail, size_t detail_len)
+{
+	int rc = decode_telegram(raw, len, flags, tg, err_off, detail, detail_len);
+	if ((flags & SC_P1_ANY_VERSION) || (rc != SC_OK && rc != SC_ERR_SYNTAX))
+		return rc;
+	int version;
+	bool emucs, crc;
+	if (rc == SC_OK) {
+		version = tg->version;
+		emucs = tg->emucs_version != 0;
+		crc = tg->has_crc;
+	} else {
+		if (len < 2 || raw[0] != '/' || !declared_version(raw, len, &version, &emucs, &crc) ||
+		    version < 0)
+			return rc;
+	}
+	if (version == 0 && !emucs && !crc) {
+		if (err_off)
+			*err_off = 0;
+		if (detail_len > 0)
+			snprintf(detail, detail_len,
+				 "DSMR 2.2/3.0 telegram (no version, no CRC): the device needs "
+				 "DSMR 4.2 or later");
+		return SC_ERR_UNSUPPORTED;
+	}
+	if (version != 0 && version < 42) {
+		if (err_off)
+			*err_off = 0;
+		if (detail_len > 0)
+			snprintf(detail, detail_len,
+				 "P1 version %d.%d: the device needs DSMR 4.2 or later",
+				 version / 10, version % 10);
+		return SC_ERR_UNSUPPORTED;
+	}
+	return rc;
 }

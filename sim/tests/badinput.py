@@ -277,6 +277,31 @@ add(P, "power-failure log count 3 with one entry",
 add(P, "power-failure log with a bad duration",
     p1(P1_LINES + ["1-0:99.97.0(1)(0-0:96.7.19)(241202054751W)(00000X8258*s)"]), "syntax: object named",
     r"syntax: 1-0:99\.97\.0")
+add(P, "reactive power unit in capitals (kVAr, Swedish meters)", p1(P1_LINES + ["1-0:3.7.0(0000.069*kVAr)"]),
+    "accepted: unit names compare without case", r"ok: 1 failed: 0.*\"Q\+\":69,")
+add(P, "reactive power without unit", p1(P1_LINES + ["1-0:3.7.0(00.000)", "1-0:4.7.0(00.200*kvar)"]),
+    "accepted: that object set aside, Q+ and Q null", r"ok: 1 failed: 0.*\"Q\":null,\"Q\+\":null,\"Q-\":200,")
+add(P, "limiter in kVA (Luxembourg)", p1(P1_LINES + ["0-0:17.0.0(27.600*kVA)"]),
+    "accepted: a unit the standards give the limiter", r"ok: 1 failed: 0")
+add(P, "limiter in a unit no standard gives it", p1(P1_LINES + ["0-0:17.0.0(27.600*kvar)"]),
+    "accepted: the limiter set aside (it feeds nothing of the reading)", r"ok: 1 failed: 0")
+add(P, "empty M-Bus device type 0-1:24.1.0()", p1_obj("0-1:24.1.0", "()"),
+    "accepted: no device on that channel, so no gas", r"ok: 1 failed: 0")
+add(P, "power-failure duration without unit",
+    p1(P1_LINES + ["1-0:99.97.0(1)(0-0:96.7.19)(000101000001W)(2147483647)"]),
+    "accepted: seconds", r"ok: 1 failed: 0")
+add(P, "power-failure duration in kW",
+    p1(P1_LINES + ["1-0:99.97.0(1)(0-0:96.7.19)(241202054751W)(0000008258*kW)"]),
+    "accepted: the log set aside", r"ok: 1 failed: 0")
+add(P, "meter clock never set (000101010000W)", p1_obj("0-0:1.0.0", "(000101010000W)"),
+    "accepted: a placeholder, ts null", r"ok: 1 failed: 0.*\"ts\":null,")
+add(P, "DSMR 3.0 meter, limiter in A (no version line, no CRC)",
+    p1([l for l in P1_LINES if not l.startswith("1-3:0.2.8")] + ["0-0:17.0.0(999*A)"], crc=False),
+    "unsupported: older than DSMR 4.2 (not its content)", r"unsupported: DSMR 2\.2/3\.0")
+add(P, "energy and power on B-field 1 (1-1:1.8.1)",
+    p1([l.replace("1-0:1.8.", "1-1:1.8.").replace("1-0:1.7.0", "1-1:1.7.0") for l in P1_LINES]),
+    "accepted: those lines kept raw, P and E_IMPORT null (decisions.md)",
+    r"ok: 1 failed: 0.*\"P\":null,.*\"E_IMPORT\":null,")
 add(P, "TIC frame on the P1 input", tic(), "unsupported: a TIC frame named", r"unsupported")
 add(P, "two telegrams glued without CR LF", GOOD_P1[:-2] + GOOD_P1, "both read",
     r"ok: 2 failed: 0")

@@ -457,6 +457,15 @@ class Status(Base):
         m = state(s)["Status"]["Meter"]
         self.assertEqual(m["LastRejected"]["Kind"], "unsupported")
 
+    def test_strict_reading_rejects_units_outside_the_tables(self):
+        # A Swedish meter's kVAr is read by default (test_p1_field.c);
+        # --strict reads the tables' units only, spelt exactly.
+        path = simtest.field_capture("p1", "sweden-kaifa-ma304h4e-kvar.p1")
+        s = self.sim("--source", "file:" + path, "--loop", "--device", "p1", "--strict")
+        wait_until(lambda: (state(s)["Status"]["Meter"].get("LastRejected") or {}).get("Kind") == "syntax")
+        m = state(s)["Status"]["Meter"]
+        self.assertIn("unit 'kVAr' where var was expected", m["LastRejected"]["Detail"])
+
 
 class Telegram(Base):
     def test_bytes_as_received(self):
