@@ -55,6 +55,8 @@ const char *sc_p1_event_name(enum sc_p1_event ev);
 /* Parser options (bit set in sc_p1_parser.flags). */
 #define SC_P1_NO_CRC 0x1u      /* the meter sends no CRC: accept telegrams without one */
 #define SC_P1_ANY_VERSION 0x2u /* decode telegrams older than DSMR 4.2 instead of rejecting */
+#define SC_P1_REFERENCE 0x4u   /* decode by the general path alone, the byte-by-byte reference
+				* the fast paths are tested against (same results, slower) */
 
 /* A slice of the raw telegram. */
 struct sc_span {

@@ -941,8 +941,11 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 	size_t body = nl ? hdr_end + 1 : bang;
 	ln.raw = raw;
 	size_t pos = body;
+	/* The general path alone (SC_P1_REFERENCE): what the fast paths are
+	 * tested against. */
+	bool fast = !(flags & SC_P1_REFERENCE);
 	while (pos < bang) {
-		if (!fast_line(&ln, pos, bang, &pos)) {
+		if (!(fast && fast_line(&ln, pos, bang, &pos))) {
 			int rc = general_line(&c, &ln, &pos, bang);
 			if (rc == LINE_DONE)
 				continue;
