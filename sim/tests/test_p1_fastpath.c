@@ -1,6 +1,6 @@
-/* The P1 decoder's fast paths (the one-pass common line, the number reader
- * that takes eight digits at a time) against its general path
- * (SC_P1_REFERENCE), which goes byte by byte: the same return code, error
+/* The P1 decoder's fast path (the common line in one pass, its value bytes
+ * classed sixteen at a time) against its general path (SC_P1_REFERENCE),
+ * which finds the line's end first and splits it byte by byte: the same return code, error
  * offset, detail and decoded telegram, on every telegram of the field and
  * generated captures and on many damaged copies of them. The CRC's fast
  * path has its own equivalence test (test_crc16.c); the fuzz target
@@ -183,10 +183,10 @@ Test(p1_fastpath, damaged_telegrams_decode_the_same_both_ways)
 	}
 }
 
-/* Numbers of every shape a value can take, in a line of their own: the
- * number reader's cases (digits before and after the point, eight and
- * sixteen of them, no digit after the point, a unit or not, the end of the
- * telegram near). */
+/* Numbers of every shape a value can take, in a line of their own: digits
+ * before and after the point up to past sixteen (a value longer than one
+ * sixteen-byte class), no digit after the point, a unit or not, the end of
+ * the telegram near. */
 Test(p1_fastpath, numbers_of_every_length_decode_the_same_both_ways)
 {
 	static char buf[SC_P1_BUF_SIZE];
