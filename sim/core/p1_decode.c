@@ -258,8 +258,16 @@ static bool fast_line(struct line *ln, size_t pos, size_t bang, size_t *next)
 	if (bang - pos < OBIS_MAX)
 		return false;
 	const char *q = raw + pos;
-	if (!(q = obis_field(q, '-', &f[0])) || !(q = obis_field(q, ':', &f[1])) ||
-	    !(q = obis_field(q, '.', &f[2])) || !(q = obis_field(q, '.', &f[3])) ||
+	/* "A-B:" with one digit each, as every DSMR object has it. */
+	unsigned a0 = (unsigned)(unsigned char)q[0] - '0', b0 = (unsigned)(unsigned char)q[2] - '0';
+	if (a0 <= 9 && b0 <= 9 && q[1] == '-' && q[3] == ':') {
+		f[0] = a0;
+		f[1] = b0;
+		q += 4;
+	} else if (!(q = obis_field(q, '-', &f[0])) || !(q = obis_field(q, ':', &f[1]))) {
+		return false;
+	}
+	if (!(q = obis_field(q, '.', &f[2])) || !(q = obis_field(q, '.', &f[3])) ||
 	    !(q = obis_field(q, '(', &f[4])))
 		return false;
 	size_t i = (size_t)(q - raw) - 1; /* the '(' */
