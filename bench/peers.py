@@ -1,5 +1,13 @@
 """Peers of the parser benchmarks (bench_p1, bench_tic), on the same bytes:
 
+  - ndokter/dsmr_parser, the Python library behind Home Assistant's DSMR
+    integration (P1 only): its TelegramBuffer cuts the stream, fed 64 KiB at
+    a time as its readers feed it, and TelegramParser with the DSMR 5
+    specification checks the CRC and parses every object. Its source is
+    not part of the project: --dsmr-parser DIR, else $SC_DSMR_PARSER_SRC,
+    else ../shared/peers/dsmr_parser-src beside the checkout; when that
+    folder is absent the peer is named as absent. It runs on at most
+    --dsmr-parser-mb MB (default 2: about a thousand telegrams a second);
   - a Python parse of the same capture with the same mapping to device
     quantities (frame, CRC-16/ARC or TIC checksum, object lines, the rules
     of p1_map.c / tic_map.c for the power_instant quantities), written the
@@ -7,11 +15,13 @@
   - sha256sum of the same bytes: a plain, memory-bandwidth-bound reference
     of what one core does with that many bytes.
 
-usage: /usr/bin/python3 bench/peers.py [--mb N] [--json FILE] P1_CAPTURE TIC_CAPTURE
+usage: /usr/bin/python3 bench/peers.py [--mb N] [--json FILE] [--dsmr-parser DIR]
+                                      [--dsmr-parser-mb N] P1_CAPTURE TIC_CAPTURE
 Each figure is the best of three runs; the capture is repeated to --mb MB
 (default 20: Python is ~100 times slower than the C parser).
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -113,6 +123,49 @@ def run_p1(data):
     return good, bad
 
 
+# --- ndokter/dsmr_parser ---------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DSMR_PARSER_DEFAULT = os.path.join(ROOT, "..", "shared", "peers", "dsmr_parser-src")
+
+
+def load_dsmr_parser(src):
+    """A function that parses a capture with dsmr_parser, or None when src
+    does not hold it."""
+    if not os.path.isfile(os.path.join(src, "dsmr_parser", "parsers.py")):
+        return None
+    sys.path.insert(0, src)
+    from dsmr_parser.parsers import TelegramParser
+    from dsmr_parser import telegram_specifications
+    # telegram_buffer.py by its path: the package's clients/__init__ also
+    # imports the serial readers and their dependencies.
+    spec = importlib.util.spec_from_file_location(
+        "dsmr_parser_telegram_buffer",
+        os.path.join(src, "dsmr_parser", "clients", "telegram_buffer.py"))
+    buffer_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(buffer_module)
+
+    def run(data):
+        text = data.decode("ascii")
+        buf = buffer_module.TelegramBuffer()
+        parser = TelegramParser(telegram_specifications.V5)
+        good = bad = 0
+        sink = 0.0
+        for i in range(0, len(text), 65536):
+            buf.append(text[i:i + 65536])
+            for telegram in buf.get_all():
+                try:
+                    tg = parser.parse(telegram, throw_ex=True)
+                except Exception:
+                    bad += 1
+                    continue
+                sink += float(tg.CURRENT_ELECTRICITY_USAGE.value)
+                good += 1
+        return good, bad
+
+    return run
+
+
 # --- TIC (standard mode) ---------------------------------------------------
 
 FRAME = re.compile(rb"\x02([^\x02\x03]*)\x03")
@@ -187,10 +240,16 @@ def sha256_rate(data):
 def main():
     args = sys.argv[1:]
     mb, out, paths = 20.0, None, []
+    dsmr_src = os.environ.get("SC_DSMR_PARSER_SRC") or DSMR_PARSER_DEFAULT
+    dsmr_mb = 2.0
     while args:
         a = args.pop(0)
         if a == "--mb" and args:
             mb = float(args.pop(0))
+        elif a == "--dsmr-parser" and args:
+            dsmr_src = args.pop(0)
+        elif a == "--dsmr-parser-mb" and args:
+            dsmr_mb = float(args.pop(0))
         elif a == "--json" and args:
             out = args.pop(0)
         else:
@@ -208,6 +267,25 @@ def main():
         with open(path, "rb") as f:
             one = f.read()
         data = one * (int(mb * 1e6 / len(one)) + 1)
+        if what == "P1":
+            dsmr = load_dsmr_parser(dsmr_src)
+            name = "%s ndokter/dsmr_parser parse+check" % what
+            if dsmr is None:
+                print("%-34s absent: no dsmr_parser in %s" % (name, os.path.abspath(dsmr_src)))
+                results.append({"subject": "dsmr_parser", "figure": name, "protocol": what,
+                                "absent": True, "source": os.path.abspath(dsmr_src)})
+            else:
+                small = one * (int(min(mb, dsmr_mb) * 1e6 / len(one)) + 1)
+                t, n, nbad = best_of_three(dsmr, small)
+                if nbad:
+                    print("%s: dsmr_parser rejected %d of its %s" % (what, nbad, unit))
+                print("%-34s %12d %12.0f %10.1f %8.0f" % (name, n, n / t, len(small) / 1e6 / t,
+                                                           t * 1e9 / n))
+                results.append({"subject": "dsmr_parser", "figure": name, "protocol": what,
+                                "unit": unit, "items": n, "errors": nbad, "bytes": len(small),
+                                "seconds": round(t, 6), "per_second": round(n / t),
+                                "mb_per_s": round(len(small) / 1e6 / t, 1),
+                                "source": os.path.abspath(dsmr_src)})
         secs, good, bad = best_of_three(fn, data)
         if bad:
             print("%s: the Python peer rejected %d of its %s" % (what, bad, unit))

@@ -25,9 +25,9 @@ mkdir -p "$out"
 rm -f "$out"/*.json
 if [ "$quick" = 1 ]; then
 	mb=(--mb 20) peers_mb=(--mb 2) runs=(--runs 5) fleet=(--sizes 1000,5000 --window 10)
-	replay=(--telegrams 20000) fleet2=(--sizes 5000 --window 10)
+	replay=(--telegrams 20000) fleet2=(--sizes 5000 --window 10) check=(--mb 20 --rounds 3)
 else
-	mb=() peers_mb=() runs=() fleet=() replay=() fleet2=(--sizes 19000,25000)
+	mb=() peers_mb=() runs=() fleet=() replay=() fleet2=(--sizes 19000,25000) check=()
 fi
 section() { printf '\n=== %s\n' "$1"; }
 
@@ -35,7 +35,11 @@ section "P1 parser"
 build-release/bench/bench_p1 --json "$out/p1.json" "${mb[@]}"
 section "TIC parser"
 build-release/bench/bench_tic --json "$out/tic.json" "${mb[@]}"
-section "Parser peers: Python, sha256sum"
+section "sc-telegram check beside sha256sum of the same 100 MB file: P1, TIC"
+"$py" bench/bench_check.py --json "$out/check.json" "${check[@]}"
+"$py" bench/bench_check.py --json "$out/check-tic.json" "${check[@]}" \
+	"$corpus/tic/standard-mono-consumer-base.tic"
+section "Parser peers: ndokter/dsmr_parser, Python, sha256sum"
 "$py" bench/peers.py --json "$out/peers.json" "${peers_mb[@]}" \
 	"$corpus/p1/dsmr50-iskra-am550-566-telegrams.p1" \
 	"$corpus/tic/standard-mono-consumer-base.tic"

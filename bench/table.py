@@ -75,6 +75,12 @@ def rows(out):
             continue
         rate = ours["per_second"]
         peer = []
+        dsmr = find(peers, "results", protocol=key, subject="dsmr_parser")
+        if dsmr and dsmr.get("absent"):
+            peer.append("ndokter/dsmr_parser absent")
+        elif dsmr:
+            peer.append("ndokter/dsmr_parser %s/s (x%.0f)" % (num(dsmr["per_second"]),
+                                                             rate / dsmr["per_second"]))
         if py:
             peer.append("Python %s/s (x%.0f)" % (num(py["per_second"]), rate / py["per_second"]))
         if sha:
@@ -90,6 +96,20 @@ def rows(out):
             if full:
                 table.append(("P1 telegram to registers and power_instant JSON",
                               "%s/s" % num(full["per_second"]), "", "", None))
+
+    for name, proto, unit in (("check", "P1", "telegrams"), ("check-tic", "TIC", "frames")):
+        chk = load(out, name)
+        if chk is None:
+            table.append(("sc-telegram check, %s, 100 MB" % proto, "not run", "", "", None))
+            continue
+        table.append(("sc-telegram check, %s, 100 MB file, %s/s (wall; CPU)" % (proto, unit),
+                      "%s/s; %s/s" % (num(chk["check_per_second_wall"]),
+                                      num(chk["check_per_second_cpu"])),
+                      "sha256sum %.0f MB/s: check x%.2f wall, x%.2f CPU (median of %d rounds "
+                      "in turns)" % (chk["sha256_mb_per_s_wall"], chk["ratio_wall"],
+                                     chk["ratio_cpu"], len(chk["rounds"])),
+                      ">= 1,000,000/s, >= 3x sha256sum",
+                      chk["check_per_second_wall"] >= 1e6 and chk["ratio_wall"] >= 3))
 
     counts = sorted({r.get("clients", 1) for r in (modbus or {}).get("results", [])
                      if r.get("subject") == "sc_sim" and "reads_per_s" in r}) or [1]

@@ -4,7 +4,9 @@
  * next bit alone, SC_P1_STRICT);
  * every telegram found is mapped to a reading, its register image built and
  * its power_instant text written: the whole path of a telegram in the
- * device. */
+ * device. Every framed telegram is also decoded by the decoder's general
+ * path alone (SC_P1_REFERENCE): the fast paths must give the same result,
+ * error and decoded telegram. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,8 +20,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct sc_p1_parser parser;
 static struct sc_p1_result res;
 
+static struct sc_p1_telegram fast_tg, ref_tg;
+
+/* The fast paths against the general one on the framed bytes. */
+static void same_both_ways(const char *raw, size_t len, unsigned flags)
+{
+	size_t fast_off = 0, ref_off = 0;
+	char fast_detail[160] = "", ref_detail[160] = "";
+	memset(&fast_tg, 0, sizeof fast_tg);
+	memset(&ref_tg, 0, sizeof ref_tg);
+	int a = sc_p1_decode(raw, len, flags, &fast_tg, &fast_off, fast_detail, sizeof fast_detail);
+	int b = sc_p1_decode(raw, len, flags | SC_P1_REFERENCE, &ref_tg, &ref_off, ref_detail,
+			     sizeof ref_detail);
+	if (a != b || fast_off != ref_off || strcmp(fast_detail, ref_detail) != 0 ||
+	    memcmp(&fast_tg, &ref_tg, sizeof fast_tg) != 0)
+		__builtin_trap();
+}
+
 static void handle(void)
 {
+	if (res.raw && res.raw_len > 0)
+		same_both_ways(res.raw, res.raw_len, parser.flags);
 	if (res.event != SC_P1_TELEGRAM)
 		return;
 	struct sc_reading r;

@@ -1,7 +1,9 @@
 /* libFuzzer target: TIC bytes as from the 9600 baud line through the TIC
  * parser (framing, group checksums, decoding) in chunks whose size the
  * input's first byte draws; every frame found is mapped to a reading, its
- * register image built and its power_instant text written. */
+ * register image built and its power_instant text written. A second parser
+ * with SC_TIC_REFERENCE (byte-by-byte scans) takes the same chunks: every
+ * result must be the same. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,8 +14,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sc_tic_parser parser;
-static struct sc_tic_result res;
+static struct sc_tic_parser parser, ref_parser;
+static struct sc_tic_result res, ref_res;
+
+static void same_as_reference(size_t used, size_t ref_used)
+{
+	const struct sc_tic_result *a = &res, *b = &ref_res;
+	if (used != ref_used || a->event != b->event || a->offset != b->offset ||
+	    a->length != b->length || a->error_offset != b->error_offset ||
+	    a->raw_len != b->raw_len || (a->raw == NULL) != (b->raw == NULL) ||
+	    (a->raw && memcmp(a->raw, b->raw, a->raw_len) != 0) || a->nerrors != b->nerrors ||
+	    a->nchecksum != b->nchecksum || a->nlength != b->nlength ||
+	    a->nsyntax != b->nsyntax || a->nbit7 != b->nbit7 ||
+	    strcmp(a->detail, b->detail) != 0)
+		__builtin_trap();
+	for (int k = 0; k < a->nerrors && k < SC_TIC_MAX_ERRORS; k++)
+		if (a->errors[k].kind != b->errors[k].kind ||
+		    a->errors[k].offset != b->errors[k].offset ||
+		    strcmp(a->errors[k].label, b->errors[k].label) != 0)
+			__builtin_trap();
+	if (a->event == SC_TIC_FRAME && memcmp(&a->frame, &b->frame, sizeof a->frame) != 0)
+		__builtin_trap();
+}
 
 static void handle(void)
 {
@@ -32,15 +54,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t chunk = size ? (size_t)data[0] + 1 : 1;
 	memset(&parser, 0, sizeof parser);
+	memset(&ref_parser, 0, sizeof ref_parser);
+	ref_parser.flags = SC_TIC_REFERENCE;
 	for (size_t off = 0; off < size;) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t used = sc_tic_feed(&parser, data + off, n, &res);
 		if (used == 0 && res.event == SC_TIC_NEED_MORE)
 			__builtin_trap(); /* bytes left and no progress */
+		same_as_reference(used, sc_tic_feed(&ref_parser, data + off, n, &ref_res));
 		off += used;
 		handle();
 	}
-	while (sc_tic_finish(&parser, &res) != SC_TIC_NEED_MORE)
+	for (;;) {
+		enum sc_tic_event ev = sc_tic_finish(&parser, &res);
+		sc_tic_finish(&ref_parser, &ref_res);
+		same_as_reference(0, 0);
+		if (ev == SC_TIC_NEED_MORE)
+			break;
 		handle();
+	}
 	return 0;
 }

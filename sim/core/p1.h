@@ -66,6 +66,8 @@ const char *sc_p1_event_name(enum sc_p1_event ev);
  * rule is set aside (sc_p1_telegram.set_aside) instead of failing the
  * telegram. */
 #define SC_P1_STRICT 0x4u
+#define SC_P1_REFERENCE 0x8u   /* decode by the general path alone, the byte-by-byte reference
+				* the fast paths are tested against (same results, slower) */
 
 /* A slice of the raw telegram. */
 struct sc_span {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
+
 const char *sc_protocol_name(enum sc_protocol p)
 {
 	switch (p) {
@@ -100,7 +102,7 @@ static void from_p1(struct sc_tg_event *ev, const struct sc_p1_result *r)
 	ev->raw = r->raw;
 	ev->raw_len = r->raw_len;
 	ev->bad_checksum = ev->bad_length = ev->bad_syntax = ev->bad_bit7 = 0;
-	snprintf(ev->detail, sizeof ev->detail, "%s", r->detail);
+	sc_str_copy(ev->detail, sizeof ev->detail, r->detail); /* no printf per telegram */
 	switch (r->event) {
 	case SC_P1_NEED_MORE:
 		ev->kind = SC_TG_NONE;
@@ -134,7 +136,7 @@ static void from_tic(struct sc_tg_event *ev, const struct sc_tic_result *r)
 	ev->bad_length = r->nlength;
 	ev->bad_syntax = r->nsyntax;
 	ev->bad_bit7 = r->nbit7;
-	snprintf(ev->detail, sizeof ev->detail, "%s", r->detail);
+	sc_str_copy(ev->detail, sizeof ev->detail, r->detail); /* no printf per telegram */
 	switch (r->event) {
 	case SC_TIC_NEED_MORE:
 		ev->kind = SC_TG_NONE;

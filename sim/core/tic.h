@@ -128,8 +128,14 @@ struct sc_tic_frame {
 	bool pilot;
 };
 
+/* Parser option (bit set in sc_tic_parser.flags): scan byte by byte only,
+ * the reference the sixteen-bytes-at-a-time scans are tested against (the
+ * same results, slower). */
+#define SC_TIC_REFERENCE 0x1u
+
 struct sc_tic_parser {
-	/* Everything is private; zeroed state is valid. */
+	unsigned flags;    /* SC_TIC_REFERENCE; set before feeding, kept by sc_tic_reset */
+	/* Everything below is private; zeroed state is valid. */
 	int state;
 	uint64_t pos;
 	uint64_t start;

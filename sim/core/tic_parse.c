@@ -25,6 +25,10 @@
 #include "cursor.h"
 #include "sc_error.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define STX 0x02
 #define ETX 0x03
 #define EOT 0x04
@@ -78,8 +82,10 @@ char sc_tic_checksum(const void *data, size_t len)
 void sc_tic_reset(struct sc_tic_parser *p)
 {
 	uint64_t pos = p->pos;
+	unsigned flags = p->flags;
 	memset(p, 0, offsetof(struct sc_tic_parser, buf));
 	p->pos = pos;
+	p->flags = flags;
 }
 
 static void event(struct sc_tic_result *res, enum sc_tic_event ev, uint64_t offset,
@@ -132,12 +138,78 @@ static bool any_bit7(const char *b, size_t s, size_t e)
 	return false;
 }
 
-/* The next LF (7 data bits) in b[from..to), or to. */
-static size_t next_lf(const char *b, size_t from, size_t to)
+/* The scans of a frame's bytes below take sixteen bytes at a time (SSE2)
+ * unless the parser's SC_TIC_REFERENCE is set; then, and for the last
+ * fewer than sixteen bytes, one at a time. Both give the same offset
+ * (test_tic_parse.c, fuzz_tic). */
+enum scan { SCAN_LF, SCAN_CR_LF, SCAN_FRAME_END };
+
+/* Offset of the first byte of b[from..to) that the scan stops at, or to:
+ *   SCAN_LF         an LF in the 7 data bits
+ *   SCAN_CR_LF      a CR or an LF in the 7 data bits
+ *   SCAN_FRAME_END  STX, ETX or EOT (all 8 bits) */
+static size_t scan(const char *b, size_t from, size_t to, enum scan what, bool fast)
 {
-	while (from < to && seven(b[from]) != '\n')
-		from++;
+#if defined(__SSE2__)
+	if (fast) {
+		const __m128i low7 = _mm_set1_epi8(0x7F), lf = _mm_set1_epi8('\n');
+		const __m128i cr = _mm_set1_epi8('\r'), stx = _mm_set1_epi8(STX);
+		const __m128i two = _mm_set1_epi8(EOT - STX);
+		for (; from + 16 <= to; from += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + from));
+			__m128i hit;
+			if (what == SCAN_FRAME_END) {
+				/* x - STX in 0..2, unsigned */
+				__m128i t = _mm_sub_epi8(x, stx);
+				hit = _mm_cmpeq_epi8(_mm_min_epu8(t, two), t);
+			} else {
+				__m128i y = _mm_and_si128(x, low7);
+				hit = _mm_cmpeq_epi8(y, lf);
+				if (what == SCAN_CR_LF)
+					hit = _mm_or_si128(hit, _mm_cmpeq_epi8(y, cr));
+			}
+			unsigned m = (unsigned)_mm_movemask_epi8(hit);
+			if (m)
+				return from + (size_t)__builtin_ctz(m);
+		}
+	}
+#else
+	(void)fast;
+#endif
+	for (; from < to; from++) {
+		unsigned char ch = (unsigned char)b[from];
+		if (what == SCAN_FRAME_END ? (unsigned char)(ch - STX) <= EOT - STX
+		    : what == SCAN_LF      ? seven((char)ch) == '\n'
+					   : seven((char)ch) == '\n' || seven((char)ch) == '\r')
+			break;
+	}
 	return from;
+}
+
+/* label_span of a group of sixteen bytes or more, in one compare of its
+ * first sixteen (the label is at most SC_TIC_MAX_LABEL long); label_span
+ * itself for the others and the reference. */
+static size_t label_span_fast(const char *b, size_t s, size_t e, bool fast)
+{
+#if defined(__SSE2__)
+	if (fast && e - s >= 16) {
+		__m128i y = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(b + s)),
+					  _mm_set1_epi8(0x7F));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_cmpeq_epi8(y, _mm_set1_epi8(HT)), _mm_cmpeq_epi8(y, _mm_set1_epi8(' '))));
+		size_t n = m ? (size_t)__builtin_ctz(m) : 16;
+		return n < SC_TIC_MAX_LABEL ? n : SC_TIC_MAX_LABEL;
+	}
+#else
+	(void)fast;
+#endif
+	return label_span(b, s, e);
+}
+
+/* The next LF (7 data bits) in b[from..to), or to. */
+static size_t next_lf(const char *b, size_t from, size_t to, bool fast)
+{
+	return scan(b, from, to, SCAN_LF, fast);
 }
 
 /* ---- one frame ---- */
@@ -147,7 +219,65 @@ struct frame_ctx {
 	uint64_t base; /* stream offset of buf[0] */
 	struct sc_tic_result *res;
 	struct sc_tic_frame *f;
+	bool fast;     /* not SC_TIC_REFERENCE: see scan() */
 };
+
+/* What check_group learns of a group's content in one pass. */
+struct group_pass {
+	unsigned high; /* a byte with bit 7 set */
+	unsigned ctrl; /* a control byte other than HT */
+	unsigned sum;  /* of every byte */
+	size_t ht[4];  /* the first four HTs */
+	int nht;       /* all HTs */
+};
+
+/* One pass over b[s..e): sixteen bytes at a time as scan() does (the sum
+ * by SAD, the others by compares and their bit masks), the rest and the
+ * reference byte by byte. */
+static void group_pass(const char *b, size_t s, size_t e, bool fast, struct group_pass *g)
+{
+	size_t i = s;
+#if defined(__SSE2__)
+	if (fast) {
+		const __m128i ht = _mm_set1_epi8(HT), space = _mm_set1_epi8(0x20);
+		const __m128i zero = _mm_setzero_si128();
+		__m128i sum = zero;
+		for (; i + 16 <= e; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+			unsigned high = (unsigned)_mm_movemask_epi8(x);
+			unsigned tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, ht));
+			/* signed: below 0x20 or bit 7 set; the latter taken out */
+			unsigned low = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, space));
+			g->high |= high;
+			g->ctrl |= low & ~high & ~tabs;
+			sum = _mm_add_epi64(sum, _mm_sad_epu8(x, zero));
+			for (; tabs; tabs &= tabs - 1) {
+				if (g->nht < 4)
+					g->ht[g->nht] = i + (size_t)__builtin_ctz(tabs);
+				g->nht++;
+			}
+		}
+		g->sum += (unsigned)_mm_cvtsi128_si32(sum) +
+			  (unsigned)_mm_cvtsi128_si32(_mm_unpackhi_epi64(sum, sum));
+		g->high = g->high ? BIT7 : 0;
+		g->ctrl = g->ctrl != 0;
+	}
+#else
+	(void)fast;
+#endif
+	for (; i < e; i++) {
+		unsigned ch = (unsigned char)b[i];
+		g->high |= ch & BIT7;
+		if (ch == HT) {
+			if (g->nht < 4)
+				g->ht[g->nht] = i;
+			g->nht++;
+		} else {
+			g->ctrl |= ch < 0x20;
+		}
+		g->sum += ch;
+	}
+}
 
 static void group_error(struct frame_ctx *c, enum sc_tic_group_error kind, size_t lf,
 			const char *label, size_t label_len)
@@ -204,9 +334,15 @@ int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t)
 		return SC_ERR_SYNTAX;
 	t->season = season;
 	t->degraded = season == 'h' || season == 'e';
-	for (int i = 0; i < 6; i++)
-		if (sc_parse_uint(s + 1 + 2 * i, 2, 99, &f[i]) != SC_OK)
+	for (int i = 0; i < 6; i++) {
+		/* Two digits each: what sc_parse_uint(s + 1 + 2 * i, 2, 99)
+		 * takes, without a call per field. */
+		unsigned hi = (unsigned)(unsigned char)s[1 + 2 * i] - '0';
+		unsigned lo = (unsigned)(unsigned char)s[2 + 2 * i] - '0';
+		if (hi > 9 || lo > 9)
 			return SC_ERR_SYNTAX;
+		f[i] = hi * 10 + lo;
+	}
 	cv.year = 2000 + (int)f[0];
 	cv.month = (int)f[1];
 	cv.day = (int)f[2];
@@ -384,24 +520,14 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	const char *b = c->buf;
 	size_t len = e - s;
 	/* The label as far as it goes, for the report. */
-	size_t lab = label_span(b, s, e);
+	size_t lab = label_span_fast(b, s, e, c->fast);
 
 	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
-	unsigned high = ((unsigned char)b[lf] | (unsigned char)b[e]) & BIT7, ctrl = 0, sum = 0;
-	size_t ht[4];
-	int nht = 0;
-	for (size_t i = s; i < e; i++) {
-		unsigned ch = (unsigned char)b[i];
-		high |= ch & BIT7;
-		if (ch == HT) {
-			if (nht < 4)
-				ht[nht] = i;
-			nht++;
-		} else {
-			ctrl |= ch < 0x20;
-		}
-		sum += ch;
-	}
+	struct group_pass gp = {((unsigned char)b[lf] | (unsigned char)b[e]) & BIT7, 0, 0, {0}, 0};
+	group_pass(b, s, e, c->fast, &gp);
+	unsigned high = gp.high, ctrl = gp.ctrl, sum = gp.sum;
+	const size_t *ht = gp.ht;
+	int nht = gp.nht;
 	/* A parity error anywhere in the group, its LF and CR included, comes
 	 * before every other check: its checksum and shape are noise. */
 	if (high) {
@@ -507,20 +633,18 @@ static bool historic_group(const char *b, size_t s, size_t e, bool has_cr)
  * groups. Judged over the whole frame, not its first group: one damaged
  * group must not turn a historic frame into a stream of "syntax" and
  * "checksum" errors (TIC.md: recognise historic input and report it). */
-static bool looks_historic(const char *b, size_t len)
+static bool looks_historic(const char *b, size_t len, bool fast)
 {
 	int groups = 0, historic = 0;
-	size_t i = next_lf(b, 1, len - 1);
+	size_t i = next_lf(b, 1, len - 1, fast);
 	while (i < len - 1) {
-		size_t s = i + 1, k = s;
-		while (k < len - 1 && seven(b[k]) != '\r' && seven(b[k]) != '\n')
-			k++;
+		size_t s = i + 1, k = scan(b, s, len - 1, SCAN_CR_LF, fast);
 		bool has_cr = k < len - 1 && seven(b[k]) == '\r';
 		if (k > s || has_cr) { /* an empty LF before ETX is no group */
 			groups++;
 			historic += historic_group(b, s, k, has_cr);
 		}
-		i = next_lf(b, k, len - 1);
+		i = next_lf(b, k, len - 1, fast);
 	}
 	return groups > 0 && 2 * historic > groups;
 }
@@ -554,7 +678,8 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 	event(res, SC_TIC_FRAME, p->start, end - p->start);
 	res->raw = b;
 	res->raw_len = len;
-	if (looks_historic(b, len)) {
+	bool fast = !(p->flags & SC_TIC_REFERENCE);
+	if (looks_historic(b, len, fast)) {
 		res->event = SC_TIC_UNSUPPORTED;
 		snprintf(res->detail, sizeof res->detail,
 			 "unsupported mode: historic (SP separators, 1200 baud); the device "
@@ -562,7 +687,7 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		return;
 	}
 	memset(&res->frame, 0, sizeof res->frame);
-	struct frame_ctx c = {b, p->start, res, &res->frame};
+	struct frame_ctx c = {b, p->start, res, &res->frame, fast};
 	if ((unsigned char)b[0] & BIT7) /* the STX itself (see ST_STX7) */
 		group_error(&c, SC_TIC_GE_BIT7, 0, b, 0);
 	size_t i = 1;
@@ -583,16 +708,14 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		}
 		if (ch != '\n') {
 			/* Bytes between groups: report once, go to the next LF. */
-			size_t next = next_lf(b, i, len - 1);
+			size_t next = next_lf(b, i, len - 1, fast);
 			group_error(&c, any_bit7(b, i, next) ? SC_TIC_GE_BIT7 : SC_TIC_GE_SYNTAX, i,
 				    b + i, 0);
 			i = next;
 			continue;
 		}
 		/* A group: LF .. CR, and no LF inside it. */
-		size_t s = i + 1, k = s;
-		while (k < len - 1 && seven(b[k]) != '\r' && seven(b[k]) != '\n')
-			k++;
+		size_t s = i + 1, k = scan(b, s, len - 1, SCAN_CR_LF, fast);
 		if (k >= len - 1 || seven(b[k]) == '\n') {
 			group_error(&c, any_bit7(b, i, k) ? SC_TIC_GE_BIT7 : SC_TIC_GE_SYNTAX, i, b + s,
 				    label_span(b, s, k));
@@ -765,9 +888,8 @@ size_t sc_tic_feed(struct sc_tic_parser *p, const void *data, size_t len, struct
 			}
 			p->stx_cr = false;
 			/* Copy up to the next STX, ETX or EOT in one go. */
-			size_t k = i;
-			while (k < len && (unsigned char)(d[k] - STX) > EOT - STX)
-				k++;
+			size_t k = scan((const char *)d, i, len, SCAN_FRAME_END,
+					!(p->flags & SC_TIC_REFERENCE));
 			if (k < len && d[k] == STX)
 				k++; /* kept as data unless LF follows */
 			size_t n = k - i;

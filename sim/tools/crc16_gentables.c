@@ -1,7 +1,33 @@
-/* Build-time generator of the CRC-16/ARC slicing tables (crc16_tables.h).
- * Run by CMake; writes C source to stdout. */
+/* Build-time generator of the CRC-16/ARC slicing tables and the folding
+ * constants of the carry-less multiply path (crc16_tables.h). Run by CMake;
+ * writes C source to stdout. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* x^n mod P for P = x^16 + x^15 + x^2 + 1 (0x8005), as a polynomial with
+ * bit d the coefficient of x^d. */
+static uint32_t xpow_mod(unsigned n)
+{
+	uint32_t r = 1;
+	while (n--) {
+		r <<= 1;
+		if (r & 0x10000u)
+			r ^= 0x18005u;
+	}
+	return r;
+}
+
+/* A polynomial of degree < 16 in the bit order of the reflected CRC, as a
+ * 64-bit operand: the coefficient of x^d in bit 63 - d. */
+static uint64_t reflect64(uint32_t poly)
+{
+	uint64_t r = 0;
+	for (unsigned d = 0; d < 16; d++)
+		if (poly >> d & 1u)
+			r |= 1ull << (63 - d);
+	return r;
+}
 
 int main(void)
 {
@@ -25,6 +51,19 @@ int main(void)
 			printf("%s0x%04X,%s", (i % 8) ? " " : "\t\t", t[k][i], (i % 8 == 7) ? "\n" : "");
 		puts("\t},");
 	}
+	puts("};");
+
+	/* Folding a 128-bit remainder D bits further along the message: its
+	 * low quadword (the higher powers) times x^(D+63) mod P, its high
+	 * quadword times x^(D-1) mod P (the -1 undoes the shift of a product
+	 * of two reflected operands). D = 512 for four blocks in parallel,
+	 * 128 for one. */
+	static const unsigned fold[] = {512, 128};
+	puts("/* Folding constants {low quadword, high quadword} for 512 and 128 bits. */");
+	puts("static const uint64_t sc_crc16_fold[2][2] = {");
+	for (size_t k = 0; k < sizeof fold / sizeof fold[0]; k++)
+		printf("\t{0x%016" PRIX64 "u, 0x%016" PRIX64 "u},\n",
+		       reflect64(xpow_mod(fold[k] + 63)), reflect64(xpow_mod(fold[k] - 1)));
 	puts("};");
 	return 0;
 }
