@@ -856,7 +856,7 @@ add(F, "sc-telegram crc: missing file", ["sc-telegram", "crc", "/nonexistent.p1"
     r"^rc=2 sc-telegram crc: /nonexistent\.p1: No such file")
 
 
-# ---- Bad conditions that are not a request (issue 27's probe) ----
+# ---- Bad conditions that are not a request ----
 # Time, signals, slow peers, a silent DNS server, damaged files: each needs a
 # run of its own (a deadline to pass, a namespace, a peer of the test's
 # own), so test_badinput.py does not run them; the test named does, under
