@@ -1,4 +1,4 @@
-"""sc-sim against what broke it in the probe of issue 27, each through the
+"""sc-sim against what broke it in a security probe of the running twin, each through the
 program as a user runs it (started here on free loopback ports, stopped by
 its pid): damaged files in --state-dir, the stop signals, and (below) the
 Modbus and logging limits."""

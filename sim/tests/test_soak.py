@@ -1,4 +1,4 @@
-"""The probe of issue 27 again, all its attacks at once against one sc-sim,
+"""A security probe of the running twin again, all its attacks at once against one sc-sim,
 while well-behaved clients are served: a soak of about half a minute, every
 part bounded by a deadline.
 
