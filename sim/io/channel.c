@@ -90,23 +90,36 @@ void sc_channel_free(struct sc_channel *ch)
 	free(ch);
 }
 
-int sc_channel_run(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *call), void *arg)
+/* Hands c to the loop: 0, or -1 when the loop could not be woken. */
+static int post(struct sc_channel *ch, struct sc_call *c)
 {
-	struct sc_call c = {fn, arg, 0, false, false, ch};
 	pthread_mutex_lock(&ch->mu);
-	ch->pending = &c;
+	ch->pending = c;
 	atomic_store(&ch->posted, true);
 	pthread_mutex_unlock(&ch->mu);
 	/* A loop spinning on posted takes it without a wake-up; if it stopped
 	 * spinning before seeing it, it looks again before it sleeps. */
 	uint64_t one = 1;
-	if (!atomic_load(ch->spinning) && write(ch->efd, &one, sizeof one) < 0)
+	if (!atomic_load(ch->spinning) && write(ch->efd, &one, sizeof one) < 0) {
+		pthread_mutex_lock(&ch->mu);
+		if (ch->pending == c) {
+			ch->pending = NULL;
+			atomic_store(&ch->posted, false);
+		}
+		pthread_mutex_unlock(&ch->mu);
 		return -1;
+	}
+	return 0;
+}
+
+static int wait_done(struct sc_call *c)
+{
+	struct sc_channel *ch = c->ch;
 	/* Most calls are done within microseconds: a short spin saves this
 	 * thread a sleep and a wake-up (see the loop's idle spin). */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned turn = 1; !atomic_load_explicit(&c.done_flag, memory_order_acquire); turn++) {
+	for (unsigned turn = 1; !atomic_load_explicit(&c->done_flag, memory_order_acquire); turn++) {
 		if (turn % 64 != 0)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -114,10 +127,39 @@ int sc_channel_run(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *
 			break;
 	}
 	pthread_mutex_lock(&ch->mu);
-	while (!c.done)
+	while (!c->done)
 		pthread_cond_wait(&ch->cv, &ch->mu);
 	pthread_mutex_unlock(&ch->mu);
-	return c.result;
+	return c->result;
+}
+
+int sc_channel_run(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *call), void *arg)
+{
+	struct sc_call c = {fn, arg, 0, false, false, ch};
+	if (post(ch, &c) != 0)
+		return -1;
+	return wait_done(&c);
+}
+
+struct sc_call *sc_channel_post(struct sc_channel *ch, void (*fn)(void *arg, struct sc_call *call),
+				void *arg)
+{
+	struct sc_call *c = malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	*c = (struct sc_call){fn, arg, 0, false, false, ch};
+	if (post(ch, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int sc_channel_wait(struct sc_call *call)
+{
+	int r = wait_done(call);
+	free(call);
+	return r;
 }
 
 void sc_channel_done(struct sc_call *call, int result)
