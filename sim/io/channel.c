@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -10,7 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The caller's spin while the loop works: as long as it has been paying
+ * (halved when the call outlasted it, doubled back when it was done
+ * within it), with the core yielded now and then, as the loop's idle spin
+ * (loop.c) on a machine busier than its cores. */
 #define SPIN_US 300
+#define SPIN_MIN_US 5
 
 struct sc_call {
 	void (*fn)(void *arg, struct sc_call *call);
@@ -29,6 +35,7 @@ struct sc_channel {
 	struct sc_call *pending; /* one call at a time: the runner waits for each */
 	atomic_bool posted;      /* pending is set */
 	atomic_bool *spinning;   /* the loop polls posted (loop.h) */
+	long spin_us;            /* the caller's spin now; the calling thread's */
 };
 
 /* In the loop: runs the pending call, if any. */
@@ -119,13 +126,22 @@ static int wait_done(struct sc_call *c)
 	 * thread a sleep and a wake-up (see the loop's idle spin). */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned turn = 1; !atomic_load_explicit(&c->done_flag, memory_order_acquire); turn++) {
+	if (ch->spin_us <= 0)
+		ch->spin_us = SPIN_US;
+	bool done = false;
+	for (unsigned turn = 1; !(done = atomic_load_explicit(&c->done_flag, memory_order_acquire)); turn++) {
 		if (turn % 64 != 0)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L >= SPIN_US)
+		if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L >= ch->spin_us)
 			break;
+		if (turn % 512 == 0)
+			sched_yield();
 	}
+	if (done)
+		ch->spin_us = ch->spin_us * 2 < SPIN_US ? ch->spin_us * 2 : SPIN_US;
+	else
+		ch->spin_us = ch->spin_us / 2 > SPIN_MIN_US ? ch->spin_us / 2 : SPIN_MIN_US;
 	pthread_mutex_lock(&ch->mu);
 	while (!c->done)
 		pthread_cond_wait(&ch->cv, &ch->mu);
