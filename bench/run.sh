@@ -27,7 +27,7 @@ if [ "$quick" = 1 ]; then
 	mb=(--mb 20) peers_mb=(--mb 2) runs=(--runs 5) fleet=(--sizes 1000,5000 --window 10)
 	replay=(--telegrams 20000) fleet2=(--sizes 5000 --window 10) check=(--mb 20 --rounds 3)
 else
-	mb=() peers_mb=() runs=() fleet=() replay=() fleet2=(--sizes 19000,25000) check=()
+	mb=() peers_mb=() runs=() fleet=() replay=(--rounds 3) fleet2=(--sizes 19000,25000) check=()
 fi
 section() { printf '\n=== %s\n' "$1"; }
 

@@ -177,10 +177,12 @@ def rows(out):
     if replay:
         n = replay.get("telegrams")
         for r in replay.get("results", []):
-            full = r["figure"].startswith("full")
+            # The aims: the full pipeline under 5 s, the usual checks
+            # (neither MQTT nor the read-back) under 1 s.
+            aim = 5 if r["figure"].startswith("full") else 1 if r["figure"].startswith("neither") else None
             table.append(("Replay of %s telegrams at --speed max, %s" % (num(n), r["figure"]),
                           "%.2f s wall (%s/s)" % (r["wall_s"], num(r.get("per_second"))), "",
-                          "< 1 s" if full else "", (r["wall_s"] < 1) if full else None))
+                          "< %d s" % aim if aim else "", (r["wall_s"] < aim) if aim else None))
 
     if fleet:
         held = [r for r in fleet.get("results", []) if r.get("holds")]

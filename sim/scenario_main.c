@@ -51,6 +51,9 @@ struct scn {
 	bool wall_report;
 	double wall_s;
 	bool mqtt_gave_up;          /* a connection attempt outlasted the wait (io_advance) */
+	struct adv_arg *adv;        /* io_meter_begin's, until io_meter_end */
+	struct sc_call *adv_call;
+	const void *adv_data;       /* the bytes io_meter_begin was given */
 };
 
 static double mono_s(void)
@@ -197,13 +200,11 @@ static int io_meter(void *arg, const void *data, size_t len, char *why, size_t c
 	return 0;
 }
 
-/* Virtual time to t, then the bytes (may be NULL). 0, 1 when the bytes did
- * not arrive (the cable is out), or -1. */
-static int virt_advance(struct scn *x, double t, const void *data, size_t len)
+/* What follows the advance to t (a the loop's answer): a connection
+ * attempt under way waited for, then the bytes if they waited too. 0, 1
+ * when the bytes did not arrive (the cable is out), or -1. */
+static int virt_after(struct scn *x, struct adv_arg *a, const void *data)
 {
-	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
-	if (sc_channel_run(x->ch, in_loop_advance, &a) != 0)
-		return -1;
 	/* A connection attempt runs in real time while virtual time races on:
 	 * after a restart (button, power, reset, firmware update) every
 	 * publish until it connects would be dropped, and MQTT expectations
@@ -212,10 +213,10 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 	 * goes on, until one connects again). Retries after a failure are
 	 * timers of the loop: they run as virtual time advances. */
 	if (!x->broker_url)
-		return data && !a.arrived ? 1 : 0;
-	if (strcmp(a.mqtt, "connected") == 0)
+		return data && !a->arrived ? 1 : 0;
+	if (strcmp(a->mqtt, "connected") == 0)
 		x->mqtt_gave_up = false;
-	if (strcmp(a.mqtt, "connecting") == 0 && !x->mqtt_gave_up) {
+	if (strcmp(a->mqtt, "connecting") == 0 && !x->mqtt_gave_up) {
 		double dl = mono_s() + 5;
 		for (;;) {
 			struct mqtt_arg m = {x, ""};
@@ -235,13 +236,59 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (a.data) {
-		struct bytes_arg b = {x, a.data, a.len, false};
+	if (a->data) {
+		struct bytes_arg b = {x, a->data, a->len, false};
 		if (sc_channel_run(x->ch, in_loop_inject, &b) != 0)
 			return -1;
-		a.arrived = b.arrived;
+		a->arrived = b.arrived;
 	}
-	return data && !a.arrived ? 1 : 0;
+	return data && !a->arrived ? 1 : 0;
+}
+
+/* Virtual time to t, then the bytes (may be NULL). 0, 1 when the bytes did
+ * not arrive (the cable is out), or -1. */
+static int virt_advance(struct scn *x, double t, const void *data, size_t len)
+{
+	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
+	if (sc_channel_run(x->ch, in_loop_advance, &a) != 0)
+		return -1;
+	return virt_after(x, &a, data);
+}
+
+/* io.meter_at in two halves: the advance and the bytes handed to the loop,
+ * and what became of them waited for, the runner working in between. */
+static int io_meter_begin(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
+{
+	struct scn *x = arg;
+	struct adv_arg *a = malloc(sizeof *a);
+	if (a) {
+		*a = (struct adv_arg){x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
+		x->adv_call = sc_channel_post(x->ch, in_loop_advance, a);
+	}
+	if (!a || !x->adv_call) {
+		free(a);
+		snprintf(why, cap, "the twin did not take the bytes");
+		return -1;
+	}
+	x->adv = a;
+	x->adv_data = data;
+	return 0;
+}
+
+static int io_meter_end(void *arg, char *why, size_t cap)
+{
+	struct scn *x = arg;
+	struct adv_arg *a = x->adv;
+	/* a->data is the loop's until the call is done: the bytes as given. */
+	int rc = sc_channel_wait(x->adv_call) != 0 ? -1 : virt_after(x, a, x->adv_data);
+	x->adv = NULL;
+	x->adv_call = NULL;
+	free(a);
+	if (rc < 0)
+		snprintf(why, cap, "the twin did not take the bytes");
+	else if (rc > 0)
+		snprintf(why, cap, "the meter cable is out");
+	return rc;
 }
 
 static int io_meter_at(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
@@ -335,6 +382,8 @@ static void *runner_main(void *arg)
 		.host = "127.0.0.1", .modbus_port = x->modbus_port, .https_port = x->https_port,
 		.user = "user", .password = x->password, .broker_url = x->broker_url,
 		.serial = x->s->serial, .timeout_s = 5,
+		/* The twin's server answers requests in the order they came. */
+		.pipeline = true,
 	};
 	x->dut = sc_dut_open(&d, why, sizeof why);
 	if (!x->dut) {
@@ -351,6 +400,8 @@ static void *runner_main(void *arg)
 	}
 	struct sc_run_io io = {.meter = io_meter, .advance = io_advance, .act = io_act,
 			       .meter_at = x->virt ? io_meter_at : NULL,
+			       .meter_begin = x->virt ? io_meter_begin : NULL,
+			       .meter_end = x->virt ? io_meter_end : NULL,
 			       .settle = x->virt ? io_settle : NULL, .arg = x, .tick = 0.25,
 			       .mqtt_grace_ms = 3000, .sample = x->each_telegram};
 	x->real_start = mono_s();

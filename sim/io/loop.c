@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,6 +50,7 @@ struct sc_loop {
 	bool (*idle_poll)(void *arg);
 	void *idle_arg;
 	atomic_bool spinning;
+	long spin_us;                /* the idle spin's length now (see SC_LOOP_SPIN_US) */
 };
 
 /* Self-pipe: the signal handler only writes the signal number. */
@@ -448,8 +450,14 @@ static int dispatch(struct sc_loop *l, int timeout_ms)
 /* Virtual time stands still between a runner's requests, which follow each
  * other within microseconds: polling for a moment before sleeping saves
  * the wake-up of a sleeping thread (tens of microseconds on a virtual
- * machine) on every one of them. */
+ * machine) on every one of them. That pays only while the runner has a
+ * core of its own: on a machine busier than its cores the spin keeps the
+ * runner from the core it waits for. So the spin is as long as it has
+ * been paying: halved each time it ended with nothing, doubled back (to
+ * SC_LOOP_SPIN_US at most) each time work came during it, and it yields
+ * the core now and then. */
 #define SC_LOOP_SPIN_US 300
+#define SC_LOOP_SPIN_MIN_US 5
 
 void sc_loop_set_idle_poll(struct sc_loop *l, bool (*poll)(void *arg), void *arg,
 			   atomic_bool **spinning)
@@ -468,6 +476,8 @@ static void dispatch_virtual_idle(struct sc_loop *l)
 {
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (l->spin_us <= 0)
+		l->spin_us = SC_LOOP_SPIN_US;
 	atomic_store(&l->spinning, true);
 	for (unsigned turn = 0;; turn++) {
 		/* The hand-over is polled on every turn, the descriptors (a
@@ -480,16 +490,20 @@ static void dispatch_virtual_idle(struct sc_loop *l)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		long us = (long)(t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000L;
-		if (us >= SC_LOOP_SPIN_US) {
+		if (us >= l->spin_us) {
 			atomic_store(&l->spinning, false);
+			l->spin_us = l->spin_us / 2 > SC_LOOP_SPIN_MIN_US ? l->spin_us / 2 : SC_LOOP_SPIN_MIN_US;
 			/* Work handed over while the flag was still up had no wake-up. */
 			if (idle_work(l))
 				return;
 			dispatch(l, -1);
 			return;
 		}
+		if (turn % 64 == 0)
+			sched_yield();
 	}
 	atomic_store(&l->spinning, false);
+	l->spin_us = l->spin_us * 2 < SC_LOOP_SPIN_US ? l->spin_us * 2 : SC_LOOP_SPIN_US;
 }
 
 int sc_loop_run(struct sc_loop *l)

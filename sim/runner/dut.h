@@ -25,6 +25,9 @@ struct sc_dut_opts {
 	const char *serial;        /* its topics: devices/<site>/smart-connect/<serial>/...;
 	                            * "": any device's, the first seen is the one read */
 	double timeout_s;          /* per request */
+	bool pipeline;             /* the device answers Modbus requests sent one
+	                            * after the other without waiting (the twin's
+	                            * server): sc_dut_read_two sends both at once */
 };
 
 /* A message seen on the device's topics. */
@@ -46,6 +49,13 @@ void sc_dut_close(struct sc_dut *d);
 /* count registers from addr into out; 0, or -1 with why (connection,
  * exception). A refused or closed connection is retried once. */
 int sc_dut_read(struct sc_dut *d, uint16_t addr, int count, uint16_t *out, char *why, size_t cap);
+/* Two reads (a1, n1 into o1; a2, n2 into o2) as sc_dut_read each, the
+ * second made only when the first was read. With o.pipeline both requests
+ * go out before the answers are read (one round trip; the answers are the
+ * same). 0 both read; 1 only the first (o1 filled); -1 neither; why says
+ * what failed. */
+int sc_dut_read_two(struct sc_dut *d, uint16_t a1, int n1, uint16_t *o1, uint16_t a2, int n2,
+		    uint16_t *o2, char *why, size_t cap);
 /* The whole map 0x8000-0x8C37 in reads of 125. */
 int sc_dut_read_map(struct sc_dut *d, uint16_t *words, char *why, size_t cap);
 /* The float32 registers at addrs (n of them, in the map's range) into

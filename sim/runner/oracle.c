@@ -22,7 +22,9 @@ int sc_oracle_init(struct sc_oracle *o, const struct sc_scenario *s)
 void sc_oracle_free(struct sc_oracle *o)
 {
 	sc_tg_stream_free(o->stream);
+	free(o->saved_stream);
 	free(o->ev);
+	o->saved_stream = NULL;
 	o->stream = NULL;
 	o->ev = NULL;
 }
@@ -44,6 +46,33 @@ void sc_oracle_feed(struct sc_oracle *o, const char *data, size_t len, double at
 			*ok = true;
 		}
 	}
+}
+
+int sc_oracle_mark(struct sc_oracle *o)
+{
+	/* A stream still deciding its protocol holds bytes outside itself. */
+	if (o->stream->held)
+		return -1;
+	if (!o->saved_stream && !(o->saved_stream = malloc(sizeof *o->saved_stream)))
+		return -1;
+	/* Put back at the same address, its pointers into itself hold. */
+	memcpy(o->saved_stream, o->stream, sizeof *o->stream);
+	o->saved_last = o->last;
+	o->saved_prev = o->prev;
+	o->saved_have_last = o->have_last;
+	o->saved_have_prev = o->have_prev;
+	o->saved_last_at = o->last_at;
+	return 0;
+}
+
+void sc_oracle_back(struct sc_oracle *o)
+{
+	memcpy(o->stream, o->saved_stream, sizeof *o->stream);
+	o->last = o->saved_last;
+	o->prev = o->saved_prev;
+	o->have_last = o->saved_have_last;
+	o->have_prev = o->saved_have_prev;
+	o->last_at = o->saved_last_at;
 }
 
 void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut)

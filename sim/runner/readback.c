@@ -173,13 +173,12 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 		c->rb.samples++;
 		c->rb.unsure++;
 	} else if (c->io->sample && t->ok) {
-		bool read = sc_dut_read(c->dut, 0x8016, 2, sw.p, why, sizeof why) == 0;
-		if (read)
+		int got = sc_dut_read_two(c->dut, 0x8016, 2, sw.p, 0x8100, 2, sw.e, why, sizeof why);
+		bool read = got == 0;
+		if (got >= 0)
 			smp.got_p = sc_words_to_float(sw.p, c->oracle.regs.order);
-		if (read && sc_dut_read(c->dut, 0x8100, 2, sw.e, why, sizeof why) == 0)
+		if (read)
 			smp.got_e = sc_words_to_float(sw.e, c->oracle.regs.order);
-		else
-			read = false;
 		if (read && overtaken(c)) {
 			/* The next telegram went out while this was read: what
 			 * came back may be either's. */

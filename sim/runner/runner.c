@@ -12,13 +12,31 @@
  * handed to it: fed to the oracle at the time they were written when they
  * reached the device, recorded as a telegram of the run, read back after
  * when the run asks. 0, or -1 with run->error. */
-static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool keep, int step)
+static int send_bytes(struct sc_runner *c, size_t i, const char *data, size_t len, bool keep, int step)
 {
 	char why[256] = "";
 	struct sc_run_written w = {0, c->now, c->now, 0};
+	/* The oracle took the bytes while the device did (ahead: not yet
+	 * known to have reached it), and its reading then. */
+	bool fed = false, ok = false;
 	if (c->io->line_take) {
 		if (c->io->line_take(c->io->arg, &w, why, sizeof why) != 0)
 			w.sent = -1;
+	} else if (c->defer_advance && c->io->meter_begin) {
+		c->defer_advance = false;
+		/* The device takes the bytes while the oracle reads them and the
+		 * next telegram is made: they take turns no more. */
+		if (c->io->meter_begin(c->io->arg, c->now, data, len, why, sizeof why) != 0) {
+			w.sent = -1;
+		} else {
+			fed = sc_oracle_mark(&c->oracle) == 0;
+			if (fed)
+				sc_oracle_feed(&c->oracle, data, len, w.written, &ok);
+			sc_timeline_prepare(c, i);
+			w.sent = c->io->meter_end(c->io->arg, why, sizeof why);
+			if (fed && w.sent == 1)
+				sc_oracle_back(&c->oracle);
+		}
 	} else if (c->defer_advance) {
 		c->defer_advance = false;
 		w.sent = c->io->meter_at(c->io->arg, c->now, data, len, why, sizeof why);
@@ -36,8 +54,9 @@ static int send_bytes(struct sc_runner *c, const char *data, size_t len, bool ke
 	}
 	/* Only what reached the device goes to the oracle, at the time it
 	 * went out. */
-	bool ok = false;
-	if (sent != 1)
+	if (fed && sent == 1)
+		ok = false;
+	else if (!fed && sent != 1)
 		sc_oracle_feed(&c->oracle, data, len, w.written, &ok);
 	struct sc_run *r = c->run;
 	if (sent == 1)
@@ -97,13 +116,13 @@ static int telegram_event(struct sc_runner *c, size_t i, const struct sc_step *s
 		size_t len = st->nbytes;
 		if (c->tl.ev[i].kind != SC_EV_ACTION && sc_timeline_bytes(c, &c->tl.ev[i], &data, &len) != 0)
 			return -1;
-		return send_bytes(c, data, len, true, st->index);
+		return send_bytes(c, i, data, len, true, st->index);
 	}
 	char *data;
 	size_t len;
 	if (sc_timeline_feed(c, i) != 0 || sc_timeline_fed_bytes(c, i, &data, &len) != 0)
 		return -1;
-	int r = send_bytes(c, data, len, true, st->index);
+	int r = send_bytes(c, i, data, len, true, st->index);
 	free(data);
 	return r;
 }

@@ -57,6 +57,13 @@ struct sc_run_io {
 	/* Optional, for a device on virtual time: advance to t and put the
 	 * bytes on the line in one step (a telegram's usual pair of calls). */
 	int (*meter_at)(void *arg, double t, const void *data, size_t len, char *why, size_t cap);
+	/* Optional, with meter_at: the same in two halves, so that the runner
+	 * works while the device takes the bytes (the oracle reads them, the
+	 * next telegram is made). meter_begin hands them over (0, or -1 with
+	 * why; data stays valid until meter_end), meter_end waits for what
+	 * became of them (as meter_at). No other call of io comes between. */
+	int (*meter_begin)(void *arg, double t, const void *data, size_t len, char *why, size_t cap);
+	int (*meter_end)(void *arg, char *why, size_t cap);
 	/* Optional, for a device on virtual time: called before expectations
 	 * are checked, lets what the device has under way in real time (MQTT
 	 * publishes) finish. */

@@ -69,6 +69,14 @@ struct sc_timeline {
 	size_t fed;
 	struct sc_ahead *ahead;   /* owned, and each one's data */
 	size_t nahead, capahead, ahead_head;
+	/* The generated telegram of event pre - 1 made ahead of its time
+	 * (sc_timeline_prepare; 0: none): its bytes, or the error. */
+	size_t pre;
+	const char *pre_data;
+	size_t pre_len;
+	int pre_rc;
+	char pre_error[512];
+	int slot;                 /* the generator's buffer the next one goes to */
 };
 
 struct sc_ahead {
@@ -90,6 +98,12 @@ struct sc_oracle {
 	struct sc_regmap_opts regs;  /* how the device builds its map */
 	bool fw_pending;             /* an update to fw_target was accepted */
 	struct sc_fw_version fw_target;
+	/* What it was before bytes it took ahead of knowing that they reached
+	 * the device (sc_oracle_mark): owned, or NULL. */
+	struct sc_tg_stream *saved_stream;
+	struct sc_reading saved_last, saved_prev;
+	bool saved_have_last, saved_have_prev;
+	double saved_last_at;
 };
 
 /* ---- the expectations ---- */
@@ -237,6 +251,10 @@ void sc_timeline_free(struct sc_timeline *tl);
  * time or ahead of it). *data points into storage of the timeline's, valid
  * until the next call. 0, or -1 with run->error. */
 int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **data, size_t *len);
+/* While the device takes event i's bytes: the bytes of the event after
+ * it, when the generated meter makes them, made now (the same bytes, in
+ * the same order), kept for sc_timeline_bytes. */
+void sc_timeline_prepare(struct sc_runner *c, size_t i);
 /* With a meter line (io.line_put): hands it the events from tl.fed on, up
  * to io.line_ahead s past c->now, stopping at a broker step not carried
  * out yet (index i or later). 0, or -1 with run->error. */
@@ -254,6 +272,11 @@ void sc_oracle_free(struct sc_oracle *o);
 /* Feeds bytes that reached the device at time at; *ok when a telegram in
  * them was good. */
 void sc_oracle_feed(struct sc_oracle *o, const char *data, size_t len, double at, bool *ok);
+/* Before feeding bytes that may turn out not to have reached the device:
+ * keeps what the oracle is now (0), or says it cannot (-1: feed them only
+ * once they are known to have arrived). sc_oracle_back returns to it. */
+int sc_oracle_mark(struct sc_oracle *o);
+void sc_oracle_back(struct sc_oracle *o);
 /* Once an update was accepted, asks the device which firmware it runs and
  * follows it (energy in kWh before 5.1). */
 void sc_oracle_firmware(struct sc_oracle *o, struct sc_dut *dut);

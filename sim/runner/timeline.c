@@ -23,7 +23,11 @@ static int generate(struct sc_runner *c, const struct sc_step *st, int k, double
 		c->tl.meter_started = true;
 	}
 	sc_meter_advance(&c->tl.meter, t);
-	static char buf[SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
+	/* Two buffers: one made ahead (sc_timeline_prepare) while the line
+	 * still reads the one before. */
+	static char bufs[2][SC_P1_GEN_MAX > SC_TIC_GEN_MAX ? SC_P1_GEN_MAX : SC_TIC_GEN_MAX];
+	char *buf = bufs[c->tl.slot];
+	c->tl.slot ^= 1;
 	bool faulty = st->fault && (k + 1) % (st->fault_every ? st->fault_every : 1) == 0;
 	uint64_t fseed = s->meter.seed ^ ((uint64_t)k * UINT64_C(0x9E3779B97F4A7C15)) ^ (uint64_t)t;
 	int n;
@@ -31,11 +35,11 @@ static int generate(struct sc_runner *c, const struct sc_step *st, int k, double
 		struct sc_tic_gen_opts o = s->tic;
 		o.fault = faulty ? (enum sc_tic_fault)st->fault : SC_TIC_FAULT_NONE;
 		o.fault_seed = fseed;
-		n = sc_tic_gen(&c->tl.meter, &o, buf, sizeof buf, NULL);
+		n = sc_tic_gen(&c->tl.meter, &o, buf, sizeof bufs[0], NULL);
 	} else {
 		struct sc_p1_gen_opts o = {s->flavour, faulty ? (enum sc_p1_fault)st->fault : SC_P1_FAULT_NONE,
 					   fseed};
-		n = sc_p1_gen(&c->tl.meter, &o, buf, sizeof buf, NULL);
+		n = sc_p1_gen(&c->tl.meter, &o, buf, sizeof bufs[0], NULL);
 	}
 	if (n < 0) {
 		sc_rn_fmt(c->run->error, sizeof c->run->error, "%s: the generator failed (%s)", st->where,
@@ -246,6 +250,17 @@ int sc_timeline_build(struct sc_runner *c)
 int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **data, size_t *len)
 {
 	const struct sc_step *st = &c->s->steps[e->step];
+	struct sc_timeline *tl = &c->tl;
+	if (tl->pre && tl->pre - 1 == (size_t)(e - tl->ev)) {
+		tl->pre = 0;
+		if (tl->pre_rc != 0) {
+			sc_str_copy(c->run->error, sizeof c->run->error, tl->pre_error);
+			return -1;
+		}
+		*data = tl->pre_data;
+		*len = tl->pre_len;
+		return 0;
+	}
 	if (e->kind == SC_EV_GEN)
 		return generate(c, st, e->k, e->t, data, len);
 	const struct sc_capture *capf = capture_of(c, st);
@@ -255,6 +270,21 @@ int sc_timeline_bytes(struct sc_runner *c, const struct sc_ev *e, const char **d
 	*data = capf->data + ch->off;
 	*len = ch->len;
 	return 0;
+}
+
+void sc_timeline_prepare(struct sc_runner *c, size_t i)
+{
+	struct sc_timeline *tl = &c->tl;
+	if (i + 1 >= tl->nev || tl->ev[i + 1].kind != SC_EV_GEN || tl->pre)
+		return;
+	const struct sc_ev *e = &tl->ev[i + 1];
+	/* A failure is the run's when that telegram's time comes. */
+	char keep[sizeof c->run->error];
+	sc_str_copy(keep, sizeof keep, c->run->error);
+	tl->pre_rc = generate(c, &c->s->steps[e->step], e->k, e->t, &tl->pre_data, &tl->pre_len);
+	sc_str_copy(tl->pre_error, sizeof tl->pre_error, c->run->error);
+	sc_str_copy(c->run->error, sizeof c->run->error, keep);
+	tl->pre = i + 2;
 }
 
 /* ---- a meter line of its own ---- */
