@@ -485,6 +485,44 @@ static int other_unit(struct ctx *c, const struct line *ln, struct sc_span g, en
 		    unit_name(vrules[kind].strict));
 }
 
+/* The number at the start of a value group: digits, then optionally '.'
+ * and digits (see get_val), at most 18 digits in all, as an integer and
+ * the count of digits after the point. Returns the length of the number,
+ * 0 when the group does not start with one (a digit first, one after a
+ * point). Every group is closed by its ')' at s[len], which is not a
+ * digit: it ends the digit loops, so they read no bound (every value of
+ * every telegram comes through here). */
+static size_t read_number(const char *s, int64_t *mant, int *frac)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t m = 0;
+	unsigned d;
+	size_t i = 0;
+	while ((d = (unsigned)p[i] - '0') <= 9) {
+		m = m * 10 + d;
+		i++;
+	}
+	size_t digits = i, after = 0;
+	if (digits == 0)
+		return 0;
+	if (p[i] == '.') {
+		size_t start = ++i;
+		while ((d = (unsigned)p[i] - '0') <= 9) {
+			m = m * 10 + d;
+			i++;
+		}
+		after = i - start;
+		if (after == 0)
+			return 0;
+		digits += after;
+	}
+	if (digits > 18)
+		return 0;
+	*mant = (int64_t)m;
+	*frac = (int)after;
+	return i;
+}
+
 /* Reads "number[*unit]" and checks the unit against the rule of its kind.
  * An M-Bus reading takes any unit and none (a channel without device sends
  * a bare (00000000)). DSMR 5.0.2 §6.4: every value of a P1 object (energy,
@@ -499,20 +537,15 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	size_t len = g.len;
 	int64_t mant = 0;
 	int frac = 0;
-	size_t nlen = 0;
-	int rc = len > 0 && s[0] >= '0' && s[0] <= '9'
-			 ? sc_parse_decimal_parts(s, len, &mant, &frac, &nlen)
-			 : SC_ERR_SYNTAX;
-	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
-	if (rc == SC_OK && nlen < len && !star)
-		rc = SC_ERR_SYNTAX;
-	if (rc != SC_OK) {
+	assert(s[len] == ')'); /* read_number's end mark */
+	size_t nlen = read_number(s, &mant, &frac);
+	if (nlen == 0 || (nlen < len && s[nlen] != '*')) {
 		const char *st = memchr(s, '*', len);
 		nlen = st ? (size_t)(st - s) : len;
-	}
-	if (rc != SC_OK)
 		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
 			    c->raw + ln->off, (int)nlen, s);
+	}
+	const char *star = nlen < len ? s + nlen : NULL;
 	enum sc_unit unit = SC_UNIT_NONE, want = vrules[kind].strict;
 	int exp = 0;
 	if (star)
