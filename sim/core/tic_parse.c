@@ -231,31 +231,51 @@ struct group_pass {
 	int nht;       /* all HTs */
 };
 
+#if defined(__SSE2__)
+/* Sixteen bytes x of a group, at b[at..at+16), into g: those from x's
+ * byte first on count (the others are counted already); *sum gathers
+ * their sum (SAD). */
+static inline void pass16(struct group_pass *g, __m128i x, unsigned first, size_t at,
+			  __m128i *sum)
+{
+	unsigned keep = (0xFFFFu << first) & 0xFFFFu;
+	unsigned high = (unsigned)_mm_movemask_epi8(x) & keep;
+	unsigned tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(HT))) & keep;
+	/* signed: below 0x20 or bit 7 set; the latter taken out */
+	unsigned low = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20))) & keep;
+	g->high |= high;
+	g->ctrl |= low & ~high & ~tabs;
+	if (first) { /* the bytes before first add nothing to the sum */
+		const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+						    14, 15);
+		x = _mm_and_si128(x, _mm_cmpgt_epi8(index, _mm_set1_epi8((char)(first - 1))));
+	}
+	*sum = _mm_add_epi64(*sum, _mm_sad_epu8(x, _mm_setzero_si128()));
+	for (; tabs; tabs &= tabs - 1) {
+		if (g->nht < 4)
+			g->ht[g->nht] = at + (size_t)__builtin_ctz(tabs);
+		g->nht++;
+	}
+}
+#endif
+
 /* One pass over b[s..e): sixteen bytes at a time as scan() does (the sum
- * by SAD, the others by compares and their bit masks), the rest and the
- * reference byte by byte. */
+ * by SAD, the others by compares and their bit masks), the last fewer than
+ * sixteen in the sixteen that end at e (the frame's buffer holds them when
+ * e >= 16), those before them left out; the reference byte by byte. */
 static void group_pass(const char *b, size_t s, size_t e, bool fast, struct group_pass *g)
 {
 	size_t i = s;
 #if defined(__SSE2__)
-	if (fast) {
-		const __m128i ht = _mm_set1_epi8(HT), space = _mm_set1_epi8(0x20);
-		const __m128i zero = _mm_setzero_si128();
-		__m128i sum = zero;
-		for (; i + 16 <= e; i += 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-			unsigned high = (unsigned)_mm_movemask_epi8(x);
-			unsigned tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, ht));
-			/* signed: below 0x20 or bit 7 set; the latter taken out */
-			unsigned low = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, space));
-			g->high |= high;
-			g->ctrl |= low & ~high & ~tabs;
-			sum = _mm_add_epi64(sum, _mm_sad_epu8(x, zero));
-			for (; tabs; tabs &= tabs - 1) {
-				if (g->nht < 4)
-					g->ht[g->nht] = i + (size_t)__builtin_ctz(tabs);
-				g->nht++;
-			}
+	if (fast && e >= 16) {
+		__m128i sum = _mm_setzero_si128();
+		for (; i + 16 <= e; i += 16)
+			pass16(g, _mm_loadu_si128((const __m128i *)(const void *)(b + i)), 0, i, &sum);
+		if (i < e) {
+			/* the last e - i bytes: the end of the sixteen that end at e */
+			pass16(g, _mm_loadu_si128((const __m128i *)(const void *)(b + e - 16)),
+			       (unsigned)(16 - (e - i)), e - 16, &sum);
+			i = e;
 		}
 		g->sum += (unsigned)_mm_cvtsi128_si32(sum) +
 			  (unsigned)_mm_cvtsi128_si32(_mm_unpackhi_epi64(sum, sum));
