@@ -594,6 +594,20 @@ static size_t read_number(const char *s, int64_t *mant, int *frac)
 	return i;
 }
 
+/* A value group whose number (up to its '*', if any) read_number refused:
+ * the telegram fails. Out of get_val's way. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int bad_number(struct ctx *c, const struct line *ln, struct sc_span g)
+{
+	const char *s = c->raw + g.off;
+	const char *star = memchr(s, '*', g.len);
+	size_t nlen = star ? (size_t)(star - s) : g.len;
+	return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
+		    c->raw + ln->off, (int)nlen, s);
+}
+
 /* Reads "number[*unit]" and checks the unit against the rule of its kind.
  * An M-Bus reading takes any unit and none (a channel without device sends
  * a bare (00000000)). DSMR 5.0.2 §6.4: every value of a P1 object (energy,
@@ -610,12 +624,8 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	int frac = 0;
 	assert(s[len] == ')'); /* read_number's end mark */
 	size_t nlen = read_number(s, &mant, &frac);
-	if (nlen == 0 || (nlen < len && s[nlen] != '*')) {
-		const char *st = memchr(s, '*', len);
-		nlen = st ? (size_t)(st - s) : len;
-		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
-			    c->raw + ln->off, (int)nlen, s);
-	}
+	if (nlen == 0 || (nlen < len && s[nlen] != '*'))
+		return bad_number(c, ln, g);
 	const char *star = nlen < len ? s + nlen : NULL;
 	enum sc_unit unit = SC_UNIT_NONE, want = vrules[kind].strict;
 	int exp = 0;
