@@ -119,17 +119,22 @@ const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate)
  * per group, the parser's most frequent call) reads one or two slots
  * instead of scanning the table. slot[] holds a label's position + 1, 0
  * where empty; name_len[] its name's length. */
-#define NSLOTS 256
+#define NSLOTS_BITS 8
+#define NSLOTS (1u << NSLOTS_BITS)
 static uint8_t slot[NSLOTS];
 static uint8_t name_len[NLABELS];
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
+/* From the length, the first and the last three bytes: labels of one
+ * family (EASF01-EASF10, EASD01-EASD04, SMAXSN1-1 to SMAXSN3-1) differ
+ * near their end. */
 static unsigned label_hash(const char *label, size_t len)
 {
-	uint32_t h = (uint32_t)len * 0x9e3779b1u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)label[i]) * 0x01000193u;
-	return (h ^ (h >> 15)) & (NSLOTS - 1);
+	const unsigned char *u = (const unsigned char *)label;
+	size_t n2 = len > 1 ? len - 2 : 0, n3 = len > 2 ? len - 3 : 0;
+	uint32_t h = ((uint32_t)u[0] | (uint32_t)u[len - 1] << 8 | (uint32_t)u[n2] << 16 |
+		      (uint32_t)u[n3] << 24) ^ (uint32_t)len << 28;
+	return (h * 0x85ebca6bu) >> (32 - NSLOTS_BITS);
 }
 
 static void build_index(void)
@@ -144,15 +149,23 @@ static void build_index(void)
 	}
 }
 
+static bool same_name(const char *name, const char *label, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (name[i] != label[i])
+			return false;
+	return true;
+}
+
 /* The label's position in the table, -1 when it is not there. */
-static int find_label(const char *label, size_t len)
+static inline int find_label(const char *label, size_t len)
 {
 	if (len == 0)
 		return -1;
 	pthread_once(&index_once, build_index);
 	for (unsigned k = label_hash(label, len); slot[k]; k = (k + 1) & (NSLOTS - 1)) {
 		int i = slot[k] - 1;
-		if (name_len[i] == len && memcmp(labels[i].name, label, len) == 0)
+		if (name_len[i] == len && same_name(labels[i].name, label, len))
 			return i;
 	}
 	return -1;
