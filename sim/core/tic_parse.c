@@ -534,6 +534,17 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	return SC_OK;
 }
 
+/* A label's bytes are printable, without space. */
+static bool label_bytes_ok(const char *b, size_t s, size_t e)
+{
+	for (size_t i = s; i < e; i++) {
+		unsigned char ch = (unsigned char)b[i];
+		if (ch <= 0x20 || ch >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Checks one group: its LF at b[lf], its content b[s..e), its CR at b[e]. */
 static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 {
@@ -584,16 +595,15 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	g.horodate.len = (uint16_t)(nf == 3 ? fe[1] - fs[1] : 0);
 	g.data.off = (uint16_t)fs[nf - 1];
 	g.data.len = (uint16_t)(fe[nf - 1] - fs[nf - 1]);
-	for (size_t i = fs[0]; i < fe[0]; i++) {
-		unsigned char ch = (unsigned char)b[i];
-		if (ch <= 0x20 || ch >= 0x7f) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
-			return;
-		}
-	}
 	bool want_h = false;
 	int min_len = 0;
 	int want_len = sc_tic_label_lookup(b + fs[0], fe[0] - fs[0], &want_h, &min_len);
+	/* A known label is spelt as the table has it: only another one needs
+	 * its bytes checked. */
+	if (want_len < 0 && !label_bytes_ok(b, fs[0], fe[0])) {
+		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		return;
+	}
 	if (want_len >= 0) {
 		if ((nf == 3) != want_h) {
 			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
