@@ -216,6 +216,7 @@ static size_t next_lf(const char *b, size_t from, size_t to, bool fast)
 
 struct frame_ctx {
 	const char *buf;
+	size_t len;    /* of the frame in buf */
 	uint64_t base; /* stream offset of buf[0] */
 	struct sc_tic_result *res;
 	struct sc_tic_frame *f;
@@ -534,6 +535,53 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	return SC_OK;
 }
 
+#if defined(__SSE2__)
+/* A meter sends its labels in the same order in every frame: the rule of
+ * the label each group of the last frame had (on this thread) is kept by
+ * the group's place, with the label's text; a group whose label has the
+ * text its place kept takes the rule from there. The same label gives the
+ * same rule, so no result depends on it. */
+#define LABEL_MEMO 64
+
+struct label_memo {
+	__m128i text; /* the label's bytes, zeros after them */
+	int len;      /* 0: nothing kept */
+	int want_len, min_len;
+	bool horodate;
+};
+
+static _Thread_local struct label_memo label_memo[LABEL_MEMO];
+#endif
+
+/* sc_tic_label_lookup of the label b[s..e) (1 to SC_TIC_MAX_LABEL bytes),
+ * through the memo where the frame holds sixteen bytes from s. */
+static int label_rule(const struct frame_ctx *c, size_t s, size_t e, bool *want_h, int *min_len)
+{
+#if defined(__SSE2__)
+	if (c->fast && s + 16 <= c->len) {
+		const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+						    14, 15);
+		int n = (int)(e - s);
+		__m128i text = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(c->buf + s)),
+					     _mm_cmplt_epi8(index, _mm_set1_epi8((char)n)));
+		struct label_memo *m = &label_memo[c->f->ngroups % LABEL_MEMO];
+		if (m->len == n && _mm_movemask_epi8(_mm_cmpeq_epi8(text, m->text)) == 0xFFFF) {
+			*want_h = m->horodate;
+			*min_len = m->min_len;
+			return m->want_len;
+		}
+		int want = sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
+		m->text = text;
+		m->len = n;
+		m->want_len = want;
+		m->horodate = *want_h;
+		m->min_len = *min_len;
+		return want;
+	}
+#endif
+	return sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
+}
+
 /* A label's bytes are printable, without space. */
 static bool label_bytes_ok(const char *b, size_t s, size_t e)
 {
@@ -597,7 +645,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	g.data.len = (uint16_t)(fe[nf - 1] - fs[nf - 1]);
 	bool want_h = false;
 	int min_len = 0;
-	int want_len = sc_tic_label_lookup(b + fs[0], fe[0] - fs[0], &want_h, &min_len);
+	int want_len = label_rule(c, fs[0], fe[0], &want_h, &min_len);
 	/* A known label is spelt as the table has it: only another one needs
 	 * its bytes checked. */
 	if (want_len < 0 && !label_bytes_ok(b, fs[0], fe[0])) {
@@ -717,7 +765,7 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		return;
 	}
 	memset(&res->frame, 0, sizeof res->frame);
-	struct frame_ctx c = {b, p->start, res, &res->frame, fast};
+	struct frame_ctx c = {b, len, p->start, res, &res->frame, fast};
 	if ((unsigned char)b[0] & BIT7) /* the STX itself (see ST_STX7) */
 		group_error(&c, SC_TIC_GE_BIT7, 0, b, 0);
 	size_t i = 1;
