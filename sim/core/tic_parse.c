@@ -582,6 +582,13 @@ static int label_rule(const struct frame_ctx *c, size_t s, size_t e, bool *want_
 	return sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
 }
 
+/* A bad group b[s..e): reported with its label as far as it goes. */
+static void bad_group(struct frame_ctx *c, enum sc_tic_group_error kind, size_t lf, size_t s,
+		      size_t e)
+{
+	group_error(c, kind, lf, c->buf + s, label_span_fast(c->buf, s, e, c->fast));
+}
+
 /* A label's bytes are printable, without space. */
 static bool label_bytes_ok(const char *b, size_t s, size_t e)
 {
@@ -598,8 +605,6 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 {
 	const char *b = c->buf;
 	size_t len = e - s;
-	/* The label as far as it goes, for the report. */
-	size_t lab = label_span_fast(b, s, e, c->fast);
 
 	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
 	struct group_pass gp = {((unsigned char)b[lf] | (unsigned char)b[e]) & BIT7, 0, 0, {0}, 0};
@@ -610,18 +615,18 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	/* A parity error anywhere in the group, its LF and CR included, comes
 	 * before every other check: its checksum and shape are noise. */
 	if (high) {
-		group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_BIT7, lf, s, e);
 		return;
 	}
 	/* label HT data HT checksum at the least: the checksum is the last
 	 * byte and may be a space, so nothing is ever trimmed. */
 	if (ctrl || len < 4 || b[e - 2] != HT) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	sum -= (unsigned char)b[e - 1];
 	if ((char)((sum & 0x3Fu) + 0x20u) != b[e - 1]) {
-		group_error(c, SC_TIC_GE_CHECKSUM, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_CHECKSUM, lf, s, e);
 		return;
 	}
 	/* Fields between the separators: label, [horodate,] data; the last HT
@@ -633,7 +638,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		fe[k] = ht[k];
 	}
 	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > SC_TIC_MAX_LABEL) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	struct sc_tic_group g;
@@ -649,26 +654,26 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	/* A known label is spelt as the table has it: only another one needs
 	 * its bytes checked. */
 	if (want_len < 0 && !label_bytes_ok(b, fs[0], fe[0])) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	if (want_len >= 0) {
 		if ((nf == 3) != want_h) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+			bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 			return;
 		}
 		if (g.data.len > want_len || g.data.len < min_len) {
-			group_error(c, SC_TIC_GE_LENGTH, lf, b + s, lab);
+			bad_group(c, SC_TIC_GE_LENGTH, lf, s, e);
 			return;
 		}
 	}
 	struct sc_tic_frame *f = c->f;
 	if (f->ngroups >= SC_TIC_MAX_GROUPS) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	if (decode_group(c, &g) != SC_OK) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	f->g[f->ngroups++] = g;
