@@ -251,14 +251,13 @@ static inline const char *obis_field(const char *s, char sep, unsigned *out)
 /* The longest A-B:C.D.E with its '(' (five fields of three digits). */
 #define OBIS_MAX 20
 
-static bool fast_line(struct line *ln, size_t pos, size_t bang, size_t *next)
+/* The packed key of the OBIS code at q, as its text "A-B:C.D.E(" gives it:
+ * the offset of the '(' (*key set), or -1 when q does not start so. q has
+ * OBIS_MAX bytes to read. */
+static int parse_obis(const char *q, uint32_t *key)
 {
-	const char *raw = ln->raw;
+	const char *start = q;
 	unsigned f[5];
-
-	if (bang - pos < OBIS_MAX)
-		return false;
-	const char *q = raw + pos;
 	/* "A-B:" with one digit each, as every DSMR object has it. */
 	unsigned a0 = (unsigned)(unsigned char)q[0] - '0', b0 = (unsigned)(unsigned char)q[2] - '0';
 	if (a0 <= 9 && b0 <= 9 && q[1] == '-' && q[3] == ':') {
@@ -266,13 +265,85 @@ static bool fast_line(struct line *ln, size_t pos, size_t bang, size_t *next)
 		f[1] = b0;
 		q += 4;
 	} else if (!(q = obis_field(q, '-', &f[0])) || !(q = obis_field(q, ':', &f[1]))) {
-		return false;
+		return -1;
 	}
 	if (!(q = obis_field(q, '.', &f[2])) || !(q = obis_field(q, '.', &f[3])) ||
 	    !(q = obis_field(q, '(', &f[4])))
+		return -1;
+	*key = (f[0] < 16 && f[1] < 16) ? OBIS(f[0], f[1], f[2], f[3], f[4]) : 0xFFFFFFFFu;
+	return (int)(q - start) - 1;
+}
+
+#if defined(__SSE2__)
+/* A meter sends the same codes in the same order in every telegram: the
+ * text of the code parse_obis read on each line of the last telegram on
+ * this thread, up to and with its '(', is kept with its key by the line's
+ * place in the telegram. A line whose code has the text its place kept
+ * takes the key from there: the same text gives the same key, so this
+ * changes no result, only the time. Codes of more than 15 bytes are not
+ * kept. */
+#define OBIS_MEMO 64
+
+struct obis_memo {
+	__m128i text;  /* the code's bytes through the '(', zeros after it */
+	uint32_t key;
+};
+
+static _Thread_local struct obis_memo obis_memo[OBIS_MEMO];
+
+/* The bytes of the code at q through its '(' (at *paren), zeros after
+ * them; *paren is -1 when there is no '(' in the first 16 bytes. */
+static inline __m128i obis_text(const char *q, int *paren)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+	unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('(')));
+	if (!m) {
+		*paren = -1;
+		return x;
+	}
+	int p = __builtin_ctz(m);
+	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	*paren = p;
+	return _mm_and_si128(x, _mm_cmplt_epi8(index, _mm_set1_epi8((char)(p + 1))));
+}
+
+/* parse_obis through the memo, for the nth line of the telegram. */
+static int obis_key(const char *q, unsigned nth, uint32_t *key)
+{
+	int paren;
+	__m128i text = obis_text(q, &paren);
+	if (paren < 0)
+		return parse_obis(q, key);
+	struct obis_memo *e = &obis_memo[nth % OBIS_MEMO];
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
+		*key = e->key;
+		return paren;
+	}
+	int got = parse_obis(q, key);
+	if (got >= 0) {
+		e->text = text;
+		e->key = *key;
+	}
+	return got;
+}
+#else
+static int obis_key(const char *q, unsigned nth, uint32_t *key)
+{
+	(void)nth;
+	return parse_obis(q, key);
+}
+#endif
+
+static bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth, size_t *next)
+{
+	const char *raw = ln->raw;
+
+	if (bang - pos < OBIS_MAX)
 		return false;
-	size_t i = (size_t)(q - raw) - 1; /* the '(' */
-	ln->key = (f[0] < 16 && f[1] < 16) ? OBIS(f[0], f[1], f[2], f[3], f[4]) : 0xFFFFFFFFu;
+	int paren = obis_key(raw + pos, nth, &ln->key);
+	if (paren < 0)
+		return false;
+	size_t i = pos + (size_t)paren; /* the '(' */
 	ln->ngroups = 0;
 	for (;;) {
 		/* raw[i] is '(' */
@@ -485,6 +556,58 @@ static int other_unit(struct ctx *c, const struct line *ln, struct sc_span g, en
 		    unit_name(vrules[kind].strict));
 }
 
+/* The number at the start of a value group: digits, then optionally '.'
+ * and digits (see get_val), at most 18 digits in all, as an integer and
+ * the count of digits after the point. Returns the length of the number,
+ * 0 when the group does not start with one (a digit first, one after a
+ * point). Every group is closed by its ')' at s[len], which is not a
+ * digit: it ends the digit loops, so they read no bound (every value of
+ * every telegram comes through here). */
+static size_t read_number(const char *s, int64_t *mant, int *frac)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t m = 0;
+	unsigned d;
+	size_t i = 0;
+	while ((d = (unsigned)p[i] - '0') <= 9) {
+		m = m * 10 + d;
+		i++;
+	}
+	size_t digits = i, after = 0;
+	if (digits == 0)
+		return 0;
+	if (p[i] == '.') {
+		size_t start = ++i;
+		while ((d = (unsigned)p[i] - '0') <= 9) {
+			m = m * 10 + d;
+			i++;
+		}
+		after = i - start;
+		if (after == 0)
+			return 0;
+		digits += after;
+	}
+	if (digits > 18)
+		return 0;
+	*mant = (int64_t)m;
+	*frac = (int)after;
+	return i;
+}
+
+/* A value group whose number (up to its '*', if any) read_number refused:
+ * the telegram fails. Out of get_val's way. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int bad_number(struct ctx *c, const struct line *ln, struct sc_span g)
+{
+	const char *s = c->raw + g.off;
+	const char *star = memchr(s, '*', g.len);
+	size_t nlen = star ? (size_t)(star - s) : g.len;
+	return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
+		    c->raw + ln->off, (int)nlen, s);
+}
+
 /* Reads "number[*unit]" and checks the unit against the rule of its kind.
  * An M-Bus reading takes any unit and none (a channel without device sends
  * a bare (00000000)). DSMR 5.0.2 §6.4: every value of a P1 object (energy,
@@ -499,20 +622,11 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	size_t len = g.len;
 	int64_t mant = 0;
 	int frac = 0;
-	size_t nlen = 0;
-	int rc = len > 0 && s[0] >= '0' && s[0] <= '9'
-			 ? sc_parse_decimal_parts(s, len, &mant, &frac, &nlen)
-			 : SC_ERR_SYNTAX;
-	const char *star = rc == SC_OK && nlen < len && s[nlen] == '*' ? s + nlen : NULL;
-	if (rc == SC_OK && nlen < len && !star)
-		rc = SC_ERR_SYNTAX;
-	if (rc != SC_OK) {
-		const char *st = memchr(s, '*', len);
-		nlen = st ? (size_t)(st - s) : len;
-	}
-	if (rc != SC_OK)
-		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad number '%.*s'", obis_len(ln),
-			    c->raw + ln->off, (int)nlen, s);
+	assert(s[len] == ')'); /* read_number's end mark */
+	size_t nlen = read_number(s, &mant, &frac);
+	if (nlen == 0 || (nlen < len && s[nlen] != '*'))
+		return bad_number(c, ln, g);
+	const char *star = nlen < len ? s + nlen : NULL;
 	enum sc_unit unit = SC_UNIT_NONE, want = vrules[kind].strict;
 	int exp = 0;
 	if (star)
@@ -1095,8 +1209,8 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	size_t body = nl ? hdr_end + 1 : bang;
 	ln.raw = raw;
 	size_t pos = body;
-	while (pos < bang) {
-		if (!(c.fast && fast_line(&ln, pos, bang, &pos))) {
+	for (unsigned nth = 0; pos < bang; nth++) {
+		if (!(c.fast && fast_line(&ln, pos, bang, nth, &pos))) {
 			int rc = general_line(&c, &ln, &pos, bang);
 			if (rc == LINE_DONE)
 				continue;

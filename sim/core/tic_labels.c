@@ -10,6 +10,8 @@
  *     that length. Meters in the field do not always pad them: a
  *     producer-only Linky sends NGTF as "PRODUCTEUR", 10 characters where
  *     TIC.md gives 16. They feed nothing of the device's reading. */
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tic.h"
@@ -110,21 +112,75 @@ const char *sc_tic_label_at(size_t i, int *len, bool *has_horodate)
 	return labels[i].name;
 }
 
-int sc_tic_label_lookup(const char *label, size_t len, bool *has_horodate, int *min_len)
+#define NLABELS (sizeof labels / sizeof labels[0])
+
+/* An index of the table by a hash of the name, built once: open addressing
+ * in a power of two of slots, at most a third full, so that a lookup (one
+ * per group, the parser's most frequent call) reads one or two slots
+ * instead of scanning the table. slot[] holds a label's position + 1, 0
+ * where empty; name_len[] its name's length. */
+#define NSLOTS_BITS 8
+#define NSLOTS (1u << NSLOTS_BITS)
+static uint8_t slot[NSLOTS];
+static uint8_t name_len[NLABELS];
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+/* From the length, the first and the last three bytes: labels of one
+ * family (EASF01-EASF10, EASD01-EASD04, SMAXSN1-1 to SMAXSN3-1) differ
+ * near their end. */
+static unsigned label_hash(const char *label, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)label;
+	size_t n2 = len > 1 ? len - 2 : 0, n3 = len > 2 ? len - 3 : 0;
+	uint32_t h = ((uint32_t)u[0] | (uint32_t)u[len - 1] << 8 | (uint32_t)u[n2] << 16 |
+		      (uint32_t)u[n3] << 24) ^ (uint32_t)len << 28;
+	return (h * 0x85ebca6bu) >> (32 - NSLOTS_BITS);
+}
+
+static void build_index(void)
+{
+	_Static_assert(NLABELS < 255 && NLABELS * 3 <= NSLOTS, "label index too small");
+	for (size_t i = 0; i < NLABELS; i++) {
+		name_len[i] = (uint8_t)strlen(labels[i].name);
+		unsigned k = label_hash(labels[i].name, name_len[i]);
+		while (slot[k])
+			k = (k + 1) & (NSLOTS - 1);
+		slot[k] = (uint8_t)(i + 1);
+	}
+}
+
+static bool same_name(const char *name, const char *label, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (name[i] != label[i])
+			return false;
+	return true;
+}
+
+/* The label's position in the table, -1 when it is not there. */
+static inline int find_label(const char *label, size_t len)
 {
 	if (len == 0)
 		return -1;
-	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
-		if (labels[i].name[0] == label[0] && strlen(labels[i].name) == len &&
-		    memcmp(labels[i].name, label, len) == 0) {
-			if (has_horodate)
-				*has_horodate = labels[i].horodate;
-			if (min_len)
-				*min_len = labels[i].text ? 0 : labels[i].len;
-			return labels[i].len;
-		}
+	pthread_once(&index_once, build_index);
+	for (unsigned k = label_hash(label, len); slot[k]; k = (k + 1) & (NSLOTS - 1)) {
+		int i = slot[k] - 1;
+		if (name_len[i] == len && same_name(labels[i].name, label, len))
+			return i;
 	}
 	return -1;
+}
+
+int sc_tic_label_lookup(const char *label, size_t len, bool *has_horodate, int *min_len)
+{
+	int i = find_label(label, len);
+	if (i < 0)
+		return -1;
+	if (has_horodate)
+		*has_horodate = labels[i].horodate;
+	if (min_len)
+		*min_len = labels[i].text ? 0 : labels[i].len;
+	return labels[i].len;
 }
 
 int sc_tic_label_length(const char *label, size_t len, bool *has_horodate)

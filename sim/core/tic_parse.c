@@ -216,6 +216,7 @@ static size_t next_lf(const char *b, size_t from, size_t to, bool fast)
 
 struct frame_ctx {
 	const char *buf;
+	size_t len;    /* of the frame in buf */
 	uint64_t base; /* stream offset of buf[0] */
 	struct sc_tic_result *res;
 	struct sc_tic_frame *f;
@@ -231,31 +232,51 @@ struct group_pass {
 	int nht;       /* all HTs */
 };
 
+#if defined(__SSE2__)
+/* Sixteen bytes x of a group, at b[at..at+16), into g: those from x's
+ * byte first on count (the others are counted already); *sum gathers
+ * their sum (SAD). */
+static inline void pass16(struct group_pass *g, __m128i x, unsigned first, size_t at,
+			  __m128i *sum)
+{
+	unsigned keep = (0xFFFFu << first) & 0xFFFFu;
+	unsigned high = (unsigned)_mm_movemask_epi8(x) & keep;
+	unsigned tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(HT))) & keep;
+	/* signed: below 0x20 or bit 7 set; the latter taken out */
+	unsigned low = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20))) & keep;
+	g->high |= high;
+	g->ctrl |= low & ~high & ~tabs;
+	if (first) { /* the bytes before first add nothing to the sum */
+		const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+						    14, 15);
+		x = _mm_and_si128(x, _mm_cmpgt_epi8(index, _mm_set1_epi8((char)(first - 1))));
+	}
+	*sum = _mm_add_epi64(*sum, _mm_sad_epu8(x, _mm_setzero_si128()));
+	for (; tabs; tabs &= tabs - 1) {
+		if (g->nht < 4)
+			g->ht[g->nht] = at + (size_t)__builtin_ctz(tabs);
+		g->nht++;
+	}
+}
+#endif
+
 /* One pass over b[s..e): sixteen bytes at a time as scan() does (the sum
- * by SAD, the others by compares and their bit masks), the rest and the
- * reference byte by byte. */
+ * by SAD, the others by compares and their bit masks), the last fewer than
+ * sixteen in the sixteen that end at e (the frame's buffer holds them when
+ * e >= 16), those before them left out; the reference byte by byte. */
 static void group_pass(const char *b, size_t s, size_t e, bool fast, struct group_pass *g)
 {
 	size_t i = s;
 #if defined(__SSE2__)
-	if (fast) {
-		const __m128i ht = _mm_set1_epi8(HT), space = _mm_set1_epi8(0x20);
-		const __m128i zero = _mm_setzero_si128();
-		__m128i sum = zero;
-		for (; i + 16 <= e; i += 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-			unsigned high = (unsigned)_mm_movemask_epi8(x);
-			unsigned tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, ht));
-			/* signed: below 0x20 or bit 7 set; the latter taken out */
-			unsigned low = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, space));
-			g->high |= high;
-			g->ctrl |= low & ~high & ~tabs;
-			sum = _mm_add_epi64(sum, _mm_sad_epu8(x, zero));
-			for (; tabs; tabs &= tabs - 1) {
-				if (g->nht < 4)
-					g->ht[g->nht] = i + (size_t)__builtin_ctz(tabs);
-				g->nht++;
-			}
+	if (fast && e >= 16) {
+		__m128i sum = _mm_setzero_si128();
+		for (; i + 16 <= e; i += 16)
+			pass16(g, _mm_loadu_si128((const __m128i *)(const void *)(b + i)), 0, i, &sum);
+		if (i < e) {
+			/* the last e - i bytes: the end of the sixteen that end at e */
+			pass16(g, _mm_loadu_si128((const __m128i *)(const void *)(b + e - 16)),
+			       (unsigned)(16 - (e - i)), e - 16, &sum);
+			i = e;
 		}
 		g->sum += (unsigned)_mm_cvtsi128_si32(sum) +
 			  (unsigned)_mm_cvtsi128_si32(_mm_unpackhi_epi64(sum, sum));
@@ -514,13 +535,76 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	return SC_OK;
 }
 
+#if defined(__SSE2__)
+/* A meter sends its labels in the same order in every frame: the rule of
+ * the label each group of the last frame had (on this thread) is kept by
+ * the group's place, with the label's text; a group whose label has the
+ * text its place kept takes the rule from there. The same label gives the
+ * same rule, so no result depends on it. */
+#define LABEL_MEMO 64
+
+struct label_memo {
+	__m128i text; /* the label's bytes, zeros after them */
+	int len;      /* 0: nothing kept */
+	int want_len, min_len;
+	bool horodate;
+};
+
+static _Thread_local struct label_memo label_memo[LABEL_MEMO];
+#endif
+
+/* sc_tic_label_lookup of the label b[s..e) (1 to SC_TIC_MAX_LABEL bytes),
+ * through the memo where the frame holds sixteen bytes from s. */
+static int label_rule(const struct frame_ctx *c, size_t s, size_t e, bool *want_h, int *min_len)
+{
+#if defined(__SSE2__)
+	if (c->fast && s + 16 <= c->len) {
+		const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+						    14, 15);
+		int n = (int)(e - s);
+		__m128i text = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(c->buf + s)),
+					     _mm_cmplt_epi8(index, _mm_set1_epi8((char)n)));
+		struct label_memo *m = &label_memo[c->f->ngroups % LABEL_MEMO];
+		if (m->len == n && _mm_movemask_epi8(_mm_cmpeq_epi8(text, m->text)) == 0xFFFF) {
+			*want_h = m->horodate;
+			*min_len = m->min_len;
+			return m->want_len;
+		}
+		int want = sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
+		m->text = text;
+		m->len = n;
+		m->want_len = want;
+		m->horodate = *want_h;
+		m->min_len = *min_len;
+		return want;
+	}
+#endif
+	return sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
+}
+
+/* A bad group b[s..e): reported with its label as far as it goes. */
+static void bad_group(struct frame_ctx *c, enum sc_tic_group_error kind, size_t lf, size_t s,
+		      size_t e)
+{
+	group_error(c, kind, lf, c->buf + s, label_span_fast(c->buf, s, e, c->fast));
+}
+
+/* A label's bytes are printable, without space. */
+static bool label_bytes_ok(const char *b, size_t s, size_t e)
+{
+	for (size_t i = s; i < e; i++) {
+		unsigned char ch = (unsigned char)b[i];
+		if (ch <= 0x20 || ch >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Checks one group: its LF at b[lf], its content b[s..e), its CR at b[e]. */
 static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 {
 	const char *b = c->buf;
 	size_t len = e - s;
-	/* The label as far as it goes, for the report. */
-	size_t lab = label_span_fast(b, s, e, c->fast);
 
 	/* One pass: bit 7, control bytes, the checksum sum, the separators. */
 	struct group_pass gp = {((unsigned char)b[lf] | (unsigned char)b[e]) & BIT7, 0, 0, {0}, 0};
@@ -531,18 +615,18 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	/* A parity error anywhere in the group, its LF and CR included, comes
 	 * before every other check: its checksum and shape are noise. */
 	if (high) {
-		group_error(c, SC_TIC_GE_BIT7, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_BIT7, lf, s, e);
 		return;
 	}
 	/* label HT data HT checksum at the least: the checksum is the last
 	 * byte and may be a space, so nothing is ever trimmed. */
 	if (ctrl || len < 4 || b[e - 2] != HT) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	sum -= (unsigned char)b[e - 1];
 	if ((char)((sum & 0x3Fu) + 0x20u) != b[e - 1]) {
-		group_error(c, SC_TIC_GE_CHECKSUM, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_CHECKSUM, lf, s, e);
 		return;
 	}
 	/* Fields between the separators: label, [horodate,] data; the last HT
@@ -554,7 +638,7 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 		fe[k] = ht[k];
 	}
 	if (nf == 0 || fe[0] == fs[0] || fe[0] - fs[0] > SC_TIC_MAX_LABEL) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	struct sc_tic_group g;
@@ -564,33 +648,32 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	g.horodate.len = (uint16_t)(nf == 3 ? fe[1] - fs[1] : 0);
 	g.data.off = (uint16_t)fs[nf - 1];
 	g.data.len = (uint16_t)(fe[nf - 1] - fs[nf - 1]);
-	for (size_t i = fs[0]; i < fe[0]; i++) {
-		unsigned char ch = (unsigned char)b[i];
-		if (ch <= 0x20 || ch >= 0x7f) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
-			return;
-		}
-	}
 	bool want_h = false;
 	int min_len = 0;
-	int want_len = sc_tic_label_lookup(b + fs[0], fe[0] - fs[0], &want_h, &min_len);
+	int want_len = label_rule(c, fs[0], fe[0], &want_h, &min_len);
+	/* A known label is spelt as the table has it: only another one needs
+	 * its bytes checked. */
+	if (want_len < 0 && !label_bytes_ok(b, fs[0], fe[0])) {
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
+		return;
+	}
 	if (want_len >= 0) {
 		if ((nf == 3) != want_h) {
-			group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+			bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 			return;
 		}
 		if (g.data.len > want_len || g.data.len < min_len) {
-			group_error(c, SC_TIC_GE_LENGTH, lf, b + s, lab);
+			bad_group(c, SC_TIC_GE_LENGTH, lf, s, e);
 			return;
 		}
 	}
 	struct sc_tic_frame *f = c->f;
 	if (f->ngroups >= SC_TIC_MAX_GROUPS) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	if (decode_group(c, &g) != SC_OK) {
-		group_error(c, SC_TIC_GE_SYNTAX, lf, b + s, lab);
+		bad_group(c, SC_TIC_GE_SYNTAX, lf, s, e);
 		return;
 	}
 	f->g[f->ngroups++] = g;
@@ -687,7 +770,7 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 		return;
 	}
 	memset(&res->frame, 0, sizeof res->frame);
-	struct frame_ctx c = {b, p->start, res, &res->frame, fast};
+	struct frame_ctx c = {b, len, p->start, res, &res->frame, fast};
 	if ((unsigned char)b[0] & BIT7) /* the STX itself (see ST_STX7) */
 		group_error(&c, SC_TIC_GE_BIT7, 0, b, 0);
 	size_t i = 1;
