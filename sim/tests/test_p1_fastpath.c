@@ -222,3 +222,41 @@ Test(p1_fastpath, numbers_of_every_length_decode_the_same_both_ways)
 		}
 	}
 }
+
+/* Hex strings (the equipment id) of every length to past two sixteen-byte
+ * classes, whole and with one byte at each place replaced by a byte at the
+ * edge of a hex range ('/' ':' '@' 'G' '`' 'g'), a hex letter of either
+ * case or a byte with the high bit set: the first bad byte found at the
+ * same place both ways. */
+Test(p1_fastpath, hex_strings_of_every_length_decode_the_same_both_ways)
+{
+	static char buf[SC_P1_BUF_SIZE];
+	static const char subst[] = {'/', ':', '@', 'G', '`', 'g', 'A', 'F', 'a', 'f',
+				     '0', '9', (char)0x80, (char)0xC6, (char)0xE6, '\t'};
+	static const char digits[] = "0123456789ABCDEFabcdef";
+	uint32_t s = 11;
+	int decoded = 0;
+	for (int n = 0; n <= 40; n++) {
+		char hex[48];
+		for (int k = 0; k < n; k++)
+			hex[k] = digits[rnd(&s) % (sizeof digits - 1)];
+		for (int at = -1; at < n; at++) {
+			for (size_t b = 0; b < (at < 0 ? 1 : sizeof subst); b++) {
+				char h[48];
+				memcpy(h, hex, (size_t)n);
+				if (at >= 0)
+					h[at] = subst[b];
+				int len = snprintf(buf, sizeof buf,
+						   "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n"
+						   "0-0:96.1.1(%.*s)\r\n1-0:32.7.0(237.1*V)\r\n!",
+						   n, h);
+				char what[96];
+				snprintf(what, sizeof what, "hex of %d, byte 0x%02X at %d", n,
+					 at < 0 ? 0 : (unsigned char)subst[b], at);
+				decoded += same_both_ways(buf, (size_t)len, what);
+			}
+		}
+	}
+	/* The whole strings of even length decode (21 of them, 2 flag sets). */
+	cr_assert_geq(decoded, 42);
+}
