@@ -39,11 +39,28 @@
 	((uint32_t)(a) << 28 | (uint32_t)(b) << 24 | (uint32_t)(c) << 16 | (uint32_t)(d) << 8 | \
 	 (uint32_t)(e))
 
+/* The known objects, each decoded its own way (decode_object); which
+ * object a key is, is object_of's rule. */
+enum p1_object {
+	OBJ_UNKNOWN, /* kept raw */
+	OBJ_VERSION, OBJ_EMUCS_VERSION, OBJ_TIME, OBJ_EQUIPMENT_ID, OBJ_EQUIPMENT_ID_OTHER,
+	OBJ_IMPORT_TOTAL, OBJ_EXPORT_TOTAL, OBJ_IMPORT_TARIFF, OBJ_EXPORT_TARIFF, OBJ_TARIFF,
+	OBJ_POWER_IMPORT, OBJ_POWER_EXPORT, OBJ_REACTIVE_IMPORT, OBJ_REACTIVE_EXPORT,
+	OBJ_REACTIVE_QUADRANT, OBJ_POWER_FAILURES, OBJ_LONG_POWER_FAILURES, OBJ_FAILURE_LOG,
+	OBJ_SAGS, OBJ_SWELLS, OBJ_MESSAGE, OBJ_MESSAGE_CODE, OBJ_VOLTAGE, OBJ_CURRENT,
+	OBJ_PHASE_IMPORT, OBJ_PHASE_EXPORT, OBJ_PHASE_REACTIVE_IMPORT, OBJ_PHASE_REACTIVE_EXPORT,
+	OBJ_DEMAND_AVG, OBJ_DEMAND_MAX, OBJ_DEMAND_HISTORY, OBJ_BREAKER, OBJ_LIMITER, OBJ_FUSE,
+	OBJ_MBUS, /* 0-n:24.x and 0-n:96.1.x of M-Bus channels 1-4 (mbus_object) */
+};
+
+static enum p1_object object_of(uint32_t key);
+
 struct line {
 	const char *raw;    /* start of the telegram */
 	size_t off;         /* offset of the line in raw */
 	size_t len;         /* without CR LF */
 	uint32_t key;
+	enum p1_object object; /* object_of(key) */
 	int ngroups;        /* all value groups of the line */
 	struct sc_span g[MAX_GROUPS]; /* the first MAX_GROUPS, without parentheses */
 };
@@ -287,6 +304,7 @@ static int parse_obis(const char *q, uint32_t *key)
 struct obis_memo {
 	__m128i text;  /* the code's bytes through the '(', zeros after it */
 	uint32_t key;
+	enum p1_object object; /* object_of(key), found once for the place */
 };
 
 static _Thread_local struct obis_memo obis_memo[OBIS_MEMO];
@@ -307,30 +325,39 @@ static inline __m128i obis_text(const char *q, int *paren)
 	return _mm_and_si128(x, _mm_cmplt_epi8(index, _mm_set1_epi8((char)(p + 1))));
 }
 
-/* parse_obis through the memo, for the nth line of the telegram. */
-static int obis_key(const char *q, unsigned nth, uint32_t *key)
+/* parse_obis through the memo, for the nth line of the telegram: the key
+ * and its object into ln. */
+static int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	int paren;
 	__m128i text = obis_text(q, &paren);
-	if (paren < 0)
-		return parse_obis(q, key);
-	struct obis_memo *e = &obis_memo[nth % OBIS_MEMO];
-	if (_mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
-		*key = e->key;
+	if (paren < 0) {
+		paren = parse_obis(q, &ln->key);
+		ln->object = object_of(ln->key);
 		return paren;
 	}
-	int got = parse_obis(q, key);
+	struct obis_memo *e = &obis_memo[nth % OBIS_MEMO];
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
+		ln->key = e->key;
+		ln->object = e->object;
+		return paren;
+	}
+	int got = parse_obis(q, &ln->key);
+	ln->object = object_of(ln->key);
 	if (got >= 0) {
 		e->text = text;
-		e->key = *key;
+		e->key = ln->key;
+		e->object = ln->object;
 	}
 	return got;
 }
 #else
-static int obis_key(const char *q, unsigned nth, uint32_t *key)
+static int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	(void)nth;
-	return parse_obis(q, key);
+	int paren = parse_obis(q, &ln->key);
+	ln->object = object_of(ln->key);
+	return paren;
 }
 #endif
 
@@ -340,7 +367,7 @@ static bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth, si
 
 	if (bang - pos < OBIS_MAX)
 		return false;
-	int paren = obis_key(raw + pos, nth, &ln->key);
+	int paren = obis_key(raw + pos, nth, ln);
 	if (paren < 0)
 		return false;
 	size_t i = pos + (size_t)paren; /* the '(' */
@@ -990,23 +1017,105 @@ static int phase_of(unsigned c)
 	return c < 41 ? 0 : c < 61 ? 1 : 2;
 }
 
+/* Which known object a key is: the place of each OBIS code's rule. */
+static enum p1_object object_of(uint32_t key)
+{
+	unsigned a = key >> 28, b = key >> 24 & 0xF, cc = key >> 16 & 0xFF, d = key >> 8 & 0xFF;
+	if (a == 0 && b >= 1 && b <= SC_P1_MAX_MBUS && (cc == 24 || (cc == 96 && d == 1)))
+		return OBJ_MBUS;
+	switch (key) {
+	case OBIS(1, 3, 0, 2, 8):
+		return OBJ_VERSION;
+	case OBIS(0, 0, 96, 1, 4):
+		return OBJ_EMUCS_VERSION;
+	case OBIS(0, 0, 1, 0, 0):
+		return OBJ_TIME;
+	case OBIS(0, 0, 96, 1, 1):
+		return OBJ_EQUIPMENT_ID;
+	case OBIS(0, 0, 96, 1, 0):
+		return OBJ_EQUIPMENT_ID_OTHER;
+	case OBIS(1, 0, 1, 8, 0):
+		return OBJ_IMPORT_TOTAL;
+	case OBIS(1, 0, 2, 8, 0):
+		return OBJ_EXPORT_TOTAL;
+	case OBIS(1, 0, 1, 8, 1): case OBIS(1, 0, 1, 8, 2):
+	case OBIS(1, 0, 1, 8, 3): case OBIS(1, 0, 1, 8, 4):
+		return OBJ_IMPORT_TARIFF;
+	case OBIS(1, 0, 2, 8, 1): case OBIS(1, 0, 2, 8, 2):
+	case OBIS(1, 0, 2, 8, 3): case OBIS(1, 0, 2, 8, 4):
+		return OBJ_EXPORT_TARIFF;
+	case OBIS(0, 0, 96, 14, 0):
+		return OBJ_TARIFF;
+	case OBIS(1, 0, 1, 7, 0):
+		return OBJ_POWER_IMPORT;
+	case OBIS(1, 0, 2, 7, 0):
+		return OBJ_POWER_EXPORT;
+	case OBIS(1, 0, 3, 7, 0):
+		return OBJ_REACTIVE_IMPORT;
+	case OBIS(1, 0, 4, 7, 0):
+		return OBJ_REACTIVE_EXPORT;
+	case OBIS(1, 0, 5, 8, 0): case OBIS(1, 0, 6, 8, 0):
+	case OBIS(1, 0, 7, 8, 0): case OBIS(1, 0, 8, 8, 0):
+		return OBJ_REACTIVE_QUADRANT;
+	case OBIS(0, 0, 96, 7, 21):
+		return OBJ_POWER_FAILURES;
+	case OBIS(0, 0, 96, 7, 9):
+		return OBJ_LONG_POWER_FAILURES;
+	case OBIS(1, 0, 99, 97, 0):
+		return OBJ_FAILURE_LOG;
+	case OBIS(1, 0, 32, 32, 0): case OBIS(1, 0, 52, 32, 0): case OBIS(1, 0, 72, 32, 0):
+		return OBJ_SAGS;
+	case OBIS(1, 0, 32, 36, 0): case OBIS(1, 0, 52, 36, 0): case OBIS(1, 0, 72, 36, 0):
+		return OBJ_SWELLS;
+	case OBIS(0, 0, 96, 13, 0):
+		return OBJ_MESSAGE;
+	case OBIS(0, 0, 96, 13, 1):
+		return OBJ_MESSAGE_CODE;
+	case OBIS(1, 0, 32, 7, 0): case OBIS(1, 0, 52, 7, 0): case OBIS(1, 0, 72, 7, 0):
+		return OBJ_VOLTAGE;
+	case OBIS(1, 0, 31, 7, 0): case OBIS(1, 0, 51, 7, 0): case OBIS(1, 0, 71, 7, 0):
+		return OBJ_CURRENT;
+	case OBIS(1, 0, 21, 7, 0): case OBIS(1, 0, 41, 7, 0): case OBIS(1, 0, 61, 7, 0):
+		return OBJ_PHASE_IMPORT;
+	case OBIS(1, 0, 22, 7, 0): case OBIS(1, 0, 42, 7, 0): case OBIS(1, 0, 62, 7, 0):
+		return OBJ_PHASE_EXPORT;
+	case OBIS(1, 0, 23, 7, 0): case OBIS(1, 0, 43, 7, 0): case OBIS(1, 0, 63, 7, 0):
+		return OBJ_PHASE_REACTIVE_IMPORT;
+	case OBIS(1, 0, 24, 7, 0): case OBIS(1, 0, 44, 7, 0): case OBIS(1, 0, 64, 7, 0):
+		return OBJ_PHASE_REACTIVE_EXPORT;
+	case OBIS(1, 0, 1, 4, 0):
+		return OBJ_DEMAND_AVG;
+	case OBIS(1, 0, 1, 6, 0):
+		return OBJ_DEMAND_MAX;
+	case OBIS(0, 0, 98, 1, 0):
+		return OBJ_DEMAND_HISTORY;
+	case OBIS(0, 0, 96, 3, 10):
+		return OBJ_BREAKER;
+	case OBIS(0, 0, 17, 0, 0):
+		return OBJ_LIMITER;
+	case OBIS(1, 0, 31, 4, 0): case OBIS(1, 0, 51, 4, 0): case OBIS(1, 0, 71, 4, 0):
+		return OBJ_FUSE;
+	default:
+		return OBJ_UNKNOWN;
+	}
+}
+
 static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	struct sc_p1_telegram *tg = c->tg;
 	uint32_t key = ln->key;
-	unsigned a = key >> 28, b = key >> 24 & 0xF, cc = key >> 16 & 0xFF;
+	unsigned b = key >> 24 & 0xF, cc = key >> 16 & 0xFF;
 	unsigned d = key >> 8 & 0xFF, e = key & 0xFF;
 	int rc;
 
 	*keep_raw = false;
-	if (a == 0 && b >= 1 && b <= SC_P1_MAX_MBUS && (cc == 24 || (cc == 96 && d == 1))) {
+	switch (ln->object) {
+	case OBJ_MBUS:
 		rc = mbus_object(c, ln, b, OBIS(0, 0, cc, d, e));
 		if (rc == 1)
 			*keep_raw = true;
 		return rc == 1 ? SC_OK : rc;
-	}
-	switch (key) {
-	case OBIS(1, 3, 0, 2, 8): {
+	case OBJ_VERSION: {
 		int v = 0;
 		if ((rc = one_int(c, ln, 999, &v)))
 			return rc;
@@ -1015,89 +1124,87 @@ static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 		tg->version = v;
 		return SC_OK;
 	}
-	case OBIS(0, 0, 96, 1, 4):
+	case OBJ_EMUCS_VERSION:
 		return one_int(c, ln, 999999, &tg->emucs_version);
-	case OBIS(0, 0, 1, 0, 0):
+	case OBJ_TIME:
 		if ((rc = want_groups(c, ln, 1)))
 			return rc;
 		return get_time(c, ln, ln->g[0], &tg->time);
-	case OBIS(0, 0, 96, 1, 1): /* DSMR 5.0.2 table 6-3: equipment id, hex */
+	case OBJ_EQUIPMENT_ID: /* DSMR 5.0.2 table 6-3: equipment id, hex */
 		return one_hex(c, ln, &tg->equipment_id);
-	case OBIS(0, 0, 96, 1, 0): /* some non-NL meters identify themselves here */
+	case OBJ_EQUIPMENT_ID_OTHER: /* some non-NL meters identify themselves here */
 		if (tg->equipment_id.len == 0)
 			return one_span(c, ln, &tg->equipment_id);
 		*keep_raw = true;
 		return SC_OK;
-	case OBIS(1, 0, 1, 8, 0):
+	case OBJ_IMPORT_TOTAL:
 		return one_val(c, ln, VK_ENERGY, &tg->import_total);
-	case OBIS(1, 0, 2, 8, 0):
+	case OBJ_EXPORT_TOTAL:
 		return one_val(c, ln, VK_ENERGY, &tg->export_total);
-	case OBIS(1, 0, 1, 8, 1): case OBIS(1, 0, 1, 8, 2):
-	case OBIS(1, 0, 1, 8, 3): case OBIS(1, 0, 1, 8, 4):
+	case OBJ_IMPORT_TARIFF:
 		return one_val(c, ln, VK_ENERGY, &tg->import_tariff[e - 1]);
-	case OBIS(1, 0, 2, 8, 1): case OBIS(1, 0, 2, 8, 2):
-	case OBIS(1, 0, 2, 8, 3): case OBIS(1, 0, 2, 8, 4):
+	case OBJ_EXPORT_TARIFF:
 		return one_val(c, ln, VK_ENERGY, &tg->export_tariff[e - 1]);
-	case OBIS(0, 0, 96, 14, 0):
+	case OBJ_TARIFF:
 		return one_int(c, ln, 9999, &tg->tariff);
-	case OBIS(1, 0, 1, 7, 0):
+	case OBJ_POWER_IMPORT:
 		return one_val(c, ln, VK_POWER, &tg->power_import);
-	case OBIS(1, 0, 2, 7, 0):
+	case OBJ_POWER_EXPORT:
 		return one_val(c, ln, VK_POWER, &tg->power_export);
-	case OBIS(1, 0, 3, 7, 0):
+	case OBJ_REACTIVE_IMPORT:
 		return one_val(c, ln, VK_REACTIVE_POWER, &tg->reactive_import);
-	case OBIS(1, 0, 4, 7, 0):
+	case OBJ_REACTIVE_EXPORT:
 		return one_val(c, ln, VK_REACTIVE_POWER, &tg->reactive_export);
-	case OBIS(1, 0, 5, 8, 0): case OBIS(1, 0, 6, 8, 0):
-	case OBIS(1, 0, 7, 8, 0): case OBIS(1, 0, 8, 8, 0):
+	case OBJ_REACTIVE_QUADRANT:
 		return one_val(c, ln, VK_REACTIVE_ENERGY, &tg->reactive_energy_quadrant[cc - 5]);
-	case OBIS(0, 0, 96, 7, 21):
+	case OBJ_POWER_FAILURES:
 		return one_val(c, ln, VK_COUNT, &tg->power_failures);
-	case OBIS(0, 0, 96, 7, 9):
+	case OBJ_LONG_POWER_FAILURES:
 		return one_val(c, ln, VK_COUNT, &tg->long_power_failures);
-	case OBIS(1, 0, 99, 97, 0):
+	case OBJ_FAILURE_LOG:
 		return failure_log(c, ln);
-	case OBIS(1, 0, 32, 32, 0): case OBIS(1, 0, 52, 32, 0): case OBIS(1, 0, 72, 32, 0):
+	case OBJ_SAGS:
 		return one_val(c, ln, VK_COUNT, &tg->sags[phase_of(cc)]);
-	case OBIS(1, 0, 32, 36, 0): case OBIS(1, 0, 52, 36, 0): case OBIS(1, 0, 72, 36, 0):
+	case OBJ_SWELLS:
 		return one_val(c, ln, VK_COUNT, &tg->swells[phase_of(cc)]);
-	case OBIS(0, 0, 96, 13, 0): /* text message, hex */
+	case OBJ_MESSAGE: /* text message, hex */
 		return one_hex(c, ln, &tg->message);
-	case OBIS(0, 0, 96, 13, 1):
+	case OBJ_MESSAGE_CODE:
 		return one_span(c, ln, &tg->message_code);
-	case OBIS(1, 0, 32, 7, 0): case OBIS(1, 0, 52, 7, 0): case OBIS(1, 0, 72, 7, 0):
+	case OBJ_VOLTAGE:
 		return one_val(c, ln, VK_VOLTAGE, &tg->voltage[phase_of(cc)]);
-	case OBIS(1, 0, 31, 7, 0): case OBIS(1, 0, 51, 7, 0): case OBIS(1, 0, 71, 7, 0):
+	case OBJ_CURRENT:
 		return one_val(c, ln, VK_CURRENT, &tg->current[phase_of(cc)]);
-	case OBIS(1, 0, 21, 7, 0): case OBIS(1, 0, 41, 7, 0): case OBIS(1, 0, 61, 7, 0):
+	case OBJ_PHASE_IMPORT:
 		return one_val(c, ln, VK_POWER, &tg->phase_import[phase_of(cc)]);
-	case OBIS(1, 0, 22, 7, 0): case OBIS(1, 0, 42, 7, 0): case OBIS(1, 0, 62, 7, 0):
+	case OBJ_PHASE_EXPORT:
 		return one_val(c, ln, VK_POWER, &tg->phase_export[phase_of(cc)]);
-	case OBIS(1, 0, 23, 7, 0): case OBIS(1, 0, 43, 7, 0): case OBIS(1, 0, 63, 7, 0):
+	case OBJ_PHASE_REACTIVE_IMPORT:
 		return one_val(c, ln, VK_REACTIVE_POWER, &tg->phase_reactive_import[phase_of(cc)]);
-	case OBIS(1, 0, 24, 7, 0): case OBIS(1, 0, 44, 7, 0): case OBIS(1, 0, 64, 7, 0):
+	case OBJ_PHASE_REACTIVE_EXPORT:
 		return one_val(c, ln, VK_REACTIVE_POWER, &tg->phase_reactive_export[phase_of(cc)]);
-	case OBIS(1, 0, 1, 4, 0):
+	case OBJ_DEMAND_AVG:
 		return one_val(c, ln, VK_DEMAND, &tg->demand_avg);
-	case OBIS(1, 0, 1, 6, 0):
+	case OBJ_DEMAND_MAX:
 		if ((rc = want_groups(c, ln, 2)) ||
 		    (rc = get_time(c, ln, ln->g[0], &tg->demand_max_time)))
 			return rc;
 		if ((rc = get_val(c, ln, ln->g[1], VK_DEMAND, &tg->demand_max)) == SET_ASIDE)
 			memset(&tg->demand_max_time, 0, sizeof tg->demand_max_time);
 		return rc;
-	case OBIS(0, 0, 98, 1, 0):
+	case OBJ_DEMAND_HISTORY:
 		return demand_history(c, ln, keep_raw);
-	case OBIS(0, 0, 96, 3, 10):
+	case OBJ_BREAKER:
 		return one_int(c, ln, 9, &tg->breaker_state);
-	case OBIS(0, 0, 17, 0, 0):
+	case OBJ_LIMITER:
 		return one_val(c, ln, VK_LIMITER, &tg->limiter);
-	case OBIS(1, 0, 31, 4, 0): case OBIS(1, 0, 51, 4, 0): case OBIS(1, 0, 71, 4, 0):
+	case OBJ_FUSE:
 		return one_val(c, ln, VK_FUSE, &tg->fuse[phase_of(cc)]);
-	default:
-		*keep_raw = true;
-		return SC_OK;
+	case OBJ_UNKNOWN:
+		break;
 	}
+	*keep_raw = true;
+	return SC_OK;
 }
 
 /* One object line: decoded into tg, or kept raw (*keep_raw) when unknown or
@@ -1188,6 +1295,7 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
 	if (!split_line(ln, &bad, &why))
 		return fail(c, ln->off + bad, SC_ERR_SYNTAX, "%s: '%.*s'", why,
 			    (int)(ln->len > 60 ? 60 : ln->len), raw + ln->off);
+	ln->object = object_of(ln->key);
 	return SC_OK;
 }
 
