@@ -61,12 +61,14 @@ struct line {
 	size_t len;         /* without CR LF */
 	uint32_t key;
 	enum p1_object object; /* object_of(key) */
+	unsigned nth;       /* the line's place in the telegram, from 0 */
 	int ngroups;        /* all value groups of the line */
 	struct sc_span g[MAX_GROUPS]; /* the first MAX_GROUPS, without parentheses */
 };
 
 struct ctx {
 	const char *raw;
+	const char *end;            /* raw + its length */
 	bool fast;                  /* the fast paths may be taken (not SC_P1_REFERENCE) */
 	struct sc_p1_telegram *tg;
 	size_t *err_off;
@@ -621,6 +623,53 @@ static size_t read_number(const char *s, int64_t *mant, int *frac)
 	return i;
 }
 
+#if defined(__SSE2__)
+/* The number memo: most values of a meter's telegram are the same as in
+ * the one before (counters, totals, zeros), so for each line's place in the
+ * telegram the text of its last value group (up to 15 bytes) is kept with
+ * what read_number made of it. A group with the text its place kept takes
+ * the number from there: the same text gives the same number, so this
+ * changes no result, only the time (SC_P1_REFERENCE reads every number). */
+#define NUMBER_MEMO 64
+
+struct number_memo {
+	__m128i text;  /* the group's bytes, zeros after them */
+	size_t len;    /* the group's length, 0 for an empty entry */
+	size_t nlen;   /* read_number's results */
+	int64_t mant;
+	int frac;
+};
+
+static _Thread_local struct number_memo number_memo[NUMBER_MEMO];
+
+/* read_number through the memo, for a group of g_len bytes at s of the nth
+ * line; end is the end of the telegram (16 bytes are read from s). */
+static size_t memo_number(const char *s, size_t g_len, const char *end, unsigned nth,
+			  int64_t *mant, int *frac)
+{
+	if (g_len == 0 || g_len > 15 || end - s < 16)
+		return read_number(s, mant, frac);
+	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i text = _mm_and_si128(x, _mm_cmplt_epi8(index, _mm_set1_epi8((char)g_len)));
+	struct number_memo *e = &number_memo[nth % NUMBER_MEMO];
+	if (e->len == g_len && _mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
+		*mant = e->mant;
+		*frac = e->frac;
+		return e->nlen;
+	}
+	size_t nlen = read_number(s, mant, frac);
+	if (nlen) {
+		e->text = text;
+		e->len = g_len;
+		e->nlen = nlen;
+		e->mant = *mant;
+		e->frac = *frac;
+	}
+	return nlen;
+}
+#endif
+
 /* A value group whose number (up to its '*', if any) read_number refused:
  * the telegram fails. Out of get_val's way. */
 #if defined(__GNUC__)
@@ -650,7 +699,12 @@ static int get_val(struct ctx *c, const struct line *ln, struct sc_span g, enum 
 	int64_t mant = 0;
 	int frac = 0;
 	assert(s[len] == ')'); /* read_number's end mark */
+#if defined(__SSE2__)
+	size_t nlen = c->fast ? memo_number(s, len, c->end, ln->nth, &mant, &frac)
+			      : read_number(s, &mant, &frac);
+#else
 	size_t nlen = read_number(s, &mant, &frac);
+#endif
 	if (nlen == 0 || (nlen < len && s[nlen] != '*'))
 		return bad_number(c, ln, g);
 	const char *star = nlen < len ? s + nlen : NULL;
@@ -1313,6 +1367,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	c.detail = detail;
 	c.detail_len = detail_len;
 	c.flags = flags;
+	c.end = raw + len;
 	memset(c.seen_bits, 0, sizeof c.seen_bits);
 	c.nseen = 0;
 	struct line ln;
@@ -1354,6 +1409,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	ln.raw = raw;
 	size_t pos = body;
 	for (unsigned nth = 0; pos < bang; nth++) {
+		ln.nth = nth;
 		if (!(c.fast && fast_line(&ln, pos, bang, nth, &pos))) {
 			int rc = general_line(&c, &ln, &pos, bang);
 			if (rc == LINE_DONE)
