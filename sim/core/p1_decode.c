@@ -630,7 +630,7 @@ static size_t read_number(const char *s, int64_t *mant, int *frac)
  * what read_number made of it. A group with the text its place kept takes
  * the number from there: the same text gives the same number, so this
  * changes no result, only the time (SC_P1_REFERENCE reads every number). */
-#define NUMBER_MEMO 64
+#define VALUE_MEMO 64
 
 struct number_memo {
 	__m128i text;  /* the group's bytes, zeros after them */
@@ -640,19 +640,30 @@ struct number_memo {
 	int frac;
 };
 
-static _Thread_local struct number_memo number_memo[NUMBER_MEMO];
+static _Thread_local struct number_memo number_memo[VALUE_MEMO];
+
+/* Whether a group of len bytes at s can be kept in a memo (1-15 bytes,
+ * and 16 to read before end, the end of the telegram); *text is then its
+ * bytes, zeros after them. */
+static inline bool group_text(const char *s, size_t len, const char *end, __m128i *text)
+{
+	if (len == 0 || len > 15 || end - s < 16)
+		return false;
+	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	*text = _mm_and_si128(x, _mm_cmplt_epi8(index, _mm_set1_epi8((char)len)));
+	return true;
+}
 
 /* read_number through the memo, for a group of g_len bytes at s of the nth
- * line; end is the end of the telegram (16 bytes are read from s). */
+ * line; end is the end of the telegram. */
 static size_t memo_number(const char *s, size_t g_len, const char *end, unsigned nth,
 			  int64_t *mant, int *frac)
 {
-	if (g_len == 0 || g_len > 15 || end - s < 16)
+	__m128i text;
+	if (!group_text(s, g_len, end, &text))
 		return read_number(s, mant, frac);
-	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i text = _mm_and_si128(x, _mm_cmplt_epi8(index, _mm_set1_epi8((char)g_len)));
-	struct number_memo *e = &number_memo[nth % NUMBER_MEMO];
+	struct number_memo *e = &number_memo[nth % VALUE_MEMO];
 	if (e->len == g_len && _mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
 		*mant = e->mant;
 		*frac = e->frac;
@@ -790,11 +801,50 @@ int sc_p1_parse_time(const char *s, size_t len, struct sc_p1_time *t)
 	return SC_OK;
 }
 
+#if defined(__SSE2__)
+/* The time memo, like the value memo: for each line's place the text of its
+ * last timestamp with what sc_p1_parse_time made of it (the failure log's
+ * and the M-Bus reading's times repeat from telegram to telegram). */
+struct time_memo {
+	__m128i text;  /* the group's bytes, zeros after them */
+	size_t len;    /* the group's length, 0 for an empty entry */
+	struct sc_p1_time t;
+};
+
+static _Thread_local struct time_memo time_memo[VALUE_MEMO];
+
+/* sc_p1_parse_time through the memo, for a group of the nth line. */
+static int memo_time(const char *s, size_t len, const char *end, unsigned nth,
+		     struct sc_p1_time *t)
+{
+	__m128i text;
+	if (!group_text(s, len, end, &text))
+		return sc_p1_parse_time(s, len, t);
+	struct time_memo *e = &time_memo[nth % VALUE_MEMO];
+	if (e->len == len && _mm_movemask_epi8(_mm_cmpeq_epi8(text, e->text)) == 0xFFFF) {
+		*t = e->t;
+		return SC_OK;
+	}
+	int rc = sc_p1_parse_time(s, len, t);
+	if (rc == SC_OK) {
+		e->text = text;
+		e->len = len;
+		e->t = *t;
+	}
+	return rc;
+}
+#endif
+
 static int get_time(struct ctx *c, const struct line *ln, struct sc_span g,
 		    struct sc_p1_time *t)
 {
 	const char *s = c->raw + g.off;
-	if (sc_p1_parse_time(s, g.len, t) != SC_OK)
+#if defined(__SSE2__)
+	int rc = c->fast ? memo_time(s, g.len, c->end, ln->nth, t) : sc_p1_parse_time(s, g.len, t);
+#else
+	int rc = sc_p1_parse_time(s, g.len, t);
+#endif
+	if (rc != SC_OK)
 		return fail(c, g.off, SC_ERR_SYNTAX, "%.*s: bad timestamp '%.*s'", obis_len(ln),
 			    c->raw + ln->off, (int)g.len, s);
 	return SC_OK;
