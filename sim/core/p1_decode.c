@@ -391,12 +391,14 @@ static bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth, si
 	}
 	ln->off = pos;
 	ln->len = i - pos;
-	if (i == bang) {
+	if (i + 1 < bang && raw[i] == '\r' && raw[i + 1] == '\n') {
+		*next = i + 2; /* CR LF, as DSMR sends it: tested first */
+	} else if (i == bang) {
 		*next = bang;
 	} else if (raw[i] == '\n') {
 		*next = i + 1;
-	} else if (raw[i] == '\r' && (i + 1 == bang || raw[i + 1] == '\n')) {
-		*next = i + 1 == bang ? bang : i + 2;
+	} else if (raw[i] == '\r' && i + 1 == bang) {
+		*next = bang;
 	} else {
 		return false;
 	}
