@@ -335,7 +335,8 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 	__m128i text = obis_text(q, &paren);
 	if (paren < 0) {
 		paren = parse_obis(q, &ln->key);
-		ln->object = object_of(ln->key);
+		if (paren >= 0)
+			ln->object = object_of(ln->key);
 		return paren;
 	}
 	struct obis_memo *e = &obis_memo[nth % OBIS_MEMO];
@@ -345,12 +346,12 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 		return paren;
 	}
 	int got = parse_obis(q, &ln->key);
+	if (got < 0)
+		return got; /* ln->key not set: not an OBIS code */
 	ln->object = object_of(ln->key);
-	if (got >= 0) {
-		e->text = text;
-		e->key = ln->key;
-		e->object = ln->object;
-	}
+	e->text = text;
+	e->key = ln->key;
+	e->object = ln->object;
 	return got;
 }
 #else
@@ -358,7 +359,8 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	(void)nth;
 	int paren = parse_obis(q, &ln->key);
-	ln->object = object_of(ln->key);
+	if (paren >= 0)
+		ln->object = object_of(ln->key);
 	return paren;
 }
 #endif
