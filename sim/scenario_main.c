@@ -56,8 +56,9 @@ struct scn {
 	const void *adv_data;       /* the bytes io_meter_begin was given */
 	/* The hold on virtual time while the MQTT output is backed up (the
 	 * loop's): the client's progress and when it last moved (monotonic
-	 * s), and whether a broker that took nothing for HOLD_GIVE_UP_S was
-	 * given up on (until it takes something again). */
+	 * s; -1 while not backed up), and whether a broker that took nothing
+	 * for HOLD_GIVE_UP_S was given up on (until it takes something
+	 * again). */
 	uint64_t hold_progress;
 	double hold_moved;
 	bool hold_gave_up;
@@ -89,20 +90,22 @@ static bool mqtt_hold(void *arg)
 		return false;
 	uint64_t progress;
 	bool backed_up = sc_twin_mqtt_backed_up(x->twin, &progress);
-	double now = mono_s();
 	if (progress != x->hold_progress) {
 		if (x->hold_gave_up)
 			sc_log(SC_LOG_INFO, "scenario: the broker takes the device's MQTT output again");
 		x->hold_gave_up = false;
 		x->hold_progress = progress;
-		x->hold_moved = now;
+		x->hold_moved = -1; /* now, should it be backed up */
 	}
 	if (!backed_up) {
-		x->hold_moved = now;
+		x->hold_moved = -1;
 		return false;
 	}
 	if (x->hold_gave_up)
 		return false;
+	double now = mono_s();
+	if (x->hold_moved < 0)
+		x->hold_moved = now;
 	if (now - x->hold_moved >= HOLD_GIVE_UP_S) {
 		sc_log(SC_LOG_WARN, "scenario: the broker took none of the device's MQTT output for "
 				    "%g s of real time; virtual time goes on (publishes beyond the "
@@ -650,7 +653,7 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	int64_t epoch_ms = s->meter.start * 1000;
 	if (x.virt) {
 		sc_loop_set_virtual(x.loop, 0);
-		x.hold_moved = mono_s();
+		x.hold_moved = -1;
 		sc_loop_set_hold(x.loop, mqtt_hold, &x);
 		sc_clock_init(&clock, epoch_ms, 0, 1);
 	} else {
