@@ -54,7 +54,20 @@ struct scn {
 	struct adv_arg *adv;        /* io_meter_begin's, until io_meter_end */
 	struct sc_call *adv_call;
 	const void *adv_data;       /* the bytes io_meter_begin was given */
+	/* The hold on virtual time while the MQTT output is backed up (the
+	 * loop's): the client's progress and when it last moved (monotonic
+	 * s; -1 while not backed up), and whether a broker that took nothing
+	 * for HOLD_GIVE_UP_S was given up on (until it takes something
+	 * again). */
+	uint64_t hold_progress;
+	double hold_moved;
+	bool hold_gave_up;
 };
+
+/* A broker that takes nothing for this long (real time) while the device's
+ * output waits is stalled: virtual time goes on, and the device drops as
+ * it would at real time. */
+#define HOLD_GIVE_UP_S 5.0
 
 static double mono_s(void)
 {
@@ -64,6 +77,44 @@ static double mono_s(void)
 }
 
 /* ---- what runs in the loop ---- */
+
+/* The loop's hold on virtual time (sc_loop_set_hold): at real time a
+ * device whose broker does not keep up drops what it cannot send (the
+ * link's buffer, mqtt_link.c); in virtual time nothing but the replay's
+ * own speed would force that, so the clock waits while the MQTT output is
+ * backed up and the broker takes it. */
+static bool mqtt_hold(void *arg)
+{
+	struct scn *x = arg;
+	if (!x->twin)
+		return false;
+	uint64_t progress;
+	bool backed_up = sc_twin_mqtt_backed_up(x->twin, &progress);
+	if (progress != x->hold_progress) {
+		if (x->hold_gave_up)
+			sc_log(SC_LOG_INFO, "scenario: the broker takes the device's MQTT output again");
+		x->hold_gave_up = false;
+		x->hold_progress = progress;
+		x->hold_moved = -1; /* now, should it be backed up */
+	}
+	if (!backed_up) {
+		x->hold_moved = -1;
+		return false;
+	}
+	if (x->hold_gave_up)
+		return false;
+	double now = mono_s();
+	if (x->hold_moved < 0)
+		x->hold_moved = now;
+	if (now - x->hold_moved >= HOLD_GIVE_UP_S) {
+		sc_log(SC_LOG_WARN, "scenario: the broker took none of the device's MQTT output for "
+				    "%g s of real time; virtual time goes on (publishes beyond the "
+				    "device's buffer are dropped, as at real time)", HOLD_GIVE_UP_S);
+		x->hold_gave_up = true;
+		return false;
+	}
+	return true;
+}
 
 struct bytes_arg {
 	struct scn *x;
@@ -602,6 +653,8 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	int64_t epoch_ms = s->meter.start * 1000;
 	if (x.virt) {
 		sc_loop_set_virtual(x.loop, 0);
+		x.hold_moved = -1;
+		sc_loop_set_hold(x.loop, mqtt_hold, &x);
 		sc_clock_init(&clock, epoch_ms, 0, 1);
 	} else {
 		sc_clock_init(&clock, epoch_ms, sc_loop_now(x.loop), x.speed);

@@ -45,6 +45,8 @@ struct sc_loop {
 	bool advancing;
 	sc_timer_cb adv_done;
 	void *adv_arg;
+	bool (*hold)(void *arg);     /* sc_loop_set_hold */
+	void *hold_arg;
 	struct sc_loop_lateness late;
 	/* another thread's work, polled while spinning (sc_loop_set_idle_poll) */
 	bool (*idle_poll)(void *arg);
@@ -423,6 +425,15 @@ void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void
 	l->adv_arg = arg;
 }
 
+void sc_loop_set_hold(struct sc_loop *l, bool (*hold)(void *arg), void *arg)
+{
+	l->hold = hold;
+	l->hold_arg = arg;
+}
+
+/* Milliseconds the loop sleeps in its descriptors while an advance is held. */
+#define SC_LOOP_HOLD_WAIT_MS 5
+
 void sc_loop_stop(struct sc_loop *l)
 {
 	l->stop = true;
@@ -511,6 +522,11 @@ int sc_loop_run(struct sc_loop *l)
 	while (!l->stop) {
 		int timeout;
 		if (l->virt) {
+			if (l->advancing && l->hold && l->hold(l->hold_arg)) {
+				/* Held: the descriptors drain what holds it. */
+				dispatch(l, SC_LOOP_HOLD_WAIT_MS);
+				continue;
+			}
 			int64_t next = l->nheap > 0 ? l->t[l->heap[0]].key : INT64_MAX;
 			if (l->advancing && next <= l->vuntil) {
 				timeout = 0;

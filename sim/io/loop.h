@@ -71,6 +71,12 @@ bool sc_loop_is_virtual(const struct sc_loop *l);
  * descriptors are served between them, then time stands at until_ms and
  * done(arg) is called from the loop. */
 void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void *arg);
+/* Virtual time: while hold(arg) is true an advance under way waits, its
+ * timers not fired and done not called, with the descriptors served (the
+ * loop sleeps in them, a few milliseconds at a time): what the device
+ * cannot get rid of yet (its MQTT output backed up) holds the clock
+ * instead of being dropped. NULL: no hold. */
+void sc_loop_set_hold(struct sc_loop *l, bool (*hold)(void *arg), void *arg);
 
 /* Work another thread hands over (channel.h) without a descriptor: while
  * virtual time stands still the loop spins for a moment before it sleeps,

@@ -290,6 +290,16 @@ bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, 
 	return true;
 }
 
+bool sc_mqtt_backed_up(const struct sc_mqtt *m, uint64_t *progress)
+{
+	if (m->state != SC_MQTT_CONNECTED || !m->link) {
+		if (progress)
+			*progress = 0;
+		return false;
+	}
+	return sc_mqtt_link_backed_up(m->link, progress);
+}
+
 uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m)
 {
 	uint64_t ok, bad;

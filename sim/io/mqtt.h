@@ -86,6 +86,10 @@ const char *sc_mqtt_state_name(enum sc_mqtt_state s);
 const struct sc_mqtt_counters *sc_mqtt_counters(struct sc_mqtt *m);
 /* Publishes handed to the client whose outcome is not known yet. */
 uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m);
+/* Connected, and what was published is not all with the broker yet
+ * beyond what a publish now may add (sc_mqtt_link_backed_up); progress
+ * grows while the broker takes anything. */
+bool sc_mqtt_backed_up(const struct sc_mqtt *m, uint64_t *progress);
 /* The cause of the last failure, "" when none. */
 const char *sc_mqtt_last_error(const struct sc_mqtt *m);
 /* "mqtts://host:port (mutual TLS)" and the like, for logs and status. */

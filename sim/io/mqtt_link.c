@@ -849,6 +849,13 @@ bool sc_mqtt_link_up(const struct sc_mqtt_link *l)
 	return l && l->st == L_UP;
 }
 
+bool sc_mqtt_link_backed_up(const struct sc_mqtt_link *l, uint64_t *progress)
+{
+	if (progress)
+		*progress = l ? l->written + l->ok : 0;
+	return l && l->st == L_UP && (l->tx_len > 0 || l->nids >= PENDING_MAX / 2);
+}
+
 void sc_mqtt_link_counts(const struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed)
 {
 	*ok = l ? l->ok : 0;

@@ -58,6 +58,11 @@ void sc_mqtt_link_close(struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed);
  * acknowledged (ok); lost with the connection (failed). */
 void sc_mqtt_link_counts(const struct sc_mqtt_link *l, uint64_t *ok, uint64_t *failed);
 bool sc_mqtt_link_up(const struct sc_mqtt_link *l);
+/* Up, with bytes the socket did not take waiting in the link, or half the
+ * QoS 1 window unacknowledged: a publish now might be refused soon.
+ * *progress (when not NULL) grows with every byte written and every
+ * PUBACK, so that a caller can tell a broker that takes nothing. */
+bool sc_mqtt_link_backed_up(const struct sc_mqtt_link *l, uint64_t *progress);
 /* Publishes (qos 0 or 1); false when not up or too much is waiting to be
  * written (the broker does not keep up): the message is not sent. */
 bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void *payload,

@@ -144,6 +144,9 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
+/* The MQTT client's output is backed up (sc_mqtt_backed_up): false
+ * without a client or connection. */
+bool sc_twin_mqtt_backed_up(const struct sc_twin *t, uint64_t *progress);
 /* The MQTT client's next attempt made now rather than when its back-off
  * says (a scenario in virtual time, whose clock waits for a reconnection);
  * nothing when it is connected, connecting or held. */

@@ -239,6 +239,16 @@ uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t)
 	return sc_mqtt_in_flight(t->mqtt);
 }
 
+bool sc_twin_mqtt_backed_up(const struct sc_twin *t, uint64_t *progress)
+{
+	if (!t->mqtt) {
+		if (progress)
+			*progress = 0;
+		return false;
+	}
+	return sc_mqtt_backed_up(t->mqtt, progress);
+}
+
 int sc_twin_mqtt_state_code(const struct sc_twin *t)
 {
 	return t->mqtt ? (int)sc_mqtt_state(t->mqtt) : -1;
