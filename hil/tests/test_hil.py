@@ -426,7 +426,7 @@ class Line(Bench):
         with open(os.path.join(self.report_dir(), "report.html")) as f:
             html = f.read()
         self.assertIn("<th>written (s)</th>", html)
-        self.assertEqual(html.count("late (rig)"), tels["late"])
+        self.assertEqual(html.count("<b>late (rig)</b>"), tels["late"])
 
     def test_a_telegram_the_line_could_not_write_in_time_is_the_rigs(self):
         # 20000 bytes of noise take 1.74 s on a 115200 baud line: the
