@@ -535,50 +535,9 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 	return SC_OK;
 }
 
-#if defined(__SSE2__)
-/* A meter sends its labels in the same order in every frame: the rule of
- * the label each group of the last frame had (on this thread) is kept by
- * the group's place, with the label's text; a group whose label has the
- * text its place kept takes the rule from there. The same label gives the
- * same rule, so no result depends on it. */
-#define LABEL_MEMO 64
-
-struct label_memo {
-	__m128i text; /* the label's bytes, zeros after them */
-	int len;      /* 0: nothing kept */
-	int want_len, min_len;
-	bool horodate;
-};
-
-static _Thread_local struct label_memo label_memo[LABEL_MEMO];
-#endif
-
-/* sc_tic_label_lookup of the label b[s..e) (1 to SC_TIC_MAX_LABEL bytes),
- * through the memo where the frame holds sixteen bytes from s. */
+/* sc_tic_label_lookup of the label b[s..e) (1 to SC_TIC_MAX_LABEL bytes). */
 static int label_rule(const struct frame_ctx *c, size_t s, size_t e, bool *want_h, int *min_len)
 {
-#if defined(__SSE2__)
-	if (c->fast && s + 16 <= c->len) {
-		const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-						    14, 15);
-		int n = (int)(e - s);
-		__m128i text = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(c->buf + s)),
-					     _mm_cmplt_epi8(index, _mm_set1_epi8((char)n)));
-		struct label_memo *m = &label_memo[c->f->ngroups % LABEL_MEMO];
-		if (m->len == n && _mm_movemask_epi8(_mm_cmpeq_epi8(text, m->text)) == 0xFFFF) {
-			*want_h = m->horodate;
-			*min_len = m->min_len;
-			return m->want_len;
-		}
-		int want = sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
-		m->text = text;
-		m->len = n;
-		m->want_len = want;
-		m->horodate = *want_h;
-		m->min_len = *min_len;
-		return want;
-	}
-#endif
 	return sc_tic_label_lookup(c->buf + s, e - s, want_h, min_len);
 }
 
