@@ -355,3 +355,12 @@ def scenario_summary(out):
     if got is None:
         raise AssertionError("no summary line in:\n" + out)
     return got
+
+
+def rss_kib(pid):
+    """The resident set of process pid, in KiB (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)

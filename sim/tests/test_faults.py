@@ -32,19 +32,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import brokertest  # noqa: E402
 import simtest  # noqa: E402
-from simtest import Sim, wait_until  # noqa: E402
+from simtest import Sim, rss_kib, wait_until  # noqa: E402
 
 PW = "faults-pw-1"
 SANITIZED = os.environ.get("SC_SANITIZED") == "1"
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def read_req(tid, addr=0x8006, count=30):

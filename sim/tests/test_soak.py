@@ -68,7 +68,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import brokertest  # noqa: E402
 import simtest  # noqa: E402
-from simtest import Sim, wait_until  # noqa: E402
+from simtest import Sim, rss_kib, wait_until  # noqa: E402
 from test_http_limits import handshake  # noqa: E402
 from test_robust import noise  # noqa: E402
 
@@ -108,14 +108,6 @@ def telegram(k):
             line = "1-0:32.7.0(%05.1f*V)" % (220.0 + (k % 100) / 10.0)
         lines.append(line)
     return simtest.p1_telegram(HEADER, lines)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def open_fds(pid):
