@@ -31,7 +31,6 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import brokertest  # noqa: E402
-import simtest  # noqa: E402
 from simtest import Sim, rss_kib, wait_until  # noqa: E402
 
 PW = "faults-pw-1"
