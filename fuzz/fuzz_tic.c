@@ -1,9 +1,19 @@
 /* libFuzzer target: TIC bytes as from the 9600 baud line through the TIC
  * parser (framing, group checksums, decoding) in chunks whose size the
  * input's first byte draws; every frame found is mapped to a reading, its
- * register image built and its power_instant text written. A second parser
- * with SC_TIC_REFERENCE (byte-by-byte scans) takes the same chunks: every
- * result must be the same. */
+ * register image built and its power_instant text written. The parser runs
+ * its fast path with a history (the incremental decode against the last
+ * frame, tic.h); a second parser with SC_TIC_REFERENCE (byte-by-byte
+ * scans, no history: each frame decoded alone) takes the same chunks, and
+ * every result must be the same.
+ *
+ * History is part of the input, not of the process: both parsers and the
+ * history start empty for each input, and the input is fed three times in
+ * a row, the second time with one byte changed (its place and value drawn
+ * from the input's bytes 1 to 3). So a one-frame input gives that frame
+ * after itself, after a copy one byte off and before it, and an input of
+ * several frames each after the one before; a failure replays from the
+ * saved input alone. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct sc_tic_parser parser, ref_parser;
 static struct sc_tic_result res, ref_res;
+static struct sc_tic_history history;
 
 static void same_as_reference(size_t used, size_t ref_used)
 {
@@ -50,12 +61,10 @@ static void handle(void)
 	sc_payload_power_instant_text(&r, text, sizeof text);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static uint8_t copy[8192];
+
+static void feed(const uint8_t *data, size_t size, size_t chunk)
 {
-	size_t chunk = size ? (size_t)data[0] + 1 : 1;
-	memset(&parser, 0, sizeof parser);
-	memset(&ref_parser, 0, sizeof ref_parser);
-	ref_parser.flags = SC_TIC_REFERENCE;
 	for (size_t off = 0; off < size;) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t used = sc_tic_feed(&parser, data + off, n, &res);
@@ -65,6 +74,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += used;
 		handle();
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t chunk = size ? (size_t)data[0] + 1 : 1;
+	memset(&parser, 0, sizeof parser);
+	memset(&ref_parser, 0, sizeof ref_parser);
+	memset(&history, 0, sizeof history);
+	parser.history = &history;
+	ref_parser.flags = SC_TIC_REFERENCE;
+	feed(data, size, chunk);
+	if (size >= 4 && size <= sizeof copy) {
+		memcpy(copy, data, size);
+		copy[((size_t)data[1] << 8 | data[2]) % size] = data[3];
+		feed(copy, size, chunk);
+	}
+	feed(data, size, chunk);
 	for (;;) {
 		enum sc_tic_event ev = sc_tic_finish(&parser, &res);
 		sc_tic_finish(&ref_parser, &ref_res);

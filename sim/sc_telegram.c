@@ -407,6 +407,11 @@ static int parse_stream(struct parse_run *run, const char *path)
 			fclose(f);
 		return SC_ERR_NOMEM;
 	}
+	/* TIC frames decoded against the last one (tic.h): a new history for
+	 * each input. */
+	static struct sc_tic_history tic_history;
+	memset(&tic_history, 0, sizeof tic_history);
+	s->tic_history = &tic_history;
 	int rc = SC_OK;
 	int fd = fileno(f);
 	for (;;) {

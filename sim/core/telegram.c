@@ -176,6 +176,7 @@ static size_t step(struct sc_tg_stream *s, const void *data, size_t len, struct 
 {
 	size_t used;
 	if (s->proto == SC_PROTO_TIC) {
+		s->u.tic.parser.history = s->tic_history;
 		used = sc_tic_feed(&s->u.tic.parser, data, len, &s->u.tic.res);
 		from_tic(ev, &s->u.tic.res);
 	} else {
@@ -232,6 +233,7 @@ enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev)
 	if (s->held_pos < s->held_len && replay(s, ev))
 		return ev->kind;
 	if (s->proto == SC_PROTO_TIC) {
+		s->u.tic.parser.history = s->tic_history;
 		sc_tic_finish(&s->u.tic.parser, &s->u.tic.res);
 		from_tic(ev, &s->u.tic.res);
 	} else {

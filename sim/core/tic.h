@@ -133,8 +133,42 @@ struct sc_tic_frame {
  * same results, slower). */
 #define SC_TIC_REFERENCE 0x1u
 
+/* What a parser keeps of the last frame it checked, for the incremental
+ * decode (tic_parse.c, "incremental decode"): the frame's bytes and, for
+ * each of its good groups, where it lay and what decoding it did to the
+ * frame model. A group of the next frame that is the same bytes at the same
+ * place is taken from here instead of being checked and decoded again: the
+ * results are the same as without (test_tic_fastpath.c, fuzz_tic). Owned
+ * by the caller, who points sc_tic_parser.history at it before feeding;
+ * zeroed is empty. About 20 KB, so that parsers that decode one frame a
+ * second (the twin's devices) need not carry it. Everything is private. */
+#define SC_TIC_MEMO_BYTES 40 /* decoded values one group sets, at most */
+struct sc_tic_memo_group {
+	uint16_t lf, cr;       /* the group's LF and CR in the frame */
+	struct sc_tic_group g; /* as the frame lists it */
+	uint8_t nset;          /* fields of the frame model it sets (0 to 2) */
+	uint8_t used;          /* bytes of val in use */
+	uint16_t set_off[2];   /* their offsets in struct sc_tic_frame */
+	uint8_t set_len[2];    /* and sizes */
+	unsigned char val[SC_TIC_MEMO_BYTES]; /* and what the group set them to */
+};
+
+struct sc_tic_history {
+	size_t len;   /* bytes of the kept frame in buf; 0: none */
+	int kept;     /* which of group[] describes buf */
+	int ngroups[2];
+	struct sc_tic_memo_group group[2][SC_TIC_MAX_GROUPS];
+	uint64_t same[SC_TIC_BUF_SIZE / 64]; /* scratch: the bytes equal to buf's */
+	/* By a group's LF offset, its memo's index (checked: may be stale). */
+	uint8_t memo_at[SC_TIC_BUF_SIZE];
+	char buf[SC_TIC_BUF_SIZE];
+};
+
 struct sc_tic_parser {
 	unsigned flags;    /* SC_TIC_REFERENCE; set before feeding, kept by sc_tic_reset */
+	/* NULL, or the caller's history: frames are then decoded against the
+	 * last one (unless SC_TIC_REFERENCE). Kept by sc_tic_reset. */
+	struct sc_tic_history *history;
 	/* Everything below is private; zeroed state is valid. */
 	int state;
 	uint64_t pos;

@@ -28,6 +28,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SC_TIC_AVX2 1 /* chosen at run time (same_bytes) */
+#endif
 
 #define STX 0x02
 #define ETX 0x03
@@ -83,9 +87,11 @@ void sc_tic_reset(struct sc_tic_parser *p)
 {
 	uint64_t pos = p->pos;
 	unsigned flags = p->flags;
+	struct sc_tic_history *history = p->history;
 	memset(p, 0, offsetof(struct sc_tic_parser, buf));
 	p->pos = pos;
 	p->flags = flags;
+	p->history = history;
 }
 
 static void event(struct sc_tic_result *res, enum sc_tic_event ev, uint64_t offset,
@@ -221,6 +227,9 @@ struct frame_ctx {
 	struct sc_tic_result *res;
 	struct sc_tic_frame *f;
 	bool fast;     /* not SC_TIC_REFERENCE: see scan() */
+	/* Where the group being decoded notes the fields it sets (the
+	 * incremental decode), or NULL. */
+	struct sc_tic_memo_group *rec;
 };
 
 /* What check_group learns of a group's content in one pass. */
@@ -332,6 +341,24 @@ static bool label_is(const struct frame_ctx *c, struct sc_tic_span s, const char
 	return s.len == n && memcmp(c->buf + s.off, name, n) == 0;
 }
 
+/* The group being decoded sets the frame model's field at p, size bytes:
+ * noted for the incremental decode. A group that sets more than its memo
+ * holds is not kept (rec->used past SC_TIC_MEMO_BYTES). */
+static void sets(const struct frame_ctx *c, const void *p, size_t size)
+{
+	struct sc_tic_memo_group *m = c->rec;
+	if (!m)
+		return;
+	if (m->nset >= 2 || m->used + size > SC_TIC_MEMO_BYTES) {
+		m->used = SC_TIC_MEMO_BYTES + 1;
+		return;
+	}
+	m->set_off[m->nset] = (uint16_t)((const char *)p - (const char *)c->f);
+	m->set_len[m->nset] = (uint8_t)size;
+	m->nset++;
+	m->used = (uint8_t)(m->used + size);
+}
+
 static int num(const struct frame_ctx *c, struct sc_tic_span s, struct sc_tic_num *out)
 {
 	uint64_t v;
@@ -339,7 +366,14 @@ static int num(const struct frame_ctx *c, struct sc_tic_span s, struct sc_tic_nu
 		return SC_ERR_SYNTAX;
 	out->v = (uint32_t)v;
 	out->set = true;
+	sets(c, out, sizeof *out);
 	return SC_OK;
+}
+
+static void text(const struct frame_ctx *c, struct sc_tic_span s, struct sc_tic_span *out)
+{
+	*out = s;
+	sets(c, out, sizeof *out);
 }
 
 int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t)
@@ -383,6 +417,10 @@ int sc_tic_parse_time(const char *s, size_t len, struct sc_tic_time *t)
 struct sc_tic_stge sc_tic_decode_stge(uint32_t raw)
 {
 	struct sc_tic_stge s;
+	/* The padding too: frames are compared whole (memcmp) by the tests
+	 * that hold the fast paths to the reference, and a padding byte left
+	 * as the stack had it differed between them. */
+	memset(&s, 0, sizeof s);
 	s.raw = raw;
 	s.cutoff_state = (int)(raw >> 1 & 0x7u);
 	s.producer = raw >> 8 & 1u;
@@ -415,13 +453,15 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 				   name[3] >= '1' && name[3] <= '3';
 		if (t.season == ' ' && !mobile_peak)
 			return SC_ERR_SYNTAX;
-		if (label_is(c, l, "DATE"))
+		if (label_is(c, l, "DATE")) {
 			f->date = t;
+			sets(c, &f->date, sizeof f->date);
+		}
 	}
 	switch (name[0]) {
 	case 'A':
 		if (label_is(c, l, "ADSC"))
-			f->adsc = d;
+			text(c, d, &f->adsc);
 		return SC_OK;
 	case 'C':
 		if (label_is(c, l, "CCASN"))
@@ -453,17 +493,17 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 		return SC_OK;
 	case 'L':
 		if (label_is(c, l, "LTARF"))
-			f->ltarf = d;
+			text(c, d, &f->ltarf);
 		return SC_OK;
 	case 'M':
 		if (label_is(c, l, "MSG1"))
-			f->msg1 = d;
+			text(c, d, &f->msg1);
 		else if (label_is(c, l, "MSG2"))
-			f->msg2 = d;
+			text(c, d, &f->msg2);
 		return SC_OK;
 	case 'N':
 		if (label_is(c, l, "NGTF"))
-			f->ngtf = d;
+			text(c, d, &f->ngtf);
 		else if (label_is(c, l, "NTARF"))
 			return num(c, d, &f->ntarf);
 		else if (label_is(c, l, "NJOURF"))
@@ -477,19 +517,21 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 		if (label_is(c, l, "PCOUP"))
 			return num(c, d, &f->pcoup);
 		if (label_is(c, l, "PRM"))
-			f->prm = d;
+			text(c, d, &f->prm);
 		else if (label_is(c, l, "PJOURF+1"))
-			f->pjourf1 = d;
+			text(c, d, &f->pjourf1);
 		else if (label_is(c, l, "PPOINTE"))
-			f->ppointe = d;
+			text(c, d, &f->ppointe);
 		return SC_OK;
 	case 'R':
 		if (label_is(c, l, "RELAIS"))
 			return num(c, d, &f->relais);
 		return SC_OK;
 	case 'S':
-		if (label_is(c, l, "SINST1") || label_is(c, l, "SMAXN"))
+		if (label_is(c, l, "SINST1") || label_is(c, l, "SMAXN")) {
 			f->pilot = true;
+			sets(c, &f->pilot, sizeof f->pilot);
+		}
 		if (label_is(c, l, "SINSTS") || label_is(c, l, "SINST1"))
 			return num(c, d, &f->sinsts);
 		if (l.len == 7 && memcmp(name, "SINSTS", 6) == 0 && name[6] >= '1' && name[6] <= '3')
@@ -519,6 +561,8 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 			}
 			f->has_stge = true;
 			f->stge = sc_tic_decode_stge(v);
+			sets(c, &f->has_stge, sizeof f->has_stge);
+			sets(c, &f->stge, sizeof f->stge);
 		}
 		return SC_OK;
 	case 'U':
@@ -529,7 +573,7 @@ static int decode_group(struct frame_ctx *c, const struct sc_tic_group *g)
 		return SC_OK;
 	case 'V':
 		if (label_is(c, l, "VTIC"))
-			f->vtic = d;
+			text(c, d, &f->vtic);
 		return SC_OK;
 	}
 	return SC_OK;
@@ -638,6 +682,147 @@ static void check_group(struct frame_ctx *c, size_t lf, size_t s, size_t e)
 	f->g[f->ngroups++] = g;
 }
 
+
+/* ---- incremental decode ----
+ *
+ * A meter sends the same groups in the same order frame after frame, and
+ * most of them unchanged (TIC.md; a day of a generated three-phase meter
+ * changes about one group in ten from one frame to the next). With a
+ * history (tic.h), the frame is first compared with the last one, byte by
+ * byte (thirty-two at a time with AVX2 when the CPU has it, sixteen with
+ * SSE2, one by one otherwise), into a bit per byte: equal or not. A group
+ * whose LF, bytes and CR are all equal to a good group of the last frame at
+ * the same offset is that group: it was checked (checksum, shape, length)
+ * and decoded there, and both depend on nothing but its bytes and where
+ * they are. So its place in the frame model is taken from the memo (the
+ * group's spans and the fields its decoding set, with their values) instead
+ * of being checked, looked up and parsed again. Every other group, and
+ * everything not aligned with the last frame (a group added, removed or of
+ * another width shifts the ones after it: their bytes at their offsets no
+ * longer match), takes the full path. Errors, counts and raw bytes come
+ * out the same; test_tic_fastpath.c and fuzz_tic hold it to the
+ * reference over sequences of frames. */
+
+#if defined(SC_TIC_AVX2)
+__attribute__((target("avx2"))) static void same_bytes_avx2(const char *a, const char *b,
+								size_t n, uint64_t *w)
+{
+	for (size_t i = 0; i + 64 <= n; i += 64) {
+		__m256i x0 = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(a + i)),
+					       _mm256_loadu_si256((const __m256i *)(const void *)(b + i)));
+		__m256i x1 = _mm256_cmpeq_epi8(
+			_mm256_loadu_si256((const __m256i *)(const void *)(a + i + 32)),
+			_mm256_loadu_si256((const __m256i *)(const void *)(b + i + 32)));
+		w[i >> 6] = (uint64_t)(uint32_t)_mm256_movemask_epi8(x0) |
+			    (uint64_t)(uint32_t)_mm256_movemask_epi8(x1) << 32;
+	}
+}
+
+static bool have_avx2(void)
+{
+	static int known; /* 0 not asked yet, 1 no, 2 yes */
+	if (!known)
+		known = __builtin_cpu_supports("avx2") ? 2 : 1;
+	return known == 2;
+}
+#endif
+
+/* w: a bit per byte of a[0..n), set where it equals b's. Both buffers are
+ * SC_TIC_BUF_SIZE long: the bytes are compared sixty-four at a time up to
+ * there, the bits past n mean nothing. */
+static void same_bytes(const char *a, const char *b, size_t n, uint64_t *w)
+{
+	size_t i = 0;
+	n = (n + 63) & ~(size_t)63;
+#if defined(SC_TIC_AVX2)
+	if (have_avx2()) {
+		same_bytes_avx2(a, b, n, w);
+		return;
+	}
+#endif
+#if defined(__SSE2__)
+	for (; i + 64 <= n; i += 64) {
+		uint64_t m = 0;
+		for (int k = 0; k < 4; k++) {
+			__m128i x = _mm_cmpeq_epi8(
+				_mm_loadu_si128((const __m128i *)(const void *)(a + i + 16 * (size_t)k)),
+				_mm_loadu_si128((const __m128i *)(const void *)(b + i + 16 * (size_t)k)));
+			m |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
+		}
+		w[i >> 6] = m;
+	}
+#endif
+	for (; i < n; i++) {
+		if (!(i & 63))
+			w[i >> 6] = 0;
+		w[i >> 6] |= (uint64_t)(a[i] == b[i]) << (i & 63);
+	}
+}
+
+/* Are the bytes a..z (inclusive) all equal to the last frame's? */
+static inline bool all_same(const uint64_t *w, size_t a, size_t z)
+{
+	size_t wa = a >> 6, wz = z >> 6;
+	uint64_t ma = ~(uint64_t)0 << (a & 63), mz = ~(uint64_t)0 >> (63 - (z & 63));
+	if (wa == wz)
+		return (~w[wa] & ma & mz) == 0;
+	if (~w[wa] & ma)
+		return false;
+	for (size_t k = wa + 1; k < wz; k++)
+		if (~w[k])
+			return false;
+	return (~w[wz] & mz) == 0;
+}
+
+/* The memo of the last frame's good group whose LF is at lf, when the
+ * group is the same bytes there (as far as the shorter of the two frames
+ * goes) and ends before the frame's ETX (len its length): then the scans
+ * find its CR where they found it last time. NULL otherwise. */
+static inline const struct sc_tic_memo_group *same_group(const struct sc_tic_history *h,
+							 size_t lf, size_t len)
+{
+	unsigned k = h->memo_at[lf];
+	const struct sc_tic_memo_group *m = &h->group[h->kept][k];
+	if ((int)k >= h->ngroups[h->kept] || m->lf != lf || m->cr >= len - 1 ||
+	    m->cr >= h->len || !all_same(h->same, lf, m->cr))
+		return NULL;
+	return m;
+}
+
+/* The group of memo m into the frame model, as decoding it did. */
+static void replay_group(struct sc_tic_frame *f, const struct sc_tic_memo_group *m)
+{
+	const unsigned char *v = m->val;
+	for (int k = 0; k < m->nset; k++) {
+		char *to = (char *)f + m->set_off[k];
+		/* the sizes of the frame model's fields, each a copy of known size */
+		switch (m->set_len[k]) {
+		case sizeof(struct sc_tic_num): memcpy(to, v, sizeof(struct sc_tic_num)); break;
+		case sizeof(struct sc_tic_span): memcpy(to, v, sizeof(struct sc_tic_span)); break;
+		case sizeof(struct sc_tic_time): memcpy(to, v, sizeof(struct sc_tic_time)); break;
+		case 1: *to = (char)*v; break;
+		default: memcpy(to, v, m->set_len[k]); break;
+		}
+		v += m->set_len[k];
+	}
+	f->g[f->ngroups++] = m->g;
+}
+
+/* After check_group found the group at lf..cr good (it is the frame's last
+ * one): its memo, completed with the values of the fields it set. */
+static void keep_group(struct sc_tic_memo_group *m, const struct sc_tic_frame *f, size_t lf,
+		       size_t cr)
+{
+	m->lf = (uint16_t)lf;
+	m->cr = (uint16_t)cr;
+	m->g = f->g[f->ngroups - 1];
+	unsigned char *v = m->val;
+	for (int k = 0; k < m->nset; k++) {
+		memcpy(v, (const char *)f + m->set_off[k], m->set_len[k]);
+		v += m->set_len[k];
+	}
+}
+
 /* Labels of the historic TIC, which a Linky in historic mode sends as the
  * older meters did (Enedis-NOI-CPT_02E; TIC.md names ADCO, PAPP, ... only
  * through the corpus capture): none of them is a standard-mode label. */
@@ -712,6 +897,14 @@ static void meter_kind(struct sc_tic_frame *f, const char *b)
 	f->three_phase = tri;
 }
 
+static void historic_frame(struct sc_tic_result *res)
+{
+	res->event = SC_TIC_UNSUPPORTED;
+	snprintf(res->detail, sizeof res->detail,
+		 "unsupported mode: historic (SP separators, 1200 baud); the device "
+		 "reads standard mode only");
+}
+
 static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_result *res)
 {
 	const char *b = p->buf;
@@ -721,15 +914,23 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 	res->raw = b;
 	res->raw_len = len;
 	bool fast = !(p->flags & SC_TIC_REFERENCE);
-	if (looks_historic(b, len, fast)) {
-		res->event = SC_TIC_UNSUPPORTED;
-		snprintf(res->detail, sizeof res->detail,
-			 "unsupported mode: historic (SP separators, 1200 baud); the device "
-			 "reads standard mode only");
+	struct sc_tic_history *h = fast ? p->history : NULL;
+	struct sc_tic_memo_group *fresh = NULL;
+	int nfresh = 0;
+	if (h) {
+		same_bytes(b, h->buf, len < h->len ? len : h->len, h->same);
+		fresh = h->group[!h->kept];
+	}
+	/* The reference asks first; the fast path only of a frame with bad
+	 * groups (below): a frame whose every group is good has no historic
+	 * group (each has its HTs), and the two split a frame into the same
+	 * groups then. */
+	if (!fast && looks_historic(b, len, fast)) {
+		historic_frame(res);
 		return;
 	}
 	memset(&res->frame, 0, sizeof res->frame);
-	struct frame_ctx c = {b, len, p->start, res, &res->frame, fast};
+	struct frame_ctx c = {b, len, p->start, res, &res->frame, fast, NULL};
 	if ((unsigned char)b[0] & BIT7) /* the STX itself (see ST_STX7) */
 		group_error(&c, SC_TIC_GE_BIT7, 0, b, 0);
 	size_t i = 1;
@@ -756,6 +957,17 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 			i = next;
 			continue;
 		}
+		if (h) {
+			/* The same group as in the last frame: as it was. */
+			const struct sc_tic_memo_group *m = same_group(h, i, len);
+			if (m && res->frame.ngroups < SC_TIC_MAX_GROUPS) {
+				replay_group(&res->frame, m);
+				h->memo_at[i] = (uint8_t)nfresh;
+				fresh[nfresh++] = *m;
+				i = (size_t)m->cr + 1;
+				continue;
+			}
+		}
 		/* A group: LF .. CR, and no LF inside it. */
 		size_t s = i + 1, k = scan(b, s, len - 1, SCAN_CR_LF, fast);
 		if (k >= len - 1 || seven(b[k]) == '\n') {
@@ -764,8 +976,32 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 			i = k;
 			continue;
 		}
+		int before = res->frame.ngroups;
+		c.rec = h && nfresh < SC_TIC_MAX_GROUPS ? &fresh[nfresh] : NULL;
+		if (c.rec) {
+			c.rec->nset = 0;
+			c.rec->used = 0;
+		}
 		check_group(&c, i, s, k);
+		if (c.rec && res->frame.ngroups > before && c.rec->used <= SC_TIC_MEMO_BYTES) {
+			h->memo_at[i] = (uint8_t)nfresh;
+			keep_group(&fresh[nfresh++], &res->frame, i, k);
+		}
 		i = k + 1;
+	}
+	if (h) { /* this frame is the last one for the next */
+		memcpy(h->buf, b, len);
+		h->len = len;
+		h->kept = !h->kept;
+		h->ngroups[h->kept] = nfresh;
+	}
+	if (fast && res->nerrors > 0 && looks_historic(b, len, fast)) {
+		/* As if asked first: no group errors. */
+		event(res, SC_TIC_FRAME, p->start, end - p->start);
+		res->raw = b;
+		res->raw_len = len;
+		historic_frame(res);
+		return;
 	}
 	if (res->nerrors > 0) {
 		res->event = SC_TIC_BAD_GROUPS;

@@ -1,10 +1,14 @@
-/* The TIC parser's sixteen-bytes-at-a-time scans (frame end, group end,
- * the group's checksum, bit 7, control bytes and separators) against its
- * byte-by-byte reference (SC_TIC_REFERENCE): two parsers fed the same
- * chunks give the same events, offsets, details, group errors and decoded
- * frames, on every field and generated capture, fed whole and in pieces,
- * and on many damaged copies of them. fuzz_tic does the same on fuzzed
- * input. */
+/* The TIC parser's fast path against its byte-by-byte reference
+ * (SC_TIC_REFERENCE): the sixteen-bytes-at-a-time scans (frame end, group
+ * end, the group's checksum, bit 7, control bytes and separators) and the
+ * incremental decode against the last frame (a history, tic.h). Two parsers
+ * fed the same chunks give the same events, offsets, details, group errors
+ * and decoded frames, on every field and generated capture, fed whole and
+ * in pieces, on many damaged copies of them, and on sequences of frames
+ * that differ from the one before as meters' and damaged lines' do (a group
+ * added or removed, a label changed in place, a value of another width, a
+ * damaged or historic frame between good ones). The reference decodes each
+ * frame alone. fuzz_tic does the same on fuzzed input. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -17,6 +21,7 @@
 
 static struct sc_tic_parser fast_p, ref_p;
 static struct sc_tic_result fast_r, ref_r;
+static struct sc_tic_history history;
 
 static void same_results(size_t fast_used, size_t ref_used, const char *what)
 {
@@ -54,6 +59,8 @@ static int both_ways(const char *data, size_t len, size_t chunk, const char *wha
 	int frames = 0;
 	memset(&fast_p, 0, sizeof fast_p);
 	memset(&ref_p, 0, sizeof ref_p);
+	memset(&history, 0, sizeof history);
+	fast_p.history = &history;
 	ref_p.flags = SC_TIC_REFERENCE;
 	for (size_t off = 0; off < len;) {
 		size_t n = len - off < chunk ? len - off : chunk;
@@ -165,4 +172,228 @@ Test(tic_fastpath, damaged_captures)
 		}
 		free(buf);
 	}
+}
+
+/* ---- sequences of frames ---- */
+
+#define MAXG 64
+
+/* A frame as its groups' text (label HT [horodate HT] data, without the
+ * checksum), rebuilt with right checksums unless a group is marked bad. */
+struct groups {
+	int n;
+	char g[MAXG][128];
+	bool bad[MAXG];
+};
+
+/* The groups of the first frame of data. */
+static void split_groups(struct groups *gs, const char *data, size_t len)
+{
+	memset(gs, 0, sizeof *gs);
+	const char *p = memchr(data, 0x02, len), *end = data + len;
+	cr_assert_not_null(p);
+	while (p < end && *p != 0x03) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		const char *etx = memchr(p, 0x03, (size_t)(end - p));
+		if (!lf || (etx && etx < lf))
+			break;
+		const char *cr = memchr(lf, '\r', (size_t)(end - lf));
+		cr_assert_not_null(cr);
+		/* without the HT and the checksum before the CR */
+		size_t n = (size_t)(cr - lf - 1) - 2;
+		cr_assert(n < sizeof gs->g[0] && gs->n < MAXG);
+		memcpy(gs->g[gs->n], lf + 1, n);
+		gs->g[gs->n][n] = '\0';
+		gs->n++;
+		p = cr + 1;
+	}
+	cr_assert_geq(gs->n, 20);
+}
+
+static int find_group(const struct groups *gs, const char *label)
+{
+	size_t n = strlen(label);
+	for (int i = 0; i < gs->n; i++)
+		if (strncmp(gs->g[i], label, n) == 0 && gs->g[i][n] == '\t')
+			return i;
+	cr_assert_fail("no group %s", label);
+	return -1;
+}
+
+static size_t build(const struct groups *gs, char *out)
+{
+	size_t n = 0;
+	out[n++] = 0x02;
+	for (int i = 0; i < gs->n; i++) {
+		size_t l = strlen(gs->g[i]);
+		out[n++] = '\n';
+		memcpy(out + n, gs->g[i], l);
+		n += l;
+		out[n++] = '\t';
+		/* the checksum covers the HT before it */
+		char sum = sc_tic_checksum(out + n - l - 1, l + 1);
+		out[n++] = gs->bad[i] ? (char)(sum == '!' ? '"' : '!') : sum;
+		out[n++] = '\r';
+	}
+	out[n++] = 0x03;
+	return n;
+}
+
+static void set_group(struct groups *gs, int i, const char *text)
+{
+	cr_assert(strlen(text) < sizeof gs->g[0]);
+	strcpy(gs->g[i], text);
+}
+
+static void insert_group(struct groups *gs, int at, const char *text)
+{
+	cr_assert(gs->n < MAXG);
+	memmove(&gs->g[at + 1], &gs->g[at], (size_t)(gs->n - at) * sizeof gs->g[0]);
+	memmove(&gs->bad[at + 1], &gs->bad[at], (size_t)(gs->n - at) * sizeof gs->bad[0]);
+	gs->n++;
+	gs->bad[at] = false;
+	set_group(gs, at, text);
+}
+
+static void remove_group(struct groups *gs, int at)
+{
+	memmove(&gs->g[at], &gs->g[at + 1], (size_t)(gs->n - at - 1) * sizeof gs->g[0]);
+	memmove(&gs->bad[at], &gs->bad[at + 1], (size_t)(gs->n - at - 1) * sizeof gs->bad[0]);
+	gs->n--;
+}
+
+#define NVAR 16
+static char variant[NVAR][4096];
+static size_t variant_len[NVAR];
+static const char *variant_name[NVAR];
+static int nvariants;
+
+static void add_variant(const char *name, const struct groups *gs)
+{
+	cr_assert(nvariants < NVAR);
+	variant_len[nvariants] = build(gs, variant[nvariants]);
+	variant_name[nvariants++] = name;
+}
+
+static const struct capture *capture_named(const char *name)
+{
+	for (int i = 0; i < ncaps; i++)
+		if (strcmp(caps[i].name, name) == 0)
+			return &caps[i];
+	cr_assert_fail("no capture %s", name);
+	return NULL;
+}
+
+/* Frames of one meter, each a small change from the first. */
+static void make_variants(void)
+{
+	const struct capture *c = capture_named("standard-mono-consumer-base.tic");
+	struct groups base, g;
+	split_groups(&base, c->data, c->len);
+	nvariants = 0;
+	add_variant("the field frame", &base);
+	g = base;
+	set_group(&g, find_group(&g, "SINSTS"), "SINSTS\t00999");
+	set_group(&g, find_group(&g, "DATE"), "DATE\tH251206064641\t");
+	add_variant("two values changed in place", &g);
+	g = base;
+	remove_group(&g, find_group(&g, "EASF05"));
+	add_variant("a group removed", &g);
+	g = base;
+	insert_group(&g, find_group(&g, "EAST") + 1, "EAIT\t000001234");
+	add_variant("a group added", &g);
+	g = base;
+	set_group(&g, find_group(&g, "EASF02"), "EASD02\t000000042");
+	add_variant("a label changed in place (known)", &g);
+	g = base;
+	set_group(&g, find_group(&g, "EASF03"), "XASF03\t000000000");
+	add_variant("a label changed in place (unknown)", &g);
+	g = base;
+	set_group(&g, find_group(&g, "NGTF"), "NGTF\tbase");
+	add_variant("a text value of another width", &g);
+	g = base;
+	set_group(&g, find_group(&g, "SINSTS"), "SINSTS\t0373");
+	add_variant("a number of another width (bad length)", &g);
+	g = base;
+	g.bad[find_group(&g, "IRMS1")] = true;
+	add_variant("a damaged checksum", &g);
+	g = base;
+	set_group(&g, find_group(&g, "STGE"), "STGE\t013A4301");
+	set_group(&g, find_group(&g, "SINSTS"), "SINST1\t00373");
+	add_variant("STGE changed, a pilot's SINST1", &g);
+	g = base;
+	set_group(&g, find_group(&g, "URMS1"), "URMS1\t2x1");
+	add_variant("a value that is no number", &g);
+	/* A byte with bit 7 set in a group that was good: the group's bytes
+	 * differ, its neighbours' do not. */
+	memcpy(variant[nvariants], variant[0], variant_len[0]);
+	variant_len[nvariants] = variant_len[0];
+	char *at = variant[nvariants];
+	while (at < variant[nvariants] + variant_len[0] - 4 && memcmp(at, "PREF", 4) != 0)
+		at++;
+	cr_assert(memcmp(at, "PREF", 4) == 0);
+	at[1] = (char)(at[1] | 0x80);
+	variant_name[nvariants++] = "a parity error";
+	const struct capture *h = capture_named("historic-mono-base.tic");
+	cr_assert(h->len < sizeof variant[0]);
+	memcpy(variant[nvariants], h->data, h->len);
+	variant_len[nvariants] = h->len;
+	variant_name[nvariants++] = "a historic frame";
+}
+
+static char stream[16 * 4096];
+
+Test(tic_fastpath, sequences_of_frames)
+{
+	make_variants();
+	/* Every variant before and after every other (a, b, a), whole and in
+	 * small pieces: each frame is decoded against the one before. */
+	int frames = 0;
+	for (int a = 0; a < nvariants; a++) {
+		for (int b = 0; b < nvariants; b++) {
+			size_t n = 0;
+			int order[3] = {a, b, a};
+			for (int k = 0; k < 3; k++) {
+				memcpy(stream + n, variant[order[k]], variant_len[order[k]]);
+				n += variant_len[order[k]];
+			}
+			char what[300];
+			snprintf(what, sizeof what, "%s, then %s, then the first again",
+				 variant_name[a], variant_name[b]);
+			frames += both_ways(stream, n, 65536, what);
+			both_ways(stream, n, 7, what);
+		}
+	}
+	/* Fifteen good variants of each pair, the rest bad or historic. */
+	cr_assert_geq(frames, 100, "only %d frames", frames);
+	/* A damaged frame between good ones, runs of the same frame, and all
+	 * in a row, in several orders. */
+	uint32_t s = 7;
+	for (int round = 0; round < 200; round++) {
+		size_t n = 0;
+		char what[64];
+		for (int k = 0; k < 14; k++) {
+			int v = (int)(rnd(&s) % (uint32_t)nvariants);
+			if (rnd(&s) % 3 == 0)
+				v = 0;
+			memcpy(stream + n, variant[v], variant_len[v]);
+			n += variant_len[v];
+		}
+		snprintf(what, sizeof what, "mixed sequence %d", round);
+		both_ways(stream, n, 1 + rnd(&s) % 2000, what);
+	}
+}
+
+Test(tic_fastpath, captures_twice)
+{
+	/* Each capture twice in a row: its last frame before its first, and
+	 * every frame after its own copy when the capture has one. */
+	int frames = 0;
+	for (int i = 0; i < ncaps; i++) {
+		size_t n = caps[i].len < sizeof stream / 2 ? caps[i].len : sizeof stream / 2;
+		memcpy(stream, caps[i].data, n);
+		memcpy(stream + n, caps[i].data, n);
+		frames += both_ways(stream, 2 * n, 4096, caps[i].name);
+	}
+	cr_assert_geq(frames, 20);
 }
