@@ -37,7 +37,20 @@ section "TIC parser"
 build-release/bench/bench_tic --json "$out/tic.json" "${mb[@]}"
 section "sc-telegram check beside sha256sum of the same 100 MB file: P1, TIC"
 "$py" bench/bench_check.py --json "$out/check.json" "${check[@]}"
-"$py" bench/bench_check.py --json "$out/check-tic.json" "${check[@]}" \
+# TIC: a day of a three-phase Tempo meter (sc-telegram gen, 86,400 frames,
+# 105 MB), whose values move as a meter's do; the field frame repeated is
+# kept beside it, labelled as such (it flatters a decoder that remembers the
+# last frame). How much changes from frame to frame, in it and in the field
+# recordings: tic-changes.json.
+tic_day=$(mktemp -d)
+trap 'rm -rf "$tic_day"' EXIT
+build-release/sim/sc-telegram gen --protocol tic --phases 3 --calendar tempo --count 86400 \
+	--start 1765000000 --seed 1 >"$tic_day/day.tic"
+"$py" bench/tic_changes.py --json "$out/tic-changes.json" "$tic_day/day.tic" \
+	"$corpus/tic/standard-tri-consumer-tempo-8-frames-damaged.tic" \
+	"$corpus/tic/standard-mono-producer-9-frames-with-corruption.log"
+"$py" bench/bench_check.py --json "$out/check-tic.json" "${check[@]}" "$tic_day/day.tic"
+"$py" bench/bench_check.py --json "$out/check-tic-one-frame.json" "${check[@]}" \
 	"$corpus/tic/standard-mono-consumer-base.tic"
 section "Parser peers: ndokter/dsmr_parser, Python, sha256sum"
 "$py" bench/peers.py --json "$out/peers.json" "${peers_mb[@]}" \

@@ -140,7 +140,7 @@ struct sc_tic_frame {
  * place is taken from here instead of being checked and decoded again: the
  * results are the same as without (test_tic_fastpath.c, fuzz_tic). Owned
  * by the caller, who points sc_tic_parser.history at it before feeding;
- * zeroed is empty. About 20 KB, so that parsers that decode one frame a
+ * zeroed is empty. About 14 KB, so that parsers that decode one frame a
  * second (the twin's devices) need not carry it. Everything is private. */
 #define SC_TIC_MEMO_BYTES 40 /* decoded values one group sets, at most */
 struct sc_tic_memo_group {
@@ -155,9 +155,8 @@ struct sc_tic_memo_group {
 
 struct sc_tic_history {
 	size_t len;   /* bytes of the kept frame in buf; 0: none */
-	int kept;     /* which of group[] describes buf */
-	int ngroups[2];
-	struct sc_tic_memo_group group[2][SC_TIC_MAX_GROUPS];
+	int ngroups;  /* memos of its good groups in group[], in the order of their LFs */
+	struct sc_tic_memo_group group[SC_TIC_MAX_GROUPS];
 	uint64_t same[SC_TIC_BUF_SIZE / 64]; /* scratch: the bytes equal to buf's */
 	/* By a group's LF offset, its memo's index (checked: may be stale). */
 	uint8_t memo_at[SC_TIC_BUF_SIZE];

@@ -782,11 +782,23 @@ static inline const struct sc_tic_memo_group *same_group(const struct sc_tic_his
 							 size_t lf, size_t len)
 {
 	unsigned k = h->memo_at[lf];
-	const struct sc_tic_memo_group *m = &h->group[h->kept][k];
-	if ((int)k >= h->ngroups[h->kept] || m->lf != lf || m->cr >= len - 1 ||
-	    m->cr >= h->len || !all_same(h->same, lf, m->cr))
+	const struct sc_tic_memo_group *m = &h->group[k];
+	if ((int)k >= h->ngroups || m->lf != lf || m->cr >= len - 1 || !all_same(h->same, lf, m->cr))
 		return NULL;
 	return m;
+}
+
+/* The memos of the frame being decoded replace the last frame's in place:
+ * the n-th good group's memo goes where the last frame's n-th was. Only
+ * while that one is behind the group being decoded (at its LF lf, or
+ * before it): a memo still ahead may yet be asked for. When a group was
+ * added, the rest of the frame keeps no memos (the next frame decodes
+ * those groups in full once). Returns the slot, or NULL. */
+static struct sc_tic_memo_group *memo_slot(struct sc_tic_history *h, int n, size_t lf)
+{
+	if (n >= SC_TIC_MAX_GROUPS)
+		return NULL;
+	return n >= h->ngroups || h->group[n].lf <= lf ? &h->group[n] : NULL;
 }
 
 /* The group of memo m into the frame model, as decoding it did. */
@@ -915,12 +927,10 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 	res->raw_len = len;
 	bool fast = !(p->flags & SC_TIC_REFERENCE);
 	struct sc_tic_history *h = fast ? p->history : NULL;
-	struct sc_tic_memo_group *fresh = NULL;
-	int nfresh = 0;
-	if (h) {
+	int nfresh = 0;   /* memos of this frame's good groups */
+	bool keep = true; /* and more may be kept (memo_slot) */
+	if (h)
 		same_bytes(b, h->buf, len < h->len ? len : h->len, h->same);
-		fresh = h->group[!h->kept];
-	}
 	/* The reference asks first; the fast path only of a frame with bad
 	 * groups (below): a frame whose every group is good has no historic
 	 * group (each has its HTs), and the two split a frame into the same
@@ -961,10 +971,25 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 			/* The same group as in the last frame: as it was. */
 			const struct sc_tic_memo_group *m = same_group(h, i, len);
 			if (m && res->frame.ngroups < SC_TIC_MAX_GROUPS) {
-				replay_group(&res->frame, m);
-				h->memo_at[i] = (uint8_t)nfresh;
-				fresh[nfresh++] = *m;
-				i = (size_t)m->cr + 1;
+				/* This group and the run of those after it that are
+				 * the last frame's next ones, unchanged. */
+				const struct sc_tic_memo_group *last = h->group + h->ngroups;
+				do {
+					replay_group(&res->frame, m);
+					struct sc_tic_memo_group *to =
+						keep ? memo_slot(h, nfresh, i) : NULL;
+					if (to) {
+						if (to != m)
+							*to = *m;
+						h->memo_at[i] = (uint8_t)nfresh++;
+					} else {
+						keep = false;
+					}
+					i = (size_t)m->cr + 1;
+					m++;
+				} while (m < last && m->lf == i && m->cr < len - 1 &&
+					 res->frame.ngroups < SC_TIC_MAX_GROUPS &&
+					 all_same(h->same, i, m->cr));
 				continue;
 			}
 		}
@@ -977,23 +1002,27 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 			continue;
 		}
 		int before = res->frame.ngroups;
-		c.rec = h && nfresh < SC_TIC_MAX_GROUPS ? &fresh[nfresh] : NULL;
+		c.rec = h && keep ? memo_slot(h, nfresh, i) : NULL;
 		if (c.rec) {
 			c.rec->nset = 0;
 			c.rec->used = 0;
 		}
 		check_group(&c, i, s, k);
-		if (c.rec && res->frame.ngroups > before && c.rec->used <= SC_TIC_MEMO_BYTES) {
-			h->memo_at[i] = (uint8_t)nfresh;
-			keep_group(&fresh[nfresh++], &res->frame, i, k);
+		if (res->frame.ngroups > before && h) {
+			if (c.rec && c.rec->used <= SC_TIC_MEMO_BYTES) {
+				h->memo_at[i] = (uint8_t)nfresh;
+				keep_group(c.rec, &res->frame, i, k);
+				nfresh++;
+			} else {
+				keep = false;
+			}
 		}
 		i = k + 1;
 	}
 	if (h) { /* this frame is the last one for the next */
 		memcpy(h->buf, b, len);
 		h->len = len;
-		h->kept = !h->kept;
-		h->ngroups[h->kept] = nfresh;
+		h->ngroups = nfresh;
 	}
 	if (fast && res->nerrors > 0 && looks_historic(b, len, fast)) {
 		/* As if asked first: no group errors. */
