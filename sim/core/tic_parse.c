@@ -976,8 +976,11 @@ static void process_frame(struct sc_tic_parser *p, uint64_t end, struct sc_tic_r
 				const struct sc_tic_memo_group *last = h->group + h->ngroups;
 				do {
 					replay_group(&res->frame, m);
+					/* Most often the memo stays in its slot. */
 					struct sc_tic_memo_group *to =
-						keep ? memo_slot(h, nfresh, i) : NULL;
+						!keep ? NULL
+						: m == h->group + nfresh ? h->group + nfresh
+									 : memo_slot(h, nfresh, i);
 					if (to) {
 						if (to != m)
 							*to = *m;
