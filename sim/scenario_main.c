@@ -687,6 +687,12 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 	sc_loop_run(x.loop);
 	pthread_join(th, NULL);
 	code = x.result;
+	if (broker_url) {
+		/* Where the device's publishes went, each way of dropping one counted. */
+		char line[256];
+		sc_twin_mqtt_summary(x.twin, line, sizeof line);
+		sc_log(SC_LOG_INFO, "scenario: the device's %s", line);
+	}
 	if (o->results) {
 		/* The run for a report writer (sc-hil's formats). */
 		o->results(o->results_arg, s, &x.run, x.wall_s);

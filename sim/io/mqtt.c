@@ -26,6 +26,9 @@ struct sc_mqtt {
 	int backoff_ms;
 	struct sc_mqtt_counters c;
 	uint64_t handed;               /* publishes the links took */
+	/* For the logs: drops while disconnected not yet reported, and the
+	 * refusals of the connection up since it last took a publish. */
+	uint64_t dropped_unsaid, refused_run;
 	char last_error[320];
 	char refused[160];             /* the network refuses the broker: why */
 };
@@ -71,17 +74,30 @@ static void failed(struct sc_mqtt *m, const char *why)
 
 static void handle(struct sc_mqtt *m, enum ev_kind kind, const char *text);
 
-static void close_link(struct sc_mqtt *m)
+/* Closes the connection; returns how many publishes it had taken that
+ * went with it (not written whole, or not acknowledged). */
+static uint64_t close_link(struct sc_mqtt *m)
 {
+	uint64_t before = m->link_failed;
 	sc_mqtt_link_close(m->link, &m->link_ok, &m->link_failed);
 	m->link = NULL;
+	return m->link_failed - before;
+}
+
+/* Publishes lost with a connection, said (they are counted in lost). */
+static void say_lost(struct sc_mqtt *m, uint64_t lost)
+{
+	if (lost)
+		sc_log(SC_LOG_WARN, "mqtt: %s: %llu publish%s lost with the connection", m->desc,
+		       (unsigned long long)lost, lost == 1 ? "" : "es");
 }
 
 /* Ends a connection on purpose. */
 static void disconnect(struct sc_mqtt *m)
 {
-	close_link(m);
+	uint64_t lost = close_link(m);
 	handle(m, EV_DISCONNECTED, "");
+	say_lost(m, lost);
 }
 
 static void on_link_up(void *arg)
@@ -92,8 +108,9 @@ static void on_link_up(void *arg)
 static void on_link_down(void *arg, bool was_up, const char *why)
 {
 	struct sc_mqtt *m = arg;
-	close_link(m);
+	uint64_t lost = close_link(m);
 	handle(m, was_up ? EV_LOST : EV_CONNECT_FAILED, why);
+	say_lost(m, lost);
 }
 
 static int64_t device_now(const struct sc_mqtt *m)
@@ -173,7 +190,16 @@ static void handle(struct sc_mqtt *m, enum ev_kind kind, const char *text)
 		m->c.event_connect++;
 		m->backoff_ms = m->o.reconnect_min_ms;
 		m->last_error[0] = '\0';
-		sc_log(SC_LOG_INFO, "mqtt: connected to %s as %s", m->desc, m->client_id);
+		if (m->dropped_unsaid || m->refused_run)
+			sc_log(SC_LOG_INFO,
+			       "mqtt: connected to %s as %s (%llu publishes dropped while not "
+			       "connected, %llu refused by the connection before)",
+			       m->desc, m->client_id, (unsigned long long)m->dropped_unsaid,
+			       (unsigned long long)m->refused_run);
+		else
+			sc_log(SC_LOG_INFO, "mqtt: connected to %s as %s", m->desc, m->client_id);
+		m->dropped_unsaid = 0;
+		m->refused_run = 0;
 		if (m->o.on_state)
 			m->o.on_state(m->o.on_state_arg, true);
 		break;
@@ -253,7 +279,7 @@ void sc_mqtt_stop(struct sc_mqtt *m)
 	m->stopping = true;
 	sc_loop_cancel_timer(m->loop, m->retry_timer);
 	if (m->link)
-		close_link(m);
+		say_lost(m, close_link(m));
 	free(m->client_id);
 	free(m->username);
 	free(m->password);
@@ -276,15 +302,32 @@ static void sync_counters(struct sc_mqtt *m)
 	uint64_t ok, bad;
 	link_counts(m, &ok, &bad);
 	m->c.send_pass = ok;
-	m->c.send_fail = bad + m->c.dropped;
+	m->c.lost = bad;
+	m->c.send_fail = bad + m->c.dropped + m->c.refused;
 }
 
 bool sc_mqtt_publish(struct sc_mqtt *m, const char *topic, const void *payload, size_t len)
 {
-	if (m->state != SC_MQTT_CONNECTED || !m->link ||
-	    !sc_mqtt_link_publish(m->link, topic, payload, len, m->o.qos, m->o.retain)) {
+	if (m->state != SC_MQTT_CONNECTED || !m->link) {
+		/* Said when the next connection is made (the loss of this one
+		 * was said already). */
 		m->c.dropped++;
+		m->dropped_unsaid++;
 		return false;
+	}
+	if (!sc_mqtt_link_publish(m->link, topic, payload, len, m->o.qos, m->o.retain)) {
+		m->c.refused++;
+		if (m->refused_run++ == 0)
+			sc_log(SC_LOG_WARN,
+			       "mqtt: %s does not keep up: publishes are dropped while 32 messages "
+			       "or 256 KiB wait to be written or acknowledged",
+			       m->desc);
+		return false;
+	}
+	if (m->refused_run) {
+		sc_log(SC_LOG_INFO, "mqtt: %s takes publishes again; %llu dropped meanwhile", m->desc,
+		       (unsigned long long)m->refused_run);
+		m->refused_run = 0;
 	}
 	m->handed++;
 	return true;
@@ -321,8 +364,8 @@ void sc_mqtt_hold(struct sc_mqtt *m, bool hold)
 			if (m->o.on_state)
 				m->o.on_state(m->o.on_state_arg, false);
 		} else if (m->state == SC_MQTT_CONNECTING && m->link) {
-			/* The attempt under way ends now. */
-			close_link(m);
+			/* The attempt under way ends now (nothing published on it). */
+			(void)close_link(m);
 		}
 		m->state = SC_MQTT_HELD;
 		sc_log(SC_LOG_INFO, "mqtt: held down");
@@ -352,10 +395,11 @@ void sc_mqtt_refuse(struct sc_mqtt *m, const char *why)
 		sc_log(SC_LOG_INFO, "mqtt: the network refuses %s", m->desc);
 	if (m->state == SC_MQTT_CONNECTED) {
 		/* The connection breaks: lost, as a broker gone away. */
-		close_link(m);
+		uint64_t lost = close_link(m);
 		handle(m, EV_LOST, why);
+		say_lost(m, lost);
 	} else if (m->state == SC_MQTT_CONNECTING && m->link) {
-		close_link(m);
+		(void)close_link(m);
 		handle(m, EV_CONNECT_FAILED, why);
 	}
 }

@@ -50,12 +50,24 @@ enum sc_mqtt_state {
 	SC_MQTT_HELD,         /* held down on purpose (broker cut by a test) */
 };
 
+/* Every publish ends in send_pass or in one of the three ways of
+ * send_fail (or is still in flight, sc_mqtt_in_flight). Each way is
+ * logged too: a connection lost says how many went with it, the next
+ * connection how many were dropped while there was none, and a connection
+ * that refuses publishes gets a warning when it starts and a line with
+ * the count when it takes them again. */
 struct sc_mqtt_counters {
 	uint64_t event_connect; /* connections made */
 	uint64_t event_errors;  /* attempts that failed, connections lost */
-	uint64_t send_pass;     /* publishes the client handed to the broker */
-	uint64_t send_fail;     /* publishes dropped (not connected) or refused */
+	uint64_t send_pass;     /* publishes the client handed to the broker: QoS 0
+	                         * written whole to the socket, QoS 1 acknowledged */
+	uint64_t send_fail;     /* dropped + refused + lost */
 	uint64_t dropped;       /* of send_fail: dropped while not connected */
+	uint64_t refused;       /* of send_fail: refused by the connection up (32
+	                         * messages or 256 KiB waiting: the broker does not
+	                         * keep up; or the socket broke as it was written) */
+	uint64_t lost;          /* of send_fail: taken by a connection, lost with it
+	                         * (not written whole, or no PUBACK, when it ended) */
 };
 
 struct sc_mqtt;

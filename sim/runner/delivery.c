@@ -537,6 +537,23 @@ static size_t waiting(struct sc_delivery *d)
 	return n.lost;
 }
 
+/* One more part of a result's note, after a "; " when it has one. */
+__attribute__((format(printf, 3, 4))) static void note_add(char *note, size_t cap,
+							    const char *f, ...)
+{
+	size_t used = strlen(note);
+	if (used && used + 2 < cap) {
+		memcpy(note + used, "; ", 3);
+		used += 2;
+	}
+	if (used + 1 >= cap)
+		return;
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(note + used, cap - used, f, ap);
+	va_end(ap);
+}
+
 void sc_delivery_result(struct sc_runner *c)
 {
 	struct sc_delivery *d = &c->dl;
@@ -577,22 +594,30 @@ void sc_delivery_result(struct sc_runner *c)
 		  n.due, n.due == 1 ? "" : "s");
 	sc_delivery_text(d, &n, x->actual, sizeof x->actual);
 	char note[512] = "";
-	size_t used = 0;
+	/* What the bench itself missed comes first: the lost telegrams may
+	 * be its own. */
+	struct sc_dut_mqtt_stats bs;
+	sc_dut_mqtt_stats(c->dut, &bs);
+	if (bs.dropped || bs.lost_connections)
+		note_add(note, sizeof note,
+			 "the bench's subscriber dropped %llu message%s (no memory) and lost its "
+			 "connection %llu time%s",
+			 (unsigned long long)bs.dropped, bs.dropped == 1 ? "" : "s",
+			 (unsigned long long)bs.lost_connections, bs.lost_connections == 1 ? "" : "s");
 	if (n.unsure && n.offline)
-		used += (size_t)sc_rn_fmt(note, sizeof note,
-					  "%zu not judged (%zu sent as the meter line came back, %zu "
-					  "while the device could not publish)",
-					  n.unsure + n.offline, n.unsure, n.offline);
+		note_add(note, sizeof note,
+			 "%zu not judged (%zu sent as the meter line came back, %zu while the device "
+			 "could not publish)",
+			 n.unsure + n.offline, n.unsure, n.offline);
 	else if (n.unsure)
-		used += (size_t)sc_rn_fmt(note, sizeof note,
-					  "%zu not judged (sent as the meter line came back)", n.unsure);
+		note_add(note, sizeof note, "%zu not judged (sent as the meter line came back)",
+			 n.unsure);
 	else if (n.offline)
-		used += (size_t)sc_rn_fmt(note, sizeof note,
-					  "%zu not judged (sent while the device could not publish)",
-					  n.offline);
-	if (n.unexpected && used < sizeof note)
-		sc_rn_fmt(note + used, sizeof note - used, "%sunexpected: matching no telegram, the "
-			  "first %s", used ? "; " : "", d->unexpected_first);
+		note_add(note, sizeof note, "%zu not judged (sent while the device could not publish)",
+			 n.offline);
+	if (n.unexpected)
+		note_add(note, sizeof note, "unexpected: matching no telegram, the first %s",
+			 d->unexpected_first);
 	sc_text_fit(x->note, sizeof x->note, note);
 	x->pass = n.lost == 0 && n.duplicated == 0 && n.out_of_order == 0;
 	sc_results_report(run, c->log, x);

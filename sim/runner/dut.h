@@ -85,4 +85,15 @@ void sc_dut_mqtt_serial(struct sc_dut *d, char *out, size_t cap, char *other, si
 /* Waits up to ms (real time) for a message to arrive; true if one did. */
 bool sc_dut_mqtt_wait(struct sc_dut *d, int ms);
 
+/* What the subscriber saw, since it started: messages that arrived on the
+ * device's topics (another device's left out), those of them the bench
+ * dropped (no memory for them: never in the log), and the times its
+ * connection to the broker was lost (what was published until it was
+ * back never reached it). The queue between paho's thread and the runner
+ * has no fixed bound, so the bench drops nothing else. */
+struct sc_dut_mqtt_stats {
+	uint64_t received, dropped, lost_connections;
+};
+void sc_dut_mqtt_stats(struct sc_dut *d, struct sc_dut_mqtt_stats *st);
+
 #endif

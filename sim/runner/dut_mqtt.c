@@ -1,8 +1,13 @@
 /* The device's MQTT messages through a paho subscriber (paho's asynchronous
  * client on its own thread, the right tool for a harness): paho's thread
  * queues each message under a lock, the runner drains the queue into a log
- * stamped with its own time. The subscription is renewed when the broker
- * comes back (a broker outage restarts it). */
+ * stamped with its own time. The queue has no fixed bound: a device that
+ * sends faster than the runner drains for a while (a replay at full speed
+ * whose broker takes a backlog at once) must not lose messages in the
+ * bench. What the bench does lose, a message it finds no memory for, or
+ * those published while its connection is down, is counted
+ * (sc_dut_mqtt_stats). The subscription is renewed when the broker comes
+ * back (a broker outage restarts it). */
 #include "dut_int.h"
 
 #include <MQTTAsync.h>
@@ -21,8 +26,6 @@ struct queued {
 	double wall;              /* real time it arrived (s since 1970) */
 };
 
-#define QUEUE_CAP 4096
-
 struct sc_dut_mqtt {
 	const struct sc_dut *d;   /* its device: the broker's URL, the serial */
 	MQTTAsync mq;
@@ -30,9 +33,12 @@ struct sc_dut_mqtt {
 	char error[160];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct queued q[QUEUE_CAP];
-	int qhead, qlen;
-	uint64_t dropped;
+	/* Arrived, not drained yet (oldest first); under mu. */
+	struct queued *q;
+	size_t qlen, qcap;
+	/* Under mu: messages that arrived, those dropped for want of memory,
+	 * connections lost (see sc_dut_mqtt_stats). */
+	uint64_t received, dropped, lost;
 	/* Opened without a serial: the first device seen on the wildcard
 	 * topics is the one read; another's messages are left out (other
 	 * names the first such, ignored counts them). Under mu. */
@@ -85,8 +91,17 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		payload[msg->payloadlen] = '\0';
 	}
 	pthread_mutex_lock(&m->mu);
-	if (payload && m->qlen < QUEUE_CAP) {
-		struct queued *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
+	m->received++;
+	if (payload && m->qlen == m->qcap) {
+		size_t cap = m->qcap ? m->qcap * 2 : 1024;
+		struct queued *q = realloc(m->q, cap * sizeof *q);
+		if (q) {
+			m->q = q;
+			m->qcap = cap;
+		}
+	}
+	if (payload && m->qlen < m->qcap) {
+		struct queued *e = &m->q[m->qlen++];
 		sc_str_copy(e->metric, sizeof e->metric, metric);
 		e->payload = payload;
 		struct timespec now;
@@ -107,6 +122,9 @@ static void on_lost(void *ctx, char *cause)
 {
 	struct sc_dut_mqtt *m = ctx;
 	(void)cause;
+	pthread_mutex_lock(&m->mu);
+	m->lost++;
+	pthread_mutex_unlock(&m->mu);
 	m->subscribed = false;
 }
 
@@ -244,8 +262,9 @@ void sc_dut_mqtt_free(struct sc_dut_mqtt *m)
 		}
 		MQTTAsync_destroy(&m->mq);
 	}
-	for (int i = 0; i < m->qlen; i++)
-		free(m->q[(m->qhead + i) % QUEUE_CAP].payload);
+	for (size_t i = 0; i < m->qlen; i++)
+		free(m->q[i].payload);
+	free(m->q);
 	for (size_t i = 0; i < m->nlog; i++)
 		free(m->log[i].payload);
 	free(m->log);
@@ -259,20 +278,35 @@ void sc_dut_mqtt_drain(struct sc_dut *d, double now)
 	struct sc_dut_mqtt *m = d->mq;
 	if (!m)
 		return;
+	/* The whole queue taken at once: paho's thread goes on queueing into
+	 * a fresh one while these join the log. */
 	pthread_mutex_lock(&m->mu);
-	while (m->qlen > 0) {
-		struct queued *e = &m->q[m->qhead];
-		m->qhead = (m->qhead + 1) % QUEUE_CAP;
-		m->qlen--;
-		if (m->nlog == m->caplog) {
-			size_t cap = m->caplog ? m->caplog * 2 : 256;
-			struct sc_dut_msg *l = realloc(m->log, cap * sizeof *l);
-			if (!l) {
-				free(e->payload);
-				continue;
-			}
+	struct queued *q = m->q;
+	size_t n = m->qlen, qcap = m->qcap;
+	if (n == 0) {
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	m->q = NULL;
+	m->qlen = m->qcap = 0;
+	pthread_mutex_unlock(&m->mu);
+	if (n > m->caplog - m->nlog) {
+		size_t cap = m->caplog ? m->caplog : 256;
+		while (cap - m->nlog < n)
+			cap *= 2;
+		struct sc_dut_msg *l = realloc(m->log, cap * sizeof *l);
+		if (l) {
 			m->log = l;
 			m->caplog = cap;
+		}
+	}
+	uint64_t dropped = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct queued *e = &q[i];
+		if (m->nlog == m->caplog) {
+			free(e->payload);
+			dropped++;
+			continue;
 		}
 		struct sc_dut_msg *msg = &m->log[m->nlog++];
 		sc_str_copy(msg->metric, sizeof msg->metric, e->metric);
@@ -281,6 +315,29 @@ void sc_dut_mqtt_drain(struct sc_dut *d, double now)
 		msg->wall = e->wall;
 		msg->seq = ++m->seq;
 	}
+	/* The emptied array is the next queue, unless paho's thread has
+	 * started one meanwhile. */
+	pthread_mutex_lock(&m->mu);
+	m->dropped += dropped;
+	if (!m->q) {
+		m->q = q;
+		m->qcap = qcap;
+		q = NULL;
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(q);
+}
+
+void sc_dut_mqtt_stats(struct sc_dut *d, struct sc_dut_mqtt_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	struct sc_dut_mqtt *m = d->mq;
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	st->received = m->received;
+	st->dropped = m->dropped;
+	st->lost_connections = m->lost;
 	pthread_mutex_unlock(&m->mu);
 }
 

@@ -5,6 +5,7 @@ clock, a broker outage, and device_counters."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -322,7 +323,18 @@ class Outage(Base):
             self.assertGreaterEqual(counters["mqtt_event_errors"], 1)
             self.assertGreaterEqual(counters["mqtt_send_fail"], 1, "telegrams during the outage")
             sub2.until(lambda m: m[0].endswith("power_instant"))
+            # What was dropped while there was no connection is said when
+            # the next one is made, and again in the summary at the end.
+            again = [l for l in sim.lines if "mqtt: connected" in l][1]
+            dropped = re.search(r"\((\d+) publishes dropped while not connected, 0 refused",
+                                again)
+            self.assertIsNotNone(dropped, again)
+            self.assertGreaterEqual(int(dropped.group(1)), 1, again)
             self.assertEqual(sim.stop(), 0)
+            summary = [l for l in sim.lines if "mqtt: " in l and " sent, " in l]
+            self.assertTrue(summary, "a summary line at the end")
+            self.assertRegex(summary[-1], r"mqtt: \d+ sent, \d+ failed \((\d+) dropped while not "
+                             r"connected, 0 refused, \d+ lost with the connection\)")
 
 
 class Counters(Base):

@@ -14,6 +14,7 @@ docs/developer/decisions.md).
 """
 
 import os
+import re
 import shutil
 import socket
 import sys
@@ -236,6 +237,41 @@ class NoPuback(unittest.TestCase):
         self.assertFalse([p for p in pubs if p[0]], "no publish sent again (DUP)")
         stalls = [l for l in sim.lines if "stalled: no PUBACK" in l]
         self.assertEqual(len(stalls), 1, "one stall logged once: %s" % stalls)
+        # The unacknowledged publishes went with the connection: said and counted.
+        said = sim.wait_for(r"mqtt: .*: \d+ publish(es)? lost with the connection", timeout=5)
+        lost = int(re.search(r": (\d+) publish(es)? lost with the connection", said).group(1))
+        self.assertGreaterEqual(lost, 1, said)
+        self.assertGreaterEqual(api()["Twin"]["MQTT"]["Dropped"]["LostWithConnection"], lost)
+        self.assertIsNone(sim.proc.poll(), "sc-sim still runs")
+
+    def test_a_broker_that_does_not_keep_up_gets_publishes_refused_counted_and_said(self):
+        # Twenty telegrams a second, none acknowledged: the QoS 1 window (32)
+        # fills within two seconds and each publish beyond it is refused.
+        b = SilentAckBroker()
+        self.addCleanup(b.close)
+        state = tempfile.mkdtemp(prefix="sc-mqtt-faults-")
+        self.addCleanup(shutil.rmtree, state, True)
+        sim = Sim("--source", "gen:dsmr50", "--speed", "20", "--password", "faults-pw-1",
+                  "--state-dir", state, "--http-api-plain", "--mqtt",
+                  "tcp://127.0.0.1:%d" % b.port, "--mqtt-qos", "1", "--mqtt-keepalive", "60")
+        self.addCleanup(sim.__exit__)
+        sim.wait_for(r"mqtt: connected")
+        api = simtest_api(sim.http_port)
+        doc = wait_until(lambda: (lambda d: d if d["Twin"]["MQTT"]["Dropped"]["Refused"] >= 3
+                                  else None)(api()), timeout=30, step=0.05)
+        sim.wait_for(r"mqtt: .* does not keep up: publishes are dropped while 32 messages "
+                     r"or 256 KiB wait", timeout=5)
+        m = doc["Twin"]["MQTT"]
+        self.assertEqual(m["State"], "connected")
+        self.assertEqual(m["Sent"], 0, "nothing acknowledged")
+        self.assertEqual(m["InFlight"], 32, "the window, full")
+        self.assertEqual(m["Dropped"]["LostWithConnection"], 0)
+        # device_counters' mqtt_send_fail is the sum of the ways.
+        doc = api()
+        self.assertEqual(doc["Status"]["Counters"]["mqtt_send_fail"],
+                         sum(doc["Twin"]["MQTT"]["Dropped"].values()))
+        warned = [l for l in sim.lines if "does not keep up" in l]
+        self.assertEqual(len(warned), 1, "said once while it lasts: %s" % warned)
         self.assertIsNone(sim.proc.poll(), "sc-sim still runs")
 
 

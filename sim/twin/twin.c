@@ -493,17 +493,16 @@ void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap)
 	struct sc_diag d;
 	sc_twin_diag(t, &d);
 	const struct sc_modbus_stats *st = t->modbus ? sc_modbus_stats(t->modbus) : NULL;
+	char mqtt[256];
+	sc_twin_mqtt_summary(t, mqtt, sizeof mqtt);
 	snprintf(buf, cap,
 		 "telegrams: %llu ok, %llu failed, %llu framing; modbus: %llu requests, %llu "
-		 "exceptions, %llu connections, %llu refused; mqtt: %llu sent, %llu failed, "
-		 "%llu connects, %llu errors; http: %lu requests",
+		 "exceptions, %llu connections, %llu refused; %s; http: %lu requests",
 		 (unsigned long long)d.telegrams_pass, (unsigned long long)d.telegrams_fail,
 		 (unsigned long long)d.telegrams_frame_fail,
 		 (unsigned long long)(st ? st->requests : 0), (unsigned long long)(st ? st->exceptions : 0),
 		 (unsigned long long)(st ? st->connections : 0), (unsigned long long)(st ? st->refused : 0),
-		 (unsigned long long)d.mqtt_send_pass, (unsigned long long)d.mqtt_send_fail,
-		 (unsigned long long)d.mqtt_event_connect, (unsigned long long)d.mqtt_event_errors,
-		 (t->http ? sc_http_requests(t->http) : 0) + (t->https ? sc_http_requests(t->https) : 0));
+		 mqtt, (t->http ? sc_http_requests(t->http) : 0) + (t->https ? sc_http_requests(t->https) : 0));
 }
 
 const struct sc_api *sc_twin_api_of(const struct sc_twin *t)

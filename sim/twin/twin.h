@@ -110,6 +110,9 @@ void sc_twin_diag(struct sc_twin *t, struct sc_diag *out);
 void sc_twin_describe(struct sc_twin *t, char *buf, size_t cap);
 /* One line of totals for the log at shutdown. */
 void sc_twin_summary(struct sc_twin *t, char *buf, size_t cap);
+/* Its MQTT part: "mqtt: N sent, N failed (N dropped while not connected,
+ * N refused, N lost with the connection), N connects, N errors". */
+void sc_twin_mqtt_summary(struct sc_twin *t, char *buf, size_t cap);
 
 /* A request to the device's own HTTP surface: its API (/api/...) and page.
  * The control API is above the twin (control.h); router.h serves both. */

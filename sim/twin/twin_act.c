@@ -238,6 +238,16 @@ char *sc_twin_state_json(struct sc_twin *t)
 	add_bool(q, "BrokerCut", t->broker_cut);
 	cJSON_AddStringToObject(q, "State", sc_twin_mqtt_state(t));
 	cJSON_AddStringToObject(q, "Topic", t->mqtt ? t->topic_power : "");
+	if (t->mqtt) {
+		/* Where each publish went: sent, or which way it was dropped. */
+		const struct sc_mqtt_counters *mc = sc_mqtt_counters(t->mqtt);
+		cJSON_AddNumberToObject(q, "Sent", (double)mc->send_pass);
+		cJSON_AddNumberToObject(q, "InFlight", (double)sc_mqtt_in_flight(t->mqtt));
+		cJSON *dr = cJSON_AddObjectToObject(q, "Dropped");
+		cJSON_AddNumberToObject(dr, "NotConnected", (double)mc->dropped);
+		cJSON_AddNumberToObject(dr, "Refused", (double)mc->refused);
+		cJSON_AddNumberToObject(dr, "LostWithConnection", (double)mc->lost);
+	}
 	cJSON *mb = cJSON_AddObjectToObject(tw, "Modbus");
 	cJSON_AddNumberToObject(mb, "Port", t->modbus_port);
 	add_bool(mb, "Listening", t->modbus != NULL);

@@ -218,6 +218,20 @@ void sc_twin_start_timers(struct sc_twin *t, int64_t now)
 	}
 }
 
+void sc_twin_mqtt_summary(struct sc_twin *t, char *buf, size_t cap)
+{
+	struct sc_mqtt_counters c = {0};
+	if (t->mqtt)
+		c = *sc_mqtt_counters(t->mqtt);
+	snprintf(buf, cap,
+		 "mqtt: %llu sent, %llu failed (%llu dropped while not connected, %llu refused, "
+		 "%llu lost with the connection), %llu connects, %llu errors",
+		 (unsigned long long)c.send_pass, (unsigned long long)c.send_fail,
+		 (unsigned long long)c.dropped, (unsigned long long)c.refused,
+		 (unsigned long long)c.lost, (unsigned long long)c.event_connect,
+		 (unsigned long long)c.event_errors);
+}
+
 void sc_twin_describe_mqtt(struct sc_twin *t, char *buf, size_t cap)
 {
 	if (t->mqtt)

@@ -1,0 +1,148 @@
+/* The runner's MQTT subscriber (sim/runner/dut_mqtt.c) against a real
+ * mosquitto: a device that publishes far more than the runner drains for a
+ * while (a replay at full speed whose broker takes a backlog at once, while
+ * the runner waits on the twin) loses nothing in the bench, and what the
+ * bench does miss (a lost connection) is counted. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "dut.h"
+#include "mqtt_codec.h"
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void write_all(int s, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(s, p, n);
+		cr_assert_gt(w, 0, "write to the broker failed");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* A device's connection: CONNECT answered by a CONNACK. */
+static int device_connect(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct timeval tv = {10, 0};
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	uint8_t pkt[64];
+	struct sc_mqtt_connect c = {"T1", NULL, NULL, 60, true};
+	int n = sc_mqtt_encode_connect(pkt, sizeof pkt, &c);
+	cr_assert_gt(n, 0);
+	write_all(s, pkt, (size_t)n);
+	uint8_t ack[4];
+	cr_assert_eq(read(s, ack, sizeof ack), 4);
+	cr_assert(ack[0] == 0x20 && ack[3] == 0, "no CONNACK accepting the device");
+	return s;
+}
+
+/* Waits (real time, with a deadline) until the subscriber has received
+ * want messages, without draining them into the runner's log. */
+static void wait_received(struct sc_dut *d, uint64_t want)
+{
+	double dl = mono_s() + 30;
+	struct sc_dut_mqtt_stats st;
+	for (;;) {
+		sc_dut_mqtt_stats(d, &st);
+		if (st.received >= want)
+			return;
+		cr_assert_lt(mono_s(), dl, "the subscriber received %llu of %llu messages",
+			     (unsigned long long)st.received, (unsigned long long)want);
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+#define ROUNDS 12
+#define PER_ROUND 1000
+
+Test(dut_mqtt, a_backlog_the_runner_has_not_drained_is_kept_whole, .timeout = 120)
+{
+	struct sc_broker_proc b;
+	char why[256] = "";
+	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
+	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
+	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
+	cr_assert_not_null(d, "%s", why);
+	int s = device_connect(b.port);
+	/* 12,000 messages arrive while the runner drains none (a few times
+	 * what a fixed queue of a few thousand would hold), in rounds the
+	 * broker's own queue for the subscriber (1000 by default) takes. */
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < PER_ROUND; i++) {
+			char payload[64];
+			int pl = snprintf(payload, sizeof payload, "{\"n\":%d}", r * PER_ROUND + i);
+			uint8_t pkt[160];
+			long n = sc_mqtt_encode_publish(pkt, sizeof pkt,
+							"devices/smart-connect/T1/data/power_instant",
+							payload, (size_t)pl, 0, false, 0);
+			cr_assert_gt(n, 0);
+			write_all(s, pkt, (size_t)n);
+		}
+		wait_received(d, (uint64_t)(r + 1) * PER_ROUND);
+	}
+	sc_dut_mqtt_drain(d, 1.0);
+	size_t n;
+	const struct sc_dut_msg *log = sc_dut_mqtt_log(d, &n);
+	cr_assert_eq(n, (size_t)ROUNDS * PER_ROUND, "%zu messages in the log", n);
+	for (size_t i = 0; i < n; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "{\"n\":%zu}", i);
+		cr_assert_str_eq(log[i].payload, want, "message %zu", i);
+	}
+	struct sc_dut_mqtt_stats st;
+	sc_dut_mqtt_stats(d, &st);
+	cr_assert_eq(st.received, (uint64_t)ROUNDS * PER_ROUND);
+	cr_assert_eq(st.dropped, 0);
+	cr_assert_eq(st.lost_connections, 0);
+	close(s);
+	sc_dut_close(d);
+	sc_broker_stop(&b);
+}
+
+Test(dut_mqtt, a_lost_connection_is_counted, .timeout = 120)
+{
+	struct sc_broker_proc b;
+	char why[256] = "";
+	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
+	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
+	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
+	cr_assert_not_null(d, "%s", why);
+	int port = b.port;
+	/* A broker outage: what is published meanwhile never reaches the
+	 * bench, which says so. */
+	sc_broker_stop(&b);
+	double dl = mono_s() + 30;
+	struct sc_dut_mqtt_stats st;
+	for (;;) {
+		sc_dut_mqtt_stats(d, &st);
+		if (st.lost_connections > 0)
+			break;
+		cr_assert_lt(mono_s(), dl, "the lost connection was not counted");
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(st.lost_connections, 1);
+	cr_assert_eq(sc_broker_start_at(&b, "127.0.0.1", port, why, sizeof why), 0, "%s", why);
+	sc_dut_close(d);
+	sc_broker_stop(&b);
+}
