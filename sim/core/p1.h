@@ -228,6 +228,13 @@ enum sc_p1_event sc_p1_finish(struct sc_p1_parser *p, struct sc_p1_result *res);
 int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
 		 size_t *err_off, char *detail, size_t detail_len);
 
+/* The fast path (flags without SC_P1_REFERENCE) keeps, per thread, the last
+ * telegram it decoded without error and decodes the next one against it:
+ * only its changed lines are read again (p1_decode.c, "the history"). The
+ * result is the same as without; this forgets the kept telegram, so that
+ * what follows does not depend on what was decoded before (tests, fuzzing). */
+void sc_p1_decode_forget(void);
+
 /* Text of a span of raw. */
 static inline const char *sc_span_ptr(const char *raw, struct sc_span s)
 {
