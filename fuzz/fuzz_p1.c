@@ -6,7 +6,15 @@
  * its power_instant text written: the whole path of a telegram in the
  * device. Every framed telegram is also decoded by the decoder's general
  * path alone (SC_P1_REFERENCE): the fast paths must give the same result,
- * error and decoded telegram. */
+ * error and decoded telegram.
+ *
+ * History is part of the input: the fast path decodes a telegram against
+ * the one it decoded before (p1_decode.c), so the parser's own decode of
+ * each telegram of the input (after the ones before it) is compared with
+ * the reference, and the input is also cut at every '/' into pieces that
+ * are decoded one after another, each compared with the reference decode
+ * of it alone. Each input starts with no history (sc_p1_decode_forget), so
+ * that a failure found is reproduced by its input alone. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +22,7 @@
 #include "p1.h"
 #include "payload.h"
 #include "regmap.h"
+#include "sc_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,8 +46,32 @@ static void same_both_ways(const char *raw, size_t len, unsigned flags)
 		__builtin_trap();
 }
 
+/* The parser's own decode (with the history of the input so far) against
+ * the reference. */
+static void parser_decode_as_reference(void)
+{
+	if (!res.raw || (res.event != SC_P1_TELEGRAM && res.event != SC_P1_SYNTAX &&
+			 res.event != SC_P1_UNSUPPORTED))
+		return;
+	size_t ref_off = 0;
+	char ref_detail[160] = "";
+	memset(&ref_tg, 0, sizeof ref_tg);
+	int b = sc_p1_decode(res.raw, res.raw_len, parser.flags | SC_P1_REFERENCE, &ref_tg,
+			     &ref_off, ref_detail, sizeof ref_detail);
+	bool want = res.event == SC_P1_TELEGRAM ? b == SC_OK
+		    : res.event == SC_P1_UNSUPPORTED ? b == SC_ERR_UNSUPPORTED
+						     : b != SC_OK && b != SC_ERR_UNSUPPORTED;
+	if (!want || memcmp(&res.tg, &ref_tg, sizeof ref_tg) != 0)
+		__builtin_trap();
+	if (res.event != SC_P1_TELEGRAM && strcmp(res.detail, ref_detail) != 0)
+		__builtin_trap();
+	if (res.event == SC_P1_SYNTAX && res.error_offset != res.offset + ref_off)
+		__builtin_trap();
+}
+
 static void handle(void)
 {
+	parser_decode_as_reference();
 	if (res.raw && res.raw_len > 0)
 		same_both_ways(res.raw, res.raw_len, parser.flags);
 	if (res.event != SC_P1_TELEGRAM)
@@ -55,6 +88,7 @@ static void handle(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t chunk = size ? (size_t)(data[0] & 0x3F) + 1 : 1;
+	sc_p1_decode_forget();
 	memset(&parser, 0, sizeof parser);
 	if (size && (data[0] & 0x80))
 		parser.flags = data[0] & 0x40 ? SC_P1_NO_CRC : SC_P1_ANY_VERSION;
@@ -70,5 +104,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (sc_p1_finish(&parser, &res) != SC_P1_NEED_MORE)
 		handle();
+	/* The pieces from each '/' to the next, decoded one after another. */
+	const char *text = (const char *)data + (size ? 1 : 0);
+	size_t left = size ? size - 1 : 0;
+	while (left > 0) {
+		const char *next = left > 1 ? memchr(text + 1, '/', left - 1) : NULL;
+		size_t n = next ? (size_t)(next - text) : left;
+		same_both_ways(text, n, parser.flags);
+		text += n;
+		left -= n;
+	}
 	return 0;
 }

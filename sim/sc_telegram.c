@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -387,6 +389,43 @@ static void handle(struct parse_run *run, const char *name, const struct sc_tg_e
 	}
 }
 
+/* A regular file (a capture, or standard input redirected from one) is fed
+ * to the parser straight from a mapping of it, a window at a time, rather
+ * than copied into a buffer by read(2): from where fd stands to the size it
+ * has now, leaving fd after that, so that the read(2) loop takes what is
+ * appended meanwhile. Anything that cannot be mapped (a pipe, a terminal, a
+ * serial port, an empty file) is left to the read(2) loop whole. */
+static void feed_mapped(struct parse_run *run, const char *name, int fd, struct sc_tg_stream *s,
+			struct sc_tg_event *ev)
+{
+	const off_t window = (off_t)64 << 20;
+	struct stat st;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	long page = sysconf(_SC_PAGESIZE);
+	if (at < 0 || page <= 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	while (at < st.st_size) {
+		off_t base = at - at % page;
+		size_t span = (size_t)(st.st_size - base < window ? st.st_size - base : window);
+		void *m = mmap(NULL, span, PROT_READ, MAP_PRIVATE, fd, base);
+		if (m == MAP_FAILED)
+			break; /* the read(2) loop goes on from at */
+		(void)posix_madvise(m, span, POSIX_MADV_SEQUENTIAL);
+		const char *d = (const char *)m + (at - base);
+		size_t n = span - (size_t)(at - base);
+		at += (off_t)n;
+		while (n > 0) {
+			size_t used = sc_tg_feed(s, d, n, ev);
+			d += used;
+			n -= used;
+			handle(run, name, ev);
+		}
+		munmap(m, span);
+		fflush(stdout);
+	}
+	(void)lseek(fd, at, SEEK_SET);
+}
+
 /* Parses one input; returns SC_OK, SC_ERR_IO or SC_ERR_NOMEM (reported). */
 static int parse_stream(struct parse_run *run, const char *path)
 {
@@ -409,6 +448,7 @@ static int parse_stream(struct parse_run *run, const char *path)
 	}
 	int rc = SC_OK;
 	int fd = fileno(f);
+	feed_mapped(run, name, fd, s, &ev);
 	for (;;) {
 		/* read(2), not fread: it returns what a pipe or serial port has
 		 * now, so live input gives live output. */
