@@ -24,6 +24,14 @@
 #include <emmintrin.h>
 #endif
 
+/* The steps of every line, inlined into the full path and the history's
+ * (the compiler would otherwise call them from both). */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 /* Value groups of a line kept for direct access (all are counted): every
  * known object but the failure log and the demand history has at most 2,
  * and those two read their entries with a group cursor (groups_next), so a
@@ -208,7 +216,7 @@ static inline uint64_t bytes_equal(uint64_t x, unsigned char c)
 }
 
 /* Offset of the first byte of s[0..n) that is not VB_PLAIN, or n. */
-static size_t plain_run(const char *s, size_t n)
+static HOT_INLINE size_t plain_run(const char *s, size_t n)
 {
 	size_t j = 0;
 #if defined(__SSE2__)
@@ -329,7 +337,7 @@ static inline __m128i obis_text(const char *q, int *paren)
 
 /* parse_obis through the memo, for the nth line of the telegram: the key
  * and its object into ln. */
-static int obis_key(const char *q, unsigned nth, struct line *ln)
+static HOT_INLINE int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	int paren;
 	__m128i text = obis_text(q, &paren);
@@ -355,7 +363,7 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 	return got;
 }
 #else
-static int obis_key(const char *q, unsigned nth, struct line *ln)
+static HOT_INLINE int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	(void)nth;
 	int paren = parse_obis(q, &ln->key);
@@ -365,7 +373,8 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 }
 #endif
 
-static bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth, size_t *next)
+static HOT_INLINE bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth,
+				 size_t *next)
 {
 	const char *raw = ln->raw;
 
@@ -1208,7 +1217,7 @@ static enum p1_object object_of(uint32_t key)
 	}
 }
 
-static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
+static HOT_INLINE int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	struct sc_p1_telegram *tg = c->tg;
 	uint32_t key = ln->key;
@@ -1317,7 +1326,7 @@ static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 
 /* One object line: decoded into tg, or kept raw (*keep_raw) when unknown or
  * set aside by its unit rule (vrules). */
-static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
+static HOT_INLINE int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	int rc = decode_object(c, ln, keep_raw);
 	if (rc == SET_ASIDE) {
@@ -1438,10 +1447,10 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
  *   the ones below;
  * - LC_RAW: an unknown object, kept raw: its effect is its place alone;
  * - LC_OTHER: all else: empty and continuation lines, lines set aside, the
- *   equipment ids (0-0:96.1.0 reads what 96.1.1 wrote), the failure log and
- *   the demand history (their entries and tg->dropped), M-Bus objects other
- *   than a channel's one reading (24.2.1 and 24.2.3 of one channel both
- *   write its reading: then neither is LC_VALUE). */
+ *   equipment ids (0-0:96.1.0 reads what 96.1.1 wrote), a failure log of
+ *   more entries than tg keeps and the demand history (tg->dropped), M-Bus
+ *   objects other than a channel's one reading (24.2.1 and 24.2.3 of one
+ *   channel both write its reading: then neither is LC_VALUE). */
 #define HIST_LINES 128
 
 enum { LC_OTHER, LC_RAW, LC_VALUE };
@@ -1466,9 +1475,19 @@ struct history {
 
 static _Thread_local struct history hist;
 
+/* A stream whose telegrams do not decode against the one before (a layout
+ * that changes each time) would pay for the comparison and for keeping each
+ * telegram and gain nothing: after a telegram that did not, the history is
+ * left alone (neither compared nor kept) for the next 1, then 2, 4, 8, at
+ * most 16 telegrams, until one decodes against it again. */
+#define HIST_BACKOFF_MAX 16
+static _Thread_local unsigned hist_skip, hist_backoff;
+
 void sc_p1_decode_forget(void)
 {
 	hist.valid = false;
+	hist_skip = 0;
+	hist_backoff = 0;
 }
 
 /* The class of a line the full path decoded (see above). */
@@ -1477,9 +1496,14 @@ static int line_class(const struct line *ln, bool keep_raw)
 	if (keep_raw)
 		return ln->object == OBJ_UNKNOWN ? LC_RAW : LC_OTHER;
 	switch (ln->object) {
-	case OBJ_EQUIPMENT_ID: case OBJ_EQUIPMENT_ID_OTHER:
-	case OBJ_FAILURE_LOG: case OBJ_DEMAND_HISTORY: case OBJ_UNKNOWN:
+	case OBJ_EQUIPMENT_ID: case OBJ_EQUIPMENT_ID_OTHER: case OBJ_DEMAND_HISTORY:
+	case OBJ_UNKNOWN:
 		return LC_OTHER;
+	case OBJ_FAILURE_LOG:
+		/* As many groups give as many entries (failure_log): with no more
+		 * than it keeps, a decode writes the same fields, tg->dropped
+		 * not. */
+		return ln->ngroups <= 2 * SC_P1_MAX_FAILLOG + 2 ? LC_VALUE : LC_OTHER;
 	case OBJ_MBUS: {
 		uint32_t k = ln->key & 0xF0FFFFFFu; /* the channel's object */
 		return k == OBIS(0, 0, 24, 2, 1) || k == OBIS(0, 0, 24, 2, 3) ? LC_VALUE : LC_OTHER;
@@ -1658,13 +1682,20 @@ static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flag
 	c.nseen = 0;
 	struct line ln;
 	ln.raw = raw;
+	/* First what needs no decoding: each changed line of a class read
+	 * again, still ending where it ended. */
+	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
+		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
+			const struct hist_line *h = &hist.line[w * 64 + (unsigned)__builtin_ctzll(bits)];
+			if (h->cls == LC_OTHER || (h->next != bang && raw[h->next - 1] != '\n'))
+				return false;
+		}
+	}
 	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
 		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
 			unsigned li = w * 64 + (unsigned)__builtin_ctzll(bits);
 			const struct hist_line *h = &hist.line[li];
 			size_t next;
-			if (h->cls == LC_OTHER)
-				return false;
 			ln.nth = li;
 			if (!fast_line(&ln, h->off, bang, li, &next) || next != h->next ||
 			    ln.len != h->len || ln.key != h->key)
@@ -1690,12 +1721,22 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 			   size_t detail_len)
 {
 	/* A telegram of the kept one's length, flags and '!': against it. */
-	if (hist.valid && hist.len == len && hist.flags == flags && !(flags & SC_P1_REFERENCE)) {
+	bool use_hist = !(flags & SC_P1_REFERENCE);
+	if (use_hist && hist_skip > 0) {
+		hist_skip--;
+		use_hist = false;
+	} else if (use_hist && hist.valid) {
 		size_t b = len;
 		while (b > 0 && raw[b - 1] != '!')
 			b--;
-		if (b == hist.bang + 1 && decode_again(raw, len, hist.bang, flags, tg))
+		if (hist.len == len && hist.flags == flags && b == hist.bang + 1 &&
+		    decode_again(raw, len, hist.bang, flags, tg)) {
+			hist_backoff = 0;
 			return SC_OK;
+		}
+		hist_backoff = hist_backoff == 0 ? 1 : hist_backoff < HIST_BACKOFF_MAX ? hist_backoff * 2
+										 : HIST_BACKOFF_MAX;
+		hist_skip = hist_backoff;
 	}
 
 	struct ctx c; /* seen[] is read only as far as nseen */
@@ -1750,7 +1791,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	ln.raw = raw;
 	size_t pos = body;
 	unsigned nth = 0;
-	if (c.fast)
+	if (use_hist)
 		hist.valid = false; /* its lines are noted anew below */
 	for (; pos < bang; nth++) {
 		size_t start = pos;
@@ -1758,7 +1799,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 		if (!(c.fast && fast_line(&ln, pos, bang, nth, &pos))) {
 			int rc = general_line(&c, &ln, &pos, bang);
 			if (rc == LINE_DONE) {
-				if (c.fast)
+				if (use_hist)
 					note_line(nth, start, pos, &ln, LC_OTHER);
 				continue;
 			}
@@ -1775,10 +1816,10 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 			return fail(&c, ln.off, SC_ERR_SYNTAX, "object %.*s repeated", obis_len(&ln),
 				    raw + ln.off);
 		tg->objects++;
-		if (c.fast)
+		if (use_hist)
 			note_line(nth, start, pos, &ln, line_class(&ln, keep_raw));
 	}
-	if (c.fast)
+	if (use_hist)
 		remember(raw, len, bang, body, nth, flags, tg);
 	return SC_OK;
 }

@@ -585,12 +585,23 @@ Test(p1_fastpath, lines_that_share_a_field_decode_the_same_after_a_change)
 		/* A value set aside in one, read in the other. */
 		{"1-0:3.7.0(00.100*kvar)\r\n", "1-0:3.7.0(00.100*kvas)\r\n"},
 	};
+	/* A failure log of more entries than tg keeps (the rest counted in
+	 * tg->dropped), an entry's time changed. */
+	static char log_a[1024], log_b[1024];
+	int n = snprintf(log_a, sizeof log_a, "1-0:99.97.0(%d)(0-0:96.7.19)", SC_P1_MAX_FAILLOG + 1);
+	for (int k = 0; k <= SC_P1_MAX_FAILLOG; k++)
+		n += snprintf(log_a + n, sizeof log_a - (size_t)n, "(1804172014%02dS)(0000000236*s)", k);
+	snprintf(log_a + n, sizeof log_a - (size_t)n, "\r\n");
+	memcpy(log_b, log_a, sizeof log_b);
+	log_b[strlen("1-0:99.97.0(11)(0-0:96.7.19)(18041720140")] = '9';
 	static char a[1024], b[1024];
-	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+	for (size_t i = 0; i <= sizeof pairs / sizeof pairs[0]; i++) {
+		const char *pa = i < sizeof pairs / sizeof pairs[0] ? pairs[i][0] : log_a;
+		const char *pb = i < sizeof pairs / sizeof pairs[0] ? pairs[i][1] : log_b;
 		int la = snprintf(a, sizeof a, "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n%s"
-				  "1-0:32.7.0(237.1*V)\r\n!", pairs[i][0]);
+				  "1-0:32.7.0(237.1*V)\r\n!", pa);
 		int lb = snprintf(b, sizeof b, "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n%s"
-				  "1-0:32.7.0(237.1*V)\r\n!", pairs[i][1]);
+				  "1-0:32.7.0(237.1*V)\r\n!", pb);
 		cr_assert_eq(la, lb, "pair %zu: of one length", i);
 		for (size_t k = 0; k < sizeof history_flags / sizeof history_flags[0]; k++) {
 			char what[64];
