@@ -1624,7 +1624,7 @@ static bool changed_lines(const char *raw, size_t bang, uint64_t dirty[HIST_LINE
 	uint16_t chunk[SC_P1_BUF_SIZE / 32 + 1];
 	uint32_t mask[SC_P1_BUF_SIZE / 32 + 1];
 	size_t n;
-#if HIST_AVX2
+#if defined(HIST_AVX2)
 	if (have_avx2())
 		n = diff_chunks_avx2(raw, hist.raw, bang, chunk, mask);
 	else
