@@ -1458,7 +1458,7 @@ enum { LC_OTHER, LC_RAW, LC_VALUE };
 struct hist_line {
 	uint16_t off, next, len; /* start, start of the next line, length without CR LF */
 	uint8_t cls;
-	uint8_t ngroups;         /* LC_VALUE: its value groups (1 or 2) */
+	uint8_t ngroups;         /* its value groups (1 or 2; a failure log up to 22) */
 	uint32_t key;
 	struct sc_span g[2];
 };
@@ -1520,12 +1520,15 @@ static void note_line(unsigned nth, size_t start, size_t next, const struct line
 	struct hist_line *h = &hist.line[nth];
 	h->off = (uint16_t)start;
 	h->next = (uint16_t)next;
-	h->len = (uint16_t)ln->len;
 	h->cls = (uint8_t)cls;
+	if (cls == LC_OTHER)
+		return; /* never read again: ln may be the last object's (an empty line) */
+	h->len = (uint16_t)ln->len;
 	h->key = ln->key;
-	h->ngroups = cls == LC_VALUE ? (uint8_t)ln->ngroups : 0;
+	h->ngroups = (uint8_t)ln->ngroups;
 	h->g[0] = ln->g[0];
-	h->g[1] = ln->g[1];
+	if (ln->ngroups > 1)
+		h->g[1] = ln->g[1];
 }
 
 /* After a full decode without error: keeps the telegram for the next. */
