@@ -446,6 +446,11 @@ static int parse_stream(struct parse_run *run, const char *path)
 			fclose(f);
 		return SC_ERR_NOMEM;
 	}
+	/* P1 telegrams decoded against the one before (p1.h): a new history
+	 * for each input. */
+	static struct sc_p1_history p1_history;
+	memset(&p1_history, 0, sizeof p1_history);
+	s->p1_history = &p1_history;
 	int rc = SC_OK;
 	int fd = fileno(f);
 	feed_mapped(run, name, fd, s, &ev);

@@ -1421,9 +1421,10 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
  * A meter's telegrams are mostly the previous one again: the same lines at
  * the same offsets, and most of them byte for byte the same (identification,
  * version, equipment id, tariff, counts, the failure log); only the time and
- * the measured values change. The fast path keeps, per thread, the last
- * telegram it decoded without error: its bytes, its lines (where each starts
- * and ends, its key, how it was decoded) and the decoded telegram. A new
+ * the measured values change. Given a history (p1.h: struct sc_p1_history,
+ * the caller's), the fast path keeps there the last telegram it decoded
+ * without error: its bytes, its lines (where each starts and ends, its key,
+ * how it was decoded) and the decoded telegram. A new
  * telegram of the same length, flags and '!' is compared with it 32 bytes at
  * a time; the lines without a changed byte are not looked at again, their
  * effect is the one the kept telegram holds; the changed lines are read
@@ -1451,29 +1452,9 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
  *   more entries than tg keeps and the demand history (tg->dropped), M-Bus
  *   objects other than a channel's one reading (24.2.1 and 24.2.3 of one
  *   channel both write its reading: then neither is LC_VALUE). */
-#define HIST_LINES 128
+#define HIST_LINES SC_P1_HIST_LINES
 
 enum { LC_OTHER, LC_RAW, LC_VALUE };
-
-struct hist_line {
-	uint16_t off, next, len; /* start, start of the next line, length without CR LF */
-	uint8_t cls;
-	uint8_t ngroups;         /* its value groups (1 or 2; a failure log up to 22) */
-	uint32_t key;
-	struct sc_span g[2];
-};
-
-struct history {
-	bool valid;
-	unsigned flags;
-	size_t len, bang, body;
-	unsigned nlines;
-	struct hist_line line[HIST_LINES];
-	struct sc_p1_telegram tg;
-	char raw[SC_P1_BUF_SIZE];
-};
-
-static _Thread_local struct history hist;
 
 /* A stream whose telegrams do not decode against the one before (a layout
  * that changes each time) would pay for the comparison and for keeping each
@@ -1481,14 +1462,6 @@ static _Thread_local struct history hist;
  * left alone (neither compared nor kept) for the next 1, then 2, 4, 8, at
  * most 16 telegrams, until one decodes against it again. */
 #define HIST_BACKOFF_MAX 16
-static _Thread_local unsigned hist_skip, hist_backoff;
-
-void sc_p1_decode_forget(void)
-{
-	hist.valid = false;
-	hist_skip = 0;
-	hist_backoff = 0;
-}
 
 /* The class of a line the full path decoded (see above). */
 static int line_class(const struct line *ln, bool keep_raw)
@@ -1513,11 +1486,12 @@ static int line_class(const struct line *ln, bool keep_raw)
 	}
 }
 
-static void note_line(unsigned nth, size_t start, size_t next, const struct line *ln, int cls)
+static void note_line(struct sc_p1_history *hist, unsigned nth, size_t start, size_t next,
+		      const struct line *ln, int cls)
 {
 	if (nth >= HIST_LINES)
 		return;
-	struct hist_line *h = &hist.line[nth];
+	struct sc_p1_hist_line *h = &hist->line[nth];
 	h->off = (uint16_t)start;
 	h->next = (uint16_t)next;
 	h->cls = (uint8_t)cls;
@@ -1532,34 +1506,34 @@ static void note_line(unsigned nth, size_t start, size_t next, const struct line
 }
 
 /* After a full decode without error: keeps the telegram for the next. */
-static void remember(const char *raw, size_t len, size_t bang, size_t body, unsigned nlines,
-		     unsigned flags, const struct sc_p1_telegram *tg)
+static void remember(struct sc_p1_history *hist, const char *raw, size_t len, size_t bang,
+		     size_t body, unsigned nlines, unsigned flags, const struct sc_p1_telegram *tg)
 {
 	if (nlines > HIST_LINES || tg->set_aside != 0)
 		return;
 	/* One reading per M-Bus channel as LC_VALUE (see above). */
 	int reading_line[SC_P1_MAX_MBUS] = {-1, -1, -1, -1};
 	for (unsigned i = 0; i < nlines; i++) {
-		struct hist_line *h = &hist.line[i];
+		struct sc_p1_hist_line *h = &hist->line[i];
 		uint32_t k = h->key & 0xF0FFFFFFu;
 		if (h->cls != LC_VALUE || (k != OBIS(0, 0, 24, 2, 1) && k != OBIS(0, 0, 24, 2, 3)))
 			continue;
 		unsigned ch = (h->key >> 24 & 0xF) - 1;
 		if (reading_line[ch] >= 0) {
-			hist.line[reading_line[ch]].cls = LC_OTHER;
+			hist->line[reading_line[ch]].cls = LC_OTHER;
 			h->cls = LC_OTHER;
 		} else {
 			reading_line[ch] = (int)i;
 		}
 	}
-	memcpy(hist.raw, raw, len);
-	hist.tg = *tg;
-	hist.len = len;
-	hist.bang = bang;
-	hist.body = body;
-	hist.nlines = nlines;
-	hist.flags = flags;
-	hist.valid = true;
+	memcpy(hist->raw, raw, len);
+	hist->tg = *tg;
+	hist->len = len;
+	hist->bang = bang;
+	hist->body = body;
+	hist->nlines = nlines;
+	hist->flags = flags;
+	hist->valid = true;
 }
 
 /* Bytes that differ between a and b, 32 at a time: for each chunk of
@@ -1622,24 +1596,25 @@ static bool have_avx2(void)
 /* The lines of raw (same length and '!' as the kept telegram) whose bytes
  * differ from the kept ones, as bits in dirty[]; the kept bytes take the new
  * ones. False when a byte of the identification differs. */
-static bool changed_lines(const char *raw, size_t bang, uint64_t dirty[HIST_LINES / 64])
+static bool changed_lines(struct sc_p1_history *hist, const char *raw, size_t bang,
+			  uint64_t dirty[HIST_LINES / 64])
 {
 	uint16_t chunk[SC_P1_BUF_SIZE / 32 + 1];
 	uint32_t mask[SC_P1_BUF_SIZE / 32 + 1];
 	size_t n;
 #if defined(HIST_AVX2)
 	if (have_avx2())
-		n = diff_chunks_avx2(raw, hist.raw, bang, chunk, mask);
+		n = diff_chunks_avx2(raw, hist->raw, bang, chunk, mask);
 	else
 #endif
-		n = diff_chunks_plain(raw, hist.raw, bang, chunk, mask);
+		n = diff_chunks_plain(raw, hist->raw, bang, chunk, mask);
 	/* The last bytes, fewer than 32. */
 	size_t tail = bang / 32 * 32;
 	uint32_t m = 0;
 	for (size_t i = tail; i < bang; i++)
-		m |= (uint32_t)(raw[i] != hist.raw[i]) << (i - tail);
+		m |= (uint32_t)(raw[i] != hist->raw[i]) << (i - tail);
 	if (m) {
-		memcpy(hist.raw + tail, raw + tail, bang - tail);
+		memcpy(hist->raw + tail, raw + tail, bang - tail);
 		chunk[n] = (uint16_t)(bang / 32);
 		mask[n++] = m;
 	}
@@ -1649,12 +1624,12 @@ static bool changed_lines(const char *raw, size_t bang, uint64_t dirty[HIST_LINE
 		m = mask[k];
 		while (m) {
 			size_t at = base + (size_t)__builtin_ctz(m);
-			if (at < hist.body)
+			if (at < hist->body)
 				return false;
-			while (hist.line[li].next <= at)
+			while (hist->line[li].next <= at)
 				li++; /* the lines cover body..bang */
 			dirty[li / 64] |= 1ull << (li % 64);
-			size_t end = hist.line[li].next;
+			size_t end = hist->line[li].next;
 			m = end - base >= 32 ? 0 : m & (~0u << (end - base));
 		}
 	}
@@ -1664,12 +1639,12 @@ static bool changed_lines(const char *raw, size_t bang, uint64_t dirty[HIST_LINE
 /* The telegram decoded against the kept one (see above): SC_OK with tg
  * set, or false when the full path must decode it (the kept one is then
  * forgotten). */
-static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flags,
-			 struct sc_p1_telegram *tg)
+static bool decode_again(struct sc_p1_history *hist, const char *raw, size_t len, size_t bang,
+			 unsigned flags, struct sc_p1_telegram *tg)
 {
 	uint64_t dirty[HIST_LINES / 64] = {0};
-	hist.valid = false; /* until it holds this telegram */
-	if (!changed_lines(raw, bang, dirty))
+	hist->valid = false; /* until it holds this telegram */
+	if (!changed_lines(hist, raw, bang, dirty))
 		return false;
 	size_t dummy;
 	char detail[1];
@@ -1677,7 +1652,7 @@ static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flag
 	c.raw = raw;
 	c.end = raw + len;
 	c.fast = true;
-	c.tg = &hist.tg;
+	c.tg = &hist->tg;
 	c.err_off = &dummy;
 	c.detail = detail;
 	c.detail_len = 0;
@@ -1689,7 +1664,8 @@ static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flag
 	 * again, still ending where it ended. */
 	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
 		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
-			const struct hist_line *h = &hist.line[w * 64 + (unsigned)__builtin_ctzll(bits)];
+			unsigned li = w * 64 + (unsigned)__builtin_ctzll(bits);
+			const struct sc_p1_hist_line *h = &hist->line[li];
 			if (h->cls == LC_OTHER || (h->next != bang && raw[h->next - 1] != '\n'))
 				return false;
 		}
@@ -1697,7 +1673,7 @@ static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flag
 	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
 		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
 			unsigned li = w * 64 + (unsigned)__builtin_ctzll(bits);
-			const struct hist_line *h = &hist.line[li];
+			const struct sc_p1_hist_line *h = &hist->line[li];
 			size_t next;
 			ln.nth = li;
 			if (!fast_line(&ln, h->off, bang, li, &next) || next != h->next ||
@@ -1714,32 +1690,33 @@ static bool decode_again(const char *raw, size_t len, size_t bang, unsigned flag
 				return false;
 		}
 	}
-	*tg = hist.tg;
-	hist.valid = true;
+	*tg = hist->tg;
+	hist->valid = true;
 	return true;
 }
 
 static int decode_telegram(const char *raw, size_t len, unsigned flags,
-			   struct sc_p1_telegram *tg, size_t *err_off, char *detail,
-			   size_t detail_len)
+			   struct sc_p1_history *hist, struct sc_p1_telegram *tg, size_t *err_off,
+			   char *detail, size_t detail_len)
 {
 	/* A telegram of the kept one's length, flags and '!': against it. */
-	bool use_hist = !(flags & SC_P1_REFERENCE);
-	if (use_hist && hist_skip > 0) {
-		hist_skip--;
+	bool use_hist = hist && !(flags & SC_P1_REFERENCE);
+	if (use_hist && hist->skip > 0) {
+		hist->skip--;
 		use_hist = false;
-	} else if (use_hist && hist.valid) {
+	} else if (use_hist && hist->valid) {
 		size_t b = len;
 		while (b > 0 && raw[b - 1] != '!')
 			b--;
-		if (hist.len == len && hist.flags == flags && b == hist.bang + 1 &&
-		    decode_again(raw, len, hist.bang, flags, tg)) {
-			hist_backoff = 0;
+		if (hist->len == len && hist->flags == flags && b == hist->bang + 1 &&
+		    decode_again(hist, raw, len, hist->bang, flags, tg)) {
+			hist->backoff = 0;
 			return SC_OK;
 		}
-		hist_backoff = hist_backoff == 0 ? 1 : hist_backoff < HIST_BACKOFF_MAX ? hist_backoff * 2
-										 : HIST_BACKOFF_MAX;
-		hist_skip = hist_backoff;
+		hist->backoff = hist->backoff == 0 ? 1 : hist->backoff * 2;
+		if (hist->backoff > HIST_BACKOFF_MAX)
+			hist->backoff = HIST_BACKOFF_MAX;
+		hist->skip = hist->backoff;
 	}
 
 	struct ctx c; /* seen[] is read only as far as nseen */
@@ -1795,7 +1772,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	size_t pos = body;
 	unsigned nth = 0;
 	if (use_hist)
-		hist.valid = false; /* its lines are noted anew below */
+		hist->valid = false; /* its lines are noted anew below */
 	for (; pos < bang; nth++) {
 		size_t start = pos;
 		ln.nth = nth;
@@ -1803,7 +1780,7 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 			int rc = general_line(&c, &ln, &pos, bang);
 			if (rc == LINE_DONE) {
 				if (use_hist)
-					note_line(nth, start, pos, &ln, LC_OTHER);
+					note_line(hist, nth, start, pos, &ln, LC_OTHER);
 				continue;
 			}
 			if (rc != SC_OK)
@@ -1820,10 +1797,10 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 				    raw + ln.off);
 		tg->objects++;
 		if (use_hist)
-			note_line(nth, start, pos, &ln, line_class(&ln, keep_raw));
+			note_line(hist, nth, start, pos, &ln, line_class(&ln, keep_raw));
 	}
 	if (use_hist)
-		remember(raw, len, bang, body, nth, flags, tg);
+		remember(hist, raw, len, bang, body, nth, flags, tg);
 	return SC_OK;
 }
 
@@ -1877,10 +1854,11 @@ static bool declared_version(const char *raw, size_t len, int *version, bool *em
  * This holds also when the content of an old telegram breaks a rule of
  * the current tables (a limiter in A, gas on two lines): the version is
  * what the device rejects it for. */
-int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
-		 size_t *err_off, char *detail, size_t detail_len)
+int sc_p1_decode_hist(const char *raw, size_t len, unsigned flags,
+		      struct sc_p1_history *history, struct sc_p1_telegram *tg, size_t *err_off,
+		      char *detail, size_t detail_len)
 {
-	int rc = decode_telegram(raw, len, flags, tg, err_off, detail, detail_len);
+	int rc = decode_telegram(raw, len, flags, history, tg, err_off, detail, detail_len);
 	if ((flags & SC_P1_ANY_VERSION) || (rc != SC_OK && rc != SC_ERR_SYNTAX))
 		return rc;
 	int version;
@@ -1913,4 +1891,10 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 		return SC_ERR_UNSUPPORTED;
 	}
 	return rc;
+}
+
+int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
+		 size_t *err_off, char *detail, size_t detail_len)
+{
+	return sc_p1_decode_hist(raw, len, flags, NULL, tg, err_off, detail, detail_len);
 }

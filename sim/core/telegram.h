@@ -56,6 +56,10 @@ struct sc_tg_event {
 struct sc_tg_stream {
 	enum sc_protocol proto; /* set before the first feed; AUTO detects */
 	unsigned p1_flags;      /* SC_P1_NO_CRC, SC_P1_ANY_VERSION, SC_P1_STRICT */
+	/* P1: NULL, or a history the caller owns for decoding each telegram
+	 * against the one before (p1.h: struct sc_p1_history); may be set
+	 * before any feed. */
+	struct sc_p1_history *p1_history;
 	/* Private. */
 	char *held;             /* AUTO: input seen while undecided, SC_TG_DETECT_MAX bytes */
 	size_t held_len, held_pos;

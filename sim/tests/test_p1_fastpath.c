@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "p1.h"
+#include "sc_error.h"
 #include "slurp.h"
 
 struct decoded {
@@ -27,6 +28,15 @@ static void decode(const char *raw, size_t len, unsigned flags, struct decoded *
 {
 	memset(d, 0, sizeof *d);
 	d->rc = sc_p1_decode(raw, len, flags, &d->tg, &d->err_off, d->detail, sizeof d->detail);
+}
+
+/* As decode, against a history (sc_p1_decode_hist). */
+static void decode_with(struct sc_p1_history *h, const char *raw, size_t len, unsigned flags,
+			struct decoded *d)
+{
+	memset(d, 0, sizeof *d);
+	d->rc = sc_p1_decode_hist(raw, len, flags, h, &d->tg, &d->err_off, d->detail,
+				  sizeof d->detail);
 }
 
 static void same_as_reference(const struct decoded *fast, const char *raw, size_t len,
@@ -278,9 +288,10 @@ Test(p1_fastpath, hex_strings_of_every_length_decode_the_same_both_ways)
 
 /* ---- History: a telegram decoded after another ----
  *
- * The fast path decodes a telegram against the last one it decoded (the
- * history, p1_decode.c): each telegram below is decoded fast after another
- * and compared with the reference decode of it alone. */
+ * Given a history (p1.h: struct sc_p1_history), the fast path decodes a
+ * telegram against the last one it decoded with it (p1_decode.c): each
+ * telegram below is decoded fast after another with one history and
+ * compared with the reference decode of it alone. */
 
 static const unsigned history_flags[] = {0, SC_P1_ANY_VERSION, SC_P1_STRICT};
 
@@ -290,10 +301,11 @@ static int after(const char *prev, size_t plen, const char *cur, size_t clen, un
 		 const char *what)
 {
 	static struct decoded d;
-	sc_p1_decode_forget();
+	static struct sc_p1_history h;
+	memset(&h, 0, sizeof h);
 	if (prev)
-		decode(prev, plen, flags, &d);
-	decode(cur, clen, flags, &d);
+		decode_with(&h, prev, plen, flags, &d);
+	decode_with(&h, cur, clen, flags, &d);
 	same_as_reference(&d, cur, clen, flags, what);
 	return d.rc == 0;
 }
@@ -305,13 +317,14 @@ Test(p1_fastpath, every_capture_decodes_the_same_telegram_after_telegram)
 	 * decoded fast after the one before it. */
 	for (size_t k = 0; k < sizeof history_flags / sizeof history_flags[0]; k++) {
 		static struct decoded d;
-		sc_p1_decode_forget();
+		static struct sc_p1_history h;
+		memset(&h, 0, sizeof h);
 		int ok = 0;
 		for (size_t i = 0; i < all.n; i++) {
 			char what[64];
 			snprintf(what, sizeof what, "telegram %zu after %zu, flags %u", i, i - 1,
 				 history_flags[k]);
-			decode(all.raw[i], all.len[i], history_flags[k], &d);
+			decode_with(&h, all.raw[i], all.len[i], history_flags[k], &d);
 			same_as_reference(&d, all.raw[i], all.len[i], history_flags[k], what);
 			ok += d.rc == 0;
 		}
@@ -514,7 +527,8 @@ Test(p1_fastpath, runs_of_changing_values_decode_the_same_after_each_other)
 			unsigned f = history_flags[k];
 			size_t len = all.len[i];
 			memcpy(cur, all.raw[i], len);
-			sc_p1_decode_forget();
+			static struct sc_p1_history h;
+			memset(&h, 0, sizeof h);
 			runs++;
 			for (int step = 0; step < 200; step++) {
 				const char *in = cur;
@@ -549,7 +563,7 @@ Test(p1_fastpath, runs_of_changing_values_decode_the_same_after_each_other)
 				char what[128];
 				snprintf(what, sizeof what, "telegram %zu flags %u step %d kind %u", i, f,
 					 step, what_kind);
-				decode(in, inlen, f, &d);
+				decode_with(&h, in, inlen, f, &d);
 				same_as_reference(&d, in, inlen, f, what);
 				ok += d.rc == 0;
 			}
@@ -625,4 +639,84 @@ Test(p1_fastpath, lines_that_share_a_field_decode_the_same_after_a_change)
 			after(ident[i], strlen(ident[i]), ident[j], strlen(ident[j]), 0, what);
 		}
 	}
+}
+
+/* The history is the caller's: a decode given it takes the unchanged lines
+ * from it (here shown by a kept telegram altered on purpose), a decode
+ * without one, or with SC_P1_REFERENCE, or with a fresh one, does not. */
+Test(p1_fastpath, only_a_decode_given_the_history_reads_it)
+{
+	static struct decoded d, ref;
+	static struct sc_p1_history h;
+	size_t i = 0;
+	for (; i < all.n; i++) {
+		decode(all.raw[i], all.len[i], 0, &ref);
+		if (ref.rc == SC_OK && ref.tg.objects > 0)
+			break;
+	}
+	cr_assert_lt(i, all.n, "no telegram decodes");
+	const char *t = all.raw[i];
+	size_t tl = all.len[i];
+
+	memset(&h, 0, sizeof h);
+	decode_with(&h, t, tl, 0, &d);
+	same_as_reference(&d, t, tl, 0, "first telegram with a history");
+	h.tg.objects += 1000; /* what only the history holds */
+	decode_with(&h, t, tl, 0, &d);
+	cr_assert_eq(d.tg.objects, ref.tg.objects + 1000, "the same bytes again were not taken "
+		     "from the history");
+
+	decode(t, tl, 0, &d);
+	same_as_reference(&d, t, tl, 0, "without a history, after one was used");
+	decode_with(&h, t, tl, SC_P1_REFERENCE, &d);
+	same_as_reference(&d, t, tl, 0, "the reference path given a history");
+	static struct sc_p1_history fresh;
+	memset(&fresh, 0, sizeof fresh);
+	decode_with(&fresh, t, tl, 0, &d);
+	same_as_reference(&d, t, tl, 0, "a fresh history");
+}
+
+/* Two streams through two parsers, each with its own history, fed in turns
+ * (the AM550's real consecutive telegrams and a generated day): every
+ * telegram as the reference decodes it; sc_p1_reset keeps the history. */
+Test(p1_fastpath, parsers_with_their_own_histories_fed_in_turns_decode_as_the_reference)
+{
+	const char *paths[2] = {SC_CORPUS_DIR "/p1/dsmr50-iskra-am550-566-telegrams.p1",
+				SC_SOURCE_DIR "/corpus/p1/gen-dsmr50-pv-ev-seed42.p1"};
+	static struct sc_p1_parser p[2];
+	static struct sc_p1_result res;
+	static struct sc_p1_history h[2];
+	static struct decoded d;
+	char *data[2];
+	size_t len[2], off[2] = {0, 0};
+	int telegrams[2] = {0, 0};
+	for (int k = 0; k < 2; k++) {
+		data[k] = slurp(paths[k], &len[k]);
+		cr_assert_not_null(data[k], "cannot read %s", paths[k]);
+		memset(&p[k], 0, sizeof p[k]);
+		memset(&h[k], 0, sizeof h[k]);
+		p[k].history = &h[k];
+	}
+	sc_p1_reset(&p[1]);
+	cr_assert_eq(p[1].history, &h[1], "sc_p1_reset dropped the history");
+	while (off[0] < len[0] || off[1] < len[1]) {
+		for (int k = 0; k < 2; k++) {
+			if (off[k] >= len[k])
+				continue;
+			size_t n = len[k] - off[k] < 700 ? len[k] - off[k] : 700;
+			off[k] += sc_p1_feed(&p[k], data[k] + off[k], n, &res);
+			if (res.event != SC_P1_TELEGRAM)
+				continue;
+			telegrams[k]++;
+			decode(res.raw, res.raw_len, SC_P1_REFERENCE, &d);
+			cr_assert_eq(d.rc, SC_OK, "%s: telegram %d: %s", paths[k], telegrams[k],
+				     d.detail);
+			cr_assert(memcmp(&res.tg, &d.tg, sizeof d.tg) == 0,
+				  "%s: telegram %d differs from the reference", paths[k], telegrams[k]);
+		}
+	}
+	cr_assert_eq(telegrams[0], 566);
+	cr_assert_geq(telegrams[1], 10);
+	free(data[0]);
+	free(data[1]);
 }
