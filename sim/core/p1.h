@@ -188,7 +188,7 @@ struct sc_p1_telegram {
  * points sc_p1_parser.history at it; zeroed is empty, and a history holds
  * nothing of a stream but the telegrams decoded with it (one per stream:
  * the decode of each telegram depends on the one before only in speed).
- * About 12 KB, so that parsers that decode a telegram a second (the twin's
+ * About 13 KB, so that parsers that decode a telegram a second (the twin's
  * devices, the fleet) need not carry one. Everything is private. */
 #define SC_P1_HIST_LINES 128
 struct sc_p1_hist_line {
