@@ -37,6 +37,13 @@ section "TIC parser"
 build-release/bench/bench_tic --json "$out/tic.json" "${mb[@]}"
 section "sc-telegram check beside sha256sum of the same 100 MB file: P1, TIC"
 "$py" bench/bench_check.py --json "$out/check.json" "${check[@]}"
+# The same meter with every value changing in every telegram, and with a
+# layout that changes in every telegram (bench/p1_streams.py): what a stream
+# less alike from telegram to telegram than the AM550's gets.
+"$py" bench/p1_streams.py "$corpus/p1/dsmr50-iskra-am550-566-telegrams.p1" "$out"
+for s in every-value every-layout; do
+	"$py" bench/bench_check.py --json "$out/check-$s.json" "${check[@]}" "$out/am550-$s.p1"
+done
 # TIC: a day of a three-phase Tempo meter (sc-telegram gen, 86,400 frames,
 # 105 MB), whose values move as a meter's do; the field frame repeated is
 # kept beside it, labelled as such (it flatters a decoder that remembers the

@@ -111,6 +111,20 @@ def rows(out):
                       ">= 1,000,000/s, >= 3x sha256sum",
                       chk["check_per_second_wall"] >= 1e6 and chk["ratio_wall"] >= 3))
 
+    # The same capture made less alike from telegram to telegram
+    # (bench/p1_streams.py): no aim, what another stream gets.
+    for name, what in (("check-every-value", "every value changed in every telegram"),
+                       ("check-every-layout", "a layout that changes in every telegram")):
+        chk = load(out, name)
+        if chk is None:
+            continue
+        table.append(("sc-telegram check, P1, the AM550 capture with %s, telegrams/s "
+                      "(wall; CPU)" % what,
+                      "%s/s; %s/s" % (num(chk["check_per_second_wall"]),
+                                      num(chk["check_per_second_cpu"])),
+                      "sha256sum %.0f MB/s: check x%.2f wall, x%.2f CPU" % (
+                          chk["sha256_mb_per_s_wall"], chk["ratio_wall"], chk["ratio_cpu"]),
+                      "", None))
     one = load(out, "check-tic-one-frame")
     if one is not None:
         # The field frame repeated: each frame the last one's bytes.

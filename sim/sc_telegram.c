@@ -9,9 +9,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -387,6 +391,116 @@ static void handle(struct parse_run *run, const char *name, const struct sc_tg_e
 	}
 }
 
+/* The mapping feed_mapped is reading, and where a read of it past the
+ * file's end jumps back to: a file cut shorter by another program while it
+ * is mapped raises SIGBUS at the first page past its new end. The handler
+ * is installed only while a file is mapped and answers only while the
+ * parser reads the mapping (armed); any other SIGBUS takes the default
+ * action. */
+static struct {
+	const char *start;
+	size_t len;
+	volatile sig_atomic_t armed;
+	const char *volatile fault; /* the address that faulted */
+	sigjmp_buf back;
+} mapped;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+	(void)uctx;
+	const char *a = (const char *)si->si_addr;
+	if (mapped.armed && a >= mapped.start && a < mapped.start + mapped.len) {
+		mapped.armed = 0;
+		mapped.fault = a;
+		siglongjmp(mapped.back, 1);
+	}
+	/* Not the mapping's: on return the access faults again, to the
+	 * default action. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	(void)sigaction(sig, &dfl, NULL);
+}
+
+/* The bytes of one mapped window (mapped.start .. + mapped.len, from skip)
+ * through the parser. False when the file shrank under it: the parser was
+ * then left in the middle of a feed (mapped.fault says where). */
+static bool feed_window(struct parse_run *run, const char *name, struct sc_tg_stream *s,
+			struct sc_tg_event *ev, size_t skip)
+{
+	if (sigsetjmp(mapped.back, 1) != 0)
+		return false;
+	const char *d = mapped.start + skip;
+	size_t n = mapped.len - skip;
+	while (n > 0) {
+		mapped.armed = 1;
+		size_t used = sc_tg_feed(s, d, n, ev);
+		mapped.armed = 0;
+		d += used;
+		n -= used;
+		handle(run, name, ev);
+	}
+	return true;
+}
+
+/* A regular file (a capture, or standard input redirected from one) is fed
+ * to the parser straight from a mapping of it, a window at a time, rather
+ * than copied into a buffer by read(2): from where fd stands to the size it
+ * has now, leaving fd after that, so that the read(2) loop takes what is
+ * appended meanwhile. Anything that cannot be mapped (a pipe, a terminal, a
+ * serial port, an empty file) is left to the read(2) loop whole. Returns
+ * false, reported, when the file shrank while being read: the stream is then
+ * in the middle of a feed and is not to be fed or finished. */
+static bool feed_mapped(struct parse_run *run, const char *name, int fd, struct sc_tg_stream *s,
+			struct sc_tg_event *ev)
+{
+	const off_t window = (off_t)64 << 20;
+	struct stat st;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	long page = sysconf(_SC_PAGESIZE);
+	if (at < 0 || page <= 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || at >= st.st_size)
+		return true;
+	struct sigaction bus, old_bus;
+	memset(&bus, 0, sizeof bus);
+	bus.sa_sigaction = on_sigbus;
+	bus.sa_flags = SA_SIGINFO;
+	sigemptyset(&bus.sa_mask);
+	if (sigaction(SIGBUS, &bus, &old_bus) != 0)
+		return true; /* the read(2) loop reads it all */
+	bool whole = true;
+	while (at < st.st_size) {
+		off_t base = at - at % page;
+		size_t span = (size_t)(st.st_size - base < window ? st.st_size - base : window);
+		void *m = mmap(NULL, span, PROT_READ, MAP_PRIVATE, fd, base);
+		if (m == MAP_FAILED)
+			break; /* the read(2) loop goes on from at */
+		(void)posix_madvise(m, span, POSIX_MADV_SEQUENTIAL);
+		mapped.start = m;
+		mapped.len = span;
+		whole = feed_window(run, name, s, ev, (size_t)(at - base));
+		munmap(m, span);
+		mapped.start = NULL;
+		if (!whole) {
+			/* Where it ends now, or where reading stopped if it has
+			 * grown again since (the bytes of the page that held the
+			 * new end read as zeros up to there). */
+			off_t end = base + (off_t)(mapped.fault - (const char *)m);
+			if (fstat(fd, &st) == 0 && st.st_size < end)
+				end = st.st_size;
+			fprintf(stderr, "%s: %s: file shrank while being read at byte %lld\n", prog,
+				name, (long long)end);
+			break;
+		}
+		at = base + (off_t)span;
+		fflush(stdout);
+	}
+	(void)sigaction(SIGBUS, &old_bus, NULL);
+	if (whole)
+		(void)lseek(fd, at, SEEK_SET);
+	return whole;
+}
+
 /* Parses one input; returns SC_OK, SC_ERR_IO or SC_ERR_NOMEM (reported). */
 static int parse_stream(struct parse_run *run, const char *path)
 {
@@ -412,9 +526,19 @@ static int parse_stream(struct parse_run *run, const char *path)
 	static struct sc_tic_history tic_history;
 	memset(&tic_history, 0, sizeof tic_history);
 	s->tic_history = &tic_history;
+	/* P1 telegrams decoded against the one before (p1.h): a new history
+	 * for each input. */
+	static struct sc_p1_history p1_history;
+	memset(&p1_history, 0, sizeof p1_history);
+	s->p1_history = &p1_history;
 	int rc = SC_OK;
 	int fd = fileno(f);
-	for (;;) {
+	/* A file that shrank while mapped left the parser in the middle of a
+	 * feed: what it holds is not reported. */
+	bool shrank = !feed_mapped(run, name, fd, s, &ev);
+	if (shrank)
+		rc = SC_ERR_IO;
+	while (!shrank) {
 		/* read(2), not fread: it returns what a pipe or serial port has
 		 * now, so live input gives live output. */
 		ssize_t r = read(fd, buf, sizeof buf);
@@ -438,7 +562,7 @@ static int parse_stream(struct parse_run *run, const char *path)
 		/* Before the next read may block. */
 		fflush(stdout);
 	}
-	while (sc_tg_finish(s, &ev) != SC_TG_NONE)
+	while (!shrank && sc_tg_finish(s, &ev) != SC_TG_NONE)
 		handle(run, name, &ev);
 	run->seen = s->proto;
 	sc_tg_stream_free(s);

@@ -181,8 +181,41 @@ struct sc_p1_telegram {
 					       * (SC_P1_STRICT) */
 };
 
+/* What the decoder keeps of the last telegram it decoded without error, to
+ * decode the next one against it (p1_decode.c, "the history"): its bytes,
+ * where each of its lines lies and how it was decoded, and the decoded
+ * telegram. Owned by the caller, who passes it to sc_p1_decode_hist or
+ * points sc_p1_parser.history at it; zeroed is empty, and a history holds
+ * nothing of a stream but the telegrams decoded with it (one per stream:
+ * the decode of each telegram depends on the one before only in speed).
+ * About 13 KB, so that parsers that decode a telegram a second (the twin's
+ * devices, the fleet) need not carry one. Everything is private. */
+#define SC_P1_HIST_LINES 128
+struct sc_p1_hist_line {
+	uint16_t off, next, len; /* start, start of the next line, length without CR LF */
+	uint8_t cls;             /* how its decode may be redone (p1_decode.c) */
+	uint8_t ngroups;         /* its value groups (1 or 2; a failure log up to 22) */
+	uint32_t key;
+	struct sc_span g[2];
+};
+
+struct sc_p1_history {
+	bool valid;              /* a telegram is kept */
+	unsigned flags;          /* the flags it was decoded with */
+	size_t len, bang, body;  /* its length, its '!', its first object line */
+	unsigned nlines;
+	unsigned skip, backoff;  /* telegrams not compared after one that did not decode against it */
+	struct sc_p1_hist_line line[SC_P1_HIST_LINES];
+	struct sc_p1_telegram tg;
+	char raw[SC_P1_BUF_SIZE];
+};
+
 struct sc_p1_parser {
 	unsigned flags;     /* SC_P1_NO_CRC, SC_P1_ANY_VERSION, SC_P1_STRICT; set before feeding */
+	/* NULL, or the caller's history: telegrams are then decoded against the
+	 * one before (sc_p1_decode_hist). Set before feeding; kept by
+	 * sc_p1_reset. */
+	struct sc_p1_history *history;
 	/* Everything below is private. */
 	int state;
 	uint64_t pos;       /* stream offset of the next byte fed */
@@ -227,6 +260,16 @@ enum sc_p1_event sc_p1_finish(struct sc_p1_parser *p, struct sc_p1_result *res);
  * cause in detail and its offset within raw in *err_off. */
 int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
 		 size_t *err_off, char *detail, size_t detail_len);
+
+/* As sc_p1_decode, against what history holds of the telegram decoded
+ * before (NULL: exactly sc_p1_decode; with SC_P1_REFERENCE the history is
+ * not used): a telegram laid out as that one is compared with it and only
+ * its changed lines are read again (p1_decode.c, "the history"); the result,
+ * errors and offsets included, is the same as sc_p1_decode's. A telegram
+ * decoded without error is kept in history for the next. */
+int sc_p1_decode_hist(const char *raw, size_t len, unsigned flags,
+		      struct sc_p1_history *history, struct sc_p1_telegram *tg, size_t *err_off,
+		      char *detail, size_t detail_len);
 
 /* Text of a span of raw. */
 static inline const char *sc_span_ptr(const char *raw, struct sc_span s)

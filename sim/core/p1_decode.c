@@ -24,6 +24,14 @@
 #include <emmintrin.h>
 #endif
 
+/* The steps of every line, inlined into the full path and the history's
+ * (the compiler would otherwise call them from both). */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 /* Value groups of a line kept for direct access (all are counted): every
  * known object but the failure log and the demand history has at most 2,
  * and those two read their entries with a group cursor (groups_next), so a
@@ -208,7 +216,7 @@ static inline uint64_t bytes_equal(uint64_t x, unsigned char c)
 }
 
 /* Offset of the first byte of s[0..n) that is not VB_PLAIN, or n. */
-static size_t plain_run(const char *s, size_t n)
+static HOT_INLINE size_t plain_run(const char *s, size_t n)
 {
 	size_t j = 0;
 #if defined(__SSE2__)
@@ -329,7 +337,7 @@ static inline __m128i obis_text(const char *q, int *paren)
 
 /* parse_obis through the memo, for the nth line of the telegram: the key
  * and its object into ln. */
-static int obis_key(const char *q, unsigned nth, struct line *ln)
+static HOT_INLINE int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	int paren;
 	__m128i text = obis_text(q, &paren);
@@ -355,7 +363,7 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 	return got;
 }
 #else
-static int obis_key(const char *q, unsigned nth, struct line *ln)
+static HOT_INLINE int obis_key(const char *q, unsigned nth, struct line *ln)
 {
 	(void)nth;
 	int paren = parse_obis(q, &ln->key);
@@ -365,7 +373,8 @@ static int obis_key(const char *q, unsigned nth, struct line *ln)
 }
 #endif
 
-static bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth, size_t *next)
+static HOT_INLINE bool fast_line(struct line *ln, size_t pos, size_t bang, unsigned nth,
+				 size_t *next)
 {
 	const char *raw = ln->raw;
 
@@ -1208,7 +1217,7 @@ static enum p1_object object_of(uint32_t key)
 	}
 }
 
-static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
+static HOT_INLINE int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	struct sc_p1_telegram *tg = c->tg;
 	uint32_t key = ln->key;
@@ -1317,7 +1326,7 @@ static int decode_object(struct ctx *c, const struct line *ln, bool *keep_raw)
 
 /* One object line: decoded into tg, or kept raw (*keep_raw) when unknown or
  * set aside by its unit rule (vrules). */
-static int object(struct ctx *c, const struct line *ln, bool *keep_raw)
+static HOT_INLINE int object(struct ctx *c, const struct line *ln, bool *keep_raw)
 {
 	int rc = decode_object(c, ln, keep_raw);
 	if (rc == SET_ASIDE) {
@@ -1407,10 +1416,309 @@ static int general_line(struct ctx *c, struct line *ln, size_t *pos, size_t bang
 	return SC_OK;
 }
 
-static int decode_telegram(const char *raw, size_t len, unsigned flags,
-			   struct sc_p1_telegram *tg, size_t *err_off, char *detail,
-			   size_t detail_len)
+/* ---- The history: decoding a telegram against the one before ----
+ *
+ * A meter's telegrams are mostly the previous one again: the same lines at
+ * the same offsets, and most of them byte for byte the same (identification,
+ * version, equipment id, tariff, counts, the failure log); only the time and
+ * the measured values change. Given a history (p1.h: struct sc_p1_history,
+ * the caller's), the fast path keeps there the last telegram it decoded
+ * without error: its bytes, its lines (where each starts and ends, its key,
+ * how it was decoded) and the decoded telegram. A new
+ * telegram of the same length, flags and '!' is compared with it 32 bytes at
+ * a time; the lines without a changed byte are not looked at again, their
+ * effect is the one the kept telegram holds; the changed lines are read
+ * again (fast_line) and decoded over the kept telegram. This gives what the
+ * full decode gives only when each changed line's decode is independent of
+ * the others and replaces all its earlier effect, so a changed line is read
+ * this way only when
+ * - its class (below) is LC_RAW or LC_VALUE, and it ends where it ended
+ *   before, with the same length, key, and value groups at the same places;
+ * - its decode gives SC_OK, not set aside and not kept raw;
+ * and the kept telegram was decoded with nothing set aside. Any other change
+ * (the identification, a line's end or key, a value group that moves, an
+ * error, a line of class LC_OTHER) decodes the whole telegram again by the
+ * full path, which gives the errors and offsets. Lines that did not change
+ * keep their place, key and order, so counts, raw lines, repeats and M-Bus
+ * channels come out as before.
+ *
+ * Classes of a kept line:
+ * - LC_VALUE: a known object decoded into fields of its own, which its decode
+ *   overwrites whole and no other line writes or reads: every object but
+ *   the ones below;
+ * - LC_RAW: an unknown object, kept raw: its effect is its place alone;
+ * - LC_OTHER: all else: empty and continuation lines, lines set aside, the
+ *   equipment ids (0-0:96.1.0 reads what 96.1.1 wrote), a failure log of
+ *   more entries than tg keeps and the demand history (tg->dropped), M-Bus
+ *   objects other than a channel's one reading (24.2.1 and 24.2.3 of one
+ *   channel both write its reading: then neither is LC_VALUE). */
+#define HIST_LINES SC_P1_HIST_LINES
+
+enum { LC_OTHER, LC_RAW, LC_VALUE };
+
+/* A stream whose telegrams do not decode against the one before (a layout
+ * that changes each time) would pay for the comparison and for keeping each
+ * telegram and gain nothing: after a telegram that did not, the history is
+ * left alone (neither compared nor kept) for the next 1, then 2, 4, 8, at
+ * most 16 telegrams, until one decodes against it again. */
+#define HIST_BACKOFF_MAX 16
+
+/* The class of a line the full path decoded (see above). */
+static int line_class(const struct line *ln, bool keep_raw)
 {
+	if (keep_raw)
+		return ln->object == OBJ_UNKNOWN ? LC_RAW : LC_OTHER;
+	switch (ln->object) {
+	case OBJ_EQUIPMENT_ID: case OBJ_EQUIPMENT_ID_OTHER: case OBJ_DEMAND_HISTORY:
+	case OBJ_UNKNOWN:
+		return LC_OTHER;
+	case OBJ_FAILURE_LOG:
+		/* As many groups give as many entries (failure_log): with no more
+		 * than it keeps, a decode writes the same fields, tg->dropped
+		 * not. */
+		return ln->ngroups <= 2 * SC_P1_MAX_FAILLOG + 2 ? LC_VALUE : LC_OTHER;
+	case OBJ_MBUS: {
+		uint32_t k = ln->key & 0xF0FFFFFFu; /* the channel's object */
+		return k == OBIS(0, 0, 24, 2, 1) || k == OBIS(0, 0, 24, 2, 3) ? LC_VALUE : LC_OTHER;
+	}
+	default:
+		return ln->ngroups <= 2 ? LC_VALUE : LC_OTHER;
+	}
+}
+
+static void note_line(struct sc_p1_history *hist, unsigned nth, size_t start, size_t next,
+		      const struct line *ln, int cls)
+{
+	if (nth >= HIST_LINES)
+		return;
+	struct sc_p1_hist_line *h = &hist->line[nth];
+	h->off = (uint16_t)start;
+	h->next = (uint16_t)next;
+	h->cls = (uint8_t)cls;
+	if (cls == LC_OTHER)
+		return; /* never read again: ln may be the last object's (an empty line) */
+	h->len = (uint16_t)ln->len;
+	h->key = ln->key;
+	h->ngroups = (uint8_t)ln->ngroups;
+	h->g[0] = ln->g[0];
+	if (ln->ngroups > 1)
+		h->g[1] = ln->g[1];
+}
+
+/* After a full decode without error: keeps the telegram for the next. */
+static void remember(struct sc_p1_history *hist, const char *raw, size_t len, size_t bang,
+		     size_t body, unsigned nlines, unsigned flags, const struct sc_p1_telegram *tg)
+{
+	if (nlines > HIST_LINES || tg->set_aside != 0)
+		return;
+	/* One reading per M-Bus channel as LC_VALUE (see above). */
+	int reading_line[SC_P1_MAX_MBUS] = {-1, -1, -1, -1};
+	for (unsigned i = 0; i < nlines; i++) {
+		struct sc_p1_hist_line *h = &hist->line[i];
+		uint32_t k = h->key & 0xF0FFFFFFu;
+		if (h->cls != LC_VALUE || (k != OBIS(0, 0, 24, 2, 1) && k != OBIS(0, 0, 24, 2, 3)))
+			continue;
+		unsigned ch = (h->key >> 24 & 0xF) - 1;
+		if (reading_line[ch] >= 0) {
+			hist->line[reading_line[ch]].cls = LC_OTHER;
+			h->cls = LC_OTHER;
+		} else {
+			reading_line[ch] = (int)i;
+		}
+	}
+	memcpy(hist->raw, raw, len);
+	hist->tg = *tg;
+	hist->len = len;
+	hist->bang = bang;
+	hist->body = body;
+	hist->nlines = nlines;
+	hist->flags = flags;
+	hist->valid = true;
+}
+
+/* Bytes that differ between a and b, 32 at a time: for each chunk of
+ * 32 bytes (of n / 32) that differs, its number and a bit per differing
+ * byte; b takes a's bytes of those chunks. Returns how many differ. */
+static size_t diff_chunks_plain(const char *a, char *b, size_t n, uint16_t *chunk,
+				uint32_t *mask)
+{
+	size_t k = 0;
+	for (size_t c = 0; c < n / 32; c++) {
+		uint32_t m = 0;
+		for (unsigned w = 0; w < 32; w += 8) {
+			uint64_t x, y;
+			memcpy(&x, a + c * 32 + w, 8);
+			memcpy(&y, b + c * 32 + w, 8);
+			if (x == y)
+				continue;
+			for (unsigned i = w; i < w + 8; i++)
+				if (a[c * 32 + i] != b[c * 32 + i])
+					m |= 1u << i;
+		}
+		if (m) {
+			memcpy(b + c * 32, a + c * 32, 32);
+			chunk[k] = (uint16_t)c;
+			mask[k++] = m;
+		}
+	}
+	return k;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HIST_AVX2 1
+__attribute__((target("avx2"))) static size_t diff_chunks_avx2(const char *a, char *b, size_t n,
+							     uint16_t *chunk, uint32_t *mask)
+{
+	size_t k = 0;
+	for (size_t c = 0; c < n / 32; c++) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(a + c * 32));
+		__m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(b + c * 32));
+		uint32_t m = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y));
+		if (m) {
+			_mm256_storeu_si256((__m256i *)(void *)(b + c * 32), x);
+			chunk[k] = (uint16_t)c;
+			mask[k++] = m;
+		}
+	}
+	return k;
+}
+
+static bool have_avx2(void)
+{
+	static int known; /* 0 not asked yet, 1 no, 2 yes */
+	if (!known)
+		known = __builtin_cpu_supports("avx2") ? 2 : 1;
+	return known == 2;
+}
+#endif
+
+/* The lines of raw (same length and '!' as the kept telegram) whose bytes
+ * differ from the kept ones, as bits in dirty[]; the kept bytes take the new
+ * ones. False when a byte of the identification differs. */
+static bool changed_lines(struct sc_p1_history *hist, const char *raw, size_t bang,
+			  uint64_t dirty[HIST_LINES / 64])
+{
+	uint16_t chunk[SC_P1_BUF_SIZE / 32 + 1];
+	uint32_t mask[SC_P1_BUF_SIZE / 32 + 1];
+	size_t n;
+#if defined(HIST_AVX2)
+	if (have_avx2())
+		n = diff_chunks_avx2(raw, hist->raw, bang, chunk, mask);
+	else
+#endif
+		n = diff_chunks_plain(raw, hist->raw, bang, chunk, mask);
+	/* The last bytes, fewer than 32. */
+	size_t tail = bang / 32 * 32;
+	uint32_t m = 0;
+	for (size_t i = tail; i < bang; i++)
+		m |= (uint32_t)(raw[i] != hist->raw[i]) << (i - tail);
+	if (m) {
+		memcpy(hist->raw + tail, raw + tail, bang - tail);
+		chunk[n] = (uint16_t)(bang / 32);
+		mask[n++] = m;
+	}
+	unsigned li = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t base = (size_t)chunk[k] * 32;
+		m = mask[k];
+		while (m) {
+			size_t at = base + (size_t)__builtin_ctz(m);
+			if (at < hist->body)
+				return false;
+			while (hist->line[li].next <= at)
+				li++; /* the lines cover body..bang */
+			dirty[li / 64] |= 1ull << (li % 64);
+			size_t end = hist->line[li].next;
+			m = end - base >= 32 ? 0 : m & (~0u << (end - base));
+		}
+	}
+	return true;
+}
+
+/* The telegram decoded against the kept one (see above): SC_OK with tg
+ * set, or false when the full path must decode it (the kept one is then
+ * forgotten). */
+static bool decode_again(struct sc_p1_history *hist, const char *raw, size_t len, size_t bang,
+			 unsigned flags, struct sc_p1_telegram *tg)
+{
+	uint64_t dirty[HIST_LINES / 64] = {0};
+	hist->valid = false; /* until it holds this telegram */
+	if (!changed_lines(hist, raw, bang, dirty))
+		return false;
+	size_t dummy;
+	char detail[1];
+	struct ctx c; /* seen[] is not used: the keys are the kept ones */
+	c.raw = raw;
+	c.end = raw + len;
+	c.fast = true;
+	c.tg = &hist->tg;
+	c.err_off = &dummy;
+	c.detail = detail;
+	c.detail_len = 0;
+	c.flags = flags;
+	c.nseen = 0;
+	struct line ln;
+	ln.raw = raw;
+	/* First what needs no decoding: each changed line of a class read
+	 * again, still ending where it ended. */
+	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
+		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
+			unsigned li = w * 64 + (unsigned)__builtin_ctzll(bits);
+			const struct sc_p1_hist_line *h = &hist->line[li];
+			if (h->cls == LC_OTHER || (h->next != bang && raw[h->next - 1] != '\n'))
+				return false;
+		}
+	}
+	for (unsigned w = 0; w < HIST_LINES / 64; w++) {
+		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
+			unsigned li = w * 64 + (unsigned)__builtin_ctzll(bits);
+			const struct sc_p1_hist_line *h = &hist->line[li];
+			size_t next;
+			ln.nth = li;
+			if (!fast_line(&ln, h->off, bang, li, &next) || next != h->next ||
+			    ln.len != h->len || ln.key != h->key)
+				return false;
+			if (h->cls == LC_RAW)
+				continue; /* the same place, the same raw line */
+			if (ln.ngroups != h->ngroups || ln.g[0].off != h->g[0].off ||
+			    ln.g[0].len != h->g[0].len ||
+			    (ln.ngroups > 1 && (ln.g[1].off != h->g[1].off || ln.g[1].len != h->g[1].len)))
+				return false;
+			bool keep_raw;
+			if (decode_object(&c, &ln, &keep_raw) != SC_OK || keep_raw)
+				return false;
+		}
+	}
+	*tg = hist->tg;
+	hist->valid = true;
+	return true;
+}
+
+static int decode_telegram(const char *raw, size_t len, unsigned flags,
+			   struct sc_p1_history *hist, struct sc_p1_telegram *tg, size_t *err_off,
+			   char *detail, size_t detail_len)
+{
+	/* A telegram of the kept one's length, flags and '!': against it. */
+	bool use_hist = hist && !(flags & SC_P1_REFERENCE);
+	if (use_hist && hist->skip > 0) {
+		hist->skip--;
+		use_hist = false;
+	} else if (use_hist && hist->valid) {
+		size_t b = len;
+		while (b > 0 && raw[b - 1] != '!')
+			b--;
+		if (hist->len == len && hist->flags == flags && b == hist->bang + 1 &&
+		    decode_again(hist, raw, len, hist->bang, flags, tg)) {
+			hist->backoff = 0;
+			return SC_OK;
+		}
+		hist->backoff = hist->backoff == 0 ? 1 : hist->backoff * 2;
+		if (hist->backoff > HIST_BACKOFF_MAX)
+			hist->backoff = HIST_BACKOFF_MAX;
+		hist->skip = hist->backoff;
+	}
+
 	struct ctx c; /* seen[] is read only as far as nseen */
 	c.raw = raw;
 	/* The general path alone (SC_P1_REFERENCE): what the fast paths are
@@ -1462,12 +1770,19 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 	size_t body = nl ? hdr_end + 1 : bang;
 	ln.raw = raw;
 	size_t pos = body;
-	for (unsigned nth = 0; pos < bang; nth++) {
+	unsigned nth = 0;
+	if (use_hist)
+		hist->valid = false; /* its lines are noted anew below */
+	for (; pos < bang; nth++) {
+		size_t start = pos;
 		ln.nth = nth;
 		if (!(c.fast && fast_line(&ln, pos, bang, nth, &pos))) {
 			int rc = general_line(&c, &ln, &pos, bang);
-			if (rc == LINE_DONE)
+			if (rc == LINE_DONE) {
+				if (use_hist)
+					note_line(hist, nth, start, pos, &ln, LC_OTHER);
 				continue;
+			}
 			if (rc != SC_OK)
 				return rc;
 		}
@@ -1481,8 +1796,11 @@ static int decode_telegram(const char *raw, size_t len, unsigned flags,
 			return fail(&c, ln.off, SC_ERR_SYNTAX, "object %.*s repeated", obis_len(&ln),
 				    raw + ln.off);
 		tg->objects++;
+		if (use_hist)
+			note_line(hist, nth, start, pos, &ln, line_class(&ln, keep_raw));
 	}
-
+	if (use_hist)
+		remember(hist, raw, len, bang, body, nth, flags, tg);
 	return SC_OK;
 }
 
@@ -1536,10 +1854,11 @@ static bool declared_version(const char *raw, size_t len, int *version, bool *em
  * This holds also when the content of an old telegram breaks a rule of
  * the current tables (a limiter in A, gas on two lines): the version is
  * what the device rejects it for. */
-int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
-		 size_t *err_off, char *detail, size_t detail_len)
+int sc_p1_decode_hist(const char *raw, size_t len, unsigned flags,
+		      struct sc_p1_history *history, struct sc_p1_telegram *tg, size_t *err_off,
+		      char *detail, size_t detail_len)
 {
-	int rc = decode_telegram(raw, len, flags, tg, err_off, detail, detail_len);
+	int rc = decode_telegram(raw, len, flags, history, tg, err_off, detail, detail_len);
 	if ((flags & SC_P1_ANY_VERSION) || (rc != SC_OK && rc != SC_ERR_SYNTAX))
 		return rc;
 	int version;
@@ -1572,4 +1891,10 @@ int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_teleg
 		return SC_ERR_UNSUPPORTED;
 	}
 	return rc;
+}
+
+int sc_p1_decode(const char *raw, size_t len, unsigned flags, struct sc_p1_telegram *tg,
+		 size_t *err_off, char *detail, size_t detail_len)
+{
+	return sc_p1_decode_hist(raw, len, flags, NULL, tg, err_off, detail, detail_len);
 }

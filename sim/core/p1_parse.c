@@ -171,8 +171,8 @@ static void complete(struct sc_p1_parser *p, uint64_t end, struct sc_p1_result *
 	}
 
 	size_t err_off = 0;
-	int rc = sc_p1_decode(p->buf, p->len, p->flags, &res->tg, &err_off, res->detail,
-			      sizeof res->detail);
+	int rc = sc_p1_decode_hist(p->buf, p->len, p->flags, p->history, &res->tg, &err_off,
+				   res->detail, sizeof res->detail);
 	if (rc == SC_ERR_UNSUPPORTED) {
 		res->event = SC_P1_UNSUPPORTED;
 	} else if (rc != SC_OK) {

@@ -180,6 +180,7 @@ static size_t step(struct sc_tg_stream *s, const void *data, size_t len, struct 
 		used = sc_tic_feed(&s->u.tic.parser, data, len, &s->u.tic.res);
 		from_tic(ev, &s->u.tic.res);
 	} else {
+		s->u.p1.parser.history = s->p1_history;
 		used = sc_p1_feed(&s->u.p1.parser, data, len, &s->u.p1.res);
 		from_p1(ev, &s->u.p1.res);
 	}
@@ -237,6 +238,7 @@ enum sc_tg_kind sc_tg_finish(struct sc_tg_stream *s, struct sc_tg_event *ev)
 		sc_tic_finish(&s->u.tic.parser, &s->u.tic.res);
 		from_tic(ev, &s->u.tic.res);
 	} else {
+		s->u.p1.parser.history = s->p1_history;
 		sc_p1_finish(&s->u.p1.parser, &s->u.p1.res);
 		from_p1(ev, &s->u.p1.res);
 	}

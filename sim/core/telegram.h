@@ -59,6 +59,10 @@ struct sc_tg_stream {
 	/* TIC: NULL, or a history the caller owns for the incremental decode
 	 * (tic.h: struct sc_tic_history); may be set before any feed. */
 	struct sc_tic_history *tic_history;
+	/* P1: NULL, or a history the caller owns for decoding each telegram
+	 * against the one before (p1.h: struct sc_p1_history); may be set
+	 * before any feed. */
+	struct sc_p1_history *p1_history;
 	/* Private. */
 	char *held;             /* AUTO: input seen while undecided, SC_TG_DETECT_MAX bytes */
 	size_t held_len, held_pos;

@@ -908,6 +908,11 @@ condition("State files", "an HTTPS key or certificate file that is not PEM, empt
           "test_robust.py: StateFiles.test_a_broken_key_or_certificate_is_named_with_what_is_wrong")
 condition("State files", "an HTTPS key of another certificate", "exit: 'the key is not the certificate's'",
           "test_robust.py: StateFiles.test_a_key_of_another_certificate_is_named")
+condition("Files", "a capture cut shorter by another program while sc-telegram parse or check reads it "
+          "(a regular file is read through a mapping of it)",
+          "'FILE: file shrank while being read at byte N' (its new end), the telegrams before it "
+          "reported, exit 2 as for a read error; never SIGBUS",
+          "test_sc_telegram_files.py: ShrinkingFile.test_a_file_cut_while_read_is_reported_with_where_it_ended")
 condition("All", "the attacks above and the probe's request-shaped ones at once for about a minute, "
           "clients killed -9 mid-request",
           "each answered as listed; Modbus, MQTT and HTTPS clients served with the right values; "

@@ -233,6 +233,25 @@ Test(sc_telegram, corpus_parse_and_check)
 	run_free(&r);
 }
 
+/* A regular file is read through a mapping of it from where its descriptor
+ * stands (here standard input redirected from the capture, its first line
+ * read before), a pipe by read(2): the same telegrams and the same report. */
+Test(sc_telegram, check_reads_a_file_from_its_position_as_a_pipe)
+{
+	need_capture(CORPUS "/dsmr50-iskra-am550-566-telegrams.p1");
+	struct run a = sh("(read -r first; \"$T\" check) < $C/dsmr50-iskra-am550-566-telegrams.p1");
+	struct run b = sh("tail -c +20 $C/dsmr50-iskra-am550-566-telegrams.p1 | \"$T\" check");
+	cr_assert_str_eq(a.out, "<stdin>: P1 telegrams: 565 ok: 565 failed: 0 garbage: 1\n");
+	cr_assert_str_eq(a.out, b.out);
+	run_free(&a);
+	run_free(&b);
+	a = sh("\"$T\" parse < $C/dsmr50-iskra-am550-566-telegrams.p1 | md5sum");
+	b = sh("cat $C/dsmr50-iskra-am550-566-telegrams.p1 | \"$T\" parse | md5sum");
+	cr_assert_str_eq(a.out, b.out);
+	run_free(&a);
+	run_free(&b);
+}
+
 Test(sc_telegram, tic_autodetected_and_forced)
 {
 	need_capture(SC_CORPUS_DIR "/tic/standard-mono-consumer-base.tic");
