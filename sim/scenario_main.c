@@ -217,6 +217,24 @@ static void in_loop_in_flight(void *arg, struct sc_call *call)
 	sc_channel_done(call, 0);
 }
 
+/* The read-back's two reads, served by the twin's Modbus server without a
+ * connection (io.read_two). */
+struct read_arg {
+	struct scn *x;
+	uint16_t a[2];
+	int n[2];
+	uint16_t *o[2];
+	int rc[2];
+};
+
+static void in_loop_read(void *arg, struct sc_call *call)
+{
+	struct read_arg *a = arg;
+	for (int i = 0; i < 2; i++)
+		a->rc[i] = sc_twin_modbus_read(a->x->twin, a->a[i], (uint16_t)a->n[i], a->o[i]);
+	sc_channel_done(call, 0);
+}
+
 /* ---- the runner's side ---- */
 
 /* Virtual time: the publishes of the telegrams sent are confirmed by the
@@ -370,6 +388,30 @@ static int io_advance(void *arg, double t, char *why, size_t cap)
 	}
 }
 
+/* io.read_two: the twin's Modbus server answers in this process, in the
+ * loop, as it would a client's request (virtual time stands still between
+ * the runner's calls, so it serves the image the telegram left). */
+static int io_read_two(void *arg, uint16_t a1, int n1, uint16_t *o1, uint16_t a2, int n2,
+		       uint16_t *o2, char *why, size_t cap)
+{
+	struct scn *x = arg;
+	struct read_arg a = {x, {a1, a2}, {n1, n2}, {o1, o2}, {-1, -1}};
+	if (n1 < 1 || n1 > 125 || n2 < 1 || n2 > 125 || sc_channel_run(x->ch, in_loop_read, &a) != 0) {
+		snprintf(why, cap, "the twin did not answer");
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (a.rc[i] == 0)
+			continue;
+		if (a.rc[i] < 0)
+			snprintf(why, cap, "the device serves no Modbus now");
+		else
+			snprintf(why, cap, "Modbus exception 0x%02X", (unsigned)a.rc[i]);
+		return i == 0 ? -1 : 1;
+	}
+	return 0;
+}
+
 /* The twin's state (/sim/v1/state) answers path == want within wait_s of real time. */
 static bool status_is(struct scn *x, const char *path, const char *want, double wait_s)
 {
@@ -454,7 +496,8 @@ static void *runner_main(void *arg)
 			       .meter_begin = x->virt ? io_meter_begin : NULL,
 			       .meter_end = x->virt ? io_meter_end : NULL,
 			       .settle = x->virt ? io_settle : NULL, .arg = x, .tick = 0.25,
-			       .mqtt_grace_ms = 3000, .sample = x->each_telegram};
+			       .mqtt_grace_ms = 3000, .sample = x->each_telegram,
+			       .read_two = x->virt ? io_read_two : NULL};
 	x->real_start = mono_s();
 	double w0 = mono_s();
 	int rc = sc_run_scenario(x->s, x->dir, x->dut, &io, &x->run, stdout);

@@ -101,6 +101,11 @@ bool sc_twin_is_factory_broker(const char *url);
 struct sc_device *sc_twin_device(struct sc_twin *t);
 /* The ports listened on (useful with port 0); 0 when not listening. */
 int sc_twin_modbus_port(const struct sc_twin *t);
+/* What a Modbus client reading count registers from addr is served now,
+ * read in this process without a connection (sc_modbus_read): 0 with out
+ * filled, the exception code the request would get (> 0), or -1 when the
+ * device serves no Modbus now (restarting, powered off). */
+int sc_twin_modbus_read(struct sc_twin *t, uint16_t addr, uint16_t count, uint16_t *out);
 int sc_twin_https_port(const struct sc_twin *t);
 int sc_twin_http_port(const struct sc_twin *t);
 struct sc_dongle *sc_twin_dongle(struct sc_twin *t);
