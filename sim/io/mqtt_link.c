@@ -81,9 +81,14 @@ struct sc_mqtt_link {
 	char *host;                      /* the name the broker's certificate must bear */
 	int64_t tls_time;
 	char tls_error[200];             /* why the last TLS call failed, "" when none */
+	/* sc_mqtt_link_batch: asked for, applied to the socket (once up), and
+	 * the bytes the socket took since the last push. */
+	bool batch, corked;
+	size_t held;
 };
 
 static void on_timer(void *arg);
+static void cork(struct sc_mqtt_link *l, bool on);
 
 static void arm(struct sc_mqtt_link *l, int64_t in_ms)
 {
@@ -255,6 +260,8 @@ static int flush(struct sc_mqtt_link *l)
 		l->tx_off = 0;
 	count_written(l);
 	watch(l);
+	/* What waited for the socket goes out as it takes it. */
+	sc_mqtt_link_push(l);
 	return 0;
 }
 
@@ -330,6 +337,8 @@ static int send_or_die(struct sc_mqtt_link *l, const uint8_t *p, size_t n, const
 		return -1;
 	}
 	l->last_tx_ms = sc_mono_ms();
+	/* Not a publish (a ping, the CONNECT): out at once. */
+	sc_mqtt_link_push(l);
 	return 0;
 }
 
@@ -353,6 +362,8 @@ static void on_packet(struct sc_mqtt_link *l, const struct sc_mqtt_packet *p, bo
 		}
 		l->st = L_UP;
 		arm(l, l->keepalive_ms);
+		if (l->batch)
+			cork(l, true);
 		/* The owner may close the link in up(): l is not touched after it
 		 * (bytes still to read wait for the next round of the loop). */
 		*dead = true;
@@ -903,5 +914,38 @@ bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void 
 		l->ok++;
 	else
 		l->ends[l->nends++] = l->queued;
+	if (l->corked) {
+		l->held += (size_t)n;
+		if (l->held >= SC_MQTT_LINK_BATCH_BYTES)
+			sc_mqtt_link_push(l);
+	}
 	return true;
+}
+
+/* TCP_CORK on the socket: on, the kernel holds partial segments; off, it
+ * sends what it holds. */
+static void cork(struct sc_mqtt_link *l, bool on)
+{
+	int v = on;
+	if (l->fd < 0 || setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) != 0)
+		return;
+	l->corked = on;
+	l->held = 0;
+}
+
+void sc_mqtt_link_batch(struct sc_mqtt_link *l, bool on)
+{
+	if (!l || l->batch == on)
+		return;
+	l->batch = on;
+	if (l->st == L_UP)
+		cork(l, on);
+}
+
+void sc_mqtt_link_push(struct sc_mqtt_link *l)
+{
+	if (!l || !l->corked)
+		return;
+	cork(l, false);
+	cork(l, true);
 }

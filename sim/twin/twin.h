@@ -149,6 +149,11 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
+/* Virtual time (sc-sim --scenario --speed max): the MQTT client's publishes
+ * batched, many to a segment (sc_mqtt_batch), until sc_twin_mqtt_push; the
+ * loop's owner pushes whenever it waits. */
+void sc_twin_mqtt_batch(struct sc_twin *t, bool on);
+void sc_twin_mqtt_push(struct sc_twin *t);
 /* The MQTT client's output is backed up (sc_mqtt_backed_up): false
  * without a client or connection. */
 bool sc_twin_mqtt_backed_up(const struct sc_twin *t, uint64_t *progress);
