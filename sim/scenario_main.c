@@ -54,6 +54,13 @@ struct scn {
 	struct adv_arg *adv;        /* io_meter_begin's, until io_meter_end */
 	struct sc_call *adv_call;
 	const void *adv_data;       /* the bytes io_meter_begin was given */
+	/* The read-back's registers (io_read_two) read in the loop right after
+	 * it took the last telegram, in the same call: P (0x8016) and energy
+	 * import (0x8100), each read's result (sc_twin_modbus_read). Valid
+	 * until the runner's next call into the loop. */
+	bool after_valid;
+	uint16_t after_p[2], after_e[2];
+	int after_rc[2];
 	/* The hold on virtual time while the MQTT output is backed up (the
 	 * loop's): the client's progress and when it last moved (monotonic
 	 * s; -1 while not backed up), and whether a broker that took nothing
@@ -155,6 +162,12 @@ static void advance_done(void *arg)
 		char why[80];
 		a->arrived = sc_twin_act(a->x->twin, &tg, why, sizeof why) == 0;
 		a->data = NULL;
+		if (a->x->each_telegram) {
+			struct scn *x = a->x;
+			x->after_rc[0] = sc_twin_modbus_read(x->twin, 0x8016, 2, x->after_p);
+			x->after_rc[1] = sc_twin_modbus_read(x->twin, 0x8100, 2, x->after_e);
+			x->after_valid = true;
+		}
 	}
 	sc_channel_done(a->call, 0);
 }
@@ -267,6 +280,7 @@ static void io_settle(void *arg)
 static int io_meter(void *arg, const void *data, size_t len, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	struct bytes_arg b = {x, data, len, false};
 	if (sc_channel_run(x->ch, in_loop_inject, &b) != 0) {
 		snprintf(why, cap, "the twin did not take the bytes");
@@ -328,6 +342,7 @@ static int virt_after(struct scn *x, struct adv_arg *a, const void *data)
  * not arrive (the cable is out), or -1. */
 static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 {
+	x->after_valid = false;
 	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
 	if (sc_channel_run(x->ch, in_loop_advance, &a) != 0)
 		return -1;
@@ -339,6 +354,7 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 static int io_meter_begin(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	struct adv_arg *a = malloc(sizeof *a);
 	if (a) {
 		*a = (struct adv_arg){x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
@@ -399,14 +415,25 @@ static int io_advance(void *arg, double t, char *why, size_t cap)
 }
 
 /* io.read_two: the twin's Modbus server answers in this process, in the
- * loop, as it would a client's request (virtual time stands still between
- * the runner's calls, so it serves the image the telegram left). */
+ * loop, as it would a client's request. The read after a telegram was
+ * made in the loop as the telegram's call ended (the registers the runner
+ * asks for after every telegram): virtual time stands still until the
+ * runner's next call into the loop and no one else talks to the twin, so
+ * the image is the one the runner would read now. Other reads, or after
+ * another call, are a call into the loop of their own. */
 static int io_read_two(void *arg, uint16_t a1, int n1, uint16_t *o1, uint16_t a2, int n2,
 		       uint16_t *o2, char *why, size_t cap)
 {
 	struct scn *x = arg;
 	struct read_arg a = {x, {a1, a2}, {n1, n2}, {o1, o2}, {-1, -1}};
-	if (n1 < 1 || n1 > 125 || n2 < 1 || n2 > 125 || sc_channel_run(x->ch, in_loop_read, &a) != 0) {
+	if (x->after_valid && a1 == 0x8016 && n1 == 2 && a2 == 0x8100 && n2 == 2) {
+		/* Read with the telegram, in the same call into the loop. */
+		memcpy(o1, x->after_p, sizeof x->after_p);
+		memcpy(o2, x->after_e, sizeof x->after_e);
+		a.rc[0] = x->after_rc[0];
+		a.rc[1] = x->after_rc[1];
+	} else if (n1 < 1 || n1 > 125 || n2 < 1 || n2 > 125 ||
+		   sc_channel_run(x->ch, in_loop_read, &a) != 0) {
 		snprintf(why, cap, "the twin did not answer");
 		return -1;
 	}
@@ -447,6 +474,7 @@ static bool status_is(struct scn *x, const char *path, const char *want, double 
 static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	if (st->kind == SC_STEP_BROKER && !x->broker_url) {
 		snprintf(why, cap, "--mqtt off: no broker in this run");
 		return 1;
