@@ -362,8 +362,6 @@ static void on_packet(struct sc_mqtt_link *l, const struct sc_mqtt_packet *p, bo
 		}
 		l->st = L_UP;
 		arm(l, l->keepalive_ms);
-		if (l->batch)
-			cork(l, true);
 		/* The owner may close the link in up(): l is not touched after it
 		 * (bytes still to read wait for the next round of the loop). */
 		*dead = true;
@@ -895,6 +893,11 @@ bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void 
 			l->next_id = 1;
 	}
 	long n = sc_mqtt_encode_publish(p, need, topic, payload, len, qos, retain, id);
+	/* A batch starts with its first publish; a push ends it, so that the
+	 * socket holds nothing back while the loop waits (what the broker's
+	 * window did not take yet goes out as soon as it does). */
+	if (l->batch && !l->corked)
+		cork(l, true);
 	bool broke = false;
 	int rc = n > 0 ? send_bytes(l, p, (size_t)n, &broke) : -1;
 	if (p != stack)
@@ -935,17 +938,15 @@ static void cork(struct sc_mqtt_link *l, bool on)
 
 void sc_mqtt_link_batch(struct sc_mqtt_link *l, bool on)
 {
-	if (!l || l->batch == on)
+	if (!l)
 		return;
 	l->batch = on;
-	if (l->st == L_UP)
-		cork(l, on);
+	if (!on)
+		sc_mqtt_link_push(l);
 }
 
 void sc_mqtt_link_push(struct sc_mqtt_link *l)
 {
-	if (!l || !l->corked)
-		return;
-	cork(l, false);
-	cork(l, true);
+	if (l && l->corked)
+		cork(l, false);
 }
