@@ -21,6 +21,9 @@ struct queued {
 	double wall;              /* real time it arrived (s since 1970) */
 };
 
+/* The queue's first size; it grows while the runner does not drain it (a
+ * runner waiting for the device, whose clock waits for the broker, which
+ * waits for this subscriber: a message dropped here would be counted lost). */
 #define QUEUE_CAP 4096
 
 struct sc_dut_mqtt {
@@ -30,8 +33,8 @@ struct sc_dut_mqtt {
 	char error[160];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct queued q[QUEUE_CAP];
-	int qhead, qlen;
+	struct queued *q;         /* a ring of qcap */
+	int qhead, qlen, qcap;
 	uint64_t dropped;
 	/* Opened without a serial: the first device seen on the wildcard
 	 * topics is the one read; another's messages are left out (other
@@ -85,8 +88,20 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		payload[msg->payloadlen] = '\0';
 	}
 	pthread_mutex_lock(&m->mu);
-	if (payload && m->qlen < QUEUE_CAP) {
-		struct queued *e = &m->q[(m->qhead + m->qlen++) % QUEUE_CAP];
+	if (payload && m->qlen == m->qcap) {
+		/* Full: twice the room, the queue from its start. */
+		struct queued *n = malloc((size_t)m->qcap * 2 * sizeof *n);
+		if (n) {
+			for (int i = 0; i < m->qlen; i++)
+				n[i] = m->q[(m->qhead + i) % m->qcap];
+			free(m->q);
+			m->q = n;
+			m->qhead = 0;
+			m->qcap *= 2;
+		}
+	}
+	if (payload && m->qlen < m->qcap) {
+		struct queued *e = &m->q[(m->qhead + m->qlen++) % m->qcap];
 		sc_str_copy(e->metric, sizeof e->metric, metric);
 		e->payload = payload;
 		struct timespec now;
@@ -189,6 +204,13 @@ int sc_dut_mqtt_start(struct sc_dut *d, char *why, size_t cap)
 		return -1;
 	}
 	m->d = d;
+	m->q = malloc(QUEUE_CAP * sizeof *m->q);
+	if (!m->q) {
+		free(m);
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	m->qcap = QUEUE_CAP;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	d->mq = m;
@@ -245,7 +267,8 @@ void sc_dut_mqtt_free(struct sc_dut_mqtt *m)
 		MQTTAsync_destroy(&m->mq);
 	}
 	for (int i = 0; i < m->qlen; i++)
-		free(m->q[(m->qhead + i) % QUEUE_CAP].payload);
+		free(m->q[(m->qhead + i) % m->qcap].payload);
+	free(m->q);
 	for (size_t i = 0; i < m->nlog; i++)
 		free(m->log[i].payload);
 	free(m->log);
@@ -262,7 +285,7 @@ void sc_dut_mqtt_drain(struct sc_dut *d, double now)
 	pthread_mutex_lock(&m->mu);
 	while (m->qlen > 0) {
 		struct queued *e = &m->q[m->qhead];
-		m->qhead = (m->qhead + 1) % QUEUE_CAP;
+		m->qhead = (m->qhead + 1) % m->qcap;
 		m->qlen--;
 		if (m->nlog == m->caplog) {
 			size_t cap = m->caplog ? m->caplog * 2 : 256;
