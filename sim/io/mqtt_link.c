@@ -81,8 +81,9 @@ struct sc_mqtt_link {
 	char *host;                      /* the name the broker's certificate must bear */
 	int64_t tls_time;
 	char tls_error[200];             /* why the last TLS call failed, "" when none */
-	/* sc_mqtt_link_batch: asked for, applied to the socket (once up), and
-	 * the bytes the socket took since the last push. */
+	/* sc_mqtt_link_batch: asked for; the socket corked now (a batch under
+	 * way, from its first publish to the next push); the bytes of the
+	 * batch's publishes. */
 	bool batch, corked;
 	size_t held;
 };
