@@ -54,6 +54,13 @@ struct scn {
 	struct adv_arg *adv;        /* io_meter_begin's, until io_meter_end */
 	struct sc_call *adv_call;
 	const void *adv_data;       /* the bytes io_meter_begin was given */
+	/* The read-back's registers (io_read_two) read in the loop right after
+	 * it took the last telegram, in the same call: P (0x8016) and energy
+	 * import (0x8100), each read's result (sc_twin_modbus_read). Valid
+	 * until the runner's next call into the loop. */
+	bool after_valid;
+	uint16_t after_p[2], after_e[2];
+	int after_rc[2];
 	/* The hold on virtual time while the MQTT output is backed up (the
 	 * loop's): the client's progress and when it last moved (monotonic
 	 * s; -1 while not backed up), and whether a broker that took nothing
@@ -155,6 +162,12 @@ static void advance_done(void *arg)
 		char why[80];
 		a->arrived = sc_twin_act(a->x->twin, &tg, why, sizeof why) == 0;
 		a->data = NULL;
+		if (a->x->each_telegram) {
+			struct scn *x = a->x;
+			x->after_rc[0] = sc_twin_modbus_read(x->twin, 0x8016, 2, x->after_p);
+			x->after_rc[1] = sc_twin_modbus_read(x->twin, 0x8100, 2, x->after_e);
+			x->after_valid = true;
+		}
 	}
 	sc_channel_done(a->call, 0);
 }
@@ -213,8 +226,36 @@ struct flight_arg {
 static void in_loop_in_flight(void *arg, struct sc_call *call)
 {
 	struct flight_arg *a = arg;
+	/* What the batch holds goes to the broker before checks look. */
+	sc_twin_mqtt_push(a->x->twin);
 	a->n = sc_twin_mqtt_in_flight(a->x->twin);
 	sc_channel_done(call, 0);
+}
+
+/* The read-back's two reads, served by the twin's Modbus server without a
+ * connection (io.read_two). */
+struct read_arg {
+	struct scn *x;
+	uint16_t a[2];
+	int n[2];
+	uint16_t *o[2];
+	int rc[2];
+};
+
+static void in_loop_read(void *arg, struct sc_call *call)
+{
+	struct read_arg *a = arg;
+	for (int i = 0; i < 2; i++)
+		a->rc[i] = sc_twin_modbus_read(a->x->twin, a->a[i], (uint16_t)a->n[i], a->o[i]);
+	sc_channel_done(call, 0);
+}
+
+/* The loop is about to wait: the batched MQTT output goes out. */
+static void push_mqtt(void *arg)
+{
+	struct scn *x = arg;
+	if (x->twin)
+		sc_twin_mqtt_push(x->twin);
 }
 
 /* ---- the runner's side ---- */
@@ -239,6 +280,7 @@ static void io_settle(void *arg)
 static int io_meter(void *arg, const void *data, size_t len, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	struct bytes_arg b = {x, data, len, false};
 	if (sc_channel_run(x->ch, in_loop_inject, &b) != 0) {
 		snprintf(why, cap, "the twin did not take the bytes");
@@ -300,6 +342,7 @@ static int virt_after(struct scn *x, struct adv_arg *a, const void *data)
  * not arrive (the cable is out), or -1. */
 static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 {
+	x->after_valid = false;
 	struct adv_arg a = {x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
 	if (sc_channel_run(x->ch, in_loop_advance, &a) != 0)
 		return -1;
@@ -311,6 +354,7 @@ static int virt_advance(struct scn *x, double t, const void *data, size_t len)
 static int io_meter_begin(void *arg, double t, const void *data, size_t len, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	struct adv_arg *a = malloc(sizeof *a);
 	if (a) {
 		*a = (struct adv_arg){x, (int64_t)(t * 1000.0 + 0.5), data, len, false, "", NULL};
@@ -370,6 +414,41 @@ static int io_advance(void *arg, double t, char *why, size_t cap)
 	}
 }
 
+/* io.read_two: the twin's Modbus server answers in this process, in the
+ * loop, as it would a client's request. The read after a telegram was
+ * made in the loop as the telegram's call ended (the registers the runner
+ * asks for after every telegram): virtual time stands still until the
+ * runner's next call into the loop and no one else talks to the twin, so
+ * the image is the one the runner would read now. Other reads, or after
+ * another call, are a call into the loop of their own. */
+static int io_read_two(void *arg, uint16_t a1, int n1, uint16_t *o1, uint16_t a2, int n2,
+		       uint16_t *o2, char *why, size_t cap)
+{
+	struct scn *x = arg;
+	struct read_arg a = {x, {a1, a2}, {n1, n2}, {o1, o2}, {-1, -1}};
+	if (x->after_valid && a1 == 0x8016 && n1 == 2 && a2 == 0x8100 && n2 == 2) {
+		/* Read with the telegram, in the same call into the loop. */
+		memcpy(o1, x->after_p, sizeof x->after_p);
+		memcpy(o2, x->after_e, sizeof x->after_e);
+		a.rc[0] = x->after_rc[0];
+		a.rc[1] = x->after_rc[1];
+	} else if (n1 < 1 || n1 > 125 || n2 < 1 || n2 > 125 ||
+		   sc_channel_run(x->ch, in_loop_read, &a) != 0) {
+		snprintf(why, cap, "the twin did not answer");
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (a.rc[i] == 0)
+			continue;
+		if (a.rc[i] < 0)
+			snprintf(why, cap, "the device serves no Modbus now");
+		else
+			snprintf(why, cap, "Modbus exception 0x%02X", (unsigned)a.rc[i]);
+		return i == 0 ? -1 : 1;
+	}
+	return 0;
+}
+
 /* The twin's state (/sim/v1/state) answers path == want within wait_s of real time. */
 static bool status_is(struct scn *x, const char *path, const char *want, double wait_s)
 {
@@ -395,6 +474,7 @@ static bool status_is(struct scn *x, const char *path, const char *want, double 
 static int io_act(void *arg, const struct sc_step *st, char *why, size_t cap)
 {
 	struct scn *x = arg;
+	x->after_valid = false;
 	if (st->kind == SC_STEP_BROKER && !x->broker_url) {
 		snprintf(why, cap, "--mqtt off: no broker in this run");
 		return 1;
@@ -454,7 +534,8 @@ static void *runner_main(void *arg)
 			       .meter_begin = x->virt ? io_meter_begin : NULL,
 			       .meter_end = x->virt ? io_meter_end : NULL,
 			       .settle = x->virt ? io_settle : NULL, .arg = x, .tick = 0.25,
-			       .mqtt_grace_ms = 3000, .sample = x->each_telegram};
+			       .mqtt_grace_ms = 3000, .sample = x->each_telegram,
+			       .read_two = x->virt ? io_read_two : NULL};
 	x->real_start = mono_s();
 	double w0 = mono_s();
 	int rc = sc_run_scenario(x->s, x->dir, x->dut, &io, &x->run, stdout);
@@ -664,6 +745,12 @@ int sc_scenario_main(const struct sc_scenario_run *o, struct sc_twin_opts *to)
 		sc_log(SC_LOG_ERROR, "%s", err);
 		code = rc == SC_ERR_NOMEM ? 1 : 3; /* as sc-sim's exit statuses say */
 		goto out;
+	}
+	if (x.virt) {
+		/* Many publishes to a segment: the broker and the subscriber
+		 * wake once for them (pushed whenever the loop waits). */
+		sc_twin_mqtt_batch(x.twin, true);
+		sc_loop_set_before_sleep(x.loop, push_mqtt, &x);
 	}
 	x.modbus_port = sc_twin_modbus_port(x.twin);
 	x.https_port = sc_twin_https_port(x.twin);

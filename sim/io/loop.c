@@ -47,6 +47,8 @@ struct sc_loop {
 	void *adv_arg;
 	bool (*hold)(void *arg);     /* sc_loop_set_hold */
 	void *hold_arg;
+	void (*before_sleep)(void *arg); /* sc_loop_set_before_sleep */
+	void *before_sleep_arg;
 	struct sc_loop_lateness late;
 	/* another thread's work, polled while spinning (sc_loop_set_idle_poll) */
 	bool (*idle_poll)(void *arg);
@@ -431,6 +433,18 @@ void sc_loop_set_hold(struct sc_loop *l, bool (*hold)(void *arg), void *arg)
 	l->hold_arg = arg;
 }
 
+void sc_loop_set_before_sleep(struct sc_loop *l, void (*fn)(void *arg), void *arg)
+{
+	l->before_sleep = fn;
+	l->before_sleep_arg = arg;
+}
+
+static void before_sleep(struct sc_loop *l)
+{
+	if (l->before_sleep)
+		l->before_sleep(l->before_sleep_arg);
+}
+
 /* Milliseconds the loop sleeps in its descriptors while an advance is held. */
 #define SC_LOOP_HOLD_WAIT_MS 5
 
@@ -507,6 +521,7 @@ static void dispatch_virtual_idle(struct sc_loop *l)
 			/* Work handed over while the flag was still up had no wake-up. */
 			if (idle_work(l))
 				return;
+			before_sleep(l);
 			dispatch(l, -1);
 			return;
 		}
@@ -524,6 +539,7 @@ int sc_loop_run(struct sc_loop *l)
 		if (l->virt) {
 			if (l->advancing && l->hold && l->hold(l->hold_arg)) {
 				/* Held: the descriptors drain what holds it. */
+				before_sleep(l);
 				dispatch(l, SC_LOOP_HOLD_WAIT_MS);
 				continue;
 			}

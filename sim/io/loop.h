@@ -77,6 +77,11 @@ void sc_loop_advance(struct sc_loop *l, int64_t until_ms, sc_timer_cb done, void
  * cannot get rid of yet (its MQTT output backed up) holds the clock
  * instead of being dropped. NULL: no hold. */
 void sc_loop_set_hold(struct sc_loop *l, bool (*hold)(void *arg), void *arg);
+/* Virtual time: fn(arg) is called whenever the loop is about to sleep in
+ * its descriptors (its idle spin ended with nothing to do, or an advance
+ * is held), so that what it holds back for the moment (batched MQTT
+ * output) goes out before it waits. NULL: none. */
+void sc_loop_set_before_sleep(struct sc_loop *l, void (*fn)(void *arg), void *arg);
 
 /* Work another thread hands over (channel.h) without a descriptor: while
  * virtual time stands still the loop spins for a moment before it sleeps,

@@ -82,6 +82,21 @@ static void answer(struct sc_modbus *m, struct client *c, size_t n)
 		close_client(m, c, "reply failed");
 }
 
+int sc_modbus_read(struct sc_modbus *m, uint16_t addr, uint16_t count, uint16_t *out)
+{
+	/* The same request as a client's, checked by the same rule. */
+	uint8_t req[SC_MBAP_HEADER + 5] = {0, 0, 0, 0, 0, 6, 1, SC_MODBUS_FC_READ_HOLDING,
+					   (uint8_t)(addr >> 8), (uint8_t)addr,
+					   (uint8_t)(count >> 8), (uint8_t)count};
+	uint16_t a = 0, n = 0;
+	int ex = sc_mbap_check(req, sizeof req, &a, &n);
+	if (ex)
+		return ex;
+	sync_image(m);
+	memcpy(out, &m->map->tab_registers[a - SC_REGMAP_BASE], (size_t)n * sizeof *out);
+	return 0;
+}
+
 static void on_client(void *arg, int fd, short revents)
 {
 	struct sc_modbus *m = arg;

@@ -34,6 +34,13 @@ int sc_modbus_port(const struct sc_modbus *m);
 /* Closes every client connection (the network went away). */
 void sc_modbus_drop_clients(struct sc_modbus *m, const char *why);
 
+/* What a client reading count registers from addr (function 0x03 or 0x04,
+ * both the same image) is served now, read in this process without a
+ * connection: the image the server answers from, refreshed as before a
+ * request. 0 with out filled, or the Modbus exception code the request
+ * would get (0x02, 0x03). Not counted as a request. */
+int sc_modbus_read(struct sc_modbus *m, uint16_t addr, uint16_t count, uint16_t *out);
+
 /* Client connections open now. */
 int sc_modbus_clients(const struct sc_modbus *m);
 

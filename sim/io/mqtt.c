@@ -22,6 +22,7 @@ struct sc_mqtt {
 	uint64_t link_ok, link_failed; /* publishes of the links closed */
 	enum sc_mqtt_state state;
 	bool hold, stopping;
+	bool batch;                    /* sc_mqtt_batch */
 	int retry_timer;
 	int backoff_ms;
 	struct sc_mqtt_counters c;
@@ -167,6 +168,7 @@ static void try_connect(void *arg)
 	m->state = SC_MQTT_CONNECTING;
 	m->link = sc_mqtt_link_open(m->loop, &lo, &ev, why, sizeof why);
 	SSL_CTX_free(ctx); /* the link holds its own reference */
+	sc_mqtt_link_batch(m->link, m->batch);
 	if (!m->link) {
 		m->state = SC_MQTT_IDLE;
 		failed(m, why);
@@ -341,6 +343,17 @@ bool sc_mqtt_backed_up(const struct sc_mqtt *m, uint64_t *progress)
 		return false;
 	}
 	return sc_mqtt_link_backed_up(m->link, progress);
+}
+
+void sc_mqtt_batch(struct sc_mqtt *m, bool on)
+{
+	m->batch = on;
+	sc_mqtt_link_batch(m->link, on);
+}
+
+void sc_mqtt_push(struct sc_mqtt *m)
+{
+	sc_mqtt_link_push(m->link);
 }
 
 uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m)

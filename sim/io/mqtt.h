@@ -98,6 +98,11 @@ const char *sc_mqtt_state_name(enum sc_mqtt_state s);
 const struct sc_mqtt_counters *sc_mqtt_counters(struct sc_mqtt *m);
 /* Publishes handed to the client whose outcome is not known yet. */
 uint64_t sc_mqtt_in_flight(const struct sc_mqtt *m);
+/* Publishes batched into few segments (sc_mqtt_link_batch), this
+ * connection's and the next ones', until pushed (sc_mqtt_push): for a
+ * loop on virtual time whose owner pushes whenever it waits. */
+void sc_mqtt_batch(struct sc_mqtt *m, bool on);
+void sc_mqtt_push(struct sc_mqtt *m);
 /* Connected, and what was published is not all with the broker yet
  * beyond what a publish now may add (sc_mqtt_link_backed_up); progress
  * grows while the broker takes anything. */

@@ -81,9 +81,15 @@ struct sc_mqtt_link {
 	char *host;                      /* the name the broker's certificate must bear */
 	int64_t tls_time;
 	char tls_error[200];             /* why the last TLS call failed, "" when none */
+	/* sc_mqtt_link_batch: asked for; the socket corked now (a batch under
+	 * way, from its first publish to the next push); the bytes of the
+	 * batch's publishes. */
+	bool batch, corked;
+	size_t held;
 };
 
 static void on_timer(void *arg);
+static void cork(struct sc_mqtt_link *l, bool on);
 
 static void arm(struct sc_mqtt_link *l, int64_t in_ms)
 {
@@ -255,6 +261,8 @@ static int flush(struct sc_mqtt_link *l)
 		l->tx_off = 0;
 	count_written(l);
 	watch(l);
+	/* What waited for the socket goes out as it takes it. */
+	sc_mqtt_link_push(l);
 	return 0;
 }
 
@@ -330,6 +338,8 @@ static int send_or_die(struct sc_mqtt_link *l, const uint8_t *p, size_t n, const
 		return -1;
 	}
 	l->last_tx_ms = sc_mono_ms();
+	/* Not a publish (a ping, the CONNECT): out at once. */
+	sc_mqtt_link_push(l);
 	return 0;
 }
 
@@ -884,6 +894,11 @@ bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void 
 			l->next_id = 1;
 	}
 	long n = sc_mqtt_encode_publish(p, need, topic, payload, len, qos, retain, id);
+	/* A batch starts with its first publish; a push ends it, so that the
+	 * socket holds nothing back while the loop waits (what the broker's
+	 * window did not take yet goes out as soon as it does). */
+	if (l->batch && !l->corked)
+		cork(l, true);
 	bool broke = false;
 	int rc = n > 0 ? send_bytes(l, p, (size_t)n, &broke) : -1;
 	if (p != stack)
@@ -903,5 +918,36 @@ bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void 
 		l->ok++;
 	else
 		l->ends[l->nends++] = l->queued;
+	if (l->corked) {
+		l->held += (size_t)n;
+		if (l->held >= SC_MQTT_LINK_BATCH_BYTES)
+			sc_mqtt_link_push(l);
+	}
 	return true;
+}
+
+/* TCP_CORK on the socket: on, the kernel holds partial segments; off, it
+ * sends what it holds. */
+static void cork(struct sc_mqtt_link *l, bool on)
+{
+	int v = on;
+	if (l->fd < 0 || setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) != 0)
+		return;
+	l->corked = on;
+	l->held = 0;
+}
+
+void sc_mqtt_link_batch(struct sc_mqtt_link *l, bool on)
+{
+	if (!l)
+		return;
+	l->batch = on;
+	if (!on)
+		sc_mqtt_link_push(l);
+}
+
+void sc_mqtt_link_push(struct sc_mqtt_link *l)
+{
+	if (l && l->corked)
+		cork(l, false);
 }

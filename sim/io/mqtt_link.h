@@ -67,5 +67,19 @@ bool sc_mqtt_link_backed_up(const struct sc_mqtt_link *l, uint64_t *progress);
  * written (the broker does not keep up): the message is not sent. */
 bool sc_mqtt_link_publish(struct sc_mqtt_link *l, const char *topic, const void *payload,
 			  size_t len, int qos, bool retain);
+/* Batches (on): from a publish on, the socket holds what is written
+ * (TCP_CORK) until sc_mqtt_link_push, SC_MQTT_LINK_BATCH_BYTES written
+ * since the batch began, a packet other than a publish (which goes out at
+ * once, with what waits before it), or the socket taking what waited in
+ * the link: the broker gets many publishes in one segment and wakes once
+ * for them. A push ends the batch (the socket holds nothing back after
+ * it, even what the broker's window takes only later); the next publish
+ * begins another. For a loop on virtual time, whose owner pushes whenever
+ * it waits (a publish is never held past that). Off: each write goes out
+ * at once, as the device's. */
+#define SC_MQTT_LINK_BATCH_BYTES 16384
+void sc_mqtt_link_batch(struct sc_mqtt_link *l, bool on);
+/* Sends what the socket holds (batches only; nothing otherwise). */
+void sc_mqtt_link_push(struct sc_mqtt_link *l);
 
 #endif

@@ -141,7 +141,7 @@ static int start_once(struct sc_broker_proc *b, struct in_addr a, const char *ad
 	struct passwd *pw = getpwuid(getuid());
 	/* Started as root, mosquitto would drop to its own user. */
 	dprintf(fd, "user %s\nlistener %d %s\nallow_anonymous true\npersistence false\n"
-		    "log_dest none\nset_tcp_nodelay true\n", pw ? pw->pw_name : "root", b->port, addr);
+		    "log_dest none\nset_tcp_nodelay true\nmax_queued_messages 0\n", pw ? pw->pw_name : "root", b->port, addr);
 	close(fd);
 	const char *bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
 	b->pid = fork();

@@ -120,11 +120,24 @@ static void describe(const cJSON *v, char *buf, size_t cap)
 static void payload_at(const cJSON *want, const cJSON *got, struct sc_list *diffs,
 		       const char *prefix, double ts_window, double wall)
 {
+	/* A device sends the fields in the order they are wanted: while every
+	 * field so far was the next one in got, the next one in got is the
+	 * first of its name there (the wanted names are distinct) and no
+	 * search is needed. */
+	const cJSON *next = cJSON_IsObject(got) ? got->child : NULL;
+	bool in_order = true;
 	for (const cJSON *w = want->child; w; w = w->next) {
-		const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
+		const cJSON *g;
+		if (in_order && next && next->string && strcmp(next->string, w->string) == 0) {
+			g = next;
+			next = next->next;
+		} else {
+			in_order = false;
+			g = cJSON_GetObjectItemCaseSensitive(got, w->string);
+		}
 		char key[64];
-		fmt(key, sizeof key, "%s%s", prefix, w->string);
 		if (cJSON_IsObject(w)) {
+			fmt(key, sizeof key, "%s%s", prefix, w->string);
 			if (!cJSON_IsObject(g)) {
 				char item[96];
 				fmt(item, sizeof item, "%s missing", key);
@@ -146,6 +159,7 @@ static void payload_at(const cJSON *want, const cJSON *got, struct sc_list *diff
 				       sc_cmp_f32(w->valuedouble, g->valuedouble);
 		if (!ok) {
 			char gt[48], wt[64], item[176];
+			fmt(key, sizeof key, "%s%s", prefix, w->string);
 			describe(g, gt, sizeof gt);
 			if (own_clock)
 				fmt(wt, sizeof wt, "the unit's clock %.0f +- %g", wall, ts_window);

@@ -173,7 +173,10 @@ static void read_back(struct sc_runner *c, size_t k, struct sc_run_sample smp)
 		c->rb.samples++;
 		c->rb.unsure++;
 	} else if (c->io->sample && t->ok) {
-		int got = sc_dut_read_two(c->dut, 0x8016, 2, sw.p, 0x8100, 2, sw.e, why, sizeof why);
+		int got = c->io->read_two
+				  ? c->io->read_two(c->io->arg, 0x8016, 2, sw.p, 0x8100, 2, sw.e, why,
+						    sizeof why)
+				  : sc_dut_read_two(c->dut, 0x8016, 2, sw.p, 0x8100, 2, sw.e, why, sizeof why);
 		bool read = got == 0;
 		if (got >= 0)
 			smp.got_p = sc_words_to_float(sw.p, c->oracle.regs.order);

@@ -114,6 +114,14 @@ struct sc_run_io {
 	bool sample;          /* read P and E_IMPORT after every telegram (plots), and
 	                       * check them: a result "each telegram" at the end,
 	                       * a FAIL line for each of the first that differ */
+	/* Optional, with sample, for a device in this very process (the twin
+	 * on virtual time): those two reads (n1 registers from a1 into o1, n2
+	 * from a2 into o2) served by the device's Modbus server from its image
+	 * without a connection, at the moment the runner asks. As
+	 * sc_dut_read_two: 0 both read, 1 the first only, -1 neither (why).
+	 * NULL: read over Modbus TCP. */
+	int (*read_two)(void *arg, uint16_t a1, int n1, uint16_t *o1, uint16_t a2, int n2,
+			uint16_t *o2, char *why, size_t cap);
 };
 
 struct sc_result {

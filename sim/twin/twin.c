@@ -443,6 +443,11 @@ struct sc_device *sc_twin_device(struct sc_twin *t)
 	return &t->dev;
 }
 
+int sc_twin_modbus_read(struct sc_twin *t, uint16_t addr, uint16_t count, uint16_t *out)
+{
+	return t->modbus ? sc_modbus_read(t->modbus, addr, count, out) : -1;
+}
+
 int sc_twin_modbus_port(const struct sc_twin *t)
 {
 	return t->modbus_port;

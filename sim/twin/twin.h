@@ -101,6 +101,11 @@ bool sc_twin_is_factory_broker(const char *url);
 struct sc_device *sc_twin_device(struct sc_twin *t);
 /* The ports listened on (useful with port 0); 0 when not listening. */
 int sc_twin_modbus_port(const struct sc_twin *t);
+/* What a Modbus client reading count registers from addr is served now,
+ * read in this process without a connection (sc_modbus_read): 0 with out
+ * filled, the exception code the request would get (> 0), or -1 when the
+ * device serves no Modbus now (restarting, powered off). */
+int sc_twin_modbus_read(struct sc_twin *t, uint16_t addr, uint16_t count, uint16_t *out);
 int sc_twin_https_port(const struct sc_twin *t);
 int sc_twin_http_port(const struct sc_twin *t);
 struct sc_dongle *sc_twin_dongle(struct sc_twin *t);
@@ -147,6 +152,11 @@ const struct sc_source_opts *sc_twin_source_opts(const struct sc_twin *t);
 const char *sc_twin_mqtt_state(const struct sc_twin *t);
 /* Publishes under way while connected (0 without a client or connection). */
 uint64_t sc_twin_mqtt_in_flight(const struct sc_twin *t);
+/* Virtual time (sc-sim --scenario --speed max): the MQTT client's publishes
+ * batched, many to a segment (sc_mqtt_batch), until sc_twin_mqtt_push; the
+ * loop's owner pushes whenever it waits. */
+void sc_twin_mqtt_batch(struct sc_twin *t, bool on);
+void sc_twin_mqtt_push(struct sc_twin *t);
 /* The MQTT client's output is backed up (sc_mqtt_backed_up): false
  * without a client or connection. */
 bool sc_twin_mqtt_backed_up(const struct sc_twin *t, uint64_t *progress);

@@ -24,6 +24,7 @@ struct sc_twin {
 	struct sc_modbus *modbus;
 	int modbus_port;          /* kept across restarts (port 0 picks once) */
 	struct sc_mqtt *mqtt;
+	bool mqtt_batch;          /* sc_twin_mqtt_batch: for every client started */
 	struct sc_http *http, *https;
 	struct sc_p1out *p1out;
 	struct sc_capture_writer *record; /* --record: the meter line, timestamped */

@@ -121,6 +121,21 @@ void sc_twin_start_mqtt(struct sc_twin *t)
 	t->mqtt = sc_mqtt_start(t->loop, &mo);
 	if (!t->mqtt)
 		snprintf(t->mqtt_note, sizeof t->mqtt_note, "the client could not be created");
+	else if (t->mqtt_batch)
+		sc_mqtt_batch(t->mqtt, true);
+}
+
+void sc_twin_mqtt_batch(struct sc_twin *t, bool on)
+{
+	t->mqtt_batch = on;
+	if (t->mqtt)
+		sc_mqtt_batch(t->mqtt, on);
+}
+
+void sc_twin_mqtt_push(struct sc_twin *t)
+{
+	if (t->mqtt)
+		sc_mqtt_push(t->mqtt);
 }
 
 void sc_twin_hold_mqtt(struct sc_twin *t)
