@@ -207,13 +207,6 @@ int sc_dut_mqtt_start(struct sc_dut *d, char *why, size_t cap)
 		return -1;
 	}
 	m->d = d;
-	m->q = malloc(QUEUE_CAP * sizeof *m->q);
-	if (!m->q) {
-		free(m);
-		snprintf(why, cap, "out of memory");
-		return -1;
-	}
-	m->qcap = QUEUE_CAP;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	d->mq = m;
