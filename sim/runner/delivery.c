@@ -554,25 +554,55 @@ __attribute__((format(printf, 3, 4))) static void note_add(char *note, size_t ca
 	va_end(ap);
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+void sc_mqtt_grace_start(struct sc_runner *c, struct sc_mqtt_grace *g)
+{
+	clock_gettime(CLOCK_MONOTONIC, &g->t0);
+	g->last = g->t0;
+	struct sc_dut_mqtt_stats st;
+	sc_dut_mqtt_stats(c->dut, &st);
+	g->received = st.received;
+}
+
+bool sc_mqtt_grace_wait(struct sc_runner *c, struct sc_mqtt_grace *g)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct sc_dut_mqtt_stats st;
+	sc_dut_mqtt_stats(c->dut, &st);
+	if (st.received != g->received) {
+		/* Still arriving: the grace starts again. */
+		g->received = st.received;
+		g->last = now;
+	}
+	double grace = c->io->mqtt_grace_ms;
+	double left = grace - ms_between(&g->last, &now);
+	double cap = grace * SC_MQTT_GRACE_MAX - ms_between(&g->t0, &now);
+	if (cap < left)
+		left = cap;
+	if (left <= 0)
+		return false;
+	sc_dut_mqtt_wait(c->dut, (int)left + 1);
+	return true;
+}
+
 void sc_delivery_result(struct sc_runner *c)
 {
 	struct sc_delivery *d = &c->dl;
 	if (!d->on)
 		return;
 	/* Messages travel in real time: the last ones are given the grace. */
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct sc_mqtt_grace g;
+	sc_mqtt_grace_start(c, &g);
 	for (;;) {
 		sc_dut_mqtt_drain(c->dut, c->now);
 		sc_delivery_take(c);
-		if (waiting(d) == 0)
+		if (waiting(d) == 0 || !sc_mqtt_grace_wait(c, &g))
 			break;
-		struct timespec t1;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-		if (ms >= c->io->mqtt_grace_ms)
-			break;
-		sc_dut_mqtt_wait(c->dut, (int)(c->io->mqtt_grace_ms - ms) + 1);
 	}
 	struct sc_delivery_counts n;
 	sc_delivery_tally(d, &n);

@@ -645,16 +645,9 @@ void sc_expects_check(struct sc_runner *c, bool final)
 			continue;
 		if (o->e->kind == SC_EXPECT_MQTT) {
 			/* Messages travel in real time: give them a moment. */
-			struct timespec t0;
-			clock_gettime(CLOCK_MONOTONIC, &t0);
-			for (;;) {
-				struct timespec t1;
-				clock_gettime(CLOCK_MONOTONIC, &t1);
-				double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-					    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-				if (ms >= c->io->mqtt_grace_ms)
-					break;
-				sc_dut_mqtt_wait(c->dut, (int)(c->io->mqtt_grace_ms - ms) + 1);
+			struct sc_mqtt_grace g;
+			sc_mqtt_grace_start(c, &g);
+			while (sc_mqtt_grace_wait(c, &g)) {
 				check(c, o, &v);
 				if (v.pass)
 					break;

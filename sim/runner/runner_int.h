@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capture.h"
 #include "diagnose.h"
@@ -359,6 +360,19 @@ void sc_delivery_step(struct sc_runner *c, const struct sc_step *st);
 /* The messages drained since the last call, matched (before the log
  * forgets them). */
 void sc_delivery_take(struct sc_runner *c);
+/* The real-time wait for messages still on their way (io.mqtt_grace_ms):
+ * the grace runs from the last message that arrived, so a backlog the
+ * broker is still handing on is waited for while it flows, up to
+ * SC_MQTT_GRACE_MAX times the grace in all. Start with
+ * sc_mqtt_grace_start; sc_mqtt_grace_wait waits up to the rest of the grace
+ * for a message and returns false when the grace is over. */
+#define SC_MQTT_GRACE_MAX 20
+struct sc_mqtt_grace {
+	struct timespec t0, last;
+	uint64_t received;
+};
+void sc_mqtt_grace_start(struct sc_runner *c, struct sc_mqtt_grace *g);
+bool sc_mqtt_grace_wait(struct sc_runner *c, struct sc_mqtt_grace *g);
 /* At the end: the late messages waited for (io.mqtt_grace_ms), the result
  * "power_instant each telegram", and each telegram's fate in run->tg. */
 void sc_delivery_result(struct sc_runner *c);

@@ -2,9 +2,11 @@
  * mosquitto: a device that publishes far more than the runner drains for a
  * while (a replay at full speed whose broker takes a backlog at once, while
  * the runner waits on the twin) loses nothing in the bench, and what the
- * bench does miss (a lost connection) is counted. */
+ * bench does miss (a lost connection) is counted; the runner's grace for
+ * messages still on their way lasts while they keep arriving. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "broker.h"
 #include "dut.h"
 #include "mqtt_codec.h"
+#include "runner_int.h"
 
 static double mono_s(void)
 {
@@ -143,6 +146,75 @@ Test(dut_mqtt, a_lost_connection_is_counted, .timeout = 120)
 	}
 	cr_assert_eq(st.lost_connections, 1);
 	cr_assert_eq(sc_broker_start_at(&b, "127.0.0.1", port, why, sizeof why), 0, "%s", why);
+	sc_dut_close(d);
+	sc_broker_stop(&b);
+}
+
+/* A device publishing n messages gap_ns apart (a backlog the broker is
+ * still handing on when the run ends). */
+struct drip {
+	int s, n;
+	long gap_ns;
+};
+
+static void *drip_run(void *arg)
+{
+	struct drip *dr = arg;
+	for (int i = 0; i < dr->n; i++) {
+		char payload[32];
+		int pl = snprintf(payload, sizeof payload, "{\"n\":%d}", i);
+		uint8_t pkt[160];
+		long n = sc_mqtt_encode_publish(pkt, sizeof pkt,
+						"devices/smart-connect/T1/data/power_instant",
+						payload, (size_t)pl, 0, false, 0);
+		if (n <= 0 || write(dr->s, pkt, (size_t)n) != n)
+			break;
+		struct timespec ts = {0, dr->gap_ns};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+Test(dut_mqtt, the_grace_lasts_while_messages_keep_arriving, .timeout = 120)
+{
+	struct sc_broker_proc b;
+	char why[256] = "";
+	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
+	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
+	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
+	cr_assert_not_null(d, "%s", why);
+	int s = device_connect(b.port);
+		/* A grace of 1 s, a flow of 2 s: a grace counted from its start would
+	 * end with half of them. */
+	struct sc_run_io io = {.mqtt_grace_ms = 1000};
+	struct sc_runner c = {.dut = d, .io = &io};
+	struct drip dr = {s, 40, 50000000};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, drip_run, &dr), 0);
+	struct sc_mqtt_grace g;
+	sc_mqtt_grace_start(&c, &g);
+	while (sc_mqtt_grace_wait(&c, &g))
+		;
+	struct sc_dut_mqtt_stats st;
+	sc_dut_mqtt_stats(d, &st);
+	pthread_join(th, NULL);
+	cr_assert_eq(st.received, 40, "the grace ended with %llu of 40 messages",
+		     (unsigned long long)st.received);
+	/* A flow that does not stop is waited for SC_MQTT_GRACE_MAX graces
+	 * at most: with a grace of 50 ms, 1 s; the drip goes on for 2 s. */
+	io.mqtt_grace_ms = 50;
+	dr.n = 200;
+	dr.gap_ns = 10000000;
+	cr_assert_eq(pthread_create(&th, NULL, drip_run, &dr), 0);
+	wait_received(d, 41);
+	sc_mqtt_grace_start(&c, &g);
+	while (sc_mqtt_grace_wait(&c, &g))
+		;
+	sc_dut_mqtt_stats(d, &st);
+	pthread_join(th, NULL);
+	cr_assert_lt(st.received, 240, "the grace outlasted its cap: all %llu messages came within it",
+		     (unsigned long long)st.received);
+	close(s);
 	sc_dut_close(d);
 	sc_broker_stop(&b);
 }
