@@ -12,8 +12,8 @@
  *
  * An expectation opens at its step's time and passes when it holds at any
  * check up to "within" seconds later (checks every tick); MQTT messages are
- * given mqtt_grace_ms of real time to arrive, counted from the last message
- * that arrived while a backlog still flows (at most 20 times it in all). */
+ * given mqtt_grace_ms of real time to arrive, counted from the last time a
+ * telegram waiting for its power_instant got it (at most 20 times it in all). */
 #ifndef SC_RUNNER_H
 #define SC_RUNNER_H
 
@@ -106,7 +106,7 @@ struct sc_run_io {
 	                       * out: every expectation's window is at least that
 	                       * long (and lasts that long after the latest telegram's
 	                       * last byte), and read-backs wait that long (0: at once) */
-	int mqtt_grace_ms;    /* real time a message may take to arrive (from the last one) */
+	int mqtt_grace_ms;    /* real time a message may take to arrive */
 	double ts_window;     /* 0: a power_instant's ts is the meter's; > 0: the
 	                       * unit stamps its own clock, ts within this many
 	                       * seconds of the real time the message arrived */

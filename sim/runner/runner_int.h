@@ -360,16 +360,18 @@ void sc_delivery_step(struct sc_runner *c, const struct sc_step *st);
 /* The messages drained since the last call, matched (before the log
  * forgets them). */
 void sc_delivery_take(struct sc_runner *c);
-/* The real-time wait for messages still on their way (io.mqtt_grace_ms):
- * the grace runs from the last message that arrived, so a backlog the
+/* The real-time wait for messages still on their way (io.mqtt_grace_ms).
+ * When the run accounts for every telegram's power_instant, the grace runs
+ * from the last time a waiting telegram got its message, so a backlog the
  * broker is still handing on is waited for while it flows, up to
- * SC_MQTT_GRACE_MAX times the grace in all. Start with
+ * SC_MQTT_GRACE_MAX times the grace in all; other messages (a device at
+ * real time goes on publishing) do not prolong it. Start with
  * sc_mqtt_grace_start; sc_mqtt_grace_wait waits up to the rest of the grace
  * for a message and returns false when the grace is over. */
 #define SC_MQTT_GRACE_MAX 20
 struct sc_mqtt_grace {
 	struct timespec t0, last;
-	uint64_t received;
+	size_t waiting;
 };
 void sc_mqtt_grace_start(struct sc_runner *c, struct sc_mqtt_grace *g);
 bool sc_mqtt_grace_wait(struct sc_runner *c, struct sc_mqtt_grace *g);
