@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "crc16_tables.h" /* generated at build time by crc16_gentables.c */
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -112,13 +113,6 @@ __attribute__((target("pclmul,sse2"))) static uint16_t crc16_clmul(uint16_t crc,
 	return sc_crc16_update_generic(sc_crc16_update_generic(0, rem, sizeof rem), p, len);
 }
 
-static bool have_clmul(void)
-{
-	static int known; /* 0 not asked yet, 1 no, 2 yes */
-	if (!known)
-		known = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2") ? 2 : 1;
-	return known == 2;
-}
 #endif
 
 /* Below this many bytes the tables are as fast. */
@@ -127,7 +121,7 @@ static bool have_clmul(void)
 uint16_t sc_crc16_update(uint16_t crc, const void *data, size_t len)
 {
 #if SC_CRC16_CLMUL
-	if (len >= CLMUL_MIN && have_clmul())
+	if (len >= CLMUL_MIN && sc_cpu_clmul())
 		return crc16_clmul(crc, data, len);
 #endif
 	return sc_crc16_update_generic(crc, data, len);
@@ -136,7 +130,7 @@ uint16_t sc_crc16_update(uint16_t crc, const void *data, size_t len)
 const char *sc_crc16_path(void)
 {
 #if SC_CRC16_CLMUL
-	if (have_clmul())
+	if (sc_cpu_clmul())
 		return "clmul";
 #endif
 	return "tables";

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "cpu.h"
 #include "cursor.h"
 #include "sc_error.h"
 
@@ -1584,13 +1585,6 @@ __attribute__((target("avx2"))) static size_t diff_chunks_avx2(const char *a, ch
 	return k;
 }
 
-static bool have_avx2(void)
-{
-	static int known; /* 0 not asked yet, 1 no, 2 yes */
-	if (!known)
-		known = __builtin_cpu_supports("avx2") ? 2 : 1;
-	return known == 2;
-}
 #endif
 
 /* The lines of raw (same length and '!' as the kept telegram) whose bytes
@@ -1603,7 +1597,7 @@ static bool changed_lines(struct sc_p1_history *hist, const char *raw, size_t ba
 	uint32_t mask[SC_P1_BUF_SIZE / 32 + 1];
 	size_t n;
 #if defined(HIST_AVX2)
-	if (have_avx2())
+	if (sc_cpu_avx2())
 		n = diff_chunks_avx2(raw, hist->raw, bang, chunk, mask);
 	else
 #endif

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "cpu.h"
 #include "cursor.h"
 #include "sc_error.h"
 
@@ -718,13 +719,6 @@ __attribute__((target("avx2"))) static void same_bytes_avx2(const char *a, const
 	}
 }
 
-static bool have_avx2(void)
-{
-	static int known; /* 0 not asked yet, 1 no, 2 yes */
-	if (!known)
-		known = __builtin_cpu_supports("avx2") ? 2 : 1;
-	return known == 2;
-}
 #endif
 
 /* w: a bit per byte of a[0..n), set where it equals b's. Both buffers are
@@ -735,7 +729,7 @@ static void same_bytes(const char *a, const char *b, size_t n, uint64_t *w)
 	size_t i = 0;
 	n = (n + 63) & ~(size_t)63;
 #if defined(SC_TIC_AVX2)
-	if (have_avx2()) {
+	if (sc_cpu_avx2()) {
 		same_bytes_avx2(a, b, n, w);
 		return;
 	}

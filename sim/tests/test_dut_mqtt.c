@@ -40,6 +40,17 @@ static void write_all(int s, const uint8_t *p, size_t n)
 	}
 }
 
+/* A private mosquitto and the runner's subscriber to it, for device T1. */
+static struct sc_dut *bench_open(struct sc_broker_proc *b)
+{
+	char why[256] = "";
+	cr_assert_eq(sc_broker_start(b, why, sizeof why), 0, "%s", why);
+	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b->url, .serial = "T1"};
+	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
+	cr_assert_not_null(d, "%s", why);
+	return d;
+}
+
 /* A device's connection: CONNECT answered by a CONNACK. */
 static int device_connect(int port)
 {
@@ -85,11 +96,7 @@ static void wait_received(struct sc_dut *d, uint64_t want)
 Test(dut_mqtt, a_backlog_the_runner_has_not_drained_is_kept_whole, .timeout = 120)
 {
 	struct sc_broker_proc b;
-	char why[256] = "";
-	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
-	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
-	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
-	cr_assert_not_null(d, "%s", why);
+	struct sc_dut *d = bench_open(&b);
 	int s = device_connect(b.port);
 	/* 12,000 messages arrive while the runner drains none (a few times
 	 * what a fixed queue of a few thousand would hold), in rounds the
@@ -129,11 +136,7 @@ Test(dut_mqtt, a_backlog_the_runner_has_not_drained_is_kept_whole, .timeout = 12
 Test(dut_mqtt, a_lost_connection_is_counted, .timeout = 120)
 {
 	struct sc_broker_proc b;
-	char why[256] = "";
-	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
-	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
-	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
-	cr_assert_not_null(d, "%s", why);
+	struct sc_dut *d = bench_open(&b);
 	int port = b.port;
 	/* A broker outage: what is published meanwhile never reaches the
 	 * bench, which says so. */
@@ -149,6 +152,7 @@ Test(dut_mqtt, a_lost_connection_is_counted, .timeout = 120)
 		nanosleep(&ts, NULL);
 	}
 	cr_assert_eq(st.lost_connections, 1);
+	char why[256] = "";
 	cr_assert_eq(sc_broker_start_at(&b, "127.0.0.1", port, why, sizeof why), 0, "%s", why);
 	sc_dut_close(d);
 	sc_broker_stop(&b);
@@ -229,11 +233,7 @@ static size_t grace_over_drip(struct sc_dut *d, int s, int grace_ms, int n, long
 Test(dut_mqtt, the_grace_lasts_while_a_backlog_flows, .timeout = 120)
 {
 	struct sc_broker_proc b;
-	char why[256] = "";
-	cr_assert_eq(sc_broker_start(&b, why, sizeof why), 0, "%s", why);
-	struct sc_dut_opts o = {.host = "127.0.0.1", .broker_url = b.url, .serial = "T1"};
-	struct sc_dut *d = sc_dut_open(&o, why, sizeof why);
-	cr_assert_not_null(d, "%s", why);
+	struct sc_dut *d = bench_open(&b);
 	int s = device_connect(b.port);
 	/* A grace of 1 s, a backlog flowing for 2 s: a grace counted from its
 	 * start would end with half of them. */
