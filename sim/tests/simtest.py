@@ -54,13 +54,21 @@ class LineLog:
         with self.cond:
             self.cond.notify_all()
 
-    def wait_for(self, pattern, timeout=15):
-        """The first line matching pattern; fails after timeout seconds."""
+    def mark(self):
+        """Where the log stands now: wait_for(..., since=mark()) looks only
+        at lines written after it (a client's port, say, may be one that an
+        earlier connection used and whose lines are already there)."""
+        with self.cond:
+            return len(self.lines)
+
+    def wait_for(self, pattern, timeout=15, since=0):
+        """The first line matching pattern (from line since on); fails after
+        timeout seconds."""
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern)
         with self.cond:
             while True:
-                for line in self.lines:
+                for line in self.lines[since:]:
                     if rx.search(line):
                         return line
                 left = deadline - time.monotonic()

@@ -73,9 +73,12 @@ class Catalogue(unittest.TestCase):
 
     # ---- Modbus frames: one connection a case, the reply or why it closed ----
     def modbus_answer(self, s, data):
+        # Loopback reuses the ports of closed connections: only this
+        # connection's lines count.
+        since = s.mark()
         conn = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         peer = "127.0.0.1:%d" % conn.getsockname()[1]
-        s.wait_for(r"modbus: client %s connected" % re.escape(peer))
+        s.wait_for(r"modbus: client %s connected" % re.escape(peer), since=since)
         try:
             conn.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -97,7 +100,7 @@ class Catalogue(unittest.TestCase):
         except ConnectionResetError:
             pass  # closed while bytes were still coming in
         conn.close()
-        line = s.wait_for(r"modbus: client %s closed" % re.escape(peer))
+        line = s.wait_for(r"modbus: client %s closed" % re.escape(peer), since=since)
         why = re.search(r"closed \((.*)\)", line).group(1)
         return ("closed (%s)" % why) + (" after " + got.hex() if got else "")
 

@@ -155,12 +155,13 @@ class ModbusFaults(Base):
                       "c.sendall(bytes.fromhex('0001000000060103'))\n"
                       "print('sent',c.getsockname()[1],flush=True)\n"
                       "time.sleep(600)\n" % sim.port)
+            since = sim.mark()  # the port may be one an earlier read used
             child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
             try:
                 said = child.stdout.readline().split()
                 self.assertEqual(said[0], b"sent")
                 peer = r"modbus: client 127\.0\.0\.1:%d " % int(said[1])
-                sim.wait_for(peer + "connected")
+                sim.wait_for(peer + "connected", since=since)
                 child.send_signal(signal.SIGKILL)
                 child.wait(10)
             finally:
@@ -169,21 +170,22 @@ class ModbusFaults(Base):
                     child.wait()
                 child.stdout.close()
             # That client's close (the reads before it closed theirs too).
-            sim.wait_for(peer + r"closed \(closed by the client\)")
+            sim.wait_for(peer + r"closed \(closed by the client\)", since=since)
             # The one slot is free again at once, no idle timeout needed.
             self.assertTrue(modbus_read_ok(sim.port))
 
     def test_silent_client_holds_the_slot_until_the_idle_timeout(self):
         with Sim("--source", "gen:dsmr50", "--modbus-idle-timeout", "1") as sim:
             wait_until(lambda: modbus_read_ok(sim.port), 15)
+            since = sim.mark()
             silent = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
             self.addCleanup(silent.close)
-            sim.wait_for(r"modbus: client 127\.0\.0\.1:%d connected" % silent.getsockname()[1])
+            sim.wait_for(r"modbus: client 127\.0\.0\.1:%d connected" % silent.getsockname()[1], since=since)
             # While it holds the slot, another client is refused ...
             self.assertFalse(modbus_read_ok(sim.port))
             # ... and once the idle timeout has closed it, served.
             sim.wait_for(r"modbus: client 127\.0\.0\.1:%d closed \(idle timeout\)"
-                         % silent.getsockname()[1])
+                         % silent.getsockname()[1], since=since)
             self.assertTrue(modbus_read_ok(sim.port))
             self.assertEqual(silent.recv(10), b"", "the silent client was closed")
 
