@@ -3,22 +3,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "resolver.h"
 #include "tls_check.h"
 
 /* Publishes waiting to be written whole, and QoS 1 ones waiting for their
@@ -33,27 +30,10 @@
 
 enum stage { L_RESOLVE, L_TCP, L_TLS, L_CONNACK, L_UP, L_DEAD };
 
-/* A name resolved by a thread of its own (getaddrinfo blocks, for as long
- * as the DNS server keeps silent): the result is posted to the loop through
- * an eventfd. Shared by the thread and the link; the last one to let go
- * frees it, so a link may give up waiting (and be freed) while the thread
- * still waits for its answer. */
-struct resolve_job {
-	atomic_int refs;
-	atomic_bool done;
-	int efd;
-	int port;
-	int rc; /* 0, or -1 with why */
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	char why[200];
-	char host[];
-};
-
 struct sc_mqtt_link {
 	struct sc_loop *loop;
 	int fd;                          /* -1 while the name resolves */
-	struct resolve_job *job;         /* while the name resolves */
+	struct sc_resolve *job;          /* while the name resolves (resolver.h) */
 	struct ssl_ctx_st *tls_ctx;      /* a reference held until the socket exists */
 	enum stage st;
 	struct sc_mqtt_link_events ev;
@@ -105,21 +85,13 @@ static void arm_by(struct sc_mqtt_link *l, int64_t in_ms)
 		arm(l, in_ms);
 }
 
-static void job_release(struct resolve_job *j)
-{
-	if (atomic_fetch_sub(&j->refs, 1) == 1) {
-		close(j->efd);
-		free(j);
-	}
-}
-
 /* The link stops waiting for its name (the thread may still run). */
 static void drop_job(struct sc_mqtt_link *l)
 {
 	if (!l->job)
 		return;
-	sc_loop_del_fd(l->loop, l->job->efd);
-	job_release(l->job);
+	sc_loop_del_fd(l->loop, sc_resolve_fd(l->job));
+	sc_resolve_drop(l->job);
 	l->job = NULL;
 }
 
@@ -549,7 +521,7 @@ static void on_timer(void *arg)
 		if (now - l->opened_ms >= RESOLVE_MS) {
 			char why[160];
 			snprintf(why, sizeof why, "cannot resolve %s: no answer within %d s",
-				 l->job->host, RESOLVE_MS / 1000);
+				 sc_resolve_host(l->job), RESOLVE_MS / 1000);
 			die(l, why);
 			return;
 		}
@@ -633,38 +605,6 @@ static int literal(const char *host, int port, struct sockaddr_storage *sa, sock
 	return -1;
 }
 
-/* The resolver thread: getaddrinfo as long as it takes, the result posted
- * to the loop. Touches nothing but its job. */
-static void *resolver(void *arg)
-{
-	struct resolve_job *j = arg;
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	int rc = getaddrinfo(j->host, NULL, &hints, &res);
-	if (rc != 0 || !res) {
-		snprintf(j->why, sizeof j->why, "cannot resolve %s: %s", j->host,
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		j->rc = -1;
-	} else {
-		memcpy(&j->sa, res->ai_addr, res->ai_addrlen);
-		j->salen = res->ai_addrlen;
-		if (j->sa.ss_family == AF_INET)
-			((struct sockaddr_in *)&j->sa)->sin_port = htons((uint16_t)j->port);
-		else
-			((struct sockaddr_in6 *)&j->sa)->sin6_port = htons((uint16_t)j->port);
-		j->rc = 0;
-	}
-	if (res)
-		freeaddrinfo(res);
-	atomic_store_explicit(&j->done, true, memory_order_release);
-	uint64_t one = 1;
-	ssize_t w = write(j->efd, &one, sizeof one);
-	(void)w; /* an eventfd counter takes it: it cannot overflow here */
-	job_release(j);
-	return NULL;
-}
-
 /* Creates the socket and starts connecting to sa; 0, or -1 with why. */
 static int start_connect(struct sc_mqtt_link *l, const struct sockaddr_storage *sa,
 			 socklen_t salen, int64_t tls_time, char *why, size_t cap)
@@ -709,20 +649,16 @@ fail:
 static void on_resolved(void *arg, int fd, short revents)
 {
 	struct sc_mqtt_link *l = arg;
+	(void)fd;
 	(void)revents;
-	uint64_t n;
-	ssize_t r = read(fd, &n, sizeof n);
-	(void)r;
-	struct resolve_job *j = l->job;
-	if (!atomic_load_explicit(&j->done, memory_order_acquire))
-		return;
 	char why[300];
-	int rc = j->rc;
-	struct sockaddr_storage sa = j->sa;
-	socklen_t salen = j->salen;
-	snprintf(why, sizeof why, "%s", j->why);
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	int rc = sc_resolve_answer(l->job, &sa, &salen, why, sizeof why);
+	if (rc == 0)
+		return;
 	drop_job(l);
-	if (rc != 0 || start_connect(l, &sa, salen, l->tls_time, why, sizeof why) != 0)
+	if (rc < 0 || start_connect(l, &sa, salen, l->tls_time, why, sizeof why) != 0)
 		die(l, why);
 }
 
@@ -739,47 +675,18 @@ static void link_free(struct sc_mqtt_link *l)
 	free(l);
 }
 
-/* Starts the resolver thread for l's host; 0, or -1 with why. */
+/* Starts resolving l's host (resolver.h); 0, or -1 with why. */
 static int start_resolve(struct sc_mqtt_link *l, const char *host, int port, char *why, size_t cap)
 {
-	size_t hl = strlen(host);
-	struct resolve_job *j = calloc(1, sizeof *j + hl + 1);
-	if (!j) {
+	struct sc_resolve *r = sc_resolve_start(host, port, why, cap);
+	if (!r)
+		return -1;
+	if (sc_loop_add_fd(l->loop, sc_resolve_fd(r), POLLIN, on_resolved, l) != 0) {
 		snprintf(why, cap, "out of memory");
+		sc_resolve_drop(r);
 		return -1;
 	}
-	memcpy(j->host, host, hl + 1);
-	j->port = port;
-	atomic_init(&j->refs, 2);
-	atomic_init(&j->done, false);
-	j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (j->efd < 0) {
-		snprintf(why, cap, "eventfd: %s", strerror(errno));
-		free(j);
-		return -1;
-	}
-	if (sc_loop_add_fd(l->loop, j->efd, POLLIN, on_resolved, l) != 0) {
-		snprintf(why, cap, "out of memory");
-		close(j->efd);
-		free(j);
-		return -1;
-	}
-	pthread_attr_t at;
-	pthread_t th;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	/* Enough for getaddrinfo and its NSS modules; little for a fleet. */
-	pthread_attr_setstacksize(&at, 256 * 1024);
-	int e = pthread_create(&th, &at, resolver, j);
-	pthread_attr_destroy(&at);
-	if (e != 0) {
-		snprintf(why, cap, "cannot resolve %s: no thread: %s", host, strerror(e));
-		sc_loop_del_fd(l->loop, j->efd);
-		close(j->efd);
-		free(j);
-		return -1;
-	}
-	l->job = j;
+	l->job = r;
 	l->st = L_RESOLVE;
 	l->opened_ms = sc_mono_ms();
 	arm(l, RESOLVE_MS);

@@ -2,10 +2,10 @@
  * one descriptor, a few hundred bytes while idle over TCP, so that a fleet
  * of thousands of devices runs in one process. The TLS handshake runs on
  * the loop too (OpenSSL, non-blocking). A broker given by name is resolved
- * by a short-lived thread of its own (getaddrinfo blocks as long as a DNS
- * server keeps silent), which posts the address to the loop; without an
- * answer within 5 s the attempt fails ("cannot resolve NAME: no answer
- * within 5 s"). A connection whose oldest QoS 1 publish has no PUBACK
+ * off the loop (resolver.h: a short-lived thread, one lookup for all the
+ * links of the process that ask for the same name at the same time);
+ * without an answer within 5 s the attempt fails ("cannot resolve NAME: no
+ * answer within 5 s"). A connection whose oldest QoS 1 publish has no PUBACK
  * within twice the keep-alive (30 s at most) has stalled: the link goes
  * down with "stalled: no PUBACK ...", its unacknowledged publishes counted
  * as failed (never sent again: clean session, see decisions.md). The device's client (mqtt.h)

@@ -11,8 +11,14 @@ own: CONNACK and PINGRESP, never a PUBACK): the stall is detected, logged,
 shown in Status.MQTT.LastError, and the client reconnects and publishes on;
 no publish is ever sent again (no DUP flag: clean session, see
 docs/developer/decisions.md).
+
+A fleet whose broker is a name (root, as above, with a DNS server of the
+test's own that answers slowly): the devices that start together share one
+lookup of the name, not one each, and every device connects.
 """
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -22,11 +28,14 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import brokertest  # noqa: E402
 from simtest import Sim, wait_until  # noqa: E402
 
 SILENT_DNS = "127.0.0.77"
+SLOW_DNS = "127.0.0.78"
 
 
 def modbus_read(port, tid, timeout):
@@ -113,6 +122,112 @@ class SilentDnsServer(unittest.TestCase):
         self.assertGreater(answered, 20)
         sim.wait_for(r"cannot resolve broker\.invalid\.example: no answer within 5 s", timeout=10)
         self.assertGreater(dns.queries, 0, "the name was asked of the silent server")
+        self.assertIsNone(sim.proc.poll(), "sc-sim still runs")
+
+
+class SlowDns:
+    """A UDP DNS server on port 53 that answers every query after delay
+    seconds: A records of the names in hosts, no record (NOERROR) for
+    anything else. Counts the queries by (name, type)."""
+
+    def __init__(self, addr, hosts, delay):
+        self.hosts, self.delay = hosts, delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((addr, 53))
+        self.sock.settimeout(0.2)
+        self.queries = {}
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def count(self, name, qtype):
+        with self.lock:
+            return self.queries.get((name, qtype), 0)
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            labels, i = [], 12
+            while i < len(q) and q[i]:
+                labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+                i += 1 + q[i]
+            if len(q) < i + 5:
+                continue  # not a query this server understands: no answer
+            name, qtype = ".".join(labels).lower(), int.from_bytes(q[i + 1:i + 3], "big")
+            with self.lock:
+                self.queries[(name, qtype)] = self.queries.get((name, qtype), 0) + 1
+            question = q[12:i + 5]
+            addr = self.hosts.get(name) if qtype == 1 else None
+            reply = (q[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if addr else b"\x00\x00")
+                     + b"\x00\x00\x00\x00" + question)
+            if addr:
+                reply += (b"\xc0\x0c\x00\x01\x00\x01" + (60).to_bytes(4, "big") + b"\x00\x04"
+                          + socket.inet_aton(addr))
+            t = threading.Timer(self.delay, self._send, (reply, peer))
+            t.daemon = True
+            t.start()
+
+    def _send(self, reply, peer):
+        try:
+            self.sock.sendto(reply, peer)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def resolv_conf_wrap(directory, nameserver):
+    """The command sc-sim runs under to see nameserver as its only DNS
+    server: a mount namespace of its own with a resolv.conf naming it."""
+    conf = os.path.join(directory, "resolv.conf")
+    with open(conf, "w") as f:
+        f.write("nameserver %s\noptions timeout:5 attempts:2\n" % nameserver)
+    return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+            'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf]
+
+
+class FleetBrokerByName(unittest.TestCase):
+    DEVICES = 60
+
+    def test_devices_starting_together_share_one_lookup_and_all_connect(self):
+        self.assertTrue(is_root(), "this test (label root) needs root: mount namespaces, port 53")
+        self.assertTrue(shutil.which("unshare"), "unshare (util-linux) is needed")
+        d = tempfile.mkdtemp(prefix="sc-mqtt-faults-")
+        self.addCleanup(shutil.rmtree, d, True)
+        broker = brokertest.Broker(d)
+        self.addCleanup(broker.close)
+        name = "broker.fleet.test"
+        # Two seconds for each answer: every device asks while the first
+        # lookup still waits.
+        dns = SlowDns(SLOW_DNS, {name: "127.0.0.1"}, delay=2.0)
+        self.addCleanup(dns.close)
+        sim = Sim("--devices", str(self.DEVICES), "--modbus-base-port", "0", "--password", "pw",
+                  "--mqtt", "mqtt://%s:%d" % (name, broker.port),
+                  wrap=resolv_conf_wrap(d, SLOW_DNS), ready=False)
+        self.addCleanup(sim.__exit__)
+        line = sim.wait_for(r"ready: fleet of", timeout=30)
+        port = int(re.search(r"\bhttp [\d.]+:(\d+)", line).group(1))
+
+        def status():
+            req = urllib.request.Request("http://127.0.0.1:%d/fleet/v1/status" % port)
+            req.add_header("Authorization", "Basic " + base64.b64encode(b"user:pw").decode())
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+        doc = wait_until(lambda: (lambda s: s if s["MQTT"]["Connected"] == self.DEVICES else None)(status()),
+                         timeout=30)
+        # One lookup (glibc asks for A and AAAA) for all the devices, not one each.
+        self.assertEqual(dns.count(name, 1), 1, dns.queries)
+        self.assertLessEqual(dns.count(name, 28), 1, dns.queries)
+        self.assertEqual(doc["MQTT"]["NameLookups"], 1, doc["MQTT"])
         self.assertIsNone(sim.proc.poll(), "sc-sim still runs")
 
 

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "mqtt.h"
+#include "resolver.h"
 #include "router.h"
 #include "sc_error.h"
 #include "tls_check.h"
@@ -115,6 +116,9 @@ char *sc_fleet_status_json(struct sc_fleet *f)
 	cJSON_AddNumberToObject(q, "Off", t.mqtt_off);
 	cJSON_AddNumberToObject(q, "Sent", (double)t.sent);
 	cJSON_AddNumberToObject(q, "Failed", (double)t.failed);
+	struct sc_resolve_stats rs;
+	sc_resolve_stats(&rs);
+	cJSON_AddNumberToObject(q, "NameLookups", (double)rs.lookups);
 	cJSON_AddNumberToObject(o, "Telegrams", (double)t.telegrams);
 	cJSON_AddNumberToObject(o, "TelegramsFailed", (double)t.telegrams_failed);
 	struct sc_loop_lateness late;
