@@ -26,8 +26,10 @@ rm -f "$out"/*.json
 if [ "$quick" = 1 ]; then
 	mb=(--mb 20) peers_mb=(--mb 2) runs=(--runs 5) fleet=(--sizes 1000,5000 --window 10)
 	replay=(--telegrams 20000) fleet2=(--sizes 5000 --window 10) check=(--mb 20 --rounds 3)
+	fleetdns=(--devices 1000)
 else
 	mb=() peers_mb=() runs=() fleet=() replay=(--rounds 3) fleet2=(--sizes 19000,25000) check=()
+	fleetdns=()
 fi
 section() { printf '\n=== %s\n' "$1"; }
 
@@ -76,6 +78,8 @@ section "Fleet"
 "$py" bench/bench_fleet.py --json "$out/fleet.json" "${fleet[@]}"
 section "Fleet over two brokers"
 "$py" bench/bench_fleet.py --brokers 2 --shard 5000 --json "$out/fleet-2brokers.json" "${fleet2[@]}"
+section "Fleet whose broker is a name (root: its own DNS server)"
+"$py" bench/bench_fleet_dns.py --json "$out/fleet-dns.json" "${fleetdns[@]}"
 section "Headline"
 "$py" bench/table.py "$out"
 echo

@@ -62,6 +62,7 @@ def rows(out):
     nodelay, startup = load(out, "mqtt-nodelay"), load(out, "startup")
     replay, fleet = load(out, "replay"), load(out, "fleet")
     fleet2 = load(out, "fleet-2brokers")
+    fleetdns = load(out, "fleet-dns")
     table = []
 
     for proto, doc, stage, unit in (("P1 DSMR 5", p1, "parse+crc+map", "telegrams"),
@@ -229,6 +230,15 @@ def rows(out):
                       "; ".join("%s: start %.1f s, late p99 %d ms" % (
                           num(r["devices"]), r["start_s"], r["late_p99_ms"])
                                 for r in rs if "start_s" in r), "", None))
+    if fleetdns and "absent" in fleetdns:
+        table.append(("Fleet, broker by name", "absent: " + fleetdns["absent"], "", "", None))
+    elif fleetdns:
+        r = fleetdns
+        table.append(("Fleet of %s, broker by name (DNS answers in %g s)" % (num(r["devices"]), r["delay_s"]),
+                      ("all connected after %.2f s" % r["all_connected_s"]) if r["all_connected_s"] is not None
+                      else "%s of %s connected" % (num(r["connected"]), num(r["devices"])),
+                      "DNS queries: A %d, AAAA %d; lookups %s" % (
+                          r["dns_a_queries"], r["dns_aaaa_queries"], r["name_lookups"]), "", None))
     return table
 
 

@@ -32,6 +32,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import brokertest  # noqa: E402
+from dnstest import SilentDns, SlowDns, resolv_conf_wrap  # noqa: E402
 from simtest import Sim, wait_until  # noqa: E402
 
 SILENT_DNS = "127.0.0.77"
@@ -55,34 +56,6 @@ def modbus_read(port, tid, timeout):
         return False
 
 
-class SilentDns:
-    """A UDP socket on port 53 that reads every query and answers none."""
-
-    def __init__(self, addr):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((addr, 53))
-        self.sock.settimeout(0.2)
-        self.queries = 0
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                self.sock.recvfrom(4096)
-                self.queries += 1
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
-
-
 def is_root():
     return os.geteuid() == 0
 
@@ -95,11 +68,7 @@ class SilentDnsServer(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d, True)
         dns = SilentDns(SILENT_DNS)
         self.addCleanup(dns.close)
-        conf = os.path.join(d, "resolv.conf")
-        with open(conf, "w") as f:
-            f.write("nameserver %s\noptions timeout:5 attempts:2\n" % SILENT_DNS)
-        wrap = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf]
+        wrap = resolv_conf_wrap(d, SILENT_DNS)
         sim = Sim("--source", "gen:dsmr50", "--mqtt", "tcp://broker.invalid.example:1883",
                   "--mqtt-reconnect-min", "0.5", "--mqtt-reconnect-max", "0.5",
                   wrap=wrap, timeout=15)
@@ -123,76 +92,6 @@ class SilentDnsServer(unittest.TestCase):
         sim.wait_for(r"cannot resolve broker\.invalid\.example: no answer within 5 s", timeout=10)
         self.assertGreater(dns.queries, 0, "the name was asked of the silent server")
         self.assertIsNone(sim.proc.poll(), "sc-sim still runs")
-
-
-class SlowDns:
-    """A UDP DNS server on port 53 that answers every query after delay
-    seconds: A records of the names in hosts, no record (NOERROR) for
-    anything else. Counts the queries by (name, type)."""
-
-    def __init__(self, addr, hosts, delay):
-        self.hosts, self.delay = hosts, delay
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((addr, 53))
-        self.sock.settimeout(0.2)
-        self.queries = {}
-        self.lock = threading.Lock()
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def count(self, name, qtype):
-        with self.lock:
-            return self.queries.get((name, qtype), 0)
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                q, peer = self.sock.recvfrom(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            labels, i = [], 12
-            while i < len(q) and q[i]:
-                labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
-                i += 1 + q[i]
-            if len(q) < i + 5:
-                continue  # not a query this server understands: no answer
-            name, qtype = ".".join(labels).lower(), int.from_bytes(q[i + 1:i + 3], "big")
-            with self.lock:
-                self.queries[(name, qtype)] = self.queries.get((name, qtype), 0) + 1
-            question = q[12:i + 5]
-            addr = self.hosts.get(name) if qtype == 1 else None
-            reply = (q[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if addr else b"\x00\x00")
-                     + b"\x00\x00\x00\x00" + question)
-            if addr:
-                reply += (b"\xc0\x0c\x00\x01\x00\x01" + (60).to_bytes(4, "big") + b"\x00\x04"
-                          + socket.inet_aton(addr))
-            t = threading.Timer(self.delay, self._send, (reply, peer))
-            t.daemon = True
-            t.start()
-
-    def _send(self, reply, peer):
-        try:
-            self.sock.sendto(reply, peer)
-        except OSError:
-            pass
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
-
-
-def resolv_conf_wrap(directory, nameserver):
-    """The command sc-sim runs under to see nameserver as its only DNS
-    server: a mount namespace of its own with a resolv.conf naming it."""
-    conf = os.path.join(directory, "resolv.conf")
-    with open(conf, "w") as f:
-        f.write("nameserver %s\noptions timeout:5 attempts:2\n" % nameserver)
-    return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-            'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf]
 
 
 class FleetBrokerByName(unittest.TestCase):
