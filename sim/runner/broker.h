@@ -10,9 +10,9 @@
 #include <sys/types.h>
 
 struct sc_broker_proc {
-	pid_t pid;
+	pid_t pid;      /* mosquitto's; 0 when none runs */
 	int port;
-	char conf[64];
+	int watch;      /* the watch on this process (broker.c); 0: none */
 	char addr[64];  /* where it listens */
 	char url[96];   /* tcp://ADDR:PORT */
 };

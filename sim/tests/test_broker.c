@@ -3,9 +3,11 @@
  * outage), a port that is taken refused rather than taken for its own, and
  * brokers started at once in threads (as ctest -j starts runs) each on a
  * port of its own with its own process listening there. */
+#define _GNU_SOURCE /* gettid */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -50,6 +52,43 @@ static bool is_broker(int port)
 	return ok;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* pid holds the socket listening on 127.0.0.1:port (/proc/net/tcp gives
+ * the socket's inode, /proc/PID/fd the descriptors that name it). */
+static bool listens_on(pid_t pid, int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	cr_assert_not_null(f);
+	char want[24], line[512], sock[48] = "";
+	snprintf(want, sizeof want, "%08X:%04X", (unsigned)htonl(INADDR_LOOPBACK), (unsigned)port);
+	while (!sock[0] && fgets(line, sizeof line, f)) {
+		char local[32];
+		unsigned state;
+		unsigned long inode;
+		if (sscanf(line, " %*s %31s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) == 3 &&
+		    state == 0x0A && strcmp(local, want) == 0)
+			snprintf(sock, sizeof sock, "socket:[%lu]", inode);
+	}
+	fclose(f);
+	bool found = false;
+	for (int fd = 0; sock[0] && !found && fd < 1024; fd++) {
+		char path[64], link[64];
+		snprintf(path, sizeof path, "/proc/%ld/fd/%d", (long)pid, fd);
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, sock) == 0;
+		}
+	}
+	return found;
+}
+
 static bool running(pid_t pid)
 {
 	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
@@ -69,7 +108,7 @@ Test(broker, up_stopped_and_up_again_on_its_port)
 	sc_broker_stop(&b);
 	cr_assert_eq(b.pid, 0);
 	cr_assert_not(answers(port), "port %d still answers after the stop", port);
-	cr_assert_eq(access(b.conf, F_OK) == 0 && b.conf[0], false);
+	cr_assert_eq(b.watch, 0);
 	/* A broker outage: the device was told this port. */
 	cr_assert_eq(sc_broker_start_at(&b, "127.0.0.1", port, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(b.port, port);
@@ -94,7 +133,7 @@ Test(broker, a_taken_port_is_refused)
 		     "a broker 'started' on port %d, which another socket holds", port);
 	cr_assert(strstr(why, "in use") != NULL, "%s", why);
 	cr_assert_eq(b.pid, 0);
-	cr_assert_eq(b.conf[0], '\0');
+	cr_assert_eq(b.watch, 0);
 	close(s);
 }
 
@@ -140,13 +179,15 @@ Test(broker, started_at_once_each_on_its_own_port, .timeout = 240)
 		for (int i = 0; i < THREADS; i++)
 			pthread_join(th[i], NULL);
 		pthread_barrier_destroy(&go);
-		/* A broker that lost its port exits a moment after. */
-		struct timespec ts = {0, 100000000};
-		nanosleep(&ts, NULL);
+		/* A broker that lost its port to another would exit a moment
+		 * after; the socket listening on the port is its own instead. */
 		for (int i = 0; i < THREADS; i++) {
 			cr_assert_eq(st[i].rc, 0, "round %d: %s", round, st[i].why);
 			cr_assert(running(st[i].b.pid), "round %d: the broker on %d is gone", round,
 				  st[i].b.port);
+			cr_assert(listens_on(st[i].b.pid, st[i].b.port),
+				  "round %d: the broker %ld does not hold the listener on %d", round,
+				  (long)st[i].b.pid, st[i].b.port);
 			cr_assert(is_broker(st[i].b.port), "round %d: no broker on %d", round,
 				  st[i].b.port);
 			for (int j = 0; j < i; j++)
@@ -161,4 +202,170 @@ Test(broker, started_at_once_each_on_its_own_port, .timeout = 240)
 				      port);
 		}
 	}
+}
+
+/* ---- a broker ends with the process that started it ---- */
+
+/* The state letter of /proc/PID/stat, 0 when there is no such process. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "PID (COMM) S ...": the name may hold spaces and parentheses. */
+	char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/* Exited: no process, or one that only waits to be reaped (a broker whose
+ * parent died is someone else's child; it cannot be waited for here). */
+static bool gone(pid_t pid)
+{
+	char s = proc_state(pid);
+	return s == 0 || s == 'Z' || s == 'X';
+}
+
+/* The file mosquitto was told to read its configuration from (-c), as it
+ * appears on disk, or "" when that is no file of a file system (a memory
+ * file of its own). */
+static void config_file_of(pid_t pid, char *out, size_t cap)
+{
+	char path[64], cmd[1024];
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "no broker %ld", (long)pid);
+	size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	const char *conf = NULL;
+	for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
+		if (strcmp(cmd + i, "-c") == 0 && i + 3 < n)
+			conf = cmd + i + 3;
+	cr_assert_not_null(conf, "broker %ld was given no configuration file", (long)pid);
+	/* A path through the broker's own /proc/self: what it names. */
+	char link[512] = "";
+	if (strncmp(conf, "/proc/self/", 11) == 0) {
+		char at[600];
+		snprintf(at, sizeof at, "/proc/%ld/%s", (long)pid, conf + 11);
+		ssize_t l = readlink(at, link, sizeof link - 1);
+		cr_assert_gt(l, 0, "%s names nothing", at);
+		link[l] = '\0';
+		conf = link;
+	}
+	snprintf(out, cap, "%s", strncmp(conf, "/memfd:", 7) == 0 ? "" : conf);
+}
+
+struct report {
+	pid_t pid;  /* the broker's, 0 when it did not start */
+	pid_t tid;  /* the thread that started it */
+	int port;
+	char why[256];
+};
+
+static void *start_in_thread(void *arg)
+{
+	struct report *r = arg;
+	struct sc_broker_proc b;
+	r->tid = gettid();
+	if (sc_broker_start(&b, r->why, sizeof r->why) == 0) {
+		r->pid = b.pid;
+		r->port = b.port;
+	}
+	/* The thread ends; the process and its broker go on. */
+	return NULL;
+}
+
+/* A process that starts a broker (from a thread that then ends, or its
+ * main thread), reports it and waits to be killed; its pid. */
+static pid_t starter(bool from_thread, struct report *r)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(p[0]);
+		struct report mine = {0};
+		if (from_thread) {
+			pthread_t th;
+			if (pthread_create(&th, NULL, start_in_thread, &mine) == 0)
+				pthread_join(th, NULL);
+			else
+				snprintf(mine.why, sizeof mine.why, "no thread");
+			/* Reported once the thread is gone from the kernel too (a
+			 * join may return a moment before), so that whatever its
+			 * end sets off has been set off. */
+			char task[64];
+			snprintf(task, sizeof task, "/proc/self/task/%ld", (long)mine.tid);
+			double dl = mono_s() + 10;
+			while (access(task, F_OK) == 0 && mono_s() < dl) {
+				struct timespec ts = {0, 1000000};
+				nanosleep(&ts, NULL);
+			}
+		} else {
+			start_in_thread(&mine);
+		}
+		if (write(p[1], &mine, sizeof mine) != (ssize_t)sizeof mine)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	struct pollfd pfd = {p[0], POLLIN, 0};
+	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the starter did not report within 30 s");
+	cr_assert_eq(read(p[0], r, sizeof *r), (ssize_t)sizeof *r);
+	close(p[0]);
+	if (r->pid <= 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		cr_assert_fail("no broker: %s", r->why);
+	}
+	return child;
+}
+
+/* Kills the starter; its broker must end within 10 s and leave no
+ * configuration file. */
+static void killed_takes_its_broker(pid_t child, const struct report *r)
+{
+	char conf[512];
+	config_file_of(r->pid, conf, sizeof conf);
+	cr_assert_eq(kill(child, SIGKILL), 0);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	double dl = mono_s() + 10;
+	while (!gone(r->pid) && mono_s() < dl) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	bool ended = gone(r->pid);
+	if (!ended)
+		kill(r->pid, SIGKILL); /* this test's own broker, not left behind */
+	cr_assert(ended, "the broker %ld outlived the process that started it by 10 s",
+		  (long)r->pid);
+	cr_assert_not(answers(r->port), "port %d still answers", r->port);
+	cr_assert(conf[0] == '\0' || access(conf, F_OK) != 0, "%s is left behind", conf);
+}
+
+Test(broker, ends_when_the_process_that_started_it_is_killed, .timeout = 60)
+{
+	struct report r;
+	pid_t child = starter(false, &r);
+	cr_assert(is_broker(r.port), "no broker on %d", r.port);
+	killed_takes_its_broker(child, &r);
+}
+
+Test(broker, started_from_a_thread_that_ended_lives_as_long_as_its_process, .timeout = 60)
+{
+	struct report r;
+	pid_t child = starter(true, &r);
+	/* The thread that started it has ended: the broker stays up. */
+	cr_assert(is_broker(r.port), "no broker on %d once its thread ended", r.port);
+	cr_assert(is_broker(r.port), "the broker on %d went once its thread ended", r.port);
+	cr_assert_not(gone(r.pid), "the broker %ld ended with the thread that started it",
+		      (long)r.pid);
+	killed_takes_its_broker(child, &r);
 }
