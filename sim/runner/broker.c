@@ -9,7 +9,17 @@
  * started process's own descriptors (Linux: /proc/net/tcp and
  * /proc/PID/fd), never because something else answers there. A mosquitto
  * that could not bind (the port was taken all the same) is started again
- * on a fresh port, when the port was ours to choose. */
+ * on a fresh port, when the port was ours to choose.
+ *
+ * Its end with the starting process: the watcher (see watcher() below and
+ * broker.h). The watcher is mosquitto's child rather than the starter's
+ * so that it only ever signals its own parent while that parent lives
+ * (PR_SET_PDEATHSIG ends it with mosquitto, whose main thread, the one
+ * that execs mosquitto, forked it):
+ * no pid that may have been reused is signalled. The pipe exists before
+ * the fork and mosquitto's child closes its write end before anything
+ * else, so a starter that dies at any moment after leaves the watcher an
+ * end of file to read, however late it starts reading. */
 #define _GNU_SOURCE /* memfd_create, pipe2, close_range */
 #include "broker.h"
 

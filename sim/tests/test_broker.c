@@ -2,10 +2,14 @@
  * mosquitto: up on a port of its own, restarted on the same port (a broker
  * outage), a port that is taken refused rather than taken for its own, and
  * brokers started at once in threads (as ctest -j starts runs) each on a
- * port of its own with its own process listening there. */
+ * port of its own with its own process listening there; a broker ends with
+ * the process that started it when that process is killed (SIGKILL), also
+ * when a thread that has since ended started it (and lives on while the
+ * process does), and leaves no configuration file behind. */
 #define _GNU_SOURCE /* gettid */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -281,15 +285,19 @@ static void *start_in_thread(void *arg)
 }
 
 /* A process that starts a broker (from a thread that then ends, or its
- * main thread), reports it and waits to be killed; its pid. */
-static pid_t starter(bool from_thread, struct report *r)
+ * main thread), reports it and waits to be killed; its pid. It ends of
+ * itself when this process does (*life, which it holds, closes): a failed
+ * assertion here leaves nothing running. */
+static pid_t starter(bool from_thread, struct report *r, int *life)
 {
-	int p[2];
+	int p[2], l[2];
 	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(pipe(l), 0);
 	pid_t child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
 		close(p[0]);
+		close(l[1]);
 		struct report mine = {0};
 		if (from_thread) {
 			pthread_t th;
@@ -312,30 +320,31 @@ static pid_t starter(bool from_thread, struct report *r)
 		}
 		if (write(p[1], &mine, sizeof mine) != (ssize_t)sizeof mine)
 			_exit(1);
-		for (;;)
-			pause();
+		char c;
+		while (read(l[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
 	}
 	close(p[1]);
+	close(l[0]);
+	*life = l[1];
 	struct pollfd pfd = {p[0], POLLIN, 0};
 	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the starter did not report within 30 s");
 	cr_assert_eq(read(p[0], r, sizeof *r), (ssize_t)sizeof *r);
 	close(p[0]);
-	if (r->pid <= 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		cr_assert_fail("no broker: %s", r->why);
-	}
+	cr_assert_gt(r->pid, 0, "no broker: %s", r->why);
 	return child;
 }
 
 /* Kills the starter; its broker must end within 10 s and leave no
  * configuration file. */
-static void killed_takes_its_broker(pid_t child, const struct report *r)
+static void killed_takes_its_broker(pid_t child, int life, const struct report *r)
 {
 	char conf[512];
 	config_file_of(r->pid, conf, sizeof conf);
 	cr_assert_eq(kill(child, SIGKILL), 0);
 	cr_assert_eq(waitpid(child, NULL, 0), child);
+	close(life);
 	double dl = mono_s() + 10;
 	while (!gone(r->pid) && mono_s() < dl) {
 		struct timespec ts = {0, 10000000};
@@ -353,19 +362,21 @@ static void killed_takes_its_broker(pid_t child, const struct report *r)
 Test(broker, ends_when_the_process_that_started_it_is_killed, .timeout = 60)
 {
 	struct report r;
-	pid_t child = starter(false, &r);
+	int life;
+	pid_t child = starter(false, &r, &life);
 	cr_assert(is_broker(r.port), "no broker on %d", r.port);
-	killed_takes_its_broker(child, &r);
+	killed_takes_its_broker(child, life, &r);
 }
 
 Test(broker, started_from_a_thread_that_ended_lives_as_long_as_its_process, .timeout = 60)
 {
 	struct report r;
-	pid_t child = starter(true, &r);
+	int life;
+	pid_t child = starter(true, &r, &life);
 	/* The thread that started it has ended: the broker stays up. */
 	cr_assert(is_broker(r.port), "no broker on %d once its thread ended", r.port);
 	cr_assert(is_broker(r.port), "the broker on %d went once its thread ended", r.port);
 	cr_assert_not(gone(r.pid), "the broker %ld ended with the thread that started it",
 		      (long)r.pid);
-	killed_takes_its_broker(child, &r);
+	killed_takes_its_broker(child, life, &r);
 }
