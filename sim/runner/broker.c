@@ -20,7 +20,7 @@
  * the fork and mosquitto's child closes its write end before anything
  * else, so a starter that dies at any moment after leaves the watcher an
  * end of file to read, however late it starts reading. */
-#define _GNU_SOURCE /* memfd_create, pipe2, close_range */
+#define _GNU_SOURCE /* memfd_create, pipe2, close_range, _Fork */
 #include "broker.h"
 
 #include <arpa/inet.h>
@@ -157,6 +157,21 @@ static void close_others(int keep, long open_max)
 			close((int)fd);
 }
 
+/* The starter's signal handlers taken away (a signal between fork and
+ * exec would run them in the child), what it ignores left ignored (as
+ * exec leaves it), then every signal let through. Async-signal-safe. */
+static void default_signals(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old, dfl = {.sa_handler = SIG_DFL};
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &dfl, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Seconds the watcher gives mosquitto to end on SIGTERM before SIGKILL. */
 #define WATCH_GRACE_S 5
 
@@ -164,25 +179,22 @@ static void close_others(int keep, long open_max)
  * pipe, whose write end only the process that started the broker holds.
  * End of file there is that process gone (however it ended, whichever
  * thread started the broker): mosquitto is stopped. The watcher ends with
- * mosquitto (PR_SET_PDEATHSIG: mosquitto's one thread is the one that
- * forked it), so it only ever signals its own living parent. */
+ * mosquitto (PR_SET_PDEATHSIG: mosquitto's main thread, the one that
+ * execs it, forked it), so it only ever signals its own living parent. */
 static _Noreturn void watcher(pid_t broker, int rd, int null, long open_max)
 {
 	prctl(PR_SET_NAME, "sc-broker-watch", 0, 0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != broker)
 		_exit(0);
-	for (int fd = 0; fd < 3; fd++)
-		dup2(null, fd);
-	close_others(rd, open_max);
-	/* Not the starter's handlers (it does not exec); the terminal's
-	 * signals go to the whole process group: mosquitto ends on them, and
-	 * takes the watcher with it. */
-	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+	/* The terminal's signals go to the whole process group: mosquitto
+	 * ends on them, and takes the watcher with it. */
+	struct sigaction ign = {.sa_handler = SIG_IGN};
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGQUIT, &ign, NULL);
 	sigaction(SIGHUP, &ign, NULL);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	close_others(rd, open_max);
 	char c;
 	while (read(rd, &c, 1) < 0 && errno == EINTR)
 		;
@@ -202,13 +214,12 @@ static _Noreturn void watcher(pid_t broker, int rd, int null, long open_max)
 static _Noreturn void broker_child(const char *bin, int conf, const char *conf_path, int null,
 				   const int watch[2], long open_max)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	default_signals();
 	/* Only the starting process holds the write end. */
 	close(watch[1]);
 	pid_t self = getpid();
-	pid_t w = fork();
+	/* _Fork: fork without the atfork handlers, safe here. */
+	pid_t w = _Fork();
 	if (w == 0)
 		watcher(self, watch[0], null, open_max);
 	if (w < 0)
