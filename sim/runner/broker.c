@@ -11,15 +11,18 @@
  * that could not bind (the port was taken all the same) is started again
  * on a fresh port, when the port was ours to choose.
  *
- * Its end with the starting process: the watcher (see watcher() below and
- * broker.h). The watcher is mosquitto's child rather than the starter's
+ * Its end with the starting process: the watcher (watcher() below,
+ * broker.h). The watcher is mosquitto's child rather than the starter's,
  * so that it only ever signals its own parent while that parent lives
  * (PR_SET_PDEATHSIG ends it with mosquitto, whose main thread, the one
- * that execs mosquitto, forked it):
- * no pid that may have been reused is signalled. The pipe exists before
- * the fork and mosquitto's child closes its write end before anything
- * else, so a starter that dies at any moment after leaves the watcher an
- * end of file to read, however late it starts reading. */
+ * that execs mosquitto, forked it): no pid that may have been reused is
+ * signalled, and the starter has no second child to reap. The pipe exists
+ * before the fork, and mosquitto's child closes its write end before it
+ * forks the watcher, so a starter that dies at any moment after leaves
+ * the watcher an end of file to read, however late it starts reading; the
+ * starter's other children close it at exec (close-on-exec) and the
+ * watchers of its other brokers at once. A watcher left without its
+ * mosquitto is reaped by init, as any orphan. */
 #define _GNU_SOURCE /* memfd_create, pipe2, close_range, _Fork */
 #include "broker.h"
 
@@ -358,8 +361,9 @@ void sc_broker_stop(struct sc_broker_proc *b)
 			;
 		b->pid = 0;
 	}
-	/* Its watcher ended with it; the watch is let go after, so that it
-	 * never signals a process that is gone. */
+	/* Its watcher ended with it (PR_SET_PDEATHSIG); the pipe is closed
+	 * after, so that the watcher does not race the stop with a SIGTERM
+	 * of its own. */
 	if (b->watch > 0)
 		close(b->watch);
 	b->watch = 0;

@@ -93,6 +93,8 @@ static bool listens_on(pid_t pid, int port)
 	return found;
 }
 
+static void config_file_of(pid_t pid, char *out, size_t cap);
+
 static bool running(pid_t pid)
 {
 	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
@@ -109,10 +111,13 @@ Test(broker, up_stopped_and_up_again_on_its_port)
 	cr_assert_str_eq(b.url, url);
 	cr_assert(is_broker(b.port));
 	int port = b.port;
+	char conf[512];
+	config_file_of(b.pid, conf, sizeof conf);
 	sc_broker_stop(&b);
 	cr_assert_eq(b.pid, 0);
 	cr_assert_not(answers(port), "port %d still answers after the stop", port);
 	cr_assert_eq(b.watch, 0);
+	cr_assert(conf[0] == '\0' || access(conf, F_OK) != 0, "%s is left behind", conf);
 	/* A broker outage: the device was told this port. */
 	cr_assert_eq(sc_broker_start_at(&b, "127.0.0.1", port, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(b.port, port);
