@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* gettid */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,7 +17,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -384,4 +387,77 @@ Test(broker, started_from_a_thread_that_ended_lives_as_long_as_its_process, .tim
 	cr_assert_not(gone(r.pid), "the broker %ld ended with the thread that started it",
 		      (long)r.pid);
 	killed_takes_its_broker(child, life, &r);
+}
+
+/* pid's parent, from /proc/PID/stat; 0 when there is no such process. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *close_paren = strrchr(buf, ')');
+	long ppid = 0;
+	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* Every child this process has is reaped within 10 s: true; false after
+ * killing those left (this test's own). */
+static bool children_end(void)
+{
+	double dl = mono_s() + 10;
+	for (;;) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+		if (w < 0 && errno == ECHILD)
+			return true;
+		if (w > 0)
+			continue;
+		if (mono_s() > dl)
+			break;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	DIR *d = opendir("/proc");
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		long pid = strtol(e->d_name, NULL, 10);
+		if (pid > 0 && parent_of((pid_t)pid) == getpid())
+			kill((pid_t)pid, SIGKILL);
+	}
+	closedir(d);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	return false;
+}
+
+Test(broker, a_starter_killed_at_any_moment_of_the_start_leaves_nothing, .timeout = 120)
+{
+	/* What the killed starter leaves becomes this process's, to be told
+	 * apart from the brokers of other runs and waited for. */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	for (int i = 0; i < 24; i++) {
+		pid_t child = fork();
+		cr_assert_geq(child, 0);
+		if (child == 0) {
+			struct sc_broker_proc b;
+			char why[256];
+			sc_broker_start(&b, why, sizeof why);
+			for (;;)
+				pause();
+		}
+		/* Killed 0 to 46 ms in: before the fork, between the fork and
+		 * the exec, while mosquitto starts, once it listens. */
+		struct timespec ts = {0, i * 2000000L};
+		nanosleep(&ts, NULL);
+		cr_assert_eq(kill(child, SIGKILL), 0);
+		cr_assert(children_end(), "killed %d ms into its start, the starter left a process "
+					  "running for 10 s",
+			  i * 2);
+	}
 }
