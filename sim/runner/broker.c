@@ -9,7 +9,21 @@
  * started process's own descriptors (Linux: /proc/net/tcp and
  * /proc/PID/fd), never because something else answers there. A mosquitto
  * that could not bind (the port was taken all the same) is started again
- * on a fresh port, when the port was ours to choose. */
+ * on a fresh port, when the port was ours to choose.
+ *
+ * Its end with the starting process: the watcher (watcher() below,
+ * broker.h). The watcher is mosquitto's child rather than the starter's,
+ * so that it only ever signals its own parent while that parent lives
+ * (PR_SET_PDEATHSIG ends it with mosquitto, whose main thread, the one
+ * that execs mosquitto, forked it): no pid that may have been reused is
+ * signalled, and the starter has no second child to reap. The pipe exists
+ * before the fork, and mosquitto's child closes its write end before it
+ * forks the watcher, so a starter that dies at any moment after leaves
+ * the watcher an end of file to read, however late it starts reading; the
+ * starter's other children close it at exec (close-on-exec) and the
+ * watchers of its other brokers at once. A watcher left without its
+ * mosquitto is reaped by init, as any orphan. */
+#define _GNU_SOURCE /* memfd_create, pipe2, close_range, _Fork */
 #include "broker.h"
 
 #include <arpa/inet.h>
@@ -23,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +128,113 @@ static bool holds(pid_t pid, long long inode)
 	return found;
 }
 
+/* fd moved above 0-2 (which a child points at /dev/null) and kept
+ * close-on-exec; -1 as given or when it cannot be. */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return moved;
+}
+
+static void close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Every descriptor from 3 on but keep. Only async-signal-safe calls:
+ * it runs in the child of a process that may have threads. */
+static void close_others(int keep, long open_max)
+{
+	if ((keep <= 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0) &&
+	    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+		return;
+	for (long fd = 3; fd < open_max; fd++)
+		if (fd != keep)
+			close((int)fd);
+}
+
+/* The starter's signal handlers taken away (a signal between fork and
+ * exec would run them in the child), what it ignores left ignored (as
+ * exec leaves it), then every signal let through. Async-signal-safe. */
+static void default_signals(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old, dfl = {.sa_handler = SIG_DFL};
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &dfl, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Seconds the watcher gives mosquitto to end on SIGTERM before SIGKILL. */
+#define WATCH_GRACE_S 5
+
+/* The watcher: a child of mosquitto holding the read end of the watch
+ * pipe, whose write end only the process that started the broker holds.
+ * End of file there is that process gone (however it ended, whichever
+ * thread started the broker): mosquitto is stopped. The watcher ends with
+ * mosquitto (PR_SET_PDEATHSIG: mosquitto's main thread, the one that
+ * execs it, forked it), so it only ever signals its own living parent. */
+static _Noreturn void watcher(pid_t broker, int rd, int null, long open_max)
+{
+	prctl(PR_SET_NAME, "sc-broker-watch", 0, 0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != broker)
+		_exit(0);
+	/* The terminal's signals go to the whole process group: mosquitto
+	 * ends on them, and takes the watcher with it. */
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGQUIT, &ign, NULL);
+	sigaction(SIGHUP, &ign, NULL);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	close_others(rd, open_max);
+	char c;
+	while (read(rd, &c, 1) < 0 && errno == EINTR)
+		;
+	if (getppid() == broker)
+		kill(broker, SIGTERM);
+	struct timespec grace = {WATCH_GRACE_S, 0};
+	while (nanosleep(&grace, &grace) != 0 && errno == EINTR)
+		;
+	if (getppid() == broker)
+		kill(broker, SIGKILL);
+	_exit(0);
+}
+
+/* The child that becomes mosquitto, after forking its watcher; conf (the
+ * configuration, read as conf_path) is the one descriptor it keeps open
+ * across exec besides /dev/null on 0-2. Async-signal-safe only. */
+static _Noreturn void broker_child(const char *bin, int conf, const char *conf_path, int null,
+				   const int watch[2], long open_max)
+{
+	default_signals();
+	/* Only the starting process holds the write end. */
+	close(watch[1]);
+	pid_t self = getpid();
+	/* _Fork: fork without the atfork handlers, safe here. */
+	pid_t w = _Fork();
+	if (w == 0)
+		watcher(self, watch[0], null, open_max);
+	if (w < 0)
+		_exit(126);
+	close(watch[0]);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	fcntl(conf, F_SETFD, 0);
+	execlp(bin, bin, "-c", conf_path, (char *)NULL);
+	_exit(127);
+}
+
 enum { STARTED = 0, FAILED = -1, TAKEN = 1 };
 
 /* One mosquitto on addr:port (0: a free one). STARTED; TAKEN when the port
@@ -130,28 +254,37 @@ static int start_once(struct sc_broker_proc *b, struct in_addr a, const char *ad
 		snprintf(why, cap, "cannot prepare a broker on %s: %s", addr, strerror(e));
 		return FAILED;
 	}
-	snprintf(b->conf, sizeof b->conf, "/tmp/sc-scenario-broker-XXXXXX");
-	int fd = mkstemp(b->conf);
-	if (fd < 0) {
+	/* The configuration: a file in memory, handed to mosquitto as an
+	 * open descriptor, so that there is never one on disk to leave. */
+	int conf = above_stdio(memfd_create("sc-broker.conf", MFD_CLOEXEC));
+	int watch[2] = {-1, -1};
+	int null = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+	if (conf >= 0 && pipe2(watch, O_CLOEXEC) == 0) {
+		watch[0] = above_stdio(watch[0]);
+		watch[1] = above_stdio(watch[1]);
+	}
+	if (conf < 0 || null < 0 || watch[0] < 0 || watch[1] < 0) {
 		snprintf(why, cap, "cannot prepare a broker: %s", strerror(errno));
-		b->conf[0] = '\0';
-		close(hold);
+		close_all((int[]){conf, null, watch[0], watch[1], hold}, 5);
 		return FAILED;
 	}
 	struct passwd *pw = getpwuid(getuid());
 	/* Started as root, mosquitto would drop to its own user. */
-	dprintf(fd, "user %s\nlistener %d %s\nallow_anonymous true\npersistence false\n"
-		    "log_dest none\nset_tcp_nodelay true\nmax_queued_messages 0\n", pw ? pw->pw_name : "root", b->port, addr);
-	close(fd);
+	dprintf(conf, "user %s\nlistener %d %s\nallow_anonymous true\npersistence false\n"
+		      "log_dest none\nset_tcp_nodelay true\nmax_queued_messages 0\n",
+		pw ? pw->pw_name : "root", b->port, addr);
+	char conf_path[48];
+	snprintf(conf_path, sizeof conf_path, "/proc/self/fd/%d", conf);
 	const char *bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
+	long open_max = sysconf(_SC_OPEN_MAX);
 	b->pid = fork();
-	if (b->pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 1);
-		dup2(null, 2);
-		execlp(bin, bin, "-c", b->conf, (char *)NULL);
-		_exit(127);
-	}
+	if (b->pid == 0)
+		broker_child(bin, conf, conf_path, null, watch, open_max);
+	close_all((int[]){conf, null, watch[0]}, 3);
+	if (b->pid > 0)
+		b->watch = watch[1];
+	else
+		close(watch[1]);
 	int rc = FAILED;
 	if (b->pid < 0) {
 		snprintf(why, cap, "cannot start mosquitto: %s", strerror(errno));
@@ -171,7 +304,10 @@ static int start_once(struct sc_broker_proc *b, struct in_addr a, const char *ad
 		int st;
 		if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
 			b->pid = 0;
-			if (WIFEXITED(st) && WEXITSTATUS(st) != 127 && (inode > 0 || answers(a, b->port))) {
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 126) {
+				snprintf(why, cap, "cannot start the broker's watcher");
+			} else if (WIFEXITED(st) && WEXITSTATUS(st) != 127 &&
+				   (inode > 0 || answers(a, b->port))) {
 				snprintf(why, cap, "%s:%d was taken as mosquitto started", addr, b->port);
 				rc = TAKEN;
 			} else {
@@ -221,10 +357,14 @@ void sc_broker_stop(struct sc_broker_proc *b)
 {
 	if (b->pid > 0) {
 		kill(b->pid, SIGTERM);
-		waitpid(b->pid, NULL, 0);
+		while (waitpid(b->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		b->pid = 0;
 	}
-	if (b->conf[0])
-		unlink(b->conf);
-	b->conf[0] = '\0';
+	/* Its watcher ended with it (PR_SET_PDEATHSIG); the pipe is closed
+	 * after, so that the watcher does not race the stop with a SIGTERM
+	 * of its own. */
+	if (b->watch > 0)
+		close(b->watch);
+	b->watch = 0;
 }
