@@ -142,6 +142,17 @@ class WebBase(unittest.TestCase):
     def text(self, el_id):
         return self.page.evaluate("document.getElementById(%s).textContent" % json.dumps(el_id))
 
+    def wait_msg(self, text, timeout=20):
+        """The panel's message says text (it is set when the twin's answer
+        reaches the page, which may be after the twin's state shows the
+        change)."""
+        try:
+            self.page.wait_js("document.getElementById('msg').textContent === %s" % json.dumps(text),
+                              timeout)
+        except AssertionError:
+            self.assertEqual(self.text("msg"), text)
+            raise
+
     def value(self, el_id):
         return self.page.evaluate("document.getElementById(%s).value" % json.dumps(el_id))
 
@@ -553,7 +564,7 @@ class WebTest(WebBase):
         p.click("#cable-out")
         p.wait_js("document.getElementById('cable-state').textContent === 'out'", 20)
         self.assertTrue(self.state()["Twin"]["Meter"]["CableOut"])
-        self.assertEqual(self.text("msg"), "meter cable out")
+        self.wait_msg("meter cable out")
         self.assertEqual(api(self.sim.https_port, "POST", "/sim/v1/clock", {"Speed": 20})[0], 200)
         p.wait_js("document.getElementById('led-text').textContent.startsWith('no-data')", 30)
         self.assertIn(p.evaluate("document.getElementById('led').dataset.colour"),
@@ -565,19 +576,19 @@ class WebTest(WebBase):
         self.assertTrue(p.evaluate("document.getElementById('net-Internet').checked"))
         p.click("#net-Internet")
         wait_until(lambda: not self.state()["Twin"]["Dongle"]["Environment"]["Internet"], 20)
-        self.assertEqual(self.text("msg"), "network changed")
+        self.wait_msg("network changed")
         p.click("#net-Internet")
         wait_until(lambda: self.state()["Twin"]["Dongle"]["Environment"]["Internet"], 20)
 
         self.assertTrue(p.evaluate("document.getElementById('broker-reachable').checked"))
         p.click("#broker-reachable")
         wait_until(lambda: self.state()["Twin"]["MQTT"]["BrokerCut"], 20)
-        self.assertEqual(self.text("msg"), "broker cut off")
+        self.wait_msg("broker cut off")
 
         starts = self.state()["Twin"]["Dongle"]["Starts"]
         p.click("#power-cycle")
         wait_until(lambda: self.state()["Twin"]["Dongle"]["Starts"] > starts, 20)
-        self.assertEqual(self.text("msg"), "power cycled")
+        self.wait_msg("power cycled")
         p.wait_js("document.getElementById('st-state').textContent.startsWith('running')", 60)
 
         p.click("#press-1")
