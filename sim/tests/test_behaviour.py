@@ -92,9 +92,14 @@ class Led(unittest.TestCase):
         # access-point mode lasts until a Wi-Fi client connection or a
         # factory reset.
         t.ctl("meter", "in")
+        # Power-up lasts 1 s of device time: at half speed, 2 s to look
+        # at it (at 5 x, 200 ms, less than two sc-ctl calls may take on a
+        # loaded machine).
+        t.ctl("speed", "0.5")
         t.ctl("power", "cycle")
-        self.assertEqual(t.led(), "power-up")
-        self.assertEqual(t.state_doc()["Status"]["System"]["Led"]["Colour"], "red")
+        led = t.state_doc()["Status"]["System"]["Led"]
+        self.assertEqual((led["State"], led["Colour"]), ("power-up", "red"))
+        t.ctl("speed", "5")
         t.wait_led("initialising")
         t.wait_led("ap")
         t.ctl("button", "10.5")
