@@ -218,20 +218,29 @@ Test(broker, started_at_once_each_on_its_own_port, .timeout = 240)
 
 /* ---- a broker ends with the process that started it ---- */
 
-/* The state letter of /proc/PID/stat, 0 when there is no such process. */
-static char proc_state(pid_t pid)
+/* /proc/PID/stat after the process's name ("PID (COMM) S PPID ...": the
+ * name may hold spaces and parentheses), in buf; NULL when there is no
+ * such process. */
+static const char *stat_after_name(pid_t pid, char *buf, size_t cap)
 {
-	char path[64], buf[512];
+	char path[64];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
+		return NULL;
+	size_t n = fread(buf, 1, cap - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* "PID (COMM) S ...": the name may hold spaces and parentheses. */
-	char *close_paren = strrchr(buf, ')');
-	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren + 2 : NULL;
+}
+
+/* The state letter of /proc/PID/stat, 0 when there is no such process. */
+static char proc_state(pid_t pid)
+{
+	char buf[512];
+	const char *rest = stat_after_name(pid, buf, sizeof buf);
+	return rest ? rest[0] : 0;
 }
 
 /* Exited: no process, or one that only waits to be reaped (a broker whose
@@ -392,17 +401,10 @@ Test(broker, started_from_a_thread_that_ended_lives_as_long_as_its_process, .tim
 /* pid's parent, from /proc/PID/stat; 0 when there is no such process. */
 static pid_t parent_of(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *close_paren = strrchr(buf, ')');
+	char buf[512];
+	const char *rest = stat_after_name(pid, buf, sizeof buf);
 	long ppid = 0;
-	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+	if (!rest || sscanf(rest, "%*c %ld", &ppid) != 1)
 		return 0;
 	return (pid_t)ppid;
 }
