@@ -7,14 +7,14 @@ import socket
 import threading
 
 
-class SilentDns:
-    """A UDP socket on port 53 that reads every query and answers none."""
+class _Dns:
+    """A UDP socket on port 53 of addr, read by a thread of its own that
+    hands each datagram to self.query(data, peer) until close()."""
 
     def __init__(self, addr):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((addr, 53))
         self.sock.settimeout(0.2)
-        self.queries = 0
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -22,12 +22,12 @@ class SilentDns:
     def _run(self):
         while not self.stopping:
             try:
-                self.sock.recvfrom(4096)
-                self.queries += 1
+                data, peer = self.sock.recvfrom(4096)
             except socket.timeout:
                 continue
             except OSError:
                 return
+            self.query(data, peer)
 
     def close(self):
         self.stopping = True
@@ -35,64 +35,58 @@ class SilentDns:
         self.sock.close()
 
 
-class SlowDns:
-    """A UDP DNS server on port 53 that answers every query after delay
-    seconds: A records of the names in hosts, no record (NOERROR) for
-    anything else. Counts the queries by (name, type)."""
+class SilentDns(_Dns):
+    """Reads every query and answers none; counts them."""
+
+    def __init__(self, addr):
+        self.queries = 0
+        super().__init__(addr)
+
+    def query(self, data, peer):
+        self.queries += 1
+
+
+class SlowDns(_Dns):
+    """Answers every query after delay seconds: A records of the names in
+    hosts, no record (NOERROR) for anything else. Counts the queries by
+    (name, type)."""
 
     def __init__(self, addr, hosts, delay):
         self.hosts, self.delay = hosts, delay
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((addr, 53))
-        self.sock.settimeout(0.2)
         self.queries = {}
         self.lock = threading.Lock()
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(addr)
 
     def count(self, name, qtype):
         with self.lock:
             return self.queries.get((name, qtype), 0)
 
-    def _run(self):
-        while not self.stopping:
-            try:
-                q, peer = self.sock.recvfrom(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            labels, i = [], 12
-            while i < len(q) and q[i]:
-                labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
-                i += 1 + q[i]
-            if len(q) < i + 5:
-                continue  # not a query this server understands: no answer
-            name, qtype = ".".join(labels).lower(), int.from_bytes(q[i + 1:i + 3], "big")
-            with self.lock:
-                self.queries[(name, qtype)] = self.queries.get((name, qtype), 0) + 1
-            question = q[12:i + 5]
-            addr = self.hosts.get(name) if qtype == 1 else None
-            reply = (q[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if addr else b"\x00\x00")
-                     + b"\x00\x00\x00\x00" + question)
-            if addr:
-                reply += (b"\xc0\x0c\x00\x01\x00\x01" + (60).to_bytes(4, "big") + b"\x00\x04"
-                          + socket.inet_aton(addr))
-            t = threading.Timer(self.delay, self._send, (reply, peer))
-            t.daemon = True
-            t.start()
+    def query(self, q, peer):
+        labels, i = [], 12
+        while i < len(q) and q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+            i += 1 + q[i]
+        if len(q) < i + 5:
+            return  # not a query this server understands: no answer
+        name, qtype = ".".join(labels).lower(), int.from_bytes(q[i + 1:i + 3], "big")
+        with self.lock:
+            self.queries[(name, qtype)] = self.queries.get((name, qtype), 0) + 1
+        question = q[12:i + 5]
+        addr = self.hosts.get(name) if qtype == 1 else None
+        reply = (q[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if addr else b"\x00\x00")
+                 + b"\x00\x00\x00\x00" + question)
+        if addr:
+            reply += (b"\xc0\x0c\x00\x01\x00\x01" + (60).to_bytes(4, "big") + b"\x00\x04"
+                      + socket.inet_aton(addr))
+        t = threading.Timer(self.delay, self._send, (reply, peer))
+        t.daemon = True
+        t.start()
 
     def _send(self, reply, peer):
         try:
             self.sock.sendto(reply, peer)
         except OSError:
             pass
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 def resolv_conf_wrap(directory, nameserver):
